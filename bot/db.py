@@ -1,0 +1,140 @@
+"""One SQLAlchemy engine and declarative base for all of Hamsafar's tables.
+
+Every module (crm, touchpoints, handoff, ...) declares its models on `Base`
+and may register ordered schema migrations with `register_migration`; the
+`schema_migrations` table records which ran, so `init_db` both creates a new
+database and upgrades an old one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import threading
+from dataclasses import dataclass
+from typing import Callable, Dict, Iterator, List, Optional
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session, declarative_base, sessionmaker
+
+from bot import settings
+
+Base = declarative_base()
+
+# Modules whose models live on `Base`; imported by `init_db` so their tables exist.
+MODEL_MODULES: List[str] = [
+    "bot.crm.models",
+    "bot.touchpoints.models",
+    "bot.handoff.models",
+    "bot.identity.models",
+]
+
+_engines: Dict[str, Engine] = {}
+_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Migration:
+    """A schema change after a table was first released: `upgrade` runs once."""
+
+    module: str
+    version: int
+    upgrade: Callable[[Connection], None]
+
+
+_migrations: List[Migration] = []
+
+schema_migrations = sa.Table(
+    "schema_migrations",
+    Base.metadata,
+    sa.Column("module", sa.String(100), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("applied_at", sa.DateTime, server_default=sa.func.now()),
+)
+
+
+def register_migration(module: str, version: int) -> Callable:
+    """Decorator: register `fn(connection)` as migration `version` of `module`."""
+
+    def wrap(fn: Callable[[Connection], None]) -> Callable[[Connection], None]:
+        _migrations.append(Migration(module, version, fn))
+        return fn
+
+    return wrap
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    """WAL and a busy timeout let the Rasa and action servers share one file."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def get_engine(url: Optional[str] = None) -> Engine:
+    """The process-wide engine for `url` (default: `settings.database_url()`)."""
+    url = url or settings.database_url()
+    with _lock:
+        engine = _engines.get(url)
+        if engine is None:
+            if url.startswith("sqlite"):
+                engine = sa.create_engine(
+                    url, future=True, connect_args={"check_same_thread": False, "timeout": 10}
+                )
+                event.listen(engine, "connect", _sqlite_pragmas)
+            else:
+                engine = sa.create_engine(url, future=True, pool_pre_ping=True)
+            _engines[url] = engine
+    return engine
+
+
+def dispose_engines() -> None:
+    """Close every pooled connection (tests and shutdown)."""
+    with _lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+
+
+def init_db(url: Optional[str] = None) -> Engine:
+    """Create missing tables and run pending migrations; safe to call repeatedly."""
+    for name in MODEL_MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as error:
+            if error.name != name:
+                raise
+    engine = get_engine(url)
+    Base.metadata.create_all(engine)
+    with engine.begin() as conn:
+        done = {(m, v) for m, v in conn.execute(sa.select(schema_migrations.c.module, schema_migrations.c.version))}
+        for migration in sorted(_migrations, key=lambda m: (m.module, m.version)):
+            if (migration.module, migration.version) not in done:
+                migration.upgrade(conn)
+                conn.execute(schema_migrations.insert().values(module=migration.module, version=migration.version))
+    return engine
+
+
+_sessionmakers: Dict[str, sessionmaker] = {}
+
+
+@contextlib.contextmanager
+def session_scope(url: Optional[str] = None) -> Iterator[Session]:
+    """A session that commits on success and rolls back on any error."""
+    engine = get_engine(url)
+    key = str(engine.url)
+    maker = _sessionmakers.get(key)
+    if maker is None:
+        maker = _sessionmakers[key] = sessionmaker(bind=engine, future=True, expire_on_commit=False)
+    session = maker()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()

@@ -1,0 +1,1 @@
+"""Text utilities shared by NLU, CRM import, channels and privacy masking."""
