@@ -1,0 +1,128 @@
+"""Rasa's REST channel with the input checks Rasa leaves out.
+
+Rasa's own `RestInput` trusts whatever the body says: any `sender` (so a
+caller could write into a Telegram customer's conversation), any
+`input_channel` and `metadata`, and it answers 200 even when handling failed.
+This subclass keeps Rasa's URL and reply format (`POST /webhooks/rest/webhook`
+with `{"sender": ..., "message": ...}` -> list of bot messages) and decides:
+
+* the body must be a JSON object with a string `sender` (1-64 characters of
+  ``[A-Za-z0-9_.-]``) and a non-empty string `message` of at most
+  `MAX_MESSAGE_CHARS` characters; otherwise 400/413 with a JSON error and
+  nothing is written;
+* the conversation id is ``rest:<sender>`` — REST callers cannot reach
+  conversations of other channels; `input_channel` is always ``rest`` and
+  client `metadata` is dropped (identity never comes from this channel);
+* if `HAMSAFAR_REST_TOKEN` is set, ``Authorization: Bearer <token>`` is
+  required (401 otherwise) — set it whenever the port is reachable by others;
+* a failure while handling answers 500 (or 503 on timeout), not 200.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import re
+from typing import Any, Awaitable, Callable, Dict, Optional, Tuple
+
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.channels.rest import RestInput
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot import settings
+
+logger = logging.getLogger(__name__)
+
+MAX_MESSAGE_CHARS = 4000
+MAX_BODY_BYTES = 64 * 1024
+SENDER_PATTERN = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+CONVERSATION_PREFIX = "rest:"
+
+
+class InvalidRequest(Exception):
+    """A request we refuse, with the HTTP status and a message for the caller."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def error_response(status: int, code: str, message: str) -> HTTPResponse:
+    return response.json({"error": code, "message": message}, status=status)
+
+
+def parse_message_request(body: bytes) -> Tuple[str, str]:
+    """Validate a REST webhook body; return (sender, text) or raise InvalidRequest."""
+    if len(body) > MAX_BODY_BYTES:
+        raise InvalidRequest(413, "too_large", f"body is over {MAX_BODY_BYTES} bytes")
+    try:
+        payload = json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise InvalidRequest(400, "invalid_utf8", "body is not valid UTF-8")
+    except json.JSONDecodeError:
+        raise InvalidRequest(400, "invalid_json", "body is not valid JSON")
+    if not isinstance(payload, dict):
+        raise InvalidRequest(400, "invalid_json", "body must be a JSON object")
+    sender = payload.get("sender")
+    if not isinstance(sender, str) or not SENDER_PATTERN.match(sender):
+        raise InvalidRequest(400, "invalid_sender", "sender must be a string of 1-64 letters, digits, '_', '.' or '-'")
+    text = payload.get("message")
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidRequest(400, "empty_message", "message must be a non-empty string")
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise InvalidRequest(413, "message_too_long", f"message is over {MAX_MESSAGE_CHARS} characters")
+    return sender, text
+
+
+class ValidatedRestInput(RestInput):
+    """`rest` channel with validation, namespaced senders and honest status codes."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "rest"
+
+    def __init__(self, token: Optional[str] = None) -> None:
+        self.token = token or settings.env_secret("HAMSAFAR_REST_TOKEN")
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[str, Any]]) -> "ValidatedRestInput":
+        return cls(token=(credentials or {}).get("token"))
+
+    def _authorised(self, request: Request) -> bool:
+        if not self.token:
+            return True
+        supplied = request.headers.get("authorization", "")
+        return hmac.compare_digest(supplied.encode(), f"Bearer {self.token}".encode())
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        webhook = Blueprint("hamsafar_rest_webhook", __name__)
+
+        @webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            if not self._authorised(request):
+                return error_response(401, "unauthorised", "missing or wrong bearer token")
+            try:
+                sender, text = parse_message_request(request.body or b"")
+            except InvalidRequest as error:
+                return error_response(error.status, error.code, error.message)
+            collector = CollectingOutputChannel()
+            message = UserMessage(text, collector, CONVERSATION_PREFIX + sender, input_channel=self.name())
+            try:
+                await on_new_message(message)
+            except asyncio.CancelledError:
+                logger.error("REST message for %s timed out", message.sender_id)
+                return error_response(503, "timeout", "the assistant did not answer in time")
+            except Exception:  # noqa: BLE001 - the caller gets a 500, the log the trace
+                logger.exception("REST message for %s failed", message.sender_id)
+                return error_response(500, "internal_error", "the assistant failed to handle the message")
+            return response.json(collector.messages)
+
+        return webhook

@@ -1,0 +1,1 @@
+"""Set-up, training and process supervision behind `hamsafar setup/train/run/chat`."""

@@ -1,0 +1,55 @@
+"""Rasa SDK action server bound to loopback and guarded by a shared token.
+
+`rasa run actions` listens on 0.0.0.0 without authentication. Ours listens on
+127.0.0.1 by default and, when `HAMSAFAR_ACTION_TOKEN` is set (`hamsafar run`
+always sets one), refuses calls that do not carry it. Rasa sends the token as
+the `token` query parameter (`action_endpoint.token` in endpoints.yml).
+
+Run: ``python -m bot.runtime.action_server --port 5055``
+"""
+
+from __future__ import annotations
+
+import argparse
+import hmac
+import logging
+import os
+from typing import Optional
+
+from rasa_sdk.endpoint import create_app
+from sanic import response
+from sanic.request import Request
+
+from bot.db import init_db
+
+
+def build_app(token: Optional[str], actions_package: str = "actions"):  # type: ignore[no-untyped-def]
+    """The SDK's Sanic app with a token check in front of every route but /health."""
+    app = create_app(actions_package, cors_origins=None)
+
+    @app.middleware("request")
+    async def require_token(request: Request):  # type: ignore[no-untyped-def]
+        if not token or request.path == "/health":
+            return None
+        supplied = request.args.get("token", "")
+        if not hmac.compare_digest(supplied.encode(), token.encode()):
+            return response.json({"error": "unauthorised"}, status=401)
+        return None
+
+    return app
+
+
+def main(argv: Optional[list] = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default=os.environ.get("HAMSAFAR_ACTIONS_HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("HAMSAFAR_ACTIONS_PORT", "5055")))
+    parser.add_argument("--actions", default="actions")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    init_db()
+    app = build_app(os.environ.get("HAMSAFAR_ACTION_TOKEN") or None, args.actions)
+    app.run(args.host, args.port, workers=1, access_log=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""`hamsafar setup | train | run | chat`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+import time
+
+from bot import settings
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    setup = subparsers.add_parser("setup", help="spaCy model, database, demo shop and a trained model")
+    setup.add_argument("--no-train", action="store_true", help="skip training")
+    setup.set_defaults(func=cmd_setup)
+
+    train = subparsers.add_parser("train", help="train the Rasa model (skipped when nothing changed)")
+    train.add_argument("--force", action="store_true")
+    train.set_defaults(func=cmd_train)
+
+    run = subparsers.add_parser("run", help="set up, then run the action server and the Rasa server")
+    run.add_argument("--host", default=os.environ.get("HAMSAFAR_HOST", "127.0.0.1"), help="interface of the Rasa server (default 127.0.0.1)")
+    run.add_argument("--port", type=int, default=int(os.environ.get("HAMSAFAR_PORT", "5005")))
+    run.add_argument("--actions-port", type=int, default=int(os.environ.get("HAMSAFAR_ACTIONS_PORT", "5055")))
+    run.add_argument("--skip-setup", action="store_true", help="use the existing model and database as they are")
+    run.add_argument("--skip-train", action="store_true", help="prepare the database but use the newest model as it is")
+    run.add_argument("--telegram-polling", action="store_true", help="poll Telegram instead of receiving its webhook")
+    run.set_defaults(func=cmd_run)
+
+    chat = subparsers.add_parser("chat", help="chat with a running bot from the terminal")
+    chat.add_argument("--url", default=f"http://127.0.0.1:{os.environ.get('HAMSAFAR_PORT', '5005')}")
+    chat.add_argument("--sender", default=None, help="conversation name (default: a new one)")
+    chat.set_defaults(func=cmd_chat)
+
+
+def cmd_setup(args: argparse.Namespace) -> int:
+    from bot.runtime.setup import prepare_all
+
+    prepare_all(train=not args.no_train)
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from bot.runtime.setup import prepare_spacy_model, train_if_needed
+
+    prepare_spacy_model()
+    print(train_if_needed(force=args.force))
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from bot.runtime.chat import chat
+
+    return chat(args.url, args.sender, settings.env_secret("HAMSAFAR_REST_TOKEN"))
+
+
+def setup_started_at() -> float:
+    """When set-up began: the bootstrap script's timestamp, else now."""
+    try:
+        return float(os.environ["HAMSAFAR_SETUP_STARTED"])
+    except (KeyError, ValueError):
+        return time.time()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bot.runtime.setup import child_environment, prepare_all, rasa_executable
+    from bot.runtime.supervisor import ManagedProcess, Supervisor, wait_for_http
+
+    started = setup_started_at()
+    if not args.skip_setup:
+        prepare_all(train=not args.skip_train)
+    env = child_environment({
+        "HAMSAFAR_ACTIONS_URL": f"http://127.0.0.1:{args.actions_port}/webhook",
+        "HAMSAFAR_ACTION_TOKEN": os.environ.get("HAMSAFAR_ACTION_TOKEN") or secrets.token_urlsafe(24),
+    })
+    if args.telegram_polling:
+        env["HAMSAFAR_TELEGRAM_POLLING"] = "1"
+    root = str(settings.PROJECT_ROOT)
+    actions = ManagedProcess(
+        "action server",
+        [sys.executable, "-m", "bot.runtime.action_server", "--port", str(args.actions_port)],
+        env, root,
+    )
+    rasa = ManagedProcess(
+        "Rasa server",
+        [rasa_executable(), "run", "--model", "models", "--endpoints", "endpoints.yml",
+         "--credentials", "credentials.yml", "--interface", args.host, "--port", str(args.port)],
+        env, root,
+    )
+    supervisor = Supervisor([actions, rasa])
+    supervisor.start()
+    base = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"
+    ready = wait_for_http(f"http://127.0.0.1:{args.actions_port}/health", 120, supervisor.all_alive) and \
+        wait_for_http(base + "/", 300, supervisor.all_alive)
+    if ready:
+        print(
+            "\n"
+            "  Hamsafar is running — همسفر آماده است\n"
+            f"  Chat in the browser (demo shop + widget): {base}/webhooks/web/demo\n"
+            f"  Chat in the terminal:                     hamsafar chat --url {base}\n"
+            f"  REST channel:                             POST {base}/webhooks/rest/webhook\n"
+            f"  Set-up took {time.time() - started:.0f}s. Ctrl-C stops both servers.\n",
+            flush=True,
+        )
+    return supervisor.wait()

@@ -1,0 +1,195 @@
+"""End-to-end: `hamsafar run` for real on loopback, talked to through the REST channel.
+
+The same tests run against SQLite and, when HAMSAFAR_TEST_POSTGRES_URL is
+set, PostgreSQL (the tracker store and our data follow HAMSAFAR_DATABASE_URL).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from bot.text.persian import has_persian_letters
+from tests.conftest import PROJECT_ROOT, free_port, postgres_url
+from tests.support.bot_server import BotServer, texts
+
+pytestmark = pytest.mark.skipif(
+    not list((PROJECT_ROOT / "models").glob("*.tar.gz")),
+    reason="no trained model: run `hamsafar setup` (scripts/test.sh does)",
+)
+
+
+def _fresh_postgres() -> str:
+    base = postgres_url()
+    name = f"hamsafar_e2e_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT", future=True)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return base.rsplit("/", 1)[0] + "/" + name
+
+
+def _drop_postgres(url: str) -> None:
+    base = postgres_url()
+    name = url.rsplit("/", 1)[1]
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT", future=True)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'hamsafar.db'}"
+        return
+    if not postgres_url():
+        pytest.skip("HAMSAFAR_TEST_POSTGRES_URL is not set")
+    url = _fresh_postgres()
+    yield url
+    _drop_postgres(url)
+
+
+@pytest.fixture(scope="module")
+def bot(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotServer]:
+    log = tmp_path_factory.mktemp("logs") / "bot.log"
+    server = BotServer(database_url, free_port(), free_port(), log).start()
+    yield server
+    server.stop()
+
+
+def count_events(database_url: str) -> int:
+    engine = sa.create_engine(database_url, future=True)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(sa.text("SELECT COUNT(*) FROM events")).scalar_one()
+    finally:
+        engine.dispose()
+
+
+def conversation_texts(database_url: str, conversation_id: str) -> list[str]:
+    """User texts of one conversation, read straight from Rasa's SQL tracker store."""
+    engine = sa.create_engine(database_url, future=True)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.text("SELECT data FROM events WHERE sender_id = :s AND type_name = 'user' ORDER BY id"),
+                {"s": conversation_id},
+            ).scalars().all()
+    finally:
+        engine.dispose()
+    return [json.loads(row)["text"] for row in rows]
+
+
+def test_persian_greeting_gets_a_persian_reply(bot: BotServer) -> None:
+    reply = texts(bot.send(f"fa-{uuid.uuid4().hex[:6]}", "سلام وقت بخیر"))
+    assert reply.strip(), "the bot said nothing"
+    assert has_persian_letters(reply), reply
+
+
+def test_english_greeting_gets_an_english_reply(bot: BotServer) -> None:
+    reply = texts(bot.send(f"en-{uuid.uuid4().hex[:6]}", "hello there"))
+    assert reply.strip()
+    assert not has_persian_letters(reply), reply
+
+
+def test_persian_question_with_arabic_letters_and_digits_is_understood(bot: BotServer) -> None:
+    reply = texts(bot.send(f"fa-{uuid.uuid4().hex[:6]}", "شماره تماس و آدرس فروشگاه رو ميشه بگيد؟"))
+    assert has_persian_letters(reply)
+    assert any(ch in reply for ch in "۰۱۲۳۴۵۶۷۸۹"), "contact info in Persian should carry Persian digits: " + reply
+
+
+@pytest.mark.parametrize(
+    "body, status, code",
+    [
+        (b"{not json", 400, "invalid_json"),
+        (b"[1, 2]", 400, "invalid_json"),
+        (json.dumps({"message": "hi"}).encode(), 400, "invalid_sender"),
+        (json.dumps({"sender": 42, "message": "hi"}).encode(), 400, "invalid_sender"),
+        (json.dumps({"sender": "telegram:1", "message": "hi"}).encode(), 400, "invalid_sender"),
+        (json.dumps({"sender": "a", "message": "   "}).encode(), 400, "empty_message"),
+        (json.dumps({"sender": "a", "message": 7}).encode(), 400, "empty_message"),
+        (json.dumps({"sender": "a", "message": "x" * 1_000_000}).encode(), 413, "too_large"),
+        (b'{"sender": "a", "message": "\xff\xfe"}', 400, "invalid_utf8"),
+    ],
+)
+def test_bad_input_gets_a_clear_4xx_and_writes_nothing(bot: BotServer, database_url: str, body: bytes, status: int, code: str) -> None:
+    before = count_events(database_url)
+    reply = bot.post_raw(body)
+    assert reply.status_code == status, reply.text
+    assert reply.json()["error"] == code
+    assert count_events(database_url) == before
+    # ...and the server keeps answering other conversations.
+    assert texts(bot.send(f"ok-{uuid.uuid4().hex[:6]}", "hi")).strip()
+
+
+def test_rest_callers_cannot_choose_the_channel_or_identity(bot: BotServer, database_url: str) -> None:
+    sender = f"id-{uuid.uuid4().hex[:6]}"
+    body = {"sender": sender, "message": "hello", "input_channel": "telegram", "metadata": {"customer_id": "C001"}}
+    assert httpx.post(bot.base_url + "/webhooks/rest/webhook", json=body, timeout=60).status_code == 200
+    engine = sa.create_engine(database_url, future=True)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT data FROM events WHERE sender_id = :s AND type_name = 'user'"),
+                            {"s": f"rest:{sender}"}).scalars().all()
+    engine.dispose()
+    assert rows, "the message was not stored under rest:<sender>"
+    event = json.loads(rows[-1])
+    assert event["input_channel"] == "rest"
+    assert not event.get("metadata")
+
+
+def test_rasa_http_api_is_not_exposed(bot: BotServer) -> None:
+    assert httpx.get(bot.base_url + "/conversations/x/tracker", timeout=10).status_code == 404
+    assert httpx.get(bot.base_url + "/status", timeout=10).status_code == 404
+
+
+def test_action_server_refuses_calls_without_the_token(bot: BotServer) -> None:
+    reply = httpx.post(f"http://127.0.0.1:{bot.actions_port}/webhook", json={"next_action": "action_shop_info"}, timeout=10)
+    assert reply.status_code == 401
+
+
+def test_conversation_survives_a_restart(database_url: str, tmp_path: Path) -> None:
+    sender = f"restart-{uuid.uuid4().hex[:6]}"
+    first = BotServer(database_url, free_port(), free_port(), tmp_path / "first.log").start()
+    try:
+        first.send(sender, "I want to track my order")
+    finally:
+        assert first.stop() == 0
+    second = BotServer(database_url, free_port(), free_port(), tmp_path / "second.log").start()
+    try:
+        second.send(sender, "thanks")
+    finally:
+        second.stop()
+    assert conversation_texts(database_url, f"rest:{sender}") == ["I want to track my order", "thanks"]
+
+
+def test_supervisor_stops_rasa_when_the_action_server_dies(tmp_path: Path) -> None:
+    server = BotServer(f"sqlite:///{tmp_path / 'x.db'}", free_port(), free_port(), tmp_path / "bot.log").start()
+    import psutil  # installed with Rasa
+
+    children = psutil.Process(server.process.pid).children()
+    action_server = next(c for c in children if "bot.runtime.action_server" in " ".join(c.cmdline()))
+    action_server.kill()
+    code = server.process.wait(timeout=60)
+    assert code != 0
+    time.sleep(1)
+    assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+
+
+def test_ctrl_c_stops_both_servers_cleanly(tmp_path: Path) -> None:
+    server = BotServer(f"sqlite:///{tmp_path / 'y.db'}", free_port(), free_port(), tmp_path / "bot.log").start()
+    import psutil
+
+    children = psutil.Process(server.process.pid).children()
+    assert len(children) == 2
+    assert server.stop(signal.SIGINT) == 0
+    assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
