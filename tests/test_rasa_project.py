@@ -1,0 +1,82 @@
+"""The Rasa project as a whole: data validation, the journey file, conversation tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.journey import load_journey
+from bot.journey.definition import JourneyDefinitionError, parse_journey
+from tests.conftest import PROJECT_ROOT
+
+RASA = str(Path(sys.executable).with_name("rasa"))
+SPEC_INTENTS = {
+    "greet", "goodbye", "affirm", "deny", "thank_you", "bot_challenge", "request_human", "inform", "stop",
+    "switch_language", "out_of_scope", "ask_about_company", "ask_contact_info", "ask_promotions",
+    "browse_products", "ask_product_details", "compare_products", "ask_price", "ask_shipping", "ask_warranty",
+    "place_order", "ask_payment_methods", "apply_discount_code", "payment_problem", "track_order",
+    "change_order", "cancel_order", "return_item", "report_problem", "ask_usage_help", "give_feedback",
+    "leave_review", "ask_referral", "ask_loyalty_points",
+}
+
+
+def rasa_env() -> dict:
+    env = dict(os.environ, RASA_TELEMETRY_ENABLED="false")
+    env.setdefault("HAMSAFAR_DATABASE_URL", "sqlite:///" + str(PROJECT_ROOT / ".hamsafar" / "hamsafar.db"))
+    env.setdefault("HAMSAFAR_ACTIONS_URL", "http://127.0.0.1:5055/webhook")
+    env.setdefault("HAMSAFAR_ACTION_TOKEN", "unused-in-tests")
+    return env
+
+
+def domain() -> dict:
+    return yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))
+
+
+def test_journey_covers_exactly_the_spec_intents() -> None:
+    journey = load_journey()
+    assert set(journey.intents) == SPEC_INTENTS
+    assert len(journey.intents) == len(SPEC_INTENTS)
+
+
+def test_domain_declares_exactly_the_spec_intents() -> None:
+    assert set(domain()["intents"]) == SPEC_INTENTS
+
+
+def test_every_goal_completing_action_exists_in_the_domain() -> None:
+    actions = set(domain()["actions"])
+    for goal in load_journey().goals.values():
+        missing = set(goal.completed_by) - actions
+        assert not missing, f"goal {goal.name}: {missing} not in domain.yml"
+
+
+def test_journey_refuses_unknown_stage() -> None:
+    broken = {"stages": [{"name": "awareness"}], "goals": {}, "intents": {"greet": {"stage": "nowhere"}}}
+    with pytest.raises(JourneyDefinitionError):
+        parse_journey(broken)
+
+
+def test_rasa_data_validate_passes_with_no_warnings() -> None:
+    result = subprocess.run(
+        [RASA, "data", "validate", "--fail-on-warnings", "--domain", "domain.yml", "--data", "data", "--config", "config.yml"],
+        cwd=PROJECT_ROOT, env=rasa_env(), capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+
+
+@pytest.mark.skipif(not list((PROJECT_ROOT / "models").glob("*.tar.gz")), reason="no trained model: run `hamsafar setup`")
+def test_rasa_conversation_tests_pass(tmp_path: Path) -> None:
+    stories = sorted(str(p.relative_to(PROJECT_ROOT)) for p in (PROJECT_ROOT / "tests").glob("test_*.yml"))
+    assert stories, "no conversation tests in tests/test_*.yml"
+    result = subprocess.run(
+        [RASA, "test", "core", "--model", "models", "--stories", *stories, "--out", str(tmp_path),
+         "--fail-on-prediction-errors", "--endpoints", "endpoints.yml"],
+        cwd=PROJECT_ROOT, env=rasa_env(), capture_output=True, text=True, timeout=1200,
+    )
+    failed = tmp_path / "failed_test_stories.yml"
+    detail = failed.read_text(encoding="utf-8")[:6000] if failed.exists() else ""
+    assert result.returncode == 0, detail + result.stdout[-3000:] + result.stderr[-3000:]
