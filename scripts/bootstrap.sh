@@ -3,7 +3,7 @@
 # .venv, installed from requirements.lock with uv (Rasa 3.6 declares Python
 # <3.11; uv honours our overrides, a plain pip resolve would not).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export HAMSAFAR_SETUP_STARTED="${HAMSAFAR_SETUP_STARTED:-$(date +%s)}"
 export RASA_TELEMETRY_ENABLED=false
 
