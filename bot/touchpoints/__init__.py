@@ -1,0 +1,1 @@
+"""Touchpoint events: every turn, bot-initiated, agent and transition message as one row."""

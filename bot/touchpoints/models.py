@@ -1,0 +1,54 @@
+"""The `touchpoints` table — a documented, stable interface for analysts (docs/touchpoints.md).
+
+One row per turn: a customer message and what the bot did in reply (actor
+`customer`), a bot-initiated message (`bot`), an agent message (`agent`), or a
+handoff / goal transition (`system`). `event_id` is derived from the Rasa
+event that produced the row, so a retried write can never duplicate it.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from bot.db import Base
+
+ACTORS = ("customer", "bot", "agent", "system")
+GOAL_STATUSES = ("started", "completed", "abandoned", "failed")
+
+
+class Touchpoint(Base):
+    __tablename__ = "touchpoints"
+
+    id = sa.Column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True)
+    event_id = sa.Column(sa.String(64), nullable=False, unique=True)
+    occurred_at = sa.Column(sa.DateTime(timezone=False), nullable=False, doc="UTC")
+    conversation_id = sa.Column(sa.String(255), nullable=False)
+    customer_id = sa.Column(sa.String(64), nullable=True)
+    channel = sa.Column(sa.String(32), nullable=False)
+    actor = sa.Column(sa.String(16), nullable=False)
+    language = sa.Column(sa.String(8), nullable=True)
+    journey_stage = sa.Column(sa.String(32), nullable=True)
+    intent = sa.Column(sa.String(64), nullable=True)
+    intent_confidence = sa.Column(sa.Float, nullable=True)
+    entities = sa.Column(sa.JSON, nullable=True)
+    actions = sa.Column(sa.JSON, nullable=True)
+    goal = sa.Column(sa.String(64), nullable=True)
+    goal_status = sa.Column(sa.String(16), nullable=True)
+    handoff = sa.Column(sa.Boolean, nullable=False, default=False)
+    sentiment = sa.Column(sa.Float, nullable=True, doc="-1 (upset) .. 1 (happy)")
+    sentiment_label = sa.Column(sa.String(16), nullable=True)
+    latency_ms = sa.Column(sa.Integer, nullable=True)
+    fallback = sa.Column(sa.Boolean, nullable=False, default=False, doc="the bot did not understand")
+    text = sa.Column(sa.Text, nullable=True, doc="customer/agent text, masked unless raw text is on")
+    reply_text = sa.Column(sa.Text, nullable=True, doc="what the bot answered, masked")
+    journey_version = sa.Column(sa.Integer, nullable=True)
+
+    __table_args__ = (
+        sa.CheckConstraint("actor IN ('customer','bot','agent','system')", name="ck_touchpoints_actor"),
+        sa.Index("ix_touchpoints_occurred_at", "occurred_at"),
+        sa.Index("ix_touchpoints_conversation", "conversation_id", "occurred_at"),
+        sa.Index("ix_touchpoints_customer", "customer_id", "occurred_at"),
+        sa.Index("ix_touchpoints_stage", "journey_stage", "occurred_at"),
+        sa.Index("ix_touchpoints_goal", "goal", "goal_status"),
+        sa.Index("ix_touchpoints_channel_lang", "channel", "language", "occurred_at"),
+    )
