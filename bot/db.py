@@ -29,6 +29,7 @@ MODEL_MODULES: List[str] = [
     "bot.touchpoints.models",
     "bot.handoff.models",
     "bot.identity.models",
+    "bot.channels.models",
 ]
 
 _engines: Dict[str, Engine] = {}
@@ -105,7 +106,7 @@ def init_db(url: Optional[str] = None) -> Engine:
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as error:
-            if error.name != name:
+            if not error.name or not name.startswith(error.name):
                 raise
     engine = get_engine(url)
     Base.metadata.create_all(engine)
