@@ -1,0 +1,211 @@
+"""The recorder: Rasa events in, touchpoint rows out, off the reply path.
+
+`publish` only appends the event to a bounded in-memory queue and returns. A
+writer thread assembles turns (`TurnAssembler`) and inserts rows in batches.
+If the database is down, rows stay pending and the insert is retried with
+backoff; pending rows beyond `max_pending` — and everything still pending at
+shutdown — go to an append-only spool file that is replayed once the database
+answers again. Inserts skip rows whose `event_id` exists, so a retry or a
+replay can never duplicate a row.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import threading
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from sqlalchemy.engine import Engine
+
+from bot import settings
+from bot.db import get_engine, init_db
+from bot.touchpoints.assembler import ConversationState, TurnAssembler
+from bot.touchpoints.store import insert_rows, last_state
+
+logger = logging.getLogger(__name__)
+
+
+class TouchpointRecorder:
+    """Buffers events and writes touchpoint rows in a background thread."""
+
+    def __init__(
+        self,
+        database_url: Optional[str] = None,
+        batch_size: int = 200,
+        flush_interval_s: float = 0.5,
+        buffer_size: int = 20_000,
+        max_pending: int = 50_000,
+        spool_path: Optional[Path] = None,
+    ) -> None:
+        self.database_url = database_url or settings.database_url()
+        self.batch_size = batch_size
+        self.flush_interval_s = flush_interval_s
+        self.max_pending = max_pending
+        self.spool_path = spool_path or settings.STATE_DIR / f"touchpoints-spool-{os.getpid()}.jsonl"
+        self._queue: "queue.Queue[Dict[str, Any]]" = queue.Queue(maxsize=buffer_size)
+        self._assembler = TurnAssembler()
+        self._pending: List[Dict[str, Any]] = []
+        self._stop = threading.Event()
+        self._spool_lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="touchpoint-writer", daemon=True)
+        self._engine: Optional[Engine] = None
+        self.written = 0
+        self.failures = 0
+
+    # -- the reply path ---------------------------------------------------------------
+    def publish(self, event: Dict[str, Any]) -> None:
+        """Hand over one Rasa event; never blocks, never raises."""
+        try:
+            self._queue.put_nowait(event)
+        except queue.Full:
+            self._spool([{"__event__": event}])
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def start(self) -> "TouchpointRecorder":
+        self._thread.start()
+        return self
+
+    def close(self, timeout_s: float = 15.0) -> None:
+        """Flush what can be flushed within `timeout_s`; spool the rest to disk."""
+        self._stop.set()
+        self._thread.join(timeout_s)
+        leftovers = list(self._pending)
+        self._pending.clear()
+        while True:
+            try:
+                leftovers += self._assembler.feed(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        if leftovers:
+            self._spool(leftovers)
+
+    def flush(self, timeout_s: float = 10.0) -> bool:
+        """Wait until every published event is written (tests, shutdown)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self._queue.unfinished_tasks == 0 and not self._pending:
+                return True
+            time.sleep(0.02)
+        return False
+
+    # -- the writer thread ----------------------------------------------------------
+    def _engine_ready(self) -> Engine:
+        if self._engine is None:
+            self._engine = init_db(self.database_url)
+        return self._engine
+
+    def _seed_state(self, event: Dict[str, Any]) -> None:
+        """First event of a conversation in this process: continue from its newest row."""
+        sender = str(event.get("sender_id") or "")
+        if not sender or sender in self._assembler.states:
+            return
+        state = ConversationState()
+        try:
+            previous = last_state(self._engine_ready(), sender)
+        except Exception:  # noqa: BLE001 - database down: start from an empty state
+            previous = None
+        if previous:
+            for name, value in previous.items():
+                setattr(state, name, bool(value) if name == "handoff" else value)
+        self._assembler.states[sender] = state
+
+    def _run(self) -> None:
+        backoff = 0.2
+        self._replay_spool()
+        while not (self._stop.is_set() and self._queue.empty() and not self._pending):
+            self._collect()
+            if not self._pending:
+                continue
+            try:
+                self.written += insert_rows(self._engine_ready(), self._pending)
+                self._pending.clear()
+                backoff = 0.2
+                self._replay_spool()
+            except Exception as error:  # noqa: BLE001 - any database failure: retry later
+                self.failures += 1
+                logger.warning("touchpoints: write failed (%s); %d rows pending, retrying", error.__class__.__name__, len(self._pending))
+                self._engine = None
+                if len(self._pending) > self.max_pending:
+                    self._spool(self._pending)
+                    self._pending.clear()
+                if self._stop.wait(backoff):
+                    return
+                backoff = min(backoff * 2, 5.0)
+
+    def _collect(self) -> None:
+        """Move up to one batch of events from the queue into pending rows."""
+        deadline = time.monotonic() + self.flush_interval_s
+        taken = 0
+        while taken < self.batch_size:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 and taken:
+                break
+            try:
+                event = self._queue.get(timeout=max(remaining, 0.05))
+            except queue.Empty:
+                break
+            try:
+                self._seed_state(event)
+                self._pending += self._assembler.feed(event)
+            except Exception:  # noqa: BLE001 - one malformed event must not stop recording
+                logger.exception("touchpoints: could not assemble event %s", event.get("event"))
+            finally:
+                self._queue.task_done()
+            taken += 1
+
+    # -- the spool ------------------------------------------------------------------------
+    def _spool(self, items: List[Dict[str, Any]]) -> None:
+        self.spool_path.parent.mkdir(parents=True, exist_ok=True)
+        with self._spool_lock, open(self.spool_path, "a", encoding="utf-8") as handle:
+            for item in items:
+                handle.write(json.dumps(item, default=str, ensure_ascii=False) + "\n")
+
+    def _replay_spool(self) -> None:
+        """Insert rows (and re-feed events) left in spool files by this or an earlier process."""
+        for path in sorted(self.spool_path.parent.glob("touchpoints-spool-*.jsonl")):
+            if path != self.spool_path and _owner_alive(path):
+                continue  # another live process is still writing it
+            claimed = path.with_suffix(".replaying")
+            try:
+                with self._spool_lock:
+                    path.rename(claimed)
+            except OSError:
+                continue
+            rows: List[Dict[str, Any]] = []
+            for line in claimed.read_text(encoding="utf-8").splitlines():
+                item = json.loads(line)
+                if "__event__" in item:
+                    rows += self._assembler.feed(item["__event__"])
+                else:
+                    rows.append(_revive(item))
+            try:
+                insert_rows(self._engine_ready(), rows)
+                claimed.unlink()
+            except Exception:  # noqa: BLE001 - still down: put the file back for later
+                claimed.rename(path)
+                return
+
+
+def _owner_alive(path: Path) -> bool:
+    """True if the process whose pid names this spool file still runs."""
+    try:
+        os.kill(int(path.stem.rsplit("-", 1)[1]), 0)
+    except (ValueError, IndexError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _revive(row: Dict[str, Any]) -> Dict[str, Any]:
+    """A row read back from the spool: timestamps were written as text."""
+    import datetime as dt
+
+    if isinstance(row.get("occurred_at"), str):
+        row["occurred_at"] = dt.datetime.fromisoformat(row["occurred_at"])
+    return row

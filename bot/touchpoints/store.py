@@ -1,0 +1,67 @@
+"""Writing touchpoint rows: idempotent batch inserts and the reads the recorder needs."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Iterable, List, Optional
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+
+from bot.touchpoints.models import Touchpoint
+
+TABLE = Touchpoint.__table__
+STATE_COLUMNS = ("channel", "customer_id", "language", "journey_stage", "goal", "goal_status", "handoff")
+
+
+def insert_rows(engine: Engine, rows: List[Dict[str, Any]]) -> int:
+    """Insert `rows`, skipping any whose `event_id` is already stored; one transaction."""
+    if not rows:
+        return 0
+    dialect = engine.dialect.name
+    if dialect == "postgresql":
+        statement = postgresql.insert(TABLE).on_conflict_do_nothing(index_elements=["event_id"])
+    elif dialect == "sqlite":
+        statement = sqlite.insert(TABLE).on_conflict_do_nothing(index_elements=["event_id"])
+    else:  # pragma: no cover - other databases: filter known ids first
+        with engine.connect() as conn:
+            known = set(conn.execute(sa.select(TABLE.c.event_id).where(TABLE.c.event_id.in_([r["event_id"] for r in rows]))).scalars())
+        rows = [r for r in rows if r["event_id"] not in known]
+        statement = TABLE.insert()
+        if not rows:
+            return 0
+    with engine.begin() as conn:
+        result = conn.execute(statement, rows)
+    return max(result.rowcount or 0, 0)
+
+
+def last_state(engine: Engine, conversation_id: str) -> Optional[Dict[str, Any]]:
+    """The conversation state carried by its newest row (seeds a fresh recorder)."""
+    query = (
+        sa.select(*[TABLE.c[name] for name in STATE_COLUMNS])
+        .where(TABLE.c.conversation_id == conversation_id)
+        .order_by(TABLE.c.occurred_at.desc(), TABLE.c.id.desc())
+        .limit(1)
+    )
+    with engine.connect() as conn:
+        row = conn.execute(query).mappings().first()
+    return dict(row) if row else None
+
+
+def count_rows(engine: Engine, **filters: Any) -> int:
+    query = sa.select(sa.func.count()).select_from(TABLE)
+    for name, value in filters.items():
+        query = query.where(TABLE.c[name] == value)
+    with engine.connect() as conn:
+        return int(conn.execute(query).scalar_one())
+
+
+def rows_for(engine: Engine, conversation_id: str) -> List[Dict[str, Any]]:
+    query = sa.select(TABLE).where(TABLE.c.conversation_id == conversation_id).order_by(TABLE.c.occurred_at, TABLE.c.id)
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def all_event_ids(engine: Engine) -> Iterable[str]:
+    with engine.connect() as conn:
+        return list(conn.execute(sa.select(TABLE.c.event_id)).scalars())

@@ -1,0 +1,238 @@
+"""Touchpoint recording: turn assembly, idempotent writes, masking, and a database outage."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Dict, List
+
+import pytest
+import sqlalchemy as sa
+
+from bot.db import get_engine, init_db
+from bot.touchpoints.assembler import TurnAssembler
+from bot.touchpoints.privacy import mask_personal_data
+from bot.touchpoints.recorder import TouchpointRecorder
+from bot.touchpoints.store import count_rows, rows_for
+
+T0 = 1_750_000_000.0
+
+
+def user(sender: str, t: float, text: str, intent: str, confidence: float = 0.9, language: str = "fa",
+         stage: str | None = None, channel: str = "web", entities: list | None = None) -> Dict[str, Any]:
+    return {
+        "sender_id": sender, "event": "user", "timestamp": t, "text": text, "input_channel": channel,
+        "message_id": f"m-{t}",
+        "parse_data": {"intent": {"name": intent, "confidence": confidence}, "entities": entities or [],
+                       "language": language, "journey_stage": stage},
+    }
+
+
+def action(sender: str, t: float, name: str) -> Dict[str, Any]:
+    return {"sender_id": sender, "event": "action", "timestamp": t, "name": name}
+
+
+def bot(sender: str, t: float, text: str, metadata: dict | None = None) -> Dict[str, Any]:
+    return {"sender_id": sender, "event": "bot", "timestamp": t, "text": text, "metadata": metadata or {}}
+
+
+def slot(sender: str, t: float, name: str, value: Any) -> Dict[str, Any]:
+    return {"sender_id": sender, "event": "slot", "timestamp": t, "name": name, "value": value}
+
+
+def conversation(sender: str, start: float = T0) -> List[Dict[str, Any]]:
+    """Greeting, then tracking an order that completes, as Rasa streams it."""
+    return [
+        action(sender, start, "action_session_start"),
+        action(sender, start + 0.01, "action_listen"),
+        user(sender, start + 1, "سلام", "greet"),
+        bot(sender, start + 1.2, "سلام! چطور کمکتون کنم؟"),
+        action(sender, start + 1.2, "utter_greet"),
+        action(sender, start + 1.25, "action_listen"),
+        user(sender, start + 5, "سفارش ۱۰۰۲۳۴ کجاست؟ شماره‌ام ۰۹۱۲۳۴۵۶۷۸۹", "track_order", 0.97, stage="retention",
+             entities=[{"entity": "order_id", "value": "100234"}]),
+        slot(sender, start + 5.1, "journey_stage", "retention"),
+        slot(sender, start + 5.1, "goal", "track_order"),
+        slot(sender, start + 5.1, "goal_status", "started"),
+        action(sender, start + 5.2, "action_track_order"),
+        bot(sender, start + 5.3, "سفارش شما ارسال شده است."),
+        slot(sender, start + 5.3, "goal_status", "completed"),
+        action(sender, start + 5.4, "action_listen"),
+    ]
+
+
+def test_a_conversation_becomes_customer_turns_and_goal_transitions() -> None:
+    rows: List[Dict[str, Any]] = []
+    assembler = TurnAssembler()
+    for event in conversation("c1"):
+        rows += assembler.feed(event)
+    customer = [r for r in rows if r["actor"] == "customer"]
+    system = [r for r in rows if r["actor"] == "system"]
+    assert [r["intent"] for r in customer] == ["greet", "track_order"]
+    first, second = customer
+    assert first["actions"] == ["utter_greet"] and first["latency_ms"] == 250
+    assert second["journey_stage"] == "retention" and second["goal"] == "track_order"
+    assert second["goal_status"] == "completed" and second["latency_ms"] == 400
+    assert second["entities"] == [{"entity": "order_id", "value": "100234"}]
+    assert "۰۹۱۲۳۴۵۶۷۸۹" not in second["text"] and "[phone]" in second["text"]
+    assert [r["actions"] for r in system] == [["goal_started"], ["goal_completed"]]
+    assert len({r["event_id"] for r in rows}) == len(rows)
+
+
+def test_agent_messages_and_handoff_are_their_own_rows() -> None:
+    assembler = TurnAssembler()
+    rows: List[Dict[str, Any]] = []
+    events = [
+        user("c2", T0, "I want a human", "request_human", language="en"),
+        slot("c2", T0 + 0.1, "handoff_active", True),
+        action("c2", T0 + 0.2, "action_request_human"),
+        action("c2", T0 + 0.3, "action_listen"),
+        bot("c2", T0 + 60, "Hi, this is Sara from support", {"hamsafar_actor": "agent", "agent": "sara"}),
+        slot("c2", T0 + 120, "handoff_active", False),
+    ]
+    for event in events:
+        rows += assembler.feed(event)
+    assert [(r["actor"], r["actions"]) for r in rows] == [
+        ("system", ["handoff_started"]),
+        ("customer", ["action_request_human"]),
+        ("agent", ["message"]),
+        ("system", ["handoff_ended"]),
+    ]
+    assert rows[1]["handoff"] is True and rows[2]["handoff"] is True and rows[3]["handoff"] is False
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("شماره‌ام ۰۹۱۲۳۴۵۶۷۸۹ است", "شماره‌ام [phone] است"),
+        ("call me on +98 912 345 6789", "call me on [phone]"),
+        ("mail: reza.k@yahoo.com", "mail: [email]"),
+        ("کارتم ۶۰۳۷ ۹۹۷۵ ۱۲۳۴ ۵۶۷۸ هست", "کارتم [card] هست"),
+        ("کد ملی ۰۰۱۲۳۴۵۶۷۸", "کد ملی [national-id]"),
+        ("order 100234 please", "order 100234 please"),
+    ],
+)
+def test_personal_data_is_masked_in_any_digits(text: str, expected: str) -> None:
+    assert mask_personal_data(text) == expected
+
+
+def test_raw_text_switch_keeps_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.touchpoints.privacy import prepare_text
+
+    monkeypatch.setenv("HAMSAFAR_TOUCHPOINTS_RAW_TEXT", "1")
+    assert prepare_text("09123456789") == "09123456789"
+
+
+def wait_for(condition, message: str, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, message
+        time.sleep(0.1)
+
+
+def record(url: str, tmp_path: Path, events: List[Dict[str, Any]], **kwargs: Any) -> TouchpointRecorder:
+    recorder = TouchpointRecorder(url, flush_interval_s=0.05, spool_path=tmp_path / "touchpoints-spool-1.jsonl", **kwargs).start()
+    for event in events:
+        recorder.publish(event)
+    return recorder
+
+
+def test_recorder_writes_each_row_once_even_when_events_are_published_twice(sqlite_url: str, tmp_path: Path) -> None:
+    events = conversation("dup")
+    recorder = record(sqlite_url, tmp_path, events)
+    assert recorder.flush()
+    recorder.close()
+    first = count_rows(get_engine(sqlite_url), conversation_id="dup")
+    again = record(sqlite_url, tmp_path, events)  # a retried publish of the same events
+    assert again.flush()
+    again.close()
+    assert first == 4
+    assert count_rows(get_engine(sqlite_url), conversation_id="dup") == first
+
+
+def test_a_new_process_continues_the_conversation_state(sqlite_url: str, tmp_path: Path) -> None:
+    recorder = record(sqlite_url, tmp_path, conversation("cont"))
+    assert recorder.flush()
+    recorder.close()
+    later = record(sqlite_url, tmp_path, [user("cont", T0 + 100, "ممنون", "thank_you"), action("cont", T0 + 100.5, "action_listen")])
+    assert later.flush()
+    later.close()
+    last = rows_for(get_engine(sqlite_url), "cont")[-1]
+    assert (last["intent"], last["goal"], last["journey_stage"], last["channel"]) == ("thank_you", "track_order", "retention", "web")
+
+
+def test_sqlite_outage_mid_stream_loses_and_doubles_nothing(sqlite_url: str, tmp_path: Path) -> None:
+    init_db(sqlite_url)
+    path = sqlite_url.replace("sqlite:///", "")
+    senders = [f"out-{i}" for i in range(30)]
+    recorder = record(sqlite_url, tmp_path, [e for s in senders[:10] for e in conversation(s)])
+    assert recorder.flush()
+    blocker = sqlite3.connect(path, timeout=1)
+    blocker.execute("BEGIN EXCLUSIVE")  # the database is now unavailable to writers
+    for s in senders[10:20]:
+        for event in conversation(s):
+            recorder.publish(event)
+    wait_for(lambda: recorder.failures > 0, "the outage was not noticed")
+    blocker.rollback()
+    blocker.close()
+    for s in senders[20:]:
+        for event in conversation(s):
+            recorder.publish(event)
+    assert recorder.flush(30)
+    recorder.close()
+    engine = get_engine(sqlite_url)
+    with engine.connect() as conn:
+        per_conversation = dict(conn.execute(sa.text(
+            "SELECT conversation_id, COUNT(*) FROM touchpoints WHERE conversation_id LIKE 'out-%' GROUP BY conversation_id")).all())
+    assert per_conversation == {s: 4 for s in senders}
+
+
+def test_rows_pending_at_shutdown_are_spooled_and_replayed(sqlite_url: str, tmp_path: Path) -> None:
+    init_db(sqlite_url)
+    path = sqlite_url.replace("sqlite:///", "")
+    blocker = sqlite3.connect(path, timeout=1)
+    blocker.execute("BEGIN EXCLUSIVE")
+    recorder = record(sqlite_url, tmp_path, conversation("spool"))
+    time.sleep(0.5)
+    recorder.close(timeout_s=1)
+    blocker.rollback()
+    blocker.close()
+    assert (tmp_path / "touchpoints-spool-1.jsonl").exists(), "pending rows were not saved at shutdown"
+    replay = TouchpointRecorder(sqlite_url, flush_interval_s=0.05, spool_path=tmp_path / "touchpoints-spool-1.jsonl").start()
+    deadline = time.monotonic() + 10
+    while count_rows(get_engine(sqlite_url), conversation_id="spool") < 4 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    replay.close()
+    assert count_rows(get_engine(sqlite_url), conversation_id="spool") == 4
+    assert not (tmp_path / "touchpoints-spool-1.jsonl").exists()
+
+
+def test_postgres_outage_mid_stream_loses_and_doubles_nothing(fresh_postgres_url: str, tmp_path: Path) -> None:
+    from tests.conftest import postgres_url
+
+    init_db(fresh_postgres_url)
+    name = fresh_postgres_url.rsplit("/", 1)[1]
+    admin = sa.create_engine(postgres_url(), isolation_level="AUTOCOMMIT", future=True)
+    senders = [f"pg-{i}" for i in range(20)]
+    recorder = record(fresh_postgres_url, tmp_path, [e for s in senders[:10] for e in conversation(s)])
+    assert recorder.flush()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'))
+        conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :d AND pid <> pg_backend_pid()"), {"d": name})
+    for s in senders[10:]:
+        for event in conversation(s):
+            recorder.publish(event)
+    wait_for(lambda: recorder.failures > 0, "the outage was not noticed")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
+    assert recorder.flush(30)
+    recorder.close()
+    admin.dispose()
+    engine = get_engine(fresh_postgres_url)
+    with engine.connect() as conn:
+        per_conversation = dict(conn.execute(sa.text(
+            "SELECT conversation_id, COUNT(*) FROM touchpoints GROUP BY conversation_id")).all())
+    assert per_conversation == {s: 4 for s in senders}
