@@ -236,3 +236,37 @@ def test_postgres_outage_mid_stream_loses_and_doubles_nothing(fresh_postgres_url
         per_conversation = dict(conn.execute(sa.text(
             "SELECT conversation_id, COUNT(*) FROM touchpoints GROUP BY conversation_id")).all())
     assert per_conversation == {s: 4 for s in senders}
+
+
+def test_erase_removes_the_customers_conversations_and_reports_counts(sqlite_url: str, tmp_path: Path) -> None:
+    from bot.touchpoints.erasure import erase_customer
+
+    identified = conversation("erase-me") + [slot("erase-me", T0 + 6, "customer_id", "C042"),
+                                              user("erase-me", T0 + 7, "ممنون", "thank_you"), action("erase-me", T0 + 7.2, "action_listen")]
+    recorder = record(sqlite_url, tmp_path, identified + conversation("someone-else"))
+    assert recorder.flush()
+    recorder.close()
+    engine = get_engine(sqlite_url)
+    with engine.begin() as conn:  # a tracker-store table as Rasa's SQLTrackerStore makes it
+        conn.execute(sa.text("CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY, sender_id TEXT, type_name TEXT, data TEXT)"))
+        conn.execute(sa.text("INSERT INTO events (sender_id, type_name, data) VALUES ('erase-me','user','{}'), ('erase-me','bot','{}'), ('someone-else','user','{}')"))
+    deleted = erase_customer("C042", sqlite_url)
+    assert deleted["touchpoints"] == 5  # all rows of the conversation, also those before identification
+    assert deleted["events (Rasa tracker store)"] == 2
+    assert count_rows(engine, conversation_id="erase-me") == 0
+    assert count_rows(engine, conversation_id="someone-else") == 4
+
+
+def test_drop_old_text_keeps_rows_but_not_text(sqlite_url: str, tmp_path: Path) -> None:
+    import datetime as dt
+
+    from bot.touchpoints.erasure import drop_old_text
+
+    recorder = record(sqlite_url, tmp_path, conversation("old", start=T0) + conversation("new", start=T0 + 86400 * 200))
+    assert recorder.flush()
+    recorder.close()
+    now = dt.datetime.utcfromtimestamp(T0 + 86400 * 201)
+    assert drop_old_text(30, sqlite_url, now=now) == 2  # the two customer rows of "old" had text
+    old = rows_for(get_engine(sqlite_url), "old")
+    assert len(old) == 4 and all(r["text"] is None for r in old)
+    assert any(r["text"] for r in rows_for(get_engine(sqlite_url), "new"))
