@@ -1,0 +1,643 @@
+"""SQL backend of the CRM (SQLAlchemy; SQLite by default, PostgreSQL in production)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+
+import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from bot import db
+from bot.crm import base
+from bot.crm.base import (
+    CRM, ActionNotAllowed, Cart, CartItem, CRMUnavailable, Customer, DiscountCheck, DiscountCode,
+    Feedback, Loyalty, Order, OrderItem, Product, Reason, ReturnRequest, Review, Ticket,
+)
+from bot.crm.models import (
+    CartItemRow, CustomerRow, DiscountCodeRow, FeedbackRow, LoyaltyRow, OrderItemRow, OrderRow,
+    ProductRow, ReferralCodeRow, ReturnRequestRow, ReviewRow, TicketRow,
+)
+from bot.crm.policy import ShopPolicy, load_policy
+from bot.text.identifiers import normalise_email, normalise_phone
+from bot.text.persian import ZWNJ, normalise
+
+FIRST_ORDER_ID = 100001
+_REF_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
+
+
+def new_reference(prefix: str, length: int = 6) -> str:
+    return prefix + "-" + "".join(secrets.choice(_REF_ALPHABET) for _ in range(length))
+
+
+def search_key(text: str) -> str:
+    """Form used for product search: Persian-normalised, lower case, ZWNJ as space."""
+    return " ".join(normalise(text or "").replace(ZWNJ, " ").lower().split())
+
+
+def product_search_text(sku: str, name_fa: str, name_en: str, category: str, policy: ShopPolicy) -> str:
+    parts = [sku, name_fa, name_en, category] + policy.category_words(category)
+    return " | ".join(search_key(p) for p in parts if p)
+
+
+def format_items(items: Iterable[CartItem]) -> str:
+    return ";".join(f"{i.sku}:{i.quantity}" for i in items)
+
+
+def parse_items(text: str) -> List[CartItem]:
+    items = []
+    for part in (text or "").split(";"):
+        if part.strip():
+            sku, _, qty = part.strip().rpartition(":")
+            items.append(CartItem(sku.strip(), int(qty)))
+    return items
+
+
+def _merge(items: Sequence[CartItem]) -> List[CartItem]:
+    merged: Dict[str, int] = {}
+    for item in items:
+        if not isinstance(item.quantity, int) or item.quantity <= 0:
+            raise ActionNotAllowed(Reason.INVALID, f"quantity of {item.sku} must be a positive integer",
+                                   detail={"sku": item.sku, "quantity": item.quantity})
+        merged[item.sku] = merged.get(item.sku, 0) + item.quantity
+    if not merged:
+        raise ActionNotAllowed(Reason.EMPTY, "no items")
+    return [CartItem(sku, qty) for sku, qty in merged.items()]
+
+
+def _customer(row: CustomerRow) -> Customer:
+    return Customer(row.customer_id, row.name, row.phone, row.email, row.language, row.created_at)
+
+
+def _product(row: ProductRow) -> Product:
+    return Product(row.sku, row.name_fa, row.name_en, row.category, int(row.price), int(row.stock),
+                   int(row.warranty_months), row.return_days)
+
+
+def _ticket(row: TicketRow) -> Ticket:
+    return Ticket(row.reference, row.customer_id, row.subject, row.description, row.category,
+                  row.order_id, row.status, row.channel, row.created_at)
+
+
+def _return(row: ReturnRequestRow) -> ReturnRequest:
+    return ReturnRequest(row.reference, row.order_id, row.customer_id, parse_items(row.items),
+                         row.reason, row.status, row.deadline, row.created_at)
+
+
+def _discount(row: DiscountCodeRow) -> DiscountCode:
+    return DiscountCode(row.code, row.kind, int(row.value), int(row.min_total),
+                        None if row.max_discount is None else int(row.max_discount), row.usage_limit,
+                        row.used_count, row.starts_at, row.expires_at, bool(row.active),
+                        row.description_fa, row.description_en)
+
+
+def discount_amount(code: DiscountCode, total: int) -> int:
+    if code.kind == "percent":
+        amount = total * code.value // 100
+        if code.max_discount is not None:
+            amount = min(amount, code.max_discount)
+    else:
+        amount = code.value
+    return max(0, min(amount, total))
+
+
+def check_discount(code: Optional[DiscountCode], raw_code: str, total: int, now: dt.datetime) -> DiscountCheck:
+    """The shared discount rules (also used by the WooCommerce backend)."""
+    key = (raw_code or "").strip().upper()
+    if code is None:
+        return DiscountCheck(key, False, Reason.UNKNOWN_CODE, 0, total)
+    check = DiscountCheck(code.code, False, None, 0, total, code.min_total, code.expires_at)
+    if not code.active:
+        check.reason = Reason.INACTIVE
+    elif code.starts_at is not None and now < code.starts_at:
+        check.reason = Reason.NOT_STARTED
+    elif code.expires_at is not None and now >= code.expires_at:
+        check.reason = Reason.EXPIRED
+    elif code.usage_limit is not None and code.used_count >= code.usage_limit:
+        check.reason = Reason.USAGE_LIMIT
+    elif total < code.min_total:
+        check.reason = Reason.MIN_TOTAL
+    else:
+        check.valid = True
+        check.discount_amount = discount_amount(code, total)
+        check.new_total = total - check.discount_amount
+    return check
+
+
+def return_deadline(policy: ShopPolicy, order: Order, product: Optional[Product]) -> Tuple[int, Optional[dt.datetime]]:
+    """(window days, deadline) for one product of a delivered order."""
+    category = product.category if product else ""
+    days = policy.return_days_for(category, product.return_days if product else None)
+    delivered = order.delivered_at or order.shipped_at or order.created_at
+    return days, (delivered + dt.timedelta(days=days) if delivered else None)
+
+
+def check_return(policy: ShopPolicy, order: Order, items: Sequence[CartItem],
+                 products: Dict[str, Optional[Product]], now: dt.datetime) -> Optional[dt.datetime]:
+    """Raise ActionNotAllowed unless every item may be returned now; return the earliest deadline."""
+    if order.status not in base.RETURNABLE_STATUSES:
+        raise ActionNotAllowed(Reason.STATUS, f"order {order.order_id} is {order.status}; only delivered "
+                               "orders can be returned", status=order.status)
+    ordered = {i.sku: i.quantity for i in order.items}
+    deadlines = []
+    for item in items:
+        if item.sku not in ordered or item.quantity > ordered[item.sku] or item.quantity <= 0:
+            raise ActionNotAllowed(Reason.INVALID, f"{item.sku} x{item.quantity} is not in order {order.order_id}",
+                                   detail={"sku": item.sku})
+        days, deadline = return_deadline(policy, order, products.get(item.sku))
+        if days <= 0:
+            raise ActionNotAllowed(Reason.NOT_RETURNABLE, f"{item.sku} cannot be returned", detail={"sku": item.sku})
+        if deadline is None or now > deadline:
+            raise ActionNotAllowed(Reason.RETURN_WINDOW_EXPIRED,
+                                   f"the {days}-day return window of {item.sku} ended on {deadline:%Y-%m-%d}",
+                                   detail={"sku": item.sku, "deadline": deadline, "days": days})
+        deadlines.append(deadline)
+    return min(deadlines) if deadlines else None
+
+
+class SQLCRM(CRM):
+    """The CRM in our own database (tables documented in docs/crm.md)."""
+
+    def __init__(self, url: Optional[str] = None, *, policy: Optional[ShopPolicy] = None,
+                 clock: Callable[[], dt.datetime] = base.utcnow, create_tables: bool = True) -> None:
+        self.url = url or db.settings.database_url()
+        self.policy = policy or load_policy()
+        self.clock = clock
+        if create_tables:
+            try:
+                db.init_db(self.url)
+            except (OperationalError, DBAPIError) as error:
+                raise CRMUnavailable(f"database unavailable: {error.__class__.__name__}") from error
+
+    # ------------------------------------------------------------------ plumbing
+    def _session(self):  # type: ignore[no-untyped-def]
+        return _Guard(self.url)
+
+    def _order(self, session: Session, row: OrderRow) -> Order:
+        items = session.execute(
+            sa.select(OrderItemRow, ProductRow).join(ProductRow, ProductRow.sku == OrderItemRow.sku, isouter=True)
+            .where(OrderItemRow.order_id == row.order_id).order_by(OrderItemRow.position, OrderItemRow.id)
+        ).all()
+        return Order(
+            order_id=row.order_id, customer_id=row.customer_id, status=row.status, created_at=row.created_at,
+            total=int(row.total),
+            items=[OrderItem(i.sku, i.quantity, int(i.unit_price), p.name_fa if p else "", p.name_en if p else "")
+                   for i, p in items],
+            tracking_code=row.tracking_code, carrier=row.carrier, updated_at=row.updated_at,
+            paid_at=row.paid_at, shipped_at=row.shipped_at, delivered_at=row.delivered_at,
+            shipping_address=row.shipping_address, delivery_time=row.delivery_time,
+            discount_code=row.discount_code, discount_amount=int(row.discount_amount or 0),
+            cancel_reason=row.cancel_reason,
+        )
+
+    def _order_row(self, session: Session, order_id: str, lock: bool = False) -> OrderRow:
+        query = sa.select(OrderRow).where(OrderRow.order_id == str(order_id))
+        if lock:
+            query = query.with_for_update()
+        row = session.execute(query).scalar_one_or_none()
+        if row is None:
+            raise ActionNotAllowed(Reason.UNKNOWN_ORDER, f"no order {order_id}")
+        return row
+
+    def _priced_items(self, session: Session, items: Sequence[CartItem]) -> List[Tuple[CartItem, ProductRow]]:
+        priced = []
+        for item in _merge(items):
+            product = session.get(ProductRow, item.sku)
+            if product is None:
+                raise ActionNotAllowed(Reason.UNKNOWN_PRODUCT, f"no product {item.sku}", detail={"sku": item.sku})
+            priced.append((item, product))
+        return priced
+
+    # ------------------------------------------------------------------ customers
+    def get_customer(self, customer_id: str) -> Optional[Customer]:
+        with self._session() as s:
+            row = s.get(CustomerRow, str(customer_id))
+            return _customer(row) if row else None
+
+    def find_customer_by_phone(self, phone: str) -> Optional[Customer]:
+        e164 = normalise_phone(phone or "")
+        if not e164:
+            return None
+        with self._session() as s:
+            row = s.execute(sa.select(CustomerRow).where(CustomerRow.phone == e164)
+                            .order_by(CustomerRow.created_at, CustomerRow.customer_id).limit(1)).scalar_one_or_none()
+            return _customer(row) if row else None
+
+    def find_customer_by_email(self, email: str) -> Optional[Customer]:
+        address = normalise_email(email or "")
+        if not address:
+            return None
+        with self._session() as s:
+            row = s.execute(sa.select(CustomerRow).where(CustomerRow.email == address)
+                            .order_by(CustomerRow.created_at, CustomerRow.customer_id).limit(1)).scalar_one_or_none()
+            return _customer(row) if row else None
+
+    # ------------------------------------------------------------------ products
+    def list_products(self, category: Optional[str] = None, *, in_stock_only: bool = False,
+                      limit: int = 50) -> List[Product]:
+        query = sa.select(ProductRow)
+        if category:
+            query = query.where(ProductRow.category == category)
+        if in_stock_only:
+            query = query.where(ProductRow.stock > 0)
+        with self._session() as s:
+            rows = s.execute(query.order_by(ProductRow.category, ProductRow.price, ProductRow.sku).limit(limit)).scalars()
+            return [_product(r) for r in rows]
+
+    def search_products(self, text: str, *, category: Optional[str] = None, limit: int = 10) -> List[Product]:
+        key = search_key(text)
+        if not key:
+            return self.list_products(category, limit=limit)
+        with self._session() as s:
+            exact = s.get(ProductRow, (text or "").strip().upper())
+            if exact is not None and (not category or exact.category == category):
+                return [_product(exact)]
+            query = sa.select(ProductRow)
+            if category:
+                query = query.where(ProductRow.category == category)
+            rows = list(s.execute(query.where(ProductRow.search_text.contains(key, autoescape=True))
+                                  .order_by(ProductRow.price, ProductRow.sku).limit(limit)).scalars())
+            if rows:
+                return [_product(r) for r in rows]
+            # Every word somewhere, then ranked by how many words match.
+            words = [w for w in key.split() if len(w) > 1]
+            if not words:
+                return []
+            condition = sa.or_(*[ProductRow.search_text.contains(w, autoescape=True) for w in words])
+            candidates = list(s.execute(query.where(condition)).scalars())
+            scored = sorted(
+                candidates,
+                key=lambda r: (-sum(w in r.search_text for w in words), r.price, r.sku),
+            )
+            best = sum(w in scored[0].search_text for w in words) if scored else 0
+            return [_product(r) for r in scored if sum(w in r.search_text for w in words) == best][:limit]
+
+    def get_product(self, sku: str) -> Optional[Product]:
+        with self._session() as s:
+            row = s.get(ProductRow, (sku or "").strip().upper()) or s.get(ProductRow, (sku or "").strip())
+            return _product(row) if row else None
+
+    def list_categories(self) -> List[str]:
+        with self._session() as s:
+            return list(s.execute(sa.select(ProductRow.category).distinct().order_by(ProductRow.category)).scalars())
+
+    # ------------------------------------------------------------------ orders
+    def get_order(self, order_id: str) -> Optional[Order]:
+        with self._session() as s:
+            row = s.get(OrderRow, str(order_id))
+            return self._order(s, row) if row else None
+
+    def list_orders(self, customer_id: str, *, status: Optional[str] = None, limit: int = 20) -> List[Order]:
+        query = sa.select(OrderRow).where(OrderRow.customer_id == str(customer_id))
+        if status:
+            query = query.where(OrderRow.status == status)
+        with self._session() as s:
+            rows = s.execute(query.order_by(OrderRow.created_at.desc(), OrderRow.order_id.desc()).limit(limit)).scalars()
+            return [self._order(s, r) for r in rows]
+
+    def _next_order_id(self, session: Session) -> str:
+        ids = session.execute(sa.select(OrderRow.order_id)).scalars()
+        highest = max((int(i) for i in ids if i.isdigit()), default=FIRST_ORDER_ID - 1)
+        return str(max(highest + 1, FIRST_ORDER_ID))
+
+    def create_order(self, customer_id: str, items: Sequence[CartItem], *,
+                     shipping_address: Optional[str] = None, delivery_time: Optional[str] = None,
+                     discount_code: Optional[str] = None) -> Order:
+        for attempt in range(5):
+            try:
+                with self._session() as s:
+                    if s.get(CustomerRow, str(customer_id)) is None:
+                        raise ActionNotAllowed(Reason.UNKNOWN_CUSTOMER, f"no customer {customer_id}")
+                    priced = self._priced_items(s, items)
+                    for item, product in priced:
+                        if product.stock < item.quantity:
+                            raise ActionNotAllowed(Reason.OUT_OF_STOCK, f"only {product.stock} of {product.sku} left",
+                                                   detail={"sku": product.sku, "stock": product.stock})
+                    subtotal = sum(int(p.price) * i.quantity for i, p in priced)
+                    now = self.clock()
+                    code_row, amount = None, 0
+                    if discount_code:
+                        code_row, amount = self._use_code(s, discount_code, subtotal, now)
+                    order_id = self._next_order_id(s)
+                    s.add(OrderRow(order_id=order_id, customer_id=str(customer_id), status=base.PENDING_PAYMENT,
+                                   created_at=now, updated_at=now, total=subtotal - amount,
+                                   shipping_address=shipping_address, delivery_time=delivery_time,
+                                   discount_code=code_row.code if code_row else None, discount_amount=amount))
+                    s.flush()
+                    for position, (item, product) in enumerate(priced):
+                        s.add(OrderItemRow(order_id=order_id, position=position, sku=product.sku,
+                                           quantity=item.quantity, unit_price=int(product.price)))
+                        product.stock = product.stock - item.quantity
+                    s.flush()
+                    return self._order(s, s.get(OrderRow, order_id))
+            except IntegrityError:
+                if attempt == 4:
+                    raise
+        raise AssertionError("unreachable")
+
+    def change_order(self, order_id: str, *, shipping_address: Optional[str] = None,
+                     delivery_time: Optional[str] = None, items: Optional[Sequence[CartItem]] = None) -> Order:
+        with self._session() as s:
+            row = self._order_row(s, order_id, lock=True)
+            current = self._order(s, row)
+            base.check_change(current, address_or_time=bool(shipping_address or delivery_time), items=items is not None)
+            now = self.clock()
+            if shipping_address:
+                row.shipping_address = shipping_address
+            if delivery_time:
+                row.delivery_time = delivery_time
+            if items is not None:
+                priced = self._priced_items(s, items)
+                old = {i.sku: i.quantity for i in current.items}
+                for item, product in priced:
+                    available = product.stock + old.get(product.sku, 0)
+                    if available < item.quantity:
+                        raise ActionNotAllowed(Reason.OUT_OF_STOCK, f"only {available} of {product.sku} left",
+                                               detail={"sku": product.sku, "stock": available})
+                self._restock(s, current.items)
+                s.execute(sa.delete(OrderItemRow).where(OrderItemRow.order_id == row.order_id))
+                subtotal = 0
+                for position, (item, product) in enumerate(priced):
+                    s.add(OrderItemRow(order_id=row.order_id, position=position, sku=product.sku,
+                                       quantity=item.quantity, unit_price=int(product.price)))
+                    product.stock = product.stock - item.quantity
+                    subtotal += int(product.price) * item.quantity
+                amount = 0
+                if row.discount_code:
+                    code = s.get(DiscountCodeRow, row.discount_code)
+                    if code is not None and subtotal >= code.min_total:
+                        amount = discount_amount(_discount(code), subtotal)
+                    else:  # the code no longer applies to the new items: give the use back
+                        if code is not None:
+                            code.used_count = max(0, code.used_count - 1)
+                        row.discount_code = None
+                row.discount_amount = amount
+                row.total = subtotal - amount
+            row.updated_at = now
+            s.flush()
+            return self._order(s, row)
+
+    def _restock(self, session: Session, items: Sequence[OrderItem]) -> None:
+        for item in items:
+            product = session.get(ProductRow, item.sku)
+            if product is not None:
+                product.stock = product.stock + item.quantity
+
+    def cancel_order(self, order_id: str, *, reason: Optional[str] = None) -> Order:
+        with self._session() as s:
+            row = self._order_row(s, order_id, lock=True)
+            current = self._order(s, row)
+            base.check_cancel(current)
+            self._restock(s, current.items)
+            if row.discount_code:
+                code = s.get(DiscountCodeRow, row.discount_code)
+                if code is not None:
+                    code.used_count = max(0, code.used_count - 1)
+            row.status = base.CANCELLED
+            row.cancel_reason = reason
+            row.updated_at = self.clock()
+            s.flush()
+            return self._order(s, row)
+
+    # ------------------------------------------------------------------ carts
+    def get_cart(self, owner: str) -> Cart:
+        with self._session() as s:
+            return self._cart(s, owner)
+
+    def _cart(self, session: Session, owner: str) -> Cart:
+        rows = list(session.execute(sa.select(CartItemRow).where(CartItemRow.owner == owner)
+                                    .order_by(CartItemRow.added_at, CartItemRow.sku)).scalars())
+        return Cart(owner, [CartItem(r.sku, r.quantity) for r in rows],
+                    max((r.updated_at for r in rows), default=None))
+
+    def add_to_cart(self, owner: str, sku: str, quantity: int = 1) -> Cart:
+        if not isinstance(quantity, int) or quantity <= 0:
+            raise ActionNotAllowed(Reason.INVALID, "quantity must be a positive integer")
+        with self._session() as s:
+            product = s.get(ProductRow, (sku or "").strip().upper()) or s.get(ProductRow, sku)
+            if product is None:
+                raise ActionNotAllowed(Reason.UNKNOWN_PRODUCT, f"no product {sku}", detail={"sku": sku})
+            row = s.get(CartItemRow, (owner, product.sku))
+            wanted = quantity + (row.quantity if row else 0)
+            if product.stock < wanted:
+                raise ActionNotAllowed(Reason.OUT_OF_STOCK, f"only {product.stock} of {product.sku} left",
+                                       detail={"sku": product.sku, "stock": product.stock})
+            now = self.clock()
+            if row is None:
+                s.add(CartItemRow(owner=owner, sku=product.sku, quantity=wanted, added_at=now, updated_at=now))
+            else:
+                row.quantity, row.updated_at = wanted, now
+            s.flush()
+            return self._cart(s, owner)
+
+    def remove_from_cart(self, owner: str, sku: str) -> Cart:
+        with self._session() as s:
+            s.execute(sa.delete(CartItemRow).where(CartItemRow.owner == owner,
+                                                   CartItemRow.sku.in_([sku, (sku or "").strip().upper()])))
+            return self._cart(s, owner)
+
+    def clear_cart(self, owner: str) -> None:
+        with self._session() as s:
+            s.execute(sa.delete(CartItemRow).where(CartItemRow.owner == owner))
+
+    # ------------------------------------------------------------------ after-sales
+    def create_return_request(self, order_id: str, *, items: Optional[Sequence[CartItem]] = None,
+                              reason: str = "") -> ReturnRequest:
+        with self._session() as s:
+            row = self._order_row(s, order_id)
+            order = self._order(s, row)
+            wanted = _merge(items) if items else [CartItem(i.sku, i.quantity) for i in order.items]
+            products = {i.sku: self._product_or_none(s, i.sku) for i in wanted}
+            deadline = check_return(self.policy, order, wanted, products, self.clock())
+            existing = s.execute(sa.select(ReturnRequestRow).where(
+                ReturnRequestRow.order_id == order.order_id, ReturnRequestRow.items == format_items(wanted),
+                ReturnRequestRow.status == "requested")).scalars().first()
+            if existing is not None:  # a retried request gets the same reference
+                return _return(existing)
+            for _ in range(5):
+                reference = new_reference("R")
+                if s.get(ReturnRequestRow, reference) is None:
+                    break
+            request = ReturnRequestRow(reference=reference, order_id=order.order_id, customer_id=order.customer_id,
+                                       items=format_items(wanted), reason=reason or "", status="requested",
+                                       deadline=deadline, created_at=self.clock())
+            s.add(request)
+            s.flush()
+            return _return(request)
+
+    def _product_or_none(self, session: Session, sku: str) -> Optional[Product]:
+        row = session.get(ProductRow, sku)
+        return _product(row) if row else None
+
+    def open_ticket(self, customer_id: Optional[str], subject: str, *, description: str = "",
+                    category: str = "general", order_id: Optional[str] = None,
+                    channel: Optional[str] = None) -> Ticket:
+        with self._session() as s:
+            for _ in range(5):
+                reference = new_reference("T")
+                if s.get(TicketRow, reference) is None:
+                    break
+            row = TicketRow(reference=reference, customer_id=customer_id, subject=(subject or "")[:300] or "-",
+                            description=description or "", category=category or "general", order_id=order_id,
+                            status="open", channel=channel, created_at=self.clock())
+            s.add(row)
+            s.flush()
+            return _ticket(row)
+
+    def get_ticket(self, reference: str) -> Optional[Ticket]:
+        with self._session() as s:
+            row = s.get(TicketRow, (reference or "").strip().upper())
+            return _ticket(row) if row else None
+
+    # ------------------------------------------------------------------ discounts
+    def get_discount_code(self, code: str) -> Optional[DiscountCode]:
+        with self._session() as s:
+            row = s.get(DiscountCodeRow, (code or "").strip().upper())
+            return _discount(row) if row else None
+
+    def validate_discount_code(self, code: str, total: int) -> DiscountCheck:
+        return check_discount(self.get_discount_code(code), code, int(total), self.clock())
+
+    def _use_code(self, session: Session, code: str, total: int, now: dt.datetime) -> Tuple[DiscountCodeRow, int]:
+        row = session.get(DiscountCodeRow, (code or "").strip().upper())
+        check = check_discount(_discount(row) if row else None, code, total, now)
+        if not check.valid:
+            raise ActionNotAllowed(check.reason or Reason.INVALID, f"discount code {code}: {check.reason}",
+                                   detail={"min_total": check.min_total, "expires_at": check.expires_at})
+        # Count the use atomically so a usage limit holds under concurrency.
+        result = session.execute(
+            sa.update(DiscountCodeRow).where(DiscountCodeRow.code == row.code)
+            .where(sa.or_(DiscountCodeRow.usage_limit.is_(None), DiscountCodeRow.used_count < DiscountCodeRow.usage_limit))
+            .values(used_count=DiscountCodeRow.used_count + 1).execution_options(synchronize_session=False))
+        if result.rowcount != 1:
+            raise ActionNotAllowed(Reason.USAGE_LIMIT, f"discount code {code} is used up")
+        session.refresh(row)
+        return row, check.discount_amount
+
+    def apply_discount_code(self, order_id: str, code: str) -> Order:
+        with self._session() as s:
+            row = self._order_row(s, order_id, lock=True)
+            if row.status != base.PENDING_PAYMENT:
+                raise ActionNotAllowed(Reason.STATUS, f"order {row.order_id} is {row.status}; a discount code "
+                                       "applies only before payment", status=row.status)
+            key = (code or "").strip().upper()
+            if row.discount_code == key:
+                return self._order(s, row)
+            subtotal = int(row.total) + int(row.discount_amount or 0)
+            code_row, amount = self._use_code(s, key, subtotal, self.clock())
+            if row.discount_code:  # replacing a code gives the old one its use back
+                old = s.get(DiscountCodeRow, row.discount_code)
+                if old is not None:
+                    old.used_count = max(0, old.used_count - 1)
+            row.discount_code, row.discount_amount = code_row.code, amount
+            row.total = subtotal - amount
+            row.updated_at = self.clock()
+            s.flush()
+            return self._order(s, row)
+
+    def upsert_discount_codes(self, codes: Iterable[DiscountCode]) -> int:
+        """Create or update codes (the use count of existing codes is kept)."""
+        count = 0
+        with self._session() as s:
+            for code in codes:
+                row = s.get(DiscountCodeRow, code.code) or DiscountCodeRow(code=code.code, used_count=code.used_count)
+                row.kind, row.value, row.min_total = code.kind, code.value, code.min_total
+                row.max_discount, row.usage_limit = code.max_discount, code.usage_limit
+                row.starts_at, row.expires_at, row.active = code.starts_at, code.expires_at, code.active
+                row.description_fa, row.description_en = code.description_fa, code.description_en
+                s.add(row)
+                count += 1
+        return count
+
+    # ------------------------------------------------------------------ advocacy
+    def record_feedback(self, kind: str, score: int, *, customer_id: Optional[str] = None,
+                        comment: str = "", order_id: Optional[str] = None,
+                        conversation_id: Optional[str] = None, channel: Optional[str] = None) -> Feedback:
+        base.check_feedback(kind, score)
+        with self._session() as s:
+            row = FeedbackRow(kind=kind, score=score, customer_id=customer_id, comment=comment or "",
+                              order_id=order_id, conversation_id=conversation_id, channel=channel,
+                              created_at=self.clock())
+            s.add(row)
+            s.flush()
+            return Feedback(kind, score, customer_id, row.comment, order_id, conversation_id, channel,
+                            row.created_at, row.id)
+
+    def record_review(self, customer_id: str, sku: str, rating: int, text: str = "", *,
+                      order_id: Optional[str] = None) -> Review:
+        base.check_rating(rating)
+        with self._session() as s:
+            product = s.get(ProductRow, (sku or "").strip().upper()) or s.get(ProductRow, sku)
+            if product is None:
+                raise ActionNotAllowed(Reason.UNKNOWN_PRODUCT, f"no product {sku}", detail={"sku": sku})
+            row = ReviewRow(customer_id=customer_id, sku=product.sku, rating=rating, text=text or "",
+                            order_id=order_id, created_at=self.clock())
+            s.add(row)
+            s.flush()
+            return Review(customer_id, product.sku, rating, row.text, order_id, row.created_at, row.id)
+
+    def referral_code(self, customer_id: str) -> str:
+        for _ in range(5):
+            try:
+                with self._session() as s:
+                    row = s.get(ReferralCodeRow, str(customer_id))
+                    if row is not None:
+                        return row.code
+                    if s.get(CustomerRow, str(customer_id)) is None:
+                        raise ActionNotAllowed(Reason.UNKNOWN_CUSTOMER, f"no customer {customer_id}")
+                    code = "HMS" + "".join(secrets.choice(_REF_ALPHABET) for _ in range(6))
+                    s.add(ReferralCodeRow(customer_id=str(customer_id), code=code, created_at=self.clock()))
+                    s.flush()
+                    return code
+            except IntegrityError:  # another process created it first, or a code collision
+                continue
+        raise CRMUnavailable("could not create a referral code")
+
+    def loyalty(self, customer_id: str) -> Optional[Loyalty]:
+        with self._session() as s:
+            if s.get(CustomerRow, str(customer_id)) is None:
+                return None
+            spent = s.execute(sa.select(sa.func.coalesce(sa.func.sum(OrderRow.total), 0)).where(
+                OrderRow.customer_id == str(customer_id), OrderRow.status == base.DELIVERED)).scalar_one()
+            bonus = s.execute(sa.select(LoyaltyRow.bonus_points).where(
+                LoyaltyRow.customer_id == str(customer_id))).scalar_one_or_none() or 0
+            points = int(spent) // self.policy.toman_per_point + int(bonus)
+            return self.policy.loyalty_for(str(customer_id), points)
+
+    def add_bonus_points(self, customer_id: str, points: int) -> Loyalty:
+        with self._session() as s:
+            row = s.get(LoyaltyRow, str(customer_id))
+            if row is None:
+                row = LoyaltyRow(customer_id=str(customer_id), bonus_points=0)
+                s.add(row)
+            row.bonus_points = int(row.bonus_points or 0) + int(points)
+            row.updated_at = self.clock()
+        result = self.loyalty(customer_id)
+        assert result is not None
+        return result
+
+
+class _Guard:
+    """`session_scope` that turns database outages into CRMUnavailable."""
+
+    def __init__(self, url: str) -> None:
+        self._scope = db.session_scope(url)
+
+    def __enter__(self) -> Session:
+        try:
+            return self._scope.__enter__()
+        except (OperationalError, DBAPIError) as error:
+            raise CRMUnavailable(f"database unavailable: {error.__class__.__name__}") from error
+
+    def __exit__(self, kind, value, traceback):  # type: ignore[no-untyped-def]
+        try:
+            handled = self._scope.__exit__(kind, value, traceback)
+        except IntegrityError:
+            raise
+        except (OperationalError, DBAPIError) as error:
+            raise CRMUnavailable(f"database unavailable: {error.__class__.__name__}") from error
+        if kind is not None and issubclass(kind, DBAPIError) and not issubclass(kind, IntegrityError):
+            raise CRMUnavailable(f"database unavailable: {kind.__name__}") from value
+        return handled
