@@ -97,7 +97,7 @@ class OrderItemRow(Base):
 class CartItemRow(Base):
     __tablename__ = "carts"
     owner = sa.Column(sa.String(200), primary_key=True)      # customer id or conversation id
-    sku = sa.Column(sa.String(64), sa.ForeignKey("products.sku", ondelete="CASCADE"), primary_key=True)
+    sku = sa.Column(sa.String(64), primary_key=True)
     quantity = sa.Column(sa.Integer, nullable=False)
     added_at = sa.Column(UTCDateTime, nullable=False, default=_now)
     updated_at = sa.Column(UTCDateTime, nullable=False, default=_now)
@@ -119,7 +119,7 @@ class TicketRow(Base):
 class ReturnRequestRow(Base):
     __tablename__ = "return_requests"
     reference = sa.Column(sa.String(20), primary_key=True)
-    order_id = sa.Column(sa.String(32), sa.ForeignKey("orders.order_id", ondelete="CASCADE"), nullable=False, index=True)
+    order_id = sa.Column(sa.String(32), nullable=False, index=True)     # no FK: orders may live in WooCommerce
     customer_id = sa.Column(sa.String(64), nullable=False, index=True)
     items = sa.Column(sa.Text, nullable=False)               # "sku:qty;sku:qty"
     reason = sa.Column(sa.Text, nullable=False, default="")

@@ -20,16 +20,12 @@ from bot.crm.models import (
     CartItemRow, CustomerRow, DiscountCodeRow, FeedbackRow, LoyaltyRow, OrderItemRow, OrderRow,
     ProductRow, ReferralCodeRow, ReturnRequestRow, ReviewRow, TicketRow,
 )
+from bot.crm.local import Guard, LocalStore, merge_items as _merge
 from bot.crm.policy import ShopPolicy, load_policy
 from bot.text.identifiers import normalise_email, normalise_phone
 from bot.text.persian import ZWNJ, normalise
 
 FIRST_ORDER_ID = 100001
-_REF_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
-
-
-def new_reference(prefix: str, length: int = 6) -> str:
-    return prefix + "-" + "".join(secrets.choice(_REF_ALPHABET) for _ in range(length))
 
 
 def search_key(text: str) -> str:
@@ -42,31 +38,6 @@ def product_search_text(sku: str, name_fa: str, name_en: str, category: str, pol
     return " | ".join(search_key(p) for p in parts if p)
 
 
-def format_items(items: Iterable[CartItem]) -> str:
-    return ";".join(f"{i.sku}:{i.quantity}" for i in items)
-
-
-def parse_items(text: str) -> List[CartItem]:
-    items = []
-    for part in (text or "").split(";"):
-        if part.strip():
-            sku, _, qty = part.strip().rpartition(":")
-            items.append(CartItem(sku.strip(), int(qty)))
-    return items
-
-
-def _merge(items: Sequence[CartItem]) -> List[CartItem]:
-    merged: Dict[str, int] = {}
-    for item in items:
-        if not isinstance(item.quantity, int) or item.quantity <= 0:
-            raise ActionNotAllowed(Reason.INVALID, f"quantity of {item.sku} must be a positive integer",
-                                   detail={"sku": item.sku, "quantity": item.quantity})
-        merged[item.sku] = merged.get(item.sku, 0) + item.quantity
-    if not merged:
-        raise ActionNotAllowed(Reason.EMPTY, "no items")
-    return [CartItem(sku, qty) for sku, qty in merged.items()]
-
-
 def _customer(row: CustomerRow) -> Customer:
     return Customer(row.customer_id, row.name, row.phone, row.email, row.language, row.created_at)
 
@@ -74,16 +45,6 @@ def _customer(row: CustomerRow) -> Customer:
 def _product(row: ProductRow) -> Product:
     return Product(row.sku, row.name_fa, row.name_en, row.category, int(row.price), int(row.stock),
                    int(row.warranty_months), row.return_days)
-
-
-def _ticket(row: TicketRow) -> Ticket:
-    return Ticket(row.reference, row.customer_id, row.subject, row.description, row.category,
-                  row.order_id, row.status, row.channel, row.created_at)
-
-
-def _return(row: ReturnRequestRow) -> ReturnRequest:
-    return ReturnRequest(row.reference, row.order_id, row.customer_id, parse_items(row.items),
-                         row.reason, row.status, row.deadline, row.created_at)
 
 
 def _discount(row: DiscountCodeRow) -> DiscountCode:
@@ -126,43 +87,12 @@ def check_discount(code: Optional[DiscountCode], raw_code: str, total: int, now:
     return check
 
 
-def return_deadline(policy: ShopPolicy, order: Order, product: Optional[Product]) -> Tuple[int, Optional[dt.datetime]]:
-    """(window days, deadline) for one product of a delivered order."""
-    category = product.category if product else ""
-    days = policy.return_days_for(category, product.return_days if product else None)
-    delivered = order.delivered_at or order.shipped_at or order.created_at
-    return days, (delivered + dt.timedelta(days=days) if delivered else None)
-
-
-def check_return(policy: ShopPolicy, order: Order, items: Sequence[CartItem],
-                 products: Dict[str, Optional[Product]], now: dt.datetime) -> Optional[dt.datetime]:
-    """Raise ActionNotAllowed unless every item may be returned now; return the earliest deadline."""
-    if order.status not in base.RETURNABLE_STATUSES:
-        raise ActionNotAllowed(Reason.STATUS, f"order {order.order_id} is {order.status}; only delivered "
-                               "orders can be returned", status=order.status)
-    ordered = {i.sku: i.quantity for i in order.items}
-    deadlines = []
-    for item in items:
-        if item.sku not in ordered or item.quantity > ordered[item.sku] or item.quantity <= 0:
-            raise ActionNotAllowed(Reason.INVALID, f"{item.sku} x{item.quantity} is not in order {order.order_id}",
-                                   detail={"sku": item.sku})
-        days, deadline = return_deadline(policy, order, products.get(item.sku))
-        if days <= 0:
-            raise ActionNotAllowed(Reason.NOT_RETURNABLE, f"{item.sku} cannot be returned", detail={"sku": item.sku})
-        if deadline is None or now > deadline:
-            raise ActionNotAllowed(Reason.RETURN_WINDOW_EXPIRED,
-                                   f"the {days}-day return window of {item.sku} ended on {deadline:%Y-%m-%d}",
-                                   detail={"sku": item.sku, "deadline": deadline, "days": days})
-        deadlines.append(deadline)
-    return min(deadlines) if deadlines else None
-
-
-class SQLCRM(CRM):
+class SQLCRM(LocalStore, CRM):
     """The CRM in our own database (tables documented in docs/crm.md)."""
 
     def __init__(self, url: Optional[str] = None, *, policy: Optional[ShopPolicy] = None,
                  clock: Callable[[], dt.datetime] = base.utcnow, create_tables: bool = True) -> None:
-        self.url = url or db.settings.database_url()
+        self.url = self.local_url = url or db.settings.database_url()
         self.policy = policy or load_policy()
         self.clock = clock
         if create_tables:
@@ -173,7 +103,7 @@ class SQLCRM(CRM):
 
     # ------------------------------------------------------------------ plumbing
     def _session(self):  # type: ignore[no-untyped-def]
-        return _Guard(self.url)
+        return Guard(self.url)
 
     def _order(self, session: Session, row: OrderRow) -> Order:
         items = session.execute(
@@ -401,96 +331,6 @@ class SQLCRM(CRM):
             s.flush()
             return self._order(s, row)
 
-    # ------------------------------------------------------------------ carts
-    def get_cart(self, owner: str) -> Cart:
-        with self._session() as s:
-            return self._cart(s, owner)
-
-    def _cart(self, session: Session, owner: str) -> Cart:
-        rows = list(session.execute(sa.select(CartItemRow).where(CartItemRow.owner == owner)
-                                    .order_by(CartItemRow.added_at, CartItemRow.sku)).scalars())
-        return Cart(owner, [CartItem(r.sku, r.quantity) for r in rows],
-                    max((r.updated_at for r in rows), default=None))
-
-    def add_to_cart(self, owner: str, sku: str, quantity: int = 1) -> Cart:
-        if not isinstance(quantity, int) or quantity <= 0:
-            raise ActionNotAllowed(Reason.INVALID, "quantity must be a positive integer")
-        with self._session() as s:
-            product = s.get(ProductRow, (sku or "").strip().upper()) or s.get(ProductRow, sku)
-            if product is None:
-                raise ActionNotAllowed(Reason.UNKNOWN_PRODUCT, f"no product {sku}", detail={"sku": sku})
-            row = s.get(CartItemRow, (owner, product.sku))
-            wanted = quantity + (row.quantity if row else 0)
-            if product.stock < wanted:
-                raise ActionNotAllowed(Reason.OUT_OF_STOCK, f"only {product.stock} of {product.sku} left",
-                                       detail={"sku": product.sku, "stock": product.stock})
-            now = self.clock()
-            if row is None:
-                s.add(CartItemRow(owner=owner, sku=product.sku, quantity=wanted, added_at=now, updated_at=now))
-            else:
-                row.quantity, row.updated_at = wanted, now
-            s.flush()
-            return self._cart(s, owner)
-
-    def remove_from_cart(self, owner: str, sku: str) -> Cart:
-        with self._session() as s:
-            s.execute(sa.delete(CartItemRow).where(CartItemRow.owner == owner,
-                                                   CartItemRow.sku.in_([sku, (sku or "").strip().upper()])))
-            return self._cart(s, owner)
-
-    def clear_cart(self, owner: str) -> None:
-        with self._session() as s:
-            s.execute(sa.delete(CartItemRow).where(CartItemRow.owner == owner))
-
-    # ------------------------------------------------------------------ after-sales
-    def create_return_request(self, order_id: str, *, items: Optional[Sequence[CartItem]] = None,
-                              reason: str = "") -> ReturnRequest:
-        with self._session() as s:
-            row = self._order_row(s, order_id)
-            order = self._order(s, row)
-            wanted = _merge(items) if items else [CartItem(i.sku, i.quantity) for i in order.items]
-            products = {i.sku: self._product_or_none(s, i.sku) for i in wanted}
-            deadline = check_return(self.policy, order, wanted, products, self.clock())
-            existing = s.execute(sa.select(ReturnRequestRow).where(
-                ReturnRequestRow.order_id == order.order_id, ReturnRequestRow.items == format_items(wanted),
-                ReturnRequestRow.status == "requested")).scalars().first()
-            if existing is not None:  # a retried request gets the same reference
-                return _return(existing)
-            for _ in range(5):
-                reference = new_reference("R")
-                if s.get(ReturnRequestRow, reference) is None:
-                    break
-            request = ReturnRequestRow(reference=reference, order_id=order.order_id, customer_id=order.customer_id,
-                                       items=format_items(wanted), reason=reason or "", status="requested",
-                                       deadline=deadline, created_at=self.clock())
-            s.add(request)
-            s.flush()
-            return _return(request)
-
-    def _product_or_none(self, session: Session, sku: str) -> Optional[Product]:
-        row = session.get(ProductRow, sku)
-        return _product(row) if row else None
-
-    def open_ticket(self, customer_id: Optional[str], subject: str, *, description: str = "",
-                    category: str = "general", order_id: Optional[str] = None,
-                    channel: Optional[str] = None) -> Ticket:
-        with self._session() as s:
-            for _ in range(5):
-                reference = new_reference("T")
-                if s.get(TicketRow, reference) is None:
-                    break
-            row = TicketRow(reference=reference, customer_id=customer_id, subject=(subject or "")[:300] or "-",
-                            description=description or "", category=category or "general", order_id=order_id,
-                            status="open", channel=channel, created_at=self.clock())
-            s.add(row)
-            s.flush()
-            return _ticket(row)
-
-    def get_ticket(self, reference: str) -> Optional[Ticket]:
-        with self._session() as s:
-            row = s.get(TicketRow, (reference or "").strip().upper())
-            return _ticket(row) if row else None
-
     # ------------------------------------------------------------------ discounts
     def get_discount_code(self, code: str) -> Optional[DiscountCode]:
         with self._session() as s:
@@ -552,19 +392,6 @@ class SQLCRM(CRM):
         return count
 
     # ------------------------------------------------------------------ advocacy
-    def record_feedback(self, kind: str, score: int, *, customer_id: Optional[str] = None,
-                        comment: str = "", order_id: Optional[str] = None,
-                        conversation_id: Optional[str] = None, channel: Optional[str] = None) -> Feedback:
-        base.check_feedback(kind, score)
-        with self._session() as s:
-            row = FeedbackRow(kind=kind, score=score, customer_id=customer_id, comment=comment or "",
-                              order_id=order_id, conversation_id=conversation_id, channel=channel,
-                              created_at=self.clock())
-            s.add(row)
-            s.flush()
-            return Feedback(kind, score, customer_id, row.comment, order_id, conversation_id, channel,
-                            row.created_at, row.id)
-
     def record_review(self, customer_id: str, sku: str, rating: int, text: str = "", *,
                       order_id: Optional[str] = None) -> Review:
         base.check_rating(rating)
@@ -578,66 +405,7 @@ class SQLCRM(CRM):
             s.flush()
             return Review(customer_id, product.sku, rating, row.text, order_id, row.created_at, row.id)
 
-    def referral_code(self, customer_id: str) -> str:
-        for _ in range(5):
-            try:
-                with self._session() as s:
-                    row = s.get(ReferralCodeRow, str(customer_id))
-                    if row is not None:
-                        return row.code
-                    if s.get(CustomerRow, str(customer_id)) is None:
-                        raise ActionNotAllowed(Reason.UNKNOWN_CUSTOMER, f"no customer {customer_id}")
-                    code = "HMS" + "".join(secrets.choice(_REF_ALPHABET) for _ in range(6))
-                    s.add(ReferralCodeRow(customer_id=str(customer_id), code=code, created_at=self.clock()))
-                    s.flush()
-                    return code
-            except IntegrityError:  # another process created it first, or a code collision
-                continue
-        raise CRMUnavailable("could not create a referral code")
-
-    def loyalty(self, customer_id: str) -> Optional[Loyalty]:
+    def _delivered_total(self, customer_id: str) -> int:
         with self._session() as s:
-            if s.get(CustomerRow, str(customer_id)) is None:
-                return None
-            spent = s.execute(sa.select(sa.func.coalesce(sa.func.sum(OrderRow.total), 0)).where(
-                OrderRow.customer_id == str(customer_id), OrderRow.status == base.DELIVERED)).scalar_one()
-            bonus = s.execute(sa.select(LoyaltyRow.bonus_points).where(
-                LoyaltyRow.customer_id == str(customer_id))).scalar_one_or_none() or 0
-            points = int(spent) // self.policy.toman_per_point + int(bonus)
-            return self.policy.loyalty_for(str(customer_id), points)
-
-    def add_bonus_points(self, customer_id: str, points: int) -> Loyalty:
-        with self._session() as s:
-            row = s.get(LoyaltyRow, str(customer_id))
-            if row is None:
-                row = LoyaltyRow(customer_id=str(customer_id), bonus_points=0)
-                s.add(row)
-            row.bonus_points = int(row.bonus_points or 0) + int(points)
-            row.updated_at = self.clock()
-        result = self.loyalty(customer_id)
-        assert result is not None
-        return result
-
-
-class _Guard:
-    """`session_scope` that turns database outages into CRMUnavailable."""
-
-    def __init__(self, url: str) -> None:
-        self._scope = db.session_scope(url)
-
-    def __enter__(self) -> Session:
-        try:
-            return self._scope.__enter__()
-        except (OperationalError, DBAPIError) as error:
-            raise CRMUnavailable(f"database unavailable: {error.__class__.__name__}") from error
-
-    def __exit__(self, kind, value, traceback):  # type: ignore[no-untyped-def]
-        try:
-            handled = self._scope.__exit__(kind, value, traceback)
-        except IntegrityError:
-            raise
-        except (OperationalError, DBAPIError) as error:
-            raise CRMUnavailable(f"database unavailable: {error.__class__.__name__}") from error
-        if kind is not None and issubclass(kind, DBAPIError) and not issubclass(kind, IntegrityError):
-            raise CRMUnavailable(f"database unavailable: {kind.__name__}") from value
-        return handled
+            return int(s.execute(sa.select(sa.func.coalesce(sa.func.sum(OrderRow.total), 0)).where(
+                OrderRow.customer_id == str(customer_id), OrderRow.status == base.DELIVERED)).scalar_one())
