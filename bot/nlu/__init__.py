@@ -1,0 +1,7 @@
+"""Hamsafar's Rasa NLU pieces.
+
+Rasa components live in `bot.nlu.components` (import that module, or name the
+classes in config.yml as `bot.nlu.components.PersianNormaliser` etc.). The
+plain-Python logic they wrap (`entities`, `language`, `catalogue`) imports no
+Rasa, so the CLI and tests can use it cheaply.
+"""

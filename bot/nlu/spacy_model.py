@@ -1,0 +1,37 @@
+"""The blank spaCy pipeline that Rasa's SpacyNLP loads.
+
+No trained spaCy pipeline can be downloaded here, and we do not need one: we
+use spaCy only for its rule-based Persian tokenizer (which splits Latin text
+too). `ensure_blank_spacy_model()` writes `spacy.blank("fa")` to
+`.hamsafar/spacy/fa_blank`; config.yml names that path relative to the
+project root, which is the working directory of every Rasa process we start.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+from bot import settings
+
+# config.yml refers to this path relative to the project root.
+RELATIVE_MODEL_PATH = Path(".hamsafar") / "spacy" / "fa_blank"
+
+
+def blank_model_path() -> Path:
+    return settings.PROJECT_ROOT / RELATIVE_MODEL_PATH
+
+
+def ensure_blank_spacy_model(path: Optional[Path] = None, force: bool = False) -> Path:
+    """Write the blank Persian spaCy pipeline to `path` unless it is already there."""
+    import spacy
+
+    target = Path(path) if path else blank_model_path()
+    if (target / "config.cfg").exists() and (target / "meta.json").exists() and not force:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    nlp = spacy.blank("fa")
+    nlp.meta["name"] = "fa_blank"
+    nlp.meta["description"] = "Blank Persian pipeline (tokenizer only) for Hamsafar's SpacyNLP"
+    nlp.to_disk(target)
+    return target
