@@ -1,0 +1,130 @@
+"""Tables of the channels: consent, SMS log, inbound de-duplication, web history,
+Telegram callback ids.
+
+Documented in docs/channels.md. `ensure_tables()` creates just these tables (the
+channels work before the rest of the schema exists); `bot.db.init_db` creates them
+too because this module is listed in `bot.db.MODEL_MODULES`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from typing import Optional, Set
+
+import sqlalchemy as sa
+
+from bot.db import Base, get_engine
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class ChannelConsent(Base):
+    """Opt-out state of one address on one channel (an SMS phone, a Telegram chat, a web session)."""
+
+    __tablename__ = "channel_consent"
+
+    channel = sa.Column(sa.String(20), primary_key=True)
+    address = sa.Column(sa.String(200), primary_key=True)
+    opted_out = sa.Column(sa.Boolean, nullable=False, default=False)
+    source = sa.Column(sa.String(40), nullable=True)  # keyword, blocked, agent, api
+    confirmation_sent = sa.Column(sa.Boolean, nullable=False, default=False)
+    updated_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
+
+
+class SmsMessage(Base):
+    """Every outbound SMS, keyed by an idempotency key, with its cost estimate."""
+
+    __tablename__ = "sms_messages"
+
+    id = sa.Column(sa.Integer, primary_key=True, autoincrement=True)
+    idempotency_key = sa.Column(sa.String(200), nullable=False, unique=True)
+    gateway = sa.Column(sa.String(20), nullable=False)
+    phone = sa.Column(sa.String(20), nullable=False, index=True)
+    text = sa.Column(sa.Text, nullable=False)
+    kind = sa.Column(sa.String(30), nullable=False, default="message")
+    # pending -> sending -> sent | failed | blocked ; sending means "outcome unknown"
+    status = sa.Column(sa.String(12), nullable=False, default="pending")
+    gateway_message_id = sa.Column(sa.String(100), nullable=True)
+    encoding = sa.Column(sa.String(6), nullable=False)  # gsm7 | ucs2
+    segments = sa.Column(sa.Integer, nullable=False)
+    cost = sa.Column(sa.Float, nullable=True)
+    currency = sa.Column(sa.String(8), nullable=True)
+    attempts = sa.Column(sa.Integer, nullable=False, default=0)
+    error = sa.Column(sa.Text, nullable=True)
+    created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
+    updated_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
+
+
+class InboundSeen(Base):
+    """Inbound ids already handled (Telegram update_id, Twilio MessageSid, Kavenegar messageid)."""
+
+    __tablename__ = "channel_inbound_seen"
+
+    channel = sa.Column(sa.String(20), primary_key=True)
+    external_id = sa.Column(sa.String(100), primary_key=True)
+    seen_at = sa.Column(sa.DateTime, nullable=False, default=utcnow, index=True)
+
+
+class WebMessage(Base):
+    """Website widget history: one row per message, numbered per session."""
+
+    __tablename__ = "web_messages"
+    __table_args__ = (sa.UniqueConstraint("session_id", "seq", name="uq_web_messages_session_seq"),)
+
+    id = sa.Column(sa.Integer, primary_key=True, autoincrement=True)
+    session_id = sa.Column(sa.String(64), nullable=False, index=True)
+    seq = sa.Column(sa.Integer, nullable=False)
+    sender = sa.Column(sa.String(10), nullable=False)  # customer | bot | agent | system
+    text = sa.Column(sa.Text, nullable=False, default="")
+    buttons = sa.Column(sa.JSON, nullable=True)
+    created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
+
+
+class TelegramCallback(Base):
+    """Button payloads longer than Telegram's 64-byte callback_data, by short id."""
+
+    __tablename__ = "telegram_callbacks"
+
+    short_id = sa.Column(sa.String(24), primary_key=True)
+    payload = sa.Column(sa.Text, nullable=False)
+    created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
+
+
+TABLES = [
+    ChannelConsent.__table__,
+    SmsMessage.__table__,
+    InboundSeen.__table__,
+    WebMessage.__table__,
+    TelegramCallback.__table__,
+]
+
+_ready: Set[str] = set()
+_lock = threading.Lock()
+
+
+def ensure_tables(url: Optional[str] = None) -> None:
+    """Create the channel tables if missing (once per database per process)."""
+    engine = get_engine(url)
+    key = str(engine.url)
+    if key in _ready:
+        return
+    with _lock:
+        if key not in _ready:
+            Base.metadata.create_all(engine, tables=TABLES)
+            _ready.add(key)
+
+
+def mark_inbound_seen(channel: str, external_id: str) -> bool:
+    """Record an inbound id; False if it was already recorded (a duplicate delivery)."""
+    from bot.db import session_scope
+
+    ensure_tables()
+    try:
+        with session_scope() as session:
+            session.add(InboundSeen(channel=channel, external_id=str(external_id)[:100]))
+        return True
+    except sa.exc.IntegrityError:
+        return False

@@ -1,0 +1,301 @@
+"""Telegram channel against a fake Bot API over real HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+import types
+from pathlib import Path
+
+import httpx
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from fakes.channel_server import EchoAgent, ServerThread  # noqa: E402
+from fakes.telegram_api import FakeTelegram, text_update  # noqa: E402
+
+TOKEN = "7000001:AAH-test-SECRET-token-do-not-log"
+SECRET = "webhook-secret-123"
+
+
+@pytest.fixture(autouse=True)
+def database(tmp_path, monkeypatch):
+    monkeypatch.setenv("HAMSAFAR_DATABASE_URL", f"sqlite:///{tmp_path / 'channels.db'}")
+    monkeypatch.setenv("RASA_TELEMETRY_ENABLED", "false")
+    yield
+
+
+@pytest.fixture
+def fake():
+    with FakeTelegram(TOKEN) as server:
+        yield server
+
+
+def make_channel(fake, **kwargs):
+    from bot.channels.telegram import HamsafarTelegramInput
+
+    return HamsafarTelegramInput(TOKEN, SECRET, base_url=fake.base_url, **kwargs)
+
+
+def post(server, update, secret=SECRET):
+    headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret is not None else {}
+    return httpx.post(f"{server.url}/webhooks/hamsafar_telegram/webhook", json=update, headers=headers, timeout=10)
+
+
+def settle(server, channel):
+    server.call(channel.drain())
+
+
+def test_webhook_secret_checked(fake):
+    channel, agent = make_channel(fake), EchoAgent()
+    with ServerThread([channel], agent) as server:
+        assert post(server, text_update(1, "سلام"), secret=None).status_code == 403
+        assert post(server, text_update(2, "سلام"), secret="wrong").status_code == 403
+        assert post(server, text_update(3, "سلام"), secret=SECRET + "x").status_code == 403
+        settle(server, channel)
+        assert agent.messages == []
+        response = post(server, text_update(4, "سلام"))
+        assert response.status_code == 200
+        settle(server, channel)
+    assert [m.text for m in agent.messages] == ["سلام"]
+    message = agent.messages[0]
+    assert message.sender_id == "tg:4242"
+    assert message.input_channel == "hamsafar_telegram"
+    assert message.metadata["channel"] == "telegram"
+    sent = fake.wait_for("sendMessage", 1)
+    assert sent[0]["text"] == "echo: سلام" and int(sent[0]["chat_id"]) == 4242
+    assert "parse_mode" not in sent[0]
+
+
+def test_duplicate_update_ignored(fake):
+    channel, agent = make_channel(fake), EchoAgent()
+    with ServerThread([channel], agent) as server:
+        assert post(server, text_update(10, "hi")).json()["status"] == "ok"
+        assert post(server, text_update(10, "hi")).json()["status"] == "duplicate"
+        settle(server, channel)
+    # a restarted server (new channel object) still knows the update id from the database
+    channel2 = make_channel(fake)
+    with ServerThread([channel2], agent) as server:
+        assert post(server, text_update(10, "hi")).json()["status"] == "duplicate"
+        settle(server, channel2)
+    assert len(agent.messages) == 1
+    assert len(fake.wait_for("sendMessage", 1)) == 1
+
+
+def test_unhandled_update_types(fake, caplog):
+    channel, agent = make_channel(fake), EchoAgent()
+    base = text_update(20, "x")["message"]
+    sticker = dict(base, message_id=21)
+    sticker.pop("text")
+    sticker["sticker"] = {"file_id": "f", "file_unique_id": "u", "width": 1, "height": 1,
+                          "is_animated": False, "is_video": False, "type": "regular"}
+    photo = dict(base, message_id=22)
+    photo.pop("text")
+    photo["photo"] = [{"file_id": "p", "file_unique_id": "pu", "width": 1, "height": 1}]
+    group_join = {"message_id": 23, "date": 1, "chat": {"id": -100777, "type": "supergroup", "title": "g"},
+                  "from": base["from"], "new_chat_members": [base["from"]]}
+    updates = [
+        {"update_id": 30, "edited_message": dict(base, edit_date=2)},
+        {"update_id": 31, "channel_post": {"message_id": 5, "date": 1, "text": "news",
+                                            "chat": {"id": -100999, "type": "channel", "title": "c"}}},
+        {"update_id": 32, "message": group_join},
+        {"update_id": 33, "message": sticker},
+        {"update_id": 34, "message": photo},
+        {"update_id": 35, "my_chat_member": {"chat": {"id": -100777, "type": "supergroup", "title": "g"},
+                                              "from": base["from"], "date": 1,
+                                              "old_chat_member": {"status": "left", "user": {"id": 7000001, "is_bot": True, "first_name": "H"}},
+                                              "new_chat_member": {"status": "member", "user": {"id": 7000001, "is_bot": True, "first_name": "H"}}}},
+        {"update_id": 36, "poll": {"id": "p", "question": "q", "options": [], "total_voter_count": 0,
+                                    "is_closed": False, "is_anonymous": True, "type": "regular",
+                                    "allows_multiple_answers": False}},
+    ]
+    with caplog.at_level(logging.INFO):
+        with ServerThread([channel], agent) as server:
+            for update in updates:
+                assert post(server, update).status_code == 200
+            settle(server, channel)
+    assert agent.messages == []
+    polite = fake.wait_for("sendMessage", 2)
+    assert len(polite) == 2  # sticker and photo in the private chat, nothing else
+    assert all("متنی" in p["text"] for p in polite)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_long_reply_split_at_line_boundaries(fake):
+    lines = [f"خط شماره {i}: " + " ".join(["متن طولانی برای آزمایش."] * 6) for i in range(200)]
+    long_text = "\n".join(lines)
+    assert len(long_text) > 3 * 4096
+
+    async def reply(message):
+        await message.output_channel.send_text_message(message.sender_id, long_text)
+
+    channel, agent = make_channel(fake), EchoAgent(reply)
+    with ServerThread([channel], agent) as server:
+        post(server, text_update(40, "long please"))
+        settle(server, channel)
+    parts = [p["text"] for p in fake.sent("sendMessage")]
+    assert len(parts) >= 4
+    assert all(len(p.encode("utf-16-le")) // 2 <= 4096 for p in parts)
+    for part in parts:  # every part ends at a line boundary: whole lines only
+        assert all(line in lines for line in part.split("\n"))
+    assert "\n".join(parts) == long_text
+
+
+def test_split_message_sentences_and_words():
+    from bot.channels.telegram import split_message
+
+    text = "جمله‌ی اول است. " * 600
+    parts = split_message(text, 4096)
+    assert len(parts) == 3 and all(p.endswith(".") for p in parts[:-1])
+    emoji = "😀" * 5000  # two UTF-16 units each
+    assert all(len(p.encode("utf-16-le")) // 2 <= 4096 for p in split_message(emoji))
+
+
+def test_429_retry_after_honoured_and_burst_delivered(fake):
+    async def reply(message):
+        for i in range(5):
+            await message.output_channel.send_text_message(message.sender_id, f"پیام {i}")
+
+    channel, agent = make_channel(fake), EchoAgent(reply)
+    fake.fail_next("sendMessage", 429, "Too Many Requests: retry after 1", retry_after=1)
+    with ServerThread([channel], agent) as server:
+        post(server, text_update(50, "burst"))
+        settle(server, channel)
+    attempts = [(params, t) for name, params, t in fake.calls if name == "sendMessage"]
+    assert len(attempts) == 6  # one refused with 429, then all five
+    assert attempts[1][1] - attempts[0][1] >= 1.0  # waited retry_after before retrying
+    assert [p["text"] for p, _ in attempts[1:]] == [f"پیام {i}" for i in range(5)]
+
+
+def test_inline_keyboard_callback_data_short_and_resolved(fake):
+    long_payload = '/inform{"product": "' + "گوشی سامسونگ گلکسی A55 با حافظه‌ی ۲۵۶ گیگابایت" + '"}'
+    assert len(long_payload.encode()) > 64
+
+    async def reply(message):
+        if message.text.startswith("/inform"):
+            await message.output_channel.send_text_message(message.sender_id, "ok")
+            return
+        await message.output_channel.send_text_with_buttons(
+            message.sender_id, "کدام؟", [{"title": "A55", "payload": long_payload}, {"title": "S24", "payload": "/affirm"}]
+        )
+
+    channel, agent = make_channel(fake), EchoAgent(reply)
+    with ServerThread([channel], agent) as server:
+        post(server, text_update(60, "گوشی"))
+        settle(server, channel)
+        markup = json.loads(fake.sent("sendMessage")[0]["reply_markup"])
+        data = [row[0]["callback_data"] for row in markup["inline_keyboard"]]
+        assert all(len(d.encode()) <= 64 for d in data)
+        press = {"update_id": 61, "callback_query": {
+            "id": "cbq-1", "chat_instance": "ci", "data": data[0],
+            "from": {"id": 4242, "is_bot": False, "first_name": "Sara"},
+            "message": {"message_id": 101, "date": 1, "chat": {"id": 4242, "type": "private"}, "text": "کدام؟"}}}
+        post(server, press)
+        settle(server, channel)
+    assert fake.sent("answerCallbackQuery")[0]["callback_query_id"] == "cbq-1"
+    assert agent.messages[-1].text == long_payload
+
+
+def _identity_module(monkeypatch):
+    try:
+        import bot.identity as identity  # type: ignore
+    except ImportError:
+        identity = types.ModuleType("bot.identity")
+        monkeypatch.setitem(sys.modules, "bot.identity", identity)
+    calls = []
+    monkeypatch.setattr(identity, "verify_telegram_contact", lambda *a: calls.append(a) or True, raising=False)
+    return calls
+
+
+def test_contact_of_someone_else_refused(fake, monkeypatch):
+    calls = _identity_module(monkeypatch)
+    channel, agent = make_channel(fake), EchoAgent()
+    base = text_update(70, "x")["message"]
+    foreign = dict(base)
+    foreign.pop("text")
+    foreign["contact"] = {"phone_number": "+989121111111", "first_name": "Other", "user_id": 9999}
+    no_user = dict(foreign, message_id=71, contact={"phone_number": "+989121111111", "first_name": "Other"})
+    own = dict(foreign, message_id=72, contact={"phone_number": "989122222222", "first_name": "Sara", "user_id": 4242})
+    with ServerThread([channel], agent) as server:
+        post(server, {"update_id": 70, "message": foreign})
+        post(server, {"update_id": 71, "message": no_user})
+        settle(server, channel)
+        assert agent.messages == [] and calls == []
+        refusals = fake.sent("sendMessage")
+        assert len(refusals) == 2 and all("شماره‌ی خودتان" in r["text"] for r in refusals)
+        post(server, {"update_id": 72, "message": own})
+        settle(server, channel)
+    assert calls == [("tg:4242", "+989122222222", 4242, 4242)]
+    assert agent.messages[0].text == '/inform{"phone_number": "+989122222222"}'
+    assert agent.messages[0].metadata["telegram_contact"]["verified"] is True
+
+
+def test_request_contact_keyboard_and_typed_slash_guarded(fake):
+    async def reply(message):
+        await message.output_channel.send_custom_json(message.sender_id, {"request_contact": True, "text": "شماره؟"})
+
+    channel, agent = make_channel(fake), EchoAgent(reply)
+    with ServerThread([channel], agent) as server:
+        post(server, text_update(80, '/inform{"customer_id": "C1"}'))
+        settle(server, channel)
+    assert not agent.messages[0].text.startswith("/")  # typed intents cannot be injected
+    markup = json.loads(fake.sent("sendMessage")[0]["reply_markup"])
+    assert markup["keyboard"][0][0]["request_contact"] is True
+
+
+def test_group_conversation_per_chat_and_user(fake):
+    channel, agent = make_channel(fake), EchoAgent()
+    with ServerThread([channel], agent) as server:
+        post(server, text_update(90, "hi", chat_id=-100555, user_id=11, chat_type="supergroup"))
+        post(server, text_update(91, "hi", chat_id=-100555, user_id=12, chat_type="supergroup"))
+        settle(server, channel)
+    assert sorted(m.sender_id for m in agent.messages) == ["tg:-100555:11", "tg:-100555:12"]
+    assert {int(p["chat_id"]) for p in fake.wait_for("sendMessage", 2)} == {-100555}
+
+
+def test_token_never_logged(fake, caplog):
+    channel, agent = make_channel(fake), EchoAgent()
+    logging.getLogger("httpx").setLevel(logging.DEBUG)  # an operator turning debug on
+    logging.getLogger("httpcore").setLevel(logging.DEBUG)
+    fake.fail_next("sendMessage", 400, "Bad Request: chat not found")
+    try:
+        with caplog.at_level(logging.DEBUG):
+            with ServerThread([channel], agent) as server:
+                post(server, text_update(100, "hello"))
+                settle(server, channel)
+                server.call(channel.output.send_text("tg:4242", "proactive"))
+    finally:
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+        logging.getLogger("httpcore").setLevel(logging.WARNING)
+    assert any(TOKEN in line for line in fake.request_lines)  # the token was really used
+    assert "bot***/sendMessage" in caplog.text  # httpx did log the URL...
+    assert TOKEN not in caplog.text  # ...without the token
+    assert TOKEN.split(":")[1] not in caplog.text
+
+
+def test_polling_mode(fake):
+    channel, agent = make_channel(fake, mode="polling"), EchoAgent()
+    fake.updates.append(text_update(200, "از طریق polling"))
+    with ServerThread([channel], agent) as server:
+        deadline = time.time() + 10
+        while not agent.messages and time.time() < deadline:
+            time.sleep(0.05)
+        assert fake.wait_for("sendMessage", 1)[0]["text"] == "echo: از طریق polling"
+        channel._polling_stop.set()
+    assert fake.sent("deleteWebhook")
+    assert agent.messages[0].sender_id == "tg:4242"
+
+
+def test_proactive_send_respects_consent(fake):
+    from bot.channels import consent
+    from bot.channels.base import send_proactive
+
+    channel, agent = make_channel(fake), EchoAgent()
+    with ServerThread([channel], agent) as server:
+        assert server.call(send_proactive("tg:4242", "یادآوری سبد خرید")) is True
+        consent.opt_out("telegram", "tg:4242", source="command")
+        assert server.call(send_proactive("tg:4242", "یادآوری دوم")) is False
+    assert [p["text"] for p in fake.sent("sendMessage")] == ["یادآوری سبد خرید"]
