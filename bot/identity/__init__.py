@@ -1,0 +1,1 @@
+"""Who is this conversation? Verification of customers (bot.identity.verification)."""
