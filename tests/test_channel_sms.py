@@ -227,3 +227,18 @@ async def test_permanent_error_not_retried(fake):
     with pytest.raises(SmsSendError):  # not a phone number: refused before any request
         await output.send_sms("not-a-number", "x", idempotency_key="bad-number")
     assert len(fake.sends("kavenegar")) == 1
+
+
+def test_code_sender_is_synchronous_for_identity(fake):
+    """bot.identity's CodeSender protocol: a plain `send(phone, text)`, usable in the action server."""
+    sms = channel(fake)
+    sender = sms.code_sender()
+    try:
+        from bot.identity.verification import CodeSender
+
+        assert isinstance(sender, CodeSender)
+    except ImportError:
+        pass
+    result = sender.send("09121234567", "کد تأیید همسفر: 123456")
+    assert result.status == "sent"
+    assert fake.delivered[-1]["text"] == "کد تأیید همسفر: 123456"

@@ -201,12 +201,17 @@ def test_inline_keyboard_callback_data_short_and_resolved(fake):
 
 def _identity_module(monkeypatch):
     try:
-        import bot.identity as identity  # type: ignore
+        import bot.identity.verification as identity  # type: ignore
     except ImportError:
-        identity = types.ModuleType("bot.identity")
-        monkeypatch.setitem(sys.modules, "bot.identity", identity)
+        identity = types.ModuleType("bot.identity.verification")
+        monkeypatch.setitem(sys.modules, "bot.identity.verification", identity)
     calls = []
-    monkeypatch.setattr(identity, "verify_telegram_contact", lambda *a: calls.append(a) or True, raising=False)
+
+    def verify(*args):
+        calls.append(args)
+        return types.SimpleNamespace(ok=True, status="verified", customer_id="C100")
+
+    monkeypatch.setattr(identity, "verify_telegram_contact", verify, raising=False)
     return calls
 
 

@@ -21,6 +21,7 @@ stays `sending` (unknown) and is reported instead of resent.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import datetime as dt
 import logging
 import uuid
@@ -243,22 +244,37 @@ class SmsOutput(ProactiveOutput):
 
 
 class SmsCodeSender:
-    """bot.identity's OTP `CodeSender`: `await sender(phone, text)` / `await sender.send(phone, text)`.
+    """bot.identity's OTP `CodeSender`: synchronous `send(phone, text)` (as
+    `bot.identity.verification.CodeSender` expects), plus `asend` for async code.
 
     Raises SmsSendError if the code could not be sent (or the number opted out).
+    Usable in the action server: `set_code_sender(code_sender_from_env())`.
     """
 
     def __init__(self, output: SmsOutput) -> None:
         self.output = output
 
-    async def send(self, phone: str, text: str) -> SmsResult:
+    async def asend(self, phone: str, text: str) -> SmsResult:
         result = await self.output.send_sms(phone, text, kind="otp", proactive=False, raise_on_failure=True)
         if result.status == "blocked":
             raise SmsSendError(result)
         return result
 
-    async def __call__(self, phone: str, text: str) -> SmsResult:
-        return await self.send(phone, text)
+    def send(self, phone: str, text: str) -> SmsResult:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(self.asend(phone, text))
+        # called from async code: run on a private loop in a worker thread
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(asyncio.run, self.asend(phone, text)).result()
+
+    __call__ = send
+
+
+def code_sender_from_env(credentials: Optional[Dict[str, Any]] = None) -> Optional[SmsCodeSender]:
+    """An OTP sender built from the same settings as the `sms` channel (env or dict), or None."""
+    return SmsInput.from_credentials(credentials or {}).code_sender()
 
 
 def _cost_settings(credentials: Dict[str, Any]) -> Dict[str, float]:

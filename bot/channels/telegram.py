@@ -499,13 +499,14 @@ class HamsafarTelegramInput(InputChannel):
             return
         verified: Any = None
         try:
-            from bot.identity import verify_telegram_contact  # type: ignore[attr-defined]
+            from bot.identity.verification import verify_telegram_contact
 
             verified = verify_telegram_contact(conv, phone, contact.user_id, user.id)
             if inspect.isawaitable(verified):
                 verified = await verified
+            verified = getattr(verified, "ok", verified)
         except ImportError:
-            logger.warning("telegram: bot.identity.verify_telegram_contact not available")
+            logger.warning("telegram: bot.identity.verification not available")
         except Exception:
             logger.exception("telegram: contact verification failed")
         output._state["keyboard_open"].add(message.chat.id)

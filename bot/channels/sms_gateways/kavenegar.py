@@ -17,6 +17,7 @@ the secret is compared in constant time. Kavenegar calls it with `from`, `to`,
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hmac
 from typing import Any, Mapping, Optional
@@ -52,9 +53,12 @@ class KavenegarGateway(SmsGateway):
         if inbound_secret:
             register_secret(inbound_secret)
         self._client: Optional[httpx.AsyncClient] = None
+        self._client_loop: Optional[asyncio.AbstractEventLoop] = None
 
     def _http(self) -> httpx.AsyncClient:
-        if self._client is None:
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._client_loop is not loop:  # one client per event loop
+            self._client_loop = loop
             self._client = httpx.AsyncClient(timeout=self.timeout)
         return self._client
 

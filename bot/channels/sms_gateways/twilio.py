@@ -18,6 +18,7 @@ server is behind a proxy). Compared in constant time.
 from __future__ import annotations
 
 import base64
+import asyncio
 import datetime as dt
 import email.utils
 import hashlib
@@ -56,9 +57,12 @@ class TwilioGateway(SmsGateway):
         self.timeout = timeout
         register_secret(auth_token)
         self._client: Optional[httpx.AsyncClient] = None
+        self._client_loop: Optional[asyncio.AbstractEventLoop] = None
 
     def _http(self) -> httpx.AsyncClient:
-        if self._client is None:
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._client_loop is not loop:  # one client per event loop
+            self._client_loop = loop
             self._client = httpx.AsyncClient(timeout=self.timeout, auth=(self.account_sid, self.auth_token))
         return self._client
 
