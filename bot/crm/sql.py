@@ -187,14 +187,13 @@ class SQLCRM(LocalStore, CRM):
             query = sa.select(ProductRow)
             if category:
                 query = query.where(ProductRow.category == category)
-            rows = list(s.execute(query.where(ProductRow.search_text.contains(key, autoescape=True))
-                                  .order_by(ProductRow.price, ProductRow.sku).limit(limit)).scalars())
+            words = [w for w in key.split() if len(w) > 1] or key.split()
+            # Every word somewhere in the product's text ...
+            every = sa.and_(*[ProductRow.search_text.contains(w, autoescape=True) for w in words])
+            rows = list(s.execute(query.where(every).order_by(ProductRow.price, ProductRow.sku).limit(limit)).scalars())
             if rows:
                 return [_product(r) for r in rows]
-            # Every word somewhere, then ranked by how many words match.
-            words = [w for w in key.split() if len(w) > 1]
-            if not words:
-                return []
+            # ... else the products matching the most words.
             condition = sa.or_(*[ProductRow.search_text.contains(w, autoescape=True) for w in words])
             candidates = list(s.execute(query.where(condition)).scalars())
             scored = sorted(
