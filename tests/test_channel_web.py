@@ -1,0 +1,267 @@
+"""Website widget channel: validation, history across reloads/restarts, live push, browser."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from fakes.channel_server import EchoAgent, ServerThread  # noqa: E402
+
+SESSION = "sess_" + "a1b2c3d4e5f6a7b8"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+@pytest.fixture(autouse=True)
+def database(tmp_path, monkeypatch):
+    monkeypatch.setenv("HAMSAFAR_DATABASE_URL", f"sqlite:///{tmp_path / 'web.db'}")
+    yield
+
+
+def web(**kwargs):
+    from bot.channels.web import WebInput
+
+    return WebInput(**kwargs)
+
+
+def count_rows():
+    from bot.channels.models import WebMessage, ensure_tables
+    from bot.db import session_scope
+
+    ensure_tables()
+    with session_scope() as session:
+        return session.query(WebMessage).count()
+
+
+def post(server, body, raw=None):
+    url = f"{server.url}/webhooks/web/messages"
+    if raw is not None:
+        return httpx.post(url, content=raw, headers={"Content-Type": "application/json"}, timeout=10)
+    return httpx.post(url, json=body, timeout=10)
+
+
+def wait_history(server, session_id, count, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        messages = httpx.get(f"{server.url}/webhooks/web/history", params={"session_id": session_id}).json()["messages"]
+        if len(messages) >= count:
+            return messages
+        time.sleep(0.05)
+    return messages
+
+
+def test_validation_errors_write_nothing():
+    channel, agent = web(), EchoAgent()
+    cases = [
+        (None, b"{not json", 400, "malformed_json"),
+        (None, b"[1, 2]", 400, "malformed_json"),
+        (None, b'{"session_id": "' + SESSION.encode() + b'", "text": "\xff\xfe bad"}', 400, "invalid_utf8"),
+        ({"text": "سلام"}, None, 400, "invalid_session_id"),
+        ({"session_id": 12345678901234567, "text": "سلام"}, None, 400, "invalid_session_id"),
+        ({"session_id": "short", "text": "سلام"}, None, 400, "invalid_session_id"),
+        ({"session_id": "../../etc/passwd/xxxxxxxx", "text": "سلام"}, None, 400, "invalid_session_id"),
+        ({"session_id": SESSION}, None, 400, "invalid_text"),
+        ({"session_id": SESSION, "text": 42}, None, 400, "invalid_text"),
+        ({"session_id": SESSION, "text": "   \n\t "}, None, 400, "empty_text"),
+        ({"session_id": SESSION, "text": "س" * 4001}, None, 413, "text_too_long"),
+        ({"session_id": SESSION, "payload": "/affirm"}, None, 400, "unknown_payload"),
+        (None, b'{"session_id": "' + SESSION.encode() + b'", "text": "\\ud800"}', 400, "invalid_utf8"),
+    ]
+    with ServerThread([channel], agent) as server:
+        for body, raw, status, code in cases:
+            response = post(server, body, raw)
+            assert response.status_code == status, (body, raw, response.text)
+            assert response.json()["error"] == code
+        assert post(server, {"session_id": SESSION, "text": "س" * 4000}).status_code == 200
+        server.call(channel.drain())
+    assert count_rows() == 2  # only the valid message and its echo
+    assert len(agent.messages) == 1
+
+
+def test_history_survives_reload_and_restart():
+    channel, agent = web(), EchoAgent()
+    with ServerThread([channel], agent) as server:
+        assert post(server, {"session_id": SESSION, "text": "سلام، سفارشم کجاست؟"}).json()["message"]["seq"] == 1
+        messages = wait_history(server, SESSION, 2)
+        assert [(m["seq"], m["sender"], m["text"]) for m in messages] == [
+            (1, "customer", "سلام، سفارشم کجاست؟"), (2, "bot", "echo: سلام، سفارشم کجاست؟")]
+    assert agent.messages[0].sender_id == f"web:{SESSION}" and agent.messages[0].input_channel == "web"
+    with ServerThread([web()], EchoAgent()) as server:  # a restarted server, the same database
+        messages = wait_history(server, SESSION, 2)
+        assert [m["seq"] for m in messages] == [1, 2]
+        after = httpx.get(f"{server.url}/webhooks/web/history", params={"session_id": SESSION, "after": 1}).json()
+        assert [m["seq"] for m in after["messages"]] == [2] and after["last_seq"] == 2
+        other = httpx.get(f"{server.url}/webhooks/web/history", params={"session_id": "b" * 32}).json()
+        assert other["messages"] == []
+
+
+def _read_events(url, headers, stop_after, timeout=10):
+    events, current = [], {}
+    with httpx.stream("GET", url, headers=headers, timeout=timeout) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        for line in response.iter_lines():
+            if line.startswith("id: "):
+                current["id"] = int(line[4:])
+            elif line.startswith("event: "):
+                current["event"] = line[7:]
+            elif line.startswith("data: "):
+                current["data"] = json.loads(line[6:])
+            elif line == "" and current:
+                events.append(current)
+                current = {}
+                if len([e for e in events if "id" in e]) >= stop_after:
+                    break
+    return events
+
+
+def test_live_push_and_reconnect_without_loss_or_duplicates():
+    from bot.channels.base import send_proactive
+    from bot.channels.web import send_agent_message
+
+    channel, agent = web(), EchoAgent()
+    with ServerThread([channel], agent) as server:
+        url = f"{server.url}/webhooks/web/events?session_id={SESSION}&after=0"
+        got = []
+        reader = threading.Thread(target=lambda: got.extend(_read_events(url, {}, 3)))
+        reader.start()
+        time.sleep(0.5)
+        post(server, {"session_id": SESSION, "text": "hello"})  # seq 1 customer, seq 2 bot echo
+        time.sleep(0.3)
+        assert server.call(send_agent_message(f"web:{SESSION}", "Agent Mina here"))  # seq 3, pushed live
+        reader.join(10)
+        assert [(e["id"], e["data"]["sender"]) for e in got if "id" in e] == [(1, "customer"), (2, "bot"), (3, "agent")]
+        # connection dropped; meanwhile a bot-initiated message is written
+        assert server.call(send_proactive(f"web:{SESSION}", "سبد خریدتان منتظر شماست"))  # seq 4
+        # EventSource reconnects with Last-Event-ID: 3 (its URL still says after=0)
+        again = _read_events(url, {"Last-Event-ID": "3"}, 1)
+        assert [(e["id"], e["data"]["text"]) for e in again if "id" in e] == [(4, "سبد خریدتان منتظر شماست")]
+    assert [e for e in got if e.get("event") == "typing"]  # typing indicator events were pushed
+
+
+def test_button_payloads_and_rate_limit():
+    async def reply(message):
+        await message.output_channel.send_text_with_buttons(
+            message.sender_id, "کدام؟", [{"title": "بله", "payload": "/affirm"}, {"title": "خیر", "payload": "/deny"}])
+
+    channel, agent = web(rate_burst=3, rate_per_seconds=60), EchoAgent(reply)
+    with ServerThread([channel], agent) as server:
+        post(server, {"session_id": SESSION, "text": "/inform{\"customer_id\": \"C1\"}"})
+        messages = wait_history(server, SESSION, 2)
+        assert messages[1]["buttons"][0] == {"title": "بله", "payload": "/affirm"}
+        pressed = post(server, {"session_id": SESSION, "payload": "/affirm", "title": "بله"})
+        assert pressed.status_code == 200 and pressed.json()["message"]["text"] == "بله"
+        assert post(server, {"session_id": SESSION, "text": "third"}).status_code == 200
+        limited = post(server, {"session_id": SESSION, "text": "fourth"})
+        assert limited.status_code == 429 and limited.json()["error"] == "rate_limited"
+        assert "Retry-After" in limited.headers
+        assert post(server, {"session_id": "c" * 20, "text": "other session"}).status_code == 200
+        server.call(channel.drain())
+    assert not agent.messages[0].text.startswith("/")  # typed intent syntax is neutralised
+    assert agent.messages[1].text == "/affirm"  # a button the bot offered is passed as its payload
+
+
+def test_signed_identity_passed_to_identity_module(monkeypatch):
+    import types
+
+    try:
+        import bot.identity.verification as identity
+    except ImportError:
+        identity = types.ModuleType("bot.identity.verification")
+        monkeypatch.setitem(sys.modules, "bot.identity.verification", identity)
+    calls = []
+
+    def verify(conversation_id, customer_id, expires, signature, **kwargs):
+        calls.append((conversation_id, customer_id, expires, signature))
+        return types.SimpleNamespace(ok=signature == "good", status="verified" if signature == "good" else "invalid_signature")
+
+    monkeypatch.setattr(identity, "verify_web_identity", verify, raising=False)
+    channel, agent = web(), EchoAgent()
+    with ServerThread([channel], agent) as server:
+        post(server, {"session_id": SESSION, "text": "hi", "identity": {"customer_id": "C7", "expires": "1", "signature": "bad"}})
+        post(server, {"session_id": SESSION, "text": "hi", "identity": {"customer_id": "C7", "expires": "1", "signature": "good"}})
+        server.call(channel.drain())
+    assert calls[0] == (f"web:{SESSION}", "C7", "1", "bad")
+    assert agent.messages[0].metadata["web_identity"]["verified"] is False
+    assert agent.messages[1].metadata["web_identity"] == {"customer_id": "C7", "verified": True, "status": "verified"}
+
+
+def test_demo_page_and_widget_served():
+    with ServerThread([web()], EchoAgent()) as server:
+        page = httpx.get(f"{server.url}/webhooks/web/demo")
+        assert page.status_code == 200 and 'dir="rtl"' in page.text and 'lang="fa"' in page.text
+        assert page.text.count('<script src="widget.js"') == 1
+        js = httpx.get(f"{server.url}/webhooks/web/widget.js")
+        assert js.status_code == 200 and "javascript" in js.headers["content-type"]
+        assert "innerHTML" not in js.text and "insertAdjacentHTML" not in js.text
+        assert httpx.get(f"{server.url}/webhooks/web/widget.css").status_code == 200
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chromium not installed")
+def test_browser_widget_persian_rtl_and_no_html_injection():
+    from playwright.sync_api import sync_playwright
+
+    async def reply(message):
+        if message.text.startswith("سلام"):
+            await message.output_channel.send_text_with_buttons(
+                message.sender_id, "سلام! به همسفر خوش آمدید. چه کمکی از دستم برمی‌آید؟",
+                [{"title": "پیگیری سفارش", "payload": "/track_order"}])
+        else:
+            await message.output_channel.send_text_message(message.sender_id, f"گفتید: {message.text}")
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    channel, agent = web(), EchoAgent(reply)
+    with ServerThread([channel], agent) as server, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        try:
+            page = browser.new_page(viewport={"width": 390, "height": 800}, locale="fa-IR")
+            dialogs = []
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            page.goto(f"{server.url}/webhooks/web/demo")
+            page.get_by_role("button", name="گفتگو با دستیار فروشگاه").click()
+            box = page.get_by_label("پیام شما")
+            box.fill("سلام، گوشی سامسونگ دارید؟")
+            box.press("Enter")
+            reply_bubble = page.locator(".hs-msg.hs-bot").first
+            reply_bubble.wait_for(timeout=10000)
+            assert "خوش آمدید" in reply_bubble.inner_text()
+            widget = page.locator(".hamsafar-widget")
+            assert widget.get_attribute("dir") == "rtl"
+            assert reply_bubble.locator(".hs-text").evaluate("e => getComputedStyle(e).direction") == "rtl"
+            assert page.locator(".hs-log").get_attribute("aria-live") == "polite"
+            page.screenshot(path=str(ARTIFACTS / "web_widget_persian.png"))
+
+            attack = '<img src=x onerror="window.__pwned=1;alert(1)">'
+            box.fill(attack)
+            page.get_by_role("button", name="ارسال").click()
+            page.locator(".hs-msg.hs-bot").nth(1).wait_for(timeout=10000)
+            customer = page.locator(".hs-msg.hs-customer .hs-text").nth(1)
+            assert customer.inner_text() == attack  # shown as text
+            assert page.locator(".hs-log img").count() == 0  # never parsed as HTML
+            assert page.evaluate("window.__pwned") is None and dialogs == []
+            page.screenshot(path=str(ARTIFACTS / "web_widget_injection_as_text.png"))
+
+            page.get_by_role("button", name="پیگیری سفارش").click()  # a bot button
+            page.locator(".hs-msg.hs-bot").nth(2).wait_for(timeout=10000)
+
+            page.reload()  # history survives the reload (session in localStorage)
+            page.locator(".hs-msg").nth(5).wait_for(timeout=10000)
+            seqs = page.locator(".hs-msg").evaluate_all("els => els.map(e => Number(e.dataset.seq))")
+            assert seqs == [1, 2, 3, 4, 5, 6]  # in order, none duplicated
+            page.screenshot(path=str(ARTIFACTS / "web_widget_after_reload.png"))
+        finally:
+            browser.close()
+    assert agent.messages[2].text == "/track_order"
