@@ -62,6 +62,7 @@ EXTRA_ALIASES = {
     "MOB-SAM-A55": ["a55", "galaxy a55", "گلکسی a55", "سامسونگ a55", "samsung a55"],
     "MOB-SAM-S24": ["s24", "galaxy s24", "سامسونگ s24"],
     "WCH-XIA-B8": ["mi band 8", "می بند 8", "miband 8"],
+    "AUD-SNY-XM5": ["xm5", "sony xm5", "سونی xm5", "هدفون سونی xm5"],
 }
 
 _SEPARATORS = re.compile(rf"[\s{ZWNJ}\-_]+")
@@ -119,10 +120,16 @@ def _derived_aliases(name: str, persian: bool) -> List[Tuple[str, int]]:
     brandless = _strip_words(base, BRANDS, at_start=True)
     if brandless:
         found.append((brandless, 2))
+        brand = base[: len(base) - len(brandless)].strip()
+        category = (key[: len(key) - len(base)] if persian else key[len(base):]).strip()
+        if category:
+            # "لپ تاپ ایسوس", "asus laptop": unique only when the brand has one product of the kind.
+            found.append((f"{category} {brand}" if persian else f"{brand} {category}", 4))
         tail = brandless.split(" ", 1)
         # "galaxy a55" -> "a55", "ردمی نوت 13" stays: only drop a series word before a model code.
         if len(tail) == 2 and re.fullmatch(r"[a-z]*\d+[a-z0-9]*", tail[1]) and len(tail[1]) >= 3:
             found.append((tail[1], 3))
+            found.append((f"{brand} {tail[1]}", 3))
     brand_keys = {alias_key(b) for b in BRANDS}
     return [
         (a, s) for a, s in found

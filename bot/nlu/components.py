@@ -209,6 +209,8 @@ class EntityReconciler(_Stateless):
                     sku = catalogue.resolve(str(entity.get(ENTITY_ATTRIBUTE_VALUE, "")))
                     if sku:
                         entity = dict(entity, value=sku)
+                    elif not self._keep_unknown_product(entity, kept, message.get(TEXT) or ""):
+                        continue
                 if entity.get(ENTITY_ATTRIBUTE_TYPE) in ("rating", "quantity"):
                     from bot.nlu.entities import number_value
 
@@ -220,6 +222,24 @@ class EntityReconciler(_Stateless):
             kept.sort(key=lambda e: (e.get(ENTITY_ATTRIBUTE_START) or 0))
             message.set(ENTITIES, kept, add_to_output=True)
         return messages
+
+
+    @staticmethod
+    def _keep_unknown_product(entity: Dict[Text, Any], kept: List[Dict[Text, Any]], text: str) -> bool:
+        """A DIET product the catalogue does not know is kept only if it has two or
+        more words (brand + kind, "lg washing machine") and does not touch a rule
+        product (DIET often tags the rest of a name the rules already matched)."""
+        value = str(entity.get(ENTITY_ATTRIBUTE_VALUE, "")).strip()
+        if len(value.split()) < 2:
+            return False
+        start, end = entity.get(ENTITY_ATTRIBUTE_START), entity.get(ENTITY_ATTRIBUTE_END)
+        for other in kept:
+            if other.get(ENTITY_ATTRIBUTE_TYPE) != "product" or start is None:
+                continue
+            gap = text[min(end, other["end"]):max(start, other["start"])]
+            if not gap.strip():
+                return False
+        return True
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)

@@ -41,31 +41,34 @@ EMAIL = re.compile(r"(?<![\w.%+\-])[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z
 PHONE = re.compile(r"(?<![\d+])(?:(?:\+|00)?98[\s\-]?0?9\d{2}|09\d{2})[\s\-]?\d{3}[\s\-]?\d{4}(?!\d)")
 ORDER_HASH = re.compile(r"#\s*(\d{4,12})(?![\d])")
 ORDER_WORD = re.compile(
-    r"(?:سفارش|فاکتور|پیگیری|رهگیری|order|invoice|tracking)(?:[^\d\n]{0,24}?)(?<![\d,.])(\d{4,12})(?![\d,./])",
+    r"(?:سفارش|فاکتور|پیگیری|رهگیری|order|invoice|tracking)(?:[^\d\n]{0,24}?)(?<![\d,.])(\d{4,12})(?!\d|[,./]\d)",
     re.IGNORECASE,
 )
-ORDER_BARE = re.compile(r"(?<![\d,./:+#\w])(\d{5,12})(?![\d,./:]|\w)")
+ORDER_BARE = re.compile(r"(?<![\d,./:+#\w])(\d{5,12})(?!\d|[,./:]\d|\w)")
 MONEY_AFTER = re.compile(r"^\s*(?:تومان|تومن|ریال|هزار|میلیون|toman|tomans|rial|rials|irr|dollars?|k\b|m\b|mah|gb|w\b)", re.I)
 DISCOUNT_WORD = re.compile(
-    r"(?:کد\s*(?:تخفیف|هدیه|کوپن)\w*|کوپن\w*|تخفیف|(?:discount|promo|promotion|coupon|voucher|gift)\s*code|coupon|voucher|promo|code)"
+    r"(?<![\w])(?:کد\s*(?:تخفیف|هدیه|کوپن)\w*|کوپن\w*|تخفیف|(?:discount|promo|promotion|coupon|voucher|gift)\s*code|coupon|voucher|promo|code)(?![\w])"
     r"(?:\s*(?:is|am|=|:|هست|اینه|من|رو|را|of)?\s*[:：\"'«]?\s*)([A-Za-z][A-Za-z0-9\-_]{2,19}|[A-Za-z0-9\-_]*\d[A-Za-z0-9\-_]*[A-Za-z][A-Za-z0-9\-_]*)(?![\w])",
     re.IGNORECASE,
 )
-DISCOUNT_SHAPE = re.compile(r"(?<![\w\-@.])([A-Z]{2,}[A-Z0-9]*\d+[A-Z0-9]*|[A-Z]*\d+[A-Z]{2,}[A-Z0-9]*)(?![\w\-@])")
-RATING_STARS = re.compile(rf"{_B}({_NUM})\s*(?:ستاره|ستاره‌ای|star|stars|⭐)", re.IGNORECASE)
-RATING_FRACTION = re.compile(rf"{_B}(\d{{1,2}}|{_NUM_WORD})\s*(?:/|از|out of|outta)\s*(5|10|پنج|ده|five|ten){_E}", re.IGNORECASE)
+DISCOUNT_SHAPE = re.compile(r"(?<![\w\-@.])(?=[A-Z0-9]{5,20}(?![\w\-@]))([A-Z]{2,}[A-Z0-9]*\d+[A-Z0-9]*|[A-Z]*\d+[A-Z]{2,}[A-Z0-9]*)(?![\w\-@])")
+RATING_STARS = re.compile(rf"{_B}({_NUM})\s*(?:ستاره|ستاره‌ای|star|stars|setare|⭐)", re.IGNORECASE)
+RATING_FRACTION = re.compile(rf"{_B}(\d{{1,2}}|{_NUM_WORD})\s*(?:/|از|az|out of|outta)\s*(5|10|پنج|ده|five|ten|dah|panj){_E}", re.IGNORECASE)
 RATING_WORD = re.compile(
-    rf"(?:نمره|امتیاز|rate|rating|score|give it|give you|گرید)(?:\s*(?:it|you|us|=|:|من|میدم|بدم|میدم|رو|بهتون|بهش|a|of)?)*\s*({_NUM}){_E}",
+    rf"(?:نمره|امتیاز|rate|rating|score|give it|give you|گرید|nomre|emtiaz)\w*(?:\s*(?:it|you|us|=|:|من|میدم|بدم|میدم|رو|بهتون|بهش|a|of)?)*\s*({_NUM}){_E}",
     re.IGNORECASE,
 )
+# "امتیاز من به پشتیبانی 4": a rating word, a few words, the number ending the message.
+RATING_WORD_FINAL = re.compile(r"(?:نمره|امتیاز|rate|rating|score|nomre|emtiaz)[^\d\n]{0,30}?(?<![\d])(\d{1,2})\s*[.!]?\s*$", re.I)
+RATING_GIVE = re.compile(rf"{_B}(\d{{1,2}}|{_NUM_WORD})\s*(?:میدم|می‌دم|میدیم|midam|mididam)(?![\w])", re.IGNORECASE)
 RATING_EMOJI = re.compile(r"⭐{1,5}|🌟{1,5}")
 RATING_ONLY = re.compile(r"^\s*(\d{1,2})\s*[.!]?\s*$")
 QUANTITY_UNIT = re.compile(
-    rf"{_B}({_NUM})\s*(?:تا|تایی|عدد|دونه|دانه|دستگاه|بسته|جفت|pcs|pieces|piece|units|unit|items|of them|of those|of these|of it)(?![\w])",
+    rf"{_B}({_NUM})\s*(?:تا|تایی|عدد|دونه|دانه|دستگاه|بسته|جفت|ta|adad|pcs|pieces|piece|units|unit|items|of them|of those|of these|of it)(?![\w])",
     re.IGNORECASE,
 )
 QUANTITY_X = re.compile(r"(?<![\w])(?:x\s?(\d{1,3})|(\d{1,3})\s?x)(?![\w])", re.IGNORECASE)
-QUANTITY_WORD = re.compile(rf"(?:تعداد|quantity|qty)\s*[:=]?\s*({_NUM}){_E}", re.IGNORECASE)
+QUANTITY_WORD = re.compile(rf"(?:تعداد|quantity|qty)(?:\s*(?:[:=]|to|را|رو|به|من|ش))*\s*({_NUM}){_E}", re.IGNORECASE)
 QUANTITY_BEFORE_PRODUCT = re.compile(rf"{_B}({_NUM})\s*$", re.IGNORECASE)
 
 
@@ -130,12 +133,14 @@ class RuleEntityExtractor:
                 add("order_id", m.start(1), m.end(1), normalise_order_id(m.group(1)))
         for m in DISCOUNT_WORD.finditer(text):
             code = m.group(1)
+            if not (re.search(r"\d", code) or code.isupper()):
+                continue
             if code.lower() in {"code", "is", "the", "my", "for", "on", "this", "that", "please", "discount", "and", "not"}:
                 continue
             add("discount_code", m.start(1), m.end(1), code.upper())
         for m in DISCOUNT_SHAPE.finditer(text):
             add("discount_code", m.start(1), m.end(1), m.group(1).upper())
-        for pattern in (RATING_STARS, RATING_WORD):
+        for pattern in (RATING_STARS, RATING_WORD, RATING_WORD_FINAL, RATING_GIVE):
             for m in pattern.finditer(text):
                 value = number_value(m.group(1))
                 if value is not None and int(value) <= 10:

@@ -211,8 +211,19 @@ def format_report(report: dict) -> str:
     return "\n".join(lines)
 
 
+def quiet_rasa() -> None:
+    import logging
+
+    from rasa.utils.common import configure_logging_and_warnings
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_logging_and_warnings(logging.WARNING)
+    configure_structlog(logging.WARNING)
+
+
 def run(model: Optional[str], out: Optional[str], heldout: Optional[str] = None, keep_dir: Optional[str] = None) -> dict:
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+    quiet_rasa()
     os.chdir(settings.PROJECT_ROOT)  # config.yml names the spaCy model relative to the project root
     examples = load_heldout(Path(heldout) if heldout else HELDOUT_DIR)
     if model:

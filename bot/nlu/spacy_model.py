@@ -16,6 +16,10 @@ from bot import settings
 
 # config.yml refers to this path relative to the project root.
 RELATIVE_MODEL_PATH = Path(".hamsafar") / "spacy" / "fa_blank"
+# Bump when the tokenizer rules below change, so existing copies are rewritten.
+TOKENIZER_VERSION = 2
+# Extra infixes: "4/5" and "8/10" (ratings) split into number, slash, number.
+EXTRA_INFIXES = [r"(?<=[0-9])/(?=[0-9])"]
 
 
 def blank_model_path() -> Path:
@@ -26,11 +30,23 @@ def ensure_blank_spacy_model(path: Optional[Path] = None, force: bool = False) -
     """Write the blank Persian spaCy pipeline to `path` unless it is already there."""
     import spacy
 
+    import json
+
+    from spacy.util import compile_infix_regex
+
     target = Path(path) if path else blank_model_path()
-    if (target / "config.cfg").exists() and (target / "meta.json").exists() and not force:
-        return target
+    meta = target / "meta.json"
+    if (target / "config.cfg").exists() and meta.exists() and not force:
+        try:
+            if json.loads(meta.read_text(encoding="utf-8")).get("hamsafar_tokenizer_version") == TOKENIZER_VERSION:
+                return target
+        except ValueError:
+            pass
     target.parent.mkdir(parents=True, exist_ok=True)
     nlp = spacy.blank("fa")
+    infixes = list(nlp.Defaults.infixes or []) + EXTRA_INFIXES
+    nlp.tokenizer.infix_finditer = compile_infix_regex(infixes).finditer
+    nlp.meta["hamsafar_tokenizer_version"] = TOKENIZER_VERSION
     nlp.meta["name"] = "fa_blank"
     nlp.meta["description"] = "Blank Persian pipeline (tokenizer only) for Hamsafar's SpacyNLP"
     nlp.to_disk(target)
