@@ -25,7 +25,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, Union
 
 import jdatetime
 import sqlalchemy as sa
@@ -358,8 +358,6 @@ def import_files(customers: Optional[PathLike] = None, products: Optional[PathLi
         order_rows = _validate_orders(Path(orders), report.errors,
                                       known_customers | {r["customer_id"] for r in customer_rows},
                                       known_skus | {r["sku"] for r in product_rows})
-        if customers and any(e.file == str(customers) for e in report.errors):
-            pass  # orders of customers whose row is bad are already reported as unknown customers
     if report.errors:
         report.errors.sort(key=lambda e: (e.file, e.line))
         return report
@@ -470,5 +468,3 @@ def seed_demo_if_empty(url: Optional[str] = None) -> bool:
     seed_demo(url)
     return True
 
-
-ProgressFn = Callable[[str], None]

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import secrets
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Iterable, List, Optional, Sequence, Tuple
 
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -13,14 +12,12 @@ from sqlalchemy.orm import Session
 from bot import db
 from bot.crm import base
 from bot.crm.base import (
-    CRM, ActionNotAllowed, Cart, CartItem, CRMUnavailable, Customer, DiscountCheck, DiscountCode,
-    Feedback, Loyalty, Order, OrderItem, Product, Reason, ReturnRequest, Review, Ticket,
+    CRM, ActionNotAllowed, CartItem, CRMUnavailable, Customer, DiscountCheck, DiscountCode, Order, OrderItem,
+    Product, Reason, Review,
 )
-from bot.crm.models import (
-    CartItemRow, CustomerRow, DiscountCodeRow, FeedbackRow, LoyaltyRow, OrderItemRow, OrderRow,
-    ProductRow, ReferralCodeRow, ReturnRequestRow, ReviewRow, TicketRow,
-)
-from bot.crm.local import Guard, LocalStore, merge_items as _merge
+from bot.crm.local import Guard, LocalStore
+from bot.crm.local import merge_items as _merge
+from bot.crm.models import CustomerRow, DiscountCodeRow, OrderItemRow, OrderRow, ProductRow, ReviewRow
 from bot.crm.policy import ShopPolicy, load_policy
 from bot.text.identifiers import normalise_email, normalise_phone
 from bot.text.persian import ZWNJ, normalise
