@@ -76,7 +76,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         "HAMSAFAR_ACTION_TOKEN": os.environ.get("HAMSAFAR_ACTION_TOKEN") or secrets.token_urlsafe(24),
     })
     if args.telegram_polling:
-        env["HAMSAFAR_TELEGRAM_POLLING"] = "1"
+        env["HAMSAFAR_TELEGRAM_MODE"] = "polling"
     root = str(settings.PROJECT_ROOT)
     actions = ManagedProcess(
         "action server",

@@ -18,6 +18,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
+from bot.channels.base import channel_label
 from bot.journey import load_journey
 from bot.touchpoints.privacy import prepare_text
 
@@ -94,7 +95,7 @@ class TurnAssembler:
     def _open_turn(self, state: ConversationState, event: Dict[str, Any], stamp: float) -> None:
         parse = event.get("parse_data") or {}
         intent = (parse.get("intent") or {})
-        state.channel = event.get("input_channel") or state.channel
+        state.channel = channel_label(event.get("input_channel")) or state.channel
         language = parse.get("language")
         if language:
             state.language = language
