@@ -50,6 +50,8 @@ def normalise_with_offsets(text: str) -> Tuple[str, List[int]]:
         if char == ZWNJ:
             mapped = ZWNJ
         for piece in mapped:
+            if piece in " \t" and out and out[-1] in " \t":
+                continue  # collapse space runs first, so "می  خوام" gets its ZWNJ like "می خوام"
             out.append(piece)
             src.append(index)
     result = "".join(out)

@@ -1,0 +1,228 @@
+"""Hamsafar NLU pieces without training: normaliser, rule entities, language, stage, lookup table."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.nlu.entities import RuleEntityExtractor, canonical_value
+from bot.nlu.language import detect_language
+from bot.text.persian import ZWNJ, normalise
+
+rasa = pytest.importorskip("rasa")
+
+from rasa.shared.nlu.training_data.message import Message  # noqa: E402
+from rasa.shared.nlu.training_data.training_data import TrainingData  # noqa: E402
+
+from bot.nlu.components import (  # noqa: E402
+    EntityReconciler,
+    JourneyStageAnnotator,
+    LanguageDetector,
+    PersianNormaliser,
+    RuleEntityExtractor as RuleComponent,
+    remap_span,
+)
+
+
+@pytest.fixture(scope="module")
+def rules() -> RuleEntityExtractor:
+    return RuleEntityExtractor()
+
+
+def entities(rules: RuleEntityExtractor, text: str) -> list:
+    return [(c.entity, c.value) for c in rules.extract(normalise(text))]
+
+
+# --- normaliser -----------------------------------------------------------------
+
+def test_normaliser_arabic_letters_digits_diacritics_kashida() -> None:
+    message = Message(data={"text": "سلام عليكم، سفارش ۱۰۰۲۳۴ و ١٢ تا كتاب مـــیخوام، خُب"})
+    PersianNormaliser({}).process([message])
+    text = message.get("text")
+    assert "ي" not in text and "ك" not in text
+    assert "100234" in text and "12" in text
+    assert "ـ" not in text and "ُ" not in text
+    assert text.startswith("سلام علیکم")
+
+
+def test_normaliser_unifies_zwnj_and_space_variants() -> None:
+    variants = ["می خوام", "می‌خوام", "می\u200c\u200cخوام", "می  خوام"]
+    assert {normalise(v) for v in variants} == {f"می{ZWNJ}خوام"}
+
+
+def test_normaliser_moves_training_entity_offsets() -> None:
+    raw = "سلام، شمارهٔ سفارشـــم #۱۰۰۲۳۴ و ايميلم ali@x.com است"
+    start = raw.index("۱۰۰۲۳۴")
+    email_start = raw.index("ali@x.com")
+    message = Message(
+        data={
+            "text": raw,
+            "intent": "inform",
+            "entities": [
+                {"entity": "order_id", "start": start, "end": start + 6, "value": "۱۰۰۲۳۴"},
+                {"entity": "email", "start": email_start, "end": email_start + 9, "value": "ali@x.com"},
+            ],
+        }
+    )
+    data = TrainingData([message])
+    PersianNormaliser({}).process_training_data(data)
+    text = message.get("text")
+    moved = {e["entity"]: e for e in message.get("entities")}
+    assert text[moved["order_id"]["start"]:moved["order_id"]["end"]] == "100234"
+    assert moved["order_id"]["value"] == "100234"
+    assert text[moved["email"]["start"]:moved["email"]["end"]] == "ali@x.com"
+
+
+def test_remap_span_drops_vanished_text() -> None:
+    assert remap_span([0, 1, 3], 2, 3) is None
+    assert remap_span([0, 1, 3], 1, 4) == (1, 3)
+
+
+# --- rule entities ------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "text",
+    ["100234", "#100234", "۱۰۰۲۳۴", "#۱۰۰۲۳۴", "order 100234", "my order number is #100234, thanks",
+     "سفارش ۱۰۰۲۳۴ کجاست؟", "شماره سفارشم ۱۰۰۲۳۴ هست", "کد پیگیری: 100234", "sefaresh 100234 kojast"],
+)
+def test_order_id_forms(rules: RuleEntityExtractor, text: str) -> None:
+    assert entities(rules, text) == [("order_id", "100234")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["09123456789", "۰۹۱۲۳۴۵۶۷۸۹", "0912 345 6789", "۰۹۱۲-۳۴۵-۶۷۸۹", "+989123456789", "+98 912 345 6789",
+     "00989123456789", "شمارم ۰۹۱۲ ۳۴۵ ۶۷۸۹ هست", "call me at +98-912-345-6789 please"],
+)
+def test_phone_forms_to_e164(rules: RuleEntityExtractor, text: str) -> None:
+    assert entities(rules, text) == [("phone_number", "+989123456789")]
+
+
+@pytest.mark.parametrize("text", ["ایمیلم Ali.Rezaei@Gmail.com هست", "email me at ali.rezaei@gmail.com."])
+def test_email(rules: RuleEntityExtractor, text: str) -> None:
+    assert entities(rules, text) == [("email", "ali.rezaei@gmail.com")]
+
+
+def test_prices_and_card_numbers_are_not_order_ids(rules: RuleEntityExtractor) -> None:
+    assert entities(rules, "زیر ۳۰۰۰۰۰۰۰ تومن چی دارید") == []
+    assert entities(rules, "قیمتش 28,900,000 تومنه؟") == []
+    assert entities(rules, "کارت 6037991234567890") == []
+
+
+@pytest.mark.parametrize(
+    "text, sku",
+    [("قیمت گلکسی A55 چنده؟", "MOB-SAM-A55"), ("قيمت گوشي سامسونگ گلكسي A55", "MOB-SAM-A55"),
+     ("قاب A55 دارید؟", "ACC-CAS-A55"), ("is the ps5 on sale", "GAM-SNY-PS5"),
+     ("پلی استیشن ۵ موجوده؟", "GAM-SNY-PS5"), ("ایرپاد پرو ۲ اصله؟", "AUD-APL-APP"),
+     ("the Sony WH-1000XM5 headphones", "AUD-SNY-XM5"), ("my ASUS laptop won't turn on", "LAP-ASU-VB15"),
+     ("لپ‌تاپ ایسوس روشن نمیشه", "LAP-ASU-VB15"), ("A55رو دارید؟", "MOB-SAM-A55")],
+)
+def test_products_by_name_alias_and_synonym(rules: RuleEntityExtractor, text: str, sku: str) -> None:
+    assert ("product", sku) in entities(rules, text)
+
+
+def test_synonyms_file_feeds_the_catalogue(tmp_path) -> None:
+    from bot.nlu.catalogue import PRODUCTS_CSV, build_catalogue, load_products, load_synonyms
+
+    synonyms = tmp_path / "synonyms.yml"
+    synonyms.write_text('version: "3.1"\nnlu:\n- synonym: MOB-APL-IP15\n  examples: |\n    - آیفون پونزده\n', encoding="utf-8")
+    catalogue = build_catalogue(load_products(PRODUCTS_CSV), load_synonyms(synonyms))
+    assert RuleEntityExtractor(catalogue).extract(normalise("آیفون پونزده دارید؟"))[0].value == "MOB-APL-IP15"
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("کد تخفیف NOROOZ1403 رو زدم", [("discount_code", "NOROOZ1403")]),
+     ("my coupon is sale20", [("discount_code", "SALE20")]),
+     ("are there promotions on phones?", []),
+     ("۵ ستاره میدم", [("rating", "5")]), ("I'd give it a 7", [("rating", "7")]), ("9 out of 10", [("rating", "9")]),
+     ("8", [("rating", "8")]), ("۳ تا ایرپاد میخوام", [("quantity", "3"), ("product", "AUD-APL-APP")]),
+     ("دو تا میخوام", [("quantity", "2")])],
+)
+def test_discount_rating_quantity(rules: RuleEntityExtractor, text: str, expected: list) -> None:
+    assert entities(rules, text) == expected
+
+
+def test_rule_component_sets_entities_with_extractor_name() -> None:
+    message = Message(data={"text": normalise("سفارش ۱۰۰۲۳۴ با شماره ۰۹۱۲۳۴۵۶۷۸۹")})
+    RuleComponent(RuleComponent.get_default_config()).process([message])
+    found = {(e["entity"], e["value"], e["extractor"]) for e in message.get("entities")}
+    assert found == {("order_id", "100234", "RuleEntityExtractor"),
+                     ("phone_number", "+989123456789", "RuleEntityExtractor")}
+
+
+def test_reconciler_keeps_one_entity_per_span() -> None:
+    text = "order 100234 for the ps5"
+    message = Message(data={"text": text, "entities": [
+        {"entity": "order_id", "start": 6, "end": 12, "value": "100234", "extractor": "RuleEntityExtractor"},
+        {"entity": "product", "start": 21, "end": 24, "value": "GAM-SNY-PS5", "extractor": "RuleEntityExtractor"},
+        {"entity": "order_id", "start": 6, "end": 12, "value": "100234", "extractor": "DIETClassifier"},
+        {"entity": "quantity", "start": 6, "end": 12, "value": "100234", "extractor": "DIETClassifier"},
+        {"entity": "product", "start": 17, "end": 24, "value": "the ps5", "extractor": "DIETClassifier"},
+    ]})
+    EntityReconciler(EntityReconciler.get_default_config()).process([message])
+    assert [(e["entity"], e["value"]) for e in message.get("entities")] == [
+        ("order_id", "100234"), ("product", "GAM-SNY-PS5")]
+
+
+def test_canonical_values_for_evaluation() -> None:
+    assert canonical_value("order_id", "#۱۰۰۲۳۴") == "100234"
+    assert canonical_value("phone_number", "0912 345 6789") == "+989123456789"
+    assert canonical_value("product", "Galaxy A55") == "MOB-SAM-A55"
+    assert canonical_value("quantity", "دو") == "2"
+
+
+# --- language ------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "text, language",
+    [("سلام، سفارشم کجاست؟", "fa"), ("۱۰۰۲۳۴", "fa"), ("salam, sefaresham kojast?", "fa"),
+     ("mikham gooshi bekharam", "fa"), ("mersi kheili mamnoon", "fa"), ("takhfif darid?", "fa"),
+     ("where is my order?", "en"), ("hello", "en"), ("thanks a lot", "en"), ("is the ps5 on sale", "en"),
+     ("I want to return my headphones", "en")],
+)
+def test_language_detector(text: str, language: str) -> None:
+    assert detect_language(text) == language
+
+
+def test_language_component_sets_output_key() -> None:
+    message = Message(data={"text": "salam khoobi?"})
+    LanguageDetector({}).process([message])
+    assert message.get("language") == "fa"
+    assert "language" in message.as_dict(only_output_properties=True)
+
+
+# --- journey stage --------------------------------------------------------------------
+
+def test_stage_annotator_follows_journey_yml() -> None:
+    from bot.journey import load_journey
+
+    journey = load_journey()
+    annotator = JourneyStageAnnotator(JourneyStageAnnotator.get_default_config())
+    for intent in journey.intents + ["nlu_fallback"]:
+        message = Message(data={"text": "x", "intent": {"name": intent, "confidence": 0.9}})
+        annotator.process([message])
+        assert message.get("journey_stage") == journey.stage_of_intent(intent)
+        # Rasa drops None-valued keys from parse data: general intents have no key (.get() -> None).
+        output = message.as_dict(only_output_properties=True)
+        assert output.get("journey_stage") == journey.stage_of_intent(intent)
+    message = Message(data={"text": "x", "intent": {"name": "track_order", "confidence": 0.9}})
+    annotator.process([message])
+    assert message.get("journey_stage") == "retention"
+
+
+def test_stage_annotator_reads_another_journey_file(tmp_path) -> None:
+    journey = tmp_path / "journey.yml"
+    journey.write_text(
+        "stages: [{name: awareness}, {name: decision}]\ngoals: {}\n"
+        "intents: {track_order: {stage: decision}}\ngeneral_intents: []\n", encoding="utf-8")
+    message = Message(data={"text": "x", "intent": {"name": "track_order", "confidence": 0.9}})
+    JourneyStageAnnotator({"journey_file": str(journey)}).process([message])
+    assert message.get("journey_stage") == "decision"
+
+
+# --- generated lookup table -----------------------------------------------------------------
+
+def test_product_lookup_table_is_up_to_date() -> None:
+    from bot.nlu.lookup import LOOKUP_FILE, render_lookup
+
+    assert LOOKUP_FILE.read_text(encoding="utf-8") == render_lookup(), "run: python -m bot.nlu.lookup"
