@@ -95,6 +95,15 @@ def test_telegram_unknown_phone(verifier: Verifier) -> None:
     assert verifier.customer_for("tg-1") is None
 
 
+# ----------------------------------------------------------------------------- SMS channel sender
+
+
+def test_sms_sender_number_identifies_the_customer(verifier: Verifier) -> None:
+    assert verifier.verify_sms_sender("sms:+989121234567", "+989121234567").customer_id == "C001"
+    assert verifier.customer_for("sms:new", channel="sms", external_id="+989121234567") == "C001"
+    assert verifier.verify_sms_sender("sms:x", "+989120000001").status == "unknown_phone"
+
+
 # ----------------------------------------------------------------------------- SMS code
 
 

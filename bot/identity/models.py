@@ -19,7 +19,7 @@ class VerifiedIdentity(Base):
     channel = sa.Column(sa.String(32), primary_key=True)
     external_id = sa.Column(sa.String(200), primary_key=True)
     customer_id = sa.Column(sa.String(64), nullable=False, index=True)
-    method = sa.Column(sa.String(20), nullable=False)      # telegram_contact | sms_code | web_signature | carried
+    method = sa.Column(sa.String(20), nullable=False)      # telegram_contact | sms_code | sms_sender | web_signature | carried
     verified_at = sa.Column(UTCDateTime, nullable=False)
 
 

@@ -220,6 +220,19 @@ class Verifier:
         self._remember(customer.customer_id, "telegram_contact", conversation_id, "telegram", str(sender_user_id))
         return Verification("verified", customer.customer_id)
 
+    # ------------------------------------------------------------------ SMS channel sender
+    def verify_sms_sender(self, conversation_id: str, phone: str) -> Verification:
+        """An inbound SMS (through the gateway's authenticated webhook) comes from the
+        carrier-reported number: that number's customer is known in this conversation."""
+        e164 = normalise_phone(phone or "")
+        if e164 is None:
+            return Verification("invalid_phone")
+        customer = self.crm.find_customer_by_phone(e164)
+        if customer is None:
+            return Verification("unknown_phone")
+        self._remember(customer.customer_id, "sms_sender", conversation_id, "sms", e164)
+        return Verification("verified", customer.customer_id)
+
     # ------------------------------------------------------------------ (b) SMS one-time code
     def _hash(self, phone: str, code: str, salt: str) -> str:
         return hmac.new(self.pepper.encode("utf-8"), f"{salt}:{phone}:{code}".encode("utf-8"),
@@ -351,6 +364,10 @@ def reset() -> None:
 def verify_telegram_contact(conversation_id: str, phone: str, contact_user_id: Any,
                             sender_user_id: Any) -> Verification:
     return get_verifier().verify_telegram_contact(conversation_id, phone, contact_user_id, sender_user_id)
+
+
+def verify_sms_sender(conversation_id: str, phone: str) -> Verification:
+    return get_verifier().verify_sms_sender(conversation_id, phone)
 
 
 def request_code(conversation_id: str, phone: str, *, language: str = "fa") -> CodeRequest:
