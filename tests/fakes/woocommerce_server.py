@@ -90,7 +90,7 @@ class JsonServer:
                 self._send(404, {"code": "rest_no_route", "message": "No route was found"}, {})
 
             def _send(self, status: int, payload: Any, headers: Dict[str, str]) -> None:
-                data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+                data = b"" if status == 204 else json.dumps(payload, ensure_ascii=False).encode("utf-8")
                 try:
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json; charset=UTF-8")
