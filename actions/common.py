@@ -1,0 +1,235 @@
+"""Helpers shared by every action: reply language, fa/en text, CRM access, goal outcome.
+
+Actions stay thin: they read slots, call `bot.crm` / `bot.identity`, and choose
+the Persian or English text from `actions.texts`. Persian replies get Persian
+digits (numbers formatted here or with `bot.text.formatting`); codes, links and
+button payloads keep ASCII so customers can copy them.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Dict, List, Optional, Sequence, Text, TypeVar
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.crm.base import CRM, CRMError, CRMUnavailable
+from bot.text import formatting
+from bot.text.persian import to_persian_digits
+
+from actions.texts import TEXTS
+
+logger = logging.getLogger(__name__)
+
+LANGUAGES = ("fa", "en")
+T = TypeVar("T")
+
+# Goal outcomes (goal_status slot values).
+STARTED, COMPLETED, FAILED, ABANDONED = "started", "completed", "failed", "abandoned"
+
+
+# --------------------------------------------------------------------------- language
+
+
+def reply_language(tracker: Tracker) -> str:
+    """fa or en: the `language` slot, else the customer's preference, else the parse, else fa."""
+    for value in (tracker.get_slot("language"), tracker.get_slot("preferred_language"),
+                  (tracker.latest_message or {}).get("language")):
+        if value in LANGUAGES:
+            return value
+    return "fa"
+
+
+def digits(value: Any, language: str) -> str:
+    """`value` as text with Persian digits in Persian replies."""
+    text = "" if value is None else str(value)
+    return to_persian_digits(text) if language == "fa" else text
+
+
+def toman(amount: int, language: str) -> str:
+    return formatting.format_toman(amount, language)
+
+
+def number(value: int, language: str) -> str:
+    return formatting.format_number(value, language)
+
+
+def date(value: Any, language: str) -> str:
+    return formatting.format_date(value, language) if value is not None else ""
+
+
+def text(key: str, language: str, **values: Any) -> str:
+    """The `key` text of actions/texts.py in `language`, formatted with `values`.
+
+    Values are inserted as given: format numbers with `digits`/`number`/`toman`
+    first (codes and links must stay ASCII).
+    """
+    entry = TEXTS[key]
+    template = entry.get(language) or entry["fa"]
+    return template.format(**values) if values else template
+
+
+def say(dispatcher: CollectingDispatcher, key: str, language: str, *,
+        buttons: Optional[List[Dict[str, Any]]] = None, **values: Any) -> None:
+    message = text(key, language, **values)
+    if buttons:
+        dispatcher.utter_message(text=message, buttons=buttons)
+    else:
+        dispatcher.utter_message(text=message)
+
+
+def button(title: str, intent: str, entities: Optional[Dict[str, Any]] = None) -> Dict[str, str]:
+    """A button whose payload triggers `intent` directly: `/intent{"entity": "value"}`."""
+    import json
+
+    payload = f"/{intent}"
+    if entities:
+        payload += json.dumps(entities, ensure_ascii=False, separators=(",", ":"))
+    return {"title": title, "payload": payload}
+
+
+# --------------------------------------------------------------------------- CRM / identity
+
+
+def get_crm() -> CRM:
+    """The configured CRM backend (tests replace it with `set_crm`)."""
+    if _overrides.get("crm") is not None:
+        return _overrides["crm"]
+    from bot.crm.factory import get_crm as factory_get_crm
+
+    return factory_get_crm()
+
+
+def get_verifier():  # type: ignore[no-untyped-def]
+    """The configured `bot.identity.verification.Verifier` (tests replace it with `set_verifier`)."""
+    if _overrides.get("verifier") is not None:
+        return _overrides["verifier"]
+    from bot.identity.verification import get_verifier as identity_get_verifier
+
+    return identity_get_verifier()
+
+
+_overrides: Dict[str, Any] = {}
+
+
+def set_crm(crm: Optional[CRM]) -> None:
+    _overrides["crm"] = crm
+
+
+def set_verifier(verifier: Any) -> None:
+    _overrides["verifier"] = verifier
+
+
+def known_customer(tracker: Tracker) -> Optional[str]:
+    """The verified customer id: the slot, else a verification stored for this
+    conversation by a channel (Telegram contact, signed web identity)."""
+    customer_id = tracker.get_slot("customer_id")
+    if customer_id:
+        return str(customer_id)
+    try:
+        return get_verifier().customer_for(tracker.sender_id)
+    except Exception:  # noqa: BLE001 - identity store down: treat as not verified
+        logger.exception("identity lookup failed for %s", tracker.sender_id)
+        return None
+
+
+def customer_events(tracker: Tracker, customer_id: Optional[str]) -> List[EventType]:
+    """SlotSet for customer_id when verification found it outside the slot."""
+    if customer_id and tracker.get_slot("customer_id") != customer_id:
+        return [SlotSet("customer_id", customer_id)]
+    return []
+
+
+def goal_status(status: str) -> List[EventType]:
+    return [SlotSet("goal_status", status)]
+
+
+class Outcome:
+    """What a goal action reports: events to return (goal_status included)."""
+
+    @staticmethod
+    def completed(*events: EventType) -> List[EventType]:
+        return list(events) + goal_status(COMPLETED)
+
+    @staticmethod
+    def failed(*events: EventType) -> List[EventType]:
+        return list(events) + goal_status(FAILED)
+
+
+def crm_unavailable(dispatcher: CollectingDispatcher, language: str) -> List[EventType]:
+    """The apology for a backend that is down; the goal fails, nothing crashes."""
+    say(dispatcher, "crm_unavailable", language)
+    return Outcome.failed()
+
+
+def guarded(run: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorator for `Action.run`: a CRM outage (or any CRM error not handled by
+    the action) becomes an apology in the customer's language and a failed goal."""
+    import functools
+
+    @functools.wraps(run)
+    async def wrapper(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]):  # type: ignore[no-untyped-def]
+        try:
+            return await run(self, dispatcher, tracker, domain)
+        except CRMUnavailable:
+            logger.warning("CRM unavailable in %s", self.name())
+            return crm_unavailable(dispatcher, reply_language(tracker))
+        except CRMError:
+            logger.exception("CRM error in %s", self.name())
+            return crm_unavailable(dispatcher, reply_language(tracker))
+
+    return wrapper
+
+
+# --------------------------------------------------------------------------- tracker helpers
+
+
+def latest_text(tracker: Tracker) -> str:
+    return str((tracker.latest_message or {}).get("text") or "")
+
+
+def latest_intent(tracker: Tracker) -> Optional[str]:
+    return ((tracker.latest_message or {}).get("intent") or {}).get("name")
+
+
+def entity_values(tracker: Tracker, entity: str) -> List[str]:
+    return [str(e.get("value")) for e in (tracker.latest_message or {}).get("entities") or []
+            if e.get("entity") == entity and e.get("value") is not None]
+
+
+def last_goal_intent(tracker: Tracker, intents: Sequence[str]) -> Optional[str]:
+    """The most recent user intent among `intents` (e.g. which of two intents opened the goal)."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            name = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+            if name in intents:
+                return name
+    return None
+
+
+def previous_slot_value(tracker: Tracker, slot: str) -> Any:
+    """The value `slot` had before the latest user message."""
+    seen_user = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            seen_user = True
+            continue
+        if seen_user and event.get("event") == "slot" and event.get("name") == slot:
+            return event.get("value")
+    return None
+
+
+def policy():  # type: ignore[no-untyped-def]
+    """The raw shop_policy.yml mapping (text the operator edits)."""
+    from bot.crm.policy import load_policy
+
+    return load_policy().raw
+
+
+def policy_text(entry: Any, language: str) -> str:
+    """A {fa:…, en:…} entry of shop_policy.yml in `language` (plain strings as they are)."""
+    if isinstance(entry, dict):
+        return str(entry.get(language) or entry.get("fa") or entry.get("en") or "")
+    return "" if entry is None else str(entry)

@@ -1,0 +1,53 @@
+"""What the bot does when it did not understand (FallbackClassifier's `nlu_fallback`).
+
+`action_ask_rephrase_with_suggestions` asks the customer to say it again and
+offers the likeliest intents of the parse's `intent_ranking` as buttons with
+`/intent` payloads, in the reply language. It counts consecutive failures in
+the `fallback_count` slot (reset by action_validate_slot_mappings once a
+message is understood). The second failure in a row is followed by
+`utter_offer_human` (a rule in data/rules.yml).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import button, reply_language, say
+from actions.texts import INTENT_LABELS
+
+MAX_SUGGESTIONS = 3
+# Intents that make poor suggestions: they only make sense as answers.
+NOT_SUGGESTED = {"nlu_fallback", "inform", "affirm", "deny", "stop", "out_of_scope", "greet", "goodbye",
+                 "thank_you"}
+
+
+def suggestions(ranking: List[Dict[str, Any]], language: str, limit: int = MAX_SUGGESTIONS) -> List[Dict[str, str]]:
+    buttons = []
+    for entry in ranking or []:
+        name = entry.get("name")
+        if not name or name in NOT_SUGGESTED or name not in INTENT_LABELS:
+            continue
+        buttons.append(button(INTENT_LABELS[name][language], name))
+        if len(buttons) >= limit:
+            break
+    return buttons
+
+
+class ActionAskRephraseWithSuggestions(Action):
+    def name(self) -> Text:
+        return "action_ask_rephrase_with_suggestions"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[EventType]:
+        language = reply_language(tracker)
+        count = int(tracker.get_slot("fallback_count") or 0) + 1
+        buttons = suggestions((tracker.latest_message or {}).get("intent_ranking") or [], language)
+        if buttons:
+            say(dispatcher, "rephrase_with_suggestions", language, buttons=buttons)
+        else:
+            say(dispatcher, "rephrase", language)
+        return [SlotSet("fallback_count", count)]

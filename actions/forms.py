@@ -1,0 +1,414 @@
+"""Form validation (`validate_<form>`) and form questions (`action_ask_<slot>`).
+
+Verification is part of every order-related form: their required slots start
+with `phone_number` and `otp_code`. `required_slots` drops both as soon as the
+customer is known (slot `customer_id`, or a verification a channel stored for
+this conversation: Telegram contact, signed web identity), so a verified
+customer is never asked. `validate_phone_number` sends the one-time code with
+bot.identity; `validate_otp_code` checks it and sets `customer_id` — the only
+place besides channel verifications where it is set. When verification gives
+up (too many tries, code limit) `verification_status` becomes `failed`, the
+form ends and the goal action answers that the customer could not be verified.
+"""
+
+from __future__ import annotations
+
+import abc
+import logging
+import re
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import FormValidationAction
+
+from bot.crm.base import CRMError, CRMUnavailable, Product
+from bot.text.identifiers import normalise_order_id, normalise_phone
+from bot.text.persian import normalise, to_ascii_digits
+
+from actions.common import (
+    button, digits, get_crm, get_verifier, known_customer, previous_slot_value, reply_language, say, text,
+)
+
+logger = logging.getLogger(__name__)
+
+VERIFICATION_SLOTS = ("phone_number", "otp_code")
+VERIFIED_MARK = "ok"           # what otp_code holds once checked (never the code itself)
+ABORTED = ("failed", "aborted")
+
+
+# --------------------------------------------------------------------------- products
+
+
+def find_products(value: str, limit: int = 5) -> List[Product]:
+    """A SKU (what the NLU's product entity holds) or words typed by the customer."""
+    crm = get_crm()
+    value = str(value or "").strip()
+    if not value:
+        return []
+    product = crm.get_product(value) or crm.get_product(value.upper())
+    if product is not None:
+        return [product]
+    return crm.search_products(normalise(value), limit=limit)
+
+
+def product_buttons(products: List[Product], language: str) -> List[Dict[str, str]]:
+    return [button(p.name(language), "inform", {"product": p.sku}) for p in products]
+
+
+def parse_score(value: Any) -> Optional[int]:
+    match = re.search(r"\d{1,2}", to_ascii_digits(str(value or "")))
+    return int(match.group(0)) if match else None
+
+
+# --------------------------------------------------------------------------- validation
+
+
+class HamsafarFormValidation(FormValidationAction, abc.ABC):
+    """Validation shared by every form (each form is a subclass naming itself)."""
+
+    @abc.abstractmethod
+    def name(self) -> Text: ...
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[EventType]:
+        events: List[EventType] = []
+        if not tracker.get_slot("customer_id"):
+            customer_id = known_customer(tracker)
+            if customer_id:
+                events.append(SlotSet("customer_id", customer_id))
+                tracker.slots["customer_id"] = customer_id
+        return events + await super().run(dispatcher, tracker, domain)
+
+    async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher,
+                             tracker: Tracker, domain: Dict[Text, Any]) -> List[Text]:
+        if tracker.slots.get("verification_status") in ABORTED:
+            return []
+        if tracker.slots.get("customer_id"):
+            return [slot for slot in domain_slots if slot not in VERIFICATION_SLOTS]
+        return list(domain_slots)
+
+    def _abort(self, dispatcher: CollectingDispatcher, language: str) -> Dict[str, Any]:
+        say(dispatcher, "crm_unavailable", language)
+        return {"verification_status": "aborted"}
+
+    # ---------------------------------------------------------------- verification
+    def validate_phone_number(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                              domain: Dict[Text, Any]) -> Dict[str, Any]:
+        language = reply_language(tracker)
+        phone = normalise_phone(str(value or ""))
+        if phone is None:
+            say(dispatcher, "phone_invalid", language)
+            return {"phone_number": None}
+        try:
+            result = get_verifier().request_code(tracker.sender_id, phone, language=language)
+        except CRMUnavailable:
+            return {"phone_number": None, **self._abort(dispatcher, language)}
+        if result.status == "sent":
+            say(dispatcher, "code_sent", language, phone=digits(phone, language))
+            return {"phone_number": phone, "otp_code": None}
+        if result.status == "rate_limited":
+            minutes = max(1, int((result.retry_after.total_seconds() + 59) // 60)) if result.retry_after else 60
+            say(dispatcher, "code_rate_limited", language, minutes=digits(minutes, language))
+            return {"phone_number": None, "verification_status": "failed"}
+        if result.status == "invalid_phone":
+            say(dispatcher, "phone_invalid", language)
+            return {"phone_number": None}
+        say(dispatcher, "code_send_failed", language)
+        return {"phone_number": None, "verification_status": "failed"}
+
+    def validate_otp_code(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                          domain: Dict[Text, Any]) -> Dict[str, Any]:
+        language = reply_language(tracker)
+        if value == VERIFIED_MARK:
+            return {"otp_code": VERIFIED_MARK}
+        result = get_verifier().check_code(tracker.sender_id, str(value or ""))
+        if result.ok:
+            say(dispatcher, "verified", language)
+            return {"otp_code": VERIFIED_MARK, "customer_id": result.customer_id, "verification_status": "verified"}
+        if result.status == "wrong_code":
+            say(dispatcher, "code_wrong", language, left=digits(result.attempts_left, language))
+            return {"otp_code": None}
+        if result.status in ("expired", "no_code"):
+            say(dispatcher, "code_expired", language)
+            return {"otp_code": None, "phone_number": None}
+        say(dispatcher, "code_too_many", language)
+        return {"otp_code": None, "verification_status": "failed"}
+
+    # ---------------------------------------------------------------- orders
+    def validate_order_id(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                          domain: Dict[Text, Any]) -> Dict[str, Any]:
+        language = reply_language(tracker)
+        if tracker.get_slot("requested_slot") in VERIFICATION_SLOTS:
+            # the digits of a one-time code (or a phone) are not an order number
+            return {"order_id": previous_slot_value(tracker, "order_id")}
+        order_id = normalise_order_id(str(value or ""))
+        if order_id is None:
+            say(dispatcher, "order_id_invalid", language)
+            return {"order_id": None}
+        customer_id = tracker.slots.get("customer_id")
+        if not customer_id:
+            return {"order_id": order_id}   # checked by the goal action once verified
+        try:
+            order = get_verifier().order_for_customer(order_id, customer_id)
+        except CRMUnavailable:
+            return {"order_id": None, **self._abort(dispatcher, language)}
+        if order is None:
+            # the same answer for an order that does not exist and for someone else's
+            say(dispatcher, "order_not_found", language, order_id=digits(order_id, language))
+            return {"order_id": None}
+        return {"order_id": order_id}
+
+    # ---------------------------------------------------------------- products
+    def validate_product(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                         domain: Dict[Text, Any]) -> Dict[str, Any]:
+        language = reply_language(tracker)
+        try:
+            found = find_products(str(value or ""))
+        except CRMUnavailable:
+            return {"product": None, **self._abort(dispatcher, language)}
+        if len(found) == 1:
+            return {"product": found[0].sku}
+        if found:
+            say(dispatcher, "product_choose", language, buttons=product_buttons(found, language))
+            return {"product": None}
+        say(dispatcher, "product_not_found", language, product=str(value))
+        return {"product": None}
+
+    def validate_products(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                          domain: Dict[Text, Any]) -> Dict[str, Any]:
+        language = reply_language(tracker)
+        values = list(value) if isinstance(value, list) else [value] if value else []
+        earlier = tracker.get_slot("product")
+        if len(values) < 2 and earlier and earlier not in values:
+            values.insert(0, earlier)
+        skus: List[str] = []
+        try:
+            for item in values:
+                found = find_products(str(item), limit=1)
+                if found and found[0].sku not in skus:
+                    skus.append(found[0].sku)
+        except CRMUnavailable:
+            return {"products": None, **self._abort(dispatcher, language)}
+        if len(skus) >= 2:
+            return {"products": skus[:3]}
+        return {"products": None, "product": skus[0] if skus else earlier}
+
+    # ---------------------------------------------------------------- other slots
+    def validate_discount_code(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                               domain: Dict[Text, Any]) -> Dict[str, Any]:
+        code = re.sub(r"[^A-Za-z0-9_-]", "", to_ascii_digits(str(value or ""))).upper()
+        if not 3 <= len(code) <= 32:
+            say(dispatcher, "discount_code_invalid", reply_language(tracker))
+            return {"discount_code": None}
+        return {"discount_code": code}
+
+    def validate_rating(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                        domain: Dict[Text, Any]) -> Dict[str, Any]:
+        language = reply_language(tracker)
+        score = parse_score(value)
+        high = 5 if self.name() == "validate_review_form" else 10
+        low = 1 if high == 5 else 0
+        if score is None or not low <= score <= high:
+            say(dispatcher, "rating_invalid", language, low=digits(low, language), high=digits(high, language))
+            return {"rating": None}
+        return {"rating": str(score)}
+
+    def validate_confirm_cancel(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                domain: Dict[Text, Any]) -> Dict[str, Any]:
+        return {"confirm_cancel": bool(value)}
+
+    def _free_text(self, slot: str, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                   minimum_words: int = 1) -> Dict[str, Any]:
+        words = str(value or "").split()
+        if len(words) < minimum_words:
+            return {slot: None}
+        return {slot: str(value).strip()[:2000]}
+
+    def validate_change_request(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                domain: Dict[Text, Any]) -> Dict[str, Any]:
+        return self._free_text("change_request", value, dispatcher, tracker, 2)
+
+    def validate_return_reason(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                               domain: Dict[Text, Any]) -> Dict[str, Any]:
+        return self._free_text("return_reason", value, dispatcher, tracker)
+
+    def validate_problem_description(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                     domain: Dict[Text, Any]) -> Dict[str, Any]:
+        # "I have a problem" is not a description yet: ask for details
+        return self._free_text("problem_description", value, dispatcher, tracker, 4)
+
+    def validate_review_text(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                             domain: Dict[Text, Any]) -> Dict[str, Any]:
+        return self._free_text("review_text", value, dispatcher, tracker)
+
+
+FORMS = ("verification_form", "product_details_form", "product_price_form", "compare_form", "place_order_form",
+         "discount_form", "track_order_form", "change_order_form", "cancel_order_form", "return_form",
+         "problem_form", "feedback_form", "review_form")
+
+for _form in FORMS:
+    _cls_name = "Validate" + "".join(part.title() for part in _form.split("_"))
+    globals()[_cls_name] = type(_cls_name, (HamsafarFormValidation,),
+                                {"name": (lambda self, _n=f"validate_{_form}": _n), "__module__": __name__})
+
+
+# --------------------------------------------------------------------------- questions
+
+
+class AskAction(Action, abc.ABC):
+    """`action_ask_<slot>`: the question in the customer's language (+ buttons)."""
+
+    key: str = ""
+
+    @abc.abstractmethod
+    def name(self) -> Text: ...
+
+    def buttons(self, tracker: Tracker, language: str) -> List[Dict[str, str]]:
+        return []
+
+    def values(self, tracker: Tracker, language: str) -> Dict[str, Any]:
+        return {}
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[EventType]:
+        language = reply_language(tracker)
+        try:
+            buttons = self.buttons(tracker, language)
+        except CRMError:
+            buttons = []
+        say(dispatcher, self.key, language, buttons=buttons or None, **self.values(tracker, language))
+        return []
+
+
+class AskPhoneNumber(AskAction):
+    key = "ask_phone_number"
+
+    def name(self) -> Text:
+        return "action_ask_phone_number"
+
+
+class AskOtpCode(AskAction):
+    key = "ask_otp_code"
+
+    def name(self) -> Text:
+        return "action_ask_otp_code"
+
+
+class AskOrderId(AskAction):
+    """Asks for the order number; a verified customer picks from their recent orders."""
+
+    key = "ask_order_id"
+
+    def name(self) -> Text:
+        return "action_ask_order_id"
+
+    def buttons(self, tracker: Tracker, language: str) -> List[Dict[str, str]]:
+        customer_id = tracker.get_slot("customer_id")
+        if not customer_id:
+            return []
+        from bot.text.formatting import order_status_label
+
+        orders = get_crm().list_orders(customer_id, limit=5)
+        return [button(f"{digits(o.order_id, language)} — {order_status_label(o.status, language)}", "inform",
+                       {"order_id": o.order_id}) for o in orders]
+
+
+class AskProduct(AskAction):
+    key = "ask_product"
+
+    def name(self) -> Text:
+        return "action_ask_product"
+
+
+class AskProducts(AskAction):
+    key = "ask_products"
+
+    def name(self) -> Text:
+        return "action_ask_products"
+
+    def values(self, tracker: Tracker, language: str) -> Dict[str, Any]:
+        first = tracker.get_slot("product")
+        name = ""
+        if first:
+            try:
+                found = find_products(first, limit=1)
+                name = found[0].name(language) if found else str(first)
+            except CRMError:
+                name = str(first)
+        return {"first": name}
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[EventType]:
+        language = reply_language(tracker)
+        first = self.values(tracker, language)["first"]
+        say(dispatcher, "ask_second_product" if first else "ask_products", language, first=first)
+        return []
+
+
+class AskDiscountCode(AskAction):
+    key = "ask_discount_code"
+
+    def name(self) -> Text:
+        return "action_ask_discount_code"
+
+
+class AskRating(AskAction):
+    """Feedback: CSAT 1–5 as buttons (an NPS answer 0–10 is accepted too)."""
+
+    key = "ask_rating"
+
+    def name(self) -> Text:
+        return "action_ask_rating"
+
+    def buttons(self, tracker: Tracker, language: str) -> List[Dict[str, str]]:
+        return [button(digits(i, language) + " ⭐", "inform", {"rating": str(i)}) for i in range(5, 0, -1)]
+
+
+class AskReviewRating(AskRating):
+    key = "ask_review_rating"
+
+    def name(self) -> Text:
+        return "action_ask_review_form_rating"
+
+
+class AskChangeRequest(AskAction):
+    key = "ask_change_request"
+
+    def name(self) -> Text:
+        return "action_ask_change_request"
+
+
+class AskConfirmCancel(AskAction):
+    key = "ask_confirm_cancel"
+
+    def name(self) -> Text:
+        return "action_ask_confirm_cancel"
+
+    def values(self, tracker: Tracker, language: str) -> Dict[str, Any]:
+        return {"order_id": digits(tracker.get_slot("order_id"), language)}
+
+    def buttons(self, tracker: Tracker, language: str) -> List[Dict[str, str]]:
+        return [button(text("yes_cancel", language), "affirm"), button(text("no_keep", language), "deny")]
+
+
+class AskReturnReason(AskAction):
+    key = "ask_return_reason"
+
+    def name(self) -> Text:
+        return "action_ask_return_reason"
+
+
+class AskProblemDescription(AskAction):
+    key = "ask_problem_description"
+
+    def name(self) -> Text:
+        return "action_ask_problem_description"
+
+
+class AskReviewText(AskAction):
+    key = "ask_review_text"
+
+    def name(self) -> Text:
+        return "action_ask_review_text"

@@ -1,0 +1,131 @@
+"""Conversation state after every user message: language, journey stage, goal.
+
+`action_validate_slot_mappings` is Rasa 3's hook for custom slot mappings: Rasa
+runs it after every user message (inside `action_extract_slots`). It fills
+
+* `language` — the message's detected `language` (top-level key of the parse
+  data, set by bot.nlu's LanguageDetector), unless the customer asked for a
+  language with `switch_language` (`preferred_language`);
+* `journey_stage` — the parse's `journey_stage` (from journey.yml); general
+  intents keep the stage of the goal in progress;
+* `goal` / `goal_status` — the goal journey.yml gives the intent; a new goal
+  while another is still `started` marks the old one `abandoned` first; `stop`
+  abandons the goal in progress;
+* `fallback_count` back to 0 once a message is understood;
+* clears the per-goal form slots when a new goal starts, so an answer given for
+  one goal (a rating, a reason, a code) is not reused for the next one.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import ValidationAction
+
+from bot.journey import load_journey
+
+from actions.common import ABANDONED, LANGUAGES, STARTED, latest_text, reply_language, say
+
+# Slots that belong to one goal's form and are cleared when another goal starts.
+PER_GOAL_SLOTS = ("rating", "review_text", "change_request", "confirm_cancel", "return_reason",
+                  "problem_description", "feedback_comment", "discount_code", "products", "quantity",
+                  "otp_code", "verification_status")
+FALLBACK_INTENT = "nlu_fallback"
+
+
+class ActionValidateSlotMappings(ValidationAction):
+    def name(self) -> Text:
+        return "action_validate_slot_mappings"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[EventType]:
+        return state_events(tracker)
+
+
+def state_events(tracker: Tracker) -> List[EventType]:
+    """The SlotSet events for language, stage, goal and the fallback counter (in order)."""
+    parse = tracker.latest_message or {}
+    intent = (parse.get("intent") or {}).get("name")
+    events: List[EventType] = []
+
+    def set_if_changed(slot: str, value: Any) -> None:
+        if tracker.get_slot(slot) != value:
+            events.append(SlotSet(slot, value))
+
+    # language: the customer's explicit choice wins over detection
+    preferred = tracker.get_slot("preferred_language")
+    detected = parse.get("language")
+    language = preferred if preferred in LANGUAGES else detected if detected in LANGUAGES else None
+    if language:
+        set_if_changed("language", language)
+
+    journey = load_journey()
+    # goal
+    new_goal = journey.goal_of_intent(intent)
+    current_goal = tracker.get_slot("goal")
+    current_status = tracker.get_slot("goal_status")
+    if new_goal:
+        if new_goal != current_goal or current_status != STARTED:
+            if current_goal and current_status == STARTED and new_goal != current_goal:
+                events.append(SlotSet("goal_status", ABANDONED))
+            # this message's own candidates (e.g. a rating given with the intent) are kept
+            fresh = tracker.slots_to_validate()
+            for slot in PER_GOAL_SLOTS:
+                if slot not in fresh and tracker.get_slot(slot) is not None:
+                    events.append(SlotSet(slot, None))
+            events.append(SlotSet("goal", new_goal))
+            events.append(SlotSet("goal_status", STARTED))
+    elif intent == "stop" and current_goal and current_status == STARTED:
+        events.append(SlotSet("goal_status", ABANDONED))
+
+    # journey stage: the intent's, else the goal's in progress
+    stage = parse.get("journey_stage") or journey.stage_of_intent(intent)
+    if not stage and (new_goal or current_goal):
+        goal = journey.goals.get(new_goal or current_goal)
+        stage = goal.stage if goal else None
+    if stage:
+        set_if_changed("journey_stage", stage)
+
+    if intent != FALLBACK_INTENT and (tracker.get_slot("fallback_count") or 0):
+        events.append(SlotSet("fallback_count", 0))
+    return events
+
+
+# --------------------------------------------------------------------------- switch_language
+
+_EN_WORDS = re.compile(r"english|inglisi|engilisi|englisi|انگلیسی|انگلیش|اینگلیسی", re.IGNORECASE)
+_FA_WORDS = re.compile(r"persian|farsi|parsi|فارسی|پارسی", re.IGNORECASE)
+
+
+def requested_language(message: str, message_language: Optional[str], current: str) -> str:
+    """The language a switch_language message asks for.
+
+    One language named: that one. Both named ("I don't understand English,
+    write Persian" / «انگلیسی بلد نیستم، فارسی بگو»): the message's own
+    language. None named ("change the language"): the other one.
+    """
+    wants_en, wants_fa = bool(_EN_WORDS.search(message)), bool(_FA_WORDS.search(message))
+    if wants_en and not wants_fa:
+        return "en"
+    if wants_fa and not wants_en:
+        return "fa"
+    if wants_en and wants_fa and message_language in LANGUAGES:
+        return message_language
+    return "en" if current == "fa" else "fa"
+
+
+class ActionSwitchLanguage(Action):
+    def name(self) -> Text:
+        return "action_switch_language"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[EventType]:
+        current = reply_language(tracker)
+        target = requested_language(latest_text(tracker), (tracker.latest_message or {}).get("language"),
+                                    current)
+        say(dispatcher, "language_switched", target)
+        return [SlotSet("preferred_language", target), SlotSet("language", target)]

@@ -1,0 +1,334 @@
+"""Decision and retention goals: orders, payment, discounts, returns, tickets.
+
+Order details are shown only to the verified owner: every order is fetched with
+`bot.identity.verification.order_for_customer`, which answers None both for an
+unknown order and for someone else's — and both get the same reply.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.crm.base import PENDING_PAYMENT, ActionNotAllowed, CartItem, Order, Reason
+from bot.text.formatting import order_status_label
+
+from actions.common import (
+    ABANDONED, Outcome, date, digits, get_crm, get_verifier, goal_status, guarded, known_customer, latest_text,
+    policy, policy_text, reply_language, say, text, toman,
+)
+from actions.shop import website
+
+
+def payment_link(order: Order) -> str:
+    """The payment link of an order, from shop_policy.yml `payment.link_template`
+    (placeholders {website}, {order_id}, {total}); default `{website}/pay/{order_id}`."""
+    template = str((policy().get("payment") or {}).get("link_template") or "{website}/pay/{order_id}")
+    return template.format(website=website(), order_id=order.order_id, total=order.total)
+
+
+def customer_or_refuse(dispatcher: CollectingDispatcher, tracker: Tracker, language: str) -> Optional[str]:
+    """The verified customer, or None after telling the customer verification did not succeed."""
+    customer_id = known_customer(tracker)
+    if not customer_id:
+        if tracker.get_slot("verification_status") != "aborted":   # already apologised for an outage
+            say(dispatcher, "not_verified", language)
+    return customer_id
+
+
+def owned_order(dispatcher: CollectingDispatcher, tracker: Tracker, customer_id: str,
+                language: str) -> Optional[Order]:
+    order_id = tracker.get_slot("order_id")
+    order = get_verifier().order_for_customer(str(order_id or ""), customer_id)
+    if order is None:
+        say(dispatcher, "order_not_found", language, order_id=digits(order_id or "", language))
+    return order
+
+
+def explain_not_allowed(dispatcher: CollectingDispatcher, error: ActionNotAllowed, language: str,
+                        action_key: str) -> None:
+    """A customer-facing reason for a business rule (status, window, stock, code…)."""
+    detail = error.detail or {}
+    if error.reason == Reason.STATUS:
+        say(dispatcher, f"status_{action_key}", language, status=order_status_label(error.status or "", language))
+    elif error.reason == Reason.RETURN_WINDOW_EXPIRED:
+        say(dispatcher, "return_window_expired", language, deadline=date(detail.get("deadline"), language))
+    elif error.reason == Reason.NOT_RETURNABLE:
+        say(dispatcher, "not_returnable", language)
+    elif error.reason == Reason.OUT_OF_STOCK:
+        say(dispatcher, "out_of_stock_order", language)
+    elif error.reason in DISCOUNT_REASONS:
+        say(dispatcher, f"discount_{error.reason}", language,
+            min_total=toman(int(detail.get("min_total") or 0), language))
+    else:
+        say(dispatcher, "not_allowed", language)
+
+
+DISCOUNT_REASONS = (Reason.UNKNOWN_CODE, Reason.EXPIRED, Reason.NOT_STARTED, Reason.USAGE_LIMIT, Reason.MIN_TOTAL,
+                    Reason.INACTIVE)
+
+
+def _channel(tracker: Tracker) -> Optional[str]:
+    return tracker.get_latest_input_channel() or None
+
+
+# --------------------------------------------------------------------------- decision
+
+
+class ActionPlaceOrder(Action):
+    """A `pending_payment` order for the chosen product, answered with its payment link."""
+
+    def name(self) -> Text:
+        return "action_place_order"
+
+    @guarded
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[EventType]:
+        language = reply_language(tracker)
+        customer_id = customer_or_refuse(dispatcher, tracker, language)
+        if not customer_id:
+            return Outcome.failed()
+        crm = get_crm()
+        product = crm.get_product(str(tracker.get_slot("product") or ""))
+        if product is None:
+            say(dispatcher, "product_not_found", language, product=tracker.get_slot("product") or "")
+            return Outcome.failed()
+        quantity = _quantity(tracker.get_slot("quantity"))
+        try:
+            order = crm.create_order(customer_id, [CartItem(product.sku, quantity)])
+        except ActionNotAllowed as error:
+            explain_not_allowed(dispatcher, error, language, "order")
+            return Outcome.failed()
+        say(dispatcher, "order_placed", language, order_id=digits(order.order_id, language),
+            product=product.name(language), quantity=digits(quantity, language), total=toman(order.total, language),
+            link=payment_link(order))
+        return Outcome.completed(SlotSet("last_order_id", order.order_id), SlotSet("order_id", order.order_id))
+
+
+def _quantity(value: Any) -> int:
+    match = re.search(r"\d+", str(value or ""))
+    quantity = int(match.group(0)) if match else 1
+    return quantity if 1 <= quantity <= 20 else 1
+
+
+class ActionApplyDiscount(Action):
+    """Applies the code to the customer's order awaiting payment; otherwise checks the code."""
+
+    def name(self) -> Text:
+        return "action_apply_discount"
+
+    @guarded
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[EventType]:
+        language = reply_language(tracker)
+        code = str(tracker.get_slot("discount_code") or "").upper()
+        crm = get_crm()
+        customer_id = known_customer(tracker)
+        order = None
+        if customer_id:
+            wanted = tracker.get_slot("last_order_id")
+            if wanted:
+                order = get_verifier().order_for_customer(wanted, customer_id)
+            if order is None or order.status != PENDING_PAYMENT:
+                pending = crm.list_orders(customer_id, status=PENDING_PAYMENT, limit=1)
+                order = pending[0] if pending else None
+        if order is not None:
+            try:
+                updated = crm.apply_discount_code(order.order_id, code)
+            except ActionNotAllowed as error:
+                explain_not_allowed(dispatcher, error, language, "discount")
+                return Outcome.failed()
+            say(dispatcher, "discount_applied", language, code=code, order_id=digits(order.order_id, language),
+                amount=toman(updated.discount_amount, language), total=toman(updated.total, language),
+                link=payment_link(updated))
+            return Outcome.completed()
+        check = crm.validate_discount_code(code, 10 ** 12)   # any order size: tell the code's own conditions
+        if not check.valid:
+            say(dispatcher, f"discount_{check.reason}", language,
+                min_total=toman(int(check.min_total or 0), language))
+            return Outcome.failed()
+        extra = text("discount_valid_min_total", language, min_total=toman(check.min_total, language)) \
+            if check.min_total else ""
+        say(dispatcher, "discount_valid", language, code=code, extra=extra)
+        return Outcome.completed()
+
+
+class ActionPaymentProblem(Action):
+    def name(self) -> Text:
+        return "action_payment_problem"
+
+    @guarded
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[EventType]:
+        language = reply_language(tracker)
+        customer_id = customer_or_refuse(dispatcher, tracker, language)
+        if not customer_id:
+            return Outcome.failed()
+        order_id = tracker.get_slot("order_id")
+        order = get_verifier().order_for_customer(order_id, customer_id) if order_id else None
+        description = tracker.get_slot("problem_description") or latest_text(tracker)
+        ticket = get_crm().open_ticket(customer_id, "Payment problem", description=description, category="payment",
+                                       order_id=order.order_id if order else None, channel=_channel(tracker))
+        say(dispatcher, "payment_problem_ticket", language, reference=ticket.reference)
+        return Outcome.completed()
+
+
+# --------------------------------------------------------------------------- retention
+
+
+class ActionTrackOrder(Action):
+    def name(self) -> Text:
+        return "action_track_order"
+
+    @guarded
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[EventType]:
+        language = reply_language(tracker)
+        customer_id = customer_or_refuse(dispatcher, tracker, language)
+        if not customer_id:
+            return Outcome.failed()
+        order = owned_order(dispatcher, tracker, customer_id, language)
+        if order is None:
+            return Outcome.failed()
+        lines = [text("track_status", language, order_id=digits(order.order_id, language),
+                      status=order_status_label(order.status, language), created=date(order.created_at, language),
+                      total=toman(order.total, language))]
+        if order.shipped_at:
+            lines.append(text("order_shipped_on", language, date=date(order.shipped_at, language)))
+        if order.tracking_code:
+            lines.append(text("order_tracking", language, carrier=order.carrier or "", code=order.tracking_code))
+        if order.delivered_at:
+            lines.append(text("order_delivered_on", language, date=date(order.delivered_at, language)))
+        if order.status == PENDING_PAYMENT:
+            lines.append(text("order_pay_link", language, link=payment_link(order)))
+        dispatcher.utter_message(text="\n".join(lines))
+        return Outcome.completed()
+
+
+_TIME_WORDS = re.compile(r"ساعت|صبح|ظهر|عصر|شب|فردا|پس ?فردا|شنبه|یکشنبه|دوشنبه|سه ?شنبه|چهارشنبه|پنجشنبه|جمعه|"
+                         r"زمان|وقت|تاریخ|time|morning|afternoon|evening|tomorrow|monday|tuesday|wednesday|thursday|"
+                         r"friday|saturday|sunday|date|deliver (?:it )?on|o'?clock|\d{1,2}(?::\d\d)?\s*(?:am|pm)",
+                         re.IGNORECASE)
+_ADDRESS_WORDS = re.compile(r"آدرس|نشانی|خیابان|کوچه|پلاک|واحد|بلوار|میدان|address|street|st\.|avenue|ave|"
+                            r"no\.|unit|apt|road|square", re.IGNORECASE)
+
+
+def classify_change(request: str) -> str:
+    """address or time: what a free-text change request is about."""
+    if _ADDRESS_WORDS.search(request):
+        return "address"
+    if _TIME_WORDS.search(request):
+        return "time"
+    return "address"
+
+
+class ActionChangeOrder(Action):
+    def name(self) -> Text:
+        return "action_change_order"
+
+    @guarded
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[EventType]:
+        language = reply_language(tracker)
+        customer_id = customer_or_refuse(dispatcher, tracker, language)
+        if not customer_id:
+            return Outcome.failed()
+        order = owned_order(dispatcher, tracker, customer_id, language)
+        if order is None:
+            return Outcome.failed()
+        request = str(tracker.get_slot("change_request") or "").strip()
+        kind = classify_change(request)
+        try:
+            if kind == "time":
+                get_crm().change_order(order.order_id, delivery_time=request)
+            else:
+                get_crm().change_order(order.order_id, shipping_address=request)
+        except ActionNotAllowed as error:
+            explain_not_allowed(dispatcher, error, language, "change")
+            return Outcome.failed()
+        say(dispatcher, f"order_changed_{kind}", language, order_id=digits(order.order_id, language),
+            value=request)
+        return Outcome.completed()
+
+
+class ActionCancelOrder(Action):
+    def name(self) -> Text:
+        return "action_cancel_order"
+
+    @guarded
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[EventType]:
+        language = reply_language(tracker)
+        customer_id = customer_or_refuse(dispatcher, tracker, language)
+        if not customer_id:
+            return Outcome.failed()
+        order = owned_order(dispatcher, tracker, customer_id, language)
+        if order is None:
+            return Outcome.failed()
+        if tracker.get_slot("confirm_cancel") is False:
+            say(dispatcher, "order_kept", language, order_id=digits(order.order_id, language))
+            return goal_status(ABANDONED)
+        try:
+            get_crm().cancel_order(order.order_id, reason="customer request via chat")
+        except ActionNotAllowed as error:
+            explain_not_allowed(dispatcher, error, language, "cancel")
+            return Outcome.failed()
+        key = "order_cancelled_refund" if order.paid_at or order.status != PENDING_PAYMENT else "order_cancelled"
+        say(dispatcher, key, language, order_id=digits(order.order_id, language))
+        return Outcome.completed()
+
+
+class ActionReturnItem(Action):
+    """A return request for a delivered order inside the return window (the CRM checks the window)."""
+
+    def name(self) -> Text:
+        return "action_return_item"
+
+    @guarded
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[EventType]:
+        language = reply_language(tracker)
+        customer_id = customer_or_refuse(dispatcher, tracker, language)
+        if not customer_id:
+            return Outcome.failed()
+        order = owned_order(dispatcher, tracker, customer_id, language)
+        if order is None:
+            return Outcome.failed()
+        try:
+            request = get_crm().create_return_request(order.order_id,
+                                                      reason=str(tracker.get_slot("return_reason") or ""))
+        except ActionNotAllowed as error:
+            explain_not_allowed(dispatcher, error, language, "return")
+            return Outcome.failed()
+        say(dispatcher, "return_registered", language, reference=request.reference,
+            order_id=digits(order.order_id, language), returns=policy_text((policy().get("returns") or {})
+                                                                            .get("text"), language))
+        return Outcome.completed()
+
+
+class ActionReportProblem(Action):
+    """A ticket with the customer's own words; verified customers' tickets carry their id."""
+
+    def name(self) -> Text:
+        return "action_report_problem"
+
+    @guarded
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[EventType]:
+        language = reply_language(tracker)
+        customer_id = known_customer(tracker)
+        order_id = tracker.get_slot("order_id")
+        if order_id and customer_id:
+            order = get_verifier().order_for_customer(order_id, customer_id)
+            order_id = order.order_id if order else None
+        else:
+            order_id = None
+        description = str(tracker.get_slot("problem_description") or latest_text(tracker))
+        ticket = get_crm().open_ticket(customer_id, "Product problem", description=description, category="problem",
+                                       order_id=order_id, channel=_channel(tracker))
+        say(dispatcher, "problem_ticket", language, reference=ticket.reference)
+        return Outcome.completed()

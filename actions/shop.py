@@ -1,0 +1,286 @@
+"""Awareness and consideration answers from shop_policy.yml and the catalogue.
+
+action_shop_info, action_show_promotions, action_shipping_info,
+action_warranty_policy, action_payment_methods, action_usage_help (policy text),
+action_browse_products, action_product_details, action_product_price,
+action_compare_products (catalogue through bot.crm).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.crm.base import Product
+from bot.text.persian import normalise
+
+from actions.common import (
+    Outcome, button, digits, entity_values, get_crm, guarded, last_goal_intent, latest_text, policy,
+    policy_text, reply_language, say, text, toman,
+)
+from actions.forms import find_products
+
+
+def shop_name(language: str) -> str:
+    return policy_text((policy().get("shop") or {}).get("name"), language) or "Hamsafar"
+
+
+def website() -> str:
+    return str((policy().get("shop") or {}).get("website") or "").rstrip("/")
+
+
+class ActionShopInfo(Action):
+    """About the shop, or its contact details (phone, address, hours) for ask_contact_info."""
+
+    def name(self) -> Text:
+        return "action_shop_info"
+
+    @guarded
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[EventType]:
+        language = reply_language(tracker)
+        data = policy()
+        if last_goal_intent(tracker, ("ask_about_company", "ask_contact_info")) == "ask_contact_info":
+            contact = data.get("contact") or {}
+            say(dispatcher, "contact_info", language, phone=digits(contact.get("phone", ""), language),
+                email=contact.get("email", ""), address=policy_text(contact.get("address"), language),
+                hours=policy_text(contact.get("hours"), language), website=website())
+        else:
+            say(dispatcher, "about_shop", language, name=shop_name(language),
+                about=policy_text(data.get("about"), language), website=website())
+        return Outcome.completed()
+
+
+class ActionShowPromotions(Action):
+    def name(self) -> Text:
+        return "action_show_promotions"
+
+    @guarded
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[EventType]:
+        language = reply_language(tracker)
+        promotions = policy().get("promotions") or []
+        if not promotions:
+            say(dispatcher, "no_promotions", language)
+            return Outcome.completed()
+        lines = [f"• {policy_text(p.get('title'), language)}: {policy_text(p.get('text'), language)}" for p in promotions]
+        say(dispatcher, "promotions", language, lines="\n".join(lines))
+        return Outcome.completed()
+
+
+class ActionShippingInfo(Action):
+    def name(self) -> Text:
+        return "action_shipping_info"
+
+    @guarded
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[EventType]:
+        language = reply_language(tracker)
+        shipping = policy().get("shipping") or {}
+        lines = [f"• {policy_text(m.get('name'), language)}: {policy_text(m.get('days'), language)} — "
+                 f"{toman(int(m.get('cost') or 0), language)}" for m in shipping.get("methods") or []]
+        say(dispatcher, "shipping", language, text=policy_text(shipping.get("text"), language),
+            lines="\n".join(lines))
+        return Outcome.completed()
+
+
+class ActionWarrantyPolicy(Action):
+    """Warranty and the return policy; a product's own warranty when one is named."""
+
+    def name(self) -> Text:
+        return "action_warranty_policy"
+
+    @guarded
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[EventType]:
+        language = reply_language(tracker)
+        data = policy()
+        say(dispatcher, "warranty", language, warranty=policy_text((data.get("warranty") or {}).get("text"), language),
+            returns=policy_text((data.get("returns") or {}).get("text"), language))
+        for sku in entity_values(tracker, "product")[:1]:
+            found = find_products(sku, limit=1)
+            if found:
+                say(dispatcher, "product_warranty", language, product=found[0].name(language),
+                    months=digits(found[0].warranty_months, language))
+        return Outcome.completed()
+
+
+class ActionPaymentMethods(Action):
+    def name(self) -> Text:
+        return "action_payment_methods"
+
+    @guarded
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[EventType]:
+        language = reply_language(tracker)
+        methods = policy().get("payment_methods") or []
+        lines = "\n".join(f"• {policy_text(m.get('name'), language)}" for m in methods)
+        say(dispatcher, "payment_methods", language, lines=lines)
+        return Outcome.completed()
+
+
+class ActionUsageHelp(Action):
+    def name(self) -> Text:
+        return "action_usage_help"
+
+    @guarded
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[EventType]:
+        language = reply_language(tracker)
+        product: Optional[Product] = None
+        sku = tracker.get_slot("product")
+        if sku and (entity_values(tracker, "product") or last_goal_intent(tracker, ("ask_usage_help",))):
+            found = find_products(sku, limit=1)
+            product = found[0] if found else None
+        if product is not None:
+            say(dispatcher, "usage_help_product", language, product=product.name(language),
+                link=f"{website()}/guides/{product.sku}", months=digits(product.warranty_months, language))
+        else:
+            say(dispatcher, "usage_help", language, link=f"{website()}/guides")
+        return Outcome.completed()
+
+
+# --------------------------------------------------------------------------- catalogue
+
+
+def category_of_text(message: str) -> Optional[str]:
+    """The shop category whose name or keyword appears in the message (longest keyword wins)."""
+    canonical = normalise(message).lower().replace("\u200c", " ")
+    best, best_len = None, 0
+    for category, entry in (policy().get("categories") or {}).items():
+        words = [entry.get("fa", ""), entry.get("en", ""), category] + list(entry.get("keywords") or [])
+        for word in words:
+            key = normalise(str(word)).lower().replace("\u200c", " ")
+            if key and key in canonical and len(key) > best_len:
+                best, best_len = category, len(key)
+    return best
+
+
+def category_title(category: str, language: str) -> str:
+    entry = (policy().get("categories") or {}).get(category) or {}
+    return str(entry.get(language) or entry.get("fa") or category)
+
+
+def product_line(product: Product, language: str) -> str:
+    stock = text("in_stock" if product.in_stock else "out_of_stock", language)
+    return f"{product.name(language)} — {toman(product.price, language)} ({stock})"
+
+
+class ActionBrowseProducts(Action):
+    """Products of a category (or matching the words) as buttons; without a hint, the categories.
+
+    Showing the category menu leaves the goal `started`: the customer has not
+    seen products yet.
+    """
+
+    def name(self) -> Text:
+        return "action_browse_products"
+
+    MAX = 6
+
+    @guarded
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[EventType]:
+        language = reply_language(tracker)
+        crm = get_crm()
+        categories = policy().get("categories") or {}
+        hints = entity_values(tracker, "product")
+        category = next((h for h in hints if h in categories), None) or category_of_text(latest_text(tracker))
+        products: List[Product] = []
+        if hints and not category:
+            for hint in hints:
+                for product in find_products(hint, limit=1):
+                    category = product.category
+        if category:
+            products = crm.list_products(category, limit=50)
+        if not products and hints:
+            products = [p for h in hints for p in find_products(h)]
+        if not products:
+            names = crm.list_categories() or list(categories)
+            say(dispatcher, "browse_categories", language,
+                buttons=[button(category_title(c, language), "browse_products", {"product": c}) for c in names])
+            return []
+        products.sort(key=lambda p: (not p.in_stock, p.price))
+        shown = products[: self.MAX]
+        title = category_title(category, language) if category else text("products", language)
+        say(dispatcher, "browse_products", language, category=title,
+            count=digits(len(products), language),
+            buttons=[button(product_line(p, language), "ask_product_details", {"product": p.sku}) for p in shown])
+        return Outcome.completed()
+
+
+def _product(tracker: Tracker) -> Optional[Product]:
+    sku = tracker.get_slot("product")
+    found = find_products(sku, limit=1) if sku else []
+    return found[0] if found else None
+
+
+class ActionProductDetails(Action):
+    def name(self) -> Text:
+        return "action_product_details"
+
+    @guarded
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[EventType]:
+        language = reply_language(tracker)
+        product = _product(tracker)
+        if product is None:
+            say(dispatcher, "product_not_found", language, product=tracker.get_slot("product") or "")
+            return Outcome.failed()
+        say(dispatcher, "product_details", language, product=product.name(language),
+            category=category_title(product.category, language), price=toman(product.price, language),
+            stock=text("in_stock_count", language, count=digits(product.stock, language)) if product.in_stock
+            else text("out_of_stock", language),
+            months=digits(product.warranty_months, language),
+            buttons=[button(text("buy_this", language), "place_order", {"product": product.sku})]
+            if product.in_stock else None)
+        return Outcome.completed()
+
+
+class ActionProductPrice(Action):
+    def name(self) -> Text:
+        return "action_product_price"
+
+    @guarded
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[EventType]:
+        language = reply_language(tracker)
+        product = _product(tracker)
+        if product is None:
+            say(dispatcher, "product_not_found", language, product=tracker.get_slot("product") or "")
+            return Outcome.failed()
+        key = "product_price" if product.in_stock else "product_price_out_of_stock"
+        say(dispatcher, key, language, product=product.name(language), price=toman(product.price, language))
+        return Outcome.completed()
+
+
+class ActionCompareProducts(Action):
+    def name(self) -> Text:
+        return "action_compare_products"
+
+    @guarded
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[EventType]:
+        language = reply_language(tracker)
+        products: List[Product] = []
+        for sku in tracker.get_slot("products") or []:
+            found = find_products(sku, limit=1)
+            if found and found[0].sku not in {p.sku for p in products}:
+                products.append(found[0])
+        if len(products) < 2:
+            say(dispatcher, "compare_need_two", language)
+            return Outcome.failed()
+        lines = []
+        for p in products:
+            stock = text("in_stock" if p.in_stock else "out_of_stock", language)
+            lines.append(text("compare_line", language, product=p.name(language), price=toman(p.price, language),
+                              months=digits(p.warranty_months, language), stock=stock))
+        cheapest = min(products, key=lambda p: p.price)
+        difference = max(p.price for p in products) - cheapest.price
+        say(dispatcher, "compare", language, lines="\n".join(lines), cheapest=cheapest.name(language),
+            difference=toman(difference, language))
+        return Outcome.completed()
+

@@ -1,0 +1,416 @@
+"""Every text the actions send, in Persian (fa) and English (en).
+
+Placeholders are filled by the actions with values already formatted for the
+language (Persian digits, Jalali dates, Toman amounts: actions.common and
+bot.text.formatting). Persian numbers written in the templates use Persian digits.
+"""
+
+from typing import Dict
+
+TEXTS: Dict[str, Dict[str, str]] = {
+    # ------------------------------------------------------------------ general
+    "crm_unavailable": {
+        "fa": "متأسفم، الان به سامانه فروشگاه دسترسی ندارم و نمی‌توانم این کار را انجام دهم. لطفاً چند دقیقه دیگر دوباره امتحان کنید یا بنویسید «اپراتور» تا یکی از همکاران پیگیری کند.",
+        "en": "Sorry, I can't reach the shop's system right now, so I can't do this. Please try again in a few minutes, or type \"agent\" and a colleague will follow up.",
+    },
+    "language_switched": {
+        "fa": "حتماً، از این به بعد فارسی صحبت می‌کنیم. چه کمکی از من برمی‌آید؟",
+        "en": "Sure, I'll speak English from now on. How can I help?",
+    },
+    "rephrase_with_suggestions": {
+        "fa": "ببخشید، منظورتان را متوجه نشدم. می‌شود طور دیگری بگویید؟ شاید یکی از این‌ها را می‌خواهید:",
+        "en": "Sorry, I didn't quite get that. Could you say it another way? Perhaps you meant one of these:",
+    },
+    "rephrase": {
+        "fa": "ببخشید، منظورتان را متوجه نشدم. می‌شود طور دیگری بگویید؟",
+        "en": "Sorry, I didn't quite get that. Could you say it another way?",
+    },
+    "handoff_started": {
+        "fa": "گفتگو را به یکی از همکاران پشتیبانی می‌سپارم؛ به‌زودی همین‌جا جوابتان را می‌دهند. 🙏",
+        "en": "I'm passing the conversation to a person from our support team; they will answer you here shortly.",
+    },
+    "handoff_already": {
+        "fa": "درخواستتان ثبت شده و یکی از همکاران پشتیبانی به‌زودی همین‌جا پاسخ می‌دهد.",
+        "en": "Your request is in: a person from our support team will answer you here shortly.",
+    },
+    # ------------------------------------------------------------------ verification
+    "ask_phone_number": {
+        "fa": "برای دسترسی به سفارش‌ها و حساب شما، لطفاً شماره موبایلی را که با آن خرید کرده‌اید بنویسید (مثلاً ۰۹۱۲۱۲۳۴۵۶۷).",
+        "en": "To access your orders and account, please type the mobile number you shop with (for example 09121234567).",
+    },
+    "phone_invalid": {
+        "fa": "این شماره موبایل معتبر به نظر نمی‌رسد. لطفاً شماره را به شکل ۰۹۱۲۱۲۳۴۵۶۷ بنویسید.",
+        "en": "That doesn't look like a valid mobile number. Please type it like 09121234567.",
+    },
+    "code_sent": {
+        "fa": "اگر این شماره ({phone}) در فروشگاه ثبت شده باشد، یک کد ۶ رقمی با پیامک برایش فرستادیم.",
+        "en": "If this number ({phone}) is registered with the shop, we have sent it a 6-digit code by SMS.",
+    },
+    "ask_otp_code": {
+        "fa": "لطفاً کد ۶ رقمی پیامک‌شده را بنویسید.",
+        "en": "Please type the 6-digit code from the SMS.",
+    },
+    "code_wrong": {
+        "fa": "کد درست نیست. {left} بار دیگر می‌توانید امتحان کنید.",
+        "en": "That code is not right. You can try {left} more times.",
+    },
+    "code_expired": {
+        "fa": "کد منقضی شده است. شماره موبایلتان را دوباره بنویسید تا کد تازه بفرستیم.",
+        "en": "The code has expired. Type your mobile number again and we'll send a new one.",
+    },
+    "code_too_many": {
+        "fa": "تعداد تلاش‌ها بیش از حد مجاز شد. لطفاً کمی بعد دوباره امتحان کنید یا بنویسید «اپراتور».",
+        "en": "Too many attempts. Please try again later, or type \"agent\".",
+    },
+    "code_rate_limited": {
+        "fa": "برای این شماره چند کد پشت سر هم فرستاده شده است. لطفاً {minutes} دقیقه دیگر دوباره امتحان کنید.",
+        "en": "Several codes were sent to this number already. Please try again in {minutes} minutes.",
+    },
+    "code_send_failed": {
+        "fa": "متأسفم، فرستادن پیامک الان ممکن نشد. لطفاً کمی بعد دوباره امتحان کنید.",
+        "en": "Sorry, the SMS could not be sent right now. Please try again a little later.",
+    },
+    "verified": {
+        "fa": "هویت شما تأیید شد. ✅",
+        "en": "You're verified. ✅",
+    },
+    "not_verified": {
+        "fa": "متأسفم، بدون تأیید شماره موبایل نمی‌توانم اطلاعات سفارش یا حساب شما را نشان دهم.",
+        "en": "Sorry, without verifying your mobile number I can't show your orders or account.",
+    },
+    # ------------------------------------------------------------------ form questions
+    "ask_order_id": {
+        "fa": "شماره سفارش را بنویسید (مثلاً ۱۰۰۲۳۴).",
+        "en": "Please type the order number (for example 100234).",
+    },
+    "order_id_invalid": {
+        "fa": "شماره سفارش باید فقط عدد باشد، مثلاً ۱۰۰۲۳۴.",
+        "en": "An order number is digits only, for example 100234.",
+    },
+    "order_not_found": {
+        "fa": "سفارشی با شماره {order_id} در سفارش‌های شما پیدا نکردم. لطفاً شماره را بررسی کنید.",
+        "en": "I couldn't find an order {order_id} among your orders. Please check the number.",
+    },
+    "ask_product": {
+        "fa": "کدام کالا؟ نام یا مدلش را بنویسید (مثلاً «سامسونگ A55»).",
+        "en": "Which product? Type its name or model (for example \"Galaxy A55\").",
+    },
+    "ask_products": {
+        "fa": "کدام دو کالا را مقایسه کنم؟ نام هر دو را بنویسید (مثلاً «A55 یا S24»).",
+        "en": "Which two products shall I compare? Type both names (for example \"A55 or S24\").",
+    },
+    "ask_second_product": {
+        "fa": "{first} را با کدام کالا مقایسه کنم؟",
+        "en": "Compare {first} with which product?",
+    },
+    "product_choose": {
+        "fa": "چند کالا پیدا کردم؛ کدام را می‌خواهید؟",
+        "en": "I found several products; which one do you mean?",
+    },
+    "product_not_found": {
+        "fa": "متأسفم، کالای «{product}» را پیدا نکردم. نام یا مدل را طور دیگری بنویسید.",
+        "en": "Sorry, I couldn't find \"{product}\". Try its name or model another way.",
+    },
+    "ask_discount_code": {
+        "fa": "کد تخفیف را بنویسید.",
+        "en": "Please type the discount code.",
+    },
+    "discount_code_invalid": {
+        "fa": "این کد تخفیف درست به نظر نمی‌رسد؛ کد فقط حروف انگلیسی و عدد دارد، مثلاً WELCOME10.",
+        "en": "That doesn't look like a discount code; codes are letters and digits, like WELCOME10.",
+    },
+    "ask_rating": {
+        "fa": "از ۱ تا ۵ به خدمات ما چه نمره‌ای می‌دهید؟ (۵ یعنی عالی)",
+        "en": "From 1 to 5, how would you rate our service? (5 is excellent)",
+    },
+    "ask_review_rating": {
+        "fa": "از ۱ تا ۵ به این کالا چند ستاره می‌دهید؟",
+        "en": "How many stars, from 1 to 5, do you give this product?",
+    },
+    "rating_invalid": {
+        "fa": "لطفاً یک عدد از {low} تا {high} بنویسید.",
+        "en": "Please give a number from {low} to {high}.",
+    },
+    "ask_change_request": {
+        "fa": "چه چیزی را تغییر دهم؟ آدرس تازه یا زمان تحویل دلخواه را کامل بنویسید.",
+        "en": "What shall I change? Type the new delivery address or the delivery time you'd like.",
+    },
+    "ask_confirm_cancel": {
+        "fa": "سفارش {order_id} لغو شود؟",
+        "en": "Shall I cancel order {order_id}?",
+    },
+    "yes_cancel": {"fa": "بله، لغو شود", "en": "Yes, cancel it"},
+    "no_keep": {"fa": "نه، نگهش دار", "en": "No, keep it"},
+    "ask_return_reason": {
+        "fa": "دلیل مرجوعی چیست؟ (مثلاً معیوب است، با توضیحات فرق دارد، پشیمان شدم)",
+        "en": "Why would you like to return it? (for example faulty, not as described, changed my mind)",
+    },
+    "ask_problem_description": {
+        "fa": "لطفاً مشکل را کمی کامل‌تر توضیح دهید (کدام کالا، چه اتفاقی افتاده).",
+        "en": "Please describe the problem in a little more detail (which product, what happened).",
+    },
+    "ask_review_text": {
+        "fa": "نظرتان درباره این کالا را بنویسید.",
+        "en": "Please write your review of the product.",
+    },
+    # ------------------------------------------------------------------ awareness
+    "about_shop": {
+        "fa": "{about}\nوب‌سایت: {website}",
+        "en": "{about}\nWebsite: {website}",
+    },
+    "contact_info": {
+        "fa": "📞 تلفن: {phone}\n✉️ ایمیل: {email}\n📍 نشانی: {address}\n🕘 ساعت کاری: {hours}\nوب‌سایت: {website}",
+        "en": "📞 Phone: {phone}\n✉️ Email: {email}\n📍 Address: {address}\n🕘 Opening hours: {hours}\nWebsite: {website}",
+    },
+    "promotions": {
+        "fa": "تخفیف‌ها و پیشنهادهای فعلی:\n{lines}",
+        "en": "Current offers:\n{lines}",
+    },
+    "no_promotions": {
+        "fa": "در حال حاضر جشنواره یا تخفیف ویژه‌ای نداریم.",
+        "en": "There are no special offers right now.",
+    },
+    # ------------------------------------------------------------------ consideration
+    "shipping": {
+        "fa": "{text}\n{lines}",
+        "en": "{text}\n{lines}",
+    },
+    "warranty": {
+        "fa": "🛡 گارانتی: {warranty}\n↩️ مرجوعی: {returns}",
+        "en": "🛡 Warranty: {warranty}\n↩️ Returns: {returns}",
+    },
+    "product_warranty": {
+        "fa": "{product}: {months} ماه گارانتی.",
+        "en": "{product}: {months} months' warranty.",
+    },
+    "payment_methods": {
+        "fa": "روش‌های پرداخت:\n{lines}",
+        "en": "You can pay with:\n{lines}",
+    },
+    "usage_help": {
+        "fa": "راهنمای نصب و استفاده کالاها در {link} است. اگر کالای خاصی مدنظرتان است نامش را بنویسید، یا بگویید «اپراتور» تا همکاران پشتیبانی راهنمایی‌تان کنند.",
+        "en": "Setup and user guides are at {link}. Tell me the product's name for its own guide, or type \"agent\" and our support team will help you.",
+    },
+    "usage_help_product": {
+        "fa": "راهنمای نصب و استفاده {product}: {link}\nاگر مشکل ادامه داشت، کالا {months} ماه گارانتی دارد؛ بنویسید «اپراتور» تا همکاران پشتیبانی کمکتان کنند.",
+        "en": "Setup and user guide for {product}: {link}\nIf it still doesn't work, it has a {months}-month warranty; type \"agent\" and our support team will help.",
+    },
+    "browse_categories": {
+        "fa": "کدام دسته را ببینیم؟",
+        "en": "Which category would you like to see?",
+    },
+    "browse_products": {
+        "fa": "{category} ({count} کالا) — برای جزئیات روی هر کدام بزنید:",
+        "en": "{category} ({count} products) — tap one for details:",
+    },
+    "products": {"fa": "کالاها", "en": "Products"},
+    "in_stock": {"fa": "موجود", "en": "in stock"},
+    "out_of_stock": {"fa": "ناموجود", "en": "out of stock"},
+    "in_stock_count": {"fa": "موجود ({count} عدد)", "en": "in stock ({count})"},
+    "buy_this": {"fa": "خرید همین کالا", "en": "Buy this"},
+    "product_details": {
+        "fa": "{product}\nدسته: {category}\nقیمت: {price}\nموجودی: {stock}\nگارانتی: {months} ماه",
+        "en": "{product}\nCategory: {category}\nPrice: {price}\nAvailability: {stock}\nWarranty: {months} months",
+    },
+    "product_price": {
+        "fa": "قیمت {product}: {price} (موجود)",
+        "en": "{product} costs {price} (in stock).",
+    },
+    "product_price_out_of_stock": {
+        "fa": "قیمت {product}: {price} — متأسفانه فعلاً ناموجود است.",
+        "en": "{product} costs {price} — sorry, it is out of stock at the moment.",
+    },
+    "compare_line": {
+        "fa": "• {product}: {price}، {months} ماه گارانتی، {stock}",
+        "en": "• {product}: {price}, {months} months' warranty, {stock}",
+    },
+    "compare": {
+        "fa": "{lines}\nارزان‌تر: {cheapest} ({difference} کمتر).",
+        "en": "{lines}\nCheaper: {cheapest} ({difference} less).",
+    },
+    "compare_need_two": {
+        "fa": "برای مقایسه نام دو کالا را لازم دارم.",
+        "en": "I need the names of two products to compare them.",
+    },
+    # ------------------------------------------------------------------ decision
+    "order_placed": {
+        "fa": "سفارش {order_id} ثبت شد: {quantity} × {product}، مبلغ {total}.\nبرای پرداخت: {link}",
+        "en": "Order {order_id} is placed: {quantity} × {product}, total {total}.\nPay here: {link}",
+    },
+    "out_of_stock_order": {
+        "fa": "متأسفم، این کالا به این تعداد موجود نیست.",
+        "en": "Sorry, this product is not in stock in that quantity.",
+    },
+    "discount_applied": {
+        "fa": "کد {code} روی سفارش {order_id} اعمال شد: {amount} تخفیف، مبلغ نهایی {total}.\nبرای پرداخت: {link}",
+        "en": "Code {code} is applied to order {order_id}: {amount} off, new total {total}.\nPay here: {link}",
+    },
+    "discount_valid": {
+        "fa": "کد {code} معتبر است و هنگام پرداخت اعمال می‌شود.{extra}",
+        "en": "Code {code} is valid and will be applied at checkout.{extra}",
+    },
+    "discount_valid_min_total": {
+        "fa": " (برای خرید حداقل {min_total})",
+        "en": " (for orders of at least {min_total})",
+    },
+    "discount_unknown_code": {
+        "fa": "این کد تخفیف وجود ندارد. لطفاً املای کد را بررسی کنید.",
+        "en": "This discount code doesn't exist. Please check the spelling.",
+    },
+    "discount_expired": {
+        "fa": "متأسفم، مهلت این کد تخفیف تمام شده است.",
+        "en": "Sorry, this discount code has expired.",
+    },
+    "discount_not_started": {
+        "fa": "این کد تخفیف هنوز فعال نشده است.",
+        "en": "This discount code is not active yet.",
+    },
+    "discount_usage_limit": {
+        "fa": "متأسفم، ظرفیت استفاده از این کد تمام شده است.",
+        "en": "Sorry, this code has been used up.",
+    },
+    "discount_min_total": {
+        "fa": "این کد برای سفارش‌های حداقل {min_total} است.",
+        "en": "This code is for orders of at least {min_total}.",
+    },
+    "discount_inactive": {
+        "fa": "این کد تخفیف فعال نیست.",
+        "en": "This discount code is not active.",
+    },
+    "payment_problem_ticket": {
+        "fa": "مشکل پرداختتان را ثبت کردم؛ شماره پیگیری: {reference}. اگر مبلغی کم شده و سفارش ثبت نشده، معمولاً تا ۷۲ ساعت خودکار برمی‌گردد؛ همکاران مالی هم بررسی می‌کنند و خبرتان می‌کنند.",
+        "en": "I've logged your payment problem; reference {reference}. If money was taken without an order, banks usually return it within 72 hours; our finance team will also check and get back to you.",
+    },
+    # ------------------------------------------------------------------ retention
+    "track_status": {
+        "fa": "سفارش {order_id} (ثبت {created}، مبلغ {total}): {status}",
+        "en": "Order {order_id} (placed {created}, total {total}): {status}",
+    },
+    "order_shipped_on": {"fa": "ارسال: {date}", "en": "Shipped: {date}"},
+    "order_tracking": {"fa": "کد رهگیری {carrier}: {code}", "en": "{carrier} tracking code: {code}"},
+    "order_delivered_on": {"fa": "تحویل: {date}", "en": "Delivered: {date}"},
+    "order_pay_link": {"fa": "برای پرداخت: {link}", "en": "Pay here: {link}"},
+    "order_changed_address": {
+        "fa": "نشانی تحویل سفارش {order_id} به «{value}» تغییر کرد.",
+        "en": "The delivery address of order {order_id} is now \"{value}\".",
+    },
+    "order_changed_time": {
+        "fa": "زمان تحویل سفارش {order_id} «{value}» ثبت شد.",
+        "en": "The delivery time of order {order_id} is now \"{value}\".",
+    },
+    "status_change": {
+        "fa": "متأسفم، سفارش در وضعیت «{status}» است و دیگر قابل تغییر نیست.",
+        "en": "Sorry, the order is {status} and can no longer be changed.",
+    },
+    "status_cancel": {
+        "fa": "متأسفم، سفارش در وضعیت «{status}» است و دیگر قابل لغو نیست. اگر کالا به دستتان رسیده، می‌توانید مرجوعش کنید.",
+        "en": "Sorry, the order is {status} and can no longer be cancelled. Once delivered you can return it instead.",
+    },
+    "status_return": {
+        "fa": "فقط سفارش‌های تحویل‌شده مرجوع می‌شوند؛ این سفارش در وضعیت «{status}» است.",
+        "en": "Only delivered orders can be returned; this order is {status}.",
+    },
+    "status_discount": {
+        "fa": "کد تخفیف فقط روی سفارش در انتظار پرداخت اعمال می‌شود؛ این سفارش «{status}» است.",
+        "en": "A discount code applies only to an order awaiting payment; this order is {status}.",
+    },
+    "status_order": {
+        "fa": "این کار برای سفارشی در وضعیت «{status}» ممکن نیست.",
+        "en": "That isn't possible for an order that is {status}.",
+    },
+    "not_allowed": {
+        "fa": "متأسفم، این درخواست طبق قوانین فروشگاه ممکن نیست.",
+        "en": "Sorry, the shop's rules don't allow this.",
+    },
+    "order_kept": {
+        "fa": "باشه، سفارش {order_id} لغو نشد.",
+        "en": "OK, order {order_id} stays as it is.",
+    },
+    "order_cancelled": {
+        "fa": "سفارش {order_id} لغو شد.",
+        "en": "Order {order_id} is cancelled.",
+    },
+    "order_cancelled_refund": {
+        "fa": "سفارش {order_id} لغو شد. مبلغ پرداختی ظرف ۳ تا ۵ روز کاری به حسابتان برمی‌گردد.",
+        "en": "Order {order_id} is cancelled. Your payment will be refunded within 3–5 working days.",
+    },
+    "return_registered": {
+        "fa": "درخواست مرجوعی سفارش {order_id} ثبت شد؛ شماره پیگیری: {reference}.\n{returns}",
+        "en": "The return of order {order_id} is registered; reference {reference}.\n{returns}",
+    },
+    "return_window_expired": {
+        "fa": "متأسفم، مهلت مرجوعی این سفارش {deadline} تمام شده است. اگر کالا ایراد دارد، می‌توانید از گارانتی استفاده کنید یا مشکل را گزارش دهید.",
+        "en": "Sorry, the return window of this order ended on {deadline}. If the product is faulty you can use the warranty or report the problem.",
+    },
+    "not_returnable": {
+        "fa": "متأسفم، این کالا طبق قوانین فروشگاه قابل مرجوع کردن نیست.",
+        "en": "Sorry, this product can't be returned under the shop's policy.",
+    },
+    "problem_ticket": {
+        "fa": "مشکل را ثبت کردم؛ شماره پیگیری: {reference}. همکاران پشتیبانی بررسی می‌کنند و با شما تماس می‌گیرند.",
+        "en": "I've logged the problem; reference {reference}. Our support team will look into it and contact you.",
+    },
+    # ------------------------------------------------------------------ advocacy
+    "feedback_thanks": {
+        "fa": "ممنون از نظرتان! 🌷 بازخورد شما ثبت شد.",
+        "en": "Thank you for your feedback! It has been recorded.",
+    },
+    "feedback_thanks_low": {
+        "fa": "ممنون که گفتید؛ متأسفیم که راضی نبودید. بازخوردتان ثبت شد و اگر بخواهید با نوشتن «اپراتور» یکی از همکاران پیگیری می‌کند.",
+        "en": "Thank you for telling us, and sorry we let you down. Your feedback is recorded; type \"agent\" if you'd like a colleague to follow up.",
+    },
+    "review_thanks": {
+        "fa": "نظر شما درباره {product} ثبت شد. ممنون! 🌟",
+        "en": "Your review of {product} is saved. Thank you!",
+    },
+    "review_failed": {
+        "fa": "متأسفم، ثبت نظر ممکن نشد.",
+        "en": "Sorry, the review could not be saved.",
+    },
+    "referral_code": {
+        "fa": "کد معرف شما: {code}\n{reward}",
+        "en": "Your referral code: {code}\n{reward}",
+    },
+    "loyalty": {
+        "fa": "امتیاز باشگاه شما: {points} — سطح {level}.\n{how}",
+        "en": "You have {points} club points — {level} level.\n{how}",
+    },
+    "loyalty_next": {
+        "fa": "با {points} امتیاز دیگر به سطح {level} می‌رسید.",
+        "en": "{points} more points to reach {level}.",
+    },
+    "loyalty_none": {
+        "fa": "هنوز امتیازی در باشگاه مشتریان ندارید.",
+        "en": "You have no club points yet.",
+    },
+}
+
+# Button titles for the fallback's suggestions (intent -> label).
+INTENT_LABELS: Dict[str, Dict[str, str]] = {
+    "ask_about_company": {"fa": "درباره فروشگاه", "en": "About the shop"},
+    "ask_contact_info": {"fa": "تماس با ما", "en": "Contact details"},
+    "ask_promotions": {"fa": "تخفیف‌ها", "en": "Current offers"},
+    "browse_products": {"fa": "دیدن کالاها", "en": "Browse products"},
+    "ask_product_details": {"fa": "مشخصات کالا", "en": "Product details"},
+    "compare_products": {"fa": "مقایسه کالاها", "en": "Compare products"},
+    "ask_price": {"fa": "قیمت کالا", "en": "A price"},
+    "ask_shipping": {"fa": "ارسال و هزینه آن", "en": "Shipping"},
+    "ask_warranty": {"fa": "گارانتی و مرجوعی", "en": "Warranty and returns"},
+    "place_order": {"fa": "ثبت سفارش", "en": "Place an order"},
+    "ask_payment_methods": {"fa": "روش‌های پرداخت", "en": "Payment methods"},
+    "apply_discount_code": {"fa": "کد تخفیف", "en": "Use a discount code"},
+    "payment_problem": {"fa": "مشکل پرداخت", "en": "Payment problem"},
+    "track_order": {"fa": "پیگیری سفارش", "en": "Track an order"},
+    "change_order": {"fa": "تغییر سفارش", "en": "Change an order"},
+    "cancel_order": {"fa": "لغو سفارش", "en": "Cancel an order"},
+    "return_item": {"fa": "مرجوع کردن کالا", "en": "Return an item"},
+    "report_problem": {"fa": "گزارش مشکل کالا", "en": "Report a problem"},
+    "ask_usage_help": {"fa": "راهنمای استفاده", "en": "How to use a product"},
+    "give_feedback": {"fa": "ثبت نظر درباره خدمات", "en": "Give feedback"},
+    "leave_review": {"fa": "نوشتن نقد کالا", "en": "Review a product"},
+    "ask_referral": {"fa": "کد معرف", "en": "Referral code"},
+    "ask_loyalty_points": {"fa": "امتیاز باشگاه", "en": "Club points"},
+    "request_human": {"fa": "صحبت با پشتیبان", "en": "Talk to a person"},
+    "bot_challenge": {"fa": "شما ربات هستید؟", "en": "Are you a bot?"},
+    "switch_language": {"fa": "English", "en": "فارسی"},
+}
