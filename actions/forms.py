@@ -244,7 +244,7 @@ class HamsafarFormValidation(FormValidationAction, abc.ABC):
         return self._free_text("review_text", value, dispatcher, tracker)
 
 
-FORMS = ("verification_form", "product_details_form", "product_price_form", "compare_form", "place_order_form",
+FORMS = ("payment_problem_form", "referral_form", "loyalty_form", "product_details_form", "product_price_form", "compare_form", "place_order_form",
          "discount_form", "track_order_form", "change_order_form", "cancel_order_form", "return_form",
          "problem_form", "feedback_form", "review_form")
 
