@@ -1,0 +1,77 @@
+"""Conversation-state actions: language, journey stage, goal, switch_language, fallback, handoff."""
+
+from __future__ import annotations
+
+from actions.fallback import ActionAskRephraseWithSuggestions
+from actions.handoff import ActionRequestHuman
+from actions.journey import ActionSwitchLanguage, ActionValidateSlotMappings, requested_language
+from tests.test_actions_support import make_tracker, run, slots_of, texts
+
+
+def test_language_stage_and_goal_follow_the_parse() -> None:
+    tracker = make_tracker(intent="track_order", language="en", stage="retention", text="where is my order")
+    events, _ = run(ActionValidateSlotMappings(), tracker)
+    assert slots_of(events) == {"language": "en", "goal": "track_order", "goal_status": "started",
+                                "journey_stage": "retention"}
+
+
+def test_new_goal_abandons_the_goal_in_progress_first() -> None:
+    tracker = make_tracker({"goal": "track_order", "goal_status": "started", "journey_stage": "retention",
+                            "language": "fa", "rating": "4"},
+                           intent="ask_price", language="fa", stage="consideration")
+    events, _ = run(ActionValidateSlotMappings(), tracker)
+    sequence = [(e["name"], e["value"]) for e in events]
+    assert sequence.index(("goal_status", "abandoned")) < sequence.index(("goal", "know_price")) \
+        < sequence.index(("goal_status", "started"))
+    assert ("rating", None) in sequence          # the old goal's answers are not reused
+    assert ("journey_stage", "consideration") in sequence
+
+
+def test_completed_goal_is_not_abandoned_by_the_next_one() -> None:
+    tracker = make_tracker({"goal": "track_order", "goal_status": "completed"}, intent="cancel_order",
+                           stage="retention")
+    assert ("goal_status", "abandoned") not in [(e["name"], e["value"])
+                                                for e in run(ActionValidateSlotMappings(), tracker)[0]]
+
+
+def test_general_intent_keeps_the_stage_and_stop_abandons() -> None:
+    tracker = make_tracker({"goal": "return_item", "goal_status": "started", "journey_stage": "retention",
+                            "language": "fa"}, intent="stop", stage=None)
+    assert slots_of(run(ActionValidateSlotMappings(), tracker)[0]) == {"goal_status": "abandoned"}
+
+
+def test_preferred_language_wins_over_detection_and_fallbacks_reset() -> None:
+    tracker = make_tracker({"preferred_language": "en", "language": "en", "fallback_count": 2},
+                           intent="greet", language="fa")
+    assert slots_of(run(ActionValidateSlotMappings(), tracker)[0]) == {"fallback_count": 0}
+
+
+def test_switch_language() -> None:
+    assert requested_language("English please", "en", "fa") == "en"
+    assert requested_language("انگلیسی بلد نیستم، فارسی بگو", "fa", "en") == "fa"
+    assert requested_language("زبان رو عوض کن", "fa", "fa") == "en"
+    events, messages = run(ActionSwitchLanguage(), make_tracker({"language": "fa"}, intent="switch_language",
+                                                                text="can you speak English?", language="en"))
+    assert slots_of(events) == {"preferred_language": "en", "language": "en"}
+    assert "English" in texts(messages)
+
+
+def test_fallback_offers_likeliest_intents_as_buttons_in_the_reply_language() -> None:
+    ranking = [{"name": "nlu_fallback", "confidence": 0.4}, {"name": "track_order", "confidence": 0.3},
+               {"name": "inform", "confidence": 0.1}, {"name": "return_item", "confidence": 0.1},
+               {"name": "ask_price", "confidence": 0.05}, {"name": "ask_shipping", "confidence": 0.05}]
+    tracker = make_tracker({"language": "fa", "fallback_count": 1}, intent="nlu_fallback", ranking=ranking)
+    events, messages = run(ActionAskRephraseWithSuggestions(), tracker)
+    assert slots_of(events) == {"fallback_count": 2}
+    payloads = [b["payload"] for b in messages[0]["buttons"]]
+    assert payloads == ["/track_order", "/return_item", "/ask_price"]
+    assert messages[0]["buttons"][0]["title"] == "پیگیری سفارش"
+
+
+def test_request_human_sets_handoff_in_the_customers_language() -> None:
+    events, messages = run(ActionRequestHuman(), make_tracker({"language": "en"}, intent="request_human"))
+    assert slots_of(events) == {"handoff_active": True}
+    assert "person" in texts(messages)
+    events, messages = run(ActionRequestHuman(), make_tracker({"language": "fa", "handoff_active": True},
+                                                              intent="request_human"))
+    assert events == [] and "پشتیبانی" in texts(messages)

@@ -1,0 +1,256 @@
+"""Goal actions and form validation against a real SQLite CRM seeded with the demo shop."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from actions import advocacy, forms, orders, shop as shop_actions
+from actions.common import set_crm
+from bot.crm.base import CRMUnavailable
+from tests.test_actions_support import (  # noqa: F401  (fixture)
+    DOMAIN, PERSIAN_DIGITS, make_tracker, run, shop, slots_of, texts,
+)
+
+C001_PHONE = "09121234567"
+
+
+def verified(**slots):  # type: ignore[no-untyped-def]
+    return {"customer_id": "C001", "language": "fa", **slots}
+
+
+# --------------------------------------------------------------------------- verification form
+
+
+def test_sms_code_verification_inside_an_order_form(shop) -> None:  # type: ignore[no-untyped-def]
+    validate = forms.ValidateTrackOrderForm()
+    tracker = make_tracker({"requested_slot": "phone_number"}, intent="inform", text=C001_PHONE,
+                           entities=[{"entity": "phone_number", "value": "+989121234567"}],
+                           fresh={"phone_number": "+989121234567"}, active_loop="track_order_form")
+    events, messages = run(validate, tracker)
+    assert slots_of(events)["phone_number"] == "+989121234567"
+    assert slots_of(events)["otp_code"] is None          # Rasa asks for the code next (domain order)
+    assert shop.sms.sent and shop.sms.sent[0][0] == "+989121234567"
+    assert "پیامک" in texts(messages) and "۹۸۹۱۲۱۲۳۴۵۶۷" in texts(messages)
+
+    code = shop.sms.last_code()
+    wrong = "000000" if code != "000000" else "111111"
+    tracker = make_tracker({"requested_slot": "otp_code", "phone_number": "+989121234567", "otp_code": wrong},
+                           intent="inform", text=wrong, active_loop="track_order_form",
+                           fresh={"otp_code": wrong})
+    events, messages = run(validate, tracker)
+    assert slots_of(events)["otp_code"] is None and "customer_id" not in slots_of(events)
+    assert "۴" in texts(messages)               # four tries left, in Persian digits
+
+    persian_code = code.translate(str.maketrans("0123456789", PERSIAN_DIGITS))
+    tracker = make_tracker({"requested_slot": "otp_code", "phone_number": "+989121234567",
+                            "otp_code": persian_code}, intent="inform", text=persian_code,
+                           active_loop="track_order_form",
+                           fresh={"otp_code": persian_code})
+    events, _ = run(validate, tracker)
+    result = slots_of(events)
+    assert result["customer_id"] == "C001" and result["otp_code"] == "ok"
+    assert result["requested_slot"] == "order_id"   # verification done: ask for the order
+
+
+def test_verified_customer_is_not_asked_to_verify_again(shop) -> None:  # type: ignore[no-untyped-def]
+    tracker = make_tracker(verified(), intent="track_order", active_loop="track_order_form",
+                           fresh={"order_id": "100004"})
+    events, _ = run(forms.ValidateTrackOrderForm(), tracker)
+    assert slots_of(events)["requested_slot"] is None
+
+
+def test_channel_verification_is_picked_up(shop) -> None:  # type: ignore[no-untyped-def]
+    shop.verifier._remember("C002", "web_signature", "conv-1")
+    tracker = make_tracker({"language": "en"}, intent="ask_referral", active_loop="referral_form")
+    events, _ = run(forms.ValidateReferralForm(), tracker)
+    assert slots_of(events)["customer_id"] == "C002"
+
+
+def test_otp_digits_are_not_taken_for_an_order_number(shop) -> None:  # type: ignore[no-untyped-def]
+    tracker = make_tracker({"requested_slot": "otp_code", "order_id": "123456"}, intent="inform",
+                           text="123456", active_loop="track_order_form",
+                           events=[{"event": "slot", "name": "order_id", "value": "100004"}],
+                           fresh={"order_id": "123456"})
+    events, _ = run(forms.ValidateTrackOrderForm(), tracker)
+    assert slots_of(events)["order_id"] == "100004"
+
+
+def test_someone_elses_order_gets_the_same_answer_as_a_missing_one(shop) -> None:  # type: ignore[no-untyped-def]
+    def answer(order_id: str) -> str:
+        tracker = make_tracker(verified(order_id=order_id, requested_slot="order_id"), intent="inform",
+                               active_loop="track_order_form",
+                               fresh={"order_id": order_id})
+        events, messages = run(forms.ValidateTrackOrderForm(), tracker)
+        assert slots_of(events)["order_id"] is None
+        return texts(messages).replace(order_id.translate(str.maketrans("0123456789", PERSIAN_DIGITS)), "#")
+
+    assert answer("100009") == answer("999999")    # 100009 belongs to C002
+    events, messages = run(orders.ActionTrackOrder(), make_tracker(verified(order_id="100009"), intent="inform"))
+    assert slots_of(events) == {"goal_status": "failed"}
+
+
+# --------------------------------------------------------------------------- order goals
+
+
+def test_track_order_in_persian_with_tracking_code(shop) -> None:  # type: ignore[no-untyped-def]
+    events, messages = run(orders.ActionTrackOrder(), make_tracker(verified(order_id="100004"), intent="inform"))
+    reply = texts(messages)
+    assert slots_of(events) == {"goal_status": "completed"}
+    assert "۱۰۰۰۰۴" in reply and "ارسال‌شده" in reply and "CH990590816" in reply and "تومان" in reply
+    assert not any(ch.isdigit() and ch.isascii() for ch in reply.replace("CH990590816", ""))
+
+
+def test_unverified_customer_gets_no_order(shop) -> None:  # type: ignore[no-untyped-def]
+    events, messages = run(orders.ActionTrackOrder(), make_tracker({"language": "en", "order_id": "100004"}))
+    assert slots_of(events) == {"goal_status": "failed"} and "verifying" in texts(messages)
+
+
+def test_place_order_creates_pending_payment_order_with_payment_link(shop) -> None:  # type: ignore[no-untyped-def]
+    tracker = make_tracker({"customer_id": "C002", "language": "en", "product": "MOB-SAM-A55", "quantity": "2"})
+    events, messages = run(orders.ActionPlaceOrder(), tracker)
+    order_id = slots_of(events)["last_order_id"]
+    order = shop.crm.get_order(order_id)
+    assert order.status == "pending_payment" and order.customer_id == "C002" and order.items[0].quantity == 2
+    assert f"https://shop.example.ir/pay/{order_id}" in texts(messages)
+    assert slots_of(events)["goal_status"] == "completed"
+
+
+def test_out_of_stock_product_cannot_be_ordered(shop) -> None:  # type: ignore[no-untyped-def]
+    tracker = make_tracker({"customer_id": "C002", "language": "en", "product": "MOB-XIA-P6"})
+    events, messages = run(orders.ActionPlaceOrder(), tracker)
+    assert slots_of(events) == {"goal_status": "failed"} and "stock" in texts(messages)
+
+
+def test_discount_code_applies_to_the_pending_order(shop) -> None:  # type: ignore[no-untyped-def]
+    tracker = make_tracker(verified(discount_code="WELCOME10", last_order_id="100001"))
+    events, messages = run(orders.ActionApplyDiscount(), tracker)
+    assert slots_of(events) == {"goal_status": "completed"}
+    assert shop.crm.get_order("100001").discount_code == "WELCOME10"
+    events, messages = run(orders.ActionApplyDiscount(), make_tracker({"language": "en", "discount_code": "YALDA1403"}))
+    assert slots_of(events) == {"goal_status": "failed"} and "expired" in texts(messages)
+
+
+def test_cancel_needs_a_cancellable_status(shop) -> None:  # type: ignore[no-untyped-def]
+    events, messages = run(orders.ActionCancelOrder(), make_tracker(verified(order_id="100002", confirm_cancel=True)))
+    assert slots_of(events) == {"goal_status": "completed"} and shop.crm.get_order("100002").status == "cancelled"
+    events, messages = run(orders.ActionCancelOrder(), make_tracker(verified(order_id="100004", confirm_cancel=True)))
+    assert slots_of(events) == {"goal_status": "failed"} and "ارسال‌شده" in texts(messages)
+    events, _ = run(orders.ActionCancelOrder(), make_tracker(verified(order_id="100003", confirm_cancel=False)))
+    assert slots_of(events) == {"goal_status": "abandoned"} and shop.crm.get_order("100003").status == "processing"
+
+
+def test_change_order_address_and_time(shop) -> None:  # type: ignore[no-untyped-def]
+    events, _ = run(orders.ActionChangeOrder(), make_tracker(verified(order_id="100003",
+                                                                      change_request="تهران، خیابان آزادی، پلاک ۱۲")))
+    assert slots_of(events) == {"goal_status": "completed"}
+    assert "آزادی" in shop.crm.get_order("100003").shipping_address
+    events, _ = run(orders.ActionChangeOrder(), make_tracker(verified(order_id="100003",
+                                                                      change_request="فردا عصر ساعت ۵")))
+    assert shop.crm.get_order("100003").delivery_time == "فردا عصر ساعت ۵"
+
+
+def test_return_window(shop) -> None:  # type: ignore[no-untyped-def]
+    events, messages = run(orders.ActionReturnItem(), make_tracker(verified(order_id="100007", return_reason="broken")))
+    assert slots_of(events) == {"goal_status": "completed"} and "R-" in texts(messages)
+    events, messages = run(orders.ActionReturnItem(), make_tracker(verified(order_id="100006", return_reason="x")))
+    assert slots_of(events) == {"goal_status": "failed"} and "مهلت مرجوعی" in texts(messages)
+
+
+def test_problem_and_payment_problem_open_tickets(shop) -> None:  # type: ignore[no-untyped-def]
+    events, messages = run(orders.ActionReportProblem(),
+                           make_tracker({"language": "en", "problem_description": "screen arrived cracked"}))
+    reference = texts(messages).split("reference ")[1].split(".")[0]
+    assert shop.crm.get_ticket(reference).category == "problem"
+    events, messages = run(orders.ActionPaymentProblem(),
+                           make_tracker(verified(problem_description="پول کم شد ولی سفارش ثبت نشد")))
+    assert slots_of(events) == {"goal_status": "completed"} and "شماره پیگیری" in texts(messages)
+
+
+# --------------------------------------------------------------------------- advocacy
+
+
+def test_feedback_csat_and_nps(shop) -> None:  # type: ignore[no-untyped-def]
+    assert advocacy.feedback_kind(4, "خوب بود") == "csat"
+    assert advocacy.feedback_kind(9, "") == "nps"
+    assert advocacy.feedback_kind(3, "how likely to recommend: 3 out of 10") == "nps"
+    events, _ = run(advocacy.ActionRecordFeedback(), make_tracker({"language": "fa", "rating": "5"}))
+    assert slots_of(events) == {"goal_status": "completed"}
+    events, _ = run(advocacy.ActionRecordFeedback(), make_tracker({"language": "fa", "rating": "11"}))
+    assert slots_of(events) == {"goal_status": "failed"}
+
+
+def test_review_referral_and_loyalty(shop) -> None:  # type: ignore[no-untyped-def]
+    events, _ = run(advocacy.ActionLeaveReview(), make_tracker(verified(product="MOB-SAM-A55", rating="5",
+                                                                        review_text="عالی")))
+    assert slots_of(events) == {"goal_status": "completed"}
+    _, first = run(advocacy.ActionReferralCode(), make_tracker(verified()))
+    _, second = run(advocacy.ActionReferralCode(), make_tracker(verified(language="en")))
+    code = texts(first).split(": ")[1].split("\n")[0]
+    assert code.startswith("HMS") and code in texts(second)
+    events, messages = run(advocacy.ActionLoyaltyPoints(), make_tracker(verified()))
+    assert slots_of(events) == {"goal_status": "completed"} and "امتیاز" in texts(messages)
+    assert not any(ch.isdigit() and ch.isascii() for ch in texts(messages))
+
+
+# --------------------------------------------------------------------------- catalogue and policy
+
+
+def test_browse_products_answers_with_buttons(shop) -> None:  # type: ignore[no-untyped-def]
+    events, messages = run(shop_actions.ActionBrowseProducts(),
+                           make_tracker({"language": "en"}, intent="browse_products", text="show me your laptops"))
+    buttons = messages[0]["buttons"]
+    assert buttons and all(b["payload"].startswith('/ask_product_details{"product":"LAP-') for b in buttons)
+    assert slots_of(events) == {"goal_status": "completed"}
+    events, messages = run(shop_actions.ActionBrowseProducts(),
+                           make_tracker({"language": "fa"}, intent="browse_products", text="چی دارید؟"))
+    assert events == [] and messages[0]["buttons"][0]["payload"].startswith("/browse_products")
+
+
+def test_price_details_compare_and_policies_in_persian(shop) -> None:  # type: ignore[no-untyped-def]
+    _, messages = run(shop_actions.ActionProductPrice(), make_tracker({"language": "fa", "product": "MOB-SAM-A55"}))
+    assert "۲۸٬۹۰۰٬۰۰۰ تومان" in texts(messages)
+    _, messages = run(shop_actions.ActionCompareProducts(),
+                      make_tracker({"language": "en", "products": ["MOB-SAM-A55", "MOB-SAM-S24"]}))
+    assert "Cheaper: Samsung Galaxy A55" in texts(messages)
+    for action in (shop_actions.ActionShippingInfo(), shop_actions.ActionWarrantyPolicy(),
+                   shop_actions.ActionPaymentMethods(), shop_actions.ActionShowPromotions(),
+                   shop_actions.ActionShopInfo(), shop_actions.ActionUsageHelp()):
+        events, messages = run(action, make_tracker({"language": "fa"}, intent="ask_contact_info"))
+        assert slots_of(events) == {"goal_status": "completed"}, action.name()
+        assert texts(messages).strip()
+    _, messages = run(shop_actions.ActionShopInfo(), make_tracker({"language": "fa"}, intent="ask_contact_info"))
+    assert "۰۲۱-۹۱۰۰۱۲۳۴" in texts(messages)
+
+
+# --------------------------------------------------------------------------- CRM outage
+
+
+class DownCRM:
+    def __getattr__(self, name):  # type: ignore[no-untyped-def]
+        def fail(*args, **kwargs):  # type: ignore[no-untyped-def]
+            raise CRMUnavailable("down")
+        return fail
+
+
+def test_crm_outage_apologises_in_the_customers_language(shop) -> None:  # type: ignore[no-untyped-def]
+    set_crm(DownCRM())  # type: ignore[arg-type]
+    shop.verifier._crm = DownCRM()
+    for action, slots in ((orders.ActionTrackOrder(), verified(order_id="100004", language="en")),
+                          (orders.ActionPlaceOrder(), verified(product="MOB-SAM-A55")),
+                          (advocacy.ActionReferralCode(), verified()),
+                          (shop_actions.ActionBrowseProducts(), {"language": "en"})):
+        events, messages = run(action, make_tracker(slots, text="laptops"))
+        assert slots_of(events) == {"goal_status": "failed"}, action.name()
+        assert ("try again" in texts(messages)) if slots["language"] == "en" else ("دوباره" in texts(messages))
+    events, messages = run(forms.ValidateProductPriceForm(),
+                           make_tracker({"language": "fa", "product": "A55", "requested_slot": "product"},
+                                        active_loop="product_price_form",
+                                        fresh={"product": "A55"}))
+    assert slots_of(events)["requested_slot"] is None and "دوباره" in texts(messages)
+
+
+def test_dates_are_jalali_in_persian(shop) -> None:  # type: ignore[no-untyped-def]
+    from actions.common import date
+
+    assert date(dt.datetime(2025, 6, 1, 12, tzinfo=dt.timezone.utc), "fa") == "۱۱ خرداد ۱۴۰۴"
+    assert DOMAIN["slots"]["language"]["values"] == ["fa", "en"]
