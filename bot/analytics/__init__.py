@@ -1,0 +1,9 @@
+"""Conversation-funnel analytics over the `touchpoints` table (docs/metrics.md).
+
+* `data`     — filters (date range, channel, language) and loading rows
+* `metrics`  — funnel, goal outcomes, KPIs (fallback, handoff, containment, CSAT, NPS), daily series
+* `views`    — SQL views for BI tools (docs/sql/views.sql), created by `create_views(engine)`
+* `report`   — one self-contained HTML file with inline SVG charts
+* `simulate` — deterministic synthetic journeys written as touchpoint rows
+* `cli`      — `hamsafar analytics …`, `hamsafar report`, `hamsafar simulate`
+"""

@@ -1,0 +1,148 @@
+"""`hamsafar analytics funnel|goals|channels|kpis|views`, `hamsafar report`, `hamsafar simulate`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, Dict, List
+
+FUNNEL_COLUMNS = ("order", "stage", "units", "reached_any", "conversion", "drop_off", "drop_off_rate",
+                  "conversion_from_first", "median_seconds_from_previous")
+GOAL_COLUMNS = ("goal", "stage", "started", "completed", "failed", "abandoned", "completion_rate", "abandon_rate",
+                "abandoned_at")
+KPI_COLUMNS = ("channel", "language", "conversations", "customer_messages", "fallback_rate", "handoff_rate",
+               "goals_started", "goals_completed", "containment_rate", "csat_responses", "csat_mean", "csat_satisfied",
+               "nps_responses", "nps")
+
+
+def _filters(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--since", help="first UTC day, YYYY-MM-DD (inclusive)")
+    parser.add_argument("--until", help="last UTC day, YYYY-MM-DD (inclusive)")
+    parser.add_argument("--channel", action="append", help="only these channels (repeat or comma-separate)")
+    parser.add_argument("--language", action="append", help="only these languages: fa, en (repeat or comma-separate)")
+    parser.add_argument("--database-url", help="SQLAlchemy URL (default HAMSAFAR_DATABASE_URL)")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    analytics = subparsers.add_parser("analytics", help="funnel, goals, channel and KPI tables from touchpoints")
+    commands = analytics.add_subparsers(dest="analytics_command", metavar="WHAT")
+
+    def command(name: str, help_text: str, func: Any) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text)
+        _filters(sub)
+        sub.add_argument("--format", choices=("table", "csv", "json"), default="table")
+        sub.set_defaults(func=func)
+        return sub
+
+    funnel = command("funnel", "units reaching each journey stage, conversion, drop-off, time between stages", cmd_funnel)
+    funnel.add_argument("--unit", choices=("customer", "conversation"), default="customer")
+    funnel.add_argument("--mode", choices=("strict", "any-order"), default="strict")
+    funnel.add_argument("--window-days", type=float, default=30.0, help="conversion window (default 30)")
+    command("goals", "started / completed / failed / abandoned per goal, and where abandoned goals stopped", cmd_goals)
+    command("channels", "fallback, handoff, containment, CSAT and NPS per channel and language", cmd_channels)
+    command("kpis", "the same KPIs overall, per channel and per language", cmd_kpis)
+    views = commands.add_parser("views", help="(re)create the SQL views for BI tools, or print their SQL")
+    views.add_argument("--print", action="store_true", help="print the SQL (docs/sql/views.sql) instead")
+    views.add_argument("--database-url")
+    views.set_defaults(func=cmd_views)
+    analytics.set_defaults(func=lambda args: (analytics.print_help(), 2)[1])
+
+    report = subparsers.add_parser("report", help="self-contained HTML report (funnel, goals, channels, CSAT/NPS)")
+    _filters(report)
+    report.add_argument("--out", default="report.html")
+    report.add_argument("--window-days", type=float, default=30.0)
+    report.add_argument("--unit", choices=("customer", "conversation"), default="customer")
+    report.add_argument("--mode", choices=("strict", "any-order"), default="strict")
+    report.set_defaults(func=cmd_report)
+
+    simulate = subparsers.add_parser("simulate", help="write simulated customer journeys as touchpoint rows")
+    simulate.add_argument("--customers", type=int, default=500)
+    simulate.add_argument("--days", type=int, default=30)
+    simulate.add_argument("--seed", type=int, default=1)
+    simulate.add_argument("--start", help="first UTC day, YYYY-MM-DD (default: DAYS days ago)")
+    simulate.add_argument("--database-url")
+    simulate.set_defaults(func=cmd_simulate)
+
+
+def _load(args: argparse.Namespace):
+    from bot.analytics.data import Filters, load_rows, parse_date, split_list
+    from bot.db import init_db
+
+    filters = Filters(parse_date(args.since), parse_date(args.until), split_list(args.channel),
+                      split_list(args.language))
+    engine = init_db(args.database_url)
+    return filters, load_rows(engine, filters)
+
+
+def _print(lines: List[Dict[str, Any]], args: argparse.Namespace, columns, meta: Dict[str, Any]) -> int:
+    from bot.analytics.output import render
+
+    sys.stdout.write(render(lines, args.format, None if args.format == "json" else columns, meta))
+    return 0
+
+
+def cmd_funnel(args: argparse.Namespace) -> int:
+    from bot.analytics.metrics import funnel
+    from bot.journey import load_journey
+
+    filters, rows = _load(args)
+    lines = funnel(rows, load_journey(), args.unit, args.mode, args.window_days)
+    meta = {"filters": filters.describe(), "unit": args.unit, "mode": args.mode, "window_days": args.window_days}
+    return _print(lines, args, FUNNEL_COLUMNS, meta)
+
+
+def cmd_goals(args: argparse.Namespace) -> int:
+    from bot.analytics.metrics import goals
+    from bot.journey import load_journey
+
+    filters, rows = _load(args)
+    return _print(goals(rows, load_journey()), args, GOAL_COLUMNS, {"filters": filters.describe()})
+
+
+def cmd_channels(args: argparse.Namespace) -> int:
+    from bot.analytics.metrics import kpis
+
+    filters, rows = _load(args)
+    return _print(kpis(rows, ("channel", "language")), args, KPI_COLUMNS, {"filters": filters.describe()})
+
+
+def cmd_kpis(args: argparse.Namespace) -> int:
+    from bot.analytics.metrics import kpi_overview
+
+    filters, rows = _load(args)
+    return _print(kpi_overview(rows), args, KPI_COLUMNS, {"filters": filters.describe()})
+
+
+def cmd_views(args: argparse.Namespace) -> int:
+    from bot.analytics.views import VIEW_NAMES, create_views, views_sql
+
+    if args.print:
+        sys.stdout.write(views_sql())
+        return 0
+    from bot.db import init_db
+
+    create_views(init_db(args.database_url))
+    print("created views: " + ", ".join(VIEW_NAMES))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from bot.analytics.report import build_report
+
+    filters, rows = _load(args)
+    html = build_report(rows, filters, unit=args.unit, mode=args.mode, window_days=args.window_days)
+    Path(args.out).write_text(html, encoding="utf-8")
+    print(f"wrote {args.out} ({len(html) // 1024} KiB, {len(rows)} touchpoints)")
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from bot.analytics.data import parse_date
+    from bot.analytics.simulate import simulate
+    from bot.db import init_db
+
+    engine = init_db(args.database_url)
+    written = simulate(engine, args.customers, args.days, args.seed, parse_date(args.start))
+    print(f"simulated {args.customers} customers over {args.days} days (seed {args.seed}): {written} new touchpoint rows")
+    return 0
