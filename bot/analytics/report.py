@@ -54,6 +54,8 @@ def svg_text(x: float, y: float, text: str, size: int = 12, anchor: str = "start
              fill: str = "#222", weight: str = "normal") -> str:
     if rtl:
         text = to_persian_digits(text)
+        # in right-to-left text "start" is the right edge
+        anchor = {"start": "end", "end": "start"}.get(anchor, anchor)
     extra = ' direction="rtl" unicode-bidi="embed"' if rtl else ""
     return (f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}" fill="{fill}" '
             f'font-weight="{weight}"{extra}>{esc(text)}</text>')
