@@ -108,7 +108,20 @@ def get_verifier():  # type: ignore[no-untyped-def]
         return _overrides["verifier"]
     from bot.identity.verification import get_verifier as identity_get_verifier
 
-    return identity_get_verifier()
+    verifier = identity_get_verifier()
+    if verifier.sender is None and not _overrides.get("sender_checked"):
+        # the action server sends one-time codes through the SMS channel's gateway
+        _overrides["sender_checked"] = True
+        try:
+            from bot.channels.sms import code_sender_from_env
+            from bot.identity.verification import set_code_sender
+
+            sender = code_sender_from_env()
+            if sender is not None:
+                set_code_sender(sender)
+        except Exception:  # noqa: BLE001 - no gateway configured: codes cannot be sent
+            logger.exception("no SMS gateway for one-time codes")
+    return verifier
 
 
 _overrides: Dict[str, Any] = {}

@@ -105,6 +105,10 @@ class HamsafarFormValidation(FormValidationAction, abc.ABC):
             result = get_verifier().request_code(tracker.sender_id, phone, language=language)
         except CRMUnavailable:
             return {"phone_number": None, **self._abort(dispatcher, language)}
+        except CRMError:   # no SMS gateway configured
+            logger.exception("one-time code not sent")
+            say(dispatcher, "code_send_failed", language)
+            return {"phone_number": None, "verification_status": "failed"}
         if result.status == "sent":
             say(dispatcher, "code_sent", language, phone=digits(phone, language))
             return {"phone_number": phone, "otp_code": None}

@@ -34,6 +34,9 @@ from actions.common import ABANDONED, LANGUAGES, STARTED, latest_text, reply_lan
 PER_GOAL_SLOTS = ("rating", "review_text", "change_request", "confirm_cancel", "return_reason",
                   "problem_description", "feedback_comment", "discount_code", "products", "quantity",
                   "otp_code", "verification_status")
+# Slots a particular goal must not take over from earlier turns: an order is
+# placed only for a product named for it (in the message, a button or the form).
+NOT_CARRIED_INTO = {"place_order": ("product", "quantity")}
 FALLBACK_INTENT = "nlu_fallback"
 
 
@@ -74,7 +77,7 @@ def state_events(tracker: Tracker) -> List[EventType]:
                 events.append(SlotSet("goal_status", ABANDONED))
             # this message's own candidates (e.g. a rating given with the intent) are kept
             fresh = tracker.slots_to_validate()
-            for slot in PER_GOAL_SLOTS:
+            for slot in PER_GOAL_SLOTS + NOT_CARRIED_INTO.get(new_goal, ()):
                 if slot not in fresh and tracker.get_slot(slot) is not None:
                     events.append(SlotSet(slot, None))
             events.append(SlotSet("goal", new_goal))

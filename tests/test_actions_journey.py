@@ -75,3 +75,12 @@ def test_request_human_sets_handoff_in_the_customers_language() -> None:
     events, messages = run(ActionRequestHuman(), make_tracker({"language": "fa", "handoff_active": True},
                                                               intent="request_human"))
     assert events == [] and "پشتیبانی" in texts(messages)
+
+
+def test_an_order_is_not_placed_for_a_product_of_an_earlier_goal() -> None:
+    tracker = make_tracker({"goal": "know_price", "goal_status": "completed", "product": "MOB-SAM-A55"},
+                           intent="place_order", stage="decision")
+    assert ("product", None) in [(e["name"], e["value"]) for e in run(ActionValidateSlotMappings(), tracker)[0]]
+    tracker = make_tracker({"goal": "know_price", "goal_status": "completed", "product": "MOB-SAM-A55"},
+                           intent="ask_product_details", stage="consideration")
+    assert "product" not in slots_of(run(ActionValidateSlotMappings(), tracker)[0])
