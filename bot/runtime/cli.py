@@ -85,7 +85,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     rasa = ManagedProcess(
         "Rasa server",
-        [rasa_executable(), "run", "--model", "models", "--endpoints", "endpoints.yml",
+        [rasa_executable(), "run", "--model", "models", "--endpoints", os.environ.get("HAMSAFAR_ENDPOINTS", "endpoints.yml"),
          "--credentials", "credentials.yml", "--interface", args.host, "--port", str(args.port)],
         env, root,
     )
