@@ -12,6 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from bot.crm.base import ActionNotAllowed
 
 from actions.common import (
+    product_name,
     Outcome, digits, get_crm, guarded, known_customer, number, policy, policy_text, reply_language, say,
 )
 from actions.forms import find_products, parse_score
@@ -76,7 +77,7 @@ class ActionLeaveReview(Action):
         except ActionNotAllowed:
             say(dispatcher, "review_failed", language)
             return Outcome.failed()
-        say(dispatcher, "review_thanks", language, product=found[0].name(language))
+        say(dispatcher, "review_thanks", language, product=product_name(found[0], language))
         return Outcome.completed()
 
 

@@ -9,6 +9,7 @@ button payloads keep ASCII so customers can copy them.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any, Callable, Dict, List, Optional, Sequence, Text, TypeVar
 
 from rasa_sdk import Tracker
@@ -46,6 +47,16 @@ def digits(value: Any, language: str) -> str:
     """`value` as text with Persian digits in Persian replies."""
     text = "" if value is None else str(value)
     return to_persian_digits(text) if language == "fa" else text
+
+
+_LONE_DIGITS = re.compile(r"(?<![A-Za-z0-9])[0-9]+(?![A-Za-z0-9])")
+
+
+def product_name(product: Any, language: str) -> str:
+    """A product's name in the reply language; in Persian, numbers standing alone get
+    Persian digits («تیون ۵۲۰») while model codes keep theirs («A55»)."""
+    name = product.name(language)
+    return _LONE_DIGITS.sub(lambda m: to_persian_digits(m.group(0)), name) if language == "fa" else name
 
 
 def toman(amount: int, language: str) -> str:

@@ -28,6 +28,7 @@ from bot.text.identifiers import normalise_order_id, normalise_phone
 from bot.text.persian import normalise, to_ascii_digits
 
 from actions.common import (
+    product_name,
     button, digits, get_crm, get_verifier, known_customer, previous_slot_value, reply_language, say, text,
 )
 
@@ -54,7 +55,7 @@ def find_products(value: str, limit: int = 5) -> List[Product]:
 
 
 def product_buttons(products: List[Product], language: str) -> List[Dict[str, str]]:
-    return [button(p.name(language), "inform", {"product": p.sku}) for p in products]
+    return [button(product_name(p, language), "inform", {"product": p.sku}) for p in products]
 
 
 def parse_score(value: Any) -> Optional[int]:
@@ -162,6 +163,9 @@ class HamsafarFormValidation(FormValidationAction, abc.ABC):
             # the same answer for an order that does not exist and for someone else's
             say(dispatcher, "order_not_found", language, order_id=digits(order_id, language))
             return {"order_id": None}
+        if self.name() == "validate_cancel_order_form" and not order.can_cancel:
+            # no point asking "cancel it?": the goal action explains why it cannot be cancelled
+            return {"order_id": order_id, "confirm_cancel": True}
         return {"order_id": order_id}
 
     # ---------------------------------------------------------------- products
@@ -184,7 +188,7 @@ class HamsafarFormValidation(FormValidationAction, abc.ABC):
                           domain: Dict[Text, Any]) -> Dict[str, Any]:
         language = reply_language(tracker)
         values = list(value) if isinstance(value, list) else [value] if value else []
-        earlier = tracker.get_slot("product")
+        earlier = previous_slot_value(tracker, "product")   # the first product, kept by the last turn
         if len(values) < 2 and earlier and earlier not in values:
             values.insert(0, earlier)
         skus: List[str] = []
@@ -338,7 +342,7 @@ class AskProducts(AskAction):
         if first:
             try:
                 found = find_products(first, limit=1)
-                name = found[0].name(language) if found else str(first)
+                name = product_name(found[0], language) if found else str(first)
             except CRMError:
                 name = str(first)
         return {"first": name}

@@ -18,6 +18,7 @@ from bot.crm.base import PENDING_PAYMENT, ActionNotAllowed, CartItem, Order, Rea
 from bot.text.formatting import order_status_label
 
 from actions.common import (
+    product_name,
     ABANDONED, Outcome, date, digits, get_crm, get_verifier, goal_status, guarded, known_customer, latest_text,
     policy, policy_text, reply_language, say, text, toman,
 )
@@ -104,9 +105,9 @@ class ActionPlaceOrder(Action):
             explain_not_allowed(dispatcher, error, language, "order")
             return Outcome.failed()
         say(dispatcher, "order_placed", language, order_id=digits(order.order_id, language),
-            product=product.name(language), quantity=digits(quantity, language), total=toman(order.total, language),
+            product=product_name(product, language), quantity=digits(quantity, language), total=toman(order.total, language),
             link=payment_link(order))
-        return Outcome.completed(SlotSet("last_order_id", order.order_id), SlotSet("order_id", order.order_id))
+        return Outcome.completed(SlotSet("last_order_id", order.order_id))
 
 
 def _quantity(value: Any) -> int:

@@ -18,6 +18,7 @@ from bot.crm.base import Product
 from bot.text.persian import normalise
 
 from actions.common import (
+    product_name,
     Outcome, button, digits, entity_values, get_crm, guarded, last_goal_intent, latest_text, policy,
     policy_text, reply_language, say, text, toman,
 )
@@ -103,7 +104,7 @@ class ActionWarrantyPolicy(Action):
         for sku in entity_values(tracker, "product")[:1]:
             found = find_products(sku, limit=1)
             if found:
-                say(dispatcher, "product_warranty", language, product=found[0].name(language),
+                say(dispatcher, "product_warranty", language, product=product_name(found[0], language),
                     months=digits(found[0].warranty_months, language))
         return Outcome.completed()
 
@@ -136,7 +137,7 @@ class ActionUsageHelp(Action):
             found = find_products(sku, limit=1)
             product = found[0] if found else None
         if product is not None:
-            say(dispatcher, "usage_help_product", language, product=product.name(language),
+            say(dispatcher, "usage_help_product", language, product=product_name(product, language),
                 link=f"{website()}/guides/{product.sku}", months=digits(product.warranty_months, language))
         else:
             say(dispatcher, "usage_help", language, link=f"{website()}/guides")
@@ -166,7 +167,7 @@ def category_title(category: str, language: str) -> str:
 
 def product_line(product: Product, language: str) -> str:
     stock = text("in_stock" if product.in_stock else "out_of_stock", language)
-    return f"{product.name(language)} — {toman(product.price, language)} ({stock})"
+    return f"{product_name(product, language)} — {toman(product.price, language)} ({stock})"
 
 
 class ActionBrowseProducts(Action):
@@ -230,7 +231,7 @@ class ActionProductDetails(Action):
         if product is None:
             say(dispatcher, "product_not_found", language, product=tracker.get_slot("product") or "")
             return Outcome.failed()
-        say(dispatcher, "product_details", language, product=product.name(language),
+        say(dispatcher, "product_details", language, product=product_name(product, language),
             category=category_title(product.category, language), price=toman(product.price, language),
             stock=text("in_stock_count", language, count=digits(product.stock, language)) if product.in_stock
             else text("out_of_stock", language),
@@ -253,7 +254,7 @@ class ActionProductPrice(Action):
             say(dispatcher, "product_not_found", language, product=tracker.get_slot("product") or "")
             return Outcome.failed()
         key = "product_price" if product.in_stock else "product_price_out_of_stock"
-        say(dispatcher, key, language, product=product.name(language), price=toman(product.price, language))
+        say(dispatcher, key, language, product=product_name(product, language), price=toman(product.price, language))
         return Outcome.completed()
 
 
@@ -276,11 +277,11 @@ class ActionCompareProducts(Action):
         lines = []
         for p in products:
             stock = text("in_stock" if p.in_stock else "out_of_stock", language)
-            lines.append(text("compare_line", language, product=p.name(language), price=toman(p.price, language),
+            lines.append(text("compare_line", language, product=product_name(p, language), price=toman(p.price, language),
                               months=digits(p.warranty_months, language), stock=stock))
         cheapest = min(products, key=lambda p: p.price)
         difference = max(p.price for p in products) - cheapest.price
-        say(dispatcher, "compare", language, lines="\n".join(lines), cheapest=cheapest.name(language),
+        say(dispatcher, "compare", language, lines="\n".join(lines), cheapest=product_name(cheapest, language),
             difference=toman(difference, language))
         return Outcome.completed()
 
