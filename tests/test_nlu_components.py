@@ -136,7 +136,8 @@ def test_synonyms_file_feeds_the_catalogue(tmp_path) -> None:
      ("are there promotions on phones?", []),
      ("۵ ستاره میدم", [("rating", "5")]), ("I'd give it a 7", [("rating", "7")]), ("9 out of 10", [("rating", "9")]),
      ("8", [("rating", "8")]), ("۳ تا ایرپاد میخوام", [("quantity", "3"), ("product", "AUD-APL-APP")]),
-     ("دو تا میخوام", [("quantity", "2")])],
+     ("دو تا میخوام", [("quantity", "2")]),
+     ("نمره 5 از ۵ میدم", [("rating", "5")])],
 )
 def test_discount_rating_quantity(rules: RuleEntityExtractor, text: str, expected: list) -> None:
     assert entities(rules, text) == expected

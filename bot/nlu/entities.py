@@ -169,6 +169,8 @@ class RuleEntityExtractor:
         for cand in ranked:
             if any(cand.start < kept.end and kept.start < cand.end for kept in chosen):
                 continue
+            if cand.entity == "rating" and any(kept.entity == "rating" for kept in chosen):
+                continue  # one rating per message ("نمره 5 از 5 میدم" has two candidates)
             chosen.append(cand)
         return sorted(chosen, key=lambda c: c.start)
 
