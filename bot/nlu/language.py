@@ -12,8 +12,8 @@
      "aa"/"ee"/"oo" vowels spelt out, colloquial endings -am/-amo/-eh/-ash/-ro/-esh
      on words that are not English, the "mi-"/"ne-" verb prefixes).
    More Finglish than English -> `fa`, else `en`.
-3. No letters at all (a bare number, an emoji): Persian digits -> `fa`, otherwise
-   the shop's first language `fa`; the dialogue keeps its reply language anyway.
+3. No letters at all (a bare number, an emoji): the shop's first language `fa`;
+   the dialogue should keep the conversation's reply language for such turns.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from typing import Tuple
 
-from bot.text.persian import has_persian_letters
+from bot.text.persian import has_persian_letters, to_ascii_digits
 
 DEFAULT_LANGUAGE = "fa"
 
@@ -48,11 +48,15 @@ khodet khodetoon bot robot adam ensan operator poshtibani poshtiban ertebat tama
 emtiaz emtiaz amtiaz bashgah moshtari moarefi davat doost doostam dustam rafigh
 nazar nazaram rezayat razi narazi aali ali awli awlie aalie khafan kheyli
 hala bashe bashe.. basheh bikhial bikhiyal velesh vel nemikham nakhastam
+felan hatman hatmanan adami adam ensani am et esh emun etun eshun shomaram shomarat edame edamash nade nadid
+benevis benevisid englisi engilisi farsi harf bezan bezanid begir begirid baram barat barash havaye hava
+chetore chetorie ya kodoom kodum behtare behtar dargah mide midan midid midi mikone nemikone kar khoda
+ghabz ghabzam rasid residam nareside nareside resid miresooneh mirese kojaye chikar chejoori tamoom tamum
 """.split())
 
 ENGLISH_WORDS = set("""
 i me my mine you your yours we our us he she it its they them their the a an and or but if then so to of in on
-at for from with without by about into over under is are was were be been being am do does did done have has
+at for from with without by about into over under is was were be been being am do does did done have has
 had having can could will would shall should may might must not no yes yeah yep nope please thanks thank hi
 hello hey bye goodbye good morning evening night what where when why how which who whom whose this that these
 those there here want wanted need needed like would order orders ordered buy bought purchase price prices cost
@@ -63,7 +67,7 @@ broken damaged wrong help agent human person bot robot real talk speak english p
 company shop store contact address hours open close closed review rate rating feedback points loyalty
 referral invite friend friends use set up setup work working works doesnt don't dont can't cant won't isnt
 is it any some more less best better compare vs versus between available stock new still yet just only
-ok okay sure great nice thanks alright fine never mind stop wait call email number
+ok okay sure great nice thanks alright fine never mind stop wait call email number greetings cheers nah
 """.split())
 
 _FINGLISH_PATTERN = re.compile(
@@ -94,7 +98,7 @@ def finglish_scores(text: str) -> Tuple[float, float]:
 
 def detect_language(text: str) -> str:
     """`fa` or `en` for one (normalised or raw) message."""
-    if has_persian_letters(text or ""):
+    if has_persian_letters(to_ascii_digits(text or "")):
         return "fa"
     if not re.search(r"[A-Za-z]", text or ""):
         return DEFAULT_LANGUAGE
