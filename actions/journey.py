@@ -28,7 +28,9 @@ from rasa_sdk.forms import ValidationAction
 
 from bot.journey import load_journey
 
-from actions.common import ABANDONED, LANGUAGES, STARTED, latest_text, reply_language, say
+from actions.common import (
+    ABANDONED, LANGUAGES, STARTED, latest_text, previous_slot_value, reply_language, say,
+)
 
 # Slots that belong to one goal's form and are cleared when another goal starts.
 PER_GOAL_SLOTS = ("rating", "review_text", "change_request", "confirm_cancel", "return_reason",
@@ -67,8 +69,19 @@ def state_events(tracker: Tracker) -> List[EventType]:
         set_if_changed("language", language)
 
     journey = load_journey()
+    fresh = tracker.slots_to_validate()
+    requested = tracker.get_slot("requested_slot")
+    active_loop = (tracker.active_loop or {}).get("name")
+    # An answer to a form's question ("it doesn't fit" may be classified
+    # report_problem) continues the goal in progress instead of opening another.
+    answering_form = bool(active_loop and requested and requested in fresh)
+
+    # The digits of a one-time code or a phone number are not an order number.
+    if requested in ("otp_code", "phone_number") and "order_id" in fresh:
+        events.append(SlotSet("order_id", previous_slot_value(tracker, "order_id")))
+
     # goal
-    new_goal = journey.goal_of_intent(intent)
+    new_goal = None if answering_form else journey.goal_of_intent(intent)
     current_goal = tracker.get_slot("goal")
     current_status = tracker.get_slot("goal_status")
     if new_goal:
@@ -76,7 +89,6 @@ def state_events(tracker: Tracker) -> List[EventType]:
             if current_goal and current_status == STARTED and new_goal != current_goal:
                 events.append(SlotSet("goal_status", ABANDONED))
             # this message's own candidates (e.g. a rating given with the intent) are kept
-            fresh = tracker.slots_to_validate()
             for slot in PER_GOAL_SLOTS + NOT_CARRIED_INTO.get(new_goal, ()):
                 if slot not in fresh and tracker.get_slot(slot) is not None:
                     events.append(SlotSet(slot, None))

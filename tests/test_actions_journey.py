@@ -84,3 +84,18 @@ def test_an_order_is_not_placed_for_a_product_of_an_earlier_goal() -> None:
     tracker = make_tracker({"goal": "know_price", "goal_status": "completed", "product": "MOB-SAM-A55"},
                            intent="ask_product_details", stage="consideration")
     assert "product" not in slots_of(run(ActionValidateSlotMappings(), tracker)[0])
+
+
+def test_an_answer_to_a_form_question_does_not_open_another_goal() -> None:
+    tracker = make_tracker({"goal": "return_item", "goal_status": "started", "requested_slot": "return_reason"},
+                           intent="report_problem", stage="retention", text="it doesn't fit",
+                           active_loop="return_form", fresh={"return_reason": "it doesn't fit"})
+    assert "goal" not in slots_of(run(ActionValidateSlotMappings(), tracker)[0])
+
+
+def test_one_time_code_digits_do_not_overwrite_the_order_number() -> None:
+    tracker = make_tracker({"goal": "cancel_order", "goal_status": "started", "requested_slot": "otp_code"},
+                           intent="inform", text="482917", active_loop="cancel_order_form",
+                           events=[{"event": "slot", "name": "order_id", "value": "100003"}],
+                           fresh={"order_id": "482917", "otp_code": "482917"})
+    assert slots_of(run(ActionValidateSlotMappings(), tracker)[0])["order_id"] == "100003"
