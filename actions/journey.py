@@ -5,7 +5,8 @@ runs it after every user message (inside `action_extract_slots`). It fills
 
 * `language` — the message's detected `language` (top-level key of the parse
   data, set by bot.nlu's LanguageDetector), unless the customer asked for a
-  language with `switch_language` (`preferred_language`);
+  language with `switch_language` (`preferred_language`); a message without
+  letters (a phone number, a code, an emoji) keeps the conversation's language;
 * `journey_stage` — the parse's `journey_stage` (from journey.yml); general
   intents keep the stage of the goal in progress;
 * `goal` / `goal_status` — the goal journey.yml gives the intent; a new goal
@@ -40,6 +41,7 @@ PER_GOAL_SLOTS = ("rating", "review_text", "change_request", "confirm_cancel", "
 # placed only for a product named for it (in the message, a button or the form).
 NOT_CARRIED_INTO = {"place_order": ("product", "quantity")}
 FALLBACK_INTENT = "nlu_fallback"
+_LETTER = re.compile(r"[^\W\d_]")
 
 
 class ActionValidateSlotMappings(ValidationAction):
@@ -64,6 +66,8 @@ def state_events(tracker: Tracker) -> List[EventType]:
     # language: the customer's explicit choice wins over detection
     preferred = tracker.get_slot("preferred_language")
     detected = parse.get("language")
+    if tracker.get_slot("language") in LANGUAGES and not _LETTER.search(str(parse.get("text") or "")):
+        detected = None   # a bare number / code / emoji: keep the conversation's language
     language = preferred if preferred in LANGUAGES else detected if detected in LANGUAGES else None
     if language:
         set_if_changed("language", language)

@@ -99,3 +99,10 @@ def test_one_time_code_digits_do_not_overwrite_the_order_number() -> None:
                            events=[{"event": "slot", "name": "order_id", "value": "100003"}],
                            fresh={"order_id": "482917", "otp_code": "482917"})
     assert slots_of(run(ActionValidateSlotMappings(), tracker)[0])["order_id"] == "100003"
+
+
+def test_a_bare_number_keeps_the_conversations_language() -> None:
+    tracker = make_tracker({"language": "en"}, intent="inform", text="+98 935 123 4567", language="fa")
+    assert "language" not in slots_of(run(ActionValidateSlotMappings(), tracker)[0])
+    tracker = make_tracker({"language": "en"}, intent="greet", text="سلام", language="fa")
+    assert slots_of(run(ActionValidateSlotMappings(), tracker)[0])["language"] == "fa"
