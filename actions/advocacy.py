@@ -12,8 +12,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from bot.crm.base import ActionNotAllowed
 
 from actions.common import (
-    product_name,
-    Outcome, digits, get_crm, guarded, known_customer, number, policy, policy_text, reply_language, say,
+    Outcome, digits, get_crm, guarded, known_customer, number, policy, policy_text, product_name,
+    reply_language, say,
 )
 from actions.forms import find_products, parse_score
 from actions.orders import customer_or_refuse

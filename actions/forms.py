@@ -28,8 +28,8 @@ from bot.text.identifiers import normalise_order_id, normalise_phone
 from bot.text.persian import normalise, to_ascii_digits
 
 from actions.common import (
-    product_name,
-    button, digits, get_crm, get_verifier, known_customer, previous_slot_value, reply_language, say, text,
+    button, digits, get_crm, get_verifier, known_customer, previous_slot_value, product_name, reply_language,
+    say, text,
 )
 
 logger = logging.getLogger(__name__)

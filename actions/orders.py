@@ -18,9 +18,8 @@ from bot.crm.base import PENDING_PAYMENT, ActionNotAllowed, CartItem, Order, Rea
 from bot.text.formatting import order_status_label
 
 from actions.common import (
-    product_name,
-    ABANDONED, Outcome, date, digits, get_crm, get_verifier, goal_status, guarded, known_customer, latest_text,
-    policy, policy_text, reply_language, say, text, toman,
+    ABANDONED, Outcome, date, digits, get_crm, get_verifier, goal_status, guarded, known_customer,
+    latest_text, policy, policy_text, product_name, reply_language, say, text, toman,
 )
 from actions.shop import website
 

@@ -18,9 +18,8 @@ from bot.crm.base import Product
 from bot.text.persian import normalise
 
 from actions.common import (
-    product_name,
     Outcome, button, digits, entity_values, get_crm, guarded, last_goal_intent, latest_text, policy,
-    policy_text, reply_language, say, text, toman,
+    policy_text, product_name, reply_language, say, text, toman,
 )
 from actions.forms import find_products
 
