@@ -324,10 +324,23 @@ class AskOrderId(AskAction):
 
 
 class AskProduct(AskAction):
+    """Asks which product; for a review, offers what the customer received."""
+
     key = "ask_product"
 
     def name(self) -> Text:
         return "action_ask_product"
+
+    def buttons(self, tracker: Tracker, language: str) -> List[Dict[str, str]]:
+        customer_id = tracker.get_slot("customer_id")
+        if (tracker.active_loop or {}).get("name") != "review_form" or not customer_id:
+            return []
+        crm = get_crm()
+        skus: List[str] = []
+        for order in crm.list_orders(customer_id, status="delivered", limit=10):
+            skus += [item.sku for item in order.items if item.sku not in skus]
+        products = [p for p in (crm.get_product(sku) for sku in skus[:5]) if p is not None]
+        return product_buttons(products, language)
 
 
 class AskProducts(AskAction):

@@ -12,6 +12,8 @@ runs it after every user message (inside `action_extract_slots`). It fills
 * `goal` / `goal_status` — the goal journey.yml gives the intent; a new goal
   while another is still `started` marks the old one `abandoned` first; `stop`
   abandons the goal in progress;
+* `customer_id` when a channel verified the customer (Telegram contact, signed
+  web identity) — the SMS code is checked in the forms (actions/forms.py);
 * `fallback_count` back to 0 once a message is understood;
 * clears the per-goal form slots when a new goal starts, so an answer given for
   one goal (a rating, a reason, a code) is not reused for the next one.
@@ -30,7 +32,7 @@ from rasa_sdk.forms import ValidationAction
 from bot.journey import load_journey
 
 from actions.common import (
-    ABANDONED, LANGUAGES, STARTED, latest_text, previous_slot_value, reply_language, say,
+    ABANDONED, LANGUAGES, STARTED, known_customer, latest_text, previous_slot_value, reply_language, say,
 )
 
 # Slots that belong to one goal's form and are cleared when another goal starts.
@@ -108,6 +110,12 @@ def state_events(tracker: Tracker) -> List[EventType]:
         stage = goal.stage if goal else None
     if stage:
         set_if_changed("journey_stage", stage)
+
+    # a verification stored by a channel (Telegram contact, signed web identity)
+    if not tracker.get_slot("customer_id"):
+        customer_id = known_customer(tracker)
+        if customer_id:
+            events.append(SlotSet("customer_id", customer_id))
 
     if intent != FALLBACK_INTENT and (tracker.get_slot("fallback_count") or 0):
         events.append(SlotSet("fallback_count", 0))

@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
+import pytest
+
+from actions.common import set_verifier
 from actions.fallback import ActionAskRephraseWithSuggestions
 from actions.handoff import ActionRequestHuman
 from actions.journey import ActionSwitchLanguage, ActionValidateSlotMappings, requested_language
-from tests.test_actions_support import make_tracker, run, slots_of, texts
+from tests.test_actions_support import make_tracker, run, shop, slots_of, texts  # noqa: F401  (fixture)
+
+
+class NobodyVerified:
+    def customer_for(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        return None
+
+
+@pytest.fixture(autouse=True)
+def no_identity_store():  # type: ignore[no-untyped-def]
+    """Tests that do not use the `shop` fixture never touch a database."""
+    set_verifier(NobodyVerified())
+    yield
+    set_verifier(None)
 
 
 def test_language_stage_and_goal_follow_the_parse() -> None:
@@ -106,3 +122,9 @@ def test_a_bare_number_keeps_the_conversations_language() -> None:
     assert "language" not in slots_of(run(ActionValidateSlotMappings(), tracker)[0])
     tracker = make_tracker({"language": "en"}, intent="greet", text="سلام", language="fa")
     assert slots_of(run(ActionValidateSlotMappings(), tracker)[0])["language"] == "fa"
+
+
+def test_channel_verification_sets_customer_id(shop) -> None:  # type: ignore[no-untyped-def]
+    shop.verifier._remember("C003", "telegram_contact", "conv-1", "telegram", "777")
+    tracker = make_tracker(intent="inform", text="/inform", fresh={"phone_number": "+989191112233"})
+    assert slots_of(run(ActionValidateSlotMappings(), tracker)[0])["customer_id"] == "C003"

@@ -254,3 +254,9 @@ def test_dates_are_jalali_in_persian(shop) -> None:  # type: ignore[no-untyped-d
 
     assert date(dt.datetime(2025, 6, 1, 12, tzinfo=dt.timezone.utc), "fa") == "۱۱ خرداد ۱۴۰۴"
     assert DOMAIN["slots"]["language"]["values"] == ["fa", "en"]
+
+
+def test_review_offers_the_products_the_customer_received(shop) -> None:  # type: ignore[no-untyped-def]
+    _, messages = run(forms.AskProduct(), make_tracker(verified(), intent="leave_review", active_loop="review_form"))
+    payloads = [b["payload"] for b in messages[0]["buttons"]]
+    assert payloads and all(p.startswith('/inform{"product":') for p in payloads)
