@@ -1,0 +1,85 @@
+"""What the customer is told about the handoff, in Persian and English."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from bot.text.formatting import format_date, format_number
+
+TEXTS = {
+    "queued": {
+        "fa": "گفتگو را به یکی از همکاران پشتیبانی می‌سپارم؛ به‌زودی همین‌جا جوابتان را می‌دهند. شما نفر {position} صف هستید. 🙏",
+        "en": "I'm passing the conversation to a person from our support team; they will answer you here shortly. "
+              "You are number {position} in the queue.",
+    },
+    "queued_upset": {
+        "fa": "متأسفم که این‌قدر اذیت شدید. گفتگو را به یکی از همکاران پشتیبانی می‌سپارم؛ به‌زودی همین‌جا جوابتان را می‌دهند. "
+              "شما نفر {position} صف هستید.",
+        "en": "I'm sorry this has been so frustrating. I'm passing the conversation to a person from our support team; "
+              "they will answer you here shortly. You are number {position} in the queue.",
+    },
+    "queued_fallback": {
+        "fa": "ببخشید که متوجه نشدم. گفتگو را به یکی از همکاران پشتیبانی می‌سپارم؛ به‌زودی همین‌جا جوابتان را می‌دهند. "
+              "شما نفر {position} صف هستید.",
+        "en": "Sorry I couldn't understand. I'm passing the conversation to a person from our support team; "
+              "they will answer you here shortly. You are number {position} in the queue.",
+    },
+    "still_waiting": {
+        "fa": "درخواستتان ثبت شده؛ شما نفر {position} صف هستید و یکی از همکاران به‌زودی همین‌جا پاسخ می‌دهد.",
+        "en": "Your request is in: you are number {position} in the queue and a person will answer you here shortly.",
+    },
+    "with_agent": {
+        "fa": "یکی از همکاران پشتیبانی در حال گفتگو با شماست.",
+        "en": "A person from our support team is with you in this conversation.",
+    },
+    "after_hours": {
+        "fa": "همکاران پشتیبانی الان در دسترس نیستند و از {when} برمی‌گردند. درخواستتان با شماره‌ی پیگیری {ticket} ثبت شد "
+              "و همکاران ما پیگیری می‌کنند. تا آن موقع من در خدمتتان هستم.",
+        "en": "Our support team is not available right now; they are back {when}. Your request is saved as ticket {ticket} "
+              "and they will follow it up. Until then I'm here to help.",
+    },
+    "after_hours_no_ticket": {
+        "fa": "همکاران پشتیبانی الان در دسترس نیستند و از {when} برمی‌گردند. لطفاً آن موقع دوباره پیام بدهید؛ تا آن موقع من در خدمتتان هستم.",
+        "en": "Our support team is not available right now; they are back {when}. Please write again then; until then I'm here to help.",
+    },
+    "timeout": {
+        "fa": "پوزش می‌خواهیم؛ همکاران پشتیبانی الان همه مشغول‌اند و نتوانستند به‌موقع پاسخ بدهند. درخواستتان با شماره‌ی پیگیری {ticket} "
+              "ثبت شد و با شما تماس می‌گیریم. تا آن موقع من در خدمتتان هستم.",
+        "en": "We're sorry: all our support agents are busy and could not answer in time. Your request is saved as ticket "
+              "{ticket} and we will get back to you. Until then I'm here to help.",
+    },
+    "timeout_no_ticket": {
+        "fa": "پوزش می‌خواهیم؛ همکاران پشتیبانی الان همه مشغول‌اند و نتوانستند به‌موقع پاسخ بدهند. لطفاً کمی بعد دوباره امتحان کنید؛ تا آن موقع من در خدمتتان هستم.",
+        "en": "We're sorry: all our support agents are busy and could not answer in time. Please try again a little later; "
+              "until then I'm here to help.",
+    },
+    "claimed": {
+        "fa": "{agent} از تیم پشتیبانی به گفتگو پیوست.",
+        "en": "{agent} from our support team has joined the conversation.",
+    },
+    "handed_back": {
+        "fa": "گفتگو دوباره با دستیار همسفر است. اگر کار دیگری هست بفرمایید.",
+        "en": "You're back with the Hamsafar assistant. Tell me if there's anything else I can do.",
+    },
+    "closed": {
+        "fa": "گفتگو با پشتیبانی بسته شد. ممنون که با ما در تماس بودید. اگر کار دیگری هست، همین‌جا بنویسید.",
+        "en": "The conversation with our support team is closed. Thank you for contacting us. Write here if there's anything else.",
+    },
+}
+
+_EN_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def when_back(moment: dt.datetime, language: str) -> str:
+    """«شنبه ۱۵ آذر ۱۴۰۴ ساعت ۰۹:۰۰» / "on Saturday 6 December 2025 at 09:00" (moment is aware, local)."""
+    if language == "fa":
+        return format_date(moment, "fa", weekday=True, time=True)
+    return f"on {_EN_DAYS[moment.weekday()]} {moment.day} {moment:%B %Y} at {moment:%H:%M}"
+
+
+def text(key: str, language: str, **values: Any) -> str:
+    language = "en" if language == "en" else "fa"
+    if "position" in values:
+        values["position"] = format_number(int(values["position"]), language)
+    return TEXTS[key][language].format(**values)
