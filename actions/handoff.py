@@ -1,15 +1,22 @@
-"""Handing the conversation to a person.
+"""Handing the conversation to a person (owned by the handoff module, bot/handoff).
 
-`action_request_human` runs when the customer asks for a person (request_human)
-or accepts the offer after repeated misunderstandings. For now it sets
-`handoff_active` and tells the customer, in their language, that a person will
-take over. The handoff module (bot/handoff: queue, agent console) extends it:
-override `HandoffRequest.enqueue` (or subclass `ActionRequestHuman` and replace
-`handoff`) to put the conversation in the queue; the returned events are kept.
+`action_request_human` runs when the customer asks for a person (request_human),
+accepts the offer after misunderstandings, or when `bot.handoff.policy.HandoffPolicy`
+decides to hand off (N messages in a row not understood, or a frustrated customer).
+It puts the conversation in the agents' queue (`bot.handoff.service`) and tells
+the customer, in their language, that a person is coming and their place in the
+queue; it sets `handoff_active`, which keeps the bot silent until an agent hands
+back (the policy predicts `action_listen` while it is set).
+
+Outside working hours it opens a ticket, says when agents are back and does NOT
+set `handoff_active` (the bot keeps helping). If the queue cannot be reached the
+customer is told a person will answer and `handoff_active` is still set, so the
+conversation is never silently dropped (reason `error` is logged).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
@@ -17,6 +24,19 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import known_customer, latest_intent, reply_language, say
+
+logger = logging.getLogger(__name__)
+
+_PREFIX_CHANNELS = {"tg": "telegram", "web": "web", "sms": "sms", "rest": "rest"}
+_INPUT_CHANNELS = {"hamsafar_telegram": "telegram", "telegram": "telegram", "web": "web", "sms": "sms", "rest": "rest"}
+
+
+def conversation_channel(tracker: Tracker) -> Optional[str]:
+    prefix = str(tracker.sender_id).split(":", 1)[0]
+    if prefix in _PREFIX_CHANNELS:
+        return _PREFIX_CHANNELS[prefix]
+    latest = tracker.get_latest_input_channel()
+    return _INPUT_CHANNELS.get(latest, latest) if latest else None
 
 
 class HandoffRequest:
@@ -28,36 +48,79 @@ class HandoffRequest:
         self.reason = reason                       # requested | fallback | upset | error
         self.customer_id = customer_id
         self.goal = tracker.get_slot("goal")
-        self.journey_stage = tracker.get_slot("journey_stage")
-        self.channel = (tracker.get_latest_input_channel() or None)
+        self.journey_stage = tracker.get_slot("journey_stage") or (tracker.latest_message or {}).get("journey_stage")
+        self.channel = conversation_channel(tracker)
+        self.summary = str((tracker.latest_message or {}).get("text") or "")[:500]
 
-    def enqueue(self) -> List[EventType]:
-        """Put the conversation in the agents' queue (no queue yet: nothing to do)."""
-        return []
+    def enqueue(self) -> Any:
+        """Put the conversation in the agents' queue: a `bot.handoff.service.HandoffOutcome`."""
+        from bot.handoff.service import request_handoff
+
+        return request_handoff(self.conversation_id, channel=self.channel, language=self.language,
+                               journey_stage=self.journey_stage, goal=self.goal, reason=self.reason,
+                               customer_id=self.customer_id, summary=self.summary)
+
+
+def consecutive_fallbacks(tracker: Tracker) -> int:
+    count = 0
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind == "session_started" or (kind == "slot" and event.get("name") == "handoff_active"):
+            break
+        if kind == "user":
+            if ((event.get("parse_data") or {}).get("intent") or {}).get("name") == "nlu_fallback":
+                count += 1
+            else:
+                break
+    return count
 
 
 def handoff_reason(tracker: Tracker) -> str:
     if latest_intent(tracker) == "request_human":
         return "requested"
-    if int(tracker.get_slot("fallback_count") or 0) >= 2:
+    sentiment = (tracker.latest_message or {}).get("sentiment") or {}
+    if sentiment.get("frustrated"):
+        return "upset"
+    if int(tracker.get_slot("fallback_count") or 0) >= 2 or consecutive_fallbacks(tracker) >= 1:
         return "fallback"
     return "requested"
+
+
+def customer_text(outcome: Any, reason: str, language: str) -> str:
+    from bot.handoff import texts
+
+    if outcome.status == "queued":
+        key = {"upset": "queued_upset", "fallback": "queued_fallback"}.get(reason, "queued")
+        return texts.text(key, language, position=outcome.position or 1)
+    if outcome.status == "waiting":
+        return texts.text("still_waiting", language, position=outcome.position or 1)
+    if outcome.status == "with_agent":
+        return texts.text("with_agent", language)
+    when = texts.when_back(outcome.back_at, language) if outcome.back_at else "-"
+    if outcome.ticket:
+        return texts.text("after_hours", language, when=when, ticket=outcome.ticket)
+    return texts.text("after_hours_no_ticket", language, when=when)
 
 
 class ActionRequestHuman(Action):
     def name(self) -> Text:
         return "action_request_human"
 
-    def handoff(self, request: HandoffRequest) -> List[EventType]:
+    def handoff(self, request: HandoffRequest) -> Any:
         return request.enqueue()
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[EventType]:
         language = reply_language(tracker)
-        if tracker.get_slot("handoff_active"):
-            say(dispatcher, "handoff_already", language)
-            return []
-        request = HandoffRequest(tracker, language, handoff_reason(tracker), known_customer(tracker))
-        extra = self.handoff(request)
-        say(dispatcher, "handoff_started", language)
-        return [SlotSet("handoff_active", True), *extra]
+        reason = handoff_reason(tracker)
+        request = HandoffRequest(tracker, language, reason, known_customer(tracker))
+        try:
+            outcome = self.handoff(request)
+        except Exception:  # noqa: BLE001 - queue unreachable: still hand off, agents see it in the tracker
+            logger.exception("handoff queue unavailable for %s", tracker.sender_id)
+            say(dispatcher, "handoff_already" if tracker.get_slot("handoff_active") else "handoff_started", language)
+            return [SlotSet("handoff_active", True)]
+        dispatcher.utter_message(text=customer_text(outcome, reason, language))
+        if outcome.status == "after_hours":
+            return [SlotSet("handoff_active", False)] if tracker.get_slot("handoff_active") else []
+        return [] if tracker.get_slot("handoff_active") else [SlotSet("handoff_active", True)]
