@@ -13,6 +13,9 @@ with `{"sender": ..., "message": ...}` -> list of bot messages) and decides:
 * the conversation id is ``rest:<sender>`` — REST callers cannot reach
   conversations of other channels; `input_channel` is always ``rest`` and
   client `metadata` is dropped (identity never comes from this channel);
+* typed `/intent` shortcuts are neutralised (`bot.channels.base.guard_customer_text`),
+  as on every channel: a customer cannot `/restart` out of a handoff or set slots;
+  the payload of a button the bot showed in the conversation's latest messages still works;
 * if `HAMSAFAR_REST_TOKEN` is set, ``Authorization: Bearer <token>`` is
   required (401 otherwise) — set it whenever the port is reachable by others;
 * a failure while handling answers 500 (or 503 on timeout), not 200.
@@ -34,6 +37,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot import settings
+from bot.channels.base import guard_customer_text
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +82,34 @@ def parse_message_request(body: bytes) -> Tuple[str, str]:
     return sender, text
 
 
+async def offered_payload(request: Request, conversation_id: str, text: str, lookback: int = 10) -> bool:
+    """True if `text` is the payload of a button the bot showed in this conversation's latest messages."""
+    if not text.strip().startswith("/"):
+        return False
+    agent = getattr(request.app.ctx, "agent", None)
+    store = getattr(agent, "tracker_store", None)
+    if store is None:
+        return False
+    try:
+        tracker = await store.retrieve(conversation_id)
+    except Exception:  # noqa: BLE001 - no tracker: treat as typed text
+        return False
+    if tracker is None:
+        return False
+    from rasa.shared.core.events import BotUttered
+
+    seen = 0
+    for event in reversed(tracker.events):
+        if isinstance(event, BotUttered):
+            seen += 1
+            for button in (event.data or {}).get("buttons") or []:
+                if str(button.get("payload") or "") == text.strip():
+                    return True
+            if seen >= lookback:
+                break
+    return False
+
+
 class ValidatedRestInput(RestInput):
     """`rest` channel with validation, namespaced senders and honest status codes."""
 
@@ -114,6 +146,8 @@ class ValidatedRestInput(RestInput):
             except InvalidRequest as error:
                 return error_response(error.status, error.code, error.message)
             collector = CollectingOutputChannel()
+            if not await offered_payload(request, CONVERSATION_PREFIX + sender, text):
+                text = guard_customer_text(text)
             message = UserMessage(text, collector, CONVERSATION_PREFIX + sender, input_channel=self.name())
             try:
                 await on_new_message(message)
