@@ -6,7 +6,6 @@ import pytest
 
 from actions.common import set_verifier
 from actions.fallback import ActionAskRephraseWithSuggestions
-from actions.handoff import ActionRequestHuman
 from actions.journey import ActionSwitchLanguage, ActionValidateSlotMappings, requested_language
 from tests.test_actions_support import make_tracker, run, shop, slots_of, texts  # noqa: F401  (fixture)
 
@@ -82,15 +81,6 @@ def test_fallback_offers_likeliest_intents_as_buttons_in_the_reply_language() ->
     payloads = [b["payload"] for b in messages[0]["buttons"]]
     assert payloads == ["/track_order", "/return_item", "/ask_price"]
     assert messages[0]["buttons"][0]["title"] == "پیگیری سفارش"
-
-
-def test_request_human_sets_handoff_in_the_customers_language() -> None:
-    events, messages = run(ActionRequestHuman(), make_tracker({"language": "en"}, intent="request_human"))
-    assert slots_of(events) == {"handoff_active": True}
-    assert "person" in texts(messages)
-    events, messages = run(ActionRequestHuman(), make_tracker({"language": "fa", "handoff_active": True},
-                                                              intent="request_human"))
-    assert events == [] and "پشتیبانی" in texts(messages)
 
 
 def test_an_order_is_not_placed_for_a_product_of_an_earlier_goal() -> None:
