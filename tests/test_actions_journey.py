@@ -1,4 +1,4 @@
-"""Conversation-state actions: language, journey stage, goal, switch_language, fallback, handoff."""
+"""Conversation-state actions: language, journey stage, goal, switch_language, fallback."""
 
 from __future__ import annotations
 
