@@ -227,3 +227,16 @@ def test_product_lookup_table_is_up_to_date() -> None:
     from bot.nlu.lookup import LOOKUP_FILE, render_lookup
 
     assert LOOKUP_FILE.read_text(encoding="utf-8") == render_lookup(), "run: python -m bot.nlu.lookup"
+
+
+# --- blank spaCy pipeline ------------------------------------------------------------------
+
+def test_blank_spacy_model_tokenizer(tmp_path) -> None:
+    import spacy
+
+    from bot.nlu.spacy_model import ensure_blank_spacy_model
+
+    path = ensure_blank_spacy_model(tmp_path / "fa_blank")
+    assert ensure_blank_spacy_model(path) == path  # second call keeps the copy
+    tokens = [t.text for t in spacy.load(path)("A55رو 4/5 میدم، the galaxy s24. ali@x.com")]
+    assert tokens == ["A55", "رو", "4", "/", "5", "میدم", "،", "the", "galaxy", "s24", ".", "ali@x.com"]

@@ -17,9 +17,17 @@ from bot import settings
 # config.yml refers to this path relative to the project root.
 RELATIVE_MODEL_PATH = Path(".hamsafar") / "spacy" / "fa_blank"
 # Bump when the tokenizer rules below change, so existing copies are rewritten.
-TOKENIZER_VERSION = 2
-# Extra infixes: "4/5" and "8/10" (ratings) split into number, slash, number.
-EXTRA_INFIXES = [r"(?<=[0-9])/(?=[0-9])"]
+TOKENIZER_VERSION = 4
+# Extra infixes: "4/5" and "8/10" (ratings) split into number, slash, number;
+# a Latin/digit run glued to Persian letters splits at the script change
+# ("A55رو" -> "A55", "رو"; "۵تا" after normalisation "5تا" -> "5", "تا").
+EXTRA_INFIXES = [
+    r"(?<=[0-9])/(?=[0-9])",
+    r"(?<=[A-Za-z0-9])(?=[\u0600-\u06FF])",
+    r"(?<=[\u0600-\u06FF])(?=[A-Za-z0-9])",
+]
+# The Persian defaults keep a sentence-final "." on Latin words ("cables.", "s24.").
+EXTRA_SUFFIXES = [r"(?<=[A-Za-z0-9\u0600-\u06FF])\."]
 
 
 def blank_model_path() -> Path:
@@ -32,7 +40,7 @@ def ensure_blank_spacy_model(path: Optional[Path] = None, force: bool = False) -
 
     import json
 
-    from spacy.util import compile_infix_regex
+    from spacy.util import compile_infix_regex, compile_suffix_regex
 
     target = Path(path) if path else blank_model_path()
     meta = target / "meta.json"
@@ -46,6 +54,8 @@ def ensure_blank_spacy_model(path: Optional[Path] = None, force: bool = False) -
     nlp = spacy.blank("fa")
     infixes = list(nlp.Defaults.infixes or []) + EXTRA_INFIXES
     nlp.tokenizer.infix_finditer = compile_infix_regex(infixes).finditer
+    suffixes = list(nlp.Defaults.suffixes or []) + EXTRA_SUFFIXES
+    nlp.tokenizer.suffix_search = compile_suffix_regex(suffixes).search
     nlp.meta["hamsafar_tokenizer_version"] = TOKENIZER_VERSION
     nlp.meta["name"] = "fa_blank"
     nlp.meta["description"] = "Blank Persian pipeline (tokenizer only) for Hamsafar's SpacyNLP"
