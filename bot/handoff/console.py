@@ -214,7 +214,7 @@ class AgentConsoleInput(InputChannel):
         for handoff in expired:
             key = "timeout" if handoff.get("ticket") else "timeout_no_ticket"
             message = texts.text(key, handoff["language"], ticket=handoff.get("ticket") or "")
-            await conversation.deliver(handoff["conversation_id"], message)
+            await conversation.deliver(handoff["conversation_id"], message, sender="system")
             if agent is not None:
                 await conversation.append_events(agent, handoff["conversation_id"], [
                     conversation.system_message(message), SlotSet("handoff_active", False)])
@@ -405,7 +405,7 @@ class AgentConsoleInput(InputChannel):
             if not done:
                 return _error(409, "not_active")
             message = texts.text("handed_back" if status == "returned" else "closed", handoff["language"])
-            delivered = await conversation.deliver(handoff["conversation_id"], message)
+            delivered = await conversation.deliver(handoff["conversation_id"], message, sender="system")
             await conversation.append_events(tracker_agent, handoff["conversation_id"], [
                 SlotSet("handoff_active", False), conversation.system_message(message)])
             await _run(service.audit, agent["login"], "handback" if status == "returned" else "close",

@@ -93,14 +93,14 @@ def conversation_state(tracker: Any) -> Dict[str, Any]:
     return {"slots": slots, "last_index": len(tracker.events) - 1}
 
 
-async def deliver(conversation_id: str, text: str) -> bool:
-    """Send an agent's (or the system's) message into the customer's own channel; False if it has no push path."""
+async def deliver(conversation_id: str, text: str, sender: str = "agent") -> bool:
+    """Send an agent's (or, sender="system", a handoff notice) into the customer's own channel; False if no push path."""
     prefix = str(conversation_id).split(":", 1)[0]
     try:
         if prefix == "web":
-            from bot.channels.web import send_agent_message
+            from bot.channels.web import WebOutput
 
-            return bool(await send_agent_message(conversation_id, text))
+            return bool(await WebOutput(proactive=False, sender=sender).send_text(conversation_id, text, proactive=False))
         if prefix in ("tg", "sms"):
             from bot.channels.base import send_proactive
 
