@@ -31,7 +31,10 @@ def newest_model():
 
 def model_has_handoff_policy(path: Path) -> bool:
     with tarfile.open(path) as archive:
-        return any("HandoffPolicy" in name for name in archive.getnames())
+        for member in archive.getmembers():
+            if member.name.lstrip("./") == "metadata.json":
+                return b"HandoffPolicy" in archive.extractfile(member).read()
+    return False
 
 
 def _free_port() -> int:
