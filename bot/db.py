@@ -116,6 +116,9 @@ def init_db(url: Optional[str] = None) -> Engine:
             if (migration.module, migration.version) not in done:
                 migration.upgrade(conn)
                 conn.execute(schema_migrations.insert().values(module=migration.module, version=migration.version))
+    from bot.analytics.views import create_views  # the analysts' SQL views over touchpoints
+
+    create_views(engine)
     return engine
 
 
