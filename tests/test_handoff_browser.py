@@ -117,9 +117,9 @@ def test_customer_and_agent_in_the_browser(bot):
             agent.fill("#login-name", "alice")
             agent.fill("#login-password", PASSWORD)
             agent.click("#login-submit")
-            item = agent.locator("#queue li").first
+            # the REST test of this module left its own conversation in the queue too
+            item = agent.locator("#queue li", has_text="web").first
             item.wait_for(timeout=15000)
-            assert "web" in item.inner_text()
             item.click()
             agent.locator("#claim").click()
             agent.locator("#reply-form").wait_for(state="visible", timeout=15000)
