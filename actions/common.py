@@ -9,6 +9,7 @@ button payloads keep ASCII so customers can copy them.
 from __future__ import annotations
 
 import logging
+import os
 import re
 from typing import Any, Callable, Dict, List, Optional, Sequence, Text, TypeVar
 
@@ -128,6 +129,8 @@ def get_verifier():  # type: ignore[no-untyped-def]
             from bot.identity.verification import set_code_sender
 
             sender = code_sender_from_env()
+            if sender is None and os.environ.get("HAMSAFAR_DEMO_CODES") == "log":
+                sender = print_code_for_demo
             if sender is not None:
                 set_code_sender(sender)
         except Exception:  # noqa: BLE001 - no gateway configured: codes cannot be sent
@@ -136,6 +139,12 @@ def get_verifier():  # type: ignore[no-untyped-def]
 
 
 _overrides: Dict[str, Any] = {}
+
+
+def print_code_for_demo(phone: str, text: str) -> None:
+    """Demo only (`scripts/run.sh` sets HAMSAFAR_DEMO_CODES=log): no SMS gateway, so the
+    one-time code is printed in the terminal running the bot instead of being sent."""
+    print(f"[hamsafar demo] SMS to {phone}: {text}", flush=True)
 
 
 def set_crm(crm: Optional[CRM]) -> None:

@@ -4,4 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/bootstrap.sh
+# No SMS gateway in the demo: one-time codes are printed in this terminal.
+export HAMSAFAR_DEMO_CODES="${HAMSAFAR_DEMO_CODES:-log}"
 exec .venv/bin/hamsafar run "$@"
