@@ -193,3 +193,31 @@ def test_ctrl_c_stops_both_servers_cleanly(tmp_path: Path) -> None:
     assert len(children) == 2
     assert server.stop(signal.SIGINT) == 0
     assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+
+
+def test_a_rest_conversation_produces_exactly_the_expected_touchpoints(bot: BotServer, database_url: str) -> None:
+    sender = f"tp-{uuid.uuid4().hex[:6]}"
+    bot.send(sender, "سلام")
+    bot.send(sender, "شماره تماس فروشگاه چنده؟ شماره من ۰۹۱۲۳۴۵۶۷۸۹ هست")
+    bot.send(sender, "خداحافظ")
+    engine = sa.create_engine(database_url, future=True)
+    deadline = time.monotonic() + 30
+    query = sa.text("SELECT actor, channel, intent, journey_stage, language, goal, goal_status, text, actions, latency_ms "
+                    "FROM touchpoints WHERE conversation_id = :c ORDER BY occurred_at, id")
+    while True:
+        with engine.connect() as conn:
+            rows = [dict(r) for r in conn.execute(query, {"c": f"rest:{sender}"}).mappings()]
+        if len([r for r in rows if r["actor"] == "customer"]) >= 3 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    engine.dispose()
+    customer = [r for r in rows if r["actor"] == "customer"]
+    assert [r["intent"] for r in customer] == ["greet", "ask_contact_info", "goodbye"], customer
+    assert all(r["channel"] == "rest" for r in rows)
+    assert customer[0]["language"] == "fa" and customer[1]["journey_stage"] == "awareness"
+    assert "[phone]" in customer[1]["text"] and "۰۹۱۲" not in customer[1]["text"]
+    assert all(r["latency_ms"] is not None and r["latency_ms"] >= 0 for r in customer)
+    actions = customer[1]["actions"]
+    assert "action_shop_info" in (json.loads(actions) if isinstance(actions, str) else actions)
+    system = [r for r in rows if r["actor"] == "system"]
+    assert [(r["goal"], r["goal_status"]) for r in system][:2] == [("learn_about_shop", "started"), ("learn_about_shop", "completed")], system
