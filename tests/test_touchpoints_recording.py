@@ -270,3 +270,37 @@ def test_drop_old_text_keeps_rows_but_not_text(sqlite_url: str, tmp_path: Path) 
     old = rows_for(get_engine(sqlite_url), "old")
     assert len(old) == 4 and all(r["text"] is None for r in old)
     assert any(r["text"] for r in rows_for(get_engine(sqlite_url), "new"))
+
+
+def _plain_rows(ids: range) -> List[Dict[str, Any]]:
+    import datetime as dt
+
+    return [{"event_id": f"rc-{i}", "occurred_at": dt.datetime(2025, 1, 1) + dt.timedelta(seconds=i),
+             "conversation_id": f"rc-{i % 7}", "channel": "web", "actor": "customer", "language": "fa",
+             "actions": ["utter_greet"], "entities": [], "handoff": False, "fallback": False} for i in ids]
+
+
+def _check_insert_rows_counts_what_it_inserts(url: str) -> None:
+    """More rows than one page, duplicates against stored rows and within one batch."""
+    from bot.touchpoints.store import MAX_PARAMETERS, insert_rows
+
+    engine = init_db(url)
+    big = 3 * MAX_PARAMETERS // 10 + 17  # several pages of ~10 columns each
+    assert insert_rows(engine, _plain_rows(range(big))) == big
+    assert insert_rows(engine, _plain_rows(range(big - 1000, big + 1500))) == 1500
+    assert insert_rows(engine, _plain_rows(range(big + 1500, big + 1501)) * 2) == 1  # the same id twice
+    assert insert_rows(engine, _plain_rows(range(big + 1500, big + 1501))) == 0
+    sparse = _plain_rows(range(big + 2000, big + 2002))
+    del sparse[1]["language"], sparse[1]["handoff"]  # rows need not carry every key
+    assert insert_rows(engine, sparse) == 2
+    assert count_rows(engine) == big + 1500 + 1 + 2
+    assert count_rows(engine, event_id=f"rc-{big + 2001}", handoff=False) == 1
+
+
+def test_insert_rows_returns_the_real_count_on_sqlite(sqlite_url: str) -> None:
+    _check_insert_rows_counts_what_it_inserts(sqlite_url)
+
+
+def test_insert_rows_returns_the_real_count_on_postgres(fresh_postgres_url: str) -> None:
+    # psycopg2's paged executemany used to report only its last page (500 of 2500)
+    _check_insert_rows_counts_what_it_inserts(fresh_postgres_url)

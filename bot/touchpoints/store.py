@@ -14,25 +14,49 @@ TABLE = Touchpoint.__table__
 STATE_COLUMNS = ("channel", "customer_id", "language", "journey_stage", "goal", "goal_status", "handoff")
 
 
+# Bound parameters per INSERT statement: under SQLite's 32766 and PostgreSQL's 65535.
+MAX_PARAMETERS = 30_000
+
+
+def _full_rows(rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """Every row with the same keys (a multi-row VALUES needs that); gaps get the column default."""
+    keys = [c.name for c in TABLE.columns if any(c.name in r for r in rows)]
+    defaults = {c.name: (c.default.arg if c.default is not None and c.default.is_scalar else None) for c in TABLE.columns}
+    return [{k: r.get(k, defaults[k]) for k in keys} for r in rows]
+
+
 def insert_rows(engine: Engine, rows: List[Dict[str, Any]]) -> int:
-    """Insert `rows`, skipping any whose `event_id` is already stored; one transaction."""
+    """Insert `rows`, skipping any whose `event_id` is already stored; one transaction.
+
+    Returns how many rows were really inserted. Each page is one multi-row
+    `INSERT … VALUES (…), (…) ON CONFLICT DO NOTHING`, whose rowcount is exact:
+    an executemany's is not on PostgreSQL (psycopg2 pages it with
+    execute_values and reports the last page only).
+    """
     if not rows:
         return 0
     dialect = engine.dialect.name
     if dialect == "postgresql":
-        statement = postgresql.insert(TABLE).on_conflict_do_nothing(index_elements=["event_id"])
+        insert = postgresql.insert
     elif dialect == "sqlite":
-        statement = sqlite.insert(TABLE).on_conflict_do_nothing(index_elements=["event_id"])
+        insert = sqlite.insert
     else:  # pragma: no cover - other databases: filter known ids first
         with engine.connect() as conn:
             known = set(conn.execute(sa.select(TABLE.c.event_id).where(TABLE.c.event_id.in_([r["event_id"] for r in rows]))).scalars())
         rows = [r for r in rows if r["event_id"] not in known]
-        statement = TABLE.insert()
         if not rows:
             return 0
+        with engine.begin() as conn:
+            conn.execute(TABLE.insert(), rows)
+        return len(rows)
+    rows = _full_rows(rows)
+    page = max(1, MAX_PARAMETERS // len(rows[0]))
+    inserted = 0
     with engine.begin() as conn:
-        result = conn.execute(statement, rows)
-    return max(result.rowcount or 0, 0)
+        for start in range(0, len(rows), page):
+            statement = insert(TABLE).values(rows[start:start + page]).on_conflict_do_nothing(index_elements=["event_id"])
+            inserted += max(conn.execute(statement).rowcount or 0, 0)
+    return inserted
 
 
 def last_state(engine: Engine, conversation_id: str) -> Optional[Dict[str, Any]]:
