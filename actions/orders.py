@@ -40,8 +40,12 @@ def customer_or_refuse(dispatcher: CollectingDispatcher, tracker: Tracker, langu
     return customer_id
 
 
-def owned_order(dispatcher: CollectingDispatcher, tracker: Tracker, customer_id: str,
-                language: str) -> Optional[Order]:
+def verified_order(dispatcher: CollectingDispatcher, tracker: Tracker, language: str) -> Optional[Order]:
+    """The `order_id` order of the verified customer, or None after saying why not
+    (not verified; or not found — the same words for someone else's order)."""
+    customer_id = customer_or_refuse(dispatcher, tracker, language)
+    if not customer_id:
+        return None
     order_id = tracker.get_slot("order_id")
     order = get_verifier().order_for_customer(str(order_id or ""), customer_id)
     if order is None:
@@ -188,10 +192,7 @@ class ActionTrackOrder(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[EventType]:
         language = reply_language(tracker)
-        customer_id = customer_or_refuse(dispatcher, tracker, language)
-        if not customer_id:
-            return Outcome.failed()
-        order = owned_order(dispatcher, tracker, customer_id, language)
+        order = verified_order(dispatcher, tracker, language)
         if order is None:
             return Outcome.failed()
         lines = [text("track_status", language, order_id=digits(order.order_id, language),
@@ -234,10 +235,7 @@ class ActionChangeOrder(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[EventType]:
         language = reply_language(tracker)
-        customer_id = customer_or_refuse(dispatcher, tracker, language)
-        if not customer_id:
-            return Outcome.failed()
-        order = owned_order(dispatcher, tracker, customer_id, language)
+        order = verified_order(dispatcher, tracker, language)
         if order is None:
             return Outcome.failed()
         request = str(tracker.get_slot("change_request") or "").strip()
@@ -263,10 +261,7 @@ class ActionCancelOrder(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[EventType]:
         language = reply_language(tracker)
-        customer_id = customer_or_refuse(dispatcher, tracker, language)
-        if not customer_id:
-            return Outcome.failed()
-        order = owned_order(dispatcher, tracker, customer_id, language)
+        order = verified_order(dispatcher, tracker, language)
         if order is None:
             return Outcome.failed()
         if tracker.get_slot("confirm_cancel") is False:
@@ -292,10 +287,7 @@ class ActionReturnItem(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[EventType]:
         language = reply_language(tracker)
-        customer_id = customer_or_refuse(dispatcher, tracker, language)
-        if not customer_id:
-            return Outcome.failed()
-        order = owned_order(dispatcher, tracker, customer_id, language)
+        order = verified_order(dispatcher, tracker, language)
         if order is None:
             return Outcome.failed()
         try:
