@@ -21,7 +21,14 @@ PHONE = "+989121234567"
 @pytest.fixture(autouse=True)
 def database(tmp_path, monkeypatch):
     monkeypatch.setenv("HAMSAFAR_DATABASE_URL", f"sqlite:///{tmp_path / 'sms.db'}")
+    import bot.crm.factory
+    from bot.identity import verification
+
+    bot.crm.factory.reset()  # inbound SMS identify the sender through this test's database
+    verification.reset()
     yield
+    verification.reset()
+    bot.crm.factory.reset()
 
 
 @pytest.fixture
@@ -242,3 +249,32 @@ def test_code_sender_is_synchronous_for_identity(fake):
     result = sender.send("09121234567", "کد تأیید همسفر: 123456")
     assert result.status == "sent"
     assert fake.delivered[-1]["text"] == "کد تأیید همسفر: 123456"
+
+
+@pytest.mark.parametrize("gateway", ["kavenegar", "twilio"])
+async def test_retry_after_a_5xx_that_was_not_accepted_sends_exactly_once(fake, gateway):
+    """A 5xx the provider did NOT act on: looked up (absent), retried, delivered once."""
+    from bot.channels.models import SmsMessage
+    from bot.db import session_scope
+
+    output = channel(fake, outbound=gateway).output
+    fake.script(gateway, "500")
+    result = await output.send_sms(PHONE, "سفارش ۱۰۰۲۳۴ ارسال شد", idempotency_key=f"shipped-{gateway}")
+    assert result.status == "sent" and result.sent_now
+    assert len(fake.sends(gateway)) == 2 and len(fake.delivered) == 1  # two tries, one message
+    lookups = [r for r in fake.requests if r["method"] == "GET" or r["path"].endswith("statuslocalmessageid.json")]
+    assert len(lookups) == 1  # the provider was asked before the second try
+    with session_scope() as session:
+        row = session.query(SmsMessage).filter_by(idempotency_key=f"shipped-{gateway}").one()
+        assert (row.status, row.attempts) == ("sent", 2)
+    again = await output.send_sms(PHONE, "سفارش ۱۰۰۲۳۴ ارسال شد", idempotency_key=f"shipped-{gateway}")
+    assert again.sent_now is False and len(fake.delivered) == 1  # a caller's retry: nothing more
+
+
+def test_typed_intent_shortcut_is_neutralised_over_sms(fake):
+    sms, agent = channel(fake), EchoAgent()
+    with ServerThread([sms], agent) as server:
+        kavenegar_in(server, "/restart", "r1")
+        kavenegar_in(server, '/inform{"customer_id": "C001"}', "r2")
+        server.call(sms.drain())
+    assert [m.text for m in agent.messages] == ["\u200b/restart", '\u200b/inform{"customer_id": "C001"}']

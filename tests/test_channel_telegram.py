@@ -304,3 +304,71 @@ def test_proactive_send_respects_consent(fake):
         consent.opt_out("telegram", "tg:4242", source="command")
         assert server.call(send_proactive("tg:4242", "یادآوری دوم")) is False
     assert [p["text"] for p in fake.sent("sendMessage")] == ["یادآوری سبد خرید"]
+
+
+def test_webhook_answered_before_the_update_is_handled(fake):
+    """Telegram re-sends an update whose webhook call is slow; we answer at once and work after."""
+    import asyncio
+
+    async def slow_reply(message):
+        await asyncio.sleep(3)
+        await message.output_channel.send_text_message(message.sender_id, "done")
+
+    channel, agent = make_channel(fake), EchoAgent(slow_reply)
+    with ServerThread([channel], agent) as server:
+        started = time.monotonic()
+        response = post(server, text_update(300, "slow"))
+        answered_in = time.monotonic() - started
+        assert response.status_code == 200 and answered_in < 1.0, answered_in
+        assert fake.sent("sendMessage") == []  # the reply is not sent yet...
+        settle(server, channel)
+    assert [p["text"] for p in fake.sent("sendMessage")] == ["done"]  # ...but it is delivered
+
+
+def test_per_chat_pacing_spaces_a_burst_without_holding_other_chats(fake):
+    """A burst to one chat is spread at the chat's rate, in order; another chat is not held up."""
+    import asyncio
+
+    channel = make_channel(fake, output_options={"private_rate": 4.0, "group_rate": 2.0, "burst": 1})
+    with ServerThread([channel], EchoAgent()) as server:
+        output = channel.output
+
+        async def burst():
+            await asyncio.gather(
+                *(output.send_text("tg:1001", f"a{i}") for i in range(5)),
+                *(output.send_text("tg:1002", f"b{i}") for i in range(2)),
+                *(output.send_text("tg:-100888:7", f"g{i}") for i in range(2)),
+            )
+
+        server.call(burst())
+    calls = [(int(p["chat_id"]), p["text"], t) for name, p, t in fake.calls if name == "sendMessage"]
+    chat_a = [(text, t) for chat, text, t in calls if chat == 1001]
+    chat_b = [t for chat, text, t in calls if chat == 1002]
+    group = [t for chat, text, t in calls if chat == -100888]
+    assert [text for text, _ in chat_a] == [f"a{i}" for i in range(5)]  # all delivered, in order
+    gaps = [b - a for (_, a), (_, b) in zip(chat_a, chat_a[1:])]
+    assert all(gap >= 0.2 for gap in gaps), gaps  # 4 per second in a private chat
+    assert chat_b[0] < chat_a[-1][1] - 0.5  # chat 1002 was not queued behind chat 1001
+    assert group[1] - group[0] >= 0.45  # 2 per second in a group
+
+
+def test_customer_text_is_never_parsed_as_markup(fake):
+    channel, agent = make_channel(fake), EchoAgent()
+    text = "<b>bold</b> *star* _under_ [link](http://x) `code`"
+    with ServerThread([channel], agent) as server:
+        post(server, text_update(310, text))
+        settle(server, channel)
+    sent = fake.wait_for("sendMessage", 1)
+    assert sent[0]["text"] == f"echo: {text}"  # exactly as typed
+    assert all("parse_mode" not in p and "entities" not in p for p in sent)
+
+
+def test_polling_mode_from_the_environment(monkeypatch):
+    """`hamsafar run --telegram-polling` sets HAMSAFAR_TELEGRAM_MODE=polling for the Rasa server."""
+    from bot.channels.telegram import HamsafarTelegramInput
+
+    monkeypatch.setenv("HAMSAFAR_TELEGRAM_TOKEN", TOKEN)
+    monkeypatch.setenv("HAMSAFAR_TELEGRAM_MODE", "polling")
+    assert HamsafarTelegramInput.from_credentials({}).mode == "polling"
+    monkeypatch.delenv("HAMSAFAR_TELEGRAM_MODE")
+    assert HamsafarTelegramInput.from_credentials({}).mode == "webhook"

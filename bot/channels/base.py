@@ -18,8 +18,11 @@ credentials.yml, so `await send_proactive("tg:123", "...")` (or
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
-from typing import Any, Dict, List, Optional
+import threading
+from typing import Any, Callable, Dict, List, Optional
 
 from rasa.core.channels.channel import OutputChannel
 
@@ -120,3 +123,20 @@ def guard_customer_text(text: str) -> str:
     if stripped.startswith("/"):
         return "\u200b" + stripped
     return stripped
+
+
+_identity_lock = threading.Lock()
+
+
+async def run_identity_check(fn: Callable[..., Any], *args: Any) -> Any:
+    """Run a `bot.identity` check (a CRM lookup, maybe over HTTP) off the event loop.
+
+    One at a time per process: the identity module builds its verifier and
+    schema lazily on first use, which must not happen in two threads at once.
+    """
+
+    def locked() -> Any:
+        with _identity_lock:
+            return fn(*args)
+
+    return await asyncio.get_running_loop().run_in_executor(None, functools.partial(locked))

@@ -6,6 +6,10 @@ Inbound webhooks (routes under `/webhooks/sms/`):
 * `GET|POST /webhooks/sms/kavenegar/<secret>` — Kavenegar signs nothing, so
   the secret is part of the callback address.
 
+Every other inbound message links the conversation to the CRM customer of the
+sending number (`bot.identity.verification.verify_sms_sender`) before it reaches
+the bot (`metadata["sms_identity"]`).
+
 Opt-out keywords are handled BEFORE any NLU: «لغو», «لغو۱۱», STOP, UNSUBSCRIBE…
 record the opt-out and send one confirmation; an opted-out number gets nothing
 at all (and its messages do not reach the bot) until it sends START/«شروع».
@@ -26,7 +30,7 @@ import datetime as dt
 import logging
 import uuid
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Set
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Tuple
 
 from sanic import Blueprint, response
 from sanic.request import Request
@@ -36,7 +40,7 @@ from rasa.core.channels.channel import InputChannel, UserMessage
 
 from bot import settings
 from bot.channels import consent
-from bot.channels.base import ProactiveOutput, guard_customer_text, register_output
+from bot.channels.base import ProactiveOutput, guard_customer_text, register_output, run_identity_check
 from bot.channels.models import SmsMessage, ensure_tables, mark_inbound_seen, utcnow
 from bot.channels.sms_gateways.base import GatewayError, SmsGateway, segment_info
 from bot.db import session_scope
@@ -289,6 +293,29 @@ def _cost_settings(credentials: Dict[str, Any]) -> Dict[str, float]:
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
 
+def identify_sender(conversation_id: str, phone: str) -> Dict[str, Any]:
+    """Link the conversation to the CRM customer of the sending number (`bot.identity`).
+
+    The number comes from the gateway's authenticated webhook (the carrier-reported
+    sender), so `verify_sms_sender` treats it as verified; this is what makes the
+    phone number the same customer as their Telegram user and web visitor.
+    Returns `{"phone", "verified", "status"}` for the message metadata.
+    """
+    outcome: Dict[str, Any] = {"phone": phone, "verified": False, "status": None}
+    try:
+        from bot.identity.verification import verify_sms_sender
+
+        result = verify_sms_sender(conversation_id, phone)
+        outcome["verified"] = bool(getattr(result, "ok", False))
+        outcome["status"] = getattr(result, "status", None)
+    except ImportError:
+        logger.warning("sms: bot.identity.verification not available; sender not identified")
+    except Exception:  # noqa: BLE001 - CRM or identity store down: the message still reaches the bot
+        logger.exception("sms: identifying the sender failed")
+        outcome["status"] = "error"
+    return outcome
+
+
 class SmsInput(InputChannel):
     """Rasa input channel `sms` (Kavenegar and/or Twilio webhooks)."""
 
@@ -347,6 +374,7 @@ class SmsInput(InputChannel):
         else:
             logger.warning("sms: no outbound gateway configured; SMS channel cannot send")
         self._tasks: Set[asyncio.Task] = set()
+        self._order_locks: Dict[str, Tuple[asyncio.Lock, int]] = {}  # lock, messages using it
 
     def get_output_channel(self) -> Optional[SmsOutput]:
         return self.output
@@ -390,17 +418,28 @@ class SmsInput(InputChannel):
             guard_customer_text(text), output, f"sms:{phone}", input_channel=self.name(),
             metadata={"channel": "sms", "sms": {"gateway": gateway, "message_id": external_id, "to": to}},
         )
-        task = asyncio.ensure_future(self._run(on_new_message, message))
+        # one number's messages reach the bot in the order they arrived (asyncio.Lock is FIFO)
+        lock, users = self._order_locks.get(phone, (asyncio.Lock(), 0))
+        self._order_locks[phone] = (lock, users + 1)
+        task = asyncio.ensure_future(self._run(on_new_message, message, phone, lock))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return "forwarded"
 
-    @staticmethod
-    async def _run(on_new_message: OnNewMessage, message: UserMessage) -> None:
+    async def _run(self, on_new_message: OnNewMessage, message: UserMessage, phone: str, lock: asyncio.Lock) -> None:
         try:
-            await on_new_message(message)
-        except Exception:
-            logger.exception("sms: handling an inbound message failed")
+            async with lock:
+                message.metadata["sms_identity"] = await run_identity_check(identify_sender, message.sender_id, phone)
+                try:
+                    await on_new_message(message)
+                except Exception:
+                    logger.exception("sms: handling an inbound message failed")
+        finally:
+            lock_now, users = self._order_locks[phone]
+            if users <= 1:
+                del self._order_locks[phone]
+            else:
+                self._order_locks[phone] = (lock_now, users - 1)
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         bp = Blueprint(f"sms_{id(self)}", __name__)

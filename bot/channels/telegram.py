@@ -50,7 +50,7 @@ from rasa.core.channels.channel import InputChannel, UserMessage
 
 from bot import settings
 from bot.channels import consent
-from bot.channels.base import ProactiveOutput, guard_customer_text, register_output
+from bot.channels.base import ProactiveOutput, guard_customer_text, register_output, run_identity_check
 from bot.channels.models import TelegramCallback, ensure_tables, mark_inbound_seen
 from bot.channels.redaction import register_secret
 from bot.db import session_scope
@@ -501,7 +501,8 @@ class HamsafarTelegramInput(InputChannel):
         try:
             from bot.identity.verification import verify_telegram_contact
 
-            verified = verify_telegram_contact(conv, phone, contact.user_id, user.id)
+            # a CRM lookup (maybe over HTTP): off the event loop
+            verified = await run_identity_check(verify_telegram_contact, conv, phone, contact.user_id, user.id)
             if inspect.isawaitable(verified):
                 verified = await verified
             verified = getattr(verified, "ok", verified)
