@@ -242,6 +242,7 @@ def test_browser_widget_persian_rtl_and_no_html_injection():
             assert widget.get_attribute("dir") == "rtl"
             assert reply_bubble.locator(".hs-text").evaluate("e => getComputedStyle(e).direction") == "rtl"
             assert page.locator(".hs-log").get_attribute("aria-live") == "polite"
+            assert "Vazirmatn" in widget.evaluate("e => getComputedStyle(e).fontFamily")  # Persian font stack
             page.screenshot(path=str(ARTIFACTS / "web_widget_persian.png"))
 
             attack = '<img src=x onerror="window.__pwned=1;alert(1)">'
@@ -265,3 +266,136 @@ def test_browser_widget_persian_rtl_and_no_html_injection():
         finally:
             browser.close()
     assert agent.messages[2].text == "/track_order"
+
+
+BROWSER_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def _seqs(page):
+    return page.locator(".hs-msg").evaluate_all("els => els.map(e => Number(e.dataset.seq))")
+
+
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chromium not installed")
+def test_browser_widget_keyboard_screen_reader_phone_live_push_and_reconnect():
+    """Keyboard only, accessible names, a phone-sized screen, mixed-direction text, bot- and
+    agent-initiated messages pushed live, and a dropped connection (server restart) that
+    loses and duplicates nothing."""
+    from playwright.sync_api import sync_playwright
+
+    from bot.channels.base import send_proactive
+    from bot.channels.web import append_message, send_agent_message
+
+    async def reply(message):
+        await message.output_channel.send_text_message(
+            message.sender_id, "گوشی Samsung Galaxy A55 موجود است؛ قیمت ۲۸٬۹۰۰٬۰۰۰ تومان.")
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    channel, agent = web(), EchoAgent(reply)
+    server = ServerThread([channel], agent).__enter__()
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 360, "height": 640}, locale="fa-IR")
+                page.goto(f"{server.url}/webhooks/web/demo")
+                launcher = page.get_by_role("button", name="گفتگو با دستیار فروشگاه")
+                launcher.wait_for()
+                # keyboard only: Tab reaches the launcher, Enter opens, focus goes to the labelled box
+                page.keyboard.press("Tab")
+                assert page.evaluate("document.activeElement.getAttribute('aria-label')") == "گفتگو با دستیار فروشگاه"
+                page.keyboard.press("Enter")
+                assert launcher.get_attribute("aria-expanded") == "true"
+                assert page.evaluate("document.activeElement.id") == page.get_by_label("پیام شما").get_attribute("id")
+                page.keyboard.type("سلام")
+                page.keyboard.press("Enter")
+                bot_bubble = page.locator(".hs-msg.hs-bot .hs-text").first
+                bot_bubble.wait_for(timeout=10000)
+                # screen reader: the log announces additions politely; every control has a name
+                log = page.get_by_role("log", name="گفتگو")
+                assert log.get_attribute("aria-live") == "polite"
+                assert page.get_by_role("dialog", name="همسفر، دستیار فروشگاه").is_visible()
+                assert page.get_by_role("button", name="ارسال").is_visible()
+                assert page.get_by_role("button", name="بستن گفتگو").is_visible()
+                # mixed text: a Persian sentence with a Latin product name stays right-to-left
+                assert bot_bubble.evaluate("e => getComputedStyle(e).direction") == "rtl"
+                # fits the phone: the panel is inside the viewport and nothing scrolls sideways
+                box = page.locator(".hs-panel").bounding_box()
+                assert box["x"] >= 0 and box["y"] >= 0
+                assert box["x"] + box["width"] <= 360 and box["y"] + box["height"] <= 640
+                assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+                send_box = page.get_by_role("button", name="ارسال").bounding_box()
+                assert send_box["x"] + send_box["width"] <= 360 and send_box["height"] >= 44  # a finger-sized target
+                session = page.evaluate("window.Hamsafar.session")
+                # pushed live, without reloading: a bot-initiated message, then an agent (English: ltr)
+                assert server.call(send_proactive(f"web:{session}", "سبد خریدتان هنوز منتظر شماست."))
+                page.locator(".hs-msg.hs-bot", has_text="سبد خرید").wait_for(timeout=10000)
+                assert server.call(send_agent_message(f"web:{session}", "Hi, this is Mina from support."))
+                agent_text = page.locator(".hs-msg.hs-agent .hs-text").first
+                agent_text.wait_for(timeout=10000)
+                assert agent_text.evaluate("e => getComputedStyle(e).direction") == "ltr"
+                page.screenshot(path=str(ARTIFACTS / "web_widget_phone_live_push.png"))
+                assert _seqs(page) == [1, 2, 3, 4]
+
+                # the connection drops: the server stops; meanwhile a message is written
+                server.__exit__(None, None, None)
+                page.locator(".hs-status").filter(has_text="اتصال").wait_for(timeout=20000)
+                append_message(session, "bot", "پیامی که هنگام قطع اتصال نوشته شد.")  # seq 5
+                server = ServerThread([web()], EchoAgent(reply), port=server.port).__enter__()
+                page.locator(".hs-msg", has_text="هنگام قطع اتصال").wait_for(timeout=40000)
+                assert server.call(send_proactive(f"web:{session}", "و این یکی پس از اتصال دوباره."))  # seq 6
+                page.locator(".hs-msg", has_text="پس از اتصال دوباره").wait_for(timeout=10000)
+                assert _seqs(page) == [1, 2, 3, 4, 5, 6]  # nothing lost, nothing twice
+                page.screenshot(path=str(ARTIFACTS / "web_widget_after_reconnect.png"))
+
+                # Escape closes the panel and gives focus back to the launcher
+                page.get_by_label("پیام شما").focus()
+                page.keyboard.press("Escape")
+                assert page.locator(".hs-panel").is_hidden()
+                assert launcher.get_attribute("aria-expanded") == "false"
+                assert page.evaluate("document.activeElement.classList.contains('hs-launcher')")
+            finally:
+                browser.close()
+    finally:
+        server.__exit__(None, None, None)
+
+
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chromium not installed")
+def test_browser_widget_english_ltr_with_buttons():
+    from playwright.sync_api import sync_playwright
+
+    async def reply(message):
+        if message.text == "/track_order":
+            await message.output_channel.send_text_message(message.sender_id, "Your order number, please?")
+        else:
+            await message.output_channel.send_text_with_buttons(
+                message.sender_id, "Hello! How can I help?", [{"title": "Track my order", "payload": "/track_order"},
+                                                              {"title": "Talk to a person", "payload": "/request_human"}])
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    channel, agent = web(), EchoAgent(reply)
+    with ServerThread([channel], agent) as server, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800}, locale="en-US")
+            page.goto(f"{server.url}/webhooks/web/demo?lang=en")
+            page.get_by_role("button", name="Chat with the shop assistant").click()
+            widget = page.locator(".hamsafar-widget")
+            assert widget.get_attribute("dir") == "ltr" and widget.get_attribute("lang") == "en"
+            box = page.get_by_label("Your message")
+            box.fill("Hi, do you sell Samsung phones?")
+            box.press("Enter")
+            greeting = page.locator(".hs-msg.hs-bot .hs-text").first
+            greeting.wait_for(timeout=10000)
+            assert greeting.inner_text() == "Hello! How can I help?"
+            assert greeting.evaluate("e => getComputedStyle(e).direction") == "ltr"
+            assert "Vazirmatn" not in widget.evaluate("e => getComputedStyle(e).fontFamily")
+            page.get_by_role("button", name="Track my order").click()
+            page.locator(".hs-msg.hs-bot", has_text="order number").wait_for(timeout=10000)
+            texts = page.locator(".hs-msg .hs-text").all_inner_texts()
+            assert texts == ["Hi, do you sell Samsung phones?", "Hello! How can I help?", "Track my order",
+                             "Your order number, please?"]
+            page.screenshot(path=str(ARTIFACTS / "web_widget_english.png"))
+        finally:
+            browser.close()
+    assert [m.text for m in agent.messages] == ["Hi, do you sell Samsung phones?", "/track_order"]

@@ -31,7 +31,7 @@ import logging
 import re
 import time
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Set
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Tuple
 
 import sqlalchemy as sa
 from sanic import Blueprint, response
@@ -77,12 +77,28 @@ def _as_dict(row: WebMessage) -> Dict[str, Any]:
 
 
 # ---------------------------------------------------------------- history + live push
-_waiters: Dict[str, Set[asyncio.Queue]] = {}
+# session -> (event loop, queue) of every open event stream of that session
+_waiters: Dict[str, Set[Tuple[asyncio.AbstractEventLoop, asyncio.Queue]]] = {}
 
 
 def _notify(session_id: str, event: Dict[str, Any]) -> None:
-    for queue in list(_waiters.get(session_id, ())):
-        queue.put_nowait(event)
+    """Wake the session's event streams; safe from any thread (a queue belongs to its loop)."""
+    try:
+        running: Optional[asyncio.AbstractEventLoop] = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    for waiter in list(_waiters.get(session_id, ())):
+        loop, queue = waiter
+        if loop.is_closed():  # a server that stopped without closing its streams
+            _waiters.get(session_id, set()).discard(waiter)
+            continue
+        if loop is running:
+            queue.put_nowait(event)
+            continue
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, event)
+        except RuntimeError:  # closed meanwhile: the stream is gone
+            _waiters.get(session_id, set()).discard(waiter)
 
 
 def append_message(session_id: str, sender: str, text: str, buttons: Optional[List[Dict[str, Any]]] = None) -> Dict[str, Any]:
@@ -388,7 +404,8 @@ class WebInput(InputChannel):
             except ValueError:
                 return channel._error(request, WebInputError(400, "invalid_after", "after must be an integer"))
             queue: asyncio.Queue = asyncio.Queue()
-            _waiters.setdefault(session_id, set()).add(queue)
+            waiter = (asyncio.get_running_loop(), queue)
+            _waiters.setdefault(session_id, set()).add(waiter)
             stream = await request.respond(
                 content_type="text/event-stream; charset=utf-8",
                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **channel._cors(request)},
@@ -412,7 +429,7 @@ class WebInput(InputChannel):
             except Exception as error:  # the client went away
                 logger.debug("web: event stream closed: %s", error)
             finally:
-                _waiters.get(session_id, set()).discard(queue)
+                _waiters.get(session_id, set()).discard(waiter)
                 if not _waiters.get(session_id):
                     _waiters.pop(session_id, None)
             try:
