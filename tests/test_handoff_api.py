@@ -286,3 +286,173 @@ def test_erasure_removes_handoff_data(environment):
     deleted = erase_customer("C31")
     assert deleted["handoff_conversations"] == 1 and deleted["handoff_notes"] == 1
     assert service.get_handoff(outcome.handoff_id) is None
+
+
+# ----------------------------------------------------------------------------- more rules, one test each
+def test_login_rate_limited_per_address(server):
+    """20 failures from one address in 15 minutes, whatever the logins, lock that address out."""
+    c = client(server)
+    for i in range(20):
+        assert c.post("api/login", json={"login": f"guess{i}", "password": "nope nope nope"}).status_code == 401
+    assert c.post("api/login", json={"login": "alice", "password": PASSWORD}).status_code == 429
+    actions = [(a["actor"], a["action"]) for a in login_from_service_audit()]
+    assert ("alice", "login_rate_limited") in actions and ("guess0", "login_failed") in actions
+
+
+def login_from_service_audit():
+    from bot.handoff import service
+
+    return service.audit_log(500)
+
+
+def test_console_sessions_expire_and_end_with_the_account(server):
+    from bot.handoff import service
+
+    agent = service.authenticate("alice", PASSWORD, "test")
+    t0 = dt.datetime(2025, 6, 7, 6, 0)
+    token = service.create_session(agent["id"], now=t0)["token"]
+    assert service.session_agent(token, now=t0 + dt.timedelta(hours=1))["login"] == "alice"
+    assert service.session_agent(token, now=t0 + dt.timedelta(hours=3, minutes=1)) is None  # 2 h idle
+    token = service.create_session(agent["id"], now=t0)["token"]
+    for hour in range(1, 12):  # active all day...
+        assert service.session_agent(token, now=t0 + dt.timedelta(hours=hour)) is not None
+    assert service.session_agent(token, now=t0 + dt.timedelta(hours=12, minutes=1)) is None  # ...12 h at most
+    # disabling an account ends its live sessions at once
+    alice = login(server, "alice")
+    assert alice.get("api/me").status_code == 200
+    service.set_active("alice", False)
+    assert alice.get("api/me").status_code == 401
+    assert client(server).post("api/login", json={"login": "alice", "password": PASSWORD}).status_code == 401
+
+
+def test_analyst_reaches_reports_only(server):
+    outcome = queue_one("tg:4242", customer_id="C100")
+    analyst = login(server, "ana")
+    for method, path in [("GET", "api/queue"), ("GET", f"api/handoffs/{outcome.handoff_id}"),
+                         ("GET", f"api/handoffs/{outcome.handoff_id}/customer"), ("GET", "api/canned"),
+                         ("GET", "api/audit"), ("GET", "api/agents"),
+                         ("POST", f"api/handoffs/{outcome.handoff_id}/claim"),
+                         ("POST", f"api/handoffs/{outcome.handoff_id}/reply"),
+                         ("POST", f"api/handoffs/{outcome.handoff_id}/notes"), ("POST", "api/agents")]:
+        reply = analyst.request(method, path, json={"text": "x"} if method == "POST" else None)
+        assert reply.status_code == 403, (method, path)
+    report = analyst.get("api/report").json()["report"]
+    flat = str(report)
+    for personal in ("4242", "C100", "onerror", "tg:"):  # no ids, no customer text
+        assert personal not in flat
+    assert report["by_channel"] == {"telegram": 1} and report["waiting_now"] == 1
+
+
+@pytest.fixture
+def other_channels(tmp_path):
+    """Telegram and SMS outputs registered as in the Rasa server, against the fake providers."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from fakes.sms_gateways import API_KEY, FakeSmsGateways
+    from fakes.telegram_api import FakeTelegram
+
+    from bot.channels import base
+    from bot.channels.sms import SmsInput
+    from bot.channels.sms_gateways.kavenegar import KavenegarGateway
+    from bot.channels.telegram import HamsafarTelegramInput
+
+    saved = dict(base._outputs)
+    token = "7000004:AAH-console-test-token"
+    with FakeTelegram(token) as telegram, FakeSmsGateways() as sms:
+        HamsafarTelegramInput(token, "secret-console", base_url=telegram.base_url)
+        SmsInput({"kavenegar": KavenegarGateway(API_KEY, base_url=sms.url)}, outbound="kavenegar", backoff=0.01)
+        yield telegram, sms
+    base._outputs.clear()
+    base._outputs.update(saved)
+
+
+def test_reply_delivered_in_the_customers_own_channel(server, other_channels):
+    telegram, sms = other_channels
+    from bot.channels import consent
+
+    alice = login(server, "alice")
+    tg = queue_one("tg:4242", language="en")
+    text = queue_one("sms:+989121234567")
+    for outcome in (tg, text):
+        assert alice.post(f"api/handoffs/{outcome.handoff_id}/claim", json={}).json()["delivered"] is True
+    assert alice.post(f"api/handoffs/{tg.handoff_id}/reply", json={"text": "Hi, Alice here. <b>1</b>"}).json()["delivered"]
+    assert alice.post(f"api/handoffs/{text.handoff_id}/reply", json={"text": "سلام، آلیس هستم."}).json()["delivered"]
+    sent = telegram.wait_for("sendMessage", 2)
+    assert [(int(p["chat_id"]), p["text"]) for p in sent] == [
+        (4242, "Alice from our support team has joined the conversation."), (4242, "Hi, Alice here. <b>1</b>")]
+    assert all("parse_mode" not in p for p in sent)
+    assert [(d["to"], d["text"]) for d in sms.delivered] == [
+        ("09121234567", "Alice از تیم پشتیبانی به گفتگو پیوست."), ("09121234567", "سلام، آلیس هستم.")]
+    # consent holds for agents too: an opted-out number gets nothing, and the agent is told
+    consent.opt_out("sms", "+989121234567")
+    blocked = alice.post(f"api/handoffs/{text.handoff_id}/reply", json={"text": "هنوز هستید؟"})
+    assert blocked.status_code == 200 and blocked.json()["delivered"] is False
+    assert len(sms.delivered) == 2
+    # the reply is in the transcript either way
+    events = alice.get(f"api/handoffs/{text.handoff_id}").json()["events"]
+    assert [e["text"] for e in events if e["kind"] == "agent"][-1] == "هنوز هستید؟"
+
+
+def test_notes_are_internal(server):
+    from bot.channels.web import history
+
+    conversation = "web:sess_dddddddddddddddd"
+    outcome = queue_one(conversation)
+    alice, bob, root = login(server, "alice"), login(server, "bob"), login(server, "root")
+    alice.post(f"api/handoffs/{outcome.handoff_id}/claim", json={})
+    assert bob.post(f"api/handoffs/{outcome.handoff_id}/notes", json={"text": "mine"}).status_code == 403
+    assert alice.post(f"api/handoffs/{outcome.handoff_id}/notes", json={"text": ""}).status_code == 400
+    assert alice.post(f"api/handoffs/{outcome.handoff_id}/notes",
+                      json={"text": "customer sounds upset; refund likely"}).status_code == 200
+    assert root.post(f"api/handoffs/{outcome.handoff_id}/notes", json={"text": "approved"}).status_code == 200
+    notes = alice.get(f"api/handoffs/{outcome.handoff_id}").json()["notes"]
+    assert [(n["agent"], n["text"]) for n in notes] == [("alice", "customer sounds upset; refund likely"),
+                                                          ("root", "approved")]
+    shown = " ".join(m["text"] for m in history("sess_dddddddddddddddd"))
+    assert "refund" not in shown and "approved" not in shown  # never sent to the customer
+    tracker = server.call(server.rasa_agent.tracker_store.retrieve(conversation))
+    assert not any("refund" in (getattr(e, "text", None) or "") for e in tracker.events)  # nor into the tracker
+
+
+def test_customer_360_earlier_conversations_on_every_channel_and_tickets(server, environment):
+    from bot.db import get_engine
+    from bot.handoff import service
+    from bot.touchpoints.store import insert_rows
+
+    earlier = service.request_handoff("tg:4242", channel="telegram", customer_id="C100",
+                                      now=service.utcnow() - dt.timedelta(days=2))
+    service.expire_unclaimed(60)  # nobody took it: a ticket
+    now = dt.datetime(2025, 6, 1, 10, 0)
+    insert_rows(get_engine(), [
+        {"event_id": f"e{i}", "occurred_at": now + dt.timedelta(minutes=i), "conversation_id": conv,
+         "customer_id": "C100", "channel": channel, "actor": "customer"}
+        for i, (conv, channel) in enumerate([("tg:4242", "telegram"), ("tg:4242", "telegram"),
+                                             ("sms:+989121234567", "sms"), ("web:sess_eeeeeeeeeeeeeeee", "web")])
+    ] + [{"event_id": "other", "occurred_at": now, "conversation_id": "tg:1", "customer_id": "C999",
+          "channel": "telegram", "actor": "customer"}])
+    outcome = queue_one("web:sess_eeeeeeeeeeeeeeee", customer_id="C100")
+    panel = login(server, "alice").get(f"api/handoffs/{outcome.handoff_id}/customer").json()
+    assert panel["profile"]["phone"] == "+989121234567" and panel["orders"][0]["status"] == "shipped"
+    conversations = {c["conversation_id"]: (c["channel"], c["turns"], c["current"]) for c in panel["conversations"]}
+    assert conversations == {"tg:4242": ("telegram", 2, False), "sms:+989121234567": ("sms", 1, False),
+                             "web:sess_eeeeeeeeeeeeeeee": ("web", 1, True)}  # not another customer's
+    assert [h["id"] for h in panel["handoffs"]] == [earlier.handoff_id]
+    assert panel["tickets"][0]["reference"] == environment.tickets[-1].reference
+
+
+def test_hand_back_keeps_the_conversations_context(server):
+    conversation = "tg:8080"
+    server.call(seed_conversation(server.rasa_agent, conversation, [
+        {"user": "سفارش ۱۰۰۲۳۴", "intent": "track_order", "stage": "retention"},
+        {"slot": ("goal", "track_order")}, {"slot": ("journey_stage", "retention")},
+        {"slot": ("customer_id", "C100")}, {"slot": ("handoff_active", True)}]))
+    outcome = queue_one(conversation)
+    alice = login(server, "alice")
+    alice.post(f"api/handoffs/{outcome.handoff_id}/claim", json={})
+    assert alice.post(f"api/handoffs/{outcome.handoff_id}/handback", json={}).status_code == 200
+    tracker = server.call(server.rasa_agent.tracker_store.retrieve(conversation))
+    assert tracker.get_slot("handoff_active") is False
+    assert (tracker.get_slot("goal"), tracker.get_slot("journey_stage"), tracker.get_slot("customer_id")) == (
+        "track_order", "retention", "C100")
