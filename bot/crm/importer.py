@@ -370,13 +370,8 @@ def import_files(customers: Optional[PathLike] = None, products: Optional[PathLi
         if customers:
             created = updated = 0
             for r in customer_rows:
-                row = s.get(CustomerRow, r["customer_id"])
-                if row is None:
-                    row = CustomerRow(customer_id=r["customer_id"])
-                    s.add(row)
-                    created += 1
-                else:
-                    updated += 1
+                row, is_new = _get_or_add(s, CustomerRow, customer_id=r["customer_id"])
+                created, updated = created + is_new, updated + (not is_new)
                 row.name, row.phone, row.email, row.language = r["name"], r["phone"], r["email"], r["language"]
                 row.created_at = shift(r["created_at"]) or row.created_at or now
                 row.updated_at = now
@@ -385,13 +380,8 @@ def import_files(customers: Optional[PathLike] = None, products: Optional[PathLi
         if products:
             created = updated = 0
             for r in product_rows:
-                row = s.get(ProductRow, r["sku"])
-                if row is None:
-                    row = ProductRow(sku=r["sku"])
-                    s.add(row)
-                    created += 1
-                else:
-                    updated += 1
+                row, is_new = _get_or_add(s, ProductRow, sku=r["sku"])
+                created, updated = created + is_new, updated + (not is_new)
                 for key in ("name_fa", "name_en", "category", "price", "stock", "warranty_months", "return_days"):
                     setattr(row, key, r[key])
                 row.search_text = product_search_text(r["sku"], r["name_fa"], r["name_en"], r["category"], policy)
@@ -402,13 +392,9 @@ def import_files(customers: Optional[PathLike] = None, products: Optional[PathLi
             prices = dict(s.execute(sa.select(ProductRow.sku, ProductRow.price)).all())
             created = updated = 0
             for r in order_rows:
-                row = s.get(OrderRow, r["order_id"])
-                if row is None:
-                    row = OrderRow(order_id=r["order_id"])
-                    s.add(row)
-                    created += 1
-                else:
-                    updated += 1
+                row, is_new = _get_or_add(s, OrderRow, order_id=r["order_id"])
+                created, updated = created + is_new, updated + (not is_new)
+                if not is_new:  # the file's item list replaces the stored one
                     s.execute(sa.delete(OrderItemRow).where(OrderItemRow.order_id == r["order_id"]))
                 for key in ("customer_id", "status", "total", "tracking_code", "carrier", "shipping_address",
                             "delivery_time", "discount_code", "discount_amount"):
@@ -426,14 +412,26 @@ def import_files(customers: Optional[PathLike] = None, products: Optional[PathLi
     return report
 
 
+def _get_or_add(session: Any, model: Any, **key: Any) -> Tuple[Any, bool]:
+    """The row with this primary key, or a new one added to the session; and whether it is new.
+
+    Re-importing a file updates rows in place, which is what makes import idempotent.
+    """
+    row = session.get(model, tuple(key.values())[0] if len(key) == 1 else tuple(key.values()))
+    if row is not None:
+        return row, False
+    row = model(**key)
+    session.add(row)
+    return row, True
+
+
 def _upsert_codes(session, policy: ShopPolicy) -> None:  # type: ignore[no-untyped-def]
     from bot.crm.models import DiscountCodeRow
 
     for code in policy.discount_codes():
-        row = session.get(DiscountCodeRow, code.code)
-        if row is None:
-            row = DiscountCodeRow(code=code.code, used_count=0)
-            session.add(row)
+        row, is_new = _get_or_add(session, DiscountCodeRow, code=code.code)
+        if is_new:
+            row.used_count = 0
         row.kind, row.value, row.min_total = code.kind, code.value, code.min_total
         row.max_discount, row.usage_limit = code.max_discount, code.usage_limit
         row.starts_at, row.expires_at, row.active = code.starts_at, code.expires_at, code.active
