@@ -61,6 +61,7 @@ def bot(tmp_path_factory):
 
     service._ready.clear()
     service.create_agent("alice", PASSWORD, "agent", "Alice")
+    service.create_agent("ana", PASSWORD, "analyst", "Ana")
     server = BotServer(url, _free_port(), _free_port(), tmp / "server.log", extra_env={
         "HAMSAFAR_HANDOFF_HOURS": "always", "HAMSAFAR_HANDOFF_DAYS_OFF": "", "HAMSAFAR_HANDOFF_CLAIM_TIMEOUT": "900"})
     server.start()
@@ -117,6 +118,8 @@ def test_customer_and_agent_in_the_browser(bot):
             agent.fill("#login-name", "alice")
             agent.fill("#login-password", PASSWORD)
             agent.click("#login-submit")
+            agent.locator("#app-view").wait_for(state="visible", timeout=15000)
+            assert agent.locator("#report-view").is_hidden()  # reports are for analysts and admins
             # the REST test of this module left its own conversation in the queue too
             item = agent.locator("#queue li", has_text="web").first
             item.wait_for(timeout=15000)
@@ -131,7 +134,14 @@ def test_customer_and_agent_in_the_browser(bot):
             assert agent.evaluate("window.__pwned") is None
             agent.screenshot(path=str(ARTIFACTS / "handoff_console_claimed.png"))
 
+            # while handed off the customer's messages are recorded and appear live in the console
+            box.fill("هنوز منتظرم، لطفاً زودتر")
+            box.press("Enter")
+            agent.locator("#transcript li.customer", has_text="هنوز منتظرم").wait_for(timeout=15000)
+            assert agent.locator("#transcript li.customer", has_text="هنوز منتظرم").count() == 1
+
             # the bot stayed silent in the handed-off conversation
+            time.sleep(2)  # a late bot reply would have arrived by now
             assert customer.locator(".hs-msg.hs-bot").count() == bots_before
 
             # agent replies; the customer sees it live
@@ -151,5 +161,17 @@ def test_customer_and_agent_in_the_browser(bot):
             customer.screenshot(path=str(ARTIFACTS / "handoff_bot_resumes.png"))
             agent.screenshot(path=str(ARTIFACTS / "handoff_console_handed_back.png"))
             assert dialogs == []
+
+            # an analyst sees the aggregate report only: no queue, no transcript, no customer
+            analyst = browser.new_context(viewport={"width": 1200, "height": 800}).new_page()
+            analyst.goto(f"{bot.base_url}/webhooks/handoff/console")
+            analyst.fill("#login-name", "ana")
+            analyst.fill("#login-password", PASSWORD)
+            analyst.click("#login-submit")
+            analyst.locator("#report", has_text="total").wait_for(timeout=15000)
+            assert analyst.locator("#app-view").is_hidden() and analyst.locator("#admin-box").is_hidden()
+            report = analyst.locator("#report").inner_text()
+            assert "web:" not in report and "rest:" not in report and "اپراتور" not in report
+            analyst.screenshot(path=str(ARTIFACTS / "handoff_console_analyst.png"))
         finally:
             browser.close()

@@ -71,7 +71,7 @@
                                              : "with " + (item.agent || "?");
         li.appendChild(el("strong", null, head));
         li.appendChild(el("span", "meta", [item.channel, item.language, item.journey_stage || "-", item.reason || ""].join(" · ")));
-        if (item.summary) li.appendChild(el("span", "summary", item.summary));
+        if (item.summary) { var summary = el("span", "summary", item.summary); summary.dir = "auto"; li.appendChild(summary); }
         li.addEventListener("click", function () { select(item.id); });
         list.appendChild(li);
       });
@@ -89,7 +89,9 @@
     var li = el("li", ev.kind);
     li.dataset.kind = ev.kind;
     if (ev.kind === "action" || ev.kind === "system") { li.textContent = "· " + ev.text; return li; }
-    li.appendChild(el("span", "text", ev.text));
+    var text = el("span", "text", ev.text);
+    text.dir = "auto";  // Persian and English lines each in their own direction
+    li.appendChild(text);
     var meta = [];
     if (ev.kind === "customer") {
       if (ev.intent) meta.push(ev.intent + (ev.confidence != null ? " " + ev.confidence : ""));
