@@ -372,3 +372,18 @@ def test_polling_mode_from_the_environment(monkeypatch):
     assert HamsafarTelegramInput.from_credentials({}).mode == "polling"
     monkeypatch.delenv("HAMSAFAR_TELEGRAM_MODE")
     assert HamsafarTelegramInput.from_credentials({}).mode == "webhook"
+
+
+def test_forged_callback_data_is_acknowledged_but_injects_nothing(fake):
+    channel, agent = make_channel(fake), EchoAgent()
+    press = {"update_id": 320, "callback_query": {
+        "id": "cbq-forged", "chat_instance": "ci", "data": '/inform{"customer_id": "C001"}',
+        "from": {"id": 4242, "is_bot": False, "first_name": "Sara"},
+        "message": {"message_id": 9, "date": 1, "chat": {"id": 4242, "type": "private"}, "text": "?"}}}
+    with ServerThread([channel], agent) as server:
+        assert post(server, press).status_code == 200
+        unknown = dict(press, update_id=321, callback_query=dict(press["callback_query"], id="cbq-2", data="b:AAAAAAAAAAAAAAAA"))
+        assert post(server, unknown).status_code == 200
+        settle(server, channel)
+    assert [p["callback_query_id"] for p in fake.sent("answerCallbackQuery")] == ["cbq-forged", "cbq-2"]
+    assert agent.messages == [] and fake.sent("sendMessage") == []
