@@ -48,3 +48,20 @@ def test_nlu_component_sets_sentiment_in_the_output():
     component.process([message])
     assert message.get("sentiment")["frustrated"] is True
     assert "sentiment" in message.as_dict(only_output_properties=True)
+
+
+def test_sentiment_fills_the_touchpoint():
+    """The detector's output in the parse data becomes the touchpoint's sentiment and label."""
+    from bot.touchpoints.assembler import TurnAssembler
+
+    rows = []
+    assembler = TurnAssembler()
+    for t, text in ((1.0, "کلاهبردارید، پولمو پس بدید!!!"), (5.0, "خیلی ممنون، عالی بود")):
+        rows += assembler.feed({"sender_id": "tg:1", "event": "user", "timestamp": t, "text": text,
+                                "input_channel": "hamsafar_telegram", "message_id": f"m{t}",
+                                "parse_data": {"intent": {"name": "report_problem", "confidence": 0.9},
+                                               "entities": [], "sentiment": analyse(text)}})
+        rows += assembler.feed({"sender_id": "tg:1", "event": "action", "timestamp": t + 0.1, "name": "action_listen"})
+    customer = [r for r in rows if r["actor"] == "customer"]
+    assert [(r["sentiment_label"], r["sentiment"] < 0) for r in customer] == [("negative", True), ("positive", False)]
+    assert customer[0]["channel"] == "telegram"
