@@ -17,7 +17,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.crm.base import CRM, CRMError, CRMUnavailable
+from bot.crm.base import CRM, OPEN_STATUSES, CRMError, CRMUnavailable, Order
 from bot.text import formatting
 from bot.text.persian import to_persian_digits
 
@@ -175,6 +175,11 @@ def customer_events(tracker: Tracker, customer_id: Optional[str]) -> List[EventT
     return []
 
 
+def latest_open_order(customer_id: str) -> Optional[Order]:
+    """The customer's newest order still on its way (what "my order" means), or None."""
+    return next((o for o in get_crm().list_orders(customer_id, limit=20) if o.status in OPEN_STATUSES), None)
+
+
 def goal_status(status: str) -> List[EventType]:
     return [SlotSet("goal_status", status)]
 
@@ -240,6 +245,17 @@ def last_goal_intent(tracker: Tracker, intents: Sequence[str]) -> Optional[str]:
             if name in intents:
                 return name
     return None
+
+
+def goal_message(tracker: Tracker, intents: Sequence[str]) -> Dict[str, Any]:
+    """Parse data of the latest user message with one of `intents` (the message that
+    opened the goal, even after verification turns); {} if there is none."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            parse = event.get("parse_data") or {}
+            if (parse.get("intent") or {}).get("name") in intents:
+                return {"text": event.get("text") or "", **parse}
+    return {}
 
 
 def previous_slot_value(tracker: Tracker, slot: str) -> Any:

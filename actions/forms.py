@@ -28,8 +28,8 @@ from bot.text.identifiers import normalise_order_id, normalise_phone
 from bot.text.persian import normalise, to_ascii_digits
 
 from actions.common import (
-    button, digits, get_crm, get_verifier, known_customer, previous_slot_value, product_name, reply_language,
-    say, text,
+    button, digits, get_crm, get_verifier, goal_message, known_customer, latest_open_order, previous_slot_value,
+    product_name, reply_language, say, text,
 )
 
 logger = logging.getLogger(__name__)
@@ -37,6 +37,21 @@ logger = logging.getLogger(__name__)
 VERIFICATION_SLOTS = ("phone_number", "otp_code")
 VERIFIED_MARK = "ok"           # what otp_code holds once checked (never the code itself)
 ABORTED = ("failed", "aborted")
+
+# "my order" (singular, no number): the customer's latest open order, not a question.
+# «سفارشم / سفارشمو / سفارش‌ام / سفارش من»; "my order", "my last order" — not "my orders".
+MY_ORDER = re.compile(r"\bmy\s+(?:last\s+|latest\s+|recent\s+|current\s+)?order\b(?!s)|"
+                      r"سفارش\u200c?(?:م|مو|مرو|ام|امو|امرو)(?![\u0600-\u06ff])|سفارش\s+(?:من|خودم)(?![\u0600-\u06ff])",
+                      re.IGNORECASE)
+ORDER_GOAL_INTENTS = {"track_order_form": "track_order", "change_order_form": "change_order",
+                      "cancel_order_form": "cancel_order"}
+
+
+def means_my_order(message: Dict[str, Any]) -> bool:
+    """The goal's message speaks of "my order" without giving an order number."""
+    if any(e.get("entity") == "order_id" for e in message.get("entities") or []):
+        return False
+    return bool(MY_ORDER.search(normalise(str(message.get("text") or ""))))
 
 
 # --------------------------------------------------------------------------- products
@@ -81,6 +96,41 @@ class HamsafarFormValidation(FormValidationAction, abc.ABC):
                 events.append(SlotSet("customer_id", customer_id))
                 tracker.slots["customer_id"] = customer_id
         return events + await super().run(dispatcher, tracker, domain)
+
+    async def get_validation_events(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                    domain: Dict[Text, Any]) -> List[EventType]:
+        events = await super().get_validation_events(dispatcher, tracker, domain)
+        return events + self._my_latest_open_order(dispatcher, tracker, events)
+
+    def _my_latest_open_order(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                              events: List[EventType]) -> List[EventType]:
+        """"Where is my order?" from a verified customer: their latest open order, without
+        asking for its number (asked only when they have none, or said no "my")."""
+        intent = ORDER_GOAL_INTENTS.get(self.form_name())
+        changed = {e.get("name"): e.get("value") for e in events if e.get("event") == "slot"}
+        slots = {**tracker.slots, **changed}
+        if (intent is None or "order_id" in changed or slots.get("order_id") or not slots.get("customer_id")
+                or slots.get("verification_status") in ABORTED
+                or not means_my_order(goal_message(tracker, (intent,)))):
+            return []
+        try:
+            order = latest_open_order(str(slots["customer_id"]))
+        except CRMError:
+            return []   # ask for the number as usual
+        if order is None:
+            return []
+        language = reply_language(tracker)
+        say(dispatcher, "latest_open_order", language, order_id=digits(order.order_id, language))
+        return [SlotSet(slot, value) for slot, value in self._checked_order(order).items()]
+
+    def _checked_order(self, order: Any) -> Dict[str, Any]:
+        """The slots for an order the customer owns; an order the goal cannot act on goes
+        straight to the goal action, which says why (no questions first)."""
+        if self.form_name() == "cancel_order_form" and not order.can_cancel:
+            return {"order_id": order.order_id, "confirm_cancel": True}
+        if self.form_name() == "change_order_form" and not order.can_change_address:
+            return {"order_id": order.order_id, "change_request": ""}
+        return {"order_id": order.order_id}
 
     async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher,
                              tracker: Tracker, domain: Dict[Text, Any]) -> List[Text]:
@@ -163,10 +213,7 @@ class HamsafarFormValidation(FormValidationAction, abc.ABC):
             # the same answer for an order that does not exist and for someone else's
             say(dispatcher, "order_not_found", language, order_id=digits(order_id, language))
             return {"order_id": None}
-        if self.name() == "validate_cancel_order_form" and not order.can_cancel:
-            # no point asking "cancel it?": the goal action explains why it cannot be cancelled
-            return {"order_id": order_id, "confirm_cancel": True}
-        return {"order_id": order_id}
+        return self._checked_order(order)
 
     # ---------------------------------------------------------------- products
     def validate_product(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,

@@ -14,11 +14,11 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.crm.base import PENDING_PAYMENT, ActionNotAllowed, CartItem, Order, Reason
+from bot.crm.base import PAID, PENDING_PAYMENT, ActionNotAllowed, CartItem, Order, Reason, check_change
 from bot.text.formatting import order_status_label
 
 from actions.common import (
-    ABANDONED, Outcome, date, digits, get_crm, get_verifier, goal_status, guarded, known_customer,
+    ABANDONED, Outcome, date, digits, get_crm, get_verifier, goal_message, goal_status, guarded, known_customer,
     latest_text, policy, policy_text, product_name, reply_language, say, text, toman,
 )
 from actions.shop import website
@@ -51,6 +51,16 @@ def verified_order(dispatcher: CollectingDispatcher, tracker: Tracker, language:
     if order is None:
         say(dispatcher, "order_not_found", language, order_id=digits(order_id or "", language))
     return order
+
+
+def carrier_name(carrier: Optional[str], language: str) -> str:
+    """The carrier as the shop names it in `language` (shop_policy.yml shipping methods
+    map the CRM's carrier, e.g. «چاپار», to {fa, en} names); otherwise as stored."""
+    for method in (policy().get("shipping") or {}).get("methods") or []:
+        if carrier and str(method.get("carrier") or "") == carrier:
+            name = policy_text(method.get("name"), language)
+            return re.sub(r"\s*\(.*?\)", "", name).strip() or carrier   # without "(Tehran only)"
+    return carrier or ""
 
 
 def explain_not_allowed(dispatcher: CollectingDispatcher, error: ActionNotAllowed, language: str,
@@ -162,6 +172,9 @@ class ActionApplyDiscount(Action):
 
 
 class ActionPaymentProblem(Action):
+    """Tells the customer the payment state of the order in question (the number they gave,
+    else their newest order awaiting or just past payment) and opens a payment ticket."""
+
     def name(self) -> Text:
         return "action_payment_problem"
 
@@ -172,13 +185,30 @@ class ActionPaymentProblem(Action):
         customer_id = customer_or_refuse(dispatcher, tracker, language)
         if not customer_id:
             return Outcome.failed()
-        order_id = tracker.get_slot("order_id")
-        order = get_verifier().order_for_customer(order_id, customer_id) if order_id else None
+        order = payment_order(tracker, customer_id)
+        if order is not None and order.status == PENDING_PAYMENT:
+            say(dispatcher, "payment_not_received", language, order_id=digits(order.order_id, language),
+                total=toman(order.total, language), link=payment_link(order))
+        elif order is not None and order.paid_at:
+            say(dispatcher, "payment_received", language, order_id=digits(order.order_id, language),
+                total=toman(order.total, language), date=date(order.paid_at, language),
+                status=order_status_label(order.status, language))
         description = tracker.get_slot("problem_description") or latest_text(tracker)
         ticket = get_crm().open_ticket(customer_id, "Payment problem", description=description, category="payment",
                                        order_id=order.order_id if order else None, channel=_channel(tracker))
         say(dispatcher, "payment_problem_ticket", language, reference=ticket.reference)
         return Outcome.completed()
+
+
+def payment_order(tracker: Tracker, customer_id: str) -> Optional[Order]:
+    """The order a payment problem is about: the number given with the complaint (if it is
+    the customer's), else the newest order awaiting payment or paid."""
+    message = goal_message(tracker, ("payment_problem",))
+    for entity in message.get("entities") or []:
+        if entity.get("entity") == "order_id":
+            return get_verifier().order_for_customer(str(entity.get("value") or ""), customer_id)
+    recent = get_crm().list_orders(customer_id, limit=5)
+    return next((o for o in recent if o.status in (PENDING_PAYMENT, PAID)), None)
 
 
 # --------------------------------------------------------------------------- retention
@@ -201,7 +231,8 @@ class ActionTrackOrder(Action):
         if order.shipped_at:
             lines.append(text("order_shipped_on", language, date=date(order.shipped_at, language)))
         if order.tracking_code:
-            lines.append(text("order_tracking", language, carrier=order.carrier or "", code=order.tracking_code))
+            lines.append(text("order_tracking", language, carrier=carrier_name(order.carrier, language),
+                              code=order.tracking_code))
         if order.delivered_at:
             lines.append(text("order_delivered_on", language, date=date(order.delivered_at, language)))
         if order.status == PENDING_PAYMENT:
@@ -241,6 +272,7 @@ class ActionChangeOrder(Action):
         request = str(tracker.get_slot("change_request") or "").strip()
         kind = classify_change(request)
         try:
+            check_change(order, address_or_time=True, items=False)   # a shipped order: say why first
             if kind == "time":
                 get_crm().change_order(order.order_id, delivery_time=request)
             else:

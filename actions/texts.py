@@ -33,6 +33,10 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "fa": "درخواستتان ثبت شده و یکی از همکاران پشتیبانی به‌زودی همین‌جا پاسخ می‌دهد.",
         "en": "Your request is in: a person from our support team will answer you here shortly.",
     },
+    "greet_known": {
+        "fa": "سلام {name}، خوش آمدید! 🌷 چه کاری برایتان انجام دهم؟ مثلاً پیگیری سفارش، خرید یا مرجوعی.",
+        "en": "Hi {name}, welcome back! What can I do for you today? For example track an order, shop or return an item.",
+    },
     # ------------------------------------------------------------------ verification
     "ask_phone_number": {
         "fa": "برای دسترسی به سفارش‌ها و حساب شما، لطفاً شماره موبایلی را که با آن خرید کرده‌اید بنویسید (مثلاً ۰۹۱۲۱۲۳۴۵۶۷).",
@@ -82,6 +86,10 @@ TEXTS: Dict[str, Dict[str, str]] = {
     "ask_order_id": {
         "fa": "شماره سفارش را بنویسید (مثلاً ۱۰۰۲۳۴).",
         "en": "Please type the order number (for example 100234).",
+    },
+    "latest_open_order": {
+        "fa": "آخرین سفارش باز شما سفارش {order_id} است (برای سفارش دیگر، شماره‌اش را بنویسید).",
+        "en": "Your latest open order is {order_id} (for another order, type its number).",
     },
     "order_id_invalid": {
         "fa": "شماره سفارش باید فقط عدد باشد، مثلاً ۱۰۰۲۳۴.",
@@ -276,6 +284,14 @@ TEXTS: Dict[str, Dict[str, str]] = {
     "discount_inactive": {
         "fa": "این کد تخفیف فعال نیست.",
         "en": "This discount code is not active.",
+    },
+    "payment_not_received": {
+        "fa": "سفارش {order_id} به مبلغ {total} هنوز در انتظار پرداخت است و پرداختی برایش به ما نرسیده است. برای پرداخت دوباره: {link}",
+        "en": "Order {order_id} ({total}) is still awaiting payment: no payment for it has reached us. To pay again: {link}",
+    },
+    "payment_received": {
+        "fa": "پرداخت سفارش {order_id} به مبلغ {total} در {date} به ما رسیده است (وضعیت سفارش: {status}).",
+        "en": "We received the payment of {total} for order {order_id} on {date} (order status: {status}).",
     },
     "payment_problem_ticket": {
         "fa": "مشکل پرداختتان را ثبت کردم؛ شماره پیگیری: {reference}. اگر مبلغی کم شده و سفارش ثبت نشده، معمولاً تا ۷۲ ساعت خودکار برمی‌گردد؛ همکاران مالی هم بررسی می‌کنند و خبرتان می‌کنند.",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from actions import advocacy, forms, orders, shop as shop_actions
 from actions.common import set_crm
@@ -260,3 +261,95 @@ def test_review_offers_the_products_the_customer_received(shop) -> None:  # type
     _, messages = run(forms.AskProduct(), make_tracker(verified(), intent="leave_review", active_loop="review_form"))
     payloads = [b["payload"] for b in messages[0]["buttons"]]
     assert payloads and all(p.startswith('/inform{"product":') for p in payloads)
+
+
+# --------------------------------------------------------------------------- personalisation
+
+
+def test_my_order_is_told_apart_from_an_order() -> None:
+    def means(text: str, order_id: str = "") -> bool:
+        entities = [{"entity": "order_id", "value": order_id}] if order_id else []
+        return forms.means_my_order({"text": text, "entities": entities})
+
+    for text in ("سفارشم کجاست؟", "میخوام سفارشمو پیگیری کنم", "سفارش‌ام نرسیده", "سفارش من رو لغو کن",
+                 "where is my order?", "cancel my last order please", "My order hasn't arrived"):
+        assert means(text), text
+    for text in ("where are my orders", "I want to track an order", "سفارش‌هام رو نشون بده", "سفارش ۱۰۰۰۰۴ کجاست",
+                 "لغو سفارش"):
+        assert not means(text), text
+    assert not means("where is my order 100004", "100004")
+
+
+def test_verified_customers_my_order_is_their_latest_open_order(shop) -> None:  # type: ignore[no-untyped-def]
+    tracker = make_tracker(verified(), intent="track_order", text="سفارشم کجاست؟", active_loop="track_order_form")
+    events, messages = run(forms.ValidateTrackOrderForm(), tracker)
+    newest_open = next(o for o in shop.crm.list_orders("C001") if o.status in
+                       ("pending_payment", "paid", "processing", "shipped"))
+    assert slots_of(events)["order_id"] == newest_open.order_id and slots_of(events)["requested_slot"] is None
+    assert "۱۰۰۰۰۱" in texts(messages)
+    # "an order" is a question: the number is asked, with the customer's orders as buttons
+    tracker = make_tracker(verified(), intent="track_order", text="میخوام یه سفارش رو پیگیری کنم",
+                           active_loop="track_order_form")
+    events, _ = run(forms.ValidateTrackOrderForm(), tracker)
+    assert slots_of(events)["requested_slot"] == "order_id"
+    # cancelling "my order": the latest open one, confirmed first
+    tracker = make_tracker(verified(language="en"), intent="cancel_order", text="cancel my order",
+                           active_loop="cancel_order_form")
+    events, _ = run(forms.ValidateCancelOrderForm(), tracker)
+    assert slots_of(events)["order_id"] == newest_open.order_id
+    assert slots_of(events)["requested_slot"] == "confirm_cancel"
+
+
+def test_a_shipped_order_is_refused_before_asking_what_to_change(shop) -> None:  # type: ignore[no-untyped-def]
+    tracker = make_tracker(verified(requested_slot="order_id"), intent="inform", text="100004",
+                           active_loop="change_order_form", fresh={"order_id": "100004"})
+    events, _ = run(forms.ValidateChangeOrderForm(), tracker)
+    assert slots_of(events)["requested_slot"] is None          # nothing more to ask
+    events, messages = run(orders.ActionChangeOrder(),
+                           make_tracker(verified(order_id="100004", change_request="")))
+    assert slots_of(events) == {"goal_status": "failed"} and "ارسال‌شده" in texts(messages)
+    assert shop.crm.get_order("100004").status == "shipped"
+
+
+def test_payment_problem_tells_the_payment_state(shop) -> None:  # type: ignore[no-untyped-def]
+    events, messages = run(orders.ActionPaymentProblem(), make_tracker(verified(), intent="payment_problem",
+                                                                       text="پول کم شد ولی سفارش ثبت نشد"))
+    assert "۱۰۰۰۰۱" in texts(messages) and "در انتظار پرداخت" in texts(messages) and "/pay/100001" in texts(messages)
+    reference = texts(messages).split("شماره پیگیری: ")[1].split(".")[0]
+    assert shop.crm.get_ticket(reference).order_id == "100001"
+    # the order named with the complaint (paid): when the payment reached the shop
+    events, messages = run(orders.ActionPaymentProblem(), make_tracker(
+        verified(language="en"), intent="payment_problem", text="I was charged twice for order 100002",
+        entities=[{"entity": "order_id", "value": "100002"}]))
+    assert "We received the payment" in texts(messages) and "100002" in texts(messages)
+    # someone else's order named: no state told, the ticket is not linked to it
+    events, messages = run(orders.ActionPaymentProblem(), make_tracker(
+        verified(language="en"), intent="payment_problem", text="payment for order 100009 failed",
+        entities=[{"entity": "order_id", "value": "100009"}]))
+    reference = re.search(r"T-[A-Z0-9]+", texts(messages)).group(0)  # type: ignore[union-attr]
+    assert "100009" not in texts(messages) and shop.crm.get_ticket(reference).order_id is None
+
+
+def test_carrier_is_named_in_the_reply_language(shop) -> None:  # type: ignore[no-untyped-def]
+    assert orders.carrier_name("چاپار", "en") == "Chapar"
+    assert orders.carrier_name("پیک همسفر", "en") == "Hamsafar courier"
+    assert orders.carrier_name("چاپار", "fa") == "چاپار"
+    assert orders.carrier_name("DHL", "en") == "DHL"
+
+
+def test_known_customer_is_greeted_by_name_in_their_saved_language(shop) -> None:  # type: ignore[no-untyped-def]
+    from actions.greeting import ActionGreet
+
+    events, messages = run(ActionGreet(), make_tracker({"customer_id": "C002", "language": "fa"}, text="سلام"))
+    assert texts(messages).startswith("Hi Sara,") and slots_of(events) == {"language": "en"}
+    _, messages = run(ActionGreet(), make_tracker({"customer_id": "C001", "language": "en"}, text="hello"))
+    assert "علی رضایی" in texts(messages)
+    # an explicit language switch wins over the saved language
+    _, messages = run(ActionGreet(), make_tracker({"customer_id": "C001", "preferred_language": "en"}))
+    assert texts(messages).startswith("Hi علی,") or "welcome back" in texts(messages)
+    # unknown customer, or a CRM that is down: the ordinary greeting
+    _, messages = run(ActionGreet(), make_tracker({"language": "fa"}))
+    assert messages == [{**messages[0], "response": "utter_greet"}]
+    set_crm(DownCRM())  # type: ignore[arg-type]
+    _, messages = run(ActionGreet(), make_tracker({"customer_id": "C001", "language": "fa"}))
+    assert messages[0]["response"] == "utter_greet"

@@ -50,6 +50,8 @@ ADDRESS_CHANGE_STATUSES = frozenset({PENDING_PAYMENT, PAID, PROCESSING})
 ITEMS_CHANGE_STATUSES = frozenset({PENDING_PAYMENT})
 #: States from which a return may be requested.
 RETURNABLE_STATUSES = frozenset({DELIVERED})
+#: States of an order still on its way to the customer: "my order" means the newest of these.
+OPEN_STATUSES = frozenset({PENDING_PAYMENT, PAID, PROCESSING, SHIPPED})
 
 FEEDBACK_KINDS = ("csat", "nps")  # csat: 1..5, nps: 0..10
 
@@ -176,6 +178,11 @@ class Order:
     @property
     def can_cancel(self) -> bool:
         return self.status in CANCELLABLE_STATUSES
+
+    @property
+    def can_change_address(self) -> bool:
+        """The delivery address or time may still change (see `check_change`)."""
+        return self.status in ADDRESS_CHANGE_STATUSES
 
 
 @dataclass

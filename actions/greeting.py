@@ -1,0 +1,55 @@
+"""Personal greeting: a known customer is greeted by name in their saved language.
+
+A customer is known once verified in this conversation (SMS code) or by a
+channel (Telegram contact, signed web identity — carried across conversations
+by bot.identity). Anyone else, or when the CRM cannot be reached, gets the
+ordinary `utter_greet`: a greeting never fails.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.crm.base import CRMError
+
+from actions.common import LANGUAGES, customer_events, get_crm, known_customer, say
+
+logger = logging.getLogger(__name__)
+
+
+def greeting_name(name: str, language: str) -> str:
+    """«علی رضایی عزیز» in Persian; the first name ("Sara") in English."""
+    name = " ".join(str(name or "").split())
+    if language == "fa":
+        return f"{name} عزیز" if name else ""
+    return name.split(" ")[0] if name else ""
+
+
+class ActionGreet(Action):
+    def name(self) -> Text:
+        return "action_greet"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[EventType]:
+        customer_id = known_customer(tracker)
+        customer = None
+        if customer_id:
+            try:
+                customer = get_crm().get_customer(customer_id)
+            except CRMError:
+                logger.warning("CRM unavailable: greeting %s without their name", customer_id)
+        if customer is None or not customer.name:
+            dispatcher.utter_message(response="utter_greet")
+            return []
+        # an explicit switch_language in this conversation wins over the saved language
+        preferred = tracker.get_slot("preferred_language")
+        language = preferred if preferred in LANGUAGES else customer.language if customer.language in LANGUAGES \
+            else "fa"
+        say(dispatcher, "greet_known", language, name=greeting_name(customer.name, language))
+        events: List[EventType] = [] if tracker.get_slot("language") == language else [SlotSet("language", language)]
+        return events + customer_events(tracker, customer_id)
