@@ -109,7 +109,8 @@ class HamsafarFormValidation(FormValidationAction, abc.ABC):
         intent = ORDER_GOAL_INTENTS.get(self.form_name())
         changed = {e.get("name"): e.get("value") for e in events if e.get("event") == "slot"}
         slots = {**tracker.slots, **changed}
-        if (intent is None or "order_id" in changed or slots.get("order_id") or not slots.get("customer_id")
+        if (intent is None or slots.get("order_id") or slots.get("requested_slot") == "order_id"
+                or not slots.get("customer_id")
                 or slots.get("verification_status") in ABORTED
                 or not means_my_order(goal_message(tracker, (intent,)))):
             return []
