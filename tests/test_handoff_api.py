@@ -456,3 +456,27 @@ def test_hand_back_keeps_the_conversations_context(server):
     assert tracker.get_slot("handoff_active") is False
     assert (tracker.get_slot("goal"), tracker.get_slot("journey_stage"), tracker.get_slot("customer_id")) == (
         "track_order", "retention", "C100")
+
+
+def test_timeout_watcher_runs_by_itself(environment, monkeypatch):
+    """The console's background watcher expires unclaimed handoffs without anyone asking."""
+    import time as clock
+
+    from bot.channels.web import history
+    from bot.handoff import service
+    from bot.handoff.console import AgentConsoleInput
+    from tests.test_handoff_support import EchoAgent, ServerThread
+
+    monkeypatch.setenv("HAMSAFAR_HANDOFF_CLAIM_TIMEOUT", "1")
+    channel = AgentConsoleInput(watch_interval=0.2)
+    outcome = service.request_handoff("web:sess_ffffffffffffffff", channel="web", language="fa")
+    with ServerThread([channel], EchoAgent()) as srv:
+        srv.app.ctx.agent = RasaAgentStub()
+        deadline = clock.time() + 10
+        while service.get_handoff(outcome.handoff_id)["status"] == "waiting" and clock.time() < deadline:
+            clock.sleep(0.1)
+        assert service.get_handoff(outcome.handoff_id)["status"] == "timed_out"
+        tracker = srv.call(srv.app.ctx.agent.tracker_store.retrieve("web:sess_ffffffffffffffff"))
+    text = history("sess_ffffffffffffffff")[-1]["text"]
+    assert "پوزش" in text and environment.tickets[-1].reference in text  # apology + ticket, in Persian
+    assert tracker.get_slot("handoff_active") is False

@@ -208,16 +208,21 @@ class AgentConsoleInput(InputChannel):
                 logger.exception("console: timeout watcher failed")
 
     async def expire_once(self) -> List[Dict[str, Any]]:
-        """Apologise, open a ticket and bring the bot back for every handoff nobody claimed in time."""
-        expired = await _run(service.expire_unclaimed)
+        """Apologise, open a ticket and bring the bot back for every handoff nobody claimed in time.
+
+        Waits while the Rasa agent (its tracker store) is not ready: expiring then would
+        leave `handoff_active` set, and the bot silent in that conversation for good.
+        """
         agent = getattr(getattr(self._app, "ctx", None), "agent", None)
+        if agent is None or getattr(agent, "tracker_store", None) is None:
+            return []
+        expired = await _run(service.expire_unclaimed)
         for handoff in expired:
             key = "timeout" if handoff.get("ticket") else "timeout_no_ticket"
             message = texts.text(key, handoff["language"], ticket=handoff.get("ticket") or "")
             await conversation.deliver(handoff["conversation_id"], message, sender="system")
-            if agent is not None:
-                await conversation.append_events(agent, handoff["conversation_id"], [
-                    conversation.system_message(message), SlotSet("handoff_active", False)])
+            await conversation.append_events(agent, handoff["conversation_id"], [
+                conversation.system_message(message), SlotSet("handoff_active", False)])
         return expired
 
     # ------------------------------------------------------------------ Sanic
