@@ -387,3 +387,30 @@ def test_forged_callback_data_is_acknowledged_but_injects_nothing(fake):
         settle(server, channel)
     assert [p["callback_query_id"] for p in fake.sent("answerCallbackQuery")] == ["cbq-forged", "cbq-2"]
     assert agent.messages == [] and fake.sent("sendMessage") == []
+
+
+def test_a_chats_updates_reach_the_bot_in_arrival_order(fake):
+    """A button press whose acknowledgement is slow still reaches the bot before the next message."""
+    async def reply(message):
+        if message.text == "hi":
+            await message.output_channel.send_text_with_buttons(message.sender_id, "?", [{"title": "Yes", "payload": "/affirm"}])
+
+    channel, agent = make_channel(fake), EchoAgent(reply)
+    with ServerThread([channel], agent) as server:
+        post(server, text_update(330, "hi"))
+        settle(server, channel)
+        data = json.loads(fake.sent("sendMessage")[0]["reply_markup"])["inline_keyboard"][0][0]["callback_data"]
+        fake.delays["answerCallbackQuery"] = 1.0
+        press = {"update_id": 331, "callback_query": {
+            "id": "cbq-slow", "chat_instance": "ci", "data": data,
+            "from": {"id": 4242, "is_bot": False, "first_name": "Sara"},
+            "message": {"message_id": 101, "date": 1, "chat": {"id": 4242, "type": "private"}, "text": "?"}}}
+        post(server, press)
+        post(server, text_update(332, "and another thing"))
+        post(server, text_update(333, "hello from another chat", chat_id=777, user_id=777))
+        settle(server, channel)
+    texts = [m.text for m in agent.messages if m.sender_id == "tg:4242"]
+    assert texts == ["hi", "/affirm", "and another thing"]
+    # the other chat did not wait for the slow acknowledgement
+    assert [m.sender_id for m in agent.messages].index("tg:777") < agent.messages.index(
+        [m for m in agent.messages if m.text == "/affirm"][0])

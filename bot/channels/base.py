@@ -19,10 +19,11 @@ credentials.yml, so `await send_proactive("tg:123", "...")` (or
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import threading
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, AsyncIterator, Callable, Dict, List, Optional
 
 from rasa.core.channels.channel import OutputChannel
 
@@ -140,3 +141,32 @@ async def run_identity_check(fn: Callable[..., Any], *args: Any) -> Any:
             return fn(*args)
 
     return await asyncio.get_running_loop().run_in_executor(None, functools.partial(locked))
+
+
+class ArrivalOrder:
+    """One conversation's incoming messages handled one at a time, in arrival order.
+
+    Inbound webhooks are answered at once and handled in background tasks; without
+    this, a message that waits on the network (a button press being acknowledged,
+    an identity lookup) could reach the bot after the customer's next message.
+    `asyncio.Lock` wakes waiters first come, first served; tasks start in the order
+    they were created, so `async with order.hold(key)` keeps arrival order per key.
+    """
+
+    def __init__(self) -> None:
+        self._locks: Dict[Any, List[Any]] = {}  # key -> [lock, tasks using it]
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: Any) -> AsyncIterator[None]:
+        entry = self._locks.setdefault(key, [asyncio.Lock(), 0])
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                yield
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0 and self._locks.get(key) is entry:
+                del self._locks[key]
+
+    def __len__(self) -> int:
+        return len(self._locks)

@@ -30,7 +30,7 @@ import datetime as dt
 import logging
 import uuid
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Tuple
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Set
 
 from sanic import Blueprint, response
 from sanic.request import Request
@@ -40,7 +40,8 @@ from rasa.core.channels.channel import InputChannel, UserMessage
 
 from bot import settings
 from bot.channels import consent
-from bot.channels.base import ProactiveOutput, guard_customer_text, register_output, run_identity_check
+from bot.channels.base import (ArrivalOrder, ProactiveOutput, guard_customer_text, register_output,
+                               run_identity_check)
 from bot.channels.models import SmsMessage, ensure_tables, mark_inbound_seen, utcnow
 from bot.channels.sms_gateways.base import GatewayError, SmsGateway, segment_info
 from bot.db import session_scope
@@ -374,7 +375,7 @@ class SmsInput(InputChannel):
         else:
             logger.warning("sms: no outbound gateway configured; SMS channel cannot send")
         self._tasks: Set[asyncio.Task] = set()
-        self._order_locks: Dict[str, Tuple[asyncio.Lock, int]] = {}  # lock, messages using it
+        self._order = ArrivalOrder()
 
     def get_output_channel(self) -> Optional[SmsOutput]:
         return self.output
@@ -418,28 +419,18 @@ class SmsInput(InputChannel):
             guard_customer_text(text), output, f"sms:{phone}", input_channel=self.name(),
             metadata={"channel": "sms", "sms": {"gateway": gateway, "message_id": external_id, "to": to}},
         )
-        # one number's messages reach the bot in the order they arrived (asyncio.Lock is FIFO)
-        lock, users = self._order_locks.get(phone, (asyncio.Lock(), 0))
-        self._order_locks[phone] = (lock, users + 1)
-        task = asyncio.ensure_future(self._run(on_new_message, message, phone, lock))
+        task = asyncio.ensure_future(self._run(on_new_message, message, phone))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return "forwarded"
 
-    async def _run(self, on_new_message: OnNewMessage, message: UserMessage, phone: str, lock: asyncio.Lock) -> None:
-        try:
-            async with lock:
-                message.metadata["sms_identity"] = await run_identity_check(identify_sender, message.sender_id, phone)
-                try:
-                    await on_new_message(message)
-                except Exception:
-                    logger.exception("sms: handling an inbound message failed")
-        finally:
-            lock_now, users = self._order_locks[phone]
-            if users <= 1:
-                del self._order_locks[phone]
-            else:
-                self._order_locks[phone] = (lock_now, users - 1)
+    async def _run(self, on_new_message: OnNewMessage, message: UserMessage, phone: str) -> None:
+        async with self._order.hold(phone):  # one number's messages in the order they arrived
+            message.metadata["sms_identity"] = await run_identity_check(identify_sender, message.sender_id, phone)
+            try:
+                await on_new_message(message)
+            except Exception:
+                logger.exception("sms: handling an inbound message failed")
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         bp = Blueprint(f"sms_{id(self)}", __name__)

@@ -6,7 +6,7 @@ Rasa name `hamsafar_telegram` (routes under `/webhooks/hamsafar_telegram/`).
   `X-Telegram-Bot-Api-Secret-Token` header must equal the configured secret
   (constant-time compare, 403 otherwise). A repeated `update_id` is ignored
   (database + memory). The request is answered at once; the update is handled
-  in a background task.
+  in a background task, after the earlier updates of the same chat.
 * Polling (no public address): `mode: polling` (or env
   `HAMSAFAR_TELEGRAM_MODE=polling`) starts `run_polling()` when the Sanic
   server starts; `run_polling(channel, on_new_message)` can also be started
@@ -50,7 +50,8 @@ from rasa.core.channels.channel import InputChannel, UserMessage
 
 from bot import settings
 from bot.channels import consent
-from bot.channels.base import ProactiveOutput, guard_customer_text, register_output, run_identity_check
+from bot.channels.base import (ArrivalOrder, ProactiveOutput, guard_customer_text, register_output,
+                               run_identity_check)
 from bot.channels.models import TelegramCallback, ensure_tables, mark_inbound_seen
 from bot.channels.redaction import register_secret
 from bot.db import session_scope
@@ -392,6 +393,7 @@ class HamsafarTelegramInput(InputChannel):
         self._recent: Deque[int] = collections.deque(maxlen=5000)
         self._recent_set: Set[int] = set()
         self._tasks: Set[asyncio.Task] = set()
+        self._order = ArrivalOrder()
         self._polling_stop: Optional[asyncio.Event] = None
 
     def get_output_channel(self) -> Optional[TelegramOutput]:
@@ -419,9 +421,10 @@ class HamsafarTelegramInput(InputChannel):
 
     # -- update handling --------------------------------------------------------
     async def handle_update(self, data: Dict[str, Any], on_new_message: OnNewMessage) -> None:
-        """Handle one update dict; never raises (errors are logged)."""
+        """Handle one update dict, after the earlier updates of its chat; never raises (errors are logged)."""
         try:
-            await self._handle_update(data, on_new_message)
+            async with self._order.hold(_chat_key(data)):
+                await self._handle_update(data, on_new_message)
         except Exception:
             logger.exception("telegram: failed to handle update %s", data.get("update_id"))
 
@@ -582,6 +585,18 @@ class HamsafarTelegramInput(InputChannel):
             await channel.drain(timeout=5)
 
         return bp
+
+
+def _chat_key(data: Dict[str, Any]) -> Any:
+    """The chat an update belongs to (from the raw dict, before any await), else its update id."""
+    for kind in ("message", "edited_message", "channel_post", "edited_channel_post", "my_chat_member", "chat_member"):
+        part = data.get(kind)
+        if isinstance(part, dict) and isinstance(part.get("chat"), dict):
+            return part["chat"].get("id")
+    query = data.get("callback_query")
+    if isinstance(query, dict) and isinstance(query.get("message"), dict):
+        return (query["message"].get("chat") or {}).get("id")
+    return ("update", data.get("update_id"))
 
 
 def _is_service(message) -> bool:  # type: ignore[no-untyped-def]

@@ -73,12 +73,32 @@ class ServerThread:
         self._ready.set()
         loop.run_forever()
         try:
-            loop.run_until_complete(server.before_stop())
-            server.close()
-            loop.run_until_complete(server.wait_closed())
-            loop.run_until_complete(server.after_stop())
+            self._shutdown(loop, server)
         finally:
             loop.close()
+
+    @staticmethod
+    def _shutdown(loop: asyncio.AbstractEventLoop, server: Any) -> None:
+        """Stop like Sanic's own runner: close idle connections, abort the rest (open
+        event streams, keep-alive clients) and finish every task, so nothing of this
+        server is left for the garbage collector to tear down during a later test."""
+        loop.run_until_complete(server.before_stop())
+        server.close()
+        loop.run_until_complete(server.wait_closed())
+        for connection in list(server.connections):
+            connection.close_if_idle()
+        for _ in range(40):
+            if not server.connections:
+                break
+            loop.run_until_complete(asyncio.sleep(0.05))
+        for connection in list(server.connections):
+            connection.abort()
+        pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+        for task in pending:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.run_until_complete(server.after_stop())
+        loop.run_until_complete(loop.shutdown_asyncgens())
 
     def call(self, coro: Awaitable[Any], timeout: float = 30) -> Any:
         """Run a coroutine on the server's loop and wait for its result."""

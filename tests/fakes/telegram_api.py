@@ -2,8 +2,8 @@
 
 `POST /bot<token>/<method>` with form-encoded, multipart or JSON parameters;
 answers `{"ok": true, "result": ...}` like api.telegram.org. Tests script
-failures with `fail_next(method, status, description, retry_after)` and read
-`calls` (method, params, time).
+failures with `fail_next(method, status, description, retry_after)`, slow
+answers with `delays[method] = seconds`, and read `calls` (method, params, time).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ class FakeTelegram:
         self.failures: Dict[str, List[Tuple[int, str, Optional[int]]]] = {}
         self.updates: List[Dict[str, Any]] = []
         self.request_lines: List[str] = []
+        self.delays: Dict[str, float] = {}  # method -> seconds to wait before answering
         self._lock = threading.Lock()
         self._message_id = 100
         fake = self
@@ -116,6 +117,8 @@ class FakeTelegram:
         return {key: values[-1] for key, values in parse_qs(body.decode("utf-8"), keep_blank_values=True).items()}
 
     def _dispatch(self, method: str, params: Dict[str, Any]) -> Tuple[int, Dict[str, Any]]:
+        if self.delays.get(method):
+            time.sleep(self.delays[method])  # a slow Bot API answer
         with self._lock:
             self.calls.append((method, params, time.monotonic()))
             queue = self.failures.get(method)
