@@ -6,7 +6,8 @@ runs it after every user message (inside `action_extract_slots`). It fills
 * `language` — the message's detected `language` (top-level key of the parse
   data, set by bot.nlu's LanguageDetector), unless the customer asked for a
   language with `switch_language` (`preferred_language`); a message without
-  letters (a phone number, a code, an emoji) keeps the conversation's language;
+  words (a phone number, an emoji, one code like "SPRING15" or "A55", an
+  email) keeps the conversation's language;
 * `journey_stage` — the parse's `journey_stage` (from journey.yml); general
   intents keep the stage of the goal in progress;
 * `goal` / `goal_status` — the goal journey.yml gives the intent; a new goal
@@ -44,6 +45,14 @@ PER_GOAL_SLOTS = ("rating", "review_text", "change_request", "confirm_cancel", "
 NOT_CARRIED_INTO = {"place_order": ("product", "quantity")}
 FALLBACK_INTENT = "nlu_fallback"
 _LETTER = re.compile(r"[^\W\d_]")
+_CODE_MARK = re.compile(r"[\d@]")
+
+
+def speaks_no_language(message: str) -> bool:
+    """A bare number, code or email («۱۰۰۰۰۴», "SPRING15", "A55", "a@b.ir"): no words of a
+    language, so it must not switch the reply language of the conversation."""
+    words = message.split()
+    return not _LETTER.search(message) or (len(words) == 1 and bool(_CODE_MARK.search(words[0])))
 
 
 class ActionValidateSlotMappings(ValidationAction):
@@ -68,8 +77,8 @@ def state_events(tracker: Tracker) -> List[EventType]:
     # language: the customer's explicit choice wins over detection
     preferred = tracker.get_slot("preferred_language")
     detected = parse.get("language")
-    if tracker.get_slot("language") in LANGUAGES and not _LETTER.search(str(parse.get("text") or "")):
-        detected = None   # a bare number / code / emoji: keep the conversation's language
+    if tracker.get_slot("language") in LANGUAGES and speaks_no_language(str(parse.get("text") or "")):
+        detected = None   # a bare number / code / email / emoji: keep the conversation's language
     language = preferred if preferred in LANGUAGES else detected if detected in LANGUAGES else None
     if language:
         set_if_changed("language", language)

@@ -114,6 +114,14 @@ def test_a_bare_number_keeps_the_conversations_language() -> None:
     assert slots_of(run(ActionValidateSlotMappings(), tracker)[0])["language"] == "fa"
 
 
+def test_a_code_typed_alone_keeps_the_conversations_language() -> None:
+    for code in ("SPRING15", "A55", "ali@example.ir", " WELCOME10 "):
+        tracker = make_tracker({"language": "fa"}, intent="inform", text=code, language="en")
+        assert "language" not in slots_of(run(ActionValidateSlotMappings(), tracker)[0]), code
+    tracker = make_tracker({"language": "fa"}, intent="apply_discount_code", text="apply SPRING15", language="en")
+    assert slots_of(run(ActionValidateSlotMappings(), tracker)[0])["language"] == "en"
+
+
 def test_channel_verification_sets_customer_id(shop) -> None:  # type: ignore[no-untyped-def]
     shop.verifier._remember("C003", "telegram_contact", "conv-1", "telegram", "777")
     tracker = make_tracker(intent="inform", text="/inform", fresh={"phone_number": "+989191112233"})
