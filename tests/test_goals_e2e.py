@@ -155,6 +155,10 @@ def assert_english(reply: str) -> None:
     assert reply.strip() and not has_persian_letters(reply), reply
 
 
+def assert_language(reply: str, language: str, *ascii_allowed: str) -> None:
+    assert_persian(reply, *ascii_allowed) if language == "fa" else assert_english(reply)
+
+
 def latest_code(sms: FakeSmsGateways, phone: str) -> str:
     """The one-time code in the newest SMS the fake gateway delivered to `phone`."""
     e164 = normalise_phone(phone)
@@ -217,7 +221,7 @@ def test_learn_about_the_shop(bot: BotServer, db: sa.engine.Engine, language: st
     phone = policy()["contact"]["phone"]
     assert (fa_digits(phone) if language == "fa" else phone) in reply, reply
     assert policy()["contact"]["email"] in reply
-    (assert_persian(reply, policy()["contact"]["email"]) if language == "fa" else assert_english(reply))
+    assert_language(reply, language, policy()["contact"]["email"])
     assert_goal(db, c, "learn_about_shop")
 
 
@@ -253,7 +257,7 @@ def test_find_a_product_browse_then_details(bot: BotServer, db: sa.engine.Engine
     assert format_toman(product["price"], language) in reply, reply
     stock = fa_digits(product["stock"]) if language == "fa" else str(product["stock"])
     assert stock in reply
-    (assert_persian(reply) if language == "fa" else assert_english(reply))
+    assert_language(reply, language)
 
 
 @pytest.mark.parametrize("language, message", [
@@ -276,7 +280,7 @@ def test_know_a_price(bot: BotServer, db: sa.engine.Engine, language: str, messa
     reply = c.say(message)
     price = one(db, "SELECT price FROM products WHERE sku = 'MOB-APL-IP15'")["price"]
     assert format_toman(price, language) in reply, reply
-    (assert_persian(reply) if language == "fa" else assert_english(reply))
+    assert_language(reply, language)
     assert_goal(db, c, "know_price")
 
 
@@ -290,7 +294,7 @@ def test_know_shipping_and_warranty(bot: BotServer, db: sa.engine.Engine, langua
     reply = c.say(shipping)
     for method in policy()["shipping"]["methods"]:
         assert method["name"][language] in reply and format_toman(method["cost"], language) in reply, reply
-    (assert_persian(reply) if language == "fa" else assert_english(reply))
+    assert_language(reply, language)
     assert_goal(db, c, "know_policies")
     reply = c.say(warranty)
     assert policy()["returns"]["text"][language][:40] in reply, reply
