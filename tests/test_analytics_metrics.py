@@ -178,8 +178,7 @@ def expected_kpis(rows, channel=None):
 @pytest.mark.parametrize("unit", ["customer", "conversation"])
 @pytest.mark.parametrize("mode,window", [("strict", 30), ("strict", 0.01), ("any-order", 30), ("any-order", 1)])
 def test_funnel_matches_reference(simulated, unit, mode, window):
-    rows = load_rows(simulated)
-    got = metrics.funnel(rows, load_journey(), unit, mode, window)
+    got = metrics.funnel(simulated, load_journey(), unit, mode, window)
     counts, medians = expected_funnel(raw_rows(simulated), unit, mode, window)
     assert [line["units"] for line in got] == counts
     assert counts[0] > 20 and counts[1] > 0
@@ -195,7 +194,7 @@ def test_funnel_matches_reference(simulated, unit, mode, window):
 
 def test_goals_match_reference(simulated):
     reference_rows = raw_rows(simulated)
-    got = {g["goal"]: g for g in metrics.goals(load_rows(simulated), load_journey(), top_steps=100)}
+    got = {g["goal"]: g for g in metrics.goals(simulated, load_journey(), top_steps=100)}
     expected = expected_goals(reference_rows)
     assert sum(v["abandoned"] for v in expected.values()) > 5
     for goal, counts in expected.items():
@@ -208,7 +207,7 @@ def test_goals_match_reference(simulated):
 
 def test_kpis_match_reference(simulated):
     reference_rows = raw_rows(simulated)
-    overview = metrics.kpi_overview(load_rows(simulated))
+    overview = metrics.kpi_overview(simulated)
     lines = {(line["channel"], line["language"]): line for line in overview}
     for channel in (None, "web", "telegram", "sms"):
         expected = expected_kpis(reference_rows, channel)
@@ -223,11 +222,12 @@ def test_kpis_match_reference(simulated):
 def test_filters_by_date_channel_language(simulated):
     reference_rows = raw_rows(simulated)
     since, until = START + dt.timedelta(days=3), START + dt.timedelta(days=9)
-    rows = load_rows(simulated, Filters(since, until, ("web", "sms"), ("fa",)))
+    filters = Filters(since, until, ("web", "sms"), ("fa",))
+    rows = load_rows(simulated, filters)
     expected = [r for r in reference_rows if since <= r["occurred_at"].date() <= until
                 and r["channel"] in ("web", "sms") and r["language"] == "fa"]
     assert [r["id"] for r in rows] == [r["id"] for r in expected] and rows
-    got = {g["goal"]: g["started"] for g in metrics.goals(rows, load_journey())}
+    got = {g["goal"]: g["started"] for g in metrics.goals(simulated, load_journey(), filters=filters)}
     for goal, counts in expected_goals(expected).items():
         assert got[goal] == counts["started"]
 
@@ -284,7 +284,7 @@ def tiny_rows():
 ])
 def test_tiny_funnel(engine, unit, mode, window, counts):
     insert_rows(engine, tiny_rows())
-    got = metrics.funnel(load_rows(engine), load_journey(), unit, mode, window)
+    got = metrics.funnel(engine, load_journey(), unit, mode, window)
     assert [line["units"] for line in got] == counts
     if (unit, mode, window) == ("customer", "strict", 50):
         assert got[1]["median_seconds_from_previous"] == 3600            # 09:00 -> 10:00
@@ -294,6 +294,40 @@ def test_tiny_funnel(engine, unit, mode, window, counts):
     if (unit, mode, window) == ("customer", "any-order", 30):
         # x: consideration at 09:10, awareness at 10:10 -> both done at 10:10; C1: 09:00 -> 10:00
         assert got[1]["median_seconds_from_previous"] == 1800  # median of 3600 and 0
+
+
+def test_strict_funnel_when_a_stage_has_messages_before_and_after_the_previous_one(engine):
+    """First/last times per stage cannot settle these units; their messages must."""
+    rows = [
+        # C7: consideration at 0, 120 and 180 (one conversation), awareness at 60 -> consideration counts at 120
+        row("s1", 0, intent="browse_products", journey_stage="consideration", customer_id="C7"),
+        row("s1", 60, intent="ask_about_company", journey_stage="awareness", customer_id="C7"),
+        row("s1", 120, intent="browse_products", journey_stage="consideration", customer_id="C7"),
+        row("s1", 180, intent="ask_price", journey_stage="consideration", customer_id="C7"),
+        # C8: the same split over two conversations, then decision at 200 in a third one
+        row("s2", 0, intent="browse_products", journey_stage="consideration", customer_id="C8"),
+        row("s3", 60, intent="ask_about_company", journey_stage="awareness", customer_id="C8"),
+        row("s3", 150, intent="browse_products", journey_stage="consideration", customer_id="C8"),
+        row("s4", 200, intent="place_order", journey_stage="decision", customer_id="C8"),
+        # anonymous a1: decision before and after consideration, retention after both
+        row("a1", 0, intent="ask_about_company", journey_stage="awareness"),
+        row("a1", 10, intent="place_order", journey_stage="decision"),
+        row("a1", 20, intent="browse_products", journey_stage="consideration"),
+        row("a1", 30, intent="place_order", journey_stage="decision"),
+        row("a1", 40, intent="track_order", journey_stage="retention"),
+    ]
+    insert_rows(engine, rows)
+    got = metrics.funnel(engine, load_journey(), "customer", "strict", 30)
+    assert [line["units"] for line in got] == [3, 3, 2, 1, 0]
+    # consideration: C7 60 min, C8 90 min, a1 20 min after awareness -> median 60 min
+    assert got[1]["median_seconds_from_previous"] == 3600
+    assert got[2]["median_seconds_from_previous"] == (50 * 60 + 10 * 60) / 2  # C8 150->200, a1 20->30
+    counts, medians = expected_funnel(raw_rows(engine), "customer", "strict", 30)
+    assert [line["units"] for line in got] == counts
+    assert [line["median_seconds_from_previous"] for line in got] == medians
+    # a window of 100 minutes: C8's decision at 200 is 140 minutes after its awareness
+    assert [line["units"] for line in metrics.funnel(engine, load_journey(), "customer", "strict", 100 / 1440)] == \
+        [3, 3, 1, 1, 0]
 
 
 def test_tiny_goals_and_kpis(engine):
@@ -328,13 +362,12 @@ def test_tiny_goals_and_kpis(engine):
         row("f", 7, intent="inform", entities=[{"entity": "rating", "value": "5"}], goal="track_order"),  # not feedback
     ]
     insert_rows(engine, rows)
-    loaded = load_rows(engine)
-    goals = {g["goal"]: g for g in metrics.goals(loaded, load_journey())}
+    goals = {g["goal"]: g for g in metrics.goals(engine, load_journey())}
     assert (goals["find_product"]["started"], goals["find_product"]["abandoned"]) == (1, 1)
     assert goals["find_product"]["abandoned_at"] == [{"step": "inform → utter_ask_budget", "count": 1}]
     assert (goals["know_price"]["started"], goals["know_price"]["completed"]) == (1, 1)
     assert goals["track_order"]["completion_rate"] == 1.0
-    (overall,) = metrics.kpis(loaded)
+    (overall,) = metrics.kpis(engine)
     assert overall["conversations"] == 3
     assert overall["customer_messages"] == 14 and overall["fallbacks"] == 1
     assert overall["fallback_rate"] == pytest.approx(1 / 14)
@@ -345,6 +378,6 @@ def test_tiny_goals_and_kpis(engine):
     assert overall["csat_satisfied"] == pytest.approx(2 / 3)
     # NPS answers 10, 9, 7, 3: promoters 2/4, detractors 1/4 -> 25
     assert overall["nps_responses"] == 4 and overall["nps"] == pytest.approx(25.0)
-    by_channel = {line["channel"]: line for line in metrics.kpis(loaded, ("channel",))}
+    by_channel = {line["channel"]: line for line in metrics.kpis(engine, ("channel",))}
     assert by_channel["telegram"]["handoff_rate"] == 1.0 and by_channel["web"]["handoff_rate"] == 0.0
     assert by_channel["telegram"]["containment_rate"] == 0.0

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from bot.analytics.data import load_rows
 from bot.analytics.report import build_report
 from bot.analytics.simulate import simulate
 from bot.analytics.views import create_views, views_sql
@@ -88,6 +87,17 @@ def test_cli_formats(sqlite_url, capsys):
     assert main(["analytics", "views", "--database-url", sqlite_url]) == 0
 
 
+def test_cli_on_a_database_without_touchpoints(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    for command in ("funnel", "goals", "channels", "kpis"):
+        assert main(["analytics", command, "--format", "json", "--database-url", url]) == 0
+        data = json.loads(capsys.readouterr().out)
+        assert all(not line.get("units") and not line.get("started") and not line.get("conversations")
+                   for line in data["rows"])
+    assert main(["report", "--out", str(tmp_path / "r.html"), "--database-url", url]) == 0
+    assert "0 touchpoints" in capsys.readouterr().out
+
+
 def hostile_rows():
     evil = "<script>alert('x')</script>"
     return [
@@ -103,7 +113,7 @@ def test_report_is_self_contained_and_escaped(sqlite_url, tmp_path, artifacts_di
     engine = init_db(sqlite_url)
     simulate(engine, 150, 14, seed=4, start=START)
     insert_rows(engine, hostile_rows())
-    html = build_report(load_rows(engine))
+    html = build_report(engine)
     assert "<script" not in html.lower()
     assert "http" not in html.lower()
     assert "&lt;script&gt;" in html
@@ -124,7 +134,7 @@ def test_report_renders_offline_in_chromium(sqlite_url, tmp_path, artifacts_dir)
     engine = init_db(sqlite_url)
     simulate(engine, 200, 21, seed=8, start=START)
     page_file = tmp_path / "report.html"
-    page_file.write_text(build_report(load_rows(engine)), encoding="utf-8")
+    page_file.write_text(build_report(engine), encoding="utf-8")
     requests = []
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox", "--headless", "--disable-gpu"])

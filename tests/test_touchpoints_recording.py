@@ -304,3 +304,31 @@ def test_insert_rows_returns_the_real_count_on_sqlite(sqlite_url: str) -> None:
 def test_insert_rows_returns_the_real_count_on_postgres(fresh_postgres_url: str) -> None:
     # psycopg2's paged executemany used to report only its last page (500 of 2500)
     _check_insert_rows_counts_what_it_inserts(fresh_postgres_url)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_migration_adds_the_analytics_indexes_to_an_older_database(backend: str, request: pytest.FixtureRequest) -> None:
+    from bot.db import dispose_engines
+    from bot.touchpoints.models import ANALYTICS_INDEXES
+
+    url = request.getfixturevalue("sqlite_url" if backend == "sqlite" else "fresh_postgres_url")
+    engine = init_db(url)
+    listing = ("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'touchpoints'" if backend == "sqlite"
+               else "SELECT indexname FROM pg_indexes WHERE tablename = 'touchpoints'")
+
+    def indexes() -> set:
+        with engine.connect() as conn:
+            return set(conn.execute(sa.text(listing)).scalars())
+
+    assert set(ANALYTICS_INDEXES) <= indexes()  # a new table has them from the model
+    with engine.begin() as conn:  # the table as released before them
+        for name in ANALYTICS_INDEXES:
+            conn.execute(sa.text(f"DROP INDEX {name}"))
+        conn.execute(sa.text("DELETE FROM schema_migrations WHERE module = 'touchpoints'"))
+    assert not set(ANALYTICS_INDEXES) & indexes()
+    dispose_engines()
+    engine = init_db(url)
+    assert set(ANALYTICS_INDEXES) <= indexes()
+    init_db(url)  # recorded as done: nothing to do the next time
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM schema_migrations WHERE module = 'touchpoints'")).scalar_one() == 1

@@ -66,13 +66,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _load(args: argparse.Namespace):
-    from bot.analytics.data import Filters, load_rows, parse_date, split_list
-    from bot.db import init_db
+    """(filters, engine) from the common options.
+
+    Analytics only reads: the schema is the server's business (`init_db`), so
+    it is created here only when the database has no touchpoints table at all
+    (then every figure is empty). A read-only database user is enough.
+    """
+    import sqlalchemy as sa
+
+    from bot.analytics.data import Filters, parse_date, split_list
+    from bot.db import get_engine, init_db
 
     filters = Filters(parse_date(args.since), parse_date(args.until), split_list(args.channel),
                       split_list(args.language))
-    engine = init_db(args.database_url)
-    return filters, load_rows(engine, filters)
+    engine = get_engine(args.database_url)
+    if not sa.inspect(engine).has_table("touchpoints"):
+        engine = init_db(args.database_url)
+    return filters, engine
 
 
 def _print(lines: List[Dict[str, Any]], args: argparse.Namespace, columns, meta: Dict[str, Any]) -> int:
@@ -86,8 +96,8 @@ def cmd_funnel(args: argparse.Namespace) -> int:
     from bot.analytics.metrics import funnel
     from bot.journey import load_journey
 
-    filters, rows = _load(args)
-    lines = funnel(rows, load_journey(), args.unit, args.mode, args.window_days)
+    filters, engine = _load(args)
+    lines = funnel(engine, load_journey(), args.unit, args.mode, args.window_days, filters)
     meta = {"filters": filters.describe(), "unit": args.unit, "mode": args.mode, "window_days": args.window_days}
     return _print(lines, args, FUNNEL_COLUMNS, meta)
 
@@ -96,22 +106,22 @@ def cmd_goals(args: argparse.Namespace) -> int:
     from bot.analytics.metrics import goals
     from bot.journey import load_journey
 
-    filters, rows = _load(args)
-    return _print(goals(rows, load_journey()), args, GOAL_COLUMNS, {"filters": filters.describe()})
+    filters, engine = _load(args)
+    return _print(goals(engine, load_journey(), filters=filters), args, GOAL_COLUMNS, {"filters": filters.describe()})
 
 
 def cmd_channels(args: argparse.Namespace) -> int:
     from bot.analytics.metrics import kpis
 
-    filters, rows = _load(args)
-    return _print(kpis(rows, ("channel", "language")), args, KPI_COLUMNS, {"filters": filters.describe()})
+    filters, engine = _load(args)
+    return _print(kpis(engine, ("channel", "language"), filters), args, KPI_COLUMNS, {"filters": filters.describe()})
 
 
 def cmd_kpis(args: argparse.Namespace) -> int:
     from bot.analytics.metrics import kpi_overview
 
-    filters, rows = _load(args)
-    return _print(kpi_overview(rows), args, KPI_COLUMNS, {"filters": filters.describe()})
+    filters, engine = _load(args)
+    return _print(kpi_overview(engine, filters), args, KPI_COLUMNS, {"filters": filters.describe()})
 
 
 def cmd_views(args: argparse.Namespace) -> int:
@@ -130,10 +140,12 @@ def cmd_views(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from bot.analytics.report import build_report
 
-    filters, rows = _load(args)
-    html = build_report(rows, filters, unit=args.unit, mode=args.mode, window_days=args.window_days)
+    from bot.analytics.data import period
+
+    filters, engine = _load(args)
+    html = build_report(engine, filters, unit=args.unit, mode=args.mode, window_days=args.window_days)
     Path(args.out).write_text(html, encoding="utf-8")
-    print(f"wrote {args.out} ({len(html) // 1024} KiB, {len(rows)} touchpoints)")
+    print(f"wrote {args.out} ({len(html) // 1024} KiB, {period(engine, filters)[0]} touchpoints)")
     return 0
 
 

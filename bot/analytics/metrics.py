@@ -1,17 +1,26 @@
-"""The metrics of docs/metrics.md, computed over rows from `bot.analytics.data.load_rows`.
+"""The metrics of docs/metrics.md, computed from the facts `bot.analytics.data` reads with SQL.
 
-Every function takes the rows (dicts, time-ordered) and returns plain lists of
+Every function takes an engine and `Filters` and returns plain lists of
 dicts, one per output line, ready for a table, CSV, JSON or the HTML report.
+The database does the counting over the touchpoints; this module holds the
+definitions (stage order and window, which action is a transition, what a
+feedback answer is) and combines the small results.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import statistics
 from collections import Counter, defaultdict
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
+from sqlalchemy.engine import Engine
+
+from bot.analytics import data
+from bot.analytics.data import Filters
 from bot.journey import Journey
 
 GOAL_EVENTS = {"goal_started": "started", "goal_completed": "completed", "goal_failed": "failed",
@@ -26,45 +35,8 @@ NPS_WORDS = re.compile(r"recommend|nps|توصیه|معرفی|out of 10|/10|0 ?(?
 
 
 # --------------------------------------------------------------------------- helpers
-def system_action(row: Dict[str, Any]) -> Optional[str]:
-    """`goal_started`, `handoff_started`, … for system rows; None otherwise."""
-    if row["actor"] != "system" or not row["actions"]:
-        return None
-    return str(row["actions"][0])
-
-
 def ratio(numerator: float, denominator: float) -> Optional[float]:
     return numerator / denominator if denominator else None
-
-
-def conversation_customers(rows: Iterable[Dict[str, Any]]) -> Dict[str, Optional[str]]:
-    """conversation_id -> the (smallest) customer_id seen on any of its rows, or None."""
-    out: Dict[str, Optional[str]] = {}
-    for row in rows:
-        conv, cust = row["conversation_id"], row["customer_id"]
-        if conv not in out:
-            out[conv] = cust
-        elif cust is not None and (out[conv] is None or cust < out[conv]):
-            out[conv] = cust
-    return out
-
-
-def unit_id(conversation_id: str, customer_id: Optional[str], unit: str) -> str:
-    """The funnel unit: the customer, or the conversation itself when it has no customer."""
-    if unit == "customer" and customer_id:
-        return customer_id
-    return "conversation:" + conversation_id
-
-
-def conversation_attributes(rows: Iterable[Dict[str, Any]]) -> Dict[str, Tuple[str, str]]:
-    """conversation_id -> (channel of its first row, first non-null language of its rows)."""
-    channel: Dict[str, str] = {}
-    language: Dict[str, str] = {}
-    for row in rows:
-        channel.setdefault(row["conversation_id"], row["channel"])
-        if row["language"]:
-            language.setdefault(row["conversation_id"], row["language"])
-    return {c: (channel[c], language.get(c) or "unknown") for c in channel}
 
 
 def rating_of(row: Dict[str, Any]) -> Optional[Tuple[str, int]]:
@@ -88,48 +60,129 @@ def rating_of(row: Dict[str, Any]) -> Optional[Tuple[str, int]]:
     return None
 
 
+def step_label(intent: Optional[str], actions: Optional[List[Any]]) -> str:
+    """`intent → last action` of the turn where an abandoned goal stopped."""
+    actions = [a for a in actions or [] if a]
+    return f"{intent or '-'} → {actions[-1] if actions else '-'}"
+
+
 # --------------------------------------------------------------------------- funnel
-def funnel(rows: Sequence[Dict[str, Any]], journey: Journey, unit: str = "customer", mode: str = "strict",
-           window_days: float = 30) -> List[Dict[str, Any]]:
+MICROSECOND = dt.timedelta(microseconds=1)
+
+
+def _stage_spans(rows: Sequence[Tuple[str, str, int, int]], owner: Dict[str, str], index: Dict[str, int],
+                 unit: str) -> Dict[str, List[Optional[int]]]:
+    """unit -> [first, last, first, last, …]: its first and last message time (µs) in each stage."""
+    spans: Dict[str, List[Optional[int]]] = {}
+    width = 2 * len(index)
+    by_customer = unit == "customer"
+    owner_of = owner.get
+    for conversation, stage, first, last in rows:
+        name = (by_customer and owner_of(conversation)) or "conversation:" + conversation
+        span = spans.get(name)
+        k = 2 * index[stage]
+        if span is None:
+            span = spans[name] = [None] * width
+            span[k], span[k + 1] = first, last
+        elif span[k] is None:
+            span[k], span[k + 1] = first, last
+        else:
+            if first < span[k]:
+                span[k] = first
+            if last > span[k + 1]:
+                span[k + 1] = last
+    return spans
+
+
+def _strict_chain(span: List[Optional[int]]) -> Optional[List[int]]:
+    """t1, t2, … of the strict funnel (tk = first stage-k message at or after t(k-1)) from the
+    first/last times of each stage, or None when stage-k messages lie both before and after
+    t(k-1), so that only the messages themselves can tell."""
+    if span[0] is None:
+        return []
+    chain = [span[0]]
+    for k in range(2, len(span), 2):
+        first, last = span[k], span[k + 1]
+        if first is None or last < chain[-1]:
+            break
+        if first < chain[-1]:
+            return None
+        chain.append(first)
+    return chain
+
+
+def _within(chain: List[int], window: int) -> List[int]:
+    """The chain up to its first time past t1 + window: each chain time is the earliest
+    candidate, so one past the deadline means no message of that stage in the window."""
+    deadline = chain[0] + window
+    return [when for when in chain if when <= deadline]
+
+
+def _strict_chain_of_messages(times: List[List[int]]) -> List[int]:
+    """The same chain from every message time of each stage."""
+    chain: List[int] = []
+    for stage_times in times:
+        candidates = [t for t in stage_times if not chain or t >= chain[-1]]
+        if not candidates:
+            break
+        chain.append(min(candidates))
+    return chain
+
+
+def funnel(engine: Engine, journey: Journey, unit: str = "customer", mode: str = "strict",
+           window_days: float = 30, filters: Filters = Filters()) -> List[Dict[str, Any]]:
     """Units reaching each stage in journey order within `window_days`; see docs/metrics.md#funnel."""
     if unit not in UNITS:
         raise ValueError(f"unit must be one of {UNITS}")
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}")
     stages = journey.stage_names
-    customers = conversation_customers(rows)
-    reached: Dict[str, Dict[str, List[dt.datetime]]] = defaultdict(lambda: defaultdict(list))
-    for row in rows:
-        if row["actor"] == "customer" and row["journey_stage"] in stages:
-            u = unit_id(row["conversation_id"], customers[row["conversation_id"]], unit)
-            reached[u][row["journey_stage"]].append(row["occurred_at"])
-    window = dt.timedelta(days=window_days)
+    index = {s: k for k, s in enumerate(stages)}
+    owner, rows = data.concurrently(lambda: data.owners(engine, filters) if unit == "customer" else {},
+                                    lambda: data.stage_groups(engine, filters, stages))
+    spans = _stage_spans(rows, owner, index, unit)
+    window = dt.timedelta(days=window_days) // MICROSECOND
     counts = [0] * len(stages)
+    reached_any = [0] * len(stages)
     gaps: List[List[float]] = [[] for _ in stages]
-    for times in reached.values():
-        completion: List[dt.datetime] = []
-        if mode == "strict":
-            if not times.get(stages[0]):
-                continue
-            deadline = min(times[stages[0]]) + window
-            for stage in stages:
-                after = completion[-1] if completion else dt.datetime.min
-                candidates = [t for t in times.get(stage, ()) if after <= t <= deadline]
-                if not candidates:
-                    break
-                completion.append(min(candidates))
-        else:
-            firsts = {s: min(ts) for s, ts in times.items() if ts}
-            deadline = min(firsts.values()) + window
-            for stage in stages:
-                if stage not in firsts or firsts[stage] > deadline:
-                    break
-                completion.append(max(completion[-1], firsts[stage]) if completion else firsts[stage])
+
+    def count(completion: List[int]) -> None:
         for k, when in enumerate(completion):
             counts[k] += 1
             if k:
-                gaps[k].append((when - completion[k - 1]).total_seconds())
-    reached_any = Counter(stage for times in reached.values() for stage in times)
+                gaps[k].append((when - completion[k - 1]) / 1_000_000)
+
+    unsure = []
+    for name, span in spans.items():
+        firsts = span[0::2]
+        for k, first in enumerate(firsts):
+            if first is not None:
+                reached_any[k] += 1
+        if mode == "strict":
+            chain = _strict_chain(span)
+            if chain is None:
+                unsure.append(name)
+            elif chain:
+                count(_within(chain, window))
+        else:
+            deadline = min(t for t in firsts if t is not None) + window
+            completion: List[int] = []
+            for first in firsts:
+                if first is None or first > deadline:
+                    break
+                completion.append(max(completion[-1], first) if completion else first)
+            count(completion)
+    if unsure:  # the few units whose first/last times cannot settle the order: use every message
+        names = set(unsure)
+        unit_of = {conv: name for conv, name in owner.items() if name in names}
+        unit_of.update((name[len("conversation:"):], name) for name in names if name.startswith("conversation:"))
+        times: Dict[str, List[List[int]]] = {name: [[] for _ in stages] for name in unsure}
+        for conversation, stage, when in data.stage_messages(engine, filters, stages, unit_of):
+            times[unit_of[conversation]][index[stage]].append(when)
+        for name in unsure:
+            chain = _strict_chain_of_messages(times[name])
+            if chain:
+                count(_within(chain, window))
     out: List[Dict[str, Any]] = []
     for k, stage in enumerate(journey.stages):
         previous = counts[k - 1] if k else None
@@ -137,7 +190,7 @@ def funnel(rows: Sequence[Dict[str, Any]], journey: Journey, unit: str = "custom
             "stage": stage.name, "order": k + 1,
             "title_en": stage.title.get("en", stage.name), "title_fa": stage.title.get("fa", stage.name),
             "units": counts[k],
-            "reached_any": reached_any.get(stage.name, 0),
+            "reached_any": reached_any[k],
             "conversion": ratio(counts[k], previous) if k else None,
             "drop_off": (previous - counts[k]) if k else None,
             "drop_off_rate": (1 - ratio(counts[k], previous)) if k and previous else None,
@@ -148,27 +201,18 @@ def funnel(rows: Sequence[Dict[str, Any]], journey: Journey, unit: str = "custom
 
 
 # --------------------------------------------------------------------------- goals
-def step_label(row: Dict[str, Any]) -> str:
-    actions = [a for a in row["actions"] or [] if a]
-    return f"{row['intent'] or '-'} → {actions[-1] if actions else '-'}"
-
-
-def goals(rows: Sequence[Dict[str, Any]], journey: Journey, top_steps: int = 3) -> List[Dict[str, Any]]:
+def goals(engine: Engine, journey: Journey, top_steps: int = 3, filters: Filters = Filters()) -> List[Dict[str, Any]]:
     """Per goal: started/completed/failed/abandoned transitions and where abandoned goals stopped."""
+    transitions, abandoned = data.concurrently(lambda: data.transition_cells(engine, filters),
+                                              lambda: data.abandon_steps(engine, filters))
     counts: Dict[str, Counter] = defaultdict(Counter)
+    for transition, goal, _channel, _language, n in transitions:
+        if transition in GOAL_EVENTS:
+            counts[goal][GOAL_EVENTS[transition]] += n
     steps: Dict[str, Counter] = defaultdict(Counter)
-    # conversation -> goal -> the last customer row while that goal was `started`
-    last_in_progress: Dict[str, Dict[str, Dict[str, Any]]] = defaultdict(dict)
-    for row in rows:
-        if row["actor"] == "customer" and row["goal"] and row["goal_status"] == "started":
-            last_in_progress[row["conversation_id"]][row["goal"]] = row
-        what = system_action(row)
-        if what in GOAL_EVENTS and row["goal"]:
-            status = GOAL_EVENTS[what]
-            counts[row["goal"]][status] += 1
-            if status == "abandoned":
-                where = last_in_progress[row["conversation_id"]].get(row["goal"])
-                steps[row["goal"]][step_label(where) if where else "(before the period)"] += 1
+    for goal, found, intent, actions, n in abandoned:
+        label = step_label(intent, _list(actions)) if found else "(before the period)"
+        steps[goal][label] += n
     names = list(journey.goals) + sorted(g for g in counts if g not in journey.goals)
     out = []
     for name in names:
@@ -187,14 +231,84 @@ def goals(rows: Sequence[Dict[str, Any]], journey: Journey, top_steps: int = 3) 
     return out
 
 
+def _list(text: Optional[str]) -> List[Any]:
+    value = json.loads(text) if isinstance(text, str) else text
+    return value if isinstance(value, list) else []
+
+
 # --------------------------------------------------------------------------- KPIs
-def _empty_group() -> Dict[str, Any]:
-    return {"conversations": set(), "customers": set(), "customer_messages": 0, "fallbacks": 0,
-            "handoff_conversations": set(), "goals_started": 0, "goals_completed": 0, "contained_goals": 0,
-            "csat": [], "nps": []}
+Cell = Tuple[str, str]  # (channel, language) with "unknown" for a missing language
 
 
-def kpis(rows: Sequence[Dict[str, Any]], dimensions: Sequence[str] = ()) -> List[Dict[str, Any]]:
+@dataclass
+class KpiFacts:
+    """What the KPIs need, per (channel, language) cell; summed into any grouping."""
+
+    messages: Counter            # cell -> customer rows
+    fallbacks: Counter           # cell -> customer rows with fallback
+    goals_started: Counter       # cell -> goal_started rows
+    goals_completed: Counter     # cell -> goal_completed rows
+    completed_with_human: Counter  # cell -> goal_completed rows in conversations with a human
+    customers: Dict[Cell, Set[str]]
+    conversations: Dict[str, Cell]  # conversation -> its channel and language
+    handoff_conversations: Set[str]
+    ratings: List[Tuple[Cell, str, int]]  # (row cell, csat|nps, score)
+
+    @classmethod
+    def load(cls, engine: Engine, filters: Filters = Filters()) -> "KpiFacts":
+        message_cells, transition_cells, human_rows, completions_with_human, conversation_cells, feedback_rows = \
+            data.concurrently(*[lambda query=query: query(engine, filters) for query in (
+                data.message_cells, data.transition_cells, data.human_rows, data.completions_with_human,
+                data.conversation_cells, data.feedback_rows)])
+        messages, fallbacks, started, completed = Counter(), Counter(), Counter(), Counter()
+        for channel, language, fallback, n in message_cells:
+            messages[_row_cell(channel, language)] += n
+            fallbacks[_row_cell(channel, language)] += n if fallback else 0
+        for transition, _goal, channel, language, n in transition_cells:
+            if transition == "goal_started":
+                started[_row_cell(channel, language)] += n
+            elif transition == "goal_completed":
+                completed[_row_cell(channel, language)] += n
+        handoffs = {conv for conv, actor, _at, _channel in human_rows if actor == "system"}
+        with_human = Counter()
+        for channel, language, n in completions_with_human:
+            with_human[_row_cell(channel, language)] += n
+        customers: Dict[Cell, Set[str]] = defaultdict(set)
+        for _conv, channel, language, customer in conversation_cells:
+            if customer:
+                customers[_row_cell(channel, language)].add(customer)
+        conversations = _conversation_cells(engine, filters, conversation_cells)
+        ratings = []
+        for row in feedback_rows:
+            rated = rating_of(row)
+            if rated:
+                ratings.append((_row_cell(row["channel"], row["language"]), rated[0], rated[1]))
+        return cls(messages, fallbacks, started, completed, with_human, customers, conversations, handoffs, ratings)
+
+
+def _conversation_cells(engine: Engine, filters: Filters,
+                        cells: Sequence[Tuple[str, str, Optional[str], Optional[str]]]) -> Dict[str, Cell]:
+    """conversation -> (channel of its first row, language of its first row with one, else "unknown")."""
+    seen: Dict[str, Tuple[str, Optional[str]]] = {}
+    mixed = set()
+    for conversation, channel, language, _customer in cells:
+        known = seen.get(conversation)
+        if known is None:
+            seen[conversation] = (channel, language or None)
+        elif known[0] != channel or (language and known[1] and language != known[1]):
+            mixed.add(conversation)  # rows disagree: only their order can tell
+        elif language and not known[1]:
+            seen[conversation] = (channel, language)
+    seen.update(data.first_channel_language(engine, filters, mixed))
+    return {conversation: (channel, language or "unknown") for conversation, (channel, language) in seen.items()}
+
+
+def _row_cell(channel: Optional[str], language: Optional[str]) -> Cell:
+    return channel or "unknown", language or "unknown"
+
+
+def kpis(engine: Engine, dimensions: Sequence[str] = (), filters: Filters = Filters(),
+         facts: Optional[KpiFacts] = None) -> List[Dict[str, Any]]:
     """Fallback, handoff, containment, CSAT and NPS per group of `dimensions` (channel, language).
 
     Conversation-level figures (conversations, handoff rate) use the
@@ -204,63 +318,49 @@ def kpis(rows: Sequence[Dict[str, Any]], dimensions: Sequence[str] = ()) -> List
     for d in dimensions:
         if d not in ("channel", "language"):
             raise ValueError(f"unknown dimension {d!r}")
-    attributes = conversation_attributes(rows)
-    human: set = set()
-    for row in rows:
-        if system_action(row) == "handoff_started" or row["actor"] == "agent":
-            human.add(row["conversation_id"])
-    groups: Dict[Tuple[str, ...], Dict[str, Any]] = defaultdict(_empty_group)
+    facts = facts or KpiFacts.load(engine, filters)
 
-    def row_key(row: Dict[str, Any]) -> Tuple[str, ...]:
-        return tuple(row[d] or "unknown" for d in dimensions)
+    def key(cell: Cell) -> Tuple[str, ...]:
+        return tuple({"channel": cell[0], "language": cell[1]}[d] for d in dimensions)
 
-    def conversation_key(conv: str) -> Tuple[str, ...]:
-        channel, language = attributes[conv]
-        return tuple({"channel": channel, "language": language}[d] for d in dimensions)
-
-    for conv in attributes:
-        groups[conversation_key(conv)]["conversations"].add(conv)
-    for row in rows:
-        g = groups[row_key(row)]
-        conv = row["conversation_id"]
-        if row["customer_id"]:
-            g["customers"].add(row["customer_id"])
-        if row["actor"] == "customer":
-            g["customer_messages"] += 1
-            g["fallbacks"] += 1 if row["fallback"] else 0
-            rated = rating_of(row)
-            if rated:
-                g[rated[0]].append(rated[1])
-        what = system_action(row)
-        if what == "handoff_started":
-            groups[conversation_key(conv)]["handoff_conversations"].add(conv)
-        elif what == "goal_started" and row["goal"]:
-            g["goals_started"] += 1
-        elif what == "goal_completed" and row["goal"]:
-            g["goals_completed"] += 1
-            if conv not in human:
-                g["contained_goals"] += 1
+    groups: Dict[Tuple[str, ...], Dict[str, Any]] = defaultdict(
+        lambda: {"conversations": 0, "handoffs": 0, "customers": set(), "messages": 0, "fallbacks": 0,
+                 "started": 0, "completed": 0, "contained": 0, "csat": [], "nps": []})
+    for conversation, cell in facts.conversations.items():
+        g = groups[key(cell)]
+        g["conversations"] += 1
+        g["handoffs"] += conversation in facts.handoff_conversations
+    for cell, customers in facts.customers.items():
+        groups[key(cell)]["customers"] |= customers
+    for counter, name in ((facts.messages, "messages"), (facts.fallbacks, "fallbacks"),
+                          (facts.goals_started, "started"), (facts.goals_completed, "completed")):
+        for cell, n in counter.items():
+            groups[key(cell)][name] += n
+    for cell, n in facts.goals_completed.items():
+        groups[key(cell)]["contained"] += n - facts.completed_with_human.get(cell, 0)
+    for cell, kind, score in facts.ratings:
+        groups[key(cell)][kind].append(score)
     out = []
-    for key in sorted(groups):
-        g = groups[key]
-        conversations = len(g["conversations"])
+    for k in sorted(groups):
+        g = groups[k]
+        conversations = g["conversations"]
         csat, nps = g["csat"], g["nps"]
         promoters = sum(1 for s in nps if s >= 9)
         detractors = sum(1 for s in nps if s <= 6)
-        line: Dict[str, Any] = dict(zip(dimensions, key))
+        line: Dict[str, Any] = dict(zip(dimensions, k))
         line.update({
             "conversations": conversations,
             "customers": len(g["customers"]),
-            "customer_messages": g["customer_messages"],
+            "customer_messages": g["messages"],
             "fallbacks": g["fallbacks"],
-            "fallback_rate": ratio(g["fallbacks"], g["customer_messages"]),
-            "handoff_conversations": len(g["handoff_conversations"]),
-            "handoff_rate": ratio(len(g["handoff_conversations"]), conversations),
-            "goals_started": g["goals_started"],
-            "goals_completed": g["goals_completed"],
-            "goal_completion_rate": ratio(g["goals_completed"], g["goals_started"]),
-            "contained_goals": g["contained_goals"],
-            "containment_rate": ratio(g["contained_goals"], g["goals_started"]),
+            "fallback_rate": ratio(g["fallbacks"], g["messages"]),
+            "handoff_conversations": g["handoffs"],
+            "handoff_rate": ratio(g["handoffs"], conversations),
+            "goals_started": g["started"],
+            "goals_completed": g["completed"],
+            "goal_completion_rate": ratio(g["completed"], g["started"]),
+            "contained_goals": g["contained"],
+            "containment_rate": ratio(g["contained"], g["started"]),
             "csat_responses": len(csat),
             "csat_mean": statistics.fmean(csat) if csat else None,
             "csat_satisfied": ratio(sum(1 for s in csat if s >= 4), len(csat)),
@@ -273,44 +373,33 @@ def kpis(rows: Sequence[Dict[str, Any]], dimensions: Sequence[str] = ()) -> List
     return out
 
 
-def kpi_overview(rows: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
+def kpi_overview(engine: Engine, filters: Filters = Filters(), facts: Optional[KpiFacts] = None) -> List[Dict[str, Any]]:
     """`hamsafar analytics kpis`: all rows, then per channel, then per language."""
+    facts = facts or KpiFacts.load(engine, filters)
     out = []
-    for line in kpis(rows, ()):
+    for line in kpis(engine, (), facts=facts):
         out.append({"channel": ALL, "language": ALL, **line})
-    for line in kpis(rows, ("channel",)):
+    for line in kpis(engine, ("channel",), facts=facts):
         out.append({"channel": line.pop("channel"), "language": ALL, **line})
-    for line in kpis(rows, ("language",)):
+    for line in kpis(engine, ("language",), facts=facts):
         out.append({"channel": ALL, "language": line.pop("language"), **line})
     return out
 
 
 # --------------------------------------------------------------------------- time series
-def day_of(row: Dict[str, Any]) -> str:
-    return row["occurred_at"].date().isoformat()
-
-
-def daily(rows: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
+def daily(engine: Engine, filters: Filters = Filters()) -> List[Dict[str, Any]]:
     """Per UTC day and channel: conversations active, customer messages, fallbacks, handoffs started."""
-    groups: Dict[Tuple[str, str], Dict[str, Any]] = defaultdict(
-        lambda: {"conversations": set(), "customer_messages": 0, "fallbacks": 0, "handoffs": 0})
-    for row in rows:
-        g = groups[(day_of(row), row["channel"])]
-        g["conversations"].add(row["conversation_id"])
-        if row["actor"] == "customer":
-            g["customer_messages"] += 1
-            g["fallbacks"] += 1 if row["fallback"] else 0
-        if system_action(row) == "handoff_started":
-            g["handoffs"] += 1
-    return [{"day": day, "channel": channel, "conversations": len(g["conversations"]),
-             "customer_messages": g["customer_messages"], "fallbacks": g["fallbacks"], "handoffs": g["handoffs"]}
-            for (day, channel), g in sorted(groups.items())]
+    handoffs: Counter = Counter()
+    for _conv, actor, at, channel in data.human_rows(engine, filters):
+        if actor == "system":
+            handoffs[(at.date().isoformat(), channel)] += 1
+    return [{"day": day, "channel": channel, "conversations": n, "customer_messages": m, "fallbacks": f,
+             "handoffs": handoffs.get((day, channel), 0)}
+            for day, channel, n, m, f in sorted(data.daily_cells(engine, filters))]
 
 
-def rating_distribution(rows: Sequence[Dict[str, Any]]) -> Dict[str, Counter]:
+def rating_distribution(facts: KpiFacts) -> Dict[str, Counter]:
     out = {"csat": Counter(), "nps": Counter()}
-    for row in rows:
-        rated = rating_of(row)
-        if rated:
-            out[rated[0]][rated[1]] += 1
+    for _cell, kind, score in facts.ratings:
+        out[kind][score] += 1
     return out

@@ -14,8 +14,10 @@ import html
 from collections import defaultdict
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from sqlalchemy.engine import Engine
+
 from bot.analytics import metrics
-from bot.analytics.data import Filters
+from bot.analytics.data import Filters, concurrently, period
 from bot.analytics.output import duration
 from bot.journey import Journey, load_journey
 from bot.text.persian import to_persian_digits
@@ -185,19 +187,22 @@ def _card(en: str, fa_label: str, value: str, fa_value: Optional[str] = None) ->
             f'<small>{fa(fa_label)}{" " + fa(fa_value) if fa_value else ""}</small></div>')
 
 
-def build_report(rows: List[Dict[str, Any]], filters: Filters = Filters(), journey: Optional[Journey] = None,
+def build_report(engine: Engine, filters: Filters = Filters(), journey: Optional[Journey] = None,
                  unit: str = "customer", mode: str = "strict", window_days: float = 30,
                  now: Optional[dt.datetime] = None) -> str:
     journey = journey or load_journey()
     now = now or dt.datetime.utcnow().replace(microsecond=0)
-    funnel = metrics.funnel(rows, journey, unit, mode, window_days)
-    goals = metrics.goals(rows, journey)
-    overall = (metrics.kpis(rows, ()) or [{}])[0]
-    by_channel = metrics.kpis(rows, ("channel", "language"))
-    daily = metrics.daily(rows)
-    ratings = metrics.rating_distribution(rows)
-    first = rows[0]["occurred_at"].date().isoformat() if rows else "–"
-    last = rows[-1]["occurred_at"].date().isoformat() if rows else "–"
+    funnel, goals, facts, daily, (count, first_at, last_at) = concurrently(
+        lambda: metrics.funnel(engine, journey, unit, mode, window_days, filters),
+        lambda: metrics.goals(engine, journey, filters=filters),
+        lambda: metrics.KpiFacts.load(engine, filters),
+        lambda: metrics.daily(engine, filters),
+        lambda: period(engine, filters))
+    overall = (metrics.kpis(engine, (), facts=facts) or [{}])[0]
+    by_channel = metrics.kpis(engine, ("channel", "language"), facts=facts)
+    ratings = metrics.rating_distribution(facts)
+    first = first_at.date().isoformat() if first_at else "–"
+    last = last_at.date().isoformat() if last_at else "–"
     period_en = f"{filters.since or first} … {filters.until or last}"
     scope = ", ".join(f"{k}: {', '.join(v)}" for k, v in (("channels", filters.channels), ("languages", filters.languages)) if v)
 
@@ -208,7 +213,7 @@ def build_report(rows: List[Dict[str, Any]], filters: Filters = Filters(), journ
         f'<header><h1>{both("Hamsafar analytics report", "گزارش تحلیلی همسفر")}</h1>',
         f'<div>{both("Period " + period_en, "بازه " + period_en)} <span class="sep">·</span> '
         f'{esc(scope or "all channels and languages")} <span class="sep">·</span> '
-        f'{esc(f"{len(rows)} touchpoints, generated {now.isoformat()} UTC")}</div></header><main>',
+        f'{esc(f"{count} touchpoints, generated {now.isoformat()} UTC")}</div></header><main>',
     ]
     # KPI cards
     out.append(f'<section><h2>{both("Key figures", "شاخص‌های کلیدی")}</h2><div class="cards">')

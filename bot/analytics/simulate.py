@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import random
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterator, List, Optional
 
 from sqlalchemy.engine import Engine
 
@@ -208,26 +208,52 @@ class Simulator:
         w.turn("thank_you", ["utter_you_are_welcome"], texts["inform"], status="completed")
 
 
-def simulate_rows(customers: int, days: int, seed: int = 1, start: Optional[dt.date] = None,
-                  journey: Optional[Journey] = None) -> List[Dict[str, Any]]:
-    """The rows of `customers` simulated customers over `days` days from `start` (default: `days` ago, UTC)."""
+def simulate_batches(customers: Optional[int], days: int, seed: int = 1, start: Optional[dt.date] = None,
+                     journey: Optional[Journey] = None, max_rows: Optional[int] = None,
+                     batch_rows: int = 50_000) -> Iterator[List[Dict[str, Any]]]:
+    """The simulated rows in batches of about `batch_rows` (each time-ordered), so millions fit in memory.
+
+    Stops after `customers` customers (None: no limit) or after exactly
+    `max_rows` rows, the last customer's journey then cut short. Batches hold
+    whole customers, so the rows are those of `simulate_rows` with the same arguments.
+    """
+    if customers is None and max_rows is None:
+        raise ValueError("give customers or max_rows")
     journey = journey or load_journey()
     start = start or (dt.datetime.utcnow().date() - dt.timedelta(days=days))
     sim = Simulator(seed, journey)
     origin = dt.datetime.combine(start, dt.time())
-    for index in range(customers):
+    written, index = 0, 0
+    while (customers is None or index < customers) and (max_rows is None or written < max_rows):
         sim.customer(index, origin, days)
-    sim.rows.sort(key=lambda r: (r["occurred_at"], r["event_id"]))
-    return sim.rows
+        index += 1
+        if max_rows is not None and written + len(sim.rows) >= max_rows:
+            del sim.rows[max_rows - written:]
+        if len(sim.rows) >= batch_rows or (max_rows is not None and written + len(sim.rows) >= max_rows):
+            written += len(sim.rows)
+            yield sorted(sim.rows, key=_time_order)
+            sim.rows = []
+    if sim.rows:
+        yield sorted(sim.rows, key=_time_order)
+
+
+def _time_order(row: Dict[str, Any]) -> tuple:
+    return row["occurred_at"], row["event_id"]
+
+
+def simulate_rows(customers: int, days: int, seed: int = 1, start: Optional[dt.date] = None,
+                  journey: Optional[Journey] = None) -> List[Dict[str, Any]]:
+    """The rows of `customers` simulated customers over `days` days from `start` (default: `days` ago, UTC)."""
+    rows = [row for batch in simulate_batches(customers, days, seed, start, journey) for row in batch]
+    rows.sort(key=_time_order)
+    return rows
 
 
 def simulate(engine: Engine, customers: int, days: int, seed: int = 1, start: Optional[dt.date] = None,
              batch_size: int = 2000) -> int:
     """Write simulated rows (existing event ids are skipped); returns how many rows are new."""
-    from bot.touchpoints.store import count_rows
-
-    rows = simulate_rows(customers, days, seed, start)
-    before = count_rows(engine)
-    for i in range(0, len(rows), batch_size):
-        insert_rows(engine, rows[i:i + batch_size])
-    return count_rows(engine) - before
+    written = 0
+    for batch in simulate_batches(customers, days, seed, start):
+        for i in range(0, len(batch), batch_size):
+            written += insert_rows(engine, batch[i:i + batch_size])
+    return written
