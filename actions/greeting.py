@@ -1,5 +1,7 @@
 """Personal greeting: a known customer is greeted by name in their saved language.
 
+The saved language is the one they chose with switch_language on any channel,
+else the CRM's `customers.language` (actions.profile.saved_language).
 A customer is known once verified in this conversation (SMS code) or by a
 channel (Telegram contact, signed web identity — carried across conversations
 by bot.identity). Anyone else, or when the CRM cannot be reached, gets the
@@ -18,6 +20,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from bot.crm.base import CRMError
 
 from actions.common import LANGUAGES, customer_events, get_crm, known_customer, say
+from actions.profile import saved_language
 
 logger = logging.getLogger(__name__)
 
@@ -47,9 +50,9 @@ class ActionGreet(Action):
             dispatcher.utter_message(response="utter_greet")
             return []
         # an explicit switch_language in this conversation wins over the saved language
+        # (restored from another channel by actions.profile when chosen there)
         preferred = tracker.get_slot("preferred_language")
-        language = preferred if preferred in LANGUAGES else customer.language if customer.language in LANGUAGES \
-            else "fa"
+        language = preferred if preferred in LANGUAGES else saved_language(customer_id) or "fa"
         say(dispatcher, "greet_known", language, name=greeting_name(customer.name, language))
         events: List[EventType] = [] if tracker.get_slot("language") == language else [SlotSet("language", language)]
         return events + customer_events(tracker, customer_id)

@@ -14,7 +14,9 @@ runs it after every user message (inside `action_extract_slots`). It fills
   while another is still `started` marks the old one `abandoned` first; `stop`
   abandons the goal in progress;
 * `customer_id` when a channel verified the customer (Telegram contact, signed
-  web identity) — the SMS code is checked in the forms (actions/forms.py);
+  web identity, SMS sender) — the SMS code is checked in the forms
+  (actions/forms.py) — and with it the customer's profile from their other
+  channels (`actions.profile.restored_profile`: language, journey stage);
 * `fallback_count` back to 0 once a message is understood;
 * clears the per-goal form slots when a new goal starts, so an answer given for
   one goal (a rating, a reason, a code) is not reused for the next one.
@@ -35,6 +37,7 @@ from bot.journey import load_journey
 from actions.common import (
     ABANDONED, LANGUAGES, STARTED, known_customer, latest_text, previous_slot_value, reply_language, say,
 )
+from actions.profile import restored_profile, save_language_choice
 
 # Slots that belong to one goal's form and are cleared when another goal starts.
 PER_GOAL_SLOTS = ("rating", "review_text", "change_request", "confirm_cancel", "return_reason",
@@ -120,11 +123,16 @@ def state_events(tracker: Tracker) -> List[EventType]:
     if stage:
         set_if_changed("journey_stage", stage)
 
-    # a verification stored by a channel (Telegram contact, signed web identity)
+    # a verification stored by a channel (Telegram contact, signed web identity):
+    # the customer's profile from their other channels comes with it
     if not tracker.get_slot("customer_id"):
         customer_id = known_customer(tracker)
         if customer_id:
             events.append(SlotSet("customer_id", customer_id))
+            worded = not speaks_no_language(str(parse.get("text") or ""))
+            events += restored_profile(tracker, customer_id,
+                                       language_given=worded and detected in LANGUAGES,
+                                       stage_given=bool(stage))
 
     if intent != FALLBACK_INTENT and (tracker.get_slot("fallback_count") or 0):
         events.append(SlotSet("fallback_count", 0))
@@ -164,4 +172,10 @@ class ActionSwitchLanguage(Action):
         target = requested_language(latest_text(tracker), (tracker.latest_message or {}).get("language"),
                                     current)
         say(dispatcher, "language_switched", target)
-        return [SlotSet("preferred_language", target), SlotSet("language", target)]
+        customer_id = known_customer(tracker)
+        if customer_id:  # the next conversation, on any channel, starts in this language
+            save_language_choice(customer_id, target)
+        events: List[EventType] = [SlotSet("preferred_language", target), SlotSet("language", target)]
+        if customer_id and tracker.get_slot("customer_id") != customer_id:
+            events.append(SlotSet("customer_id", customer_id))
+        return events

@@ -431,12 +431,23 @@ def test_customer_360_earlier_conversations_on_every_channel_and_tickets(server,
         for i, (conv, channel) in enumerate([("tg:4242", "telegram"), ("tg:4242", "telegram"),
                                              ("sms:+989121234567", "sms"), ("web:sess_eeeeeeeeeeeeeeee", "web")])
     ] + [{"event_id": "other", "occurred_at": now, "conversation_id": "tg:1", "customer_id": "C999",
-          "channel": "telegram", "actor": "customer"}])
+          "channel": "telegram", "actor": "customer"}]
+      # goal transitions as the recorder writes them; the handoff row is not a goal
+      + [{"event_id": f"g{i}", "occurred_at": now + dt.timedelta(minutes=10 + i), "conversation_id": conv,
+          "customer_id": customer, "channel": channel, "actor": "system", "actions": [action], "goal": goal,
+          "goal_status": status}
+         for i, (conv, customer, channel, action, goal, status) in enumerate([
+             ("tg:4242", "C100", "telegram", "goal_completed", "know_price", "completed"),
+             ("sms:+989121234567", "C100", "sms", "goal_started", "track_order", "started"),
+             ("sms:+989121234567", "C100", "sms", "handoff_started", "track_order", "started"),
+             ("tg:1", "C999", "telegram", "goal_failed", "cancel_order", "failed")])])
     outcome = queue_one("web:sess_eeeeeeeeeeeeeeee", customer_id="C100")
     panel = login(server, "alice").get(f"api/handoffs/{outcome.handoff_id}/customer").json()
     assert panel["profile"]["phone"] == "+989121234567" and panel["orders"][0]["status"] == "shipped"
+    assert [(g["goal"], g["status"], g["channel"]) for g in panel["goals"]] == [
+        ("track_order", "started", "sms"), ("know_price", "completed", "telegram")]  # newest first, C100's only
     conversations = {c["conversation_id"]: (c["channel"], c["turns"], c["current"]) for c in panel["conversations"]}
-    assert conversations == {"tg:4242": ("telegram", 2, False), "sms:+989121234567": ("sms", 1, False),
+    assert conversations == {"tg:4242": ("telegram", 3, False), "sms:+989121234567": ("sms", 3, False),
                              "web:sess_eeeeeeeeeeeeeeee": ("web", 1, True)}  # not another customer's
     assert [h["id"] for h in panel["handoffs"]] == [earlier.handoff_id]
     assert panel["tickets"][0]["reference"] == environment.tickets[-1].reference

@@ -488,7 +488,7 @@ def _public(agent: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def customer_360(handoff: Dict[str, Any], customer_id: Optional[str], slots: Dict[str, Any]) -> Dict[str, Any]:
-    """Profile, orders, tickets, journey stage and earlier conversations on every channel."""
+    """Profile, orders, tickets, journey stage, earlier conversations and goals on every channel."""
     import sqlalchemy as sa
 
     from bot.db import session_scope
@@ -496,7 +496,7 @@ def customer_360(handoff: Dict[str, Any], customer_id: Optional[str], slots: Dic
     panel: Dict[str, Any] = {"customer_id": customer_id, "profile": None, "orders": [], "tickets": [],
                              "journey": {"stage": slots.get("journey_stage") or handoff.get("journey_stage"),
                                          "goal": slots.get("goal"), "goal_status": slots.get("goal_status")},
-                             "conversations": [], "handoffs": [], "crm_error": None}
+                             "conversations": [], "goals": [], "handoffs": [], "crm_error": None}
     if customer_id:
         try:
             from bot.crm.factory import get_crm
@@ -536,6 +536,15 @@ def customer_360(handoff: Dict[str, Any], customer_id: Optional[str], slots: Dic
                                    "current": r[0] == handoff["conversation_id"]} for r in rows]
     except Exception:  # noqa: BLE001
         logger.exception("console: touchpoints lookup failed")
+    if customer_id:
+        try:
+            from bot.identity.profile import goal_history
+
+            panel["goals"] = [{"goal": g.goal, "status": g.status, "channel": g.channel,
+                               "conversation_id": g.conversation_id, "at": g.at.isoformat() + "Z"}
+                              for g in goal_history(customer_id, limit=30)]
+        except Exception:  # noqa: BLE001
+            logger.exception("console: goal history lookup failed")
     conversation_ids = [c["conversation_id"] for c in panel["conversations"]] or [handoff["conversation_id"]]
     panel["handoffs"] = service.earlier_handoffs(conversation_ids, customer_id, handoff["id"])
     tickets = {t["reference"] for t in panel["tickets"]}

@@ -37,3 +37,18 @@ class OneTimeCode(Base):
     expires_at = sa.Column(UTCDateTime, nullable=False)
     attempts = sa.Column(sa.Integer, nullable=False, default=0)
     status = sa.Column(sa.String(12), nullable=False, default="open")      # open | used | locked | replaced
+
+
+class CustomerPreference(Base):
+    """A verified customer's explicit choices, kept by Hamsafar for every CRM backend.
+
+    `language` is set when the customer asks for a language (switch_language) on
+    any channel, so their next conversation — on any channel — starts in it. It
+    lives here, not in the CRM, because WooCommerce and REST shops have no field
+    for it; the CRM's `customers.language` is the default until the customer chooses.
+    """
+
+    __tablename__ = "customer_preferences"
+    customer_id = sa.Column(sa.String(64), primary_key=True)
+    language = sa.Column(sa.String(8), nullable=True)       # fa | en
+    updated_at = sa.Column(UTCDateTime, nullable=False)

@@ -144,6 +144,9 @@
       var convs = el("ul"); box.appendChild(convs);
       data.conversations.forEach(function (c) { convs.appendChild(el("li", null, c.channel + " · " + c.turns + " turns · " + (c.last || "") + (c.current ? " (this one)" : ""))); });
       data.handoffs.forEach(function (hh) { convs.appendChild(el("li", "muted", "handoff " + hh.id + " · " + hh.status + " · " + (hh.requested_at || ""))); });
+      box.appendChild(el("h3", null, "Goals"));
+      var goals = el("ul"); box.appendChild(goals);
+      (data.goals || []).forEach(function (g) { goals.appendChild(el("li", null, g.goal + " · " + g.status + " · " + g.channel + " · " + g.at)); });
     });
   }
   function loadCanned() {
