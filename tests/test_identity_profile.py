@@ -211,3 +211,19 @@ def test_unreadable_profile_never_breaks_the_turn(shop, tmp_path, caplog) -> Non
     slots = slots_of(run(ActionValidateSlotMappings(), tracker)[0])
     assert slots == {"customer_id": "C001", "language": "fa"}   # the CRM's saved language still answers
     assert "customer profile unreadable" in caplog.text
+
+
+def test_erasing_the_customer_removes_identities_and_preferences(shop) -> None:  # type: ignore[no-untyped-def]
+    from bot.touchpoints.erasure import erase_customer
+
+    persian_telegram(shop.url)
+    assert shop.verifier.verify_telegram_contact("tg:4242", C001_PHONE, 4242, 4242).ok
+    assert shop.verifier.verify_sms_sender("sms:+989351234567", "09351234567").ok   # C002 stays
+    profile.save_language("C001", "en", shop.url)
+    deleted = erase_customer("C001", shop.url)
+    assert deleted["verified_identities"] == 2 and deleted["customer_preferences"] == 1
+    assert deleted["touchpoints"] > 0
+    assert shop.verifier.customer_for("tg:4242") is None
+    assert shop.verifier.customer_for("x", channel="telegram", external_id="4242") is None
+    assert profile.saved_language("C001", shop.url) is None and profile.latest_journey("C001", shop.url) is None
+    assert shop.verifier.customer_for("sms:+989351234567") == "C002"
