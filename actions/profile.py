@@ -43,7 +43,7 @@ def _url() -> Optional[str]:
 
 
 def _read(query: Callable[..., T], *args: Any, **kwargs: Any) -> Optional[T]:
-    """`query(...)`, or None when the database cannot be read (the turn goes on)."""
+    """`query(...)`, or None when the database cannot be reached (the turn goes on)."""
     try:
         return query(*args, **kwargs)
     except Exception:  # noqa: BLE001

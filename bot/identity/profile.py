@@ -3,7 +3,7 @@
 Why this module: slots belong to one conversation, but a verified customer is
 the same person on Telegram, the website and SMS. When a conversation becomes
 a known customer (actions/journey.py), the bot restores what it knows about
-them from two places, read-only:
+them from two places (reads only; the one write is `save_language`):
 
 * the language they chose (`customer_preferences`, written by
   `save_language` when they switch language on any channel), else the
