@@ -257,6 +257,32 @@ def test_erase_removes_the_customers_conversations_and_reports_counts(sqlite_url
     assert count_rows(engine, conversation_id="someone-else") == 4
 
 
+def test_erase_finds_conversations_known_only_through_verification(sqlite_url: str, tmp_path: Path) -> None:
+    """A conversation whose touchpoints never carried the customer id (verified by
+    bot.identity, e.g. on another channel) is still the customer's, and goes."""
+    import datetime as dt
+
+    from bot import db
+    from bot.identity.models import VerifiedIdentity
+    from bot.touchpoints.erasure import erase_customer
+
+    recorder = record(sqlite_url, tmp_path, conversation("tg:77:77") + conversation("web:other"))
+    assert recorder.flush()
+    recorder.close()
+    with db.session_scope(sqlite_url) as session:  # as bot.identity stores a verified Telegram chat
+        for channel, external_id in (("conversation", "tg:77:77"), ("telegram", "77")):
+            session.add(VerifiedIdentity(channel=channel, external_id=external_id, customer_id="C043",
+                                         method="telegram_contact", verified_at=dt.datetime(2025, 1, 1)))
+    engine = get_engine(sqlite_url)
+    assert count_rows(engine, conversation_id="tg:77:77") == 4
+    deleted = erase_customer("C043", sqlite_url)
+    assert deleted["touchpoints"] == 4
+    assert count_rows(engine, conversation_id="tg:77:77") == 0
+    assert count_rows(engine, conversation_id="web:other") == 4
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM verified_identities WHERE customer_id = 'C043'")).scalar() == 0
+
+
 def test_drop_old_text_keeps_rows_but_not_text(sqlite_url: str, tmp_path: Path) -> None:
     import datetime as dt
 

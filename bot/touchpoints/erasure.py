@@ -42,12 +42,16 @@ def conversations_of(conn: Connection, customer_id: str) -> Set[str]:
     """Every conversation id in which `customer_id` was identified."""
     found = set(conn.execute(sa.select(TP.c.conversation_id).where(TP.c.customer_id == customer_id).distinct()).scalars())
     inspector = sa.inspect(conn)
+    # bot.identity stores a verified conversation as channel "conversation",
+    # external_id = the conversation id; one-time codes name their conversation.
     if inspector.has_table("verified_identities"):
-        columns = {c["name"] for c in inspector.get_columns("verified_identities")}
-        if "conversation_id" in columns:
-            found |= set(conn.execute(sa.text(
-                "SELECT DISTINCT conversation_id FROM verified_identities WHERE customer_id = :c AND conversation_id IS NOT NULL"
-            ), {"c": customer_id}).scalars())
+        found |= set(conn.execute(sa.text(
+            "SELECT DISTINCT external_id FROM verified_identities WHERE customer_id = :c AND channel = 'conversation'"
+        ), {"c": customer_id}).scalars())
+    if inspector.has_table("otp_codes"):
+        found |= set(conn.execute(sa.text(
+            "SELECT DISTINCT conversation_id FROM otp_codes WHERE customer_id = :c"
+        ), {"c": customer_id}).scalars())
     return found
 
 
