@@ -311,12 +311,12 @@ def feedback_rows(engine: Engine, filters: Filters = Filters()) -> List[Dict[str
         t = TABLE.alias("t")
         which = (t.c.intent == "give_feedback") if by_intent else \
             sa.and_(t.c.goal == "give_feedback", sa.or_(t.c.intent.is_(None), t.c.intent != "give_feedback"))
-        query = (sa.select(t.c.channel, t.c.language, t.c.actor, t.c.intent, t.c.goal, t.c.entities, t.c.text)
-                 .where(which, sa.cast(t.c.entities, sa.Text).like('%"rating"%'), *conditions(t, filters)))
-        with engine.connect() as conn:
-            out += [dict(r) for r in conn.execute(query).mappings()]
-    for row in out:
-        row["entities"] = _as_list(row["entities"]) or []
+        entities = sa.cast(t.c.entities, sa.Text)
+        query = (sa.select(t.c.channel, t.c.language, t.c.actor, t.c.intent, t.c.goal, entities, t.c.text)
+                 .where(which, entities.like('%"rating"%'), *conditions(t, filters)))
+        out += [{"channel": channel, "language": language, "actor": actor, "intent": intent, "goal": goal,
+                 "entities": _as_list(entities) or [], "text": text}
+                for channel, language, actor, intent, goal, entities, text in _fetch_plain(engine, query)]
     return out
 
 

@@ -249,9 +249,9 @@ class KpiFacts:
     goals_started: Counter       # cell -> goal_started rows
     goals_completed: Counter     # cell -> goal_completed rows
     completed_with_human: Counter  # cell -> goal_completed rows in conversations with a human
-    customers: Dict[Cell, Set[str]]
-    conversations: Dict[str, Cell]  # conversation -> its channel and language
-    handoff_conversations: Set[str]
+    customers: Dict[Cell, Set[str]]  # cell -> customer ids on its rows
+    conversations: Counter       # conversation cell (its channel and language) -> conversations
+    handoff_conversations: Counter  # conversation cell -> conversations with a handoff
     ratings: List[Tuple[Cell, str, int]]  # (row cell, csat|nps, score)
 
     @classmethod
@@ -273,25 +273,30 @@ class KpiFacts:
         with_human = Counter()
         for channel, language, n in completions_with_human:
             with_human[_row_cell(channel, language)] += n
-        customers: Dict[Cell, Set[str]] = defaultdict(set)
-        for _conv, channel, language, customer in conversation_cells:
-            if customer:
-                customers[_row_cell(channel, language)].add(customer)
-        conversations = _conversation_cells(engine, filters, conversation_cells)
+        customers, first_cells = _conversation_facts(engine, filters, conversation_cells)
+        conversations, with_handoff = Counter(), Counter()
+        for conversation, cell in first_cells.items():
+            conversations[cell] += 1
+            if conversation in handoffs:
+                with_handoff[cell] += 1
         ratings = []
         for row in feedback_rows:
             rated = rating_of(row)
             if rated:
                 ratings.append((_row_cell(row["channel"], row["language"]), rated[0], rated[1]))
-        return cls(messages, fallbacks, started, completed, with_human, customers, conversations, handoffs, ratings)
+        return cls(messages, fallbacks, started, completed, with_human, customers, conversations, with_handoff, ratings)
 
 
-def _conversation_cells(engine: Engine, filters: Filters,
-                        cells: Sequence[Tuple[str, str, Optional[str], Optional[str]]]) -> Dict[str, Cell]:
-    """conversation -> (channel of its first row, language of its first row with one, else "unknown")."""
+def _conversation_facts(engine: Engine, filters: Filters, cells: Sequence[Tuple[str, str, Optional[str], Optional[str]]]
+                        ) -> Tuple[Dict[Cell, Set[str]], Dict[str, Cell]]:
+    """From distinct (conversation, channel, language, customer): the customers of each row cell, and
+    each conversation's cell (channel of its first row, language of its first row with one, else "unknown")."""
+    customers: Dict[Cell, Set[str]] = defaultdict(set)
     seen: Dict[str, Tuple[str, Optional[str]]] = {}
     mixed = set()
-    for conversation, channel, language, _customer in cells:
+    for conversation, channel, language, customer in cells:
+        if customer:
+            customers[_row_cell(channel, language)].add(customer)
         known = seen.get(conversation)
         if known is None:
             seen[conversation] = (channel, language or None)
@@ -300,7 +305,7 @@ def _conversation_cells(engine: Engine, filters: Filters,
         elif language and not known[1]:
             seen[conversation] = (channel, language)
     seen.update(data.first_channel_language(engine, filters, mixed))
-    return {conversation: (channel, language or "unknown") for conversation, (channel, language) in seen.items()}
+    return customers, {conversation: (channel, language or "unknown") for conversation, (channel, language) in seen.items()}
 
 
 def _row_cell(channel: Optional[str], language: Optional[str]) -> Cell:
@@ -326,10 +331,10 @@ def kpis(engine: Engine, dimensions: Sequence[str] = (), filters: Filters = Filt
     groups: Dict[Tuple[str, ...], Dict[str, Any]] = defaultdict(
         lambda: {"conversations": 0, "handoffs": 0, "customers": set(), "messages": 0, "fallbacks": 0,
                  "started": 0, "completed": 0, "contained": 0, "csat": [], "nps": []})
-    for conversation, cell in facts.conversations.items():
+    for cell, n in facts.conversations.items():
         g = groups[key(cell)]
-        g["conversations"] += 1
-        g["handoffs"] += conversation in facts.handoff_conversations
+        g["conversations"] += n
+        g["handoffs"] += facts.handoff_conversations.get(cell, 0)
     for cell, customers in facts.customers.items():
         groups[key(cell)]["customers"] |= customers
     for counter, name in ((facts.messages, "messages"), (facts.fallbacks, "fallbacks"),
