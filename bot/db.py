@@ -34,6 +34,8 @@ MODEL_MODULES: List[str] = [
 
 _engines: Dict[str, Engine] = {}
 _lock = threading.Lock()
+_init_lock = threading.RLock()
+_PG_INIT_LOCK_KEY = 0x48414D53  # "HAMS": one schema set-up at a time per database
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,27 @@ def dispose_engines() -> None:
         _engines.clear()
 
 
+@contextlib.contextmanager
+def _sqlite_file_lock(engine: Engine) -> Iterator[None]:
+    """For a SQLite file, an exclusive lock on `<file>.init-lock` (other processes wait).
+
+    pysqlite runs DDL outside transactions, so SQLite itself cannot serialise
+    two processes creating the schema; PostgreSQL uses an advisory lock instead.
+    """
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:":
+        yield
+        return
+    import fcntl
+
+    with open(f"{database}.init-lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def init_db(url: Optional[str] = None) -> Engine:
     """Create missing tables and run pending migrations; safe to call repeatedly."""
     for name in MODEL_MODULES:
@@ -109,16 +132,21 @@ def init_db(url: Optional[str] = None) -> Engine:
             if not error.name or not name.startswith(error.name):
                 raise
     engine = get_engine(url)
-    Base.metadata.create_all(engine)
-    with engine.begin() as conn:
+    # Threads of one process (channels, action server) and several server
+    # processes on one PostgreSQL may all start at once: create tables and
+    # migrate one at a time, or two of them race to CREATE the same table.
+    with _init_lock, _sqlite_file_lock(engine), engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_INIT_LOCK_KEY})
+        Base.metadata.create_all(conn)
         done = {(m, v) for m, v in conn.execute(sa.select(schema_migrations.c.module, schema_migrations.c.version))}
         for migration in sorted(_migrations, key=lambda m: (m.module, m.version)):
             if (migration.module, migration.version) not in done:
                 migration.upgrade(conn)
                 conn.execute(schema_migrations.insert().values(module=migration.module, version=migration.version))
-    from bot.analytics.views import create_views  # the analysts' SQL views over touchpoints
+        from bot.analytics.views import create_views  # the analysts' SQL views over touchpoints
 
-    create_views(engine)
+        create_views(conn)
     return engine
 
 

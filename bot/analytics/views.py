@@ -9,10 +9,11 @@ when the views are created, so edit the journey, then run
 
 from __future__ import annotations
 
-from typing import List, Optional
+import contextlib
+from typing import List, Optional, Union
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from bot.journey import Journey, load_journey
 
@@ -110,10 +111,14 @@ def views_sql(journey: Optional[Journey] = None) -> str:
     return head + drops + "\n" + "".join(s + ";\n\n" for s in view_statements(journey))
 
 
-def create_views(engine: Engine, journey: Optional[Journey] = None) -> None:
-    """(Re)create the analytics views; needs the `touchpoints` table."""
+def create_views(bind: Union[Engine, Connection], journey: Optional[Journey] = None) -> None:
+    """(Re)create the analytics views; needs the `touchpoints` table.
+
+    Given a Connection, runs in its transaction (bot.db.init_db holds the
+    schema lock there); given an Engine, in a transaction of its own.
+    """
     statements = view_statements(journey)
-    with engine.begin() as conn:
+    with (contextlib.nullcontext(bind) if isinstance(bind, Connection) else bind.begin()) as conn:
         for name in reversed(VIEW_NAMES):
             conn.execute(sa.text(f"DROP VIEW IF EXISTS {name}"))
         for statement in statements:
