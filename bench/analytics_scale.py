@@ -16,8 +16,8 @@ data, same answers). The 1-minute load average is printed next to each
 timing because the machine is shared. The commands run with Python's bytecode
 cache (see `child_environment`; `--no-bytecode-cache` to time them without).
 
-Databases: SQLite `DIR/touchpoints-N-seedS.db`; PostgreSQL database
-`hamsafar_bench_scale_N_sS` on the server of `--postgres-url` (only that
+Databases: SQLite `DIR/touchpoints-N-dD-sS.db`; PostgreSQL database
+`hamsafar_bench_scale_N_dD_sS` on the server of `--postgres-url` (only that
 database is ever created or dropped). Both are deleted at the end unless
 `--keep`; `--reuse` keeps them and loads nothing when they already hold the
 same N rows of the same seed, so reruns only time the queries.
@@ -49,6 +49,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 
 import sqlalchemy as sa  # noqa: E402
+from sqlalchemy.schema import CreateIndex  # noqa: E402
 
 from bot.analytics.simulate import simulate_batches  # noqa: E402
 from bot.db import dispose_engines, init_db  # noqa: E402
@@ -86,22 +87,19 @@ def drop_postgres(admin: sa.engine.Engine, name: str) -> None:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-def holds_the_data(url: str, touchpoints: int, seed: int) -> bool:
-    """True if the database has exactly `touchpoints` rows of this seed's simulation."""
-    from bot.analytics.simulate import Simulator
-
-    first_id = Simulator.__new__(Simulator)
-    first_id.seed, first_id._counter = seed, 0
+def holds_the_data(url: str, touchpoints: int, days: int, seed: int) -> bool:
+    """True if the database has exactly `touchpoints` rows, the first of them this simulation's."""
+    first = next(simulate_batches(None, days, seed, START, max_rows=1))[0]
     try:
         engine = sa.create_engine(url, future=True)
         with engine.connect() as conn:
             count = conn.execute(sa.text("SELECT COUNT(*) FROM touchpoints")).scalar_one()
-            found = conn.execute(sa.text("SELECT 1 FROM touchpoints WHERE event_id = :e"),
-                                 {"e": first_id.next_id()}).first()
+            found = conn.execute(sa.text("SELECT conversation_id FROM touchpoints WHERE event_id = :e"),
+                                 {"e": first["event_id"]}).scalar()
         engine.dispose()
     except sa.exc.SQLAlchemyError:
         return False
-    return count == touchpoints and bool(found)
+    return count == touchpoints and found == first["conversation_id"]
 
 
 # --------------------------------------------------------------------------- bulk loading
@@ -132,12 +130,19 @@ def copy_csv(batch: List[Dict[str, Any]]) -> io.StringIO:
 
 
 class Loader:
-    """Appends batches to one database: executemany on SQLite, COPY on PostgreSQL."""
+    """Appends batches to one database: executemany on SQLite, COPY on PostgreSQL.
+
+    As for any bulk load, the touchpoints indexes are dropped first and built
+    once at the end (`finish`); their build time counts in the load time.
+    """
 
     def __init__(self, url: str) -> None:
         self.engine = init_db(url)  # tables, indexes, migrations, views: as in production
         self.postgres = self.engine.dialect.name == "postgresql"
         self.seconds = 0.0
+        with self.engine.begin() as conn:
+            for index in TABLE.indexes:
+                conn.execute(sa.text(f"DROP INDEX {index.name}"))
 
     def add(self, batch: List[Dict[str, Any]]) -> None:
         started = time.perf_counter()
@@ -159,6 +164,9 @@ class Loader:
         """PostgreSQL: statistics and visibility map, as autovacuum gives them after a bulk load.
         SQLite gets nothing: Hamsafar never runs ANALYZE there, so neither does the bench."""
         started = time.perf_counter()
+        with self.engine.begin() as conn:
+            for index in TABLE.indexes:
+                conn.execute(CreateIndex(index))
         if self.postgres:
             with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.execute(sa.text("VACUUM ANALYZE touchpoints"))
@@ -254,8 +262,8 @@ def main() -> int:
     args.dir.mkdir(parents=True, exist_ok=True)
     keep = args.keep or args.reuse
     backends: Dict[str, str] = {}
-    sqlite_path = args.dir / f"touchpoints-{args.touchpoints}-seed{args.seed}.db"
-    pg_name = f"hamsafar_bench_scale_{args.touchpoints}_s{args.seed}"
+    sqlite_path = args.dir / f"touchpoints-{args.touchpoints}-d{args.days}-s{args.seed}.db"
+    pg_name = f"hamsafar_bench_scale_{args.touchpoints}_d{args.days}_s{args.seed}"
     admin: Optional[sa.engine.Engine] = None
     if not args.skip_sqlite:
         backends["sqlite"] = f"sqlite:///{sqlite_path}"
@@ -268,13 +276,13 @@ def main() -> int:
     try:
         to_load = []
         for name, url in backends.items():
-            if args.reuse and holds_the_data(url, args.touchpoints, args.seed):
+            if args.reuse and holds_the_data(url, args.touchpoints, args.days, args.seed):
                 started = time.perf_counter()
                 init_db(url)  # pending migrations (e.g. new indexes) run here, not inside a timed command
                 print(f"{name}: reusing {url} (init_db {time.perf_counter() - started:.1f}s)", file=sys.stderr)
                 continue
             if name == "sqlite":
-                for suffix in ("", "-wal", "-shm"):
+                for suffix in ("", "-wal", "-shm", ".init-lock"):
                     Path(f"{sqlite_path}{suffix}").unlink(missing_ok=True)
             else:
                 assert admin is not None
@@ -297,7 +305,7 @@ def main() -> int:
         if not keep:
             if admin is not None:
                 drop_postgres(admin, pg_name)
-            for suffix in ("", "-wal", "-shm"):
+            for suffix in ("", "-wal", "-shm", ".init-lock"):
                 Path(f"{sqlite_path}{suffix}").unlink(missing_ok=True)
         if admin is not None:
             admin.dispose()

@@ -90,6 +90,9 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=20, help="unmeasured requests per server first")
     parser.add_argument("--conversations", type=int, default=20, help="distinct senders per server")
     parser.add_argument("--database-url", help="default: a fresh SQLite file per server in a temp dir")
+    parser.add_argument("--pause-ms", type=float, default=0,
+                        help="pause after each request, so that neither server's background work overlaps the "
+                             "other's timed request (default 0: back to back, as under steady traffic)")
     parser.add_argument("--start-timeout", type=float, default=900, help="seconds to wait for each server to load")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args()
@@ -126,6 +129,8 @@ def main() -> int:
                     reply.raise_for_status()
                     if i >= args.warmup:
                         times[name].append(elapsed)
+                    if args.pause_ms:  # let background work (the recorder's writer) finish before the next request
+                        time.sleep(args.pause_ms / 1000)
     finally:
         for server in servers.values():
             server.stop()  # Ctrl-C: the recorder flushes its buffer
@@ -136,6 +141,7 @@ def main() -> int:
     result["ratio_p50"] = round(result["on"]["p50_ms"] / result["off"]["p50_ms"], 3)
     result["ratio_p95"] = round(result["on"]["p95_ms"] / result["off"]["p95_ms"], 3)
     result["model"] = models["on"]
+    result["pause_ms"] = args.pause_ms
     result["bar"] = 1.10
     # an honest comparison needs recording to have really happened on one server only
     # (every message sent is one customer turn, warm-up included)

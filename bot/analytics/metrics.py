@@ -71,8 +71,9 @@ MICROSECOND = dt.timedelta(microseconds=1)
 
 
 def _stage_spans(rows: Sequence[Tuple[str, str, int, int]], owner: Dict[str, str], index: Dict[str, int],
-                 unit: str) -> Dict[str, List[Optional[int]]]:
-    """unit -> [first, last, first, last, …]: its first and last message time (µs) in each stage."""
+                 unit: str, reached_any: List[int]) -> Dict[str, List[Optional[int]]]:
+    """unit -> [first, last, first, last, …]: its first and last message time (µs) in each stage;
+    counts the units reaching each stage into `reached_any`."""
     spans: Dict[str, List[Optional[int]]] = {}
     width = 2 * len(index)
     by_customer = unit == "customer"
@@ -80,26 +81,24 @@ def _stage_spans(rows: Sequence[Tuple[str, str, int, int]], owner: Dict[str, str
     for conversation, stage, first, last in rows:
         name = (by_customer and owner_of(conversation)) or "conversation:" + conversation
         span = spans.get(name)
-        k = 2 * index[stage]
+        k = index[stage]
         if span is None:
             span = spans[name] = [None] * width
-            span[k], span[k + 1] = first, last
-        elif span[k] is None:
-            span[k], span[k + 1] = first, last
-        else:
-            if first < span[k]:
-                span[k] = first
-            if last > span[k + 1]:
-                span[k + 1] = last
+        elif span[2 * k] is not None:
+            if first < span[2 * k]:
+                span[2 * k] = first
+            if last > span[2 * k + 1]:
+                span[2 * k + 1] = last
+            continue
+        span[2 * k], span[2 * k + 1] = first, last
+        reached_any[k] += 1
     return spans
 
 
 def _strict_chain(span: List[Optional[int]]) -> Optional[List[int]]:
     """t1, t2, … of the strict funnel (tk = first stage-k message at or after t(k-1)) from the
-    first/last times of each stage, or None when stage-k messages lie both before and after
-    t(k-1), so that only the messages themselves can tell."""
-    if span[0] is None:
-        return []
+    first/last times of each stage (t1 must exist), or None when stage-k messages lie both
+    before and after t(k-1), so that only the messages themselves can tell."""
     chain = [span[0]]
     for k in range(2, len(span), 2):
         first, last = span[k], span[k + 1]
@@ -140,11 +139,11 @@ def funnel(engine: Engine, journey: Journey, unit: str = "customer", mode: str =
     index = {s: k for k, s in enumerate(stages)}
     owner, rows = data.concurrently(lambda: data.owners(engine, filters) if unit == "customer" else {},
                                     lambda: data.stage_groups(engine, filters, stages))
-    spans = _stage_spans(rows, owner, index, unit)
     window = dt.timedelta(days=window_days) // MICROSECOND
     counts = [0] * len(stages)
     reached_any = [0] * len(stages)
     gaps: List[List[float]] = [[] for _ in stages]
+    spans = _stage_spans(rows, owner, index, unit, reached_any)
 
     def count(completion: List[int]) -> None:
         for k, when in enumerate(completion):
@@ -153,18 +152,17 @@ def funnel(engine: Engine, journey: Journey, unit: str = "customer", mode: str =
                 gaps[k].append((when - completion[k - 1]) / 1_000_000)
 
     unsure = []
-    for name, span in spans.items():
-        firsts = span[0::2]
-        for k, first in enumerate(firsts):
-            if first is not None:
-                reached_any[k] += 1
-        if mode == "strict":
-            chain = _strict_chain(span)
-            if chain is None:
-                unsure.append(name)
-            elif chain:
-                count(_within(chain, window))
-        else:
+    if mode == "strict":
+        for name, span in spans.items():
+            if span[0] is not None:  # units without a first-stage message are not in the funnel
+                chain = _strict_chain(span)
+                if chain is None:
+                    unsure.append(name)
+                else:
+                    count(_within(chain, window))
+    else:
+        for span in spans.values():
+            firsts = span[0::2]
             deadline = min(t for t in firsts if t is not None) + window
             completion: List[int] = []
             for first in firsts:
