@@ -151,6 +151,32 @@ def test_rule_component_sets_entities_with_extractor_name() -> None:
                      ("phone_number", "+989123456789", "RuleEntityExtractor")}
 
 
+def _tokenised(text: str) -> Message:
+    from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
+
+    message = Message(data={"text": text})
+    WhitespaceTokenizer(WhitespaceTokenizer.get_default_config()).process([message])
+    return message
+
+
+def test_identifier_tokens_reach_featurizers_as_placeholders() -> None:
+    component = RuleComponent(RuleComponent.get_default_config())
+    parsed = _tokenised(normalise("گوشی خرابه سفارش ۱۰۴۰۴۰ ایمیلم a.b@gmail.com شماره 09121234567 کد SALE20"))
+    component.process([parsed])
+    lemmas = [t.lemma for t in parsed.get("text_tokens")]
+    assert lemmas == ["گوشی", "خرابه", "سفارش", "__order_id__", "ایمیلم", "__email__",
+                      "شماره", "__phone_number__", "کد", "__discount_code__"]
+    assert "a.b@gmail.com" in parsed.get("text")  # the text and the entity values stay as they were
+    assert {e["value"] for e in parsed.get("entities")} >= {"104040", "a.b@gmail.com", "+989121234567", "SALE20"}
+
+    # Training examples get the same placeholders, whether or not the identifier was annotated.
+    example = _tokenised("the screen is cracked, order 100234, write to me at x.y@yahoo.com")
+    example.set("intent", "report_problem")
+    component.process_training_data(TrainingData([example]))
+    assert [t.lemma for t in example.get("text_tokens")][-1] == "__email__"
+    assert "__order_id__" in [t.lemma for t in example.get("text_tokens")]
+
+
 def test_reconciler_keeps_one_entity_per_span() -> None:
     text = "order 100234 for the ps5"
     message = Message(data={"text": text, "entities": [

@@ -4,7 +4,8 @@ Pipeline order (config.yml):
 
     PersianNormaliser      canonical text (bot.text.persian), training entity spans moved onto it
     SpacyNLP + SpacyTokenizer (blank fa pipeline)
-    RuleEntityExtractor    order_id, phone_number, email, product, discount_code, rating, quantity
+    RuleEntityExtractor    order_id, phone_number, email, product, discount_code, rating, quantity;
+                           identifier tokens shown to the featurizers as placeholders
     ... featurizers, DIETClassifier, EntitySynonymMapper, FallbackClassifier ...
     EntityReconciler       one entity per span: the rules win over DIET, products as SKUs
     LanguageDetector       parse data key `language` (fa/en)
@@ -21,6 +22,7 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.extractors.extractor import EntityExtractorMixin
+from rasa.nlu.constants import TOKENS_NAMES
 from rasa.shared.nlu.constants import (
     ENTITIES,
     ENTITY_ATTRIBUTE_END,
@@ -132,11 +134,22 @@ class RuleEntityExtractor(_Stateless, EntityExtractorMixin):
 
     `rule_only_entities` are left to the rules alone: their annotations are
     removed from the training data DIET sees, so DIET neither spends capacity on
-    them nor predicts a second copy."""
+    them nor predicts a second copy.
+
+    `placeholder_entities`: the tokens of these identifiers reach the
+    featurizers as a placeholder lemma (`__email__`, `__order_id__`…), in
+    training and at parse time alike, so the intent is learnt from "a message
+    with an email in it", not from the characters of the addresses, phone
+    numbers and order numbers that happen to be in the training data — the
+    same idea as the `__NUMBER__` token Rasa's CountVectorsFeaturizer already
+    uses for bare digits. The text and the entity values are untouched."""
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {"rule_only_entities": ["order_id", "phone_number", "email", "discount_code"]}
+        return {
+            "rule_only_entities": ["order_id", "phone_number", "email", "discount_code"],
+            "placeholder_entities": ["order_id", "phone_number", "email", "discount_code"],
+        }
 
     def __init__(self, config: Dict[Text, Any]) -> None:
         super().__init__(config)
@@ -144,20 +157,36 @@ class RuleEntityExtractor(_Stateless, EntityExtractorMixin):
 
         self._rules = Rules()
         self._rule_only = set(config.get("rule_only_entities") or [])
+        self._placeholders = set(config.get("placeholder_entities") or [])
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        if self._rule_only:
-            for example in training_data.training_examples:
-                entities = example.get(ENTITIES)
-                if entities:
-                    example.set(ENTITIES, [e for e in entities if e.get(ENTITY_ATTRIBUTE_TYPE) not in self._rule_only])
+        for example in training_data.training_examples:
+            entities = example.get(ENTITIES)
+            if entities and self._rule_only:
+                example.set(ENTITIES, [e for e in entities if e.get(ENTITY_ATTRIBUTE_TYPE) not in self._rule_only])
+            text = example.get(TEXT)
+            if text and self._placeholders:
+                self._mask_tokens(example, self._rules.extract(text))
         return training_data
+
+    def _mask_tokens(self, message: Message, candidates: List[Any]) -> None:
+        """Give every token that overlaps an identifier the placeholder lemma."""
+        spans = [(c.start, c.end, c.entity) for c in candidates if c.entity in self._placeholders]
+        if not spans:
+            return
+        for token in message.get(TOKENS_NAMES[TEXT]) or []:
+            for start, end, entity in spans:
+                if token.start < end and start < token.end:
+                    token.lemma = f"__{entity}__"
+                    break
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
             text = message.get(TEXT)
             if not text:
                 continue
+            candidates = self._rules.extract(text)
+            self._mask_tokens(message, candidates)
             found = [
                 {
                     ENTITY_ATTRIBUTE_TYPE: c.entity,
@@ -166,7 +195,7 @@ class RuleEntityExtractor(_Stateless, EntityExtractorMixin):
                     ENTITY_ATTRIBUTE_VALUE: c.value,
                     "confidence_entity": 1.0,
                 }
-                for c in self._rules.extract(text)
+                for c in candidates
             ]
             if found:
                 found = self.add_extractor_name(found)
