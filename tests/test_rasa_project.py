@@ -80,3 +80,39 @@ def test_rasa_conversation_tests_pass(tmp_path: Path) -> None:
     failed = tmp_path / "failed_test_stories.yml"
     detail = failed.read_text(encoding="utf-8")[:6000] if failed.exists() else ""
     assert result.returncode == 0, detail + result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def _training_counts() -> dict:
+    """(language, intent) -> number of training examples; Persian script means fa."""
+    from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLReader
+
+    counts: dict = {}
+    for path in sorted((PROJECT_ROOT / "data" / "nlu").glob("*.yml")):
+        for message in RasaYAMLReader().read(str(path)).intent_examples:
+            text = message.get("text")
+            language = "fa" if any("\u0600" <= ch <= "\u06ff" for ch in text) else "en"
+            key = (language, message.get("intent"))
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def test_every_intent_has_enough_training_examples_in_both_languages() -> None:
+    counts = _training_counts()
+    # Finglish counts as Persian but is written in Latin letters, so the English
+    # count here includes it: the Persian-script minimum is the strict one.
+    short = {intent: (counts.get(("fa", intent), 0), counts.get(("en", intent), 0)) for intent in SPEC_INTENTS
+             if counts.get(("fa", intent), 0) < 40 or counts.get(("en", intent), 0) < 25}
+    assert not short, f"intents below 40 fa / 25 en examples: {short}"
+
+
+def test_the_held_out_set_is_never_trained_on_and_large_enough() -> None:
+    from collections import Counter
+
+    from bot.nlu.evaluate import load_heldout, training_overlap
+
+    held_out = load_heldout()
+    assert training_overlap(held_out) == []
+    counts = Counter((e.language, e.intent) for e in held_out)
+    short = {key: n for key, n in counts.items() if n < (10 if key[0] == "fa" else 6)}
+    missing = {(lang, intent) for lang in ("fa", "en") for intent in SPEC_INTENTS} - set(counts)
+    assert not short and not missing, (short, missing)
