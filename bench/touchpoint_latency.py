@@ -115,6 +115,9 @@ def main() -> int:
         models = {name: loaded_model(server.log_path) for name, server in servers.items()}
         if len(set(models.values())) != 1:
             raise SystemExit(f"the two servers loaded different models: {models}")
+        for name, server in servers.items():  # Rasa falls back to an in-memory store if the class is missing
+            if "Using `InMemoryTrackerStore` instead" in server.log_path.read_text(errors="replace"):
+                raise SystemExit(f"the {name} server could not load the tracker store of endpoints.yml")
         times = {"on": [], "off": []}
         run = uuid.uuid4().hex[:6]
         with httpx.Client(timeout=60) as client:

@@ -358,3 +358,72 @@ def test_migration_adds_the_analytics_indexes_to_an_older_database(backend: str,
     init_db(url)  # recorded as done: nothing to do the next time
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT COUNT(*) FROM schema_migrations WHERE module = 'touchpoints'")).scalar_one() == 1
+
+
+def test_streaming_tracker_store_publishes_what_rasa_would_without_reading_the_conversation(tmp_path: Path) -> None:
+    """Same events to the broker as Rasa's SQLTrackerStore (which re-reads the stored tracker first),
+    over several turns, a restarted session and a second conversation."""
+    import asyncio
+
+    from rasa.core.brokers.broker import EventBroker
+    from rasa.core.tracker_store import SQLTrackerStore
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from bot.touchpoints.tracker_store import StreamingSQLTrackerStore
+
+    class Collect(EventBroker):
+        def __init__(self) -> None:
+            self.bodies: List[Dict[str, Any]] = []
+
+        def publish(self, event: Dict[str, Any]) -> None:
+            self.bodies.append(event)
+
+    def turn(n: int, t: float) -> list:
+        return [UserUttered(f"message {n}", {"name": "greet", "confidence": 0.9}, timestamp=t),
+                ActionExecuted("utter_greet", timestamp=t + 0.1), BotUttered(f"reply {n}", timestamp=t + 0.2),
+                ActionExecuted("action_listen", timestamp=t + 0.3)]
+
+    async def run(store_class: type, database: Path) -> List[Dict[str, Any]]:
+        broker = Collect()
+        store = store_class(Domain.empty(), db=str(database), event_broker=broker)
+        retrievals = []
+        original_retrieve = store.retrieve
+
+        async def retrieve(sender_id: str):  # type: ignore[no-untyped-def]
+            retrievals.append(sender_id)
+            return await original_retrieve(sender_id)
+
+        store.retrieve = retrieve
+        for sender in ("c1", "c2"):
+            tracker = DialogueStateTracker(sender, [])
+            t = T0
+            tracker.update(ActionExecuted("action_session_start", timestamp=t))
+            tracker.update(SessionStarted(timestamp=t))
+            tracker.update(ActionExecuted("action_listen", timestamp=t))
+            for n in range(4):
+                for event in turn(n, t := t + 10):
+                    tracker.update(event)
+                if n == 1:
+                    tracker.update(SlotSet("goal", "track_order", timestamp=t + 0.4))
+                await store.save(tracker)
+                tracker = await original_retrieve(sender)  # as Rasa loads it for the next message
+            # a new session starts within the next message
+            for event in (ActionExecuted("action_session_start", timestamp=t + 100), SessionStarted(timestamp=t + 100),
+                          ActionExecuted("action_listen", timestamp=t + 100), *turn(9, t + 110)):
+                tracker.update(event)
+            await store.save(tracker)
+            tracker = await original_retrieve(sender)  # now the events since the new session start
+            for event in turn(10, t + 120):
+                tracker.update(event)
+            await store.save(tracker)
+        return broker.bodies, retrievals
+
+    rasa_bodies, rasa_retrievals = asyncio.run(run(SQLTrackerStore, tmp_path / "rasa.db"))
+    ours, our_retrievals = asyncio.run(run(StreamingSQLTrackerStore, tmp_path / "ours.db"))
+    assert len(rasa_retrievals) == 12 and our_retrievals == []
+    assert ours == rasa_bodies
+    # each event once: 6 customer messages per conversation
+    assert len([b for b in ours if b["event"] == "user"]) == 12
+    assert len(ours) == len({(b["sender_id"], b["timestamp"], b["event"], b.get("name"), b.get("text")) for b in ours})

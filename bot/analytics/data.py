@@ -133,13 +133,16 @@ def _fetch_plain(engine: Engine, query: Any) -> List[tuple]:
         return conn.execute(query).cursor.fetchall()
 
 
-def concurrently(*calls: Callable[[], Any]) -> List[Any]:
+def concurrently(engine: Engine, *calls: Callable[[], Any]) -> List[Any]:
     """Run independent queries at the same time, each on its own connection; results in order.
 
     The database does most of the work (SQLite also releases the GIL while it
     runs a statement), so on a machine with several cores the slowest query,
-    not the sum, sets the time.
+    not the sum, sets the time. An in-memory SQLite database exists once per
+    connection, so there they run one after the other.
     """
+    if engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:"):
+        return [call() for call in calls]
     with ThreadPoolExecutor(max_workers=min(len(calls), 4), thread_name_prefix="analytics") as pool:
         return [future.result() for future in [pool.submit(call) for call in calls]]
 

@@ -137,7 +137,8 @@ def funnel(engine: Engine, journey: Journey, unit: str = "customer", mode: str =
         raise ValueError(f"mode must be one of {MODES}")
     stages = journey.stage_names
     index = {s: k for k, s in enumerate(stages)}
-    owner, rows = data.concurrently(lambda: data.owners(engine, filters) if unit == "customer" else {},
+    owner, rows = data.concurrently(engine,
+                                    lambda: data.owners(engine, filters) if unit == "customer" else {},
                                     lambda: data.stage_groups(engine, filters, stages))
     window = dt.timedelta(days=window_days) // MICROSECOND
     counts = [0] * len(stages)
@@ -201,7 +202,8 @@ def funnel(engine: Engine, journey: Journey, unit: str = "customer", mode: str =
 # --------------------------------------------------------------------------- goals
 def goals(engine: Engine, journey: Journey, top_steps: int = 3, filters: Filters = Filters()) -> List[Dict[str, Any]]:
     """Per goal: started/completed/failed/abandoned transitions and where abandoned goals stopped."""
-    transitions, abandoned = data.concurrently(lambda: data.transition_cells(engine, filters),
+    transitions, abandoned = data.concurrently(engine,
+                                              lambda: data.transition_cells(engine, filters),
                                               lambda: data.abandon_steps(engine, filters))
     counts: Dict[str, Counter] = defaultdict(Counter)
     for transition, goal, _channel, _language, n in transitions:
@@ -255,7 +257,7 @@ class KpiFacts:
     @classmethod
     def load(cls, engine: Engine, filters: Filters = Filters()) -> "KpiFacts":
         message_cells, transition_cells, human_rows, completions_with_human, conversation_cells, feedback_rows = \
-            data.concurrently(*[lambda query=query: query(engine, filters) for query in (
+            data.concurrently(engine, *[lambda query=query: query(engine, filters) for query in (
                 data.message_cells, data.transition_cells, data.human_rows, data.completions_with_human,
                 data.conversation_cells, data.feedback_rows)])
         messages, fallbacks, started, completed = Counter(), Counter(), Counter(), Counter()

@@ -193,6 +193,7 @@ def build_report(engine: Engine, filters: Filters = Filters(), journey: Optional
     journey = journey or load_journey()
     now = now or dt.datetime.utcnow().replace(microsecond=0)
     funnel, goals, facts, daily, (count, first_at, last_at) = concurrently(
+        engine,
         lambda: metrics.funnel(engine, journey, unit, mode, window_days, filters),
         lambda: metrics.goals(engine, journey, filters=filters),
         lambda: metrics.KpiFacts.load(engine, filters),
