@@ -266,6 +266,13 @@ def human_rows(engine: Engine, filters: Filters = Filters()) -> List[Tuple[str, 
     return [tuple(r) for r in _fetch(engine, query)]
 
 
+def handoff_conversations(engine: Engine, filters: Filters = Filters()) -> List[str]:
+    """Conversations with a `handoff_started` row (read from ix_touchpoints_transitions alone)."""
+    t = TABLE.alias("t")
+    query = sa.select(t.c.conversation_id).distinct().where(is_transition(t, "handoff_started"), *conditions(t, filters))
+    return [conversation for (conversation,) in _fetch_plain(engine, query)]
+
+
 def completions_with_human(engine: Engine, filters: Filters = Filters()) -> List[Tuple[str, Optional[str], int]]:
     """(channel, language, rows) of `goal_completed` rows in conversations with a human (see `_human`)."""
     t, h = TABLE.alias("t"), TABLE.alias("h")

@@ -256,9 +256,9 @@ class KpiFacts:
 
     @classmethod
     def load(cls, engine: Engine, filters: Filters = Filters()) -> "KpiFacts":
-        message_cells, transition_cells, human_rows, completions_with_human, conversation_cells, feedback_rows = \
-            data.concurrently(engine, *[lambda query=query: query(engine, filters) for query in (
-                data.message_cells, data.transition_cells, data.human_rows, data.completions_with_human,
+        message_cells, transition_cells, handoff_conversations, completions_with_human, conversation_cells, \
+            feedback_rows = data.concurrently(engine, *[lambda query=query: query(engine, filters) for query in (
+                data.message_cells, data.transition_cells, data.handoff_conversations, data.completions_with_human,
                 data.conversation_cells, data.feedback_rows)])
         messages, fallbacks, started, completed = Counter(), Counter(), Counter(), Counter()
         for channel, language, fallback, n in message_cells:
@@ -269,7 +269,7 @@ class KpiFacts:
                 started[_row_cell(channel, language)] += n
             elif transition == "goal_completed":
                 completed[_row_cell(channel, language)] += n
-        handoffs = {conv for conv, actor, _at, _channel in human_rows if actor == "system"}
+        handoffs = set(handoff_conversations)
         with_human = Counter()
         for channel, language, n in completions_with_human:
             with_human[_row_cell(channel, language)] += n
