@@ -182,12 +182,11 @@ def owners(engine: Engine, filters: Filters = Filters()) -> Dict[str, str]:
     return dict(_fetch_plain(engine, query))
 
 
-def stage_groups(engine: Engine, filters: Filters, stages: Sequence[str]) -> List[Tuple[str, str, int, int]]:
-    """(conversation, stage, first, last message time in µs since the epoch) of `customer` rows per
+def stage_groups(engine: Engine, filters: Filters, stages: Sequence[str]) -> List[Tuple[str, str, int]]:
+    """(conversation, stage, first message time in µs since the epoch) of `customer` rows per
     conversation and stage (one ordered pass over ix_touchpoints_stage_reached)."""
     t = TABLE.alias("t")
-    query = (sa.select(t.c.conversation_id, t.c.journey_stage, epoch_us(engine, sa.func.min(t.c.occurred_at)),
-                       epoch_us(engine, sa.func.max(t.c.occurred_at)))
+    query = (sa.select(t.c.conversation_id, t.c.journey_stage, epoch_us(engine, sa.func.min(t.c.occurred_at)))
              .where(t.c.actor == "customer", t.c.journey_stage.in_(list(stages)), *conditions(t, filters))
              .group_by(t.c.journey_stage, t.c.conversation_id))
     return _fetch_plain(engine, query)

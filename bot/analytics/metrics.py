@@ -70,39 +70,35 @@ def step_label(intent: Optional[str], actions: Optional[List[Any]]) -> str:
 MICROSECOND = dt.timedelta(microseconds=1)
 
 
-def _stage_spans(rows: Sequence[Tuple[str, str, int, int]], owner: Dict[str, str], index: Dict[str, int],
-                 unit: str, reached_any: List[int]) -> Dict[str, List[Optional[int]]]:
-    """unit -> [first, last, first, last, …]: its first and last message time (µs) in each stage;
-    counts the units reaching each stage into `reached_any`."""
-    spans: Dict[str, List[Optional[int]]] = {}
-    width = 2 * len(index)
+def _stage_firsts(rows: Sequence[Tuple[str, str, int]], owner: Dict[str, str], index: Dict[str, int],
+                  unit: str, reached_any: List[int]) -> Dict[str, List[Optional[int]]]:
+    """unit -> its first message time (µs) in each stage, None where it has none; counts the
+    units reaching each stage into `reached_any`."""
+    firsts: Dict[str, List[Optional[int]]] = {}
     by_customer = unit == "customer"
     owner_of = owner.get
-    for conversation, stage, first, last in rows:
+    for conversation, stage, first in rows:
         name = (by_customer and owner_of(conversation)) or "conversation:" + conversation
-        span = spans.get(name)
+        times = firsts.get(name)
         k = index[stage]
-        if span is None:
-            span = spans[name] = [None] * width
-        elif span[2 * k] is not None:
-            if first < span[2 * k]:
-                span[2 * k] = first
-            if last > span[2 * k + 1]:
-                span[2 * k + 1] = last
+        if times is None:
+            times = firsts[name] = [None] * len(index)
+        elif times[k] is not None:
+            if first < times[k]:
+                times[k] = first
             continue
-        span[2 * k], span[2 * k + 1] = first, last
+        times[k] = first
         reached_any[k] += 1
-    return spans
+    return firsts
 
 
-def _strict_chain(span: List[Optional[int]]) -> Optional[List[int]]:
+def _strict_chain(firsts: List[Optional[int]]) -> Optional[List[int]]:
     """t1, t2, … of the strict funnel (tk = first stage-k message at or after t(k-1)) from the
-    first/last times of each stage (t1 must exist), or None when stage-k messages lie both
-    before and after t(k-1), so that only the messages themselves can tell."""
-    chain = [span[0]]
-    for k in range(2, len(span), 2):
-        first, last = span[k], span[k + 1]
-        if first is None or last < chain[-1]:
+    first message of each stage (t1 must exist), or None when a stage's first message comes
+    before t(k-1): whether a later one follows, only the messages themselves can tell."""
+    chain = [firsts[0]]
+    for first in firsts[1:]:
+        if first is None:
             break
         if first < chain[-1]:
             return None
@@ -144,7 +140,7 @@ def funnel(engine: Engine, journey: Journey, unit: str = "customer", mode: str =
     counts = [0] * len(stages)
     reached_any = [0] * len(stages)
     gaps: List[List[float]] = [[] for _ in stages]
-    spans = _stage_spans(rows, owner, index, unit, reached_any)
+    units = _stage_firsts(rows, owner, index, unit, reached_any)
 
     def count(completion: List[int]) -> None:
         for k, when in enumerate(completion):
@@ -154,16 +150,15 @@ def funnel(engine: Engine, journey: Journey, unit: str = "customer", mode: str =
 
     unsure = []
     if mode == "strict":
-        for name, span in spans.items():
-            if span[0] is not None:  # units without a first-stage message are not in the funnel
-                chain = _strict_chain(span)
+        for name, firsts in units.items():
+            if firsts[0] is not None:  # units without a first-stage message are not in the funnel
+                chain = _strict_chain(firsts)
                 if chain is None:
                     unsure.append(name)
                 else:
                     count(_within(chain, window))
     else:
-        for span in spans.values():
-            firsts = span[0::2]
+        for firsts in units.values():
             deadline = min(t for t in firsts if t is not None) + window
             completion: List[int] = []
             for first in firsts:
@@ -171,7 +166,7 @@ def funnel(engine: Engine, journey: Journey, unit: str = "customer", mode: str =
                     break
                 completion.append(max(completion[-1], first) if completion else first)
             count(completion)
-    if unsure:  # the few units whose first/last times cannot settle the order: use every message
+    if unsure:  # the few units whose first times cannot settle the order: use every message
         names = set(unsure)
         unit_of = {conv: name for conv, name in owner.items() if name in names}
         unit_of.update((name[len("conversation:"):], name) for name in names if name.startswith("conversation:"))
