@@ -118,6 +118,13 @@ def train_and_test(config: Path, train: Path, test: Path, out: Path) -> Dict[str
     }
 
 
+def write_json(path: Path, args: argparse.Namespace, datasets: List[str], results: Dict[str, Dict[str, dict]]) -> None:
+    settings = {"limit_per_intent": args.limit_per_intent, "test_limit_per_intent": args.test_limit_per_intent,
+                "epochs": args.epochs, "datasets": datasets, "pipelines": args.pipelines}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"settings": settings, "results": results}, indent=2), encoding="utf-8")
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", default="banking77,massive_fa,massive_en")
@@ -155,6 +162,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             results[dataset][name] = train_and_test(
                 config, work / "data" / dataset / "train.yml", work / "data" / dataset / "test.yml", work / "models")
             print(f"   {json.dumps(results[dataset][name])}", flush=True)
+            write_json(Path(args.json), args, datasets, results)  # after each run: a long run may be cut short
 
     print()
     print("accuracy/macro-F1 count nlu_fallback as wrong; 'no-fb' columns use the best real intent instead")
@@ -165,10 +173,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(f"{dataset:<12} {name:<13} {r['accuracy']:>8.4f} {r['macro_f1']:>8.4f} "
                   f"{r['accuracy_without_fallback']:>9.4f} {r['macro_f1_without_fallback']:>8.4f} "
                   f"{r['train_seconds']:>8.0f}  {PUBLISHED.get(dataset, '-')}")
-    settings = {"limit_per_intent": args.limit_per_intent, "test_limit_per_intent": args.test_limit_per_intent,
-                "epochs": args.epochs, "datasets": datasets}
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps({"settings": settings, "results": results}, indent=2), encoding="utf-8")
+    write_json(Path(args.json), args, datasets, results)
     print(f"wrote {args.json}")
     return 0
 
