@@ -27,6 +27,21 @@ def postgres_url() -> str | None:
     return os.environ.get("HAMSAFAR_TEST_POSTGRES_URL") or None
 
 
+@pytest.fixture(scope="module", autouse=True)
+def no_output_channels_from_other_modules() -> Iterator[None]:
+    """Each test module starts with an empty registry of proactive output channels.
+
+    Channels register their output process-wide (bot.channels.base) when they are
+    built; without this, a Telegram output left by an earlier module keeps pointing
+    at that module's stopped fake server, and later modules' agent replies retry
+    against it (a slow test and a test that depends on the order)."""
+    from bot.channels import base
+
+    base._outputs.clear()
+    yield
+    base._outputs.clear()
+
+
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'hamsafar-test.db'}"

@@ -157,44 +157,6 @@ def test_action_server_refuses_calls_without_the_token(bot: BotServer) -> None:
     assert reply.status_code == 401
 
 
-def test_conversation_survives_a_restart(database_url: str, tmp_path: Path) -> None:
-    sender = f"restart-{uuid.uuid4().hex[:6]}"
-    first = BotServer(database_url, free_port(), free_port(), tmp_path / "first.log").start()
-    try:
-        first.send(sender, "I want to track my order")
-    finally:
-        assert first.stop() == 0
-    second = BotServer(database_url, free_port(), free_port(), tmp_path / "second.log").start()
-    try:
-        second.send(sender, "thanks")
-    finally:
-        second.stop()
-    assert conversation_texts(database_url, f"rest:{sender}") == ["I want to track my order", "thanks"]
-
-
-def test_supervisor_stops_rasa_when_the_action_server_dies(tmp_path: Path) -> None:
-    server = BotServer(f"sqlite:///{tmp_path / 'x.db'}", free_port(), free_port(), tmp_path / "bot.log").start()
-    import psutil  # installed with Rasa
-
-    children = psutil.Process(server.process.pid).children()
-    action_server = next(c for c in children if "bot.runtime.action_server" in " ".join(c.cmdline()))
-    action_server.kill()
-    code = server.process.wait(timeout=60)
-    assert code != 0
-    time.sleep(1)
-    assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
-
-
-def test_ctrl_c_stops_both_servers_cleanly(tmp_path: Path) -> None:
-    server = BotServer(f"sqlite:///{tmp_path / 'y.db'}", free_port(), free_port(), tmp_path / "bot.log").start()
-    import psutil
-
-    children = psutil.Process(server.process.pid).children()
-    assert len(children) == 2
-    assert server.stop(signal.SIGINT) == 0
-    assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
-
-
 def test_a_rest_conversation_produces_exactly_the_expected_touchpoints(bot: BotServer, database_url: str) -> None:
     sender = f"tp-{uuid.uuid4().hex[:6]}"
     bot.send(sender, "سلام")
@@ -221,3 +183,37 @@ def test_a_rest_conversation_produces_exactly_the_expected_touchpoints(bot: BotS
     assert "action_shop_info" in (json.loads(actions) if isinstance(actions, str) else actions)
     system = [r for r in rows if r["actor"] == "system"]
     assert [(r["goal"], r["goal_status"]) for r in system][:2] == [("learn_about_shop", "started"), ("learn_about_shop", "completed")], system
+
+
+# The lifecycle test stops the module's server, so it must stay the last test of
+# this file. One test rather than three because every server start costs 30-60 s:
+# Ctrl-C on the module's server, a restart on the same database, a crash of the
+# restarted server's action server.
+def test_ctrl_c_then_restart_keeps_the_conversation_and_a_dead_action_server_stops_all(
+        bot: BotServer, database_url: str, tmp_path: Path) -> None:
+    import psutil  # installed with Rasa
+
+    sender = f"restart-{uuid.uuid4().hex[:6]}"
+    bot.send(sender, "I want to track my order")
+
+    # Ctrl-C stops the supervisor and both servers cleanly.
+    children = psutil.Process(bot.process.pid).children()
+    assert len(children) == 2
+    assert bot.stop(signal.SIGINT) == 0
+    assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+
+    # A restart on the same database carries the conversation on.
+    second = BotServer(database_url, free_port(), free_port(), tmp_path / "second.log").start()
+    try:
+        second.send(sender, "thanks")
+        assert conversation_texts(database_url, f"rest:{sender}") == ["I want to track my order", "thanks"]
+
+        # If the action server dies, the supervisor stops Rasa too and exits non-zero.
+        children = psutil.Process(second.process.pid).children()
+        action_server = next(c for c in children if "bot.runtime.action_server" in " ".join(c.cmdline()))
+        action_server.kill()
+        assert second.process.wait(timeout=60) != 0
+        time.sleep(1)
+        assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+    finally:
+        second.stop()
