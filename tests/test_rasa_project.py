@@ -116,3 +116,16 @@ def test_the_held_out_set_is_never_trained_on_and_large_enough() -> None:
     short = {key: n for key, n in counts.items() if n < (10 if key[0] == "fa" else 6)}
     missing = {(lang, intent) for lang in ("fa", "en") for intent in SPEC_INTENTS} - set(counts)
     assert not short and not missing, (short, missing)
+
+
+def test_the_fresh_held_out_set_is_never_trained_on_and_covers_every_intent() -> None:
+    """tests/nlu_heldout_fresh: written on 2026-12-03 after all tuning, from SPEC.md alone."""
+    from collections import Counter
+
+    from bot.nlu.evaluate import load_heldout, training_overlap
+
+    fresh = load_heldout(PROJECT_ROOT / "tests" / "nlu_heldout_fresh")
+    assert training_overlap(fresh) == []
+    counts = Counter((e.language, e.intent) for e in fresh)
+    missing = {(lang, intent) for lang in ("fa", "en") for intent in SPEC_INTENTS} - set(counts)
+    assert not missing and set(counts) <= {(lang, i) for lang in ("fa", "en") for i in SPEC_INTENTS}, missing
