@@ -64,18 +64,13 @@ class LinearModel:
 
     def weigh(self, counts: scipy.sparse.csr_matrix) -> scipy.sparse.csr_matrix:
         """Sublinear TF x IDF, L2-normalised per featurizer block."""
+        from sklearn.preprocessing import normalize
+
         weighted = counts.astype(np.float64).tocsr(copy=True)
         weighted.data = 1.0 + np.log(np.maximum(weighted.data, 1e-12))
         weighted = weighted.multiply(self.idf).tocsr()
-        parts = []
-        start = 0
-        for size in self.block_sizes:
-            block = weighted[:, start:start + size]
-            norms = np.sqrt(np.asarray(block.multiply(block).sum(axis=1))).ravel()
-            norms[norms == 0] = 1.0
-            parts.append(scipy.sparse.diags(1.0 / norms) @ block)
-            start += size
-        return scipy.sparse.hstack(parts).tocsr()
+        edges = np.cumsum([0] + self.block_sizes)
+        return scipy.sparse.hstack([normalize(weighted[:, start:end]) for start, end in zip(edges, edges[1:])]).tocsr()
 
     def margins(self, weighted: scipy.sparse.csr_matrix) -> np.ndarray:
         return np.asarray(weighted @ self.coef.T) + self.intercept
@@ -152,13 +147,13 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
             blocks[origin] = feature.features
         return blocks
 
-    def _counts(self, messages: Sequence[Message], blocks: List[str], sizes: List[int]) -> scipy.sparse.csr_matrix:
-        rows = []
-        for message in messages:
-            found = self._sentence_blocks(message)
-            row = [found[name] if name in found else scipy.sparse.csr_matrix((1, size))
-                   for name, size in zip(blocks, sizes)]
-            rows.append(scipy.sparse.hstack(row).tocsr())
+    @staticmethod
+    def _counts(found_per_message: Sequence[Dict[str, scipy.sparse.spmatrix]], blocks: List[str],
+                sizes: List[int]) -> scipy.sparse.csr_matrix:
+        """One row per message: its blocks in column order, zeros where a featurizer gave none."""
+        rows = [scipy.sparse.hstack([found[name] if name in found else scipy.sparse.csr_matrix((1, size))
+                                     for name, size in zip(blocks, sizes)]).tocsr()
+                for found in found_per_message]
         return scipy.sparse.vstack(rows).tocsr()
 
     # -- training ---------------------------------------------------------------
@@ -167,22 +162,24 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         from sklearn.model_selection import StratifiedKFold
         from sklearn.svm import LinearSVC
 
-        examples = [m for m in training_data.intent_examples if self._sentence_blocks(m)]
-        intents = sorted({m.get(INTENT) for m in examples})
+        from sklearn.feature_extraction.text import TfidfTransformer
+
+        featured = [(m, self._sentence_blocks(m)) for m in training_data.intent_examples]
+        featured = [(m, found) for m, found in featured if found]
+        intents = sorted({m.get(INTENT) for m, _ in featured})
         if len(intents) < 2:
             logger.warning("LinearIntentClassifier: fewer than two intents, not trained")
             return self._resource
         widths: Dict[str, int] = {}
-        for example in examples:
-            for name, block in self._sentence_blocks(example).items():
+        for _, found in featured:
+            for name, block in found.items():
                 widths.setdefault(name, block.shape[1])
         blocks = sorted(widths)
         sizes = [widths[name] for name in blocks]
-        counts = self._counts(examples, blocks, sizes)
-        gold = np.array([intents.index(m.get(INTENT)) for m in examples])
+        counts = self._counts([found for _, found in featured], blocks, sizes)
+        gold = np.array([intents.index(m.get(INTENT)) for m, _ in featured])
 
-        documents = np.asarray((counts > 0).sum(axis=0)).ravel()
-        idf = np.log((1.0 + counts.shape[0]) / (1.0 + documents)) + 1.0
+        idf = TfidfTransformer(smooth_idf=True).fit(counts).idf_  # log((1 + n) / (1 + df)) + 1
         model = LinearModel(intents, blocks, sizes, idf, np.zeros((len(intents), counts.shape[1])),
                             np.zeros(len(intents)), 1.0)
         weighted = model.weigh(counts)
@@ -236,9 +233,10 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         if self._model is None:
             return messages
         for message in messages:
-            if not self._sentence_blocks(message):
+            found = self._sentence_blocks(message)
+            if not found:
                 continue
-            counts = self._counts([message], self._model.blocks, self._model.block_sizes)
+            counts = self._counts([found], self._model.blocks, self._model.block_sizes)
             own = dict(zip(self._model.intents, self._model.probabilities(counts)[0]))
             blended = self._blend(own, message.get(INTENT_RANKING_KEY) or [])
             ranking = sorted(blended.items(), key=lambda item: -item[1])[: int(self._config["ranking_length"])]
