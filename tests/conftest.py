@@ -37,9 +37,9 @@ def no_output_channels_from_other_modules() -> Iterator[None]:
     against it (a slow test and a test that depends on the order)."""
     from bot.channels import base
 
-    base._outputs.clear()
+    base.clear_outputs()
     yield
-    base._outputs.clear()
+    base.clear_outputs()
 
 
 @pytest.fixture

@@ -95,6 +95,11 @@ def register_output(output: "ProactiveOutput") -> None:
     _outputs[output.channel] = output
 
 
+def clear_outputs() -> None:
+    """Forget every registered output (a process that builds its channels anew, e.g. a test module)."""
+    _outputs.clear()
+
+
 def get_output(channel: str) -> Optional["ProactiveOutput"]:
     """The configured output of `channel` (`telegram`, `web`, `sms`) in this process."""
     return _outputs.get(channel)
