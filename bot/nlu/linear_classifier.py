@@ -159,10 +159,9 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
     # -- training ---------------------------------------------------------------
 
     def train(self, training_data: TrainingData) -> Resource:
+        from sklearn.feature_extraction.text import TfidfTransformer
         from sklearn.model_selection import StratifiedKFold
         from sklearn.svm import LinearSVC
-
-        from sklearn.feature_extraction.text import TfidfTransformer
 
         featured = [(m, self._sentence_blocks(m)) for m in training_data.intent_examples]
         featured = [(m, found) for m, found in featured if found]
