@@ -9,6 +9,7 @@ import pytest
 from bot.text.formatting import (
     format_date, format_jalali_numeric, format_number, format_toman, jalali, order_status_label, to_tehran,
 )
+from bot.text.identifiers import display_phone, normalise_phone
 
 UTC = dt.timezone.utc
 
@@ -56,3 +57,13 @@ def test_status_labels() -> None:
     assert order_status_label("shipped") == "ارسال‌شده"
     assert order_status_label("pending_payment", "en") == "awaiting payment"
     assert order_status_label("weird") == "weird"
+
+
+@pytest.mark.parametrize("typed,shown", [
+    ("۰۹۱۲ ۱۲۳ ۴۵۶۷", "09121234567"),
+    ("+98 912 123 4567", "09121234567"),
+    ("00989121234567", "09121234567"),
+    ("+447911123456", "+447911123456"),   # a foreign number stays in E.164
+])
+def test_phone_shown_as_customers_write_it(typed: str, shown: str) -> None:
+    assert display_phone(normalise_phone(typed) or "") == shown

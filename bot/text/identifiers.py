@@ -35,6 +35,19 @@ def normalise_phone(raw: str) -> Optional[str]:
     return None
 
 
+def display_phone(phone: str) -> str:
+    """A normalised phone the way customers write it: Iranian mobiles as `09121234567`.
+
+    Why: `+989121234567` reads oddly to Iranian customers, and in a right-to-left
+    Persian sentence the `+` jumps to the wrong end of the number.
+
+    >>> display_phone("+989121234567")
+    '09121234567'
+    """
+    match = _IRAN_MOBILE.match(phone or "")
+    return "0" + match.group(1) if match else phone
+
+
 def normalise_order_id(raw: str) -> Optional[str]:
     """Digits of an order id written as `100234`, `#100234` or `۱۰۰۲۳۴`, else None."""
     match = _ORDER_ID.match(to_ascii_digits(raw or "").strip())
