@@ -24,7 +24,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 
 from bot.crm.base import CRMError, CRMUnavailable, Product
-from bot.text.identifiers import display_phone, normalise_order_id, normalise_phone
+from bot.text.identifiers import national_phone, normalise_order_id, normalise_phone
 from bot.text.persian import normalise, to_ascii_digits
 
 from actions.common import (
@@ -162,7 +162,7 @@ class HamsafarFormValidation(FormValidationAction, abc.ABC):
             say(dispatcher, "code_send_failed", language)
             return {"phone_number": None, "verification_status": "failed"}
         if result.status == "sent":
-            say(dispatcher, "code_sent", language, phone=digits(display_phone(phone), language))
+            say(dispatcher, "code_sent", language, phone=digits(national_phone(phone), language))
             return {"phone_number": phone, "otp_code": None}
         if result.status == "rate_limited":
             minutes = max(1, int((result.retry_after.total_seconds() + 59) // 60)) if result.retry_after else 60

@@ -1,4 +1,4 @@
-"""Jalali dates, Toman amounts and status labels for replies."""
+"""Jalali dates, Toman amounts, status labels and phone numbers as replies show them."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from bot.text.formatting import (
     format_date, format_jalali_numeric, format_number, format_toman, jalali, order_status_label, to_tehran,
 )
-from bot.text.identifiers import display_phone, normalise_phone
+from bot.text.identifiers import national_phone, normalise_phone
 
 UTC = dt.timezone.utc
 
@@ -66,4 +66,4 @@ def test_status_labels() -> None:
     ("+447911123456", "+447911123456"),   # a foreign number stays in E.164
 ])
 def test_phone_shown_as_customers_write_it(typed: str, shown: str) -> None:
-    assert display_phone(normalise_phone(typed) or "") == shown
+    assert national_phone(normalise_phone(typed) or "") == shown

@@ -41,7 +41,7 @@ from bot.crm.http import HttpClient
 from bot.crm.local import LocalStore, merge_items
 from bot.crm.policy import ShopPolicy, load_policy, parse_datetime
 from bot.crm.sql import check_discount, search_key
-from bot.text.identifiers import normalise_email, normalise_phone
+from bot.text.identifiers import national_phone, normalise_email, normalise_phone
 
 STATUS_FROM_WOO = {
     "pending": base.PENDING_PAYMENT, "failed": base.PENDING_PAYMENT, "checkout-draft": base.PENDING_PAYMENT,
@@ -219,8 +219,7 @@ class WooCommerceCRM(LocalStore, CRM):
         if not e164:
             return None
         # WooCommerce cannot filter by phone: try its search, then read every page.
-        national = "0" + e164[3:] if e164.startswith("+98") else e164
-        for params in ({"search": national}, {}):
+        for params in ({"search": national_phone(e164)}, {}):
             for record in self._pages("/customers", role="all", **params):
                 if normalise_phone((record.get("billing") or {}).get("phone") or "") == e164:
                     return self._customer(record)

@@ -35,17 +35,17 @@ def normalise_phone(raw: str) -> Optional[str]:
     return None
 
 
-def display_phone(phone: str) -> str:
-    """A normalised phone the way customers write it: Iranian mobiles as `09121234567`.
+def national_phone(phone: str) -> str:
+    """An E.164 phone the way Iranians write it: `+989121234567` as `09121234567`.
 
-    Why: `+989121234567` reads oddly to Iranian customers, and in a right-to-left
-    Persian sentence the `+` jumps to the wrong end of the number.
+    Why: customers read and shops search (WooCommerce) the national form, and in a
+    right-to-left Persian sentence the `+` jumps to the wrong end of the number.
+    Other countries' numbers stay in E.164.
 
-    >>> display_phone("+989121234567")
+    >>> national_phone("+989121234567")
     '09121234567'
     """
-    match = _IRAN_MOBILE.match(phone or "")
-    return "0" + match.group(1) if match else phone
+    return "0" + phone[3:] if phone.startswith("+98") else phone
 
 
 def normalise_order_id(raw: str) -> Optional[str]:
