@@ -28,6 +28,7 @@ from bot.channels.redaction import register_secret
 from bot.channels.sms_gateways.base import (
     GatewayError, InboundSms, SendResult, SmsGateway, classify_status, transport_error,
 )
+from bot.text.identifiers import national_phone
 
 DEFAULT_BASE_URL = "https://api.kavenegar.com"
 
@@ -35,7 +36,7 @@ DEFAULT_BASE_URL = "https://api.kavenegar.com"
 def receptor(phone: str) -> str:
     """Kavenegar's receptor form: `09xxxxxxxxx` for Iranian mobiles, `00...` otherwise."""
     if phone.startswith("+98"):
-        return "0" + phone[3:]
+        return national_phone(phone)
     return "00" + phone.lstrip("+")
 
 
