@@ -276,6 +276,23 @@ def test_after_hours_opens_ticket_and_says_when_back(environment):
     assert hours.is_open(dt.datetime(2025, 6, 7, 6, 0))  # Saturday 09:30 Tehran
 
 
+def test_days_off_from_the_environment(monkeypatch):
+    """An empty HAMSAFAR_HANDOFF_DAYS_OFF means a desk staffed every day, not "Friday off"."""
+    from bot.handoff import config
+
+    friday_3am_tehran = dt.datetime(2026, 12, 3, 23, 30)  # Friday 03:00 in Tehran
+    monkeypatch.delenv("HAMSAFAR_HANDOFF_DAYS_OFF", raising=False)
+    assert config.WorkingHours.from_env().days_off == (4,)
+    for value, expected in (("", ()), ("none", ()), ("thu, Fri", (3, 4)), ("fri,holiday", (4,))):
+        monkeypatch.setenv("HAMSAFAR_HANDOFF_DAYS_OFF", value)
+        assert config.WorkingHours.from_env().days_off == expected, value
+    monkeypatch.setenv("HAMSAFAR_HANDOFF_HOURS", "always")
+    monkeypatch.setenv("HAMSAFAR_HANDOFF_DAYS_OFF", "")
+    assert config.WorkingHours.from_env().is_open(friday_3am_tehran)
+    monkeypatch.setenv("HAMSAFAR_HANDOFF_DAYS_OFF", "fri")
+    assert not config.WorkingHours.from_env().is_open(friday_3am_tehran)
+
+
 def test_erasure_removes_handoff_data(environment):
     from bot.handoff import service
     from bot.touchpoints.erasure import erase_customer

@@ -4,7 +4,7 @@
 |---|---|---|
 | `HAMSAFAR_HANDOFF_TIMEZONE` | `Asia/Tehran` | time zone of the working hours |
 | `HAMSAFAR_HANDOFF_HOURS` | `09:00-18:00` | agents' hours each working day; `always` = 24/7 |
-| `HAMSAFAR_HANDOFF_DAYS_OFF` | `fri` | comma-separated days off (`sat,sun,mon,tue,wed,thu,fri`) |
+| `HAMSAFAR_HANDOFF_DAYS_OFF` | `fri` | comma-separated days off (`sat,sun,mon,tue,wed,thu,fri`); empty or `none` = no day off |
 | `HAMSAFAR_HANDOFF_CLAIM_TIMEOUT` | `300` | seconds a conversation waits for an agent before apology + ticket |
 | `HAMSAFAR_HANDOFF_AFTER_FALLBACKS` | `2` | hand off after this many not-understood messages in a row (0 = never) |
 | `HAMSAFAR_HANDOFF_ON_FRUSTRATION` | `1` | hand off when the detector marks a message `frustrated` |
@@ -14,10 +14,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 from dataclasses import dataclass
 from typing import Optional, Set, Tuple
 from zoneinfo import ZoneInfo
+
+logger = logging.getLogger(__name__)
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # datetime.weekday() order
 
@@ -53,11 +56,7 @@ class WorkingHours:
     @classmethod
     def from_env(cls) -> "WorkingHours":
         hours = _env("HAMSAFAR_HANDOFF_HOURS", "09:00-18:00").lower()
-        days: Set[int] = set()
-        for name in _env("HAMSAFAR_HANDOFF_DAYS_OFF", "fri").lower().split(","):
-            name = name.strip()[:3]
-            if name in DAYS:
-                days.add(DAYS.index(name))
+        days = _days_off(os.environ.get("HAMSAFAR_HANDOFF_DAYS_OFF", "fri"))
         if hours in ("always", "24/7", "24x7"):
             return cls(_env("HAMSAFAR_HANDOFF_TIMEZONE", "Asia/Tehran"), None, None, tuple(sorted(days)))
         start, end = hours.split("-", 1)
@@ -93,6 +92,20 @@ class WorkingHours:
             if candidate > local:
                 return candidate
         return None
+
+
+def _days_off(value: str) -> Set[int]:
+    """Weekday numbers from `fri` / `thu,fri` / `none`. Set-but-empty means no day off —
+    a desk staffed every day must be expressible, so empty is not "use the default"."""
+    days: Set[int] = set()
+    for name in value.lower().split(","):
+        name = name.strip()[:3]
+        if name in DAYS:
+            days.add(DAYS.index(name))
+        elif name not in ("", "non"):
+            # Read on every handoff: a typo must not break the handoff itself, so warn and skip.
+            logger.warning("HAMSAFAR_HANDOFF_DAYS_OFF: ignoring unknown day %r (use sat,sun,mon,tue,wed,thu,fri or none)", name)
+    return days
 
 
 def _time(value: str) -> dt.time:
