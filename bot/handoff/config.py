@@ -58,9 +58,9 @@ class WorkingHours:
         hours = _env("HAMSAFAR_HANDOFF_HOURS", "09:00-18:00").lower()
         days = _days_off(os.environ.get("HAMSAFAR_HANDOFF_DAYS_OFF", "fri"))
         if hours in ("always", "24/7", "24x7"):
-            return cls(_env("HAMSAFAR_HANDOFF_TIMEZONE", "Asia/Tehran"), None, None, tuple(sorted(days)))
+            return cls(_env("HAMSAFAR_HANDOFF_TIMEZONE", "Asia/Tehran"), None, None, days)
         start, end = hours.split("-", 1)
-        return cls(_env("HAMSAFAR_HANDOFF_TIMEZONE", "Asia/Tehran"), _time(start), _time(end), tuple(sorted(days)))
+        return cls(_env("HAMSAFAR_HANDOFF_TIMEZONE", "Asia/Tehran"), _time(start), _time(end), days)
 
     def _local(self, now_utc: dt.datetime) -> dt.datetime:
         if now_utc.tzinfo is None:
@@ -94,18 +94,20 @@ class WorkingHours:
         return None
 
 
-def _days_off(value: str) -> Set[int]:
+def _days_off(value: str) -> Tuple[int, ...]:
     """Weekday numbers from `fri` / `thu,fri` / `none`. Set-but-empty means no day off —
     a desk staffed every day must be expressible, so empty is not "use the default"."""
     days: Set[int] = set()
-    for name in value.lower().split(","):
-        name = name.strip()[:3]
-        if name in DAYS:
-            days.add(DAYS.index(name))
-        elif name not in ("", "non"):
+    for word in value.lower().split(","):
+        word = word.strip()
+        if word in ("", "none"):
+            continue
+        if word[:3] in DAYS:
+            days.add(DAYS.index(word[:3]))
+        else:
             # Read on every handoff: a typo must not break the handoff itself, so warn and skip.
-            logger.warning("HAMSAFAR_HANDOFF_DAYS_OFF: ignoring unknown day %r (use sat,sun,mon,tue,wed,thu,fri or none)", name)
-    return days
+            logger.warning("HAMSAFAR_HANDOFF_DAYS_OFF: ignoring unknown day %r (use sat,sun,mon,tue,wed,thu,fri or none)", word)
+    return tuple(sorted(days))
 
 
 def _time(value: str) -> dt.time:
