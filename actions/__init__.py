@@ -4,4 +4,6 @@ Thin actions: they read slots, call bot.crm / bot.identity and choose the
 Persian or English text (actions/texts.py). See docs/dialogue.md.
 """
 
-from actions import advocacy, fallback, forms, greeting, handoff, journey, orders, shop  # noqa: F401  (register actions)
+from actions import (  # noqa: F401  (register actions)
+    advocacy, fallback, forms, greeting, handoff, journey, orders, repair, shop, turns,
+)

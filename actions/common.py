@@ -28,8 +28,10 @@ logger = logging.getLogger(__name__)
 LANGUAGES = ("fa", "en")
 T = TypeVar("T")
 
-# Goal outcomes (goal_status slot values).
+# Goal outcomes (goal_status slot values; docs/metrics.md "Goals").
 STARTED, COMPLETED, FAILED, ABANDONED = "started", "completed", "failed", "abandoned"
+SUSPENDED, RESUMED = "suspended", "resumed"   # a side question paused the goal / its form took it up again
+IN_PROGRESS = (STARTED, RESUMED)
 
 
 # --------------------------------------------------------------------------- language
@@ -202,21 +204,50 @@ def crm_unavailable(dispatcher: CollectingDispatcher, language: str) -> List[Eve
     return Outcome.failed()
 
 
+def report_goal(action_name: str, tracker: Tracker, events: List[EventType]) -> List[EventType]:
+    """A goal action reports the outcome of its own goal (journey.yml `completed_by`).
+
+    When the conversation's goal is another one — a side question answered
+    inside a form, or one of several questions in one message — that goal is
+    suspended first (the form resumes it, actions.forms) and the action's own
+    goal is started, so the outcome lands on the right goal. A goal that was
+    itself suspended is resumed instead of started again."""
+    if not any(e.get("event") == "slot" and e.get("name") == "goal_status" for e in events):
+        return events
+    from bot.journey import load_journey
+
+    own = load_journey().goal_completed_by(action_name)
+    current = tracker.get_slot("goal")
+    if not own or current in own:
+        return events
+    before: List[EventType] = []
+    suspended = tracker.get_slot("suspended_goal")
+    if current and tracker.get_slot("goal_status") in IN_PROGRESS and not suspended:
+        before += [SlotSet("goal_status", SUSPENDED), SlotSet("suspended_goal", current)]
+    if suspended in own:
+        before += [SlotSet("goal", suspended), SlotSet("goal_status", RESUMED), SlotSet("suspended_goal", None)]
+    else:
+        before += [SlotSet("goal", own[0]), SlotSet("goal_status", STARTED)]
+    return before + events
+
+
 def guarded(run: Callable[..., Any]) -> Callable[..., Any]:
-    """Decorator for `Action.run`: a CRM outage (or any CRM error not handled by
-    the action) becomes an apology in the customer's language and a failed goal."""
+    """Decorator for a goal action's `run`: a CRM outage (or any CRM error not handled
+    by the action) becomes an apology in the customer's language and a failed goal;
+    the outcome is reported on the action's own goal (`report_goal`)."""
     import functools
 
     @functools.wraps(run)
     async def wrapper(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]):  # type: ignore[no-untyped-def]
         try:
-            return await run(self, dispatcher, tracker, domain)
+            events = await run(self, dispatcher, tracker, domain)
         except CRMUnavailable:
             logger.warning("CRM unavailable in %s", self.name())
-            return crm_unavailable(dispatcher, reply_language(tracker))
+            events = crm_unavailable(dispatcher, reply_language(tracker))
         except CRMError:
             logger.exception("CRM error in %s", self.name())
-            return crm_unavailable(dispatcher, reply_language(tracker))
+            events = crm_unavailable(dispatcher, reply_language(tracker))
+        return report_goal(self.name(), tracker, events)
 
     return wrapper
 

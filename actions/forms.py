@@ -14,6 +14,7 @@ form ends and the goal action answers that the customer could not be verified.
 from __future__ import annotations
 
 import abc
+import functools
 import logging
 import re
 from typing import Any, Dict, List, Optional, Text
@@ -24,12 +25,13 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 
 from bot.crm.base import CRMError, CRMUnavailable, Product
+from bot.dialogue import cues
 from bot.text.identifiers import national_phone, normalise_order_id, normalise_phone
 from bot.text.persian import normalise, to_ascii_digits
 
 from actions.common import (
-    button, digits, get_crm, get_verifier, goal_message, known_customer, latest_open_order, previous_slot_value,
-    product_name, reply_language, say, text,
+    RESUMED, button, digits, get_crm, get_verifier, goal_message, known_customer, latest_open_order,
+    previous_slot_value, product_name, reply_language, say, text, toman,
 )
 
 logger = logging.getLogger(__name__)
@@ -81,6 +83,20 @@ def parse_score(value: Any) -> Optional[int]:
 # --------------------------------------------------------------------------- validation
 
 
+def given(validate: Any) -> Any:
+    """Decorator for `validate_<slot>`: a slot the turn cleared (None, empty) is nothing to
+    validate — no "not found" or "invalid" for a value the customer never gave."""
+    slot = validate.__name__[len("validate_"):]
+
+    @functools.wraps(validate)
+    def wrapper(self: Any, value: Any, *args: Any, **kwargs: Any) -> Any:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return {slot: None}
+        return validate(self, value, *args, **kwargs)
+    return wrapper
+
+
+
 class HamsafarFormValidation(FormValidationAction, abc.ABC):
     """Validation shared by every form (each form is a subclass naming itself)."""
 
@@ -89,13 +105,24 @@ class HamsafarFormValidation(FormValidationAction, abc.ABC):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[EventType]:
-        events: List[EventType] = []
+        events: List[EventType] = self._resume_goal(tracker)
         if not tracker.get_slot("customer_id"):
             customer_id = known_customer(tracker)
             if customer_id:
                 events.append(SlotSet("customer_id", customer_id))
                 tracker.slots["customer_id"] = customer_id
         return events + await super().run(dispatcher, tracker, domain)
+
+    @staticmethod
+    def _resume_goal(tracker: Tracker) -> List[EventType]:
+        """The form runs again after a side question (not right after a customer message):
+        the goal the side question suspended is in progress again."""
+        suspended = tracker.get_slot("suspended_goal")
+        if not suspended or tracker.latest_action_name == "action_listen":
+            return []
+        events = [SlotSet("goal", suspended), SlotSet("goal_status", RESUMED), SlotSet("suspended_goal", None)]
+        tracker.slots.update({"goal": suspended, "goal_status": RESUMED, "suspended_goal": None})
+        return events
 
     async def get_validation_events(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                     domain: Dict[Text, Any]) -> List[EventType]:
@@ -130,7 +157,7 @@ class HamsafarFormValidation(FormValidationAction, abc.ABC):
         if self.form_name() == "cancel_order_form" and not order.can_cancel:
             return {"order_id": order.order_id, "confirm_cancel": True}
         if self.form_name() == "change_order_form" and not order.can_change_address:
-            return {"order_id": order.order_id, "change_request": ""}
+            return {"order_id": order.order_id, "change_request": "", "confirm_change": True}
         return {"order_id": order.order_id}
 
     async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher,
@@ -146,6 +173,7 @@ class HamsafarFormValidation(FormValidationAction, abc.ABC):
         return {"verification_status": "aborted"}
 
     # ---------------------------------------------------------------- verification
+    @given
     def validate_phone_number(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                               domain: Dict[Text, Any]) -> Dict[str, Any]:
         language = reply_language(tracker)
@@ -174,11 +202,19 @@ class HamsafarFormValidation(FormValidationAction, abc.ABC):
         say(dispatcher, "code_send_failed", language)
         return {"phone_number": None, "verification_status": "failed"}
 
+    @given
     def validate_otp_code(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                           domain: Dict[Text, Any]) -> Dict[str, Any]:
         language = reply_language(tracker)
         if value == VERIFIED_MARK:
             return {"otp_code": VERIFIED_MARK}
+        if not re.search(r"\d", to_ascii_digits(str(value))):
+            # words, not a code: no attempt used
+            if cues.code_did_not_arrive(str(value)):
+                say(dispatcher, "code_not_arrived", language)
+                return {"otp_code": None, "phone_number": None}
+            say(dispatcher, "code_expected", language)
+            return {"otp_code": None}
         result = get_verifier().check_code(tracker.sender_id, str(value or ""))
         if result.ok:
             say(dispatcher, "verified", language)
@@ -193,6 +229,7 @@ class HamsafarFormValidation(FormValidationAction, abc.ABC):
         return {"otp_code": None, "verification_status": "failed"}
 
     # ---------------------------------------------------------------- orders
+    @given
     def validate_order_id(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                           domain: Dict[Text, Any]) -> Dict[str, Any]:
         language = reply_language(tracker)
@@ -217,6 +254,7 @@ class HamsafarFormValidation(FormValidationAction, abc.ABC):
         return self._checked_order(order)
 
     # ---------------------------------------------------------------- products
+    @given
     def validate_product(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                          domain: Dict[Text, Any]) -> Dict[str, Any]:
         language = reply_language(tracker)
@@ -228,10 +266,11 @@ class HamsafarFormValidation(FormValidationAction, abc.ABC):
             return {"product": found[0].sku}
         if found:
             say(dispatcher, "product_choose", language, buttons=product_buttons(found, language))
-            return {"product": None}
+            return {"product": None, "shown_products": [p.sku for p in found]}
         say(dispatcher, "product_not_found", language, product=str(value))
         return {"product": None}
 
+    @given
     def validate_products(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                           domain: Dict[Text, Any]) -> Dict[str, Any]:
         language = reply_language(tracker)
@@ -252,6 +291,7 @@ class HamsafarFormValidation(FormValidationAction, abc.ABC):
         return {"products": None, "product": skus[0] if skus else earlier}
 
     # ---------------------------------------------------------------- other slots
+    @given
     def validate_discount_code(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                domain: Dict[Text, Any]) -> Dict[str, Any]:
         code = re.sub(r"[^A-Za-z0-9_-]", "", to_ascii_digits(str(value or ""))).upper()
@@ -260,6 +300,7 @@ class HamsafarFormValidation(FormValidationAction, abc.ABC):
             return {"discount_code": None}
         return {"discount_code": code}
 
+    @given
     def validate_rating(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                         domain: Dict[Text, Any]) -> Dict[str, Any]:
         language = reply_language(tracker)
@@ -271,9 +312,29 @@ class HamsafarFormValidation(FormValidationAction, abc.ABC):
             return {"rating": None}
         return {"rating": str(score)}
 
+    def _confirmation(self, slot: str, value: Any, dispatcher: CollectingDispatcher,
+                      tracker: Tracker) -> Dict[str, Any]:
+        """Yes or no to an irreversible action; anything else is asked again."""
+        answer = value if isinstance(value, bool) else cues.yes_or_no(str(value))
+        if answer is None:
+            say(dispatcher, "yes_or_no", reply_language(tracker))
+            return {slot: None}
+        return {slot: answer}
+
+    @given
     def validate_confirm_cancel(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                 domain: Dict[Text, Any]) -> Dict[str, Any]:
-        return {"confirm_cancel": bool(value)}
+        return self._confirmation("confirm_cancel", value, dispatcher, tracker)
+
+    @given
+    def validate_confirm_order(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                               domain: Dict[Text, Any]) -> Dict[str, Any]:
+        return self._confirmation("confirm_order", value, dispatcher, tracker)
+
+    @given
+    def validate_confirm_change(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                domain: Dict[Text, Any]) -> Dict[str, Any]:
+        return self._confirmation("confirm_change", value, dispatcher, tracker)
 
     def _free_text(self, slot: str, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                    minimum_words: int = 1) -> Dict[str, Any]:
@@ -282,19 +343,25 @@ class HamsafarFormValidation(FormValidationAction, abc.ABC):
             return {slot: None}
         return {slot: str(value).strip()[:2000]}
 
+    @given
     def validate_change_request(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                 domain: Dict[Text, Any]) -> Dict[str, Any]:
         return self._free_text("change_request", value, dispatcher, tracker, 2)
 
+    @given
     def validate_return_reason(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                domain: Dict[Text, Any]) -> Dict[str, Any]:
         return self._free_text("return_reason", value, dispatcher, tracker)
 
+    @given
     def validate_problem_description(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                      domain: Dict[Text, Any]) -> Dict[str, Any]:
-        # "I have a problem" is not a description yet: ask for details
-        return self._free_text("problem_description", value, dispatcher, tracker, 4)
+        # "I have a problem with my order" is not a description yet: ask for details
+        if not cues.describes_something(str(value)):
+            return {"problem_description": None}
+        return self._free_text("problem_description", value, dispatcher, tracker)
 
+    @given
     def validate_review_text(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                              domain: Dict[Text, Any]) -> Dict[str, Any]:
         return self._free_text("review_text", value, dispatcher, tracker)
@@ -339,10 +406,29 @@ class AskAction(Action, abc.ABC):
 
 
 class AskPhoneNumber(AskAction):
+    """Asks for the mobile number; for an order, says which product it is for."""
+
     key = "ask_phone_number"
 
     def name(self) -> Text:
         return "action_ask_phone_number"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[EventType]:
+        language = reply_language(tracker)
+        product = self._ordered_product(tracker, language)
+        say(dispatcher, "ask_phone_number_order" if product else self.key, language, product=product)
+        return []
+
+    @staticmethod
+    def _ordered_product(tracker: Tracker, language: str) -> str:
+        if (tracker.active_loop or {}).get("name") != "place_order_form" or not tracker.get_slot("product"):
+            return ""
+        try:
+            product = get_crm().get_product(str(tracker.get_slot("product")))
+        except CRMError:
+            return ""
+        return product_name(product, language) if product else ""
 
 
 class AskOtpCode(AskAction):
@@ -460,6 +546,41 @@ class AskConfirmCancel(AskAction):
 
     def buttons(self, tracker: Tracker, language: str) -> List[Dict[str, str]]:
         return [button(text("yes_cancel", language), "affirm"), button(text("no_keep", language), "deny")]
+
+
+class AskConfirmOrder(AskAction):
+    """What exactly will be ordered, before anything is placed."""
+
+    key = "ask_confirm_order"
+
+    def name(self) -> Text:
+        return "action_ask_confirm_order"
+
+    def values(self, tracker: Tracker, language: str) -> Dict[str, Any]:
+        from actions.orders import order_quantity
+
+        product = get_crm().get_product(str(tracker.get_slot("product") or ""))
+        quantity = order_quantity(tracker.get_slot("quantity"))
+        name = product_name(product, language) if product else str(tracker.get_slot("product") or "")
+        total = toman(product.price * quantity, language) if product else ""
+        return {"product": name, "quantity": digits(quantity, language), "total": total}
+
+    def buttons(self, tracker: Tracker, language: str) -> List[Dict[str, str]]:
+        return [button(text("yes_order", language), "affirm"), button(text("no_order", language), "deny")]
+
+
+class AskConfirmChange(AskAction):
+    key = "ask_confirm_change"
+
+    def name(self) -> Text:
+        return "action_ask_confirm_change"
+
+    def values(self, tracker: Tracker, language: str) -> Dict[str, Any]:
+        return {"order_id": digits(tracker.get_slot("order_id"), language),
+                "value": str(tracker.get_slot("change_request") or "")}
+
+    def buttons(self, tracker: Tracker, language: str) -> List[Dict[str, str]]:
+        return [button(text("yes_change", language), "affirm"), button(text("no_change", language), "deny")]
 
 
 class AskReturnReason(AskAction):

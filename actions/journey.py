@@ -8,11 +8,15 @@ runs it after every user message (inside `action_extract_slots`). It fills
   language with `switch_language` (`preferred_language`); a message without
   words (a phone number, an emoji, one code like "SPRING15" or "A55", an
   email) keeps the conversation's language;
-* `journey_stage` — the parse's `journey_stage` (from journey.yml); general
-  intents keep the stage of the goal in progress;
-* `goal` / `goal_status` — the goal journey.yml gives the intent; a new goal
-  while another is still `started` marks the old one `abandoned` first; `stop`
-  abandons the goal in progress;
+* `dialogue_move` and the slots the message answers (actions/turns.py,
+  bot/dialogue): answer, side question, new request, repeat, correction;
+* `journey_stage` — the stage of the goal the message starts or answers, else
+  the parse's `journey_stage` (from journey.yml); general intents keep the
+  stage of the goal in progress;
+* `goal` / `goal_status` — the goal journey.yml gives the request the move
+  starts; a new goal while another is still in progress marks the old one
+  `abandoned` first; stop, thanks and goodbye inside a form abandon it; a
+  side question does not (its action suspends the goal, the form resumes it);
 * `customer_id` when a channel verified the customer (Telegram contact, signed
   web identity, SMS sender) — the SMS code is checked in the forms
   (actions/forms.py) — and with it the customer's profile from their other
@@ -32,20 +36,20 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import ValidationAction
 
+from bot.dialogue.moves import ANSWER, LEAVE, REDO, START, Move
 from bot.journey import load_journey
 
 from actions.common import (
-    ABANDONED, LANGUAGES, STARTED, known_customer, latest_text, previous_slot_value, reply_language, say,
+    ABANDONED, IN_PROGRESS, LANGUAGES, STARTED, known_customer, latest_text, previous_slot_value, reply_language, say,
 )
 from actions.profile import restored_profile, save_language_choice
+from actions.turns import read_turn
 
 # Slots that belong to one goal's form and are cleared when another goal starts.
-PER_GOAL_SLOTS = ("rating", "review_text", "change_request", "confirm_cancel", "return_reason",
+PER_GOAL_SLOTS = ("rating", "review_text", "change_request", "confirm_cancel", "confirm_order", "confirm_change",
+                  "return_reason",
                   "problem_description", "feedback_comment", "discount_code", "products", "quantity",
                   "otp_code", "verification_status")
-# Slots a particular goal must not take over from earlier turns: an order is
-# placed only for a product named for it (in the message, a button or the form).
-NOT_CARRIED_INTO = {"place_order": ("product", "quantity")}
 FALLBACK_INTENT = "nlu_fallback"
 _LETTER = re.compile(r"[^\W\d_]")
 _CODE_MARK = re.compile(r"[\d@]")
@@ -64,11 +68,12 @@ class ActionValidateSlotMappings(ValidationAction):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[EventType]:
-        return state_events(tracker)
+        return state_events(tracker, domain)
 
 
-def state_events(tracker: Tracker) -> List[EventType]:
-    """The SlotSet events for language, stage, goal and the fallback counter (in order)."""
+def state_events(tracker: Tracker, domain: Optional[Dict[Text, Any]] = None) -> List[EventType]:
+    """The SlotSet events of one customer message: language, dialogue move and the
+    slots it fills, goal, stage, verified customer, fallback counter (in order)."""
     parse = tracker.latest_message or {}
     intent = (parse.get("intent") or {}).get("name")
     events: List[EventType] = []
@@ -89,37 +94,27 @@ def state_events(tracker: Tracker) -> List[EventType]:
     journey = load_journey()
     fresh = tracker.slots_to_validate()
     requested = tracker.get_slot("requested_slot")
-    active_loop = (tracker.active_loop or {}).get("name")
-    # An answer to a form's question ("it doesn't fit" may be classified
-    # report_problem) continues the goal in progress instead of opening another.
-    answering_form = bool(active_loop and requested and requested in fresh)
 
     # The digits of a one-time code or a phone number are not an order number.
     if requested in ("otp_code", "phone_number") and "order_id" in fresh:
         events.append(SlotSet("order_id", previous_slot_value(tracker, "order_id")))
 
-    # goal
-    new_goal = None if answering_form else journey.goal_of_intent(intent)
-    current_goal = tracker.get_slot("goal")
-    current_status = tracker.get_slot("goal_status")
-    if new_goal:
-        if new_goal != current_goal or current_status != STARTED:
-            if current_goal and current_status == STARTED and new_goal != current_goal:
-                events.append(SlotSet("goal_status", ABANDONED))
-            # this message's own candidates (e.g. a rating given with the intent) are kept
-            for slot in PER_GOAL_SLOTS + NOT_CARRIED_INTO.get(new_goal, ()):
-                if slot not in fresh and tracker.get_slot(slot) is not None:
-                    events.append(SlotSet(slot, None))
-            events.append(SlotSet("goal", new_goal))
-            events.append(SlotSet("goal_status", STARTED))
-    elif intent == "stop" and current_goal and current_status == STARTED:
-        events.append(SlotSet("goal_status", ABANDONED))
+    move, turn_events = read_turn(tracker, domain or {}, journey)
+    events += turn_events
+    events += goal_events(tracker, move, journey, fresh)
 
-    # journey stage: the intent's, else the goal's in progress
-    stage = parse.get("journey_stage") or journey.stage_of_intent(intent)
-    if not stage and (new_goal or current_goal):
-        goal = journey.goals.get(new_goal or current_goal)
-        stage = goal.stage if goal else None
+    # journey stage: an answer stays in its goal's stage; a new request takes its goal's;
+    # anything else the intent's, else the stage of the goal in progress
+    new_goal = _goal_of_move(move, journey)
+    current_goal = tracker.get_slot("goal")
+    stage = None
+    if move.kind == ANSWER and current_goal in journey.goals:
+        stage = journey.goals[current_goal].stage
+    elif new_goal:
+        stage = journey.goals[new_goal].stage
+    stage = stage or parse.get("journey_stage") or journey.stage_of_intent(intent)
+    if not stage and current_goal in journey.goals:
+        stage = journey.goals[current_goal].stage
     if stage:
         set_if_changed("journey_stage", stage)
 
@@ -136,6 +131,51 @@ def state_events(tracker: Tracker) -> List[EventType]:
 
     if intent != FALLBACK_INTENT and (tracker.get_slot("fallback_count") or 0):
         events.append(SlotSet("fallback_count", 0))
+    return events
+
+
+def _goal_of_move(move: Move, journey: Any) -> Optional[str]:
+    """The goal the move starts: that of its main (last) request; none for an answer,
+    an interruption (whose action reports its own goal), a repeat, or closing words."""
+    if move.kind not in (START, REDO, LEAVE):
+        return None
+    return next((g for g in (journey.goal_of_intent(i) for i in reversed(move.intents)) if g), None)
+
+
+def goal_events(tracker: Tracker, move: Move, journey: Any, fresh: Dict[str, Any]) -> List[EventType]:
+    """Goal bookkeeping for the move (docs/metrics.md, "Goals"): a new request abandons the goal
+    in progress (and one suspended by a side question) and starts its own, clearing the previous
+    goal's answers; stop, thanks and goodbye inside a form abandon it; an answer or a side
+    question changes nothing here (a side question's action suspends and reports, the form
+    resumes: actions.common.report_goal, actions.forms)."""
+    events: List[EventType] = []
+    current_goal = tracker.get_slot("goal")
+    in_progress = tracker.get_slot("goal_status") in IN_PROGRESS
+    suspended = tracker.get_slot("suspended_goal")
+    new_goal = _goal_of_move(move, journey)
+    closing = move.kind == LEAVE and not new_goal and set(move.intents) & {"stop", "goodbye", "thank_you"}
+
+    def abandon_suspended() -> None:
+        """A goal left suspended by a side question that never resumed is abandoned."""
+        if suspended and suspended != current_goal:
+            events.extend([SlotSet("goal", suspended), SlotSet("goal_status", ABANDONED)])
+        if suspended:
+            events.append(SlotSet("suspended_goal", None))
+
+    if new_goal and (new_goal != current_goal or not in_progress):
+        if current_goal and in_progress and new_goal != current_goal:
+            events.append(SlotSet("goal_status", ABANDONED))
+        abandon_suspended()
+        # this message's own candidates (e.g. a rating given with the intent) are kept
+        for slot in PER_GOAL_SLOTS:
+            if slot not in fresh and tracker.get_slot(slot) is not None:
+                events.append(SlotSet(slot, None))
+        events.append(SlotSet("goal", new_goal))
+        events.append(SlotSet("goal_status", STARTED))
+    elif closing or (move.kind == START and "stop" in move.intents):
+        if current_goal and in_progress:
+            events.append(SlotSet("goal_status", ABANDONED))
+        abandon_suspended()
     return events
 
 

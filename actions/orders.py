@@ -106,12 +106,15 @@ class ActionPlaceOrder(Action):
         customer_id = customer_or_refuse(dispatcher, tracker, language)
         if not customer_id:
             return Outcome.failed()
+        if tracker.get_slot("confirm_order") is False:
+            say(dispatcher, "order_not_placed", language)
+            return goal_status(ABANDONED)
         crm = get_crm()
         product = crm.get_product(str(tracker.get_slot("product") or ""))
         if product is None:
             say(dispatcher, "product_not_found", language, product=tracker.get_slot("product") or "")
             return Outcome.failed()
-        quantity = _quantity(tracker.get_slot("quantity"))
+        quantity = order_quantity(tracker.get_slot("quantity"))
         try:
             order = crm.create_order(customer_id, [CartItem(product.sku, quantity)])
         except ActionNotAllowed as error:
@@ -123,7 +126,8 @@ class ActionPlaceOrder(Action):
         return Outcome.completed(SlotSet("last_order_id", order.order_id))
 
 
-def _quantity(value: Any) -> int:
+def order_quantity(value: Any) -> int:
+    """The quantity the customer asked for (1 to 20; 1 when unclear)."""
     match = re.search(r"\d+", str(value or ""))
     quantity = int(match.group(0)) if match else 1
     return quantity if 1 <= quantity <= 20 else 1
@@ -270,6 +274,9 @@ class ActionChangeOrder(Action):
         if order is None:
             return Outcome.failed()
         request = str(tracker.get_slot("change_request") or "").strip()
+        if tracker.get_slot("confirm_change") is False:
+            say(dispatcher, "order_not_changed", language, order_id=digits(order.order_id, language))
+            return goal_status(ABANDONED)
         kind = classify_change(request)
         try:
             check_change(order, address_or_time=True, items=False)   # a shipped order: say why first

@@ -11,10 +11,11 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.crm.base import Product
+from bot.dialogue import cues
 from bot.text.persian import normalise
 
 from actions.common import (
@@ -22,6 +23,16 @@ from actions.common import (
     policy_text, product_name, reply_language, say, text, toman,
 )
 from actions.forms import find_products
+
+
+def product_in_question(tracker: Tracker) -> List[str]:
+    """The products a policy question is about: named in the message, else the one the
+    conversation is about when the message points at it ("does it have a warranty?", «گارانتیش»)."""
+    named = entity_values(tracker, "product")
+    if named:
+        return named
+    current = tracker.get_slot("product")
+    return [str(current)] if current and cues.refers_back(latest_text(tracker)) else []
 
 
 def shop_name(language: str) -> str:
@@ -100,7 +111,7 @@ class ActionWarrantyPolicy(Action):
         data = policy()
         say(dispatcher, "warranty", language, warranty=policy_text((data.get("warranty") or {}).get("text"), language),
             returns=policy_text((data.get("returns") or {}).get("text"), language))
-        for sku in entity_values(tracker, "product")[:1]:
+        for sku in product_in_question(tracker)[:1]:
             found = find_products(sku, limit=1)
             if found:
                 say(dispatcher, "product_warranty", language, product=product_name(found[0], language),
@@ -131,8 +142,7 @@ class ActionUsageHelp(Action):
                   domain: Dict[Text, Any]) -> List[EventType]:
         language = reply_language(tracker)
         product: Optional[Product] = None
-        sku = tracker.get_slot("product")
-        if sku and (entity_values(tracker, "product") or last_goal_intent(tracker, ("ask_usage_help",))):
+        for sku in product_in_question(tracker)[:1]:
             found = find_products(sku, limit=1)
             product = found[0] if found else None
         if product is not None:
@@ -209,11 +219,13 @@ class ActionBrowseProducts(Action):
         say(dispatcher, "browse_products", language, category=title,
             count=digits(len(products), language),
             buttons=[button(product_line(p, language), "ask_product_details", {"product": p.sku}) for p in shown])
-        return Outcome.completed()
+        return Outcome.completed(SlotSet("shown_products", [p.sku for p in shown]))
 
 
 def _product(tracker: Tracker) -> Optional[Product]:
-    sku = tracker.get_slot("product")
+    """The product named in this message (a side question inside another goal's form
+    names its own product without changing the form's), else the `product` slot."""
+    sku = next(iter(entity_values(tracker, "product")), None) or tracker.get_slot("product")
     found = find_products(sku, limit=1) if sku else []
     return found[0] if found else None
 
@@ -282,5 +294,5 @@ class ActionCompareProducts(Action):
         difference = max(p.price for p in products) - cheapest.price
         say(dispatcher, "compare", language, lines="\n".join(lines), cheapest=product_name(cheapest, language),
             difference=toman(difference, language))
-        return Outcome.completed()
+        return Outcome.completed(SlotSet("shown_products", [p.sku for p in products]))
 

@@ -42,6 +42,10 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "fa": "برای دسترسی به سفارش‌ها و حساب شما، لطفاً شماره موبایلی را که با آن خرید کرده‌اید بنویسید (مثلاً ۰۹۱۲۱۲۳۴۵۶۷).",
         "en": "To access your orders and account, please type the mobile number you shop with (for example 09121234567).",
     },
+    "ask_phone_number_order": {
+        "fa": "حتماً، {product}. برای ثبت سفارش، لطفاً شماره موبایلی را که با آن خرید می‌کنید بنویسید (مثلاً ۰۹۱۲۱۲۳۴۵۶۷).",
+        "en": "Sure — {product}. To place the order, please type the mobile number you shop with (for example 09121234567).",
+    },
     "phone_invalid": {
         "fa": "این شماره موبایل معتبر به نظر نمی‌رسد. لطفاً شماره را به شکل ۰۹۱۲۱۲۳۴۵۶۷ بنویسید.",
         "en": "That doesn't look like a valid mobile number. Please type it like 09121234567.",
@@ -148,6 +152,42 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "en": "Shall I cancel order {order_id}?",
     },
     "yes_cancel": {"fa": "بله، لغو شود", "en": "Yes, cancel it"},
+    "ask_confirm_order": {
+        "fa": "سفارش {quantity} × {product} به مبلغ {total} ثبت شود؟",
+        "en": "Shall I place the order: {quantity} × {product}, {total}?",
+    },
+    "yes_order": {"fa": "بله، ثبت کن", "en": "Yes, place it"},
+    "no_order": {"fa": "نه، ثبت نکن", "en": "No, don't"},
+    "order_not_placed": {
+        "fa": "باشه، سفارشی ثبت نشد. اگر کالای دیگری خواستید بگویید.",
+        "en": "OK, I haven't placed any order. Tell me if you'd like another product.",
+    },
+    "ask_confirm_change": {
+        "fa": "در سفارش {order_id} این تغییر ثبت شود؟ «{value}»",
+        "en": "Shall I change order {order_id} to: \"{value}\"?",
+    },
+    "yes_change": {"fa": "بله، تغییر بده", "en": "Yes, change it"},
+    "no_change": {"fa": "نه، تغییر نده", "en": "No, leave it"},
+    "order_not_changed": {
+        "fa": "باشه، سفارش {order_id} تغییری نکرد.",
+        "en": "OK, order {order_id} stays as it was.",
+    },
+    "yes_or_no": {
+        "fa": "ببخشید، جوابتان را متوجه نشدم؛ لطفاً «بله» یا «نه» بنویسید یا یکی از دکمه‌ها را بزنید.",
+        "en": "Sorry, I didn't get that — please answer \"yes\" or \"no\", or tap a button.",
+    },
+    "code_expected": {
+        "fa": "لطفاً فقط کد ۶ رقمی پیامکی را که برایتان فرستادیم بنویسید.",
+        "en": "Please type just the 6-digit code from the SMS we sent you.",
+    },
+    "code_not_arrived": {
+        "fa": "گاهی پیامک چند دقیقه دیرتر می‌رسد. اگر نرسید، شماره موبایلتان را دوباره بنویسید تا کد تازه بفرستیم.",
+        "en": "SMS can take a few minutes. If it doesn't arrive, type your mobile number again and I'll send a new code.",
+    },
+    "nothing_to_repeat": {
+        "fa": "هنوز چیزی نگفته‌ام! چه کمکی از دستم برمی‌آید؟",
+        "en": "I haven't said anything yet! How can I help you?",
+    },
     "no_keep": {"fa": "نه، نگهش دار", "en": "No, keep it"},
     "ask_return_reason": {
         "fa": "دلیل مرجوعی چیست؟ (مثلاً معیوب است، با توضیحات فرق دارد، پشیمان شدم)",

@@ -3,7 +3,7 @@
 Add it to `config.yml` under `policies` (it needs no training data):
 
     - name: bot.handoff.policy.HandoffPolicy
-      priority: 7              # above RulePolicy (6)
+      priority: 8              # above RulePolicy (6) and DialogueRepairPolicy (7)
       fallbacks_in_a_row: 2    # HAMSAFAR_HANDOFF_AFTER_FALLBACKS overrides at run time; 0 = never
 
 It predicts, with confidence 1 and as a "no-user" prediction (which Rasa's ensemble
@@ -62,9 +62,21 @@ def consecutive_fallbacks(tracker: DialogueStateTracker) -> int:
     return count
 
 
+# Ordinary conversational turns: a goodbye, thanks, "no", "what?" or a correction is never
+# frustration, however the sentiment model scores its words ("never mind, bye").
+CONVERSATIONAL_INTENTS = frozenset({"goodbye", "thank_you", "stop", "affirm", "deny", "greet", "inform",
+                                    "switch_language", "bot_challenge"})
+CONVERSATIONAL_MOVES = ("repeat", "redo")
+
+
 def is_frustrated(tracker: DialogueStateTracker) -> bool:
+    """The latest message is upset enough to hand the conversation to a person."""
     message = tracker.latest_message
     if message is None:
+        return False
+    if message.intent_name in CONVERSATIONAL_INTENTS:
+        return False
+    if str(tracker.get_slot("dialogue_move") or "").startswith(CONVERSATIONAL_MOVES):
         return False
     sentiment = (message.parse_data or {}).get("sentiment") or {}
     return bool(sentiment.get("frustrated"))
@@ -90,7 +102,7 @@ def decide(tracker: DialogueStateTracker, fallbacks_in_a_row: int, on_frustratio
 class HandoffPolicy(Policy):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {"priority": 7, "fallbacks_in_a_row": 2, "on_frustration": True}
+        return {"priority": 8, "fallbacks_in_a_row": 2, "on_frustration": True}
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
                  execution_context: ExecutionContext, featurizer: Any = None) -> None:

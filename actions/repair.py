@@ -1,0 +1,51 @@
+"""`action_repeat_last`: "what?", «چی گفتی؟» — the bot says its last answer again.
+
+The dialogue move `repeat` (bot.dialogue.moves) runs it; it sends again, with
+their buttons, the messages the bot sent after the customer's previous
+message, so a form's question repeated this way is still the open question.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import reply_language, say
+
+
+def last_answer(tracker: Tracker) -> List[Dict[str, Any]]:
+    """The bot's messages (text, buttons) between the customer's previous message and the latest one."""
+    users_seen = 0
+    messages: List[Dict[str, Any]] = []
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind == "user":
+            users_seen += 1
+            if users_seen == 2:
+                break
+        elif kind == "bot" and users_seen == 1:
+            data = event.get("data") or {}
+            if event.get("text") or data.get("buttons"):
+                messages.append({"text": event.get("text"), "buttons": data.get("buttons")})
+    return messages[::-1]
+
+
+class ActionRepeatLast(Action):
+    def name(self) -> Text:
+        return "action_repeat_last"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[EventType]:
+        messages = last_answer(tracker)
+        if not messages:
+            say(dispatcher, "nothing_to_repeat", reply_language(tracker))
+            return []
+        for message in messages:
+            if message.get("buttons"):
+                dispatcher.utter_message(text=message.get("text"), buttons=message["buttons"])
+            else:
+                dispatcher.utter_message(text=message.get("text"))
+        return []

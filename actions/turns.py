@@ -1,0 +1,139 @@
+"""What a customer's message does, and the slot values it gives (the action server's side of bot.dialogue).
+
+Called by `action_validate_slot_mappings` after every customer message:
+
+* the dialogue move (`bot.dialogue.moves.decide`) goes into `dialogue_move`,
+  where `bot.dialogue.policy.DialogueRepairPolicy` reads it;
+* an `answer` fills the question the form asked (`requested_slot`) with the
+  entity the NLU found or, for a question any words answer, with the words —
+  the form's validation then accepts or explains. A new value for something
+  the form already had ("no, the A55" at the confirmation) replaces it and the
+  confirmation is asked again;
+* an `interrupt` leaves the form's slots as they were: a product named in a
+  side question does not become the product being ordered;
+* "it", «همینو», "the cheaper one" resolve against what the conversation
+  talked about (`product`, `shown_products`).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, SlotSet
+
+from bot.crm.base import CRMError
+from bot.dialogue import cues
+from bot.dialogue.expectations import CONFIRMATION_SLOTS, expectation
+from bot.dialogue.moves import ANSWER, INTERRUPT, LEAVE, REDO, START, Context, Message, Move, decide
+from bot.journey import Journey
+
+from actions.common import IN_PROGRESS, get_crm, previous_slot_value
+
+logger = logging.getLogger(__name__)
+
+MOVE_SLOT, LAST_REQUEST_SLOT, SHOWN_SLOT = "dialogue_move", "last_request", "shown_products"
+# Goals whose form takes a product, and intents for which "it" means the product talked about.
+PRODUCT_INTENTS = ("place_order", "ask_price", "ask_product_details", "ask_warranty", "ask_usage_help",
+                   "leave_review", "compare_products")
+# After these, "I'll buy" / «میخوام بخرم» without a name means the product just discussed.
+PRODUCT_TALK = ("ask_price", "ask_product_details", "ask_warranty", "ask_usage_help", "compare_products",
+                "browse_products")
+
+
+def form_slots(domain: Dict[str, Any], form: Optional[str]) -> List[str]:
+    entry = ((domain or {}).get("forms") or {}).get(form or "") or {}
+    return list(entry.get("required_slots") or [])
+
+
+def read_turn(tracker: Tracker, domain: Dict[str, Any], journey: Journey) -> Tuple[Move, List[EventType]]:
+    """The move of the latest message and the slot events that come with it."""
+    parse = tracker.latest_message or {}
+    message = Message.from_parse(parse)
+    form = (tracker.active_loop or {}).get("name")
+    requested = tracker.get_slot("requested_slot") if form else None
+    goal = tracker.get_slot("goal") if tracker.get_slot("goal_status") in IN_PROGRESS else None
+    context = Context(active_form=form, requested_slot=requested, goal=goal,
+                      goal_of_intent={i: g for i in journey.intents if (g := journey.goal_of_intent(i))},
+                      last_request=tracker.get_slot(LAST_REQUEST_SLOT))
+    move = decide(message, context)
+    events: List[EventType] = []
+    if tracker.get_slot(MOVE_SLOT) != move.encode():
+        events.append(SlotSet(MOVE_SLOT, move.encode()))
+    fresh = tracker.slots_to_validate()
+    if move.kind == ANSWER and form and requested:
+        events += _answer(tracker, message, form, requested, fresh, domain)
+    elif move.kind == INTERRUPT and form:
+        events += [SlotSet(slot, previous_slot_value(tracker, slot)) for slot in form_slots(domain, form)
+                   if slot in fresh]
+    if move.kind in (START, REDO, LEAVE, INTERRUPT):
+        request = next((i for i in reversed(move.intents) if i in context.goal_of_intent), None)
+        if request and request != tracker.get_slot(LAST_REQUEST_SLOT):
+            events.append(SlotSet(LAST_REQUEST_SLOT, request))
+        if request in PRODUCT_INTENTS and not message.entities.get("product") and move.kind != INTERRUPT:
+            events += _referenced_product(tracker, message, request)
+    return move, events
+
+
+def _answer(tracker: Tracker, message: Message, form: str, requested: str, fresh: Dict[str, Any],
+            domain: Dict[str, Any]) -> List[EventType]:
+    """Slot events for a message that answers the form's question."""
+    corrected = [slot for slot in form_slots(domain, form)
+                 if slot != requested and slot in fresh and fresh[slot] is not None
+                 and previous_slot_value(tracker, slot) not in (None, fresh[slot])]
+    if corrected:
+        # "no, the A55": the new value replaces the old one and any confirmation is asked again
+        return [SlotSet(slot, None) for slot in form_slots(domain, form) if slot in CONFIRMATION_SLOTS]
+    if requested in CONFIRMATION_SLOTS:
+        value: Any = True if message.intent == "affirm" else False if message.intent == "deny" else message.text
+        return [SlotSet(requested, value)]
+    expected = expectation(requested)
+    if requested in fresh and fresh[requested] is not None:
+        return []                                   # the NLU's entity answered it
+    if requested in ("product", "products"):
+        chosen = _chosen_product(tracker, message.text)
+        if chosen:
+            return [SlotSet(requested, [chosen] if requested == "products" else chosen)]
+    if expected.entity and message.entities.get(expected.entity):
+        return []
+    return [SlotSet(requested, message.text.strip()[:2000] or None)]
+
+
+def _referenced_product(tracker: Tracker, message: Message, request: str) -> List[EventType]:
+    """The product a request without a product name means: the one picked from those just
+    shown ("the cheaper one", «دومی»), else the one talked about ("it", «همینو»)."""
+    chosen = _chosen_product(tracker, message.text)
+    if chosen:
+        return [SlotSet("product", chosen)]
+    current = tracker.get_slot("product")
+    if request == "place_order" and current:
+        talked_about = previous_request(tracker) in PRODUCT_TALK
+        if not (cues.refers_back(message.text) or talked_about):
+            return [SlotSet("product", None)]   # an order only for a product the customer means
+    return []
+
+
+def previous_request(tracker: Tracker) -> Optional[str]:
+    """The request before this message (the `last_request` slot as it stood)."""
+    return tracker.get_slot(LAST_REQUEST_SLOT)
+
+
+def _chosen_product(tracker: Tracker, text: str) -> Optional[str]:
+    """The SKU the words pick among the products just shown, by price or position."""
+    choice = cues.choice_among(text)
+    shown: Sequence[str] = tracker.get_slot(SHOWN_SLOT) or tracker.get_slot("products") or []
+    if not choice or len(shown) < 2:
+        return None
+    if choice.startswith("index:"):
+        index = int(choice.split(":", 1)[1])
+        return shown[index] if index < len(shown) else None
+    try:
+        crm = get_crm()
+        priced = [(p.price, p.sku) for p in (crm.get_product(sku) for sku in shown) if p is not None]
+    except CRMError:
+        logger.warning("catalogue unavailable: cannot pick the %s product", choice)
+        return None
+    if not priced:
+        return None
+    return (min(priced) if choice == "cheapest" else max(priced))[1]

@@ -1,0 +1,184 @@
+"""Conversational cues in a customer's words: "what?", "I meant…", "it", "the cheaper one".
+
+The intent catalogue (SPEC.md) is fixed, so these repair signals are not
+intents: they are read from the text, after the same Persian normalisation as
+the NLU (Arabic letters, digits, ZWNJ), in Persian, Finglish and English.
+Each detector answers one question about one message; `bot.dialogue.moves`
+decides what the conversation does with the answers.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+from bot.text.persian import ZWNJ, normalise
+
+# The Persian letters, for "not inside a Persian word" look-arounds.
+_FA = "\u0600-\u06ff"
+
+
+def canonical(text: str) -> str:
+    """Normalised, lower case, ZWNJ as a space, one space between words."""
+    clean = normalise(text or "").replace(ZWNJ, " ").lower()
+    return re.sub(r"\s+", " ", clean).strip()
+
+
+def word_count(text: str) -> int:
+    return len(canonical(text).split())
+
+
+def _fa(pattern: str) -> str:
+    """A Persian alternative that must stand as whole words."""
+    return rf"(?<![{_FA}])(?:{pattern})(?![{_FA}])"
+
+
+# "what?", «چی گفتی؟» — the customer did not get the last answer. Whole message only.
+_REPEAT = re.compile(
+    r"^(?:(?:sorry|pardon|excuse me|um+|uh+|eh|huh)[ ,]*)?"
+    r"(?:what|wait what|what\?+|huh|pardon|sorry|come again|say (?:that|it) again|say again|"
+    r"(?:can|could) you (?:please )?(?:repeat|say) (?:that|it)(?: again)?|repeat(?: that| it)?(?: please)?|"
+    r"what did you (?:just )?say|i didn'?t (?:get|catch|understand) (?:that|it|you)|what was that|"
+    r"chi|chi goftin?|chi goftid|chi shod|motevajeh nashodam|nafahmidam|dobare begoo?|ye bar dige begoo?|"
+    r"چی|چی شد|چی گفتی|چی گفتین|چی گفتید|چی گفتی دقیقا|ببخشید چی|ببخشید چی گفتید|"
+    r"متوجه نشدم|نفهمیدم|دوباره بگو|دوباره بگید|دوباره بگین|یه بار دیگه بگو|یه بار دیگه بگید|"
+    r"یک بار دیگر بگویید|تکرار کن|تکرار کنید|میشه تکرار کنی|میشه تکرار کنید|میشه دوباره بگی|"
+    r"میشه دوباره بگید|یعنی چی)"
+    r"(?: please| لطفا)?[ ?!.؟]*$"
+)
+
+
+def asks_to_repeat(text: str) -> bool:
+    """The whole message asks to hear the last answer again."""
+    return bool(_REPEAT.match(canonical(text)))
+
+
+# "sorry, I meant X", «نه، منظورم X بود» — a correction of something just said.
+_CORRECTION = re.compile(
+    r"\b(?:i meant|i mean|meant to say|i said|not that one|wrong one|my mistake|my bad|correction|"
+    r"actually|rather|instead|oops|no wait|sorry no|manzooram|manzuram|eshtebah)\b|"
+    + _fa(r"منظورم|منظور من|اشتباه گفتم|اشتباه نوشتم|اشتباه شد|ببخشید اشتباه|نه اون|نه این|اونو نه|اینو نه|"
+          r"غلط نوشتم|منظورم بود|اصلاح میکنم|یعنی|بجاش|به جاش|به جای")
+)
+_STARTS_WITH_NO = re.compile(r"^(?:no|nope|nah|na|نه|نخیر)\b[ ,،.]*(?=\S)")
+
+
+def is_correction(text: str) -> bool:
+    """Words that correct what the customer said before ("I meant", «منظورم», "no, the A55")."""
+    clean = canonical(text)
+    return bool(_CORRECTION.search(clean) or _STARTS_WITH_NO.match(clean))
+
+
+# "and the S24?", "what about…", «ایرپاد چی؟» — the same question about something else.
+_ELLIPSIS = re.compile(
+    r"^(?:and|what about|how about|and what about|also|same for|what of|and for|or)\b|"
+    r"(?:چی|چطور|چطوره|چه طور|چی میشه|چند)\s*[?؟]*$|^(?:و|اون وقت|پس)\s"
+)
+
+
+def is_follow_up(text: str) -> bool:
+    """A short follow-up that leans on the previous question ("and the S24?", «ایرپاد چی؟»)."""
+    clean = canonical(text)
+    return word_count(clean) <= 8 and bool(_ELLIPSIS.search(clean))
+
+
+# "buy it", «همینو میخوام» — a product the conversation already talked about.
+_REFERENCE = re.compile(
+    r"\b(?:it|its|it's|this|that|this one|that one|the same|same one|them|these|those|hamin|hamino|hamun|hamoon|"
+    r"hamoono|hamuno|ino|oono|unu)\b|"
+    + _fa(r"همین|همینو|همینه|همینرو|همین رو|همین را|همون|همونو|همونه|همونی|همان|اینو|این رو|این را|این یکی|"
+          r"اونو|اون رو|آن را|اون یکی|این کالا|این محصول|این گوشی|اینا|اینها|اونا|"
+          # "its price / warranty…": a possessive ش on the words customers ask about
+          r"(?:گارانتی|قیمت|مشخصات|رنگ|موجودی|ارسال|ظرفیت|باتری|وزن|سایز|ابعاد|کیفیت|مدل|دوربین|شارژ|"
+          r"حافظه|نصب|راه اندازی|تحویل|ضمانت)(?: ?ش| ?اش)(?:و|رو|چی|چیه|چنده|چقدره|چطوره)?")
+)
+
+
+def refers_back(text: str) -> bool:
+    """The message points at something said before ("it", "this one", «همینو», «اونو»)."""
+    return bool(_REFERENCE.search(canonical(text)))
+
+
+_CHEAPER = re.compile(r"\b(?:cheaper|cheapest|less expensive|lower price|arzoontar|arzuntar|arzoon tar)\b|"
+                      + _fa(r"(?:ارزون|ارزان|کم قیمت|ارزون قیمت) ?تر(?:ین|ه|ی|یه|ینه)?|قیمت کمتر"))
+_PRICIER = re.compile(r"\b(?:pricier|more expensive|most expensive|priciest|gerountar|gerontar)\b|"
+                      + _fa(r"(?:گرون|گران) ?تر(?:ین|ه|ی|یه|ینه)?|قیمت بیشتر"))
+_ORDINALS = (
+    (0, re.compile(r"\b(?:first|1st|first one|avali)\b|" + _fa(r"اولی|اولیه|اول"))),
+    (1, re.compile(r"\b(?:second|2nd|second one|the other one|dovomi)\b|" + _fa(r"دومی|دوم|اون یکی|آن یکی"))),
+    (2, re.compile(r"\b(?:third|3rd|third one|sevomi)\b|" + _fa(r"سومی|سوم"))),
+)
+
+
+def choice_among(text: str) -> Optional[str]:
+    """Which of several products just shown the message picks: `cheapest`,
+    `priciest`, or `index:N` (0-based); None if it does not pick by position or price."""
+    clean = canonical(text)
+    if _CHEAPER.search(clean):
+        return "cheapest"
+    if _PRICIER.search(clean):
+        return "priciest"
+    for index, pattern in _ORDINALS:
+        if pattern.search(clean):
+            return f"index:{index}"
+    return None
+
+
+# "didn't get the code", «کد نیومد» — a one-time code that did not arrive.
+_NO_CODE = re.compile(
+    r"\b(?:didn'?t|did not|haven'?t|have not|never|no)\b.{0,20}\b(?:get|got|receive|received|come|arrive|arrived|code|sms)\b|"
+    r"\bcode (?:didn'?t|did not|hasn'?t|has not|never) (?:come|arrive)|\bno (?:code|sms)\b|\bresend\b|"
+    + _fa(r"نیومد|نیامد|نرسید|نیومده|نیامده|نرسیده|دریافت نکردم|نگرفتم|ارسال نشد|دوباره بفرست|دوباره ارسال|"
+          r"مجدد بفرست|ارسال مجدد|کدی نیومد|پیامکی نیومد|پیامک نیومد")
+)
+
+
+def code_did_not_arrive(text: str) -> bool:
+    """The customer says the one-time code did not arrive (or asks for it again)."""
+    return bool(_NO_CODE.search(canonical(text)))
+
+
+_QUESTION = re.compile(r"[?؟]|^(?:what|how|when|where|which|who|why|is|are|do|does|can|could|will|would)\b|"
+                       + _fa(r"چی|چه|چطور|چگونه|کی|کجا|کدام|کدوم|چرا|آیا|ایا|چند|چقدر|میشه|می شه|دارید|دارین"))
+
+
+def sounds_like_question(text: str) -> bool:
+    return bool(_QUESTION.search(canonical(text)))
+
+
+_YES = re.compile(r"^(?:yes|yeah|yep|yup|sure|ok|okay|of course|go ahead|confirm|confirmed|do it|please do|right|"
+                  r"correct|bale|baleh|are|areh|are bezan|ok bezan|"
+                  r"بله|بلی|آره|اره|آری|باشه|حتما|حتمن|تایید|تایید میکنم|درسته|درست است|بفرمایید|انجام بده|"
+                  r"ثبت کن|ثبتش کن|لغو کن|لغوش کن|تغییر بده|اوکی|اوکیه|قبول|موافقم)\b")
+_NO = re.compile(r"^(?:no|nope|nah|not now|don'?t|do not|cancel that|keep it|na|nakhir|"
+                 r"نه|نخیر|نه ممنون|نمیخوام|نمی خوام|لازم نیست|نکن|ثبت نکن|لغو نکن|تغییر نده|نگهش دار|بیخیال)\b")
+
+
+def yes_or_no(text: str) -> Optional[bool]:
+    """True for a yes («بله», "sure"), False for a no («نه», "keep it"), None otherwise."""
+    clean = canonical(text)
+    if _NO.match(clean):
+        return False
+    if _YES.match(clean):
+        return True
+    return None
+
+
+# Words of a request to complain that say nothing about what happened.
+_GENERIC_WORDS = set("""
+i i'm im ive i've me my we our you your have has had got a an the with need want wanna would like to report
+reporting problem problems issue issues complaint complain complaining there is are some something wrong help please pls
+hi hello hey file make open raise ticket register about one of products product item items order orders purchase
+bought can could do does did for regarding concerning question support just so really very kind thanks thank
+مشکل مشکلی مشکله مشکلات یه یک دارم داریم داشتم میخوام میخواستم خواستم گزارش کنم کنید بدم بدهم ثبت شکایت سلام لطفا
+لطفاً با از برای در به کالا کالای محصول محصولی سفارش سفارشم خرید خریدم کمک هست است پیش اومده آمده بکنم چیزی یک
+من ما شما رو را درباره مورد راجع یک داره دارد هم ممنون مرسی ی
+moshkel moshkeli daram mikham gozaresh sabt shekayat salam lotfan ye yek kala sefaresh kharid komak
+""".split())
+
+
+def describes_something(text: str, minimum: int = 2) -> bool:
+    """The words say what happened ("the screen is cracked"), not only that there is a
+    problem ("I have a problem with my order", «یه مشکلی دارم»)."""
+    words = [w for w in re.findall(r"[\w']+", canonical(text)) if not w.isdigit()]
+    return len([w for w in words if w not in _GENERIC_WORDS]) >= minimum

@@ -1,0 +1,173 @@
+"""What a customer's message does to the conversation: the dialogue move.
+
+The NLU says what a message is about (intent, entities); the move says what
+it does *here*, given the question the bot asked last:
+
+| move        | when                                                        | the dialogue then                      |
+|-------------|-------------------------------------------------------------|----------------------------------------|
+| `answer`    | the message answers the active form's question             | the form goes on (validates, asks next) |
+| `interrupt` | a side question or chitchat inside a form                   | answers it, then the form asks again    |
+| `leave`     | a new request, or stop / thanks / bye / a person, in a form | leaves the form, starts what was asked  |
+| `repeat`    | "what?", «چی گفتی؟»                                         | says its last answer again              |
+| `redo`      | "sorry, I meant the A55", "and the S24?" after an answer;   | redoes that answer with the new value;  |
+|             | a bare product name or order number                         | shows the product / tracks the order    |
+| `start`     | anything else outside a form                                | the intent's rule or form (one or more) |
+
+`decide` is a pure function of the parsed message and a `Context` read from
+the conversation, so it is tested without Rasa. The action server calls it
+once per message (actions/journey.py) and stores the result in the
+`dialogue_move` slot; `bot.dialogue.policy.DialogueRepairPolicy` turns the
+slot into actions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from bot.dialogue import cues
+from bot.dialogue.expectations import (
+    ANSWERS, CHITCHAT, CLEAR_REQUEST, CLEAR_REQUEST_IN_FREE_TEXT, CLOSING, CONFIRMATION_SLOTS, FALLBACK, HUMAN,
+    PRODUCT_QUESTIONS, QUESTIONS, REQUESTS, SHORT_MESSAGE_WORDS, expectation,
+)
+
+ANSWER, INTERRUPT, LEAVE, REPEAT, REDO, START = "answer", "interrupt", "leave", "repeat", "redo", "start"
+KINDS = (ANSWER, INTERRUPT, LEAVE, REPEAT, REDO, START)
+
+# Goals a bare product name or a correction can be redone for ("and the S24?").
+PRODUCT_FOLLOW_UPS = ("ask_price", "ask_product_details", "ask_warranty", "ask_usage_help")
+ORDER_FOLLOW_UPS = ("track_order",)
+
+
+@dataclass(frozen=True)
+class Move:
+    """A dialogue move and the intents it routes, in order (`leave stop`, `start ask_shipping ask_warranty`)."""
+
+    kind: str
+    intents: Tuple[str, ...] = ()
+
+    def encode(self) -> str:
+        return " ".join((self.kind,) + self.intents)
+
+    @classmethod
+    def decode(cls, value: Any) -> Optional["Move"]:
+        parts = str(value or "").split()
+        if not parts or parts[0] not in KINDS:
+            return None
+        return cls(parts[0], tuple(parts[1:]))
+
+
+@dataclass(frozen=True)
+class Message:
+    """The parts of a parsed customer message the dialogue looks at."""
+
+    intent: str
+    confidence: float
+    text: str
+    entities: Mapping[str, List[str]] = field(default_factory=dict)
+    requests: Tuple[str, ...] = ()   # several requests found in one message, in order
+
+    @classmethod
+    def from_parse(cls, parse: Mapping[str, Any]) -> "Message":
+        intent = parse.get("intent") or {}
+        entities: Dict[str, List[str]] = {}
+        for entity in parse.get("entities") or []:
+            if entity.get("value") is not None:
+                entities.setdefault(str(entity.get("entity")), []).append(str(entity.get("value")))
+        requests = tuple(str(r.get("intent")) for r in parse.get("requests") or [] if r.get("intent"))
+        return cls(intent=str(intent.get("name") or FALLBACK), confidence=float(intent.get("confidence") or 0.0),
+                   text=str(parse.get("text") or ""), entities=entities, requests=requests)
+
+
+@dataclass(frozen=True)
+class Context:
+    """The conversation as it stood before the message."""
+
+    active_form: Optional[str] = None
+    requested_slot: Optional[str] = None
+    goal: Optional[str] = None                 # goal in progress (the active form's)
+    goal_of_intent: Mapping[str, str] = field(default_factory=dict)   # journey.yml intent -> goal
+    last_request: Optional[str] = None         # intent of the latest goal the customer asked for
+
+
+def decide(message: Message, context: Context) -> Move:
+    """The move of `message` in `context` (see the module docstring)."""
+    if cues.asks_to_repeat(message.text) and message.intent not in HUMAN:
+        return Move(REPEAT)
+    if context.active_form:
+        return _inside_form(message, context)
+    return _outside_form(message, context)
+
+
+def _inside_form(message: Message, context: Context) -> Move:
+    slot = context.requested_slot
+    expected = expectation(slot)
+    intent = message.intent
+    same_goal = bool(context.goal) and context.goal_of_intent.get(intent) == context.goal
+    answers = set(expected.intents) | ({intent} if same_goal else set())
+    threshold = CLEAR_REQUEST_IN_FREE_TEXT if expected.free_text else CLEAR_REQUEST
+    clear = message.confidence >= threshold and intent != FALLBACK
+    short = cues.word_count(message.text) <= SHORT_MESSAGE_WORDS
+    carries_answer = bool(expected.entity and message.entities.get(expected.entity))
+
+    if intent in HUMAN and (clear or short):
+        return Move(LEAVE, (intent,))
+    if intent == "deny" and slot not in CONFIRMATION_SLOTS and not carries_answer and cues.word_count(message.text) <= 3:
+        return Move(LEAVE, ("stop",))   # "no" to "which order?" / "your number?": the customer does not want to go on
+    if intent in answers or intent == FALLBACK:
+        return Move(ANSWER)
+    if carries_answer and not (clear and intent in REQUESTS and intent not in PRODUCT_QUESTIONS):
+        return Move(ANSWER)
+    if intent in CLOSING and (short or clear):
+        if intent == "thank_you" and slot == "otp_code":
+            return Move(INTERRUPT, (intent,))   # politeness while the code is on its way
+        return Move(LEAVE, (intent,))
+    if not clear:
+        return Move(ANSWER)   # not sure it is anything else: the form's validation reads it
+    if intent in CHITCHAT or intent in QUESTIONS:
+        return Move(INTERRUPT, (intent,))
+    if intent in PRODUCT_QUESTIONS and message.entities.get("product"):
+        return Move(INTERRUPT, (intent,))
+    if intent in REQUESTS:
+        return Move(LEAVE, (intent,))
+    return Move(ANSWER)
+
+
+def _outside_form(message: Message, context: Context) -> Move:
+    intent, last = message.intent, context.last_request
+    products, orders = message.entities.get("product"), message.entities.get("order_id")
+    vague = intent in ("inform", "deny", FALLBACK)
+    # "and the S24?" may parse as any product question: the earlier question is the one meant
+    elliptic = cues.is_follow_up(message.text) or cues.is_correction(message.text)
+    if products and last in PRODUCT_FOLLOW_UPS and (vague or (elliptic and intent in PRODUCT_QUESTIONS)):
+        return Move(REDO, (last,))
+    if orders and not products and last in ORDER_FOLLOW_UPS and (vague or elliptic):
+        return Move(REDO, (last,))
+    if intent == "inform":
+        # a bare product name or order number: show it / look it up
+        if products and not orders:
+            return Move(REDO, ("ask_product_details",))
+        if orders and not products:
+            return Move(REDO, ("track_order",))
+    return Move(START, _several_requests(message) or (intent,))
+
+
+def _several_requests(message: Message) -> Tuple[str, ...]:
+    """The requests of a message that asks several things, answerable one after the
+    other: every one but the last a one-action question; greetings and thanks dropped."""
+    wanted: List[str] = []
+    for intent in message.requests:
+        if intent in CLOSING | {"greet", FALLBACK} | ANSWERS or intent in wanted:
+            continue
+        wanted.append(intent)
+    if not wanted or any(intent not in QUESTIONS | CHITCHAT for intent in wanted[:-1]):
+        return ()
+    return tuple(wanted[:3])
+
+
+def last_request(intents: Sequence[Optional[str]], goal_of_intent: Mapping[str, str]) -> Optional[str]:
+    """The newest intent, of the customer's earlier messages (oldest first), that asked for a goal."""
+    for intent in reversed(list(intents)):
+        if intent and intent in goal_of_intent:
+            return intent
+    return None

@@ -1,0 +1,327 @@
+"""Multi-turn customer conversations written as data, played against a real Hamsafar.
+
+A conversation file (`tests/conversations/*.yml`, held-out ones in
+`tests/conversations/heldout/`) holds conversations like:
+
+```yaml
+- id: buy-it-after-price-en
+  kind: reference            # what it exercises: reference, interruption, switch, correction,
+                             # closing, frustration, clarification, multi, repeat, tracking
+  language: en               # the language every reply must be in
+  customer: {order: delivered}   # optional: a demo customer (with an order in that status)
+  turns:
+    - user: how much are the galaxy buds?
+      says: [Toman]          # regexes: each must match the turn's replies (case-insensitive)
+    - user: ok I want to buy it
+      says: [Galaxy Buds]
+      not_says: [couldn't find]
+    - user: "{phone}"        # placeholders: {phone} {phone_fa} {code} {order} {order_fa}
+    - user: "{code}"
+    - user: yes
+      says: [Order \\d+ is placed]
+  outcome:
+    goals: {know_price: completed, place_order: completed}   # final status per goal; `none` = never started
+    orders_placed: 1         # new orders of the customer
+    order_status: cancelled  # status of {order} afterwards
+    tickets: 1               # tickets opened during the conversation
+    ticket_says: [screen]    # regexes the new ticket's description must match
+    handoff: false           # whether a person took over
+```
+
+`Player.play` sends each `user` line through the REST channel, checks every
+reply for leaked internals (None, slot or action names, placeholders,
+tracebacks) and the reply language, then checks the outcome where it is
+recorded: the touchpoints table, the orders and tickets tables, the handoff
+state. The result lists every failure, so the benchmark can count and the
+tests can show them.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Set
+
+import sqlalchemy as sa
+import yaml
+
+from bot.text.identifiers import normalise_phone
+from bot.text.persian import has_persian_letters, to_ascii_digits, to_persian_digits
+
+CONVERSATIONS_DIR = Path(__file__).resolve().parents[1] / "conversations"
+HELDOUT_DIR = CONVERSATIONS_DIR / "heldout"
+
+# What a customer must never see: internal values, names of slots and actions, template holes, errors.
+LEAKS = re.compile(
+    r"\bNone\b|\bnull\b|\bTrue\b|\bFalse\b|\{[a-z_]+\}|\butter_[a-z_]+|\baction_[a-z_]+|\b[a-z]+_form\b|"
+    r"requested_slot|dialogue_move|nlu_fallback|Traceback|Exception|Error:|\bslot\b|intent_ranking",
+)
+PERSIAN_LETTER = re.compile(r"[\u0600-\u06ff]")
+
+
+@dataclass
+class Turn:
+    user: str
+    says: List[str] = field(default_factory=list)
+    not_says: List[str] = field(default_factory=list)
+    buttons: List[str] = field(default_factory=list)
+    silent: bool = False      # the bot must not answer (a person has the conversation)
+
+
+@dataclass
+class Conversation:
+    id: str
+    kind: str
+    language: str
+    turns: List[Turn]
+    customer: Optional[Dict[str, Any]] = None
+    outcome: Dict[str, Any] = field(default_factory=dict)
+    source: str = ""
+
+
+@dataclass
+class Result:
+    conversation: Conversation
+    failures: List[str]
+    transcript: List[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def report(self) -> str:
+        return (f"{self.conversation.id} ({self.conversation.source}):\n  " + "\n  ".join(self.failures)
+                + "\n  --- transcript ---\n  " + "\n  ".join(self.transcript))
+
+
+def load(paths: Iterable[Path]) -> List[Conversation]:
+    conversations: List[Conversation] = []
+    for path in paths:
+        for entry in yaml.safe_load(path.read_text(encoding="utf-8")) or []:
+            for turn in entry["turns"]:
+                if not isinstance(turn.get("user"), (str, int)) or isinstance(turn.get("user"), bool):
+                    # YAML reads an unquoted yes/no/on/off as a boolean: quote what the customer types
+                    raise ValueError(f"{path.name} {entry.get('id')}: quote the customer's words {turn.get('user')!r}")
+            turns = [Turn(user=str(t["user"]), says=list(t.get("says") or []), not_says=list(t.get("not_says") or []),
+                          buttons=list(t.get("buttons") or []), silent=bool(t.get("silent")))
+                     for t in entry["turns"]]
+            conversations.append(Conversation(
+                id=str(entry["id"]), kind=str(entry["kind"]), language=str(entry["language"]), turns=turns,
+                customer=entry.get("customer"), outcome=dict(entry.get("outcome") or {}), source=path.name))
+    ids = [c.id for c in conversations]
+    duplicated = {i for i in ids if ids.count(i) > 1}
+    if duplicated:
+        raise ValueError(f"duplicated conversation ids: {sorted(duplicated)}")
+    return conversations
+
+
+def tuning_set() -> List[Conversation]:
+    return load(sorted(CONVERSATIONS_DIR.glob("*.yml")))
+
+
+def heldout_set() -> List[Conversation]:
+    return load(sorted(HELDOUT_DIR.glob("*.yml")))
+
+
+class Player:
+    """Plays conversations through the REST channel of a running `hamsafar run`."""
+
+    def __init__(self, bot: Any, sms: Any, database_url: str) -> None:
+        self.bot = bot
+        self.sms = sms
+        self.db = sa.create_engine(database_url, future=True)
+        self.used_customers: Set[str] = set()
+        self.run_id = uuid.uuid4().hex[:6]
+
+    def close(self) -> None:
+        self.db.dispose()
+
+    # -- customers ---------------------------------------------------------------------
+    def _rows(self, query: str, **params: Any) -> List[Dict[str, Any]]:
+        with self.db.connect() as conn:
+            return [dict(r) for r in conn.execute(sa.text(query), params).mappings()]
+
+    def _pick_customer(self, wanted: Dict[str, Any]) -> Dict[str, Any]:
+        """An unused demo customer with a phone (and an order in the wanted status)."""
+        status = wanted.get("order")
+        if status:
+            candidates = self._rows(
+                "SELECT c.customer_id, c.phone, o.order_id FROM customers c JOIN orders o "
+                "ON o.customer_id = c.customer_id WHERE o.status = :s AND c.phone IS NOT NULL "
+                "ORDER BY c.customer_id, o.created_at DESC", s=status)
+        else:
+            candidates = self._rows("SELECT customer_id, phone, NULL AS order_id FROM customers "
+                                    "WHERE phone IS NOT NULL ORDER BY customer_id")
+        for row in candidates:
+            if row["customer_id"] not in self.used_customers:
+                self.used_customers.add(row["customer_id"])
+                return row
+        raise RuntimeError(f"no unused demo customer for {wanted}")
+
+    def _latest_code(self, phone: str) -> str:
+        e164 = normalise_phone(phone)
+        for message in reversed(self.sms.delivered):
+            if normalise_phone(str(message["to"])) == e164:
+                found = re.search(r"\d{6}", to_ascii_digits(str(message["text"])))
+                if found:
+                    return found.group(0)
+        return "000000"
+
+    # -- playing -----------------------------------------------------------------------
+    def play(self, conversation: Conversation) -> Result:
+        sender = f"{conversation.id}-{self.run_id}"
+        conversation_id = f"rest:{sender}"
+        failures: List[str] = []
+        transcript: List[str] = []
+        customer = self._pick_customer(conversation.customer) if conversation.customer is not None else None
+        started = self._now()
+        orders_before = self._orders_of(customer)
+        for number, turn in enumerate(conversation.turns, 1):
+            text = self._fill(turn.user, customer)
+            try:
+                messages = self.bot.send(sender, text)
+            except Exception as error:  # noqa: BLE001 - an HTTP failure is a failed conversation
+                failures.append(f"turn {number} {text!r}: request failed: {error}")
+                break
+            replies = [str(m.get("text") or "") for m in messages]
+            buttons = [str(b.get("title") or "") for m in messages for b in m.get("buttons") or []]
+            reply = "\n".join(replies)
+            transcript.append(f"> {text}")
+            transcript += [f"< {line}" for line in reply.splitlines()] + [f"  [{b}]" for b in buttons]
+            failures += [f"turn {number} {text!r}: {problem}" for problem in
+                         self._check_turn(turn, reply, buttons, conversation.language, customer)]
+        failures += self._check_outcome(conversation, conversation_id, customer, started, orders_before)
+        return Result(conversation, failures, transcript)
+
+    def _fill(self, text: str, customer: Optional[Dict[str, Any]]) -> str:
+        if customer is None:
+            return text
+        phone = str(customer["phone"] or "")
+        order = str(customer.get("order_id") or "")
+        values = {"{phone}": phone, "{phone_fa}": to_persian_digits(phone), "{order}": order,
+                  "{order_fa}": to_persian_digits(order)}
+        for key, value in values.items():
+            text = text.replace(key, value)
+        if "{code}" in text:
+            text = text.replace("{code}", self._latest_code(phone))
+        return text
+
+    def _check_turn(self, turn: Turn, reply: str, buttons: List[str], language: str,
+                    customer: Optional[Dict[str, Any]]) -> List[str]:
+        problems: List[str] = []
+        everything = reply + "\n" + "\n".join(buttons)
+        if turn.silent:
+            if reply.strip():
+                problems.append(f"expected no reply, got {reply!r}")
+            return problems
+        if not reply.strip():
+            problems.append("no reply")
+        leak = LEAKS.search(everything)
+        if leak:
+            problems.append(f"leaked internal text {leak.group(0)!r} in {everything!r}")
+        if reply.strip():
+            persian = bool(PERSIAN_LETTER.search(reply))
+            if language == "fa" and not persian:
+                problems.append(f"reply not in Persian: {reply!r}")
+            if language == "en" and persian:
+                problems.append(f"reply not in English: {reply!r}")
+        for pattern in turn.says:
+            if not re.search(self._fill(pattern, customer), everything, re.IGNORECASE):
+                problems.append(f"reply does not say /{pattern}/: {everything!r}")
+        for pattern in turn.not_says:
+            if re.search(self._fill(pattern, customer), everything, re.IGNORECASE):
+                problems.append(f"reply says /{pattern}/: {everything!r}")
+        for pattern in turn.buttons:
+            if not any(re.search(pattern, b, re.IGNORECASE) for b in buttons):
+                problems.append(f"no button /{pattern}/ in {buttons}")
+        return problems
+
+    # -- outcomes ------------------------------------------------------------------------
+    def _now(self) -> Any:
+        import datetime as dt
+
+        return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - dt.timedelta(seconds=1)
+
+    def _orders_of(self, customer: Optional[Dict[str, Any]]) -> int:
+        if customer is None:
+            return 0
+        return int(self._rows("SELECT COUNT(*) AS n FROM orders WHERE customer_id = :c",
+                              c=customer["customer_id"])[0]["n"])
+
+    def goal_outcomes(self, conversation_id: str) -> Dict[str, str]:
+        """Final status of each goal of the conversation, from the touchpoints' system rows."""
+        rows = self._rows("SELECT goal, goal_status FROM touchpoints WHERE conversation_id = :c AND actor = 'system' "
+                          "AND goal IS NOT NULL AND goal_status IS NOT NULL ORDER BY occurred_at, id",
+                          c=conversation_id)
+        final: Dict[str, str] = {}
+        for row in rows:
+            final[row["goal"]] = row["goal_status"]
+        return final
+
+    def _wait_for_touchpoints(self, conversation_id: str, turns: int, timeout_s: float = 20) -> None:
+        """Touchpoints are written asynchronously: wait for the last customer turn's row."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            found = self._rows("SELECT COUNT(*) AS n FROM touchpoints WHERE conversation_id = :c AND actor = 'customer'",
+                               c=conversation_id)[0]["n"]
+            if found >= turns:
+                time.sleep(0.3)   # the turn's system rows come in the same batch; a little slack
+                return
+            time.sleep(0.2)
+
+    def _check_outcome(self, conversation: Conversation, conversation_id: str, customer: Optional[Dict[str, Any]],
+                       started: Any, orders_before: int) -> List[str]:
+        expected = conversation.outcome
+        if not expected:
+            return []
+        problems: List[str] = []
+        self._wait_for_touchpoints(conversation_id, len(conversation.turns))
+        goals = self.goal_outcomes(conversation_id)
+        for goal, status in (expected.get("goals") or {}).items():
+            actual = goals.get(goal, "none")
+            if actual != status:
+                problems.append(f"goal {goal}: expected {status}, touchpoints say {actual} (all: {goals})")
+        if "orders_placed" in expected:
+            placed = self._orders_of(customer) - orders_before
+            if placed != int(expected["orders_placed"]):
+                problems.append(f"orders placed: expected {expected['orders_placed']}, got {placed}")
+        if "order_status" in expected and customer is not None:
+            status = self._rows("SELECT status FROM orders WHERE order_id = :o", o=customer["order_id"])[0]["status"]
+            if status != expected["order_status"]:
+                problems.append(f"order {customer['order_id']}: expected {expected['order_status']}, got {status}")
+        if "tickets" in expected or "ticket_says" in expected:
+            owner = customer["customer_id"] if customer else None
+            tickets = self._rows("SELECT description, customer_id FROM tickets WHERE created_at >= :t", t=started)
+            mine = [t for t in tickets if owner is None or t["customer_id"] == owner]
+            if "tickets" in expected and len(mine) != int(expected["tickets"]):
+                problems.append(f"tickets: expected {expected['tickets']}, got {len(mine)}: {mine}")
+            for pattern in expected.get("ticket_says") or []:
+                if not any(re.search(pattern, str(t["description"]), re.IGNORECASE) for t in mine):
+                    problems.append(f"no new ticket says /{pattern}/: {mine}")
+        if "handoff" in expected:
+            handed = bool(self._rows("SELECT COUNT(*) AS n FROM touchpoints WHERE conversation_id = :c "
+                                     "AND handoff = :h", c=conversation_id, h=True)[0]["n"])
+            if handed != bool(expected["handoff"]):
+                problems.append(f"handoff: expected {expected['handoff']}, got {handed}")
+        return problems
+
+
+def success_rates(results: List[Result]) -> Dict[str, Dict[str, Any]]:
+    """Successes / total per repair kind and language, and overall."""
+    table: Dict[str, Dict[str, Any]] = {}
+    for result in results:
+        for key in (f"{result.conversation.kind}/{result.conversation.language}", f"{result.conversation.kind}/all",
+                    f"all/{result.conversation.language}", "all/all"):
+            entry = table.setdefault(key, {"ok": 0, "total": 0})
+            entry["total"] += 1
+            entry["ok"] += int(result.ok)
+    for entry in table.values():
+        entry["rate"] = entry["ok"] / entry["total"] if entry["total"] else None
+    return table
+
+
+def has_persian(text: str) -> bool:
+    return has_persian_letters(text)

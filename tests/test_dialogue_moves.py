@@ -1,0 +1,204 @@
+"""The dialogue move of a message (bot.dialogue.moves) and the plan the policy makes of it.
+
+Pure functions: no Rasa server, no action server. The conversations that put
+them together run end to end in tests/test_conversation_repair.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.dialogue import cues
+from bot.dialogue.expectations import CHITCHAT, CLOSING, HUMAN, QUESTIONS, REQUESTS
+from bot.dialogue.moves import Context, Message, Move, decide
+from bot.dialogue.policy import Routes, plan
+from bot.journey import load_journey
+from tests.conftest import PROJECT_ROOT
+
+JOURNEY = load_journey()
+GOALS = {intent: goal for intent in JOURNEY.intents if (goal := JOURNEY.goal_of_intent(intent))}
+
+
+def message(intent: str, text: str, confidence: float = 0.95, **entities: str) -> Message:
+    return Message(intent=intent, confidence=confidence, text=text,
+                   entities={name: [value] for name, value in entities.items()})
+
+
+def in_form(form: str, slot: str, goal: str) -> Context:
+    return Context(active_form=form, requested_slot=slot, goal=goal, goal_of_intent=GOALS)
+
+
+def outside(last_request: str | None = None) -> Context:
+    return Context(goal_of_intent=GOALS, last_request=last_request)
+
+
+# --------------------------------------------------------------------------- inside a form
+
+@pytest.mark.parametrize("msg, slot, form, goal, expected", [
+    # answers
+    (message("inform", "09121234567", phone_number="+989121234567"), "phone_number", "track_order_form",
+     "track_order", "answer"),
+    (message("inform", "Galaxy A55", product="MOB-SAM-A55"), "product", "product_price_form", "know_price", "answer"),
+    (message("nlu_fallback", "the left earbud crackles when I move", 0.3), "problem_description", "problem_form",
+     "fix_problem", "answer"),
+    (message("report_problem", "the screen is cracked and it won't charge"), "problem_description", "problem_form",
+     "fix_problem", "answer"),
+    (message("affirm", "yes"), "confirm_order", "place_order_form", "place_order", "answer"),
+    (message("deny", "no, keep it"), "confirm_cancel", "cancel_order_form", "cancel_order", "answer"),
+    (message("give_feedback", "great sound, battery could be better", 0.9), "review_text", "review_form",
+     "review_product", "answer"),
+    (message("track_order", "order 100188", order_id="100188"), "order_id", "track_order_form", "track_order",
+     "answer"),
+    # side questions: answered, then the form resumes
+    (message("bot_challenge", "ببخشید شما رباتی یا آدم؟"), "discount_code", "discount_form", "use_discount",
+     "interrupt bot_challenge"),
+    (message("ask_warranty", "wait, does it have a warranty?"), "phone_number", "place_order_form", "place_order",
+     "interrupt ask_warranty"),
+    (message("ask_price", "how much is the S24?", product="MOB-SAM-S24"), "phone_number", "place_order_form",
+     "place_order", "interrupt ask_price"),
+    (message("thank_you", "thanks"), "otp_code", "track_order_form", "track_order", "interrupt thank_you"),
+    # leaving: a new request, closing words, a person
+    (message("goodbye", "ممنون، خداحافظ"), "product", "product_price_form", "know_price", "leave goodbye"),
+    (message("stop", "never mind, bye"), "phone_number", "track_order_form", "track_order", "leave stop"),
+    (message("thank_you", "ok thanks"), "product", "product_price_form", "know_price", "leave thank_you"),
+    (message("cancel_order", "cancel my order please", 0.93), "problem_description", "problem_form", "fix_problem",
+     "leave cancel_order"),
+    (message("cancel_order", "نه ولش کن، میخوام سفارش ۱۰۰۲۴۶ رو لغو کنم", 0.9, order_id="100246"),
+     "problem_description", "problem_form", "fix_problem", "leave cancel_order"),
+    (message("track_order", "where is order 100188?", order_id="100188"), "product", "product_price_form",
+     "know_price", "leave track_order"),
+    (message("request_human", "I want to talk to a person"), "rating", "feedback_form", "give_feedback",
+     "leave request_human"),
+    (message("deny", "no"), "phone_number", "loyalty_form", "use_loyalty_points", "leave stop"),
+])
+def test_moves_inside_a_form(msg: Message, slot: str, form: str, goal: str, expected: str) -> None:
+    assert decide(msg, in_form(form, slot, goal)).encode() == expected
+
+
+def test_a_vague_long_message_in_a_free_text_question_is_the_answer() -> None:
+    """Only a confident other request leaves a description; a closing word inside a long one does not."""
+    long_thanks = message("thank_you", "thanks for asking, the box arrived crushed and the phone has a dent", 0.7)
+    assert decide(long_thanks, in_form("problem_form", "problem_description", "fix_problem")).kind == "answer"
+    unsure = message("cancel_order", "I think the order was wrong, the size doesn't fit", 0.62)
+    assert decide(unsure, in_form("return_form", "return_reason", "return_item")).kind == "answer"
+
+
+# --------------------------------------------------------------------------- outside forms
+
+@pytest.mark.parametrize("msg, last, expected", [
+    (message("inform", "sorry, I meant the A55", 0.7, product="MOB-SAM-A55"), "ask_price", "redo ask_price"),
+    (message("nlu_fallback", "نه ببخشید، منظورم هواوی نوا ۱۲ بود", 0.3, product="MOB-HUA-NOVA12"), "ask_price",
+     "redo ask_price"),
+    (message("ask_product_details", "and the S24?", 0.6, product="MOB-SAM-S24"), "ask_price", "redo ask_price"),
+    (message("inform", "ایرپاد چی؟", 0.5, product="AUD-APL-APP"), "ask_product_details", "redo ask_product_details"),
+    (message("inform", "what about 100190?", 0.6, order_id="100190"), "track_order", "redo track_order"),
+    (message("inform", "Galaxy A55", 0.8, product="MOB-SAM-A55"), None, "redo ask_product_details"),
+    (message("place_order", "ok I want to buy it"), "ask_price", "start place_order"),
+    (message("ask_price", "how much is the S24?", product="MOB-SAM-S24"), "track_order", "start ask_price"),
+    (message("goodbye", "bye"), "ask_price", "start goodbye"),
+])
+def test_moves_outside_forms(msg: Message, last: str | None, expected: str) -> None:
+    assert decide(msg, outside(last)).encode() == expected
+
+
+@pytest.mark.parametrize("text", ["what?", "sorry?", "come again?", "can you repeat that", "چی؟", "چی گفتی؟",
+                                  "ببخشید چی گفتید؟", "متوجه نشدم", "یه بار دیگه بگو", "chi gofti?"])
+def test_what_repeats_the_last_answer(text: str) -> None:
+    assert decide(message("nlu_fallback", text, 0.2), outside("ask_price")).kind == "repeat"
+    assert decide(message("nlu_fallback", text, 0.2), in_form("track_order_form", "order_id", "track_order")).kind \
+        == "repeat"
+
+
+@pytest.mark.parametrize("text", ["what is the price of the A55?", "what's the warranty", "I didn't get my order",
+                                  "چی داری برای فروش؟", "متوجه نشدم سفارشم کجاست"])
+def test_questions_that_start_with_what_are_not_repeats(text: str) -> None:
+    assert not cues.asks_to_repeat(text)
+
+
+def test_several_questions_in_one_message_are_answered_in_order() -> None:
+    both = Message("ask_shipping", 0.5, "do you ship to Tabriz and how long is the warranty?",
+                   requests=("ask_shipping", "ask_warranty"))
+    assert decide(both, outside()).encode() == "start ask_shipping ask_warranty"
+    thanks_and = Message("thank_you", 0.5, "thanks, and what's the warranty?", requests=("thank_you", "ask_warranty"))
+    assert decide(thanks_and, outside()).encode() == "start ask_warranty"
+
+
+# --------------------------------------------------------------------------- cues
+
+@pytest.mark.parametrize("text, choice", [("I'll take the cheaper one", "cheapest"), ("ارزون‌تره رو میخوام", "cheapest"),
+                                          ("the more expensive one", "priciest"), ("دومی رو بده", "index:1"),
+                                          ("the first one please", "index:0"), ("I want to buy it", None)])
+def test_choice_among_products(text: str, choice: str | None) -> None:
+    assert cues.choice_among(text) == choice
+
+
+@pytest.mark.parametrize("text, answer", [("yes", True), ("بله", True), ("آره ثبتش کن", True), ("sure, go ahead", True),
+                                          ("no, keep it", False), ("نه", False), ("نه ممنون", False),
+                                          ("hmm what's the delivery time", None)])
+def test_yes_or_no(text: str, answer: bool | None) -> None:
+    assert cues.yes_or_no(text) is answer
+
+
+def test_references_and_corrections() -> None:
+    assert cues.refers_back("ok I want to buy it") and cues.refers_back("خب همینو میخوام بخرم")
+    assert not cues.refers_back("I want to buy a phone")
+    assert cues.is_correction("sorry, I meant the A55") and cues.is_correction("نه ببخشید، منظورم هواوی نوا ۱۲ بود")
+    assert cues.code_did_not_arrive("I didn't get the code") and cues.code_did_not_arrive("کد نیومد")
+    assert not cues.code_did_not_arrive("483920")
+
+
+# --------------------------------------------------------------------------- the policy's plan
+
+ROUTES = Routes(starts={"goodbye": "utter_goodbye", "stop": "utter_stopped", "bot_challenge": "utter_iamabot",
+                        "ask_warranty": "action_warranty_policy", "ask_price": "product_price_form",
+                        "track_order": "track_order_form", "ask_shipping": "action_shipping_info"},
+                completions={"product_price_form": "action_product_price"},
+                forms=["product_price_form", "track_order_form"])
+
+
+@pytest.mark.parametrize("move, steps", [
+    ("interrupt bot_challenge", ["utter_iamabot"]),
+    ("interrupt ask_price", ["action_product_price"]),
+    ("leave goodbye", ["action_deactivate_loop", "utter_goodbye", "action_listen"]),
+    ("leave track_order", ["action_deactivate_loop", "track_order_form"]),
+    ("repeat", ["action_repeat_last", "action_listen"]),
+    ("redo ask_price", ["product_price_form"]),
+    ("start ask_shipping ask_warranty", ["action_shipping_info", "action_warranty_policy", "action_listen"]),
+    ("start ask_warranty", ["action_warranty_policy", "action_listen"]),
+    ("answer", []),
+])
+def test_plan_of_each_move(move: str, steps: list) -> None:
+    decoded = Move.decode(move)
+    assert decoded is not None
+    assert plan(decoded, ROUTES, message_intent="thank_you") == steps
+
+
+def test_a_start_of_the_message_intent_is_left_to_the_rules() -> None:
+    assert plan(Move("start", ("ask_shipping",)), ROUTES, message_intent="ask_shipping") == []
+
+
+# --------------------------------------------------------------------------- the tables agree with the project
+
+def _rules() -> dict:
+    rules = yaml.safe_load((PROJECT_ROOT / "data" / "rules.yml").read_text(encoding="utf-8"))["rules"]
+    starts = {}
+    for rule in rules:
+        steps = rule["steps"]
+        if "condition" not in rule and len(steps) >= 2 and "intent" in steps[0] and "action" in steps[1]:
+            starts[steps[0]["intent"]] = steps[1]["action"]
+    return starts
+
+
+def test_intent_groups_match_the_rules_and_the_catalogue() -> None:
+    starts = _rules()
+    domain = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))
+    forms = set(domain["forms"])
+    for intent in QUESTIONS | CHITCHAT | CLOSING | HUMAN:
+        assert intent in starts and starts[intent] not in forms, intent
+    for intent in REQUESTS:
+        assert starts.get(intent) in forms, intent
+    grouped = QUESTIONS | CHITCHAT | CLOSING | HUMAN | REQUESTS | {"inform", "affirm", "deny"}
+    assert grouped == set(domain["intents"])
