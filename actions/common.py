@@ -268,6 +268,18 @@ def entity_values(tracker: Tracker, entity: str) -> List[str]:
             if e.get("entity") == entity and e.get("value") is not None]
 
 
+def requested_intents(tracker: Tracker) -> List[str]:
+    """What the customer's latest message asked for: the intents its dialogue move routes
+    (several questions in one message, a correction redoing an earlier one), else its intent."""
+    from bot.dialogue.moves import Move
+
+    move = Move.decode(tracker.get_slot("dialogue_move"))
+    if move is not None and move.intents:
+        return list(move.intents)
+    intent = latest_intent(tracker)
+    return [intent] if intent else []
+
+
 def last_goal_intent(tracker: Tracker, intents: Sequence[str]) -> Optional[str]:
     """The most recent user intent among `intents` (e.g. which of two intents opened the goal)."""
     for event in reversed(tracker.events):

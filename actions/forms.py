@@ -30,7 +30,7 @@ from bot.text.identifiers import national_phone, normalise_order_id, normalise_p
 from bot.text.persian import normalise, to_ascii_digits
 
 from actions.common import (
-    RESUMED, button, digits, get_crm, get_verifier, goal_message, known_customer, latest_open_order,
+    RESUMED, button, digits, get_crm, get_verifier, goal_message, known_customer, latest_open_order, latest_text,
     previous_slot_value, product_name, reply_language, say, text, toman,
 )
 
@@ -69,6 +69,32 @@ def find_products(value: str, limit: int = 5) -> List[Product]:
     if product is not None:
         return [product]
     return crm.search_products(normalise(value), limit=limit)
+
+
+def products_hinted(message: str, limit: int = 6) -> List[Product]:
+    """Products a message points at without naming one ("how much is the samsung?",
+    «قیمت لپ تاپ چنده؟»): those of the category it names, else of the brand."""
+    from actions.shop import category_of_text
+    from bot.nlu.catalogue import BRANDS
+
+    crm = get_crm()
+    category = category_of_text(message)
+    words = " " + re.sub(r"[^\w\s]", " ", normalise(message).lower().replace("\u200c", " ")) + " "
+    brand = next((b for b in BRANDS if f" {b} " in words), None)
+    if category:
+        products = crm.list_products(category, limit=50)
+    elif brand:
+        products = crm.search_products(brand, limit=50)
+    else:   # a model family customers say on its own ("galaxy", «گلکسی», "redmi")
+        family = [w for w in words.split() if len(w) > 2 and not w.isdigit() and w not in _NOT_PRODUCT_WORDS]
+        products = [p for w in family[:3] for p in crm.search_products(w, limit=7)]
+        products = list({p.sku: p for p in products}.values()) if len(products) <= 6 else []
+    return sorted(products, key=lambda p: (not p.in_stock, p.price))[:limit]
+
+
+# Words of a product question that are not part of any product's name.
+_NOT_PRODUCT_WORDS = set("""how much what whats price cost costs is the a an of for do you have sell please pls
+قیمت چند چنده چقدر چقدره هست است رو را میخوام می خوام مشخصات دارید دارین برای این اون""".split())
 
 
 def product_buttons(products: List[Product], language: str) -> List[Dict[str, str]]:
@@ -356,8 +382,10 @@ class HamsafarFormValidation(FormValidationAction, abc.ABC):
     @given
     def validate_problem_description(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                      domain: Dict[Text, Any]) -> Dict[str, Any]:
-        # "I have a problem with my order" is not a description yet: ask for details
-        if not cues.describes_something(str(value)):
+        # "I have a problem with my order", "my phone broke" opening the goal: ask what happened;
+        # the answer to that question is taken as soon as it says anything
+        answering = tracker.get_slot("requested_slot") == "problem_description"
+        if not cues.describes_something(str(value), minimum=1 if answering else 2):
             return {"problem_description": None}
         return self._free_text("problem_description", value, dispatcher, tracker)
 
@@ -466,15 +494,17 @@ class AskProduct(AskAction):
         return "action_ask_product"
 
     def buttons(self, tracker: Tracker, language: str) -> List[Dict[str, str]]:
-        customer_id = tracker.get_slot("customer_id")
-        if (tracker.active_loop or {}).get("name") != "review_form" or not customer_id:
-            return []
         crm = get_crm()
-        skus: List[str] = []
-        for order in crm.list_orders(customer_id, status="delivered", limit=10):
-            skus += [item.sku for item in order.items if item.sku not in skus]
-        products = [p for p in (crm.get_product(sku) for sku in skus[:5]) if p is not None]
-        return product_buttons(products, language)
+        customer_id = tracker.get_slot("customer_id")
+        if (tracker.active_loop or {}).get("name") == "review_form":
+            if not customer_id:
+                return []
+            skus: List[str] = []
+            for order in crm.list_orders(customer_id, status="delivered", limit=10):
+                skus += [item.sku for item in order.items if item.sku not in skus]
+            products = [p for p in (crm.get_product(sku) for sku in skus[:5]) if p is not None]
+            return product_buttons(products, language)
+        return product_buttons(products_hinted(latest_text(tracker)), language)
 
 
 class AskProducts(AskAction):

@@ -38,6 +38,7 @@ from rasa_sdk.forms import ValidationAction
 
 from bot.dialogue.moves import ANSWER, LEAVE, REDO, START, Move
 from bot.journey import load_journey
+from bot.nlu.language import is_decisive
 
 from actions.common import (
     ABANDONED, IN_PROGRESS, LANGUAGES, STARTED, known_customer, latest_text, previous_slot_value, reply_language, say,
@@ -85,8 +86,10 @@ def state_events(tracker: Tracker, domain: Optional[Dict[Text, Any]] = None) -> 
     # language: the customer's explicit choice wins over detection
     preferred = tracker.get_slot("preferred_language")
     detected = parse.get("language")
-    if tracker.get_slot("language") in LANGUAGES and speaks_no_language(str(parse.get("text") or "")):
-        detected = None   # a bare number / code / email / emoji: keep the conversation's language
+    message_text = str(parse.get("text") or "")
+    if tracker.get_slot("language") in LANGUAGES and (speaks_no_language(message_text)
+                                                      or not is_decisive(message_text)):
+        detected = None   # a bare number / code / email / emoji, "sorry?", "ok": keep the conversation's language
     language = preferred if preferred in LANGUAGES else detected if detected in LANGUAGES else None
     if language:
         set_if_changed("language", language)

@@ -8,6 +8,8 @@ action_compare_products (catalogue through bot.crm).
 
 from __future__ import annotations
 
+import re
+
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
@@ -19,7 +21,7 @@ from bot.dialogue import cues
 from bot.text.persian import normalise
 
 from actions.common import (
-    Outcome, button, digits, entity_values, get_crm, guarded, last_goal_intent, latest_text, policy,
+    Outcome, button, digits, entity_values, get_crm, guarded, last_goal_intent, latest_text, policy, requested_intents,
     policy_text, product_name, reply_language, say, text, toman,
 )
 from actions.forms import find_products
@@ -54,7 +56,10 @@ class ActionShopInfo(Action):
                   domain: Dict[Text, Any]) -> List[EventType]:
         language = reply_language(tracker)
         data = policy()
-        if last_goal_intent(tracker, ("ask_about_company", "ask_contact_info")) == "ask_contact_info":
+        asked = requested_intents(tracker)
+        wants_contact = "ask_contact_info" in asked if set(asked) & {"ask_contact_info", "ask_about_company"} \
+            else last_goal_intent(tracker, ("ask_about_company", "ask_contact_info")) == "ask_contact_info"
+        if wants_contact:
             contact = data.get("contact") or {}
             say(dispatcher, "contact_info", language, phone=digits(contact.get("phone", ""), language),
                 email=contact.get("email", ""), address=policy_text(contact.get("address"), language),
@@ -109,13 +114,16 @@ class ActionWarrantyPolicy(Action):
                   domain: Dict[Text, Any]) -> List[EventType]:
         language = reply_language(tracker)
         data = policy()
+        returns = policy_text((data.get("returns") or {}).get("text"), language)
+        product = next((found[0] for sku in product_in_question(tracker)[:1] if (found := find_products(sku, limit=1))),
+                       None)
+        if product is not None:   # the product's own warranty first, then how returns work
+            say(dispatcher, "product_warranty", language, product=product_name(product, language),
+                months=digits(product.warranty_months, language))
+            say(dispatcher, "returns_policy", language, returns=returns)
+            return Outcome.completed()
         say(dispatcher, "warranty", language, warranty=policy_text((data.get("warranty") or {}).get("text"), language),
-            returns=policy_text((data.get("returns") or {}).get("text"), language))
-        for sku in product_in_question(tracker)[:1]:
-            found = find_products(sku, limit=1)
-            if found:
-                say(dispatcher, "product_warranty", language, product=product_name(found[0], language),
-                    months=digits(found[0].warranty_months, language))
+            returns=returns)
         return Outcome.completed()
 
 
@@ -169,6 +177,26 @@ def category_of_text(message: str) -> Optional[str]:
     return best
 
 
+_ASKED_ITEM = (
+    re.compile(r"(?:do|d'?you|you guys|do u)\s+(?:you\s+)?(?:guys\s+)?(?:sell|have|carry|stock)\s+(?:any\s+)?(.+?)"
+               r"(?:\s+for sale|\s+in stock|\s+in your (?:shop|store))?\s*[?!.]*$", re.IGNORECASE),
+    re.compile(r"^(?:ok(?:ay)?,?\s+(?:then,?\s+)?)?(?:any|got any|have you got)\s+(.+?)"
+               r"(?:\s+in your (?:shop|store)|\s+for sale)?\s*[?!.]*$", re.IGNORECASE),
+    re.compile(r"^(?:خب پس\s+|خب\s+|پس\s+)?(.+?)\s+(?:هم\s+)?(?:موجود\s+)?(?:دارید|دارین|میفروشید|می‌فروشید|"
+               r"میفروشین|می‌فروشین)(?:\s+برای فروش)?\s*[؟?!.]*$"),
+)
+
+
+def asked_item(message: str) -> Optional[str]:
+    """What a "do you sell X?" / «X دارید؟» message asks for (short phrases only), else None."""
+    clean = normalise(message).strip()
+    for pattern in _ASKED_ITEM:
+        match = pattern.search(clean)
+        if match and 1 <= len(match.group(1).split()) <= 5:
+            return match.group(1).strip(" ,،")
+    return None
+
+
 def category_title(category: str, language: str) -> str:
     entry = (policy().get("categories") or {}).get(category) or {}
     return str(entry.get(language) or entry.get("fa") or category)
@@ -210,8 +238,12 @@ class ActionBrowseProducts(Action):
             products = [p for h in hints for p in find_products(h)]
         if not products:
             names = crm.list_categories() or list(categories)
-            say(dispatcher, "browse_categories", language,
-                buttons=[button(category_title(c, language), "browse_products", {"product": c}) for c in names])
+            buttons = [button(category_title(c, language), "browse_products", {"product": c}) for c in names]
+            item = asked_item(latest_text(tracker))
+            if item and not hints:   # "do you sell air fryers?": say no before showing what we have
+                say(dispatcher, "browse_not_sold", language, item=item, buttons=buttons)
+                return Outcome.completed()
+            say(dispatcher, "browse_categories", language, buttons=buttons)
             return []
         products.sort(key=lambda p: (not p.in_stock, p.price))
         shown = products[: self.MAX]

@@ -43,8 +43,8 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "en": "To access your orders and account, please type the mobile number you shop with (for example 09121234567).",
     },
     "ask_phone_number_order": {
-        "fa": "حتماً، {product}. برای ثبت سفارش، لطفاً شماره موبایلی را که با آن خرید می‌کنید بنویسید (مثلاً ۰۹۱۲۱۲۳۴۵۶۷).",
-        "en": "Sure — {product}. To place the order, please type the mobile number you shop with (for example 09121234567).",
+        "fa": "برای ثبت سفارش {product}، لطفاً شماره موبایلی را که با آن خرید می‌کنید بنویسید (مثلاً ۰۹۱۲۱۲۳۴۵۶۷).",
+        "en": "To order the {product}, please type the mobile number you shop with (for example 09121234567).",
     },
     "phone_invalid": {
         "fa": "این شماره موبایل معتبر به نظر نمی‌رسد. لطفاً شماره را به شکل ۰۹۱۲۱۲۳۴۵۶۷ بنویسید.",
@@ -231,6 +231,10 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "fa": "{product}: {months} ماه گارانتی.",
         "en": "{product}: {months} months' warranty.",
     },
+    "returns_policy": {
+        "fa": "↩️ مرجوعی: {returns}",
+        "en": "↩️ Returns: {returns}",
+    },
     "payment_methods": {
         "fa": "روش‌های پرداخت:\n{lines}",
         "en": "You can pay with:\n{lines}",
@@ -242,6 +246,10 @@ TEXTS: Dict[str, Dict[str, str]] = {
     "usage_help_product": {
         "fa": "راهنمای نصب و استفاده {product}: {link}\nاگر مشکل ادامه داشت، کالا {months} ماه گارانتی دارد؛ بنویسید «اپراتور» تا همکاران پشتیبانی کمکتان کنند.",
         "en": "Setup and user guide for {product}: {link}\nIf it still doesn't work, it has a {months}-month warranty; type \"agent\" and our support team will help.",
+    },
+    "browse_not_sold": {
+        "fa": "متأسفم، «{item}» نداریم. این‌ها را داریم:",
+        "en": "Sorry, we don't sell {item}. This is what we have:",
     },
     "browse_categories": {
         "fa": "کدام دسته را ببینیم؟",

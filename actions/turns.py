@@ -25,7 +25,7 @@ from rasa_sdk.events import EventType, SlotSet
 
 from bot.crm.base import CRMError
 from bot.dialogue import cues
-from bot.dialogue.expectations import CONFIRMATION_SLOTS, expectation
+from bot.dialogue.expectations import CONFIRMATION_SLOTS, VERIFICATION_SLOTS, expectation
 from bot.dialogue.moves import ANSWER, INTERRUPT, LEAVE, REDO, START, Context, Message, Move, decide
 from bot.journey import Journey
 
@@ -56,7 +56,10 @@ def read_turn(tracker: Tracker, domain: Dict[str, Any], journey: Journey) -> Tup
     goal = tracker.get_slot("goal") if tracker.get_slot("goal_status") in IN_PROGRESS else None
     context = Context(active_form=form, requested_slot=requested, goal=goal,
                       goal_of_intent={i: g for i in journey.intents if (g := journey.goal_of_intent(i))},
-                      last_request=tracker.get_slot(LAST_REQUEST_SLOT))
+                      last_request=tracker.get_slot(LAST_REQUEST_SLOT),
+                      filled=frozenset(slot for slot in form_slots(domain, form)
+                                       if previous_slot_value(tracker, slot) is not None),
+                      has_choices=len(tracker.get_slot(SHOWN_SLOT) or []) > 1)
     move = decide(message, context)
     events: List[EventType] = []
     if tracker.get_slot(MOVE_SLOT) != move.encode():
@@ -79,8 +82,10 @@ def read_turn(tracker: Tracker, domain: Dict[str, Any], journey: Journey) -> Tup
 def _answer(tracker: Tracker, message: Message, form: str, requested: str, fresh: Dict[str, Any],
             domain: Dict[str, Any]) -> List[EventType]:
     """Slot events for a message that answers the form's question."""
+    # the digits of a phone number or a one-time code are not a new order number
+    not_corrections = {requested} | ({"order_id"} if requested in VERIFICATION_SLOTS else set())
     corrected = [slot for slot in form_slots(domain, form)
-                 if slot != requested and slot in fresh and fresh[slot] is not None
+                 if slot not in not_corrections and slot in fresh and fresh[slot] is not None
                  and previous_slot_value(tracker, slot) not in (None, fresh[slot])]
     if corrected:
         # "no, the A55": the new value replaces the old one and any confirmation is asked again

@@ -27,12 +27,12 @@ def message(intent: str, text: str, confidence: float = 0.95, **entities: str) -
                    entities={name: [value] for name, value in entities.items()})
 
 
-def in_form(form: str, slot: str, goal: str) -> Context:
-    return Context(active_form=form, requested_slot=slot, goal=goal, goal_of_intent=GOALS)
+def in_form(form: str, slot: str, goal: str, filled: tuple = ()) -> Context:
+    return Context(active_form=form, requested_slot=slot, goal=goal, goal_of_intent=GOALS, filled=frozenset(filled))
 
 
-def outside(last_request: str | None = None) -> Context:
-    return Context(goal_of_intent=GOALS, last_request=last_request)
+def outside(last_request: str | None = None, has_choices: bool = False) -> Context:
+    return Context(goal_of_intent=GOALS, last_request=last_request, has_choices=has_choices)
 
 
 # --------------------------------------------------------------------------- inside a form
@@ -62,7 +62,18 @@ def outside(last_request: str | None = None) -> Context:
     (message("thank_you", "thanks"), "otp_code", "track_order_form", "track_order", "interrupt thank_you"),
     # leaving: a new request, closing words, a person
     (message("goodbye", "ممنون، خداحافظ"), "product", "product_price_form", "know_price", "leave goodbye"),
-    (message("stop", "never mind, bye"), "phone_number", "track_order_form", "track_order", "leave stop"),
+    (message("stop", "never mind, bye"), "phone_number", "track_order_form", "track_order", "leave goodbye"),
+    (message("stop", "ok never mind"), "phone_number", "track_order_form", "track_order", "leave stop"),
+    (message("track_order", "bye for now, I'll come back with my order number", 0.5), "phone_number",
+     "return_form", "return_item", "leave goodbye"),
+    (message("inform", "actually nevermind, just found the tracking email. thanks!", 0.5), "phone_number",
+     "track_order_form", "track_order", "leave stop"),
+    (message("ask_payment_methods", "روشهای پرداختتون چیه راستی؟", 0.55), "phone_number", "track_order_form",
+     "track_order", "interrupt ask_payment_methods"),
+    (message("change_order", "na sabr kon, laghv nemikham, address ersalesh ro mikham avaz konam", 0.5),
+     "phone_number", "cancel_order_form", "cancel_order", "leave change_order"),
+    (message("ask_contact_info", "is there an email I can write to as well?", 0.7), "problem_description",
+     "problem_form", "fix_problem", "interrupt ask_contact_info"),
     (message("thank_you", "ok thanks"), "product", "product_price_form", "know_price", "leave thank_you"),
     (message("cancel_order", "cancel my order please", 0.93), "problem_description", "problem_form", "fix_problem",
      "leave cancel_order"),
@@ -76,6 +87,13 @@ def outside(last_request: str | None = None) -> Context:
 ])
 def test_moves_inside_a_form(msg: Message, slot: str, form: str, goal: str, expected: str) -> None:
     assert decide(msg, in_form(form, slot, goal)).encode() == expected
+
+
+def test_a_new_value_in_correcting_words_replaces_the_old_one() -> None:
+    change = message("change_order", "oh wait no, make it the JBL Tune 520 headphones instead", 0.9,
+                     product="AUD-JBL-T520")
+    context = in_form("place_order_form", "confirm_order", "place_order", filled=("product", "phone_number"))
+    assert decide(change, context).kind == "answer"
 
 
 def test_a_vague_long_message_in_a_free_text_question_is_the_answer() -> None:
@@ -99,9 +117,19 @@ def test_a_vague_long_message_in_a_free_text_question_is_the_answer() -> None:
     (message("place_order", "ok I want to buy it"), "ask_price", "start place_order"),
     (message("ask_price", "how much is the S24?", product="MOB-SAM-S24"), "track_order", "start ask_price"),
     (message("goodbye", "bye"), "ask_price", "start goodbye"),
+    (message("give_feedback", "eshtebah shod, manzooram asus vivobook bood", 0.48, product="LAP-ASU-VB15"), "ask_price",
+     "redo ask_price"),
+    (message("nlu_fallback", "نوکیا ۱۰۵", 0.4, product="MOB-NOK-105"), "browse_products", "redo ask_product_details"),
+    (message("inform", "۵", 0.9, rating="5"), None, "redo give_feedback"),
 ])
 def test_moves_outside_forms(msg: Message, last: str | None, expected: str) -> None:
     assert decide(msg, outside(last)).encode() == expected
+
+
+def test_a_choice_among_products_just_shown() -> None:
+    second = message("nlu_fallback", "دومی رو بیشتر توضیح بده", 0.4)
+    assert decide(second, outside("compare_products", has_choices=True)).encode() == "redo ask_product_details"
+    assert decide(second, outside("compare_products", has_choices=False)).encode() == "start nlu_fallback"
 
 
 @pytest.mark.parametrize("text", ["what?", "sorry?", "come again?", "can you repeat that", "چی؟", "چی گفتی؟",

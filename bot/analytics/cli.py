@@ -9,7 +9,8 @@ from typing import Any, Dict, List
 
 FUNNEL_COLUMNS = ("order", "stage", "units", "reached_any", "conversion", "drop_off", "drop_off_rate",
                   "conversion_from_first", "median_seconds_from_previous")
-GOAL_COLUMNS = ("goal", "stage", "started", "completed", "failed", "abandoned", "completion_rate", "abandon_rate",
+GOAL_COLUMNS = ("goal", "stage", "started", "completed", "failed", "abandoned", "suspended", "resumed",
+                "completion_rate", "abandon_rate",
                 "abandoned_at")
 KPI_COLUMNS = ("channel", "language", "conversations", "customer_messages", "fallback_rate", "handoff_rate",
                "goals_started", "goals_completed", "containment_rate", "csat_responses", "csat_mean", "csat_satisfied",

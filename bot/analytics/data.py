@@ -91,7 +91,8 @@ def load_rows(engine: Engine, filters: Filters = Filters()) -> List[Dict[str, An
 
 
 # --------------------------------------------------------------------------- facts for the metrics
-TRANSITIONS = ("goal_started", "goal_completed", "goal_failed", "goal_abandoned", "handoff_started", "handoff_ended")
+TRANSITIONS = ("goal_started", "goal_completed", "goal_failed", "goal_abandoned", "goal_suspended", "goal_resumed",
+               "handoff_started", "handoff_ended")
 # the `actions` text of each transition row, as the recorder (json.dumps) writes it
 TRANSITION_TEXT = {name: json.dumps([name]) for name in TRANSITIONS}
 TRANSITION_OF_TEXT = {text: name for name, text in TRANSITION_TEXT.items()}

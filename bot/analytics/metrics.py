@@ -24,7 +24,7 @@ from bot.analytics.data import Filters
 from bot.journey import Journey
 
 GOAL_EVENTS = {"goal_started": "started", "goal_completed": "completed", "goal_failed": "failed",
-               "goal_abandoned": "abandoned"}
+               "goal_abandoned": "abandoned", "goal_suspended": "suspended", "goal_resumed": "resumed"}
 FEEDBACK_GOAL = "give_feedback"
 FEEDBACK_INTENT = "give_feedback"
 ALL = "all"
@@ -218,6 +218,7 @@ def goals(engine: Engine, journey: Journey, top_steps: int = 3, filters: Filters
             "title_en": goal.title.get("en", name) if goal else name,
             "title_fa": goal.title.get("fa", name) if goal else name,
             "started": c["started"], "completed": c["completed"], "failed": c["failed"], "abandoned": c["abandoned"],
+            "suspended": c["suspended"], "resumed": c["resumed"],
             "completion_rate": ratio(c["completed"], c["started"]),
             "abandon_rate": ratio(c["abandoned"], c["started"]),
             "abandoned_at": [{"step": s, "count": n} for s, n in

@@ -100,13 +100,13 @@ def refers_back(text: str) -> bool:
 
 
 _CHEAPER = re.compile(r"\b(?:cheaper|cheapest|less expensive|lower price|arzoontar|arzuntar|arzoon tar)\b|"
-                      + _fa(r"(?:ارزون|ارزان|کم قیمت|ارزون قیمت) ?تر(?:ین|ه|ی|یه|ینه)?|قیمت کمتر"))
+                      + _fa(r"(?:ارزون|ارزان|کم قیمت|ارزون قیمت) ?تر(?:ین|ه|ی|یه|ینه)?(?:ش|شو|شون|و|رو)?|قیمت کمتر"))
 _PRICIER = re.compile(r"\b(?:pricier|more expensive|most expensive|priciest|gerountar|gerontar)\b|"
-                      + _fa(r"(?:گرون|گران) ?تر(?:ین|ه|ی|یه|ینه)?|قیمت بیشتر"))
+                      + _fa(r"(?:گرون|گران) ?تر(?:ین|ه|ی|یه|ینه)?(?:ش|شو|شون|و|رو)?|قیمت بیشتر"))
 _ORDINALS = (
-    (0, re.compile(r"\b(?:first|1st|first one|avali)\b|" + _fa(r"اولی|اولیه|اول"))),
-    (1, re.compile(r"\b(?:second|2nd|second one|the other one|dovomi)\b|" + _fa(r"دومی|دوم|اون یکی|آن یکی"))),
-    (2, re.compile(r"\b(?:third|3rd|third one|sevomi)\b|" + _fa(r"سومی|سوم"))),
+    (0, re.compile(r"\b(?:first|1st|first one|avali)\b|" + _fa(r"اولی|اولیه|اولیو|اولی رو"))),
+    (1, re.compile(r"\b(?:second|2nd|second one|the other one|dovomi)\b|" + _fa(r"دومی|دومیو|اون یکی|آن یکی"))),
+    (2, re.compile(r"\b(?:third|3rd|third one|sevomi)\b|" + _fa(r"سومی|سومیو"))),
 )
 
 
@@ -122,6 +122,29 @@ def choice_among(text: str) -> Optional[str]:
         if pattern.search(clean):
             return f"index:{index}"
     return None
+
+
+_GOODBYE = re.compile(r"\b(?:bye|goodbye|good bye|bye bye|see you|see ya|cya|later|take care|khodafez|khodahafez|"
+                      r"khodanegahdar|bye)\b|" + _fa(r"خداحافظ|خدافظ|خدانگهدار|بای|فعلا|فعلاً|روز خوش|شب خوش"))
+
+
+_STOP = re.compile(r"\b(?:never ?mind|forget (?:it|that|about it)|not now|maybe later|later|i'?ll do it later|"
+                   r"i'?ll come back|skip it|no need|bikhial|bikhiyal|velesh kon|baadan|ba'?adan)\b|"
+                   + _fa(r"بیخیال|بی خیال|ولش کن|ولش|مهم نیست|لازم نیست|بعدا|بعداً|فعلا نه|الان نه|نمیخوام|نمی خوام"))
+
+
+def wants_to_stop(text: str) -> bool:
+    """Words that drop what is being asked ("never mind", "I'll do it later", «بیخیال», «بعدا»)."""
+    return bool(_STOP.search(canonical(text)))
+
+
+def has_digits(text: str) -> bool:
+    return bool(re.search(r"\d", canonical(text)))
+
+
+def says_goodbye(text: str) -> bool:
+    """Words that take leave ("bye", «خداحافظ»), whatever else the message says."""
+    return bool(_GOODBYE.search(canonical(text)))
 
 
 # "didn't get the code", «کد نیومد» — a one-time code that did not arrive.
@@ -170,9 +193,11 @@ i i'm im ive i've me my we our you your have has had got a an the with need want
 reporting problem problems issue issues complaint complain complaining there is are some something wrong help please pls
 hi hello hey file make open raise ticket register about one of products product item items order orders purchase
 bought can could do does did for regarding concerning question support just so really very kind thanks thank
+is are was were it its this that be been got get broke broken break not working work works doesnt don't
 مشکل مشکلی مشکله مشکلات یه یک دارم داریم داشتم میخوام میخواستم خواستم گزارش کنم کنید بدم بدهم ثبت شکایت سلام لطفا
 لطفاً با از برای در به کالا کالای محصول محصولی سفارش سفارشم خرید خریدم کمک هست است پیش اومده آمده بکنم چیزی یک
-من ما شما رو را درباره مورد راجع یک داره دارد هم ممنون مرسی ی
+من ما شما رو را درباره مورد راجع یک داره دارد هم ممنون مرسی ی شده شد خراب خرابه کار نمیکنه نمی کنه
+گوشیم گوشی
 moshkel moshkeli daram mikham gozaresh sabt shekayat salam lotfan ye yek kala sefaresh kharid komak
 """.split())
 

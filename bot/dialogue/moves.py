@@ -23,7 +23,7 @@ slot into actions.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
 from bot.dialogue import cues
 from bot.dialogue.expectations import (
@@ -33,6 +33,11 @@ from bot.dialogue.expectations import (
 
 ANSWER, INTERRUPT, LEAVE, REPEAT, REDO, START = "answer", "interrupt", "leave", "repeat", "redo", "start"
 KINDS = (ANSWER, INTERRUPT, LEAVE, REPEAT, REDO, START)
+
+# Questions answered by digits: words without any are something else.
+DIGIT_SLOTS = frozenset({"phone_number", "otp_code", "order_id"})
+# Inside such a question, a request or side question this likely is taken as one.
+SOME_REQUEST = 0.4
 
 # Goals a bare product name or a correction can be redone for ("and the S24?").
 PRODUCT_FOLLOW_UPS = ("ask_price", "ask_product_details", "ask_warranty", "ask_usage_help")
@@ -65,7 +70,7 @@ class Message:
     confidence: float
     text: str
     entities: Mapping[str, List[str]] = field(default_factory=dict)
-    requests: Tuple[str, ...] = ()   # several requests found in one message, in order
+    requests: Tuple[str, ...] = ()   # intents of the message's clauses, in order (bot/nlu/requests.py)
 
     @classmethod
     def from_parse(cls, parse: Mapping[str, Any]) -> "Message":
@@ -78,6 +83,11 @@ class Message:
         return cls(intent=str(intent.get("name") or FALLBACK), confidence=float(intent.get("confidence") or 0.0),
                    text=str(parse.get("text") or ""), entities=entities, requests=requests)
 
+    @property
+    def ends_closing(self) -> bool:
+        """Its last clause thanks or says goodbye ("…, I'll come back later. thanks!")."""
+        return bool(self.requests) and self.requests[-1] in CLOSING
+
 
 @dataclass(frozen=True)
 class Context:
@@ -88,6 +98,8 @@ class Context:
     goal: Optional[str] = None                 # goal in progress (the active form's)
     goal_of_intent: Mapping[str, str] = field(default_factory=dict)   # journey.yml intent -> goal
     last_request: Optional[str] = None         # intent of the latest goal the customer asked for
+    filled: FrozenSet[str] = frozenset()      # the active form's slots that already have a value
+    has_choices: bool = False                  # several products were just listed or compared
 
 
 def decide(message: Message, context: Context) -> Move:
@@ -107,21 +119,50 @@ def _inside_form(message: Message, context: Context) -> Move:
     answers = set(expected.intents) | ({intent} if same_goal else set())
     threshold = CLEAR_REQUEST_IN_FREE_TEXT if expected.free_text else CLEAR_REQUEST
     clear = message.confidence >= threshold and intent != FALLBACK
-    short = cues.word_count(message.text) <= SHORT_MESSAGE_WORDS
+    words = cues.word_count(message.text)
+    short = words <= SHORT_MESSAGE_WORDS
     carries_answer = bool(expected.entity and message.entities.get(expected.entity))
+    # a phone number, a one-time code or an order number: words without digits are not one
+    wordy = slot in DIGIT_SLOTS and not cues.has_digits(message.text)
+    closing = intent in CLOSING or message.ends_closing or cues.says_goodbye(message.text)
 
     if intent in HUMAN and (clear or short):
         return Move(LEAVE, (intent,))
-    if intent == "deny" and slot not in CONFIRMATION_SLOTS and not carries_answer and cues.word_count(message.text) <= 3:
+    if _corrects_the_form(message, context):
+        return Move(ANSWER)   # "no wait, make it the Tune 520": the new value replaces the old one
+    if intent == "deny" and slot not in CONFIRMATION_SLOTS and not carries_answer and words <= 3:
         return Move(LEAVE, ("stop",))   # "no" to "which order?" / "your number?": the customer does not want to go on
+    if wordy and (closing or cues.wants_to_stop(message.text)):
+        if intent == "thank_you" and slot == "otp_code" and short and not cues.says_goodbye(message.text):
+            return Move(INTERRUPT, (intent,))   # politeness while the code is on its way
+        if cues.says_goodbye(message.text):
+            return Move(LEAVE, ("goodbye",))
+        thanks = intent == "thank_you" or (message.ends_closing and message.requests[-1] == "thank_you")
+        return Move(LEAVE, ("thank_you",) if thanks and not cues.wants_to_stop(message.text) else ("stop",))
+    if intent not in answers:
+        # "thanks — and what's the warranty?" inside a form: the questions, then the form
+        asked = _several_requests(message)
+        if asked and set(asked) != {intent} and all(i in QUESTIONS | CHITCHAT for i in asked):
+            return Move(INTERRUPT, asked)
+    if wordy and intent not in ANSWERS and intent != FALLBACK and message.confidence >= SOME_REQUEST:
+        # "what payment methods do you take?" while asked for a phone number
+        if intent in QUESTIONS | CHITCHAT | PRODUCT_QUESTIONS:
+            return Move(INTERRUPT, (intent,))
+        if intent in REQUESTS and not same_goal:
+            return Move(LEAVE, (intent,))
     if intent in answers or intent == FALLBACK:
         return Move(ANSWER)
     if carries_answer and not (clear and intent in REQUESTS and intent not in PRODUCT_QUESTIONS):
         return Move(ANSWER)
     if intent in CLOSING and (short or clear):
+        if cues.says_goodbye(message.text):
+            return Move(LEAVE, ("goodbye",))   # "never mind, bye": a goodbye, not "anything else?"
         if intent == "thank_you" and slot == "otp_code":
             return Move(INTERRUPT, (intent,))   # politeness while the code is on its way
         return Move(LEAVE, (intent,))
+    if expected.free_text and cues.sounds_like_question(message.text) and message.confidence >= CLEAR_REQUEST \
+            and intent in QUESTIONS | CHITCHAT:
+        return Move(INTERRUPT, (intent,))   # "is there an email I can write to?" while describing a problem
     if not clear:
         return Move(ANSWER)   # not sure it is anything else: the form's validation reads it
     if intent in CHITCHAT or intent in QUESTIONS:
@@ -133,41 +174,54 @@ def _inside_form(message: Message, context: Context) -> Move:
     return Move(ANSWER)
 
 
+def _corrects_the_form(message: Message, context: Context) -> bool:
+    """The message gives a new value for something the form already has, in words that correct
+    ("instead", «منظورم»): a product, an order number, a phone number."""
+    if not cues.is_correction(message.text):
+        return False
+    return any(expectation(slot).entity and message.entities.get(str(expectation(slot).entity))
+               for slot in context.filled if slot != context.requested_slot)
+
+
 def _outside_form(message: Message, context: Context) -> Move:
     intent, last = message.intent, context.last_request
     products, orders = message.entities.get("product"), message.entities.get("order_id")
     vague = intent in ("inform", "deny", FALLBACK)
     # "and the S24?" may parse as any product question: the earlier question is the one meant
     elliptic = cues.is_follow_up(message.text) or cues.is_correction(message.text)
-    if products and last in PRODUCT_FOLLOW_UPS and (vague or (elliptic and intent in PRODUCT_QUESTIONS)):
+    clear_other_request = intent in REQUESTS - PRODUCT_QUESTIONS and message.confidence >= CLEAR_REQUEST_IN_FREE_TEXT
+    if products and last in PRODUCT_FOLLOW_UPS and not clear_other_request \
+            and (vague or elliptic and (intent in PRODUCT_QUESTIONS or cues.is_correction(message.text))):
         return Move(REDO, (last,))
     if orders and not products and last in ORDER_FOLLOW_UPS and (vague or elliptic):
         return Move(REDO, (last,))
-    if intent == "inform":
-        # a bare product name or order number: show it / look it up
-        if products and not orders:
+    if vague and context.has_choices and not products and cues.choice_among(message.text):
+        # "the second one", «ارزون‌تره» after a list: that product, for the question asked before
+        return Move(REDO, (last if last in PRODUCT_FOLLOW_UPS else "ask_product_details",))
+    if vague:
+        # a bare product name, order number or score: show it / look it up / take the score
+        if products and not orders and cues.word_count(message.text) <= 5:
             return Move(REDO, ("ask_product_details",))
-        if orders and not products:
+        if orders and not products and intent == "inform":
             return Move(REDO, ("track_order",))
+        if message.entities.get("rating") and intent == "inform" and not products and not orders:
+            return Move(REDO, ("give_feedback",))
+    if intent in CLOSING and cues.says_goodbye(message.text):
+        return Move(START, ("goodbye",))
     return Move(START, _several_requests(message) or (intent,))
 
 
 def _several_requests(message: Message) -> Tuple[str, ...]:
-    """The requests of a message that asks several things, answerable one after the
-    other: every one but the last a one-action question; greetings and thanks dropped."""
+    """The requests of a message that asks several things, in the order to answer them:
+    greetings, thanks and plain answers dropped; one-action questions first, as asked;
+    at most one request that needs a form, last (two such requests: none of this)."""
     wanted: List[str] = []
     for intent in message.requests:
         if intent in CLOSING | {"greet", FALLBACK} | ANSWERS or intent in wanted:
             continue
         wanted.append(intent)
-    if not wanted or any(intent not in QUESTIONS | CHITCHAT for intent in wanted[:-1]):
+    one_action = [intent for intent in wanted if intent in QUESTIONS | CHITCHAT]
+    others = [intent for intent in wanted if intent not in QUESTIONS | CHITCHAT]
+    if len(others) > 1:
         return ()
-    return tuple(wanted[:3])
-
-
-def last_request(intents: Sequence[Optional[str]], goal_of_intent: Mapping[str, str]) -> Optional[str]:
-    """The newest intent, of the customer's earlier messages (oldest first), that asked for a goal."""
-    for intent in reversed(list(intents)):
-        if intent and intent in goal_of_intent:
-            return intent
-    return None
+    return tuple(one_action[:3] + others)

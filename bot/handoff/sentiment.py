@@ -6,7 +6,9 @@ Two parts, both from files we wrote (`bot/handoff/data/`):
 
 * a logistic regression on character (2-5) and word (1-2) n-grams, trained at first
   use (well under a second) on `sentiment.tsv` — ~220 Persian, Finglish and English
-  customer messages labelled pos / neu / neg / angry;
+  customer messages labelled pos / neu / neg / angry — and `sentiment_neutral.tsv`,
+  ~290 ordinary turns (greetings, goodbyes, yes/no, product names, questions) from
+  our NLU data, so that ordinary shop talk is not read as anger;
 * a cue lexicon (`lexicon.tsv`): positive and negative words shift the score, anger
   cues ("کلاهبردار", "افتضاح", "scam", "fed up", ...) and shouting ("!!!", "؟؟؟",
   ALL CAPS) mark frustration.
@@ -41,13 +43,19 @@ def _clean(text: str) -> str:
     return normalise(text or "").replace("\u200c", " ").lower()
 
 
-def load_examples(path: Path = DATA_DIR / "sentiment.tsv") -> List[Tuple[str, str]]:
+EXAMPLE_FILES = (DATA_DIR / "sentiment.tsv", DATA_DIR / "sentiment_neutral.tsv")
+
+
+def load_examples(*paths: Path) -> List[Tuple[str, str]]:
+    """label<TAB>text rows of our training files (both by default: the labelled
+    messages and the ordinary turns that keep shop talk from reading as anger)."""
     rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        label, text = line.split("\t", 1)
-        rows.append((label.strip(), text.strip()))
+    for path in paths or EXAMPLE_FILES:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line.strip() or line.startswith("#"):
+                continue
+            label, text = line.split("\t", 1)
+            rows.append((label.strip(), text.strip()))
     return rows
 
 

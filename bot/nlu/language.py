@@ -68,6 +68,7 @@ company shop store contact address hours open close closed review rate rating fe
 referral invite friend friends use set up setup work working works doesnt don't dont can't cant won't isnt
 is it any some more less best better compare vs versus between available stock new still yet just only
 ok okay sure great nice thanks alright fine never mind stop wait call email number greetings cheers nah
+sorry mistake meant mean actually instead again repeat
 """.split())
 
 _FINGLISH_PATTERN = re.compile(
@@ -94,6 +95,15 @@ def finglish_scores(text: str) -> Tuple[float, float]:
         elif _FINGLISH_PATTERN.search(word):
             fin += 0.5
     return fin, eng
+
+
+def is_decisive(text: str) -> bool:
+    """Whether the message's own words settle its language: Persian script, or Latin words
+    that lean clearly one way ("sorry?" or "ok" alone do not: the conversation's language stays)."""
+    if has_persian_letters(to_ascii_digits(text or "")):
+        return True
+    fin, eng = finglish_scores(text)
+    return abs(fin - eng) >= 1
 
 
 def detect_language(text: str) -> str:

@@ -213,6 +213,7 @@ class Player:
                     customer: Optional[Dict[str, Any]]) -> List[str]:
         problems: List[str] = []
         everything = reply + "\n" + "\n".join(buttons)
+        comparable = comparable_text(everything)
         if turn.silent:
             if reply.strip():
                 problems.append(f"expected no reply, got {reply!r}")
@@ -229,13 +230,13 @@ class Player:
             if language == "en" and persian:
                 problems.append(f"reply not in English: {reply!r}")
         for pattern in turn.says:
-            if not re.search(self._fill(pattern, customer), everything, re.IGNORECASE):
+            if not re.search(comparable_text(self._fill(pattern, customer)), comparable, re.IGNORECASE):
                 problems.append(f"reply does not say /{pattern}/: {everything!r}")
         for pattern in turn.not_says:
-            if re.search(self._fill(pattern, customer), everything, re.IGNORECASE):
+            if re.search(comparable_text(self._fill(pattern, customer)), comparable, re.IGNORECASE):
                 problems.append(f"reply says /{pattern}/: {everything!r}")
         for pattern in turn.buttons:
-            if not any(re.search(pattern, b, re.IGNORECASE) for b in buttons):
+            if not any(re.search(comparable_text(pattern), comparable_text(b), re.IGNORECASE) for b in buttons):
                 problems.append(f"no button /{pattern}/ in {buttons}")
         return problems
 
@@ -307,6 +308,12 @@ class Player:
             if handed != bool(expected["handoff"]):
                 problems.append(f"handoff: expected {expected['handoff']}, got {handed}")
         return problems
+
+
+def comparable_text(text: str) -> str:
+    """Text as a reader compares it: ZWNJ or a space between word parts alike, Arabic ي/ك as
+    Persian (so «می‌بند» matches a check written «می بند»)."""
+    return text.replace("\u200c", " ").replace("ي", "ی").replace("ك", "ک")
 
 
 def success_rates(results: List[Result]) -> Dict[str, Dict[str, Any]]:

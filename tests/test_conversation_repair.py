@@ -1,0 +1,96 @@
+"""Customers' multi-turn conversations, end to end: digressions, corrections, "buy it", switching, leaving.
+
+Each conversation of tests/conversations/*.yml (format: tests/support/conversations.py)
+is played through the REST channel of one real `hamsafar run` (fresh SQLite
+database with the demo shop, one-time codes read from a fake Kavenegar on
+127.0.0.1, a 24/7 support desk so that handoffs do not depend on the clock),
+and checked where its outcome is recorded: the replies (no internal values,
+the conversation's language, what must be said), the touchpoints table (goal
+completed / abandoned / not started, handoff), the orders and tickets tables.
+
+The held-out set (tests/conversations/heldout, never used while tuning) is
+played by its own bot in the last test, which asserts the issue's target:
+at least 95% of its conversations succeed. `bench/conversations.py` prints
+the same figures per repair kind and language.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Iterator, List
+
+import pytest
+
+from tests.conftest import PROJECT_ROOT, free_port
+from tests.fakes.sms_gateways import API_KEY, FakeSmsGateways
+from tests.support.bot_server import BotServer
+from tests.support.conversations import Conversation, Player, Result, heldout_set, success_rates, tuning_set
+
+pytestmark = pytest.mark.skipif(
+    not list((PROJECT_ROOT / "models").glob("*.tar.gz")),
+    reason="no trained model: run `hamsafar setup` (scripts/test.sh does)",
+)
+
+TUNING = tuning_set()
+HELDOUT_TARGET = 0.95
+
+
+def bot_environment(sms: FakeSmsGateways) -> Dict[str, str]:
+    return {"HAMSAFAR_SMS_GATEWAY": "kavenegar", "HAMSAFAR_KAVENEGAR_API_KEY": API_KEY,
+            "HAMSAFAR_KAVENEGAR_BASE_URL": sms.url, "HAMSAFAR_KAVENEGAR_SENDER": "10004346",
+            "HAMSAFAR_HANDOFF_HOURS": "always", "HAMSAFAR_HANDOFF_DAYS_OFF": ""}
+
+
+def start_player(tmp_path_factory: pytest.TempPathFactory, name: str, sms: FakeSmsGateways) -> tuple:
+    folder = tmp_path_factory.mktemp(name)
+    database_url = f"sqlite:///{folder / 'hamsafar.db'}"
+    bot = BotServer(database_url, free_port(), free_port(), folder / "bot.log", extra_env=bot_environment(sms)).start()
+    return bot, Player(bot, sms, database_url)
+
+
+@pytest.fixture(scope="module")
+def sms() -> Iterator[FakeSmsGateways]:
+    with FakeSmsGateways() as gateways:
+        yield gateways
+
+
+@pytest.fixture(scope="module")
+def player(tmp_path_factory: pytest.TempPathFactory, sms: FakeSmsGateways) -> Iterator[Player]:
+    bot, player = start_player(tmp_path_factory, "conversations", sms)
+    yield player
+    player.close()
+    bot.stop()
+
+
+def test_the_sets_are_large_and_varied_enough() -> None:
+    """At least 150 tuning and 50 held-out conversations, every repair kind in both languages."""
+    heldout = heldout_set()
+    assert len(TUNING) >= 150 and len(heldout) >= 50, (len(TUNING), len(heldout))
+    kinds = {"reference", "interruption", "switch", "correction", "closing", "frustration", "clarification",
+             "multi", "repeat", "tracking"}
+    for conversations in (TUNING, heldout):
+        assert {(c.kind, c.language) for c in conversations} >= {(k, lang) for k in kinds for lang in ("fa", "en")}
+    assert not {c.id for c in TUNING} & {c.id for c in heldout}
+    # written independently: no held-out conversation repeats a tuning one (single lines may
+    # coincide — both sets start from the issue's own examples)
+    tuning = {tuple(t.user for t in c.turns) for c in TUNING}
+    assert not [c.id for c in heldout if tuple(t.user for t in c.turns) in tuning]
+
+
+@pytest.mark.parametrize("conversation", TUNING, ids=[c.id for c in TUNING])
+def test_conversation(player: Player, conversation: Conversation) -> None:
+    result = player.play(conversation)
+    assert result.ok, result.report()
+
+
+def test_the_held_out_conversations_reach_the_target(tmp_path_factory: pytest.TempPathFactory,
+                                                    sms: FakeSmsGateways) -> None:
+    """The issue's bar on conversations never tuned on: at least 95% succeed."""
+    bot, heldout_player = start_player(tmp_path_factory, "heldout", sms)
+    try:
+        results: List[Result] = [heldout_player.play(c) for c in heldout_set()]
+    finally:
+        heldout_player.close()
+        bot.stop()
+    rate = success_rates(results)["all/all"]["rate"]
+    failed = "\n\n".join(r.report() for r in results if not r.ok)
+    assert rate >= HELDOUT_TARGET, f"{rate:.3f} of the held-out conversations succeeded\n{failed}"
