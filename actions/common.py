@@ -218,7 +218,7 @@ def report_goal(action_name: str, tracker: Tracker, events: List[EventType]) -> 
 
     own = load_journey().goal_completed_by(action_name)
     current = tracker.get_slot("goal")
-    if not own or current in own:
+    if not own or not current or current in own:
         return events
     before: List[EventType] = []
     suspended = tracker.get_slot("suspended_goal")

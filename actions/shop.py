@@ -192,9 +192,15 @@ def asked_item(message: str) -> Optional[str]:
     clean = normalise(message).strip()
     for pattern in _ASKED_ITEM:
         match = pattern.search(clean)
-        if match and 1 <= len(match.group(1).split()) <= 5:
-            return match.group(1).strip(" ,،")
+        item = match.group(1).strip(" ,،") if match else ""
+        if item and 1 <= len(item.split()) <= 5 and item.lower() not in _NOT_AN_ITEM:
+            return item
     return None
+
+
+# "what do you have?" names no item.
+_NOT_AN_ITEM = {"چی", "چه", "چیا", "چیزی", "چه چیزی", "چه چیزایی", "چیها", "what", "anything", "something", "stuff",
+                "any", "things", "products", "کالا", "محصول", "محصولی", "کالایی", "چه کالاهایی", "چه محصولاتی"}
 
 
 def category_title(category: str, language: str) -> str:

@@ -201,7 +201,8 @@ def test_browse_products_answers_with_buttons(shop) -> None:  # type: ignore[no-
                            make_tracker({"language": "en"}, intent="browse_products", text="show me your laptops"))
     buttons = messages[0]["buttons"]
     assert buttons and all(b["payload"].startswith('/ask_product_details{"product":"LAP-') for b in buttons)
-    assert slots_of(events) == {"goal_status": "completed"}
+    assert slots_of(events) == {"goal_status": "completed",   # what was shown, for "the cheaper one"
+                                "shown_products": [b["payload"].split('"')[3] for b in buttons]}
     events, messages = run(shop_actions.ActionBrowseProducts(),
                            make_tracker({"language": "fa"}, intent="browse_products", text="چی دارید؟"))
     assert events == [] and messages[0]["buttons"][0]["payload"].startswith("/browse_products")

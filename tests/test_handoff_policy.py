@@ -53,7 +53,7 @@ def test_silent_while_handed_off_even_for_restart():
     t = tracker(SlotSet("handoff_active", True), ActionExecuted(ACTION_LISTEN_NAME), user("/restart", "restart"))
     action, prediction = predicted(t)
     assert action == ACTION_LISTEN_NAME
-    assert prediction.is_no_user_prediction and prediction.policy_priority == 7  # overrules RulePolicy
+    assert prediction.is_no_user_prediction and prediction.policy_priority == 8  # overrules RulePolicy and the repair policy
 
 
 def test_silent_for_any_intent_while_handed_off():

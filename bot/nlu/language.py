@@ -68,7 +68,8 @@ company shop store contact address hours open close closed review rate rating fe
 referral invite friend friends use set up setup work working works doesnt don't dont can't cant won't isnt
 is it any some more less best better compare vs versus between available stock new still yet just only
 ok okay sure great nice thanks alright fine never mind stop wait call email number greetings cheers nah
-sorry mistake meant mean actually instead again repeat
+sorry mistake meant mean actually instead again repeat apply send get give show tell know check find see look
+make take let go come keep buy sell ship arrive arrived late early today tomorrow yesterday week day days
 """.split())
 
 _FINGLISH_PATTERN = re.compile(
