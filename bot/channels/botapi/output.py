@@ -78,20 +78,25 @@ class BotApiOutput(ProactiveOutput):
         """Wallet invoices, when the platform has them and the shop turned them on."""
         return self._state["invoices"]
 
-    async def bot(self):  # type: ignore[no-untyped-def]
+    def new_bot(self):  # type: ignore[no-untyped-def]
+        """A python-telegram-bot `Bot` for this platform's API address (not yet initialised)."""
         from telegram import Bot
         from telegram.request import HTTPXRequest
 
+        base_url = self.base_url or self.platform.base_url
+        return Bot(
+            self.token,
+            request=HTTPXRequest(connection_pool_size=32, read_timeout=15, write_timeout=15),
+            get_updates_request=HTTPXRequest(connection_pool_size=2, read_timeout=60),
+            base_url=base_url,
+            base_file_url=_file_url(base_url) if self.base_url else self.platform.base_file_url,
+        )
+
+    async def bot(self):  # type: ignore[no-untyped-def]
+        """The shared, initialised `Bot` (getMe on first use)."""
         state = self._state
         if state["bot"] is None:
-            base_url = self.base_url or self.platform.base_url
-            kwargs: Dict[str, Any] = {
-                "request": HTTPXRequest(connection_pool_size=32, read_timeout=15, write_timeout=15),
-                "get_updates_request": HTTPXRequest(connection_pool_size=2, read_timeout=60),
-                "base_url": base_url,
-                "base_file_url": self.platform.base_file_url if not self.base_url else _file_url(base_url),
-            }
-            state["bot"] = Bot(self.token, **kwargs)
+            state["bot"] = self.new_bot()
         if state["init"] is None:
             state["init"] = asyncio.ensure_future(state["bot"].initialize())
         await asyncio.shield(state["init"])
