@@ -150,26 +150,40 @@ def test_bale_and_telegram_update_ids_do_not_collide(shop, fake):
 
 # ----------------------------------------------------------------------------- polling
 def test_polling_without_long_polling_does_not_spin(shop, fake):
-    channel, agent = make_channel(fake, mode="polling"), EchoAgent()
+    async def reply(message):
+        if message.text.startswith("/"):
+            return
+        await message.output_channel.send_text_with_buttons(message.sender_id, f"echo: {message.text}",
+                                                            [{"title": "بله", "payload": "/affirm"}])
+
+    channel, agent = make_channel(fake, mode="polling"), EchoAgent(reply)
     fake.updates.append(text_update(40, "از طریق polling"))
     with ServerThread([channel], agent) as server:
         deadline = time.time() + 10
         while not agent.messages and time.time() < deadline:
             time.sleep(0.05)
-        assert fake.wait_for("sendMessage", 1)[0]["text"] == "echo: از طریق polling"
+        first = fake.wait_for("sendMessage", 1)[0]
+        assert first["text"] == "echo: از طریق polling"
+        # one batch: an update without an id, and a press without chat_instance (as Bale may send it)
+        data = json.loads(first["reply_markup"])["inline_keyboard"][0][0]["callback_data"]
+        fake.updates.extend([{"message": {"text": "no id"}}, callback_update(41, data, chat_instance=None)])
+        deadline = time.time() + 10
+        while len(agent.messages) < 2 and time.time() < deadline:
+            time.sleep(0.05)
         polls_before = len(fake.sent("getUpdates"))
         time.sleep(2.5)  # the fake answers at once, as Bale documents no long polling
         polls = len(fake.sent("getUpdates")) - polls_before
-        fake.updates.append(text_update(41, "دومی"))
+        fake.updates.append(text_update(42, "دومی"))
         deadline = time.time() + 5
-        while len(agent.messages) < 2 and time.time() < deadline:
+        while len(agent.messages) < 3 and time.time() < deadline:
             time.sleep(0.05)
         channel._polling_stop.set()
     assert polls <= 4, polls  # about one poll a second, not hundreds
     assert fake.sent("deleteWebhook")
     assert all("allowed_updates" not in p for p in fake.sent("getUpdates"))
-    assert [m.text for m in agent.messages] == ["از طریق polling", "دومی"]
-    assert int(fake.sent("getUpdates")[-1]["offset"]) == 42  # confirmed what it handled
+    assert [m.text for m in agent.messages] == ["از طریق polling", "/affirm", "دومی"]
+    assert [p["callback_query_id"] for p in fake.sent("answerCallbackQuery")] == ["cbq-41"]
+    assert int(fake.sent("getUpdates")[-1]["offset"]) == 43  # confirmed what it handled
 
 
 def test_polling_mode_and_variables_from_the_environment(monkeypatch):

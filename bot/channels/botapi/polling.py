@@ -5,6 +5,11 @@ order). Removes a configured webhook first (the Bot API refuses getUpdates while
 one is set). Bale documents `offset` and `limit` but not long polling, so after
 an empty answer that came back at once the loop pauses `platform.poll_pause`
 seconds instead of asking again immediately.
+
+Updates are fetched as plain JSON (`Bot.do_api_request`), not as python-telegram-bot
+objects: `get_updates` builds every object of the batch at once, so one update with
+a field Bale leaves out (e.g. `callback_query.chat_instance`) would fail the whole
+batch and stop the loop; here each update is completed and handled on its own.
 """
 
 from __future__ import annotations
@@ -12,7 +17,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import warnings
 from typing import Any, Dict, Optional, TYPE_CHECKING
+
+from telegram.warnings import PTBUserWarning
 
 from bot.channels.botapi.pacing import retry_seconds
 
@@ -20,6 +28,9 @@ if TYPE_CHECKING:
     from bot.channels.botapi.input import BotApiInput, OnNewMessage
 
 logger = logging.getLogger(__name__)
+
+# do_api_request advises Bot.get_updates for this endpoint; we want the raw JSON (see above)
+warnings.filterwarnings("ignore", message=r"Please use 'Bot\.getUpdates'", category=PTBUserWarning)
 
 
 async def run_polling(
@@ -42,16 +53,14 @@ async def run_polling(
         logger.warning("%s: deleteWebhook failed: %s", platform.title, error)
     offset: Optional[int] = None
     backoff = 1.0
-    options: Dict[str, Any] = {}
-    if platform.allowed_updates is not None:
-        options["allowed_updates"] = list(platform.allowed_updates)
     logger.info("%s: polling for updates", platform.title)
     while not stop_event.is_set():
         asked = time.monotonic()
+        request: Dict[str, Any] = {"offset": offset, "timeout": poll_timeout}
+        if platform.allowed_updates is not None:
+            request["allowed_updates"] = list(platform.allowed_updates)
         try:
-            updates = await bot.get_updates(
-                offset=offset, timeout=poll_timeout, read_timeout=poll_timeout + 10, **options,
-            )
+            updates = await bot.do_api_request("getUpdates", api_kwargs=request, read_timeout=poll_timeout + 10)
             backoff = 1.0
         except RetryAfter as error:
             await asyncio.sleep(retry_seconds(error))
@@ -65,10 +74,20 @@ async def run_polling(
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 30)
             continue
-        for update in updates:
-            offset = update.update_id + 1
-            if channel.is_new_update(update.update_id):
-                channel.spawn(channel.handle_update(update.to_dict(), on_new_message))
+        except Exception:  # anything else (a malformed answer): log, wait, keep polling
+            logger.exception("%s: getUpdates failed", platform.title)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 30)
+            continue
+        for update in updates if isinstance(updates, list) else []:
+            try:
+                update_id = int(update["update_id"])
+            except (TypeError, KeyError, ValueError):
+                logger.warning("%s: skipped an update without an update_id", platform.title)
+                continue
+            offset = max(offset or 0, update_id + 1)
+            if channel.is_new_update(update_id):
+                channel.spawn(channel.handle_update(update, on_new_message))
         if not updates and platform.poll_pause and time.monotonic() - asked < platform.poll_pause:
             try:  # the server answered at once: no long polling here, so do not spin
                 await asyncio.wait_for(stop_event.wait(), timeout=platform.poll_pause)
