@@ -14,7 +14,8 @@ Private modules: `input`, `output`, `polling`, `formatting`, `pacing`, `payments
 `texts`, `platform`.
 """
 
-from bot.channels.botapi.formatting import MAX_CALLBACK_BYTES, MAX_MESSAGE_LENGTH, callback_data_for, payload_for, split_message
+from bot.channels.botapi.formatting import (MAX_CALLBACK_BYTES, MAX_MESSAGE_LENGTH, callback_data_for, payload_for,
+                                            split_message)
 from bot.channels.botapi.input import BotApiInput, OnNewMessage
 from bot.channels.botapi.output import BotApiOutput
 from bot.channels.botapi.payments import InvoiceSettings, invoice_json

@@ -276,7 +276,8 @@ class BotApiInput(InputChannel):
         await bot.answer_pre_checkout_query(query.id, ok=bool(ok),
                                             error_message=None if ok else POLITE["payment_refused"][lang])
 
-    async def _confirm_payment(self, message, conv: str, lang: str, output: BotApiOutput) -> None:  # type: ignore[no-untyped-def]
+    async def _confirm_payment(self, message, conv: str, lang: str,  # type: ignore[no-untyped-def]
+                               output: BotApiOutput) -> None:
         recorded = payments.record_payment(self.platform.name, conv, message.successful_payment)
         if recorded is None:
             return

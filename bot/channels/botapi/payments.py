@@ -64,7 +64,8 @@ class InvoiceSettings:
         if mode in ("", "off", "link", "none"):
             return None
         if mode != "wallet":
-            logger.warning("%s=%r is not 'wallet' or 'off'; wallet invoices stay off", platform.variable("PAYMENTS"), mode)
+            logger.warning("%s=%r is not 'wallet' or 'off'; wallet invoices stay off",
+                           platform.variable("PAYMENTS"), mode)
             return None
         token = settings.env_secret(platform.variable("PROVIDER_TOKEN"))
         if not token:
@@ -132,7 +133,8 @@ def check_pre_checkout(conversation_id: str, payload: Optional[str], currency: s
 def record_payment(channel: str, conversation_id: str, payment: Any) -> Optional[Tuple[str, int]]:
     """Store a `successful_payment` once per charge; (order id, Toman) when new, else None."""
     order_id = order_of_payload(getattr(payment, "invoice_payload", None))
-    charge = getattr(payment, "telegram_payment_charge_id", None) or getattr(payment, "provider_payment_charge_id", None)
+    charge = (getattr(payment, "telegram_payment_charge_id", None)
+              or getattr(payment, "provider_payment_charge_id", None))
     if order_id is None or not charge:
         logger.warning("%s: a payment without our payload or a charge id was not recorded", channel)
         return None
