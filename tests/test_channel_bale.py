@@ -516,9 +516,17 @@ def test_wallet_invoice_for_an_order_checked_before_payment_and_recorded_once(sh
         settle(server, channel)
     confirmations = [p["text"] for p in fake.sent("sendMessage") if "دریافت شد" in p["text"]]
     assert len(confirmations) == 1 and "تومان" in confirmations[0]
+    query = sa.text("SELECT channel, order_id, amount, currency, conversation_id FROM messenger_payments")
     with get_engine().connect() as conn:
-        rows = conn.execute(sa.text("SELECT channel, order_id, amount, currency, conversation_id FROM messenger_payments")).all()
+        rows = conn.execute(query).all()
     assert [tuple(r) for r in rows] == [("bale", order.order_id, rial, "IRR", "bale:4242")]
+    # erasing the customer unlinks the payment from the Bale conversation; the shop's books keep it
+    from bot.touchpoints.erasure import erase_customer
+
+    assert erase_customer("C001")["messenger_payments"] == 1
+    with get_engine().connect() as conn:
+        rows = conn.execute(query).all()
+    assert [tuple(r) for r in rows] == [("bale", order.order_id, rial, "IRR", "erased")]
 
 
 def test_wallet_invoices_are_off_unless_the_shop_turns_them_on(shop, fake, monkeypatch):

@@ -17,6 +17,9 @@ The flow, and what is checked where:
 4. A `successful_payment` message is stored once per charge in
    `messenger_payments` (`record_payment`) and confirmed to the customer. The CRM
    interface has no "mark paid", so the shop reconciles from that table.
+
+Erasing a customer (`hamsafar erase`) unlinks their payments from their conversations
+but keeps order, amount and charge ids: the shop's books need them, the person is gone.
 """
 
 from __future__ import annotations
@@ -24,9 +27,10 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from bot import settings
 from bot.channels.botapi.platform import Platform
@@ -151,3 +155,16 @@ def record_payment(channel: str, conversation_id: str, payment: Any) -> Optional
         return None  # the same charge reported twice
     logger.info("%s: wallet payment recorded for order %s", channel, order_id)
     return order_id, int(payment.total_amount) // RIAL_PER_TOMAN
+
+
+ERASED = "erased"
+
+
+def erase_customer_data(conn: Connection, customer_id: str, conversation_ids: List[str]) -> Dict[str, int]:
+    """`hamsafar erase`: the customer's payments lose their conversation (rows changed per table)."""
+    table = MessengerPayment.__table__
+    if not conversation_ids or not sa.inspect(conn).has_table(table.name):
+        return {"messenger_payments": 0}
+    changed = conn.execute(table.update().where(table.c.conversation_id.in_(conversation_ids))
+                           .values(conversation_id=ERASED)).rowcount
+    return {"messenger_payments": changed or 0}
