@@ -546,3 +546,19 @@ def test_wallet_invoices_are_off_unless_the_shop_turns_them_on(shop, fake, monke
         post(server, contact_update(140, C001_PHONE, contact_user_id=4242))
         settle(server, channel)
     assert fake.sent("sendInvoice") == []
+
+
+def test_invoice_parameters_follow_bales_limits(shop):
+    from bot.channels.botapi import InvoiceSettings, invoice_json
+    from bot.channels.botapi.payments import invoice_parameters
+
+    shop_card = InvoiceSettings(PROVIDER)
+    params = invoice_parameters(invoice_json("100123", 1_250_000, "لپ‌تاپ " * 20, "fa")["invoice"], shop_card)
+    assert len(params["title"]) <= 32 and len(params["description"]) <= 255
+    assert "۱۰۰۱۲۳" in params["description"] and "۱٬۲۵۰٬۰۰۰ تومان" in params["description"]
+    assert params["prices"][0].amount == 12_500_000 and params["currency"] == "IRR"
+    english = invoice_parameters(invoice_json("100123", 990, "Laptop", "en")["invoice"], shop_card)
+    assert english["description"] == "Payment for order 100123: 990 Toman"
+    for bad in ({"order_id": "", "total_toman": 5}, {"order_id": "1", "total_toman": 0},
+                {"order_id": "1", "total_toman": "many"}, {"order_id": "9" * 65, "total_toman": 5}):
+        assert invoice_parameters(bad, shop_card) is None

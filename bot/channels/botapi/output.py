@@ -192,17 +192,14 @@ class BotApiOutput(ProactiveOutput):
             )
             self._state["keyboard_open"].add(chat_id)
             await self.call(chat_id, "send_message", text=text, reply_markup=keyboard)
-        elif json_message.get("invoice"):
-            await self._send_invoice(recipient_id, json_message["invoice"])
+        elif json_message.get("invoice") and self.invoices is not None:
+            await self._send_invoice(recipient_id, json_message["invoice"], self.invoices)
         elif json_message.get("text"):
             await self._deliver(recipient_id, str(json_message["text"]), json_message.get("buttons") or [], kind="message")
 
-    async def _send_invoice(self, recipient_id: str, invoice: Dict[str, Any]) -> None:
+    async def _send_invoice(self, recipient_id: str, invoice: Dict[str, Any], shop: payments.InvoiceSettings) -> None:
         """A wallet invoice for an order (the payment link stays the other way to pay)."""
-        settings = self.invoices
-        if settings is None:
-            return  # not a wallet platform, or the shop did not turn invoices on
-        params = payments.invoice_parameters(invoice, settings)
+        params = payments.invoice_parameters(invoice, shop)
         if params is None:
             logger.warning("%s: malformed invoice request ignored", self.platform.title)
             return
