@@ -126,7 +126,7 @@ def test_typed_intent_shortcuts_are_neutralised_on_every_channel():
 
     for typed in ("/restart", "  /restart", "/session_start", '/inform{"customer_id": "C1"}'):
         assert not guard_customer_text(typed).startswith("/")
-    for source in ("web.py", "telegram.py", "sms.py", "rest.py"):
+    for source in ("web.py", "botapi/input.py", "sms.py", "rest.py"):
         assert "guard_customer_text(" in (PROJECT_ROOT / "bot" / "channels" / source).read_text(encoding="utf-8"), source
 
 

@@ -1,6 +1,7 @@
-"""Hamsafar's channels: Telegram, the website widget and SMS.
+"""Hamsafar's channels: Telegram and Bale (one Bot-API channel), the website widget and SMS.
 
-One connector per file. Every output path can send without an incoming
-message (`bot.channels.base`) and every outbound message passes the consent
-check in `bot.channels.consent`.
+One connector per module (`botapi/` a package shared by `telegram.py` and
+`bale.py`). Every output path can send without an incoming message
+(`bot.channels.base`) and every outbound message passes the consent check in
+`bot.channels.consent`.
 """

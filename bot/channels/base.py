@@ -8,6 +8,7 @@ reminders, surveys and agent replies — and which checks consent
 Conversation ids carry the channel (the rule is documented in docs/channels.md):
 
 * Telegram: `tg:<chat_id>` in a private chat, `tg:<chat_id>:<user_id>` in a group;
+* Bale: `bale:<chat_id>` in a private chat, `bale:<chat_id>:<user_id>` in a group;
 * website widget: `web:<session_id>`;
 * SMS: `sms:<E.164 phone>`.
 
@@ -32,21 +33,21 @@ from bot.channels import consent
 logger = logging.getLogger(__name__)
 
 # Rasa input channel name -> the `channel` value analytics (touchpoints) use.
-CHANNEL_LABELS = {"hamsafar_telegram": "telegram", "web": "web", "sms": "sms"}
-PREFIXES = {"tg": "telegram", "web": "web", "sms": "sms"}
+CHANNEL_LABELS = {"hamsafar_telegram": "telegram", "hamsafar_bale": "bale", "web": "web", "sms": "sms"}
+PREFIXES = {"tg": "telegram", "bale": "bale", "web": "web", "sms": "sms"}
 
 _outputs: Dict[str, "ProactiveOutput"] = {}
 
 
 def channel_label(input_channel: Optional[str]) -> Optional[str]:
-    """`telegram`/`web`/`sms` for our Rasa input channel names; others unchanged."""
+    """`telegram`/`bale`/`web`/`sms` for our Rasa input channel names; others unchanged."""
     if input_channel is None:
         return None
     return CHANNEL_LABELS.get(input_channel, input_channel)
 
 
 def channel_of_conversation(conversation_id: str) -> Optional[str]:
-    """`telegram`, `web` or `sms` from a conversation id's prefix, else None."""
+    """`telegram`, `bale`, `web` or `sms` from a conversation id's prefix, else None."""
     prefix = str(conversation_id).split(":", 1)[0]
     return PREFIXES.get(prefix)
 
@@ -54,7 +55,7 @@ def channel_of_conversation(conversation_id: str) -> Optional[str]:
 class ProactiveOutput(OutputChannel):
     """Base of our output channels: consent-checked sends, with or without an incoming message."""
 
-    channel = "base"  # consent / analytics label: telegram | web | sms
+    channel = "base"  # consent / analytics label: telegram | bale | web | sms
 
     def __init__(self, *, proactive: bool = True) -> None:
         # An output created for replies to an incoming message passes proactive=False.
@@ -101,7 +102,7 @@ def clear_outputs() -> None:
 
 
 def get_output(channel: str) -> Optional["ProactiveOutput"]:
-    """The configured output of `channel` (`telegram`, `web`, `sms`) in this process."""
+    """The configured output of `channel` (`telegram`, `bale`, `web`, `sms`) in this process."""
     return _outputs.get(channel)
 
 

@@ -1,15 +1,15 @@
 """Consent: the ONE place every outbound message is checked against opt-out.
 
-Every output path (Telegram, web widget, SMS, proactive journeys, agent replies)
+Every output path (Telegram, Bale, web widget, SMS, proactive journeys, agent replies)
 calls `check_outbound` before it sends. The policy:
 
 * SMS: an opted-out number gets nothing at all (no replies, no reminders, no
   one-time codes) until it opts back in. The single exception is the one
   confirmation of the opt-out itself (`kind="opt_out_confirmation"`), sent once.
-* Telegram and web: an opted-out chat/session gets no bot-initiated
+* Telegram, Bale and web: an opted-out chat/session gets no bot-initiated
   (`proactive=True`) messages; replies to a message the customer just sent are
-  still delivered. A Telegram chat that blocked the bot (`source="blocked"`)
-  gets nothing until it writes again.
+  still delivered. A Telegram or Bale chat that blocked the bot
+  (`source="blocked"`) gets nothing until it writes again.
 
 Opt-out keywords («لغو», «لغو۱۱», STOP, UNSUBSCRIBE, ...) and opt-in keywords
 (START, «شروع», ...) are recognised by `keyword()` after normalising Persian
@@ -61,17 +61,17 @@ def keyword(text: str) -> Optional[str]:
 def normalise_address(channel: str, address: str) -> str:
     """The address consent is keyed by: E.164 phone for SMS, else the id as given.
 
-    Conversation ids carry a channel prefix (`sms:+98...`, `tg:123`, `web:abc`);
+    Conversation ids carry a channel prefix (`sms:+98...`, `tg:123`, `bale:123`, `web:abc`);
     it is removed here so both forms find the same record.
     """
     address = str(address)
-    for prefix in ("sms:", "tg:", "web:"):
+    for prefix in ("sms:", "tg:", "bale:", "web:"):
         if address.startswith(prefix):
             address = address[len(prefix):]
             break
     if channel == "sms":
         return normalise_phone(address) or address
-    if channel == "telegram":
+    if channel in ("telegram", "bale"):
         return address.split(":", 1)[0]  # the chat; in groups `chat:user`
     return address
 

@@ -1,5 +1,5 @@
 """Tables of the channels: consent, SMS log, inbound de-duplication, web history,
-Telegram callback ids.
+Bot-API callback ids, wallet payments received through a messenger (Bale).
 
 Documented in docs/channels.md. `ensure_tables()` creates just these tables (the
 channels work before the rest of the schema exists); `bot.db.init_db` creates them
@@ -84,7 +84,7 @@ class WebMessage(Base):
 
 
 class TelegramCallback(Base):
-    """Button payloads longer than Telegram's 64-byte callback_data, by short id."""
+    """Button payloads longer than the Bot API's 64-byte callback_data, by short id (Telegram and Bale)."""
 
     __tablename__ = "telegram_callbacks"
 
@@ -93,12 +93,32 @@ class TelegramCallback(Base):
     created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
 
 
+class MessengerPayment(Base):
+    """A wallet payment a messenger reported (Bale `successful_payment`), once per charge.
+
+    The CRM interface has no "mark paid", so this table is where the shop finds
+    orders paid inside the messenger (docs/channels.md).
+    """
+
+    __tablename__ = "messenger_payments"
+
+    channel = sa.Column(sa.String(20), primary_key=True)
+    charge_id = sa.Column(sa.String(200), primary_key=True)
+    provider_charge_id = sa.Column(sa.String(200), nullable=True)
+    order_id = sa.Column(sa.String(64), nullable=False, index=True)
+    conversation_id = sa.Column(sa.String(200), nullable=False, index=True)
+    amount = sa.Column(sa.BigInteger, nullable=False)  # in the smallest unit of `currency` (IRR: Rial)
+    currency = sa.Column(sa.String(8), nullable=False)
+    paid_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
+
+
 TABLES = [
     ChannelConsent.__table__,
     SmsMessage.__table__,
     InboundSeen.__table__,
     WebMessage.__table__,
     TelegramCallback.__table__,
+    MessengerPayment.__table__,
 ]
 
 _ready: Set[str] = set()

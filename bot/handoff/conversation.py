@@ -101,7 +101,7 @@ async def deliver(conversation_id: str, text: str, sender: str = "agent") -> boo
             from bot.channels.web import WebOutput
 
             return bool(await WebOutput(proactive=False, sender=sender).send_text(conversation_id, text, proactive=False))
-        if prefix in ("tg", "sms"):
+        if prefix in ("tg", "bale", "sms"):
             from bot.channels.base import send_proactive
 
             return bool(await send_proactive(conversation_id, text, proactive=False))

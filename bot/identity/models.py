@@ -12,14 +12,15 @@ class VerifiedIdentity(Base):
     """A conversation or channel identity proven to belong to a CRM customer.
 
     `channel` is `conversation` (external_id = Rasa sender id) or a channel name
-    (`telegram` with the Telegram user id, `web` with the site's user id, ...).
+    (`telegram` with the Telegram user id, `bale` with the Bale user id, `web` with
+    the site's user id, ...).
     """
 
     __tablename__ = "verified_identities"
     channel = sa.Column(sa.String(32), primary_key=True)
     external_id = sa.Column(sa.String(200), primary_key=True)
     customer_id = sa.Column(sa.String(64), nullable=False, index=True)
-    method = sa.Column(sa.String(20), nullable=False)      # telegram_contact | sms_code | sms_sender | web_signature | carried
+    method = sa.Column(sa.String(20), nullable=False)      # telegram_contact | bale_contact | sms_code | sms_sender | web_signature | carried
     verified_at = sa.Column(UTCDateTime, nullable=False)
 
 

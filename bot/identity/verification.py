@@ -2,9 +2,9 @@
 
 Three ways (SPEC, "CRM and order data"):
 
-1. Telegram contact: the user shared *their own* contact (the channel passes
-   `contact.user_id` and `from.id`; they must be equal) and its phone matches a
-   CRM customer -> `verify_telegram_contact`.
+1. Messenger contact (Telegram, Bale): the user shared *their own* contact (the
+   channel passes `contact.user_id` and `from.id`; they must be equal) and its
+   phone matches a CRM customer -> `verify_telegram_contact`, `verify_bale_contact`.
 2. SMS one-time code: `request_code` sends a 6-digit code (valid 5 minutes,
    5 tries, at most 3 codes an hour per number) to a phone; `check_code`
    confirms it. Only a keyed hash of the code is stored. For an unknown phone
@@ -206,9 +206,13 @@ class Verifier:
             return None
         return order
 
-    # ------------------------------------------------------------------ (a) Telegram contact
-    def verify_telegram_contact(self, conversation_id: str, phone: str, contact_user_id: Any,
-                                sender_user_id: Any) -> Verification:
+    # ------------------------------------------------------------------ (a) messenger contact
+    def verify_contact(self, channel: str, conversation_id: str, phone: str, contact_user_id: Any,
+                       sender_user_id: Any) -> Verification:
+        """A contact shared in a Bot-API messenger (`telegram`, `bale`): the sender's own, a customer's phone.
+
+        The user id is remembered per messenger: Telegram and Bale number their users apart.
+        """
         if contact_user_id is None or sender_user_id is None or str(contact_user_id) != str(sender_user_id):
             return Verification("not_own_contact")
         e164 = normalise_phone(phone or "")
@@ -217,8 +221,16 @@ class Verifier:
         customer = self.crm.find_customer_by_phone(e164)
         if customer is None:
             return Verification("unknown_phone")
-        self._remember(customer.customer_id, "telegram_contact", conversation_id, "telegram", str(sender_user_id))
+        self._remember(customer.customer_id, f"{channel}_contact", conversation_id, channel, str(sender_user_id))
         return Verification("verified", customer.customer_id)
+
+    def verify_telegram_contact(self, conversation_id: str, phone: str, contact_user_id: Any,
+                                sender_user_id: Any) -> Verification:
+        return self.verify_contact("telegram", conversation_id, phone, contact_user_id, sender_user_id)
+
+    def verify_bale_contact(self, conversation_id: str, phone: str, contact_user_id: Any,
+                            sender_user_id: Any) -> Verification:
+        return self.verify_contact("bale", conversation_id, phone, contact_user_id, sender_user_id)
 
     # ------------------------------------------------------------------ SMS channel sender
     def verify_sms_sender(self, conversation_id: str, phone: str) -> Verification:
@@ -364,6 +376,11 @@ def reset() -> None:
 def verify_telegram_contact(conversation_id: str, phone: str, contact_user_id: Any,
                             sender_user_id: Any) -> Verification:
     return get_verifier().verify_telegram_contact(conversation_id, phone, contact_user_id, sender_user_id)
+
+
+def verify_bale_contact(conversation_id: str, phone: str, contact_user_id: Any,
+                        sender_user_id: Any) -> Verification:
+    return get_verifier().verify_bale_contact(conversation_id, phone, contact_user_id, sender_user_id)
 
 
 def verify_sms_sender(conversation_id: str, phone: str) -> Verification:

@@ -27,6 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--skip-setup", action="store_true", help="use the existing model and database as they are")
     run.add_argument("--skip-train", action="store_true", help="prepare the database but use the newest model as it is")
     run.add_argument("--telegram-polling", action="store_true", help="poll Telegram instead of receiving its webhook")
+    run.add_argument("--bale-polling", action="store_true", help="poll Bale instead of receiving its webhook")
     run.set_defaults(func=cmd_run)
 
     chat = subparsers.add_parser("chat", help="chat with a running bot from the terminal")
@@ -77,6 +78,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     })
     if args.telegram_polling:
         env["HAMSAFAR_TELEGRAM_MODE"] = "polling"
+    if args.bale_polling:
+        env["HAMSAFAR_BALE_MODE"] = "polling"
     root = str(settings.PROJECT_ROOT)
     actions = ManagedProcess(
         "action server",

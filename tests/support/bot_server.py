@@ -19,12 +19,13 @@ class BotServer:
     """Starts `hamsafar run --skip-train` and talks to it over HTTP."""
 
     def __init__(self, database_url: str, port: int, actions_port: int, log_path: Path,
-                 extra_env: Optional[Dict[str, str]] = None) -> None:
+                 extra_env: Optional[Dict[str, str]] = None, extra_args: Optional[List[str]] = None) -> None:
         self.database_url = database_url
         self.port = port
         self.actions_port = actions_port
         self.log_path = log_path
         self.extra_env = extra_env or {}
+        self.extra_args = extra_args or []  # e.g. ["--bale-polling"]
         self.process: Optional[subprocess.Popen] = None
 
     @property
@@ -42,7 +43,7 @@ class BotServer:
         self._log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "bot.cli", "run", "--skip-train",
-             "--port", str(self.port), "--actions-port", str(self.actions_port)],
+             "--port", str(self.port), "--actions-port", str(self.actions_port), *self.extra_args],
             cwd=PROJECT_ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout_s

@@ -1,0 +1,401 @@
+"""Receiving from a Bot-API messenger: webhook or polling, one Rasa input channel per platform.
+
+* Webhook: `POST /webhooks/<rasa name>/webhook`. Telegram sends the secret given to
+  setWebhook in a header (`X-Telegram-Bot-Api-Secret-Token`); Bale's setWebhook
+  takes no secret, so its address carries one: `POST .../webhook/<secret>`. Either
+  way the secret is compared in constant time and anything else gets 403. A
+  repeated `update_id` is ignored (database + memory). The request is answered at
+  once; the update is handled in a background task, after the earlier updates of
+  the same chat.
+* Polling (no public address): `mode: polling` (or `<ENV>_MODE=polling`, which
+  `hamsafar run --telegram-polling` / `--bale-polling` set) starts
+  `bot.channels.botapi.polling.run_polling` when the Sanic server starts.
+* Handled: text, button presses (answerCallbackQuery), the sender's own shared
+  contact (verified through `bot.identity`), `/start`, `/stop`, wallet payments
+  (`bot.channels.botapi.payments`). Other message kinds get a polite "text only"
+  in private chats; other update types are ignored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import hmac
+import inspect
+import json
+import logging
+from typing import Any, Awaitable, Callable, Deque, Dict, Optional, Set, Type
+
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from rasa.core.channels.channel import InputChannel, UserMessage
+
+from bot import settings
+from bot.channels import consent
+from bot.channels.base import ArrivalOrder, guard_customer_text, register_output, run_identity_check
+from bot.channels.botapi import payments
+from bot.channels.botapi.formatting import payload_for
+from bot.channels.botapi.output import BotApiOutput
+from bot.channels.botapi.platform import TELEGRAM, Platform
+from bot.channels.botapi.texts import POLITE, lang_of
+from bot.channels.models import mark_inbound_seen
+from bot.channels.redaction import register_secret
+from bot.text.formatting import format_toman
+from bot.text.identifiers import normalise_phone
+from bot.text.persian import to_persian_digits
+
+logger = logging.getLogger(__name__)
+
+OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+
+
+class BotApiInput(InputChannel):
+    """Rasa input channel of one Bot-API platform (webhook or polling)."""
+
+    platform: Platform = TELEGRAM
+    output_class: Type[BotApiOutput] = BotApiOutput
+
+    @classmethod
+    def name(cls) -> str:
+        return cls.platform.rasa_name
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[str, Any]]) -> "BotApiInput":
+        credentials = credentials or {}
+        platform = cls.platform
+
+        def pick(key: str, env: str) -> Optional[str]:
+            value = credentials.get(key)
+            value = str(value).strip() if value not in (None, "") else None
+            return value or settings.env_secret(platform.variable(env))
+
+        return cls(
+            token=pick("token", "TOKEN"),
+            webhook_secret=pick("webhook_secret", "WEBHOOK_SECRET"),
+            webhook_url=pick("webhook_url", "WEBHOOK_URL"),
+            mode=pick("mode", "MODE") or "webhook",
+            base_url=pick("base_url", "API_BASE_URL"),
+            invoices=payments.InvoiceSettings.from_env(platform),
+        )
+
+    def __init__(
+        self,
+        token: Optional[str],
+        webhook_secret: Optional[str] = None,
+        *,
+        webhook_url: Optional[str] = None,
+        mode: str = "webhook",
+        base_url: Optional[str] = None,
+        output_options: Optional[Dict[str, Any]] = None,
+        invoices: Optional[payments.InvoiceSettings] = None,
+    ) -> None:
+        self.token = token
+        self.webhook_secret = webhook_secret
+        self.webhook_url = webhook_url
+        self.mode = (mode or "webhook").lower()
+        self.base_url = base_url
+        if webhook_secret:
+            register_secret(webhook_secret)
+        self.output: Optional[BotApiOutput] = None
+        if token:
+            self.output = self.output_class(token, base_url=base_url, invoices=invoices, **(output_options or {}))
+            register_output(self.output)
+        else:
+            logger.warning("%s: no token (%s); channel disabled", self.name(), self.platform.variable("TOKEN"))
+        self._recent: Deque[int] = collections.deque(maxlen=5000)
+        self._recent_set: Set[int] = set()
+        self._tasks: Set[asyncio.Task] = set()
+        self._order = ArrivalOrder()
+        self._polling_stop: Optional[asyncio.Event] = None
+
+    def get_output_channel(self) -> Optional[BotApiOutput]:
+        return self.output
+
+    # -- de-duplication -------------------------------------------------------
+    def is_new_update(self, update_id: int) -> bool:
+        if update_id in self._recent_set:
+            return False
+        if len(self._recent) == self._recent.maxlen:
+            self._recent_set.discard(self._recent[0])
+        self._recent.append(update_id)
+        self._recent_set.add(update_id)
+        return mark_inbound_seen(self.platform.name, str(update_id))
+
+    def spawn(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self, timeout: float = 10) -> None:
+        """Wait for in-flight update tasks (tests, shutdown)."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=timeout)
+
+    # -- authentication ---------------------------------------------------------
+    def authentic(self, request: Request, path_secret: Optional[str]) -> bool:
+        """The webhook secret, from the header (Telegram) or the address (Bale), in constant time."""
+        if self.platform.secret_in_path:
+            given = path_secret or ""
+        else:
+            given = request.headers.get(self.platform.secret_header or "", "")
+        expected = self.webhook_secret or ""
+        return bool(expected) and hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode("utf-8"))
+
+    def webhook_address(self) -> Optional[str]:
+        """What setWebhook is given: the public URL, plus `/<secret>` where the secret travels in it."""
+        if not self.webhook_url:
+            return None
+        if self.platform.secret_in_path:
+            return self.webhook_url.rstrip("/") + "/" + (self.webhook_secret or "")
+        return self.webhook_url
+
+    # -- update handling --------------------------------------------------------
+    async def handle_update(self, data: Dict[str, Any], on_new_message: OnNewMessage) -> None:
+        """Handle one update dict, after the earlier updates of its chat; never raises (errors are logged)."""
+        try:
+            async with self._order.hold(_chat_key(data)):
+                await self._handle_update(data, on_new_message)
+        except Exception:
+            logger.exception("%s: failed to handle update %s", self.platform.title, data.get("update_id"))
+
+    async def _handle_update(self, data: Dict[str, Any], on_new_message: OnNewMessage) -> None:
+        from telegram import Update
+
+        assert self.output is not None
+        title, label = self.platform.title, self.platform.name
+        bot = await self.output.bot()
+        update = Update.de_json(_complete(data), bot)
+        output = self.output.for_reply()
+
+        if update.callback_query is not None:
+            query = update.callback_query
+            try:
+                await bot.answer_callback_query(query.id)
+            except Exception as error:  # an old query cannot be answered; still handle it
+                logger.info("%s: answerCallbackQuery failed: %s", title, error)
+            payload = payload_for(query.data)
+            if payload is None or query.message is None:
+                return
+            chat = query.message.chat
+            conv = self.platform.conversation_id(chat.id, chat.type, query.from_user.id)
+            await self._forward(on_new_message, payload, output, conv, chat, query.from_user, None)
+            return
+
+        if update.pre_checkout_query is not None:
+            await self._answer_pre_checkout(bot, update.pre_checkout_query)
+            return
+
+        if update.my_chat_member is not None:
+            member = update.my_chat_member
+            if member.chat.type == "private" and member.new_chat_member.status == "kicked":
+                consent.opt_out(label, str(member.chat.id), source="blocked")
+            return
+
+        message = update.message
+        if message is None:
+            # edited messages, channel posts, chat member changes, polls...: ignored politely
+            logger.debug("%s: ignoring update %s of an unhandled type", title, update.update_id)
+            return
+        chat, user = message.chat, message.from_user
+        if chat.type == "channel" or user is None or user.is_bot:
+            return
+        if consent.opt_out_source(label, str(chat.id)) == "blocked":
+            consent.opt_in(label, str(chat.id), source="wrote_again")
+        conv = self.platform.conversation_id(chat.id, chat.type, user.id)
+        lang = lang_of(user.language_code)
+
+        if message.contact is not None:
+            await self._handle_contact(message, conv, lang, output, on_new_message)
+            return
+        if message.successful_payment is not None:
+            await self._confirm_payment(message, conv, lang, output)
+            return
+        text = message.text
+        if text is None:
+            if chat.type == "private" and not _is_service(message):
+                await output.send_text(conv, POLITE["unsupported"][lang], proactive=False)
+            return
+        command = text.strip().split()[0].split("@")[0].lower() if text.strip().startswith("/") else None
+        if command == "/start":
+            if consent.opt_in(label, str(chat.id), source="start"):
+                logger.info("%s: chat opted in again with /start", title)
+            text = "/greet"
+        elif command == "/stop":
+            consent.opt_out(label, str(chat.id), source="command")
+            await output.send_text(conv, POLITE["stopped"][lang], proactive=False)
+            return
+        else:
+            text = guard_customer_text(text)
+        await self._forward(on_new_message, text, output, conv, chat, user, message.message_id)
+
+    async def _handle_contact(self, message, conv: str, lang: str, output: BotApiOutput, on_new_message: OnNewMessage) -> None:  # type: ignore[no-untyped-def]
+        contact, user = message.contact, message.from_user
+        if contact.user_id is None or contact.user_id != user.id:
+            logger.info("%s: refused a contact that is not the sender's own", self.platform.title)
+            await output.send_text(conv, POLITE["foreign_contact"][lang], proactive=False)
+            return
+        phone = normalise_phone(contact.phone_number or "")
+        if phone is None:
+            await output.send_text(conv, POLITE["foreign_contact"][lang], proactive=False)
+            return
+        verified: Any = None
+        try:
+            from bot.identity import verification
+
+            # a CRM lookup (maybe over HTTP): off the event loop
+            verified = await run_identity_check(self._verify_contact(verification), conv, phone,
+                                                contact.user_id, user.id)
+            if inspect.isawaitable(verified):
+                verified = await verified
+            verified = getattr(verified, "ok", verified)
+        except ImportError:
+            logger.warning("%s: bot.identity.verification not available", self.platform.title)
+        except Exception:
+            logger.exception("%s: contact verification failed", self.platform.title)
+        output._state["keyboard_open"].add(message.chat.id)
+        text = "/inform" + json.dumps({"phone_number": phone}, ensure_ascii=False)
+        extra = {f"{self.platform.name}_contact": {"phone": phone, "verified": bool(verified)}}
+        await self._forward(on_new_message, text, output, conv, message.chat, user, message.message_id, extra)
+
+    def _verify_contact(self, verification: Any) -> Callable[..., Any]:
+        """`bot.identity`'s check of a shared contact on this platform (looked up per call: tests replace it)."""
+        return getattr(verification, f"verify_{self.platform.name}_contact")
+
+    async def _answer_pre_checkout(self, bot, query) -> None:  # type: ignore[no-untyped-def]
+        """Let a wallet payment go ahead only for a payable order of the paying customer."""
+        conv = self.platform.conversation_id(query.from_user.id, "private", None)
+        try:
+            ok = await run_identity_check(payments.check_pre_checkout, conv, query.invoice_payload,
+                                          query.currency, query.total_amount)
+        except Exception:
+            logger.exception("%s: pre-checkout check failed", self.platform.title)
+            ok = False
+        lang = lang_of(query.from_user.language_code)
+        await bot.answer_pre_checkout_query(query.id, ok=bool(ok),
+                                            error_message=None if ok else POLITE["payment_refused"][lang])
+
+    async def _confirm_payment(self, message, conv: str, lang: str,  # type: ignore[no-untyped-def]
+                               output: BotApiOutput) -> None:
+        recorded = payments.record_payment(self.platform.name, conv, message.successful_payment)
+        if recorded is None:
+            return
+        order_id, toman = recorded
+        shown = order_id if lang == "en" else to_persian_digits(order_id)
+        await output.send_text(conv, POLITE["payment_received"][lang].format(
+            order_id=shown, total=format_toman(toman, lang)), proactive=False)
+
+    async def _forward(self, on_new_message, text, output, conv, chat, user, message_id, extra=None) -> None:  # type: ignore[no-untyped-def]
+        label = self.platform.name
+        metadata = {
+            "channel": label,
+            label: {
+                "chat_id": chat.id,
+                "chat_type": chat.type,
+                "user_id": user.id if user else None,
+                "message_id": message_id,
+                "language_code": getattr(user, "language_code", None),
+            },
+        }
+        metadata.update(extra or {})
+        await on_new_message(
+            UserMessage(text, output, conv, input_channel=self.name(), metadata=metadata)
+        )
+
+    # -- Sanic ---------------------------------------------------------------
+    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        from bot.channels.botapi.polling import run_polling
+
+        bp = Blueprint(f"{self.name()}_{id(self)}", __name__)
+        channel = self
+        title = self.platform.title
+
+        @bp.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok", "mode": channel.mode, "enabled": channel.output is not None})
+
+        async def webhook(request: Request, secret: Optional[str] = None) -> HTTPResponse:
+            if channel.output is None or channel.mode != "webhook":
+                return response.json({"error": f"{title} webhook not enabled"}, status=404)
+            if not channel.authentic(request, secret):
+                return response.json({"error": "forbidden"}, status=403)
+            try:
+                data = json.loads(request.body.decode("utf-8"))
+                update_id = int(data["update_id"])
+            except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+                return response.json({"error": "malformed update"}, status=400)
+            if not channel.is_new_update(update_id):
+                return response.json({"status": "duplicate"})
+            channel.spawn(channel.handle_update(data, on_new_message))
+            return response.json({"status": "ok"})
+
+        bp.add_route(webhook, "/webhook", methods=["POST"], name="webhook")
+        if self.platform.secret_in_path:
+            bp.add_route(webhook, "/webhook/<secret>", methods=["POST"], name="webhook_with_secret")
+
+        @bp.listener("after_server_start")
+        async def start(app, loop) -> None:  # type: ignore[no-untyped-def]
+            if channel.output is None:
+                return
+            if channel.mode == "polling":
+                channel._polling_stop = asyncio.Event()
+                channel.spawn(run_polling(channel, on_new_message, stop_event=channel._polling_stop))
+            elif channel.webhook_url and channel.webhook_secret:
+                try:
+                    bot = await channel.output.bot()
+                    options: Dict[str, Any] = {}
+                    if not channel.platform.secret_in_path:
+                        options["secret_token"] = channel.webhook_secret
+                    if channel.platform.allowed_updates is not None:
+                        options["allowed_updates"] = list(channel.platform.allowed_updates)
+                    await bot.set_webhook(channel.webhook_address(), **options)
+                    logger.info("%s: webhook set", title)
+                except Exception as error:
+                    logger.error("%s: setWebhook failed: %s", title, error)
+            elif channel.mode == "webhook" and not channel.webhook_secret:
+                logger.warning("%s: no %s; every webhook call is refused", title,
+                               channel.platform.variable("WEBHOOK_SECRET"))
+
+        @bp.listener("before_server_stop")
+        async def stop(app, loop) -> None:  # type: ignore[no-untyped-def]
+            if channel._polling_stop is not None:
+                channel._polling_stop.set()
+            await channel.drain(timeout=5)
+
+        return bp
+
+
+def _chat_key(data: Dict[str, Any]) -> Any:
+    """The chat an update belongs to (from the raw dict, before any await), else its update id."""
+    for kind in ("message", "edited_message", "channel_post", "edited_channel_post", "my_chat_member", "chat_member"):
+        part = data.get(kind)
+        if isinstance(part, dict) and isinstance(part.get("chat"), dict):
+            return part["chat"].get("id")
+    query = data.get("callback_query")
+    if isinstance(query, dict) and isinstance(query.get("message"), dict):
+        return (query["message"].get("chat") or {}).get("id")
+    return ("update", data.get("update_id"))
+
+
+def _complete(data: Dict[str, Any]) -> Dict[str, Any]:
+    """The update with fields python-telegram-bot requires but Bale's clients treat as optional.
+
+    Bale's client libraries read `callback_query.chat_instance` as optional; without
+    it python-telegram-bot cannot build the CallbackQuery. Telegram always sends it.
+    """
+    query = data.get("callback_query")
+    if isinstance(query, dict) and "chat_instance" not in query:
+        data = dict(data, callback_query=dict(query, chat_instance=""))
+    return data
+
+
+def _is_service(message) -> bool:  # type: ignore[no-untyped-def]
+    return any(
+        getattr(message, attr, None)
+        for attr in (
+            "new_chat_members", "left_chat_member", "new_chat_title", "new_chat_photo",
+            "delete_chat_photo", "group_chat_created", "supergroup_chat_created",
+            "pinned_message", "migrate_to_chat_id", "migrate_from_chat_id",
+        )
+    )

@@ -1,0 +1,95 @@
+"""Long-poll `getUpdates` for a Bot-API channel that has no public address.
+
+Handles every update like the webhook does (same de-duplication, same per-chat
+order). Removes a configured webhook first (the Bot API refuses getUpdates while
+one is set). Bale documents `offset` and `limit` but not long polling, so after
+an empty answer that came back at once the loop pauses `platform.poll_pause`
+seconds instead of asking again immediately.
+
+Updates are fetched as plain JSON (`Bot.do_api_request`), not as python-telegram-bot
+objects: `get_updates` builds every object of the batch at once, so one update with
+a field Bale leaves out (e.g. `callback_query.chat_instance`) would fail the whole
+batch and stop the loop; here each update is completed and handled on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import warnings
+from typing import Any, Dict, Optional, TYPE_CHECKING
+
+from telegram.warnings import PTBUserWarning
+
+from bot.channels.botapi.pacing import retry_seconds
+
+if TYPE_CHECKING:
+    from bot.channels.botapi.input import BotApiInput, OnNewMessage
+
+logger = logging.getLogger(__name__)
+
+# do_api_request advises Bot.get_updates for this endpoint; we want the raw JSON (see above)
+warnings.filterwarnings("ignore", message=r"Please use 'Bot\.getUpdates'", category=PTBUserWarning)
+
+
+async def run_polling(
+    channel: "BotApiInput",
+    on_new_message: "OnNewMessage",
+    *,
+    stop_event: Optional[asyncio.Event] = None,
+    poll_timeout: int = 25,
+) -> None:
+    """Long-poll getUpdates and handle every update like the webhook does; runs until `stop_event` is set."""
+    from telegram.error import Conflict, NetworkError, RetryAfter
+
+    platform = channel.platform
+    assert channel.output is not None, f"{platform.title} token missing"
+    stop_event = stop_event or asyncio.Event()
+    bot = await channel.output.bot()
+    try:
+        await bot.delete_webhook(drop_pending_updates=False)
+    except Exception as error:
+        logger.warning("%s: deleteWebhook failed: %s", platform.title, error)
+    offset: Optional[int] = None
+    backoff = 1.0
+    logger.info("%s: polling for updates", platform.title)
+    while not stop_event.is_set():
+        asked = time.monotonic()
+        request: Dict[str, Any] = {"offset": offset, "timeout": poll_timeout}
+        if platform.allowed_updates is not None:
+            request["allowed_updates"] = list(platform.allowed_updates)
+        try:
+            updates = await bot.do_api_request("getUpdates", api_kwargs=request, read_timeout=poll_timeout + 10)
+            backoff = 1.0
+        except RetryAfter as error:
+            await asyncio.sleep(retry_seconds(error))
+            continue
+        except Conflict as error:
+            logger.error("%s: another poller or a webhook is active: %s", platform.title, error)
+            await asyncio.sleep(5)
+            continue
+        except NetworkError as error:
+            logger.warning("%s: polling network error: %s", platform.title, error)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 30)
+            continue
+        except Exception:  # anything else (a malformed answer): log, wait, keep polling
+            logger.exception("%s: getUpdates failed", platform.title)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 30)
+            continue
+        for update in updates if isinstance(updates, list) else []:
+            try:
+                update_id = int(update["update_id"])
+            except (TypeError, KeyError, ValueError):
+                logger.warning("%s: skipped an update without an update_id", platform.title)
+                continue
+            offset = max(offset or 0, update_id + 1)
+            if channel.is_new_update(update_id):
+                channel.spawn(channel.handle_update(update, on_new_message))
+        if not updates and platform.poll_pause and time.monotonic() - asked < platform.poll_pause:
+            try:  # the server answered at once: no long polling here, so do not spin
+                await asyncio.wait_for(stop_event.wait(), timeout=platform.poll_pause)
+            except asyncio.TimeoutError:
+                pass
