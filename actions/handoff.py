@@ -27,16 +27,12 @@ from actions.common import known_customer, latest_intent, reply_language, say
 
 logger = logging.getLogger(__name__)
 
-_PREFIX_CHANNELS = {"tg": "telegram", "web": "web", "sms": "sms", "rest": "rest"}
-_INPUT_CHANNELS = {"hamsafar_telegram": "telegram", "telegram": "telegram", "web": "web", "sms": "sms", "rest": "rest"}
-
-
 def conversation_channel(tracker: Tracker) -> Optional[str]:
-    prefix = str(tracker.sender_id).split(":", 1)[0]
-    if prefix in _PREFIX_CHANNELS:
-        return _PREFIX_CHANNELS[prefix]
-    latest = tracker.get_latest_input_channel()
-    return _INPUT_CHANNELS.get(latest, latest) if latest else None
+    """The customer's channel (`telegram`, `bale`, `web`, `sms`, `rest`…): from the conversation
+    id (bot.channels.base owns the prefixes), else from the latest input channel."""
+    from bot.channels.base import channel_label, channel_of_conversation
+
+    return channel_of_conversation(tracker.sender_id) or channel_label(tracker.get_latest_input_channel() or None)
 
 
 class HandoffRequest:
