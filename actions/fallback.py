@@ -10,13 +10,13 @@ message is understood). The second failure in a row is followed by
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import button, reply_language, say
+from actions.common import button, entity_values, reply_language, say
 from actions.texts import INTENT_LABELS
 
 MAX_SUGGESTIONS = 3
@@ -25,16 +25,28 @@ NOT_SUGGESTED = {"nlu_fallback", "inform", "affirm", "deny", "stop", "out_of_sco
                  "thank_you"}
 
 
-def suggestions(ranking: List[Dict[str, Any]], language: str, limit: int = MAX_SUGGESTIONS) -> List[Dict[str, str]]:
+# What a suggestion keeps of the message: clicking "A price" after «قیمت هواوی نوا ۱۲؟» is
+# the price of that phone, not a new "which product?".
+KEPT_ENTITIES = ("product", "order_id", "discount_code")
+
+
+def suggestions(ranking: List[Dict[str, Any]], language: str, limit: int = MAX_SUGGESTIONS,
+                entities: Optional[Dict[str, str]] = None) -> List[Dict[str, str]]:
+    """Buttons for the likeliest intents of the parse, carrying the message's product, order
+    number or code."""
     buttons = []
     for entry in ranking or []:
         name = entry.get("name")
         if not name or name in NOT_SUGGESTED or name not in INTENT_LABELS:
             continue
-        buttons.append(button(INTENT_LABELS[name][language], name))
+        buttons.append(button(INTENT_LABELS[name][language], name, entities or None))
         if len(buttons) >= limit:
             break
     return buttons
+
+
+def kept_entities(tracker: Tracker) -> Dict[str, str]:
+    return {name: values[0] for name in KEPT_ENTITIES if (values := entity_values(tracker, name))}
 
 
 class ActionAskRephraseWithSuggestions(Action):
@@ -45,7 +57,8 @@ class ActionAskRephraseWithSuggestions(Action):
                   domain: Dict[Text, Any]) -> List[EventType]:
         language = reply_language(tracker)
         count = int(tracker.get_slot("fallback_count") or 0) + 1
-        buttons = suggestions((tracker.latest_message or {}).get("intent_ranking") or [], language)
+        buttons = suggestions((tracker.latest_message or {}).get("intent_ranking") or [], language,
+                              entities=kept_entities(tracker))
         if buttons:
             say(dispatcher, "rephrase_with_suggestions", language, buttons=buttons)
         else:

@@ -90,6 +90,11 @@ def _answer(tracker: Tracker, message: Message, form: str, requested: str, fresh
     if corrected:
         # "no, the A55": the new value replaces the old one and any confirmation is asked again
         return [SlotSet(slot, None) for slot in form_slots(domain, form) if slot in CONFIRMATION_SLOTS]
+    if requested == "confirm_change":
+        # "no wait, wrong number — it's 212 Valiasr St, unit 4": the new address, asked again
+        new_value = cues.corrected_value(message.text) if cues.yes_or_no(message.text) is not True else None
+        if new_value and message.intent not in ("affirm",):
+            return [SlotSet("change_request", new_value), SlotSet("confirm_change", None)]
     if requested in CONFIRMATION_SLOTS:
         value: Any = True if message.intent == "affirm" else False if message.intent == "deny" else message.text
         return [SlotSet(requested, value)]

@@ -72,8 +72,17 @@ def outside(last_request: str | None = None, has_choices: bool = False) -> Conte
      "track_order", "interrupt ask_payment_methods"),
     (message("change_order", "na sabr kon, laghv nemikham, address ersalesh ro mikham avaz konam", 0.5),
      "phone_number", "cancel_order_form", "cancel_order", "leave change_order"),
-    (message("ask_contact_info", "is there an email I can write to as well?", 0.7), "problem_description",
+    (message("ask_contact_info", "is there an email I can write to as well?", 0.51), "problem_description",
      "problem_form", "fix_problem", "interrupt ask_contact_info"),
+    (message("return_item", "how long does the refund take once you get it back?", 0.97), "return_reason",
+     "return_form", "return_item", "interrupt ask_warranty"),
+    (message("stop", "it's not what I expected tbh, changed my mind", 0.85), "return_reason", "return_form",
+     "return_item", "answer"),
+    (message("request_human", "پنجشنبه صبح بیارید لطفا", 0.51), "change_request", "change_order_form",
+     "change_order", "answer"),
+    (Message("deny", 0.4, "na sabr kon, laghv nemikham, address ersalesh ro mikham avaz konam",
+             requests=("deny", "cancel_order", "change_order")), "phone_number", "cancel_order_form", "cancel_order",
+     "leave change_order"),
     (message("thank_you", "ok thanks"), "product", "product_price_form", "know_price", "leave thank_you"),
     (message("cancel_order", "cancel my order please", 0.93), "problem_description", "problem_form", "fix_problem",
      "leave cancel_order"),
@@ -121,6 +130,9 @@ def test_a_vague_long_message_in_a_free_text_question_is_the_answer() -> None:
      "redo ask_price"),
     (message("nlu_fallback", "نوکیا ۱۰۵", 0.4, product="MOB-NOK-105"), "browse_products", "redo ask_product_details"),
     (message("inform", "۵", 0.9, rating="5"), None, "redo give_feedback"),
+    (message("report_problem", "got it. and the email?", 0.71), "ask_contact_info", "redo ask_contact_info"),
+    (message("browse_products", "لوازم خانگی چی؟", 0.81), "ask_warranty", "redo ask_warranty"),
+    (message("ask_shipping", "and what about shipping?", 0.97), "ask_warranty", "start ask_shipping"),
 ])
 def test_moves_outside_forms(msg: Message, last: str | None, expected: str) -> None:
     assert decide(msg, outside(last)).encode() == expected
@@ -168,6 +180,13 @@ def test_choice_among_products(text: str, choice: str | None) -> None:
                                           ("hmm what's the delivery time", None)])
 def test_yes_or_no(text: str, answer: bool | None) -> None:
     assert cues.yes_or_no(text) is answer
+
+
+def test_a_correction_in_words_gives_the_new_value() -> None:
+    assert cues.corrected_value("no wait, wrong number - it's 212 Valiasr St, Tehran, unit 4") == \
+        "212 Valiasr St, Tehran, unit 4"
+    assert cues.corrected_value("نه صبر کن، آدرس درستش اینه: تهران خیابان آزادی پلاک ۵") == "تهران خیابان آزادی پلاک 5"
+    assert cues.corrected_value("no, keep it") is None
 
 
 def test_references_and_corrections() -> None:

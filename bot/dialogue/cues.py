@@ -71,7 +71,7 @@ def is_correction(text: str) -> bool:
 
 # "and the S24?", "what about…", «ایرپاد چی؟» — the same question about something else.
 _ELLIPSIS = re.compile(
-    r"^(?:and|what about|how about|and what about|also|same for|what of|and for|or)\b|"
+    r"(?:^|[.!?,،؟]\s*)(?:and|what about|how about|and what about|also|same for|what of|and for|or)\b|"
     r"(?:چی|چطور|چطوره|چه طور|چی میشه|چند)\s*[?؟]*$|^(?:و|اون وقت|پس)\s"
 )
 
@@ -175,6 +175,20 @@ _YES = re.compile(r"^(?:yes|yeah|yep|yup|sure|ok|okay|of course|go ahead|confirm
                   r"ثبت کن|ثبتش کن|لغو کن|لغوش کن|تغییر بده|اوکی|اوکیه|قبول|موافقم)\b")
 _NO = re.compile(r"^(?:no|nope|nah|not now|don'?t|do not|cancel that|keep it|na|nakhir|"
                  r"نه|نخیر|نه ممنون|نمیخوام|نمی خوام|لازم نیست|نکن|ثبت نکن|لغو نکن|تغییر نده|نگهش دار|بیخیال)\b")
+
+
+_CORRECTION_LEAD = re.compile(
+    r"^(?:(?:no|nope|sorry|wait|oops|actually|my bad|my mistake|wrong(?: number| address| one)?|i meant|i mean|"
+    r"it'?s|it is|the (?:new |right |correct )?(?:address|time) is|make it|change it to|instead|rather|"
+    r"نه|ببخشید|صبر کن|وایسا|اشتباه شد|اشتباه گفتم|اشتباه نوشتم|منظورم|آدرس درستش|آدرس درست|درستش|آدرسش|اینه|این است)"
+    r"[\s,،.:!؛-]*)+", re.IGNORECASE)
+
+
+def corrected_value(text: str, minimum_words: int = 3) -> Optional[str]:
+    """The new value of a correction given in words ("no wait, it's 212 Valiasr St" → "212 Valiasr St"),
+    or None when the message is only a yes or a no."""
+    rest = _CORRECTION_LEAD.sub("", normalise(text or "").strip()).strip()
+    return rest if len(rest.split()) >= minimum_words else None
 
 
 def yes_or_no(text: str) -> Optional[bool]:

@@ -38,6 +38,11 @@ KINDS = (ANSWER, INTERRUPT, LEAVE, REPEAT, REDO, START)
 DIGIT_SLOTS = frozenset({"phone_number", "otp_code", "order_id"})
 # Inside such a question, a request or side question this likely is taken as one.
 SOME_REQUEST = 0.4
+# A follow-up ("and the email?") continues the last question unless the NLU is this sure it is another.
+CLEAR_FOLLOW_UP = 0.9
+# A question about the goal of a form that takes free text (asked why they return it, the
+# customer asks how refunds work): answered by this question's action, then the form asks again.
+QUESTION_ABOUT_GOAL = {"return_item": "ask_warranty", "cancel_order": "ask_warranty", "change_order": "ask_shipping"}
 
 # Goals a bare product name or a correction can be redone for ("and the S24?").
 PRODUCT_FOLLOW_UPS = ("ask_price", "ask_product_details", "ask_warranty", "ask_usage_help")
@@ -126,12 +131,16 @@ def _inside_form(message: Message, context: Context) -> Move:
     wordy = slot in DIGIT_SLOTS and not cues.has_digits(message.text)
     closing = intent in CLOSING or message.ends_closing or cues.says_goodbye(message.text)
 
-    if intent in HUMAN and (clear or short):
+    if intent in HUMAN and (clear or (short and not expected.free_text)):
         return Move(LEAVE, (intent,))
     if _corrects_the_form(message, context):
         return Move(ANSWER)   # "no wait, make it the Tune 520": the new value replaces the old one
     if intent == "deny" and slot not in CONFIRMATION_SLOTS and not carries_answer and words <= 3:
         return Move(LEAVE, ("stop",))   # "no" to "which order?" / "your number?": the customer does not want to go on
+    switch = _other_request_among_clauses(message, context)
+    if switch and (wordy or slot in CONFIRMATION_SLOTS):
+        # "no wait, I don't want to cancel, I want to change the address": the clause that asks
+        return Move(LEAVE, (switch,))
     if wordy and (closing or cues.wants_to_stop(message.text)):
         if intent == "thank_you" and slot == "otp_code" and short and not cues.says_goodbye(message.text):
             return Move(INTERRUPT, (intent,))   # politeness while the code is on its way
@@ -150,19 +159,22 @@ def _inside_form(message: Message, context: Context) -> Move:
             return Move(INTERRUPT, (intent,))
         if intent in REQUESTS and not same_goal:
             return Move(LEAVE, (intent,))
+    if expected.free_text and cues.sounds_like_question(message.text):
+        # "how long does the refund take?" while asked why: a question, not the reason
+        if intent in answers and intent in QUESTION_ABOUT_GOAL:
+            return Move(INTERRUPT, (QUESTION_ABOUT_GOAL[intent],))
+        if intent in QUESTIONS | CHITCHAT and message.confidence >= SOME_REQUEST:
+            return Move(INTERRUPT, (intent,))
     if intent in answers or intent == FALLBACK:
         return Move(ANSWER)
     if carries_answer and not (clear and intent in REQUESTS and intent not in PRODUCT_QUESTIONS):
         return Move(ANSWER)
-    if intent in CLOSING and (short or clear):
+    if intent in CLOSING and (short or (clear and not expected.free_text)):
         if cues.says_goodbye(message.text):
             return Move(LEAVE, ("goodbye",))   # "never mind, bye": a goodbye, not "anything else?"
         if intent == "thank_you" and slot == "otp_code":
             return Move(INTERRUPT, (intent,))   # politeness while the code is on its way
         return Move(LEAVE, (intent,))
-    if expected.free_text and cues.sounds_like_question(message.text) and message.confidence >= CLEAR_REQUEST \
-            and intent in QUESTIONS | CHITCHAT:
-        return Move(INTERRUPT, (intent,))   # "is there an email I can write to?" while describing a problem
     if not clear:
         return Move(ANSWER)   # not sure it is anything else: the form's validation reads it
     if intent in CHITCHAT or intent in QUESTIONS:
@@ -172,6 +184,14 @@ def _inside_form(message: Message, context: Context) -> Move:
     if intent in REQUESTS:
         return Move(LEAVE, (intent,))
     return Move(ANSWER)
+
+
+def _other_request_among_clauses(message: Message, context: Context) -> Optional[str]:
+    """The last clause of the message that asks for another goal's form, if any."""
+    for intent in reversed(message.requests):
+        if intent in REQUESTS and context.goal_of_intent.get(intent) not in (None, context.goal):
+            return intent
+    return None
 
 
 def _corrects_the_form(message: Message, context: Context) -> bool:
@@ -194,6 +214,10 @@ def _outside_form(message: Message, context: Context) -> Move:
             and (vague or elliptic and (intent in PRODUCT_QUESTIONS or cues.is_correction(message.text))):
         return Move(REDO, (last,))
     if orders and not products and last in ORDER_FOLLOW_UPS and (vague or elliptic):
+        return Move(REDO, (last,))
+    if cues.is_follow_up(message.text) and last in QUESTIONS and intent != last and not products \
+            and message.confidence < (CLEAR_REQUEST_IN_FREE_TEXT if intent in REQUESTS else CLEAR_FOLLOW_UP):
+        # "and the email?" after the contact details, «لوازم خانگی چی؟» after the return policy
         return Move(REDO, (last,))
     if vague and context.has_choices and not products and cues.choice_among(message.text):
         # "the second one", «ارزون‌تره» after a list: that product, for the question asked before
@@ -220,6 +244,8 @@ def _several_requests(message: Message) -> Tuple[str, ...]:
         if intent in CLOSING | {"greet", FALLBACK} | ANSWERS or intent in wanted:
             continue
         wanted.append(intent)
+    if "ask_product_details" in wanted:   # the details answer the price too: one answer
+        wanted = [intent for intent in wanted if intent not in ("ask_price",)]
     one_action = [intent for intent in wanted if intent in QUESTIONS | CHITCHAT]
     others = [intent for intent in wanted if intent not in QUESTIONS | CHITCHAT]
     if len(others) > 1:

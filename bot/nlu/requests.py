@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 import numpy as np
 
@@ -31,6 +31,7 @@ from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.dialogue.expectations import CHITCHAT, QUESTIONS
 from bot.nlu.linear_classifier import softmax
 from bot.text.persian import ZWNJ, normalise
 
@@ -55,16 +56,30 @@ _GREETING = re.compile(r"^((?:سلام|درود|سلام علیکم|salam|slm|hi
 def clauses(text: str, minimum_words: int = 2) -> List[str]:
     """The clauses of a message; a fragment too short to stand alone joins the clause before it.
     A greeting that opens a longer message is a clause of its own («سلام یه ماوس میخواستم»)."""
-    parts = [p.strip(" ?؟!.,،") for p in _SPLIT.split(_GREETING.sub(r"\1, ", clean(text)))
-             if p and p.strip(" ?؟!.,،")]
-    merged: List[str] = []
-    for part in parts:
+    return [part for part, _ in clauses_with_marks(text, minimum_words)]
+
+
+def clauses_with_marks(text: str, minimum_words: int = 2) -> List[Tuple[str, bool]]:
+    """(clause, asked) pairs: `asked` when the clause ends with a question mark."""
+    marked = _GREETING.sub(r"\1, ", clean(text))
+    pieces: List[Tuple[str, bool]] = []
+    position = 0
+    for match in _SPLIT.finditer(marked + " "):
+        piece = marked[position:match.start()]
+        if piece.strip(" ?؟!.,،"):
+            pieces.append((piece.strip(" ?؟!.,،"), "?" in match.group(0) or "؟" in match.group(0)))
+        position = match.end()
+    tail = marked[position:]
+    if tail.strip(" ?؟!.,،"):
+        pieces.append((tail.strip(" ?؟!.,،"), tail.rstrip().endswith(("?", "؟"))))
+    merged: List[Tuple[str, bool]] = []
+    for part, asked in pieces:
         if merged and len(part.split()) < minimum_words:
-            merged[-1] = f"{merged[-1]} {part}"
+            merged[-1] = (f"{merged[-1][0]} {part}", asked or merged[-1][1])
         else:
-            merged.append(part)
-    if len(merged) > 1 and len(merged[0].split()) < minimum_words and merged[0] not in _SHORT_CLAUSES:
-        merged[1] = f"{merged[0]} {merged[1]}"
+            merged.append((part, asked))
+    if len(merged) > 1 and len(merged[0][0].split()) < minimum_words and merged[0][0] not in _SHORT_CLAUSES:
+        merged[1] = (f"{merged[0][0]} {merged[1][0]}", merged[1][1])
         merged.pop(0)
     return merged
 
@@ -75,6 +90,8 @@ _SHORT_CLAUSES = {"hi", "hello", "hey", "thanks", "thank you", "thx", "ok", "س�
 # Intents that wrap a request ("hi, …", "thanks, and …"): when the whole message got one of
 # them, its clauses are trusted; otherwise a clause's intent must be among the whole message's.
 WRAPPERS = {"greet", "thank_you", "goodbye", "affirm", "deny", "stop"}
+# Questions answered in one go: such a clause asking its question stands on its own.
+ONE_GO = QUESTIONS | CHITCHAT
 
 
 class ClauseModel:
@@ -136,7 +153,7 @@ class RequestSplitter(GraphComponent):
         # A clause counts as a request when its intent is at least this likely.
         # …and, unless the message is a greeting or thanks around it, has at least `agreement`
         # in the whole message's intent ranking.
-        return {"threshold": 0.5, "agreement": 0.05, "C": 0.5}
+        return {"threshold": 0.5, "agreement": 0.02, "C": 0.5}
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
                  model: Optional[ClauseModel] = None) -> None:
@@ -201,24 +218,28 @@ class RequestSplitter(GraphComponent):
                  ranking: Optional[Dict[str, float]] = None) -> List[Dict[str, Any]]:
         """The requests of a message with several clauses, or [] when it asks one thing.
 
-        A clause counts when its own model is sure of it and — unless the whole message was
-        only read as a greeting, thanks, yes or no — the classifiers of the whole message saw
-        that intent too (`ranking`, at least `agreement`): one clause read wrongly must not
-        add a request nobody made."""
+        A clause counts when its own model is sure of it and, unless the whole message was only
+        read as a greeting, thanks, yes or no, either the classifiers of the whole message saw
+        that intent too (`ranking`, at least `agreement`) or the clause is itself a question
+        of a kind answered in one go (bot challenge, shipping, promotions…): one clause read
+        wrongly must not add a request nobody made."""
         assert self._model is not None
-        parts = clauses(text)
+        parts = clauses_with_marks(text)
         if len(parts) < 2:
             return []
-        probabilities = self._model.probabilities(parts)
+        probabilities = self._model.probabilities([part for part, _ in parts])
         trust_clauses = message_intent in WRAPPERS or ranking is None
         found = []
-        for part, row in zip(parts, probabilities):
+        for (part, asked), row in zip(parts, probabilities):
             best = int(np.argmax(row))
-            intent = self._model.intents[best]
-            agreed = trust_clauses or intent in WRAPPERS or (ranking or {}).get(intent, 0.0) >= float(
-                self._config["agreement"])
-            if row[best] >= float(self._config["threshold"]) and agreed:
-                found.append({"intent": intent, "confidence": round(float(row[best]), 3), "text": part})
+            intent, confidence = self._model.intents[best], float(row[best])
+            if confidence < float(self._config["threshold"]):
+                continue
+            agreed = trust_clauses or intent in WRAPPERS \
+                or (ranking or {}).get(intent, 0.0) >= float(self._config["agreement"]) \
+                or (intent in ONE_GO and confidence >= 0.95 and (asked or intent in CHITCHAT))
+            if agreed:
+                found.append({"intent": intent, "confidence": round(confidence, 3), "text": part})
         intents = {f["intent"] for f in found}
         if len(intents) >= 2 or (len(intents) == 1 and message_intent not in intents):
             return found
