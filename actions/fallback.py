@@ -16,10 +16,14 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import button, entity_values, reply_language, say
+from bot.crm.base import CRMError
+
+from actions.common import button, entity_values, latest_text, product_name, reply_language, say
 from actions.texts import INTENT_LABELS
 
 MAX_SUGGESTIONS = 3
+# A message not understood but leaning to one of these, naming a brand or a category: product buttons.
+PRODUCT_INTENTS = ("ask_price", "ask_product_details", "place_order", "browse_products")
 # Intents that make poor suggestions: they only make sense as answers.
 NOT_SUGGESTED = {"nlu_fallback", "inform", "affirm", "deny", "stop", "out_of_scope", "greet", "goodbye",
                  "thank_you"}
@@ -53,12 +57,35 @@ class ActionAskRephraseWithSuggestions(Action):
     def name(self) -> Text:
         return "action_ask_rephrase_with_suggestions"
 
+    @staticmethod
+    def _products_meant(tracker: Tracker, ranking: List[Dict[str, Any]]) -> Optional[tuple]:
+        """(intent, products) when the message leans to a product question and names a brand,
+        a category or a model family but no product."""
+        if entity_values(tracker, "product"):
+            return None
+        leaning = next((r.get("name") for r in ranking if r.get("name") in PRODUCT_INTENTS), None)
+        if not leaning:
+            return None
+        from actions.forms import products_hinted
+
+        try:
+            products = products_hinted(latest_text(tracker))
+        except CRMError:
+            return None
+        return (leaning, products) if len(products) >= 2 else None
+
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[EventType]:
         language = reply_language(tracker)
         count = int(tracker.get_slot("fallback_count") or 0) + 1
-        buttons = suggestions((tracker.latest_message or {}).get("intent_ranking") or [], language,
-                              entities=kept_entities(tracker))
+        ranking = (tracker.latest_message or {}).get("intent_ranking") or []
+        products = self._products_meant(tracker, ranking)
+        if products:   # "what do the lenovo laptops go for?": those products, for what was asked
+            intent = products[0]
+            say(dispatcher, "product_choose", language,
+                buttons=[button(product_name(p, language), intent, {"product": p.sku}) for p in products[1]])
+            return [SlotSet("fallback_count", count), SlotSet("shown_products", [p.sku for p in products[1]])]
+        buttons = suggestions(ranking, language, entities=kept_entities(tracker))
         if buttons:
             say(dispatcher, "rephrase_with_suggestions", language, buttons=buttons)
         else:

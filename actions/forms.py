@@ -81,20 +81,28 @@ def products_hinted(message: str, limit: int = 6) -> List[Product]:
     category = category_of_text(message)
     words = " " + re.sub(r"[^\w\s]", " ", normalise(message).lower().replace("\u200c", " ")) + " "
     brand = next((b for b in BRANDS if f" {b} " in words), None)
-    if category:
-        products = crm.list_products(category, limit=50)
-    elif brand:
+    # the narrowest hint first: a kind or family of product ("TV", «گلکسی», "buds"), then a brand,
+    # then a whole category
+    family = [w for w in words.split() if len(w) > 2 and not w.isdigit() and w not in _NOT_PRODUCT_WORDS
+              and w != brand]
+    products: List[Product] = []
+    for word in family[:4]:
+        found = crm.search_products(word, limit=7)
+        if 1 < len(found) <= 6 and all(word in f" {p.name('fa')} {p.name('en')} ".lower() for p in found):
+            products = found
+            break
+    if not products and brand:
         products = crm.search_products(brand, limit=50)
-    else:   # a model family customers say on its own ("galaxy", «گلکسی», "redmi")
-        family = [w for w in words.split() if len(w) > 2 and not w.isdigit() and w not in _NOT_PRODUCT_WORDS]
-        products = [p for w in family[:3] for p in crm.search_products(w, limit=7)]
-        products = list({p.sku: p for p in products}.values()) if len(products) <= 6 else []
+    if not products and category:
+        products = crm.list_products(category, limit=50)
     return sorted(products, key=lambda p: (not p.in_stock, p.price))[:limit]
 
 
 # Words of a product question that are not part of any product's name.
 _NOT_PRODUCT_WORDS = set("""how much what whats price cost costs is the a an of for do you have sell please pls
-قیمت چند چنده چقدر چقدره هست است رو را میخوام می خوام مشخصات دارید دارین برای این اون""".split())
+any stock still available these days go want need buy order get show tell about
+قیمت چند چنده چقدر چقدره هست است رو را میخوام می خوام مشخصات دارید دارین برای این اون یه یک سفارش بدم
+موجود موجوده خرید بخرم میخواستم لازم دارم""".split())
 
 
 def product_buttons(products: List[Product], language: str) -> List[Dict[str, str]]:

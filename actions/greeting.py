@@ -1,4 +1,4 @@
-"""Personal greeting: a known customer is greeted by name in their saved language.
+"""Greeting: a known customer by name in their saved language; a hello in mid-conversation briefly.
 
 The saved language is the one they chose with switch_language on any channel,
 else the CRM's `customers.language` (actions.profile.saved_language).
@@ -19,7 +19,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.crm.base import CRMError
 
-from actions.common import LANGUAGES, customer_events, get_crm, known_customer, say
+from actions.common import LANGUAGES, customer_events, get_crm, known_customer, reply_language, say
 from actions.profile import saved_language
 
 logger = logging.getLogger(__name__)
@@ -33,12 +33,30 @@ def greeting_name(name: str, language: str) -> str:
     return name.split(" ")[0] if name else ""
 
 
+def said_before(tracker: Tracker) -> bool:
+    """The customer wrote before the latest message, in this session."""
+    users = 0
+    for event in reversed(tracker.events):
+        if event.get("event") == "session_started":
+            break
+        if event.get("event") == "user":
+            users += 1
+            if users > 1:
+                return True
+    return False
+
+
 class ActionGreet(Action):
     def name(self) -> Text:
         return "action_greet"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[EventType]:
+        if said_before(tracker):
+            # "hi, sorry, forgot to say hello" in the middle: a short hello back, and on with it
+            showing = bool(tracker.get_slot("shown_products")) and tracker.get_slot("last_request") == "browse_products"
+            say(dispatcher, "greet_again_choose" if showing else "greet_again", reply_language(tracker))
+            return []
         customer_id = known_customer(tracker)
         customer = None
         if customer_id:

@@ -69,7 +69,23 @@ class ActionValidateSlotMappings(ValidationAction):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[EventType]:
+        if reading_again(tracker):
+            return []
         return state_events(tracker, domain)
+
+
+def reading_again(tracker: Tracker) -> bool:
+    """Rasa runs slot extraction again when a form is activated later in the same turn (after a
+    side question's answer, or when the dialogue moved to another form). The message was read
+    once, right after it arrived; reading it again inside another form would take it for that
+    form's answer."""
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind == "user":
+            return False
+        if kind in ("action", "active_loop"):
+            return True
+    return False
 
 
 def state_events(tracker: Tracker, domain: Optional[Dict[Text, Any]] = None) -> List[EventType]:

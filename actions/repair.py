@@ -1,8 +1,10 @@
-"""`action_repeat_last`: "what?", «چی گفتی؟» — the bot says its last answer again.
+"""Conversation repair actions the dialogue moves (bot.dialogue.moves) run.
 
-The dialogue move `repeat` (bot.dialogue.moves) runs it; it sends again, with
-their buttons, the messages the bot sent after the customer's previous
-message, so a form's question repeated this way is still the open question.
+* `action_repeat_last`: "what?", «چی گفتی؟» — the messages the bot sent after
+  the customer's previous message, again, with their buttons (a form's question
+  repeated this way is still the open question);
+* `action_clarify`: a word that could mean several requests ("order") — which
+  one, a button for each (the payload starts that request).
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import reply_language, say
+from bot.dialogue.moves import Move
+
+from actions.common import button, reply_language, say
+from actions.texts import INTENT_LABELS
 
 
 def last_answer(tracker: Tracker) -> List[Dict[str, Any]]:
@@ -48,4 +53,18 @@ class ActionRepeatLast(Action):
                 dispatcher.utter_message(text=message.get("text"), buttons=message["buttons"])
             else:
                 dispatcher.utter_message(text=message.get("text"))
+        return []
+
+
+class ActionClarify(Action):
+    def name(self) -> Text:
+        return "action_clarify"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[EventType]:
+        language = reply_language(tracker)
+        move = Move.decode(tracker.get_slot("dialogue_move"))
+        options = [intent for intent in (move.intents if move else ()) if intent in INTENT_LABELS]
+        say(dispatcher, "clarify_request", language,
+            buttons=[button(INTENT_LABELS[intent][language], intent) for intent in options] or None)
         return []

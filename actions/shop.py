@@ -246,11 +246,16 @@ class ActionBrowseProducts(Action):
             names = crm.list_categories() or list(categories)
             buttons = [button(category_title(c, language), "browse_products", {"product": c}) for c in names]
             item = asked_item(latest_text(tracker))
-            if item and not hints:   # "do you sell air fryers?": say no before showing what we have
-                say(dispatcher, "browse_not_sold", language, item=item, buttons=buttons)
-                return Outcome.completed()
-            say(dispatcher, "browse_categories", language, buttons=buttons)
-            return []
+            if item and not hints:
+                from actions.forms import products_hinted
+
+                products = products_hinted(item)   # "do u have the buds?": the buds we have
+                if not products:   # "do you sell air fryers?": say no before showing what we have
+                    say(dispatcher, "browse_not_sold", language, item=item, buttons=buttons)
+                    return Outcome.completed()
+            if not products:
+                say(dispatcher, "browse_categories", language, buttons=buttons)
+                return []
         products.sort(key=lambda p: (not p.in_stock, p.price))
         shown = products[: self.MAX]
         title = category_title(category, language) if category else text("products", language)

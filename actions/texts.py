@@ -184,6 +184,18 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "fa": "گاهی پیامک چند دقیقه دیرتر می‌رسد. اگر نرسید، شماره موبایلتان را دوباره بنویسید تا کد تازه بفرستیم.",
         "en": "SMS can take a few minutes. If it doesn't arrive, type your mobile number again and I'll send a new code.",
     },
+    "greet_again": {
+        "fa": "سلام! 🙂 بفرمایید، در خدمتم.",
+        "en": "Hi there! 🙂 Go ahead, I'm listening.",
+    },
+    "greet_again_choose": {
+        "fa": "سلام! 🙂 کدام را برایتان باز کنم؟ روی دکمه‌اش بزنید یا اسمش را بنویسید.",
+        "en": "Hi there! 🙂 Which one shall I open for you? Tap it or type its name.",
+    },
+    "clarify_request": {
+        "fa": "کدام یکی را می‌خواهید؟",
+        "en": "Which of these would you like?",
+    },
     "nothing_to_repeat": {
         "fa": "هنوز چیزی نگفته‌ام! چه کمکی از دستم برمی‌آید؟",
         "en": "I haven't said anything yet! How can I help you?",

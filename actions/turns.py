@@ -62,8 +62,12 @@ def read_turn(tracker: Tracker, domain: Dict[str, Any], journey: Journey) -> Tup
                       has_choices=len(tracker.get_slot(SHOWN_SLOT) or []) > 1)
     move = decide(message, context)
     events: List[EventType] = []
-    if tracker.get_slot(MOVE_SLOT) != move.encode():
-        events.append(SlotSet(MOVE_SLOT, move.encode()))
+    # the slot stays empty for the plain moves the rules carry out on their own: an answer to the
+    # form's question, or a request for what the message itself asks
+    plain = move.kind == ANSWER or (move.kind == START and move.intents == (message.intent,))
+    value = None if plain else move.encode()
+    if tracker.get_slot(MOVE_SLOT) != value:
+        events.append(SlotSet(MOVE_SLOT, value))
     fresh = tracker.slots_to_validate()
     if move.kind == ANSWER and form and requested:
         events += _answer(tracker, message, form, requested, fresh, domain)

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from tests.conftest import free_port  # noqa: E402
 from tests.fakes.sms_gateways import FakeSmsGateways  # noqa: E402
 from tests.support.bot_server import BotServer  # noqa: E402
-from tests.support.conversations import Player, heldout_set, success_rates, tuning_set  # noqa: E402
+from tests.support.conversations import Player, heldout_set, play_all, success_rates, tuning_set  # noqa: E402
 from tests.test_conversation_repair import HELDOUT_TARGET, bot_environment  # noqa: E402
 
 
@@ -51,7 +51,7 @@ def main() -> int:
         player = Player(bot, sms, database_url)
         started = time.monotonic()
         try:
-            results = [player.play(c) for c in conversations]
+            results = list(play_all(player, conversations).values())
         finally:
             player.close()
             bot.stop()

@@ -27,8 +27,7 @@ def test_language_stage_and_goal_follow_the_parse() -> None:
     tracker = make_tracker(intent="track_order", language="en", stage="retention", text="where is my order")
     events, _ = run(ActionValidateSlotMappings(), tracker)
     assert slots_of(events) == {"language": "en", "goal": "track_order", "goal_status": "started",
-                                "journey_stage": "retention", "dialogue_move": "start track_order",
-                                "last_request": "track_order"}
+                                "journey_stage": "retention", "last_request": "track_order"}
 
 
 def test_new_goal_abandons_the_goal_in_progress_first() -> None:
@@ -53,15 +52,13 @@ def test_completed_goal_is_not_abandoned_by_the_next_one() -> None:
 def test_general_intent_keeps_the_stage_and_stop_abandons() -> None:
     tracker = make_tracker({"goal": "return_item", "goal_status": "started", "journey_stage": "retention",
                             "language": "fa"}, intent="stop", stage=None)
-    assert slots_of(run(ActionValidateSlotMappings(), tracker)[0]) == {"goal_status": "abandoned",
-                                                                       "dialogue_move": "start stop"}
+    assert slots_of(run(ActionValidateSlotMappings(), tracker)[0]) == {"goal_status": "abandoned"}
 
 
 def test_preferred_language_wins_over_detection_and_fallbacks_reset() -> None:
     tracker = make_tracker({"preferred_language": "en", "language": "en", "fallback_count": 2},
                            intent="greet", language="fa")
-    assert slots_of(run(ActionValidateSlotMappings(), tracker)[0]) == {"fallback_count": 0,
-                                                                       "dialogue_move": "start greet"}
+    assert slots_of(run(ActionValidateSlotMappings(), tracker)[0]) == {"fallback_count": 0}
 
 
 def test_switch_language() -> None:

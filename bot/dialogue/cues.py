@@ -10,7 +10,7 @@ decides what the conversation does with the answers.
 from __future__ import annotations
 
 import re
-from typing import Optional
+from typing import Optional, Tuple
 
 from bot.text.persian import ZWNJ, normalise
 
@@ -136,6 +136,32 @@ _STOP = re.compile(r"\b(?:never ?mind|forget (?:it|that|about it)|not now|maybe 
 def wants_to_stop(text: str) -> bool:
     """Words that drop what is being asked ("never mind", "I'll do it later", «بیخیال», «بعدا»)."""
     return bool(_STOP.search(canonical(text)))
+
+
+# One word that could mean several requests: the customer is asked which, with buttons.
+_VAGUE = {
+    "order": ("place_order", "track_order", "change_order", "cancel_order"),
+    "orders": ("track_order", "place_order", "cancel_order"),
+    "my order": ("track_order", "change_order", "cancel_order", "return_item"),
+    "سفارش": ("place_order", "track_order", "change_order", "cancel_order"),
+    "سفارشات": ("track_order", "place_order", "cancel_order"),
+    "سفارشم": ("track_order", "change_order", "cancel_order", "return_item"),
+    "sefaresh": ("place_order", "track_order", "change_order", "cancel_order"),
+    "payment": ("ask_payment_methods", "payment_problem"),
+    "پرداخت": ("ask_payment_methods", "payment_problem"),
+    "discount": ("ask_promotions", "apply_discount_code"),
+    "تخفیف": ("ask_promotions", "apply_discount_code"),
+    "return": ("return_item", "ask_warranty"),
+    "مرجوعی": ("return_item", "ask_warranty"),
+    "points": ("ask_loyalty_points", "ask_referral"),
+    "امتیاز": ("ask_loyalty_points", "give_feedback"),
+}
+
+
+def vague_request(text: str) -> Tuple[str, ...]:
+    """The requests a one-word message may mean ("order" → place, track, change, cancel), else ()."""
+    clean = re.sub(r"[?؟!.]+$", "", canonical(text)).strip()
+    return _VAGUE.get(clean, ())
 
 
 def has_digits(text: str) -> bool:

@@ -11,6 +11,7 @@ it does *here*, given the question the bot asked last:
 | `repeat`    | "what?", «چی گفتی؟»                                         | says its last answer again              |
 | `redo`      | "sorry, I meant the A55", "and the S24?" after an answer;   | redoes that answer with the new value;  |
 |             | a bare product name or order number                         | shows the product / tracks the order    |
+| `clarify`   | one word that could mean several requests ("order", «سفارش») | asks which, a button for each          |
 | `start`     | anything else outside a form                                | the intent's rule or form (one or more) |
 
 `decide` is a pure function of the parsed message and a `Context` read from
@@ -31,13 +32,16 @@ from bot.dialogue.expectations import (
     PRODUCT_QUESTIONS, QUESTIONS, REQUESTS, SHORT_MESSAGE_WORDS, expectation,
 )
 
-ANSWER, INTERRUPT, LEAVE, REPEAT, REDO, START = "answer", "interrupt", "leave", "repeat", "redo", "start"
-KINDS = (ANSWER, INTERRUPT, LEAVE, REPEAT, REDO, START)
+ANSWER, INTERRUPT, LEAVE, REPEAT, REDO, START, CLARIFY = (
+    "answer", "interrupt", "leave", "repeat", "redo", "start", "clarify")
+KINDS = (ANSWER, INTERRUPT, LEAVE, REPEAT, REDO, START, CLARIFY)
 
 # Questions answered by digits: words without any are something else.
 DIGIT_SLOTS = frozenset({"phone_number", "otp_code", "order_id"})
 # Inside such a question, a request or side question this likely is taken as one.
 SOME_REQUEST = 0.4
+# A question not understood for sure, but leaning this much to a one-action question, is taken as it.
+LEANING = 0.3
 # A follow-up ("and the email?") continues the last question unless the NLU is this sure it is another.
 CLEAR_FOLLOW_UP = 0.9
 # A question about the goal of a form that takes free text (asked why they return it, the
@@ -76,6 +80,7 @@ class Message:
     text: str
     entities: Mapping[str, List[str]] = field(default_factory=dict)
     requests: Tuple[str, ...] = ()   # intents of the message's clauses, in order (bot/nlu/requests.py)
+    ranking: Tuple[Tuple[str, float], ...] = ()   # the NLU's likeliest intents, best first
 
     @classmethod
     def from_parse(cls, parse: Mapping[str, Any]) -> "Message":
@@ -85,8 +90,14 @@ class Message:
             if entity.get("value") is not None:
                 entities.setdefault(str(entity.get("entity")), []).append(str(entity.get("value")))
         requests = tuple(str(r.get("intent")) for r in parse.get("requests") or [] if r.get("intent"))
+        ranking = tuple((str(r.get("name")), float(r.get("confidence") or 0.0))
+                        for r in parse.get("intent_ranking") or [] if r.get("name"))
         return cls(intent=str(intent.get("name") or FALLBACK), confidence=float(intent.get("confidence") or 0.0),
-                   text=str(parse.get("text") or ""), entities=entities, requests=requests)
+                   text=str(parse.get("text") or ""), entities=entities, requests=requests, ranking=ranking)
+
+    def likeliest(self, among: FrozenSet[str]) -> Tuple[Optional[str], float]:
+        """The likeliest intent of the ranking among `among` (what a "not understood" leaned to)."""
+        return next(((name, p) for name, p in self.ranking if name in among), (None, 0.0))
 
     @property
     def ends_closing(self) -> bool:
@@ -137,10 +148,6 @@ def _inside_form(message: Message, context: Context) -> Move:
         return Move(ANSWER)   # "no wait, make it the Tune 520": the new value replaces the old one
     if intent == "deny" and slot not in CONFIRMATION_SLOTS and not carries_answer and words <= 3:
         return Move(LEAVE, ("stop",))   # "no" to "which order?" / "your number?": the customer does not want to go on
-    switch = _other_request_among_clauses(message, context)
-    if switch and (wordy or slot in CONFIRMATION_SLOTS):
-        # "no wait, I don't want to cancel, I want to change the address": the clause that asks
-        return Move(LEAVE, (switch,))
     if wordy and (closing or cues.wants_to_stop(message.text)):
         if intent == "thank_you" and slot == "otp_code" and short and not cues.says_goodbye(message.text):
             return Move(INTERRUPT, (intent,))   # politeness while the code is on its way
@@ -148,6 +155,10 @@ def _inside_form(message: Message, context: Context) -> Move:
             return Move(LEAVE, ("goodbye",))
         thanks = intent == "thank_you" or (message.ends_closing and message.requests[-1] == "thank_you")
         return Move(LEAVE, ("thank_you",) if thanks and not cues.wants_to_stop(message.text) else ("stop",))
+    switch = _other_request_among_clauses(message, context)
+    if switch and (wordy or slot in CONFIRMATION_SLOTS):
+        # "no wait, I don't want to cancel, I want to change the address": the clause that asks
+        return Move(LEAVE, (switch,))
     if intent not in answers:
         # "thanks — and what's the warranty?" inside a form: the questions, then the form
         asked = _several_requests(message)
@@ -159,6 +170,10 @@ def _inside_form(message: Message, context: Context) -> Move:
             return Move(INTERRUPT, (intent,))
         if intent in REQUESTS and not same_goal:
             return Move(LEAVE, (intent,))
+    if wordy and intent == FALLBACK and cues.sounds_like_question(message.text):
+        leaning, likelihood = message.likeliest(QUESTIONS | CHITCHAT)
+        if leaning and likelihood >= LEANING:   # «روشهای پرداختتون چیه؟» half understood, asked for a number
+            return Move(INTERRUPT, (leaning,))
     if expected.free_text and cues.sounds_like_question(message.text):
         # "how long does the refund take?" while asked why: a question, not the reason
         if intent in answers and intent in QUESTION_ABOUT_GOAL:
@@ -224,7 +239,7 @@ def _outside_form(message: Message, context: Context) -> Move:
         return Move(REDO, (last if last in PRODUCT_FOLLOW_UPS else "ask_product_details",))
     if vague:
         # a bare product name, order number or score: show it / look it up / take the score
-        if products and not orders and cues.word_count(message.text) <= 5:
+        if products and not orders and cues.word_count(message.text) <= 8:
             return Move(REDO, ("ask_product_details",))
         if orders and not products and intent == "inform":
             return Move(REDO, ("track_order",))
@@ -232,6 +247,9 @@ def _outside_form(message: Message, context: Context) -> Move:
             return Move(REDO, ("give_feedback",))
     if intent in CLOSING and cues.says_goodbye(message.text):
         return Move(START, ("goodbye",))
+    options = cues.vague_request(message.text)
+    if options and not message.entities:
+        return Move(CLARIFY, options)   # "order": place, track, change or cancel one?
     return Move(START, _several_requests(message) or (intent,))
 
 

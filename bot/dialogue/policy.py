@@ -11,6 +11,7 @@ the same way for every goal:
 * `leave X`: `action_deactivate_loop`, then X's rule (goodbye, thanks, stop,
   a person, or another goal's form);
 * `repeat`: `action_repeat_last`;
+* `clarify X…`: `action_clarify` (which of X…, as buttons);
 * `redo X…` and `start X Y…`: the rules of X, Y… in order.
 
 `answer`, and `start` of the message's own intent, are left to the rules and
@@ -43,11 +44,12 @@ from rasa.shared.core.events import ActionExecuted, ActiveLoop, UserUttered
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.dialogue.moves import INTERRUPT, LEAVE, REDO, REPEAT, START, Move
+from bot.dialogue.moves import CLARIFY, INTERRUPT, LEAVE, REDO, REPEAT, START, Move
 
 MOVE_SLOT = "dialogue_move"
 DEACTIVATE = "action_deactivate_loop"
 REPEAT_ACTION = "action_repeat_last"
+CLARIFY_ACTION = "action_clarify"
 ROUTES_FILE = "routes.json"
 
 
@@ -97,6 +99,8 @@ def plan(move: Move, routes: Routes, message_intent: Optional[str]) -> List[str]
     answer to a form, or a start of what the message itself asked)."""
     if move.kind == REPEAT:
         return [REPEAT_ACTION, ACTION_LISTEN_NAME]
+    if move.kind == CLARIFY:
+        return [CLARIFY_ACTION, ACTION_LISTEN_NAME]
     if move.kind == INTERRUPT:
         answers = [routes.answer_inside_form(intent) for intent in move.intents]
         return [a for a in answers if a]          # then RulePolicy resumes the form

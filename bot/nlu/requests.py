@@ -27,7 +27,7 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
@@ -209,34 +209,38 @@ class RequestSplitter(GraphComponent):
             return messages
         for message in messages:
             ranking = {r.get("name"): float(r.get("confidence") or 0.0) for r in message.get(INTENT_RANKING_KEY) or []}
-            found = self.requests(message.get(TEXT) or "", (message.get(INTENT) or {}).get("name"), ranking)
+            text = message.get(TEXT) or ""
+            named = [clean(text[e["start"]:e["end"]]) for e in message.get(ENTITIES) or []
+                     if isinstance(e.get("start"), int) and isinstance(e.get("end"), int)]
+            found = self.requests(text, (message.get(INTENT) or {}).get("name"), ranking, named)
             if found:
                 message.set(REQUESTS_KEY, found, add_to_output=True)
         return messages
 
-    def requests(self, text: str, message_intent: Optional[str],
-                 ranking: Optional[Dict[str, float]] = None) -> List[Dict[str, Any]]:
+    def requests(self, text: str, message_intent: Optional[str], ranking: Optional[Dict[str, float]] = None,
+                 named: Optional[List[str]] = None) -> List[Dict[str, Any]]:
         """The requests of a message with several clauses, or [] when it asks one thing.
 
-        A clause counts when its own model is sure of it and, unless the whole message was only
-        read as a greeting, thanks, yes or no, either the classifiers of the whole message saw
-        that intent too (`ranking`, at least `agreement`) or the clause is itself a question
-        of a kind answered in one go (bot challenge, shipping, promotions…): one clause read
-        wrongly must not add a request nobody made."""
+        A clause counts when its own model is sure of it and either the whole message opens with a
+        greeting or thanks (read as that), or the classifiers of the whole message saw its intent
+        too (`ranking`, at least `agreement`), or it names what it asks about (an order number, a
+        product: `named`), or it is itself a question of a kind answered in one go (bot challenge,
+        shipping, promotions…): one clause read wrongly must not add a request nobody made, and
+        "whoa, pricey. thanks anyway" is a thanks."""
         assert self._model is not None
         parts = clauses_with_marks(text)
         if len(parts) < 2:
             return []
         probabilities = self._model.probabilities([part for part, _ in parts])
-        trust_clauses = message_intent in WRAPPERS or ranking is None
+        best_of = [(self._model.intents[int(np.argmax(row))], float(np.max(row))) for row in probabilities]
+        trust_clauses = ranking is None or (message_intent in WRAPPERS and best_of[0][0] in WRAPPERS)
         found = []
-        for (part, asked), row in zip(parts, probabilities):
-            best = int(np.argmax(row))
-            intent, confidence = self._model.intents[best], float(row[best])
+        for (part, asked), (intent, confidence) in zip(parts, best_of):
             if confidence < float(self._config["threshold"]):
                 continue
             agreed = trust_clauses or intent in WRAPPERS \
                 or (ranking or {}).get(intent, 0.0) >= float(self._config["agreement"]) \
+                or any(name and name in part for name in named or []) \
                 or (intent in ONE_GO and confidence >= 0.95 and (asked or intent in CHITCHAT))
             if agreed:
                 found.append({"intent": intent, "confidence": round(confidence, 3), "text": part})
