@@ -27,6 +27,7 @@ ERASERS: List[str] = [
     "bot.identity.erasure:erase_customer_data",
     "bot.channels.erasure:erase_customer_data",
     "bot.handoff.erasure:erase_customer_data",
+    "bot.orchestration.erasure:erase_customer_data",
 ]
 
 

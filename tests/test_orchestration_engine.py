@@ -1,0 +1,97 @@
+"""The work table's building blocks: the sending window, hold-out assignment, claims across workers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.orchestration.definition import Settings, load_book
+from bot.orchestration.engine import Orchestrator, holdout_of
+from bot.orchestration.events import Emitter, Event
+from bot.orchestration.schedule import SendingWindow
+
+TEHRAN = ZoneInfo("Asia/Tehran")
+UTC = dt.timezone.utc
+
+
+def tehran(*args: int) -> dt.datetime:
+    return dt.datetime(*args, tzinfo=TEHRAN)
+
+
+def test_the_window_opens_at_nine_closes_at_nine_pm_and_skips_friday() -> None:
+    window = SendingWindow(Settings())
+    wednesday = tehran(2025, 6, 4, 8, 59)
+    assert not window.allows(wednesday)
+    assert window.next_allowed(wednesday) == tehran(2025, 6, 4, 9, 0).astimezone(UTC)
+    assert window.allows(tehran(2025, 6, 4, 20, 59)) and not window.allows(tehran(2025, 6, 4, 21, 0))
+    thursday_night = tehran(2025, 6, 5, 21, 30)
+    assert window.next_allowed(thursday_night) == tehran(2025, 6, 7, 9, 0).astimezone(UTC)  # Saturday
+    assert not window.allows(tehran(2025, 6, 6, 12, 0))  # Friday noon
+
+
+def test_friday_is_allowed_when_the_shop_says_so_and_jalali_holidays_are_skipped() -> None:
+    window = SendingWindow(Settings(days_off=(), holidays=("01-01", "01-02")))
+    assert window.allows(tehran(2025, 6, 6, 12, 0))
+    # 1 Farvardin 1404 = 21 March 2025: closed on 1 and 2 Farvardin, open on the 3rd
+    assert not window.allows(tehran(2025, 3, 21, 12, 0))
+    assert window.next_allowed(tehran(2025, 3, 21, 12, 0)) == tehran(2025, 3, 23, 9, 0).astimezone(UTC)
+    one_off = SendingWindow(Settings(holidays=("1404-03-14",)))  # 4 June 2025
+    assert not one_off.allows(tehran(2025, 6, 4, 12, 0)) and one_off.allows(tehran(2025, 6, 3, 12, 0))
+
+
+def test_next_local_time_is_strictly_after() -> None:
+    window = SendingWindow(Settings())
+    assert window.next_local_time(tehran(2025, 6, 4, 9, 59), dt.time(10)) == tehran(2025, 6, 4, 10).astimezone(UTC)
+    assert window.next_local_time(tehran(2025, 6, 4, 10, 0), dt.time(10)) == tehran(2025, 6, 5, 10).astimezone(UTC)
+
+
+def test_holdout_is_deterministic_per_customer_and_journey_and_near_the_share() -> None:
+    keys = [f"C{i:05d}" for i in range(20000)]
+    first = [holdout_of("abandoned_payment", k, 0.1) for k in keys]
+    assert first == [holdout_of("abandoned_payment", k, 0.1) for k in keys]
+    assert 0.09 < sum(first) / len(keys) < 0.11
+    other = [holdout_of("win_back", k, 0.1) for k in keys]
+    assert other != first  # independent per journey
+    assert not any(holdout_of("x", k, 0.0) for k in keys[:100])
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request, sqlite_url):
+    if request.param == "sqlite":
+        return sqlite_url
+    return request.getfixturevalue("fresh_postgres_url")
+
+
+def test_two_workers_never_claim_the_same_entry(database: str) -> None:
+    book = load_book()
+    now = dt.datetime(2025, 6, 4, 8, 0, tzinfo=UTC)
+    first = Orchestrator(book, database, worker="w1")
+    emitter = Emitter(first)
+    for i in range(60):
+        emitter.emit(Event("order.pending_payment", f"t:{i}", now, customer_id=f"C{i}", order_id=str(100000 + i),
+                           data={"status": "pending_payment"}), now)
+    second = Orchestrator(book, database, worker="w2")
+    claimed = {}
+
+    def take(o: Orchestrator) -> None:
+        ids = []
+        while True:
+            _token, batch = o.claim(now, limit=7)
+            if not batch:
+                break
+            ids += batch
+        claimed[o.worker] = ids
+
+    threads = [threading.Thread(target=take, args=(o,)) for o in (first, second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    both = claimed["w1"] + claimed["w2"]
+    assert len(both) == 60 and len(set(both)) == 60
+    # leased rows are not due for anyone until the lease expires
+    assert first.claim(now + dt.timedelta(minutes=1))[1] == []
+    assert len(first.claim(now + dt.timedelta(minutes=6), limit=100)[1]) == 60
