@@ -117,29 +117,33 @@ class Emitter:
         self.o = orchestrator
 
     def emit(self, event: Event, now: Optional[dt.datetime] = None) -> EmitResult:
-        now = aware(now or utcnow())
-        event.occurred_at = aware(event.occurred_at)
-        result = EmitResult()
+        """Store and apply one event in its own transaction (retried if the database is busy)."""
         for attempt in range(5):
             try:
                 with self.o.engine.begin() as conn:
-                    stored = insert_ignoring_duplicates(conn, EV, [{
-                        "event_key": event.key[:200], "kind": event.kind, "source": event.source,
-                        "customer_id": event.customer_id, "order_id": event.order_id, "subject": event.subject,
-                        "data": event.data or None, "occurred_at": event.occurred_at, "received_at": now,
-                    }], ["event_key"])
-                    if not stored:
-                        return EmitResult(duplicate=True)
-                    result = EmitResult()
-                    self._existing(conn, event, now, result)
-                    self._start(conn, event, now, result)
-                    if result.entered:
-                        conn.execute(EV.update().where(EV.c.event_key == event.key[:200]).values(entries=len(result.entered)))
-                return result
+                    return self.apply(conn, event, now)
             except sa.exc.OperationalError as error:  # SQLite busy / PostgreSQL serialization: try again
                 if attempt == 4:
                     raise
                 logger.warning("journeys: storing event %s failed (%s); retrying", event.key, error)
+        raise AssertionError("unreachable")
+
+    def apply(self, conn: Connection, event: Event, now: Optional[dt.datetime] = None) -> EmitResult:
+        """Store and apply one event inside the caller's transaction (a scan applies a batch at once)."""
+        now = aware(now or utcnow())
+        event.occurred_at = aware(event.occurred_at)
+        stored = insert_ignoring_duplicates(conn, EV, [{
+            "event_key": event.key[:200], "kind": event.kind, "source": event.source,
+            "customer_id": event.customer_id, "order_id": event.order_id, "subject": event.subject,
+            "data": event.data or None, "occurred_at": event.occurred_at, "received_at": now,
+        }], ["event_key"])
+        if not stored:
+            return EmitResult(duplicate=True)
+        result = EmitResult()
+        self._existing(conn, event, now, result)
+        self._start(conn, event, now, result)
+        if result.entered:
+            conn.execute(EV.update().where(EV.c.event_key == event.key[:200]).values(entries=len(result.entered)))
         return result
 
     # ------------------------------------------------------------------ existing entries
@@ -282,14 +286,26 @@ def emit(event: Event, orchestrator: Optional[Orchestrator] = None, now: Optiona
     return Emitter(orchestrator or Orchestrator()).emit(event, now)
 
 
+_ready: Dict[str, Any] = {}
+
+
+def _ready_engine(database_url: Optional[str]) -> Any:
+    """The engine, with the schema checked once per database and process (actions call this per message)."""
+    from bot.db import get_engine, init_db
+
+    engine = get_engine(database_url)
+    key = str(engine.url)
+    if key not in _ready:
+        _ready[key] = init_db(database_url)
+    return _ready[key]
+
+
 def record_stock_interest(customer_id: str, sku: str, conversation_id: Optional[str] = None,
                           database_url: Optional[str] = None, now: Optional[dt.datetime] = None) -> bool:
     """A customer asked for `sku` while it was out of stock: tell them when it is back (once).
 
     Called by the product actions; True if a new interest was recorded."""
-    from bot.db import init_db
-
-    engine = init_db(database_url)
+    engine = _ready_engine(database_url)
     with engine.begin() as conn:
         open_interest = conn.execute(sa.select(SI.c.id).where(SI.c.customer_id == str(customer_id), SI.c.sku == sku,
                                                               SI.c.notified_at.is_(None)).limit(1)).first()

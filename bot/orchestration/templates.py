@@ -121,13 +121,13 @@ class Values:
         if order and order.items:
             item = order.items[0]
             return (item.name_en if self.language == "en" else item.name_fa) or item.name_fa or item.name_en or None
-        return None
+        return self.subject.context.get("product")
 
     def _sku(self) -> Optional[str]:
         if self.subject.sku:
             return self.subject.sku
         order = self.order()
-        return order.items[0].sku if order and order.items else None
+        return order.items[0].sku if order and order.items else self.subject.context.get("sku")
 
     def _name(self) -> Optional[str]:
         customer = self.customer()
@@ -148,6 +148,7 @@ class Values:
             return self.digits(s.order_id) if s.order_id else None
         if name == "total":
             total = self._order_field("total")
+            total = s.context.get("total") if total is None else total
             return format_toman(total, lang) if total is not None else None
         if name == "order_date":
             return format_date(self._order_field("created_at"), lang) or None

@@ -25,7 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from contextlib import contextmanager
-from typing import Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -93,24 +93,28 @@ class CrmWatcher:
                 return counts
             for part in (self._orders, self._tickets, self._feedback, self._reviews, self._stock,
                          self._goals_abandoned, self._segments):
-                for event in part(now, source):
-                    self.emitter.emit(event, now)
-                    counts[event.kind] = counts.get(event.kind, 0) + 1
+                for conn, events in part(now, source):
+                    for event in events:
+                        if not self.emitter.apply(conn, event, now).duplicate:
+                            counts[event.kind] = counts.get(event.kind, 0) + 1
         return counts
 
+    # Each part yields (connection in a transaction, events): the events of a batch of rows are
+    # applied, and the rows marked seen, in that one transaction — all or nothing, and a few
+    # commits for a whole shop's history rather than one per event.
+
     # ------------------------------------------------------------------ orders
-    def _orders(self, now: dt.datetime, source: str) -> Iterator[Event]:
+    def _orders(self, now: dt.datetime, source: str) -> Iterator[Tuple[Connection, List[Event]]]:
         seen = sa.and_(W.c.kind == "order", W.c.key == O.c.order_id)
         query = (sa.select(O, W.c.value.label("seen")).select_from(O.outerjoin(W, seen))
                  .where(sa.or_(W.c.value.is_(None), W.c.value != O.c.status)).order_by(O.c.order_id).limit(BATCH))
         while True:
-            with self.o.engine.connect() as conn:
+            with self.o.engine.begin() as conn:
                 rows = [dict(r) for r in conn.execute(query).mappings()]
-            if not rows:
-                return
-            for row in rows:
-                yield from self._order_events(row, now, source)
-                with self.o.engine.begin() as conn:
+                if not rows:
+                    return
+                yield conn, [e for row in rows for e in self._order_events(row, now, source)]
+                for row in rows:
                     set_watch(conn, "order", row["order_id"], row["status"], now)
 
     def _order_events(self, row: dict, now: dt.datetime, source: str) -> Iterator[Event]:
@@ -133,92 +137,95 @@ class CrmWatcher:
             yield Event("order.paid", f"sql:order:{oid}:{tag}>paid", row.get("paid_at") or now, **base)
 
     # ------------------------------------------------------------------ tickets
-    def _tickets(self, now: dt.datetime, source: str) -> Iterator[Event]:
+    def _tickets(self, now: dt.datetime, source: str) -> Iterator[Tuple[Connection, List[Event]]]:
         seen = sa.and_(W.c.kind == "ticket", W.c.key == T.c.reference)
         query = (sa.select(T, W.c.value.label("seen")).select_from(T.outerjoin(W, seen))
                  .where(sa.or_(W.c.value.is_(None), W.c.value != T.c.status)).order_by(T.c.reference).limit(BATCH))
         while True:
-            with self.o.engine.connect() as conn:
+            with self.o.engine.begin() as conn:
                 rows = [dict(r) for r in conn.execute(query).mappings()]
-            if not rows:
-                return
-            for row in rows:
-                if row["status"] == "closed" and row["seen"] != "closed" and row["customer_id"]:
-                    when = row["created_at"] if row["seen"] is None else now
-                    yield Event("ticket.closed", f"sql:ticket:{row['reference']}:closed", when, source=source,
-                                customer_id=row["customer_id"], order_id=row["order_id"], subject=row["reference"],
-                                data={"category": row["category"]})
-                with self.o.engine.begin() as conn:
+                if not rows:
+                    return
+                events = []
+                for row in rows:
+                    if row["status"] == "closed" and row["seen"] != "closed" and row["customer_id"]:
+                        when = row["created_at"] if row["seen"] is None else now
+                        events.append(Event("ticket.closed", f"sql:ticket:{row['reference']}:closed", when,
+                                            source=source, customer_id=row["customer_id"], order_id=row["order_id"],
+                                            subject=row["reference"], data={"category": row["category"]}))
+                yield conn, events
+                for row in rows:
                     set_watch(conn, "ticket", row["reference"], row["status"], now)
 
     # ------------------------------------------------------------------ append-only tables
-    def _after_cursor(self, name: str, table: sa.Table, where: List) -> Iterator[dict]:
+    def _after_cursor(self, name: str, table: sa.Table, where: List, make: Any) -> Iterator[Tuple[Connection, List[Event]]]:
         while True:
-            with self.o.engine.connect() as conn:
+            with self.o.engine.begin() as conn:
                 cursor = int(get_watch(conn, "cursor", name) or 0)
                 rows = [dict(r) for r in conn.execute(sa.select(table).where(table.c.id > cursor, *where)
                                                       .order_by(table.c.id).limit(BATCH)).mappings()]
-            if not rows:
-                return
-            for row in rows:
-                yield row
-            with self.o.engine.begin() as conn:
+                if not rows:
+                    return
+                yield conn, [make(row) for row in rows]
                 set_watch(conn, "cursor", name, str(rows[-1]["id"]), utcnow())
 
-    def _feedback(self, now: dt.datetime, source: str) -> Iterator[Event]:
-        for row in self._after_cursor("feedback", F, [F.c.customer_id.isnot(None)]):
-            yield Event(f"feedback.{row['kind']}", f"sql:feedback:{row['id']}", row["created_at"], source=source,
-                        customer_id=row["customer_id"], order_id=row["order_id"], subject=row["kind"],
-                        data={"score": int(row["score"])})
+    def _feedback(self, now: dt.datetime, source: str) -> Iterator[Tuple[Connection, List[Event]]]:
+        return self._after_cursor("feedback", F, [F.c.customer_id.isnot(None)], lambda row: Event(
+            f"feedback.{row['kind']}", f"sql:feedback:{row['id']}", row["created_at"], source=source,
+            customer_id=row["customer_id"], order_id=row["order_id"], subject=row["kind"],
+            data={"score": int(row["score"])}))
 
-    def _reviews(self, now: dt.datetime, source: str) -> Iterator[Event]:
-        for row in self._after_cursor("reviews", R, []):
-            yield Event("review.written", f"sql:review:{row['id']}", row["created_at"], source=source,
-                        customer_id=row["customer_id"], order_id=row["order_id"], subject=row["sku"],
-                        data={"rating": int(row["rating"])})
+    def _reviews(self, now: dt.datetime, source: str) -> Iterator[Tuple[Connection, List[Event]]]:
+        return self._after_cursor("reviews", R, [], lambda row: Event(
+            "review.written", f"sql:review:{row['id']}", row["created_at"], source=source,
+            customer_id=row["customer_id"], order_id=row["order_id"], subject=row["sku"],
+            data={"rating": int(row["rating"])}))
 
-    def _goals_abandoned(self, now: dt.datetime, source: str) -> Iterator[Event]:
+    def _goals_abandoned(self, now: dt.datetime, source: str) -> Iterator[Tuple[Connection, List[Event]]]:
         from bot.touchpoints.models import Touchpoint
 
         tp = Touchpoint.__table__
         where = [tp.c.actor == "system", sa.cast(tp.c.actions, sa.Text) == '["goal_abandoned"]',
                  tp.c.customer_id.isnot(None), tp.c.goal.isnot(None)]
-        for row in self._after_cursor("goal_abandoned", tp, where):
-            yield Event("goal.abandoned", f"tp:{row['event_id']}", aware(row["occurred_at"]), source="touchpoints",
-                        customer_id=row["customer_id"], subject=row["goal"],
-                        data={"goal": row["goal"], "conversation_id": row["conversation_id"]})
+        return self._after_cursor("goal_abandoned", tp, where, lambda row: Event(
+            "goal.abandoned", f"tp:{row['event_id']}", aware(row["occurred_at"]), source="touchpoints",
+            customer_id=row["customer_id"], subject=row["goal"],
+            data={"goal": row["goal"], "conversation_id": row["conversation_id"]}))
 
     # ------------------------------------------------------------------ stock
-    def _stock(self, now: dt.datetime, source: str) -> Iterator[Event]:
+    def _stock(self, now: dt.datetime, source: str) -> Iterator[Tuple[Connection, List[Event]]]:
         query = (sa.select(SI.c.sku, sa.func.max(SI.c.id)).select_from(SI.join(P, P.c.sku == SI.c.sku))
                  .where(SI.c.notified_at.is_(None), P.c.stock > 0).group_by(SI.c.sku))
-        with self.o.engine.connect() as conn:
+        with self.o.engine.begin() as conn:
             rows = conn.execute(query).all()
-        for sku, last in rows:
-            yield Event("product.back_in_stock", f"sql:stock:{sku}:{last}", now, source=source, subject=sku,
-                        data={"sku": sku})
+            if rows:
+                yield conn, [Event("product.back_in_stock", f"sql:stock:{sku}:{last}", now, source=source,
+                                   subject=sku, data={"sku": sku}) for sku, last in rows]
 
     # ------------------------------------------------------------------ segments
-    def _segments(self, now: dt.datetime, source: str) -> Iterator[Event]:
+    def _segments(self, now: dt.datetime, source: str) -> Iterator[Tuple[Connection, List[Event]]]:
         journeys = [j for j in self.o.book.journeys.values() if j.enabled and j.trigger.segment == "inactive_customers"]
         if not journeys:
             return
-        with self.o.engine.connect() as conn:
-            last_run = get_watch(conn, "cursor", "segments")
-        if last_run and aware(dt.datetime.fromisoformat(last_run)) > now - SEGMENT_EVERY:
-            return
-        last = sa.func.max(O.c.created_at)
-        for journey in journeys:
-            days = journey.trigger.days
-            query = (sa.select(O.c.customer_id, last.label("last")).where(O.c.status != "cancelled")
-                     .group_by(O.c.customer_id)
-                     .having(sa.and_(last <= now - dt.timedelta(days=days), last > now - dt.timedelta(days=days) - SEGMENT_WINDOW)))
-            with self.o.engine.connect() as conn:
-                rows = conn.execute(query).all()
-            for customer_id, last_at in rows:
-                last_at = aware(last_at) if isinstance(last_at, dt.datetime) else aware(dt.datetime.fromisoformat(str(last_at)))
-                yield Event("segment.inactive_customers", f"segment:{journey.name}:{customer_id}:{last_at.date()}", now,
-                            source="segment", customer_id=customer_id, subject=f"lapse:{last_at.date()}",
-                            data={"days": days, "journey": journey.name, "days_since": (now - last_at).days})
         with self.o.engine.begin() as conn:
+            last_run = get_watch(conn, "cursor", "segments")
+            if last_run and aware(dt.datetime.fromisoformat(last_run)) > now - SEGMENT_EVERY:
+                return
+            last = sa.func.max(O.c.created_at)
+            events: List[Event] = []
+            for journey in journeys:
+                days = journey.trigger.days
+                query = (sa.select(O.c.customer_id, last.label("last")).where(O.c.status != "cancelled")
+                         .group_by(O.c.customer_id)
+                         .having(sa.and_(last <= now - dt.timedelta(days=days),
+                                         last > now - dt.timedelta(days=days) - SEGMENT_WINDOW)))
+                for customer_id, last_at in conn.execute(query).all():
+                    if not isinstance(last_at, dt.datetime):
+                        last_at = dt.datetime.fromisoformat(str(last_at))
+                    last_at = aware(last_at)
+                    events.append(Event(
+                        "segment.inactive_customers", f"segment:{journey.name}:{customer_id}:{last_at.date()}", now,
+                        source="segment", customer_id=customer_id, subject=f"lapse:{last_at.date()}",
+                        data={"days": days, "journey": journey.name, "days_since": (now - last_at).days}))
+            yield conn, events
             set_watch(conn, "cursor", "segments", now.isoformat(), now)
