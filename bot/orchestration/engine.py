@@ -34,7 +34,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from bot.crm.base import CRM, PAID, PENDING_PAYMENT, CRMError
+from bot.analytics.data import JOURNEY_CHANNEL  # touchpoint channel of entered / exited / converted rows
+from bot.crm.base import CRM, PAID, CRMError
 from bot.db import init_db
 from bot.orchestration.definition import (
     Condition, JourneyBook, ProactiveJourney, Send, Wait, load_book,
@@ -54,7 +55,6 @@ RETRY_AFTER = dt.timedelta(minutes=5)
 MAX_ATTEMPTS = 3
 PAID_OR_LATER = frozenset({PAID, "processing", "shipped", "delivered"})
 COUNTED = ("reserved", "sent", "unknown")   # messages that count toward the frequency cap
-JOURNEY_CHANNEL = "journey"                 # touchpoint channel of entered / exited / converted rows
 
 
 def utcnow() -> dt.datetime:
