@@ -42,10 +42,11 @@ def test_friday_is_allowed_when_the_shop_says_so_and_jalali_holidays_are_skipped
     assert not one_off.allows(tehran(2025, 6, 4, 12, 0)) and one_off.allows(tehran(2025, 6, 3, 12, 0))
 
 
-def test_next_local_time_is_strictly_after() -> None:
+def test_next_local_time_is_the_first_at_or_after() -> None:
     window = SendingWindow(Settings())
     assert window.next_local_time(tehran(2025, 6, 4, 9, 59), dt.time(10)) == tehran(2025, 6, 4, 10).astimezone(UTC)
-    assert window.next_local_time(tehran(2025, 6, 4, 10, 0), dt.time(10)) == tehran(2025, 6, 5, 10).astimezone(UTC)
+    assert window.next_local_time(tehran(2025, 6, 4, 10, 0), dt.time(10)) == tehran(2025, 6, 4, 10).astimezone(UTC)
+    assert window.next_local_time(tehran(2025, 6, 4, 10, 1), dt.time(10)) == tehran(2025, 6, 5, 10).astimezone(UTC)
 
 
 def test_holdout_is_deterministic_per_customer_and_journey_and_near_the_share() -> None:

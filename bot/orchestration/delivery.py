@@ -266,14 +266,15 @@ def _journey_events(tracker: Any, domain: Any, text: str, buttons: List[Dict[str
     import time
 
     from rasa.shared.core.constants import ACTION_SESSION_START_NAME
-    from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
+    from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, UserUttered
 
     events: List[Any] = []
     last_user = tracker.get_last_event_for(UserUttered)
     config = domain.session_config
     expired = last_user is not None and config.are_sessions_enabled() and \
         (time.time() - last_user.timestamp) / 60 > config.session_expiration_time
-    if not tracker.applied_events() or expired:
+    never_started = not any(isinstance(event, SessionStarted) for event in tracker.events)
+    if never_started or expired:
         events.append(ActionExecuted(ACTION_SESSION_START_NAME))
         events += _session_start_events(tracker, domain)
     data = {"buttons": buttons} if buttons else {}

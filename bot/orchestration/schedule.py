@@ -63,9 +63,9 @@ class SendingWindow:
         raise ValueError("orchestration.yml allows no sending time at all (check days_off and holidays)")
 
     def next_local_time(self, after: dt.datetime, clock: dt.time) -> dt.datetime:
-        """The first local `clock` time strictly after `after` (aware UTC)."""
+        """The first local `clock` time at or after `after` (aware UTC)."""
         local = self.local(after)
         candidate = dt.datetime.combine(local.date(), clock, tzinfo=self.zone)
-        if candidate <= local:
+        if candidate < local:
             candidate = dt.datetime.combine(local.date() + dt.timedelta(days=1), clock, tzinfo=self.zone)
         return aware(candidate)
