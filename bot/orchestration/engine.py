@@ -400,12 +400,13 @@ class Orchestrator:
         if not self.window.allows(now):
             return "parked" if self._park(entry, token, self.window.next_allowed(now)) else "next"
 
-        language = self._language(entry)
+        customer = self.crm.get_customer(entry["customer_id"]) if entry.get("customer_id") else None
+        language = self._language(entry, customer)
         subject = Subject(entry.get("customer_id"), entry.get("order_id"),
                           entry.get("subject") if journey.trigger.event == "product.back_in_stock" else None,
                           entry.get("subject") if journey.trigger.event == "ticket.closed" else None,
                           dict(entry.get("context") or {}))
-        values = Values(subject, language, self.crm, self.book.settings)
+        values = Values(subject, language, self.crm, self.book.settings, customer=customer)
         try:
             rendered = render(step, values)
         except MissingValue as missing:
@@ -416,7 +417,6 @@ class Orchestrator:
                     row["error"] = str(missing)
                     insert_ignoring_duplicates(conn, M, [row], ["entry_id", "step"])
             return "next"
-        customer = values.customer()
         phone = (customer.phone if customer else None) or (entry.get("context") or {}).get("phone")
         with self.engine.connect() as conn:
             targets = customer_targets(conn, entry.get("customer_id"), phone,
@@ -428,13 +428,16 @@ class Orchestrator:
             return "parked"
         return self._reserve(entry, journey, step, token, now, language, rendered, targets)
 
-    def _language(self, entry: Dict[str, Any]) -> str:
+    def _language(self, entry: Dict[str, Any], customer: Any) -> str:
+        """The customer's chosen language, else the CRM's (WooCommerce keeps it in a meta), else the entry's."""
         if entry.get("customer_id"):
             from bot.identity.profile import saved_language
 
             chosen = saved_language(entry["customer_id"], self.database_url)
             if chosen:
                 return chosen
+        if customer is not None and customer.language in ("fa", "en"):
+            return customer.language
         return entry.get("language") or "fa"
 
     def _message_row(self, entry: Dict[str, Any], journey: ProactiveJourney, step: Send, status: str,
@@ -471,7 +474,7 @@ class Orchestrator:
         metadata = self.message_metadata(entry, journey, step, rendered.slots)
         with self.engine.begin() as conn:
             # first statement writes: takes SQLite's write lock before reading (no stale-snapshot upgrade)
-            if not self._cas(conn, entry, token):
+            if not self._cas(conn, entry, token, language=language):
                 return "next"
             entry["revision"] += 1
             if self.postgres:  # one customer's cap check and reservation at a time, across processes

@@ -63,11 +63,12 @@ def _policy_text(entry: Any, language: str) -> str:
 class Values:
     """Placeholder values of one subject in one language, each computed once, on demand."""
 
-    def __init__(self, subject: Subject, language: str, crm: Optional[CRM], settings: Settings) -> None:
+    def __init__(self, subject: Subject, language: str, crm: Optional[CRM], settings: Settings,
+                 customer: Optional[Customer] = None) -> None:
         self.subject, self.language, self.crm, self.settings = subject, language, crm, settings
         self.policy = load_policy().raw
         self._cache: Dict[str, Optional[str]] = {}
-        self._objects: Dict[str, Any] = {}
+        self._objects: Dict[str, Any] = {"customer": customer} if customer is not None else {}
 
     # ---------------------------------------------------------------- CRM objects
     def _crm_call(self, key: str, fn: Callable[[], Any]) -> Any:
