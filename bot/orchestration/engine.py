@@ -40,7 +40,7 @@ from bot.db import init_db
 from bot.orchestration.definition import (
     Condition, JourneyBook, ProactiveJourney, Send, Wait, load_book,
 )
-from bot.orchestration.delivery import Outcome, Target, customer_targets
+from bot.orchestration.delivery import Outcome, Target, consent_allows, customer_targets
 from bot.orchestration.models import JourneyEntry, JourneyEvent, JourneyMessage
 from bot.orchestration.schedule import SendingWindow, aware
 from bot.orchestration.templates import MissingValue, Subject, Values, render
@@ -422,10 +422,12 @@ class Orchestrator:
             targets = customer_targets(conn, entry.get("customer_id"), phone,
                                        step.channels or self.book.settings.channels, now,
                                        self.book.settings.web_online_minutes)
-        if not targets:
+        allowed = [t for t in targets if consent_allows(t)]  # the one consent check (bot.channels.consent)
+        if not allowed:
             with self.engine.begin() as conn:
-                self.exit_entry(conn, entry, "no_channel", now, token)
+                self.exit_entry(conn, entry, "opted_out" if targets else "no_channel", now, token)
             return "parked"
+        targets = allowed
         return self._reserve(entry, journey, step, token, now, language, rendered, targets)
 
     def _language(self, entry: Dict[str, Any], customer: Any) -> str:
