@@ -9,9 +9,10 @@ processes then run the same code the Rasa server runs in the background
 (`JourneyRunner`), claiming due entries with `FOR UPDATE SKIP LOCKED`, and send
 the one-hour payment reminders as SMS through the Kavenegar protocol to a fake
 gateway on 127.0.0.1 (real HTTP). A simulated clock (a file the workers read)
-moves in 30-minute steps to Wednesday 10:00: reminders due after 21:00 wait
-for 09:00. During the 09:00 burst one worker is killed (SIGKILL) and started
-again. Printed: messages due, sent, duplicated (must be 0), sent in quiet hours
+moves in 30-minute steps to Wednesday 11:30 (each step when the previous one is
+done): reminders due after 21:00 wait for 09:00. During the 09:00 burst one
+worker is killed (SIGKILL) and started again; its entries come back to a worker
+when their lease (15 s here, 5 minutes in the server) expires. Printed: messages due, sent, duplicated (must be 0), sent in quiet hours
 (0), sent to opted-out numbers (0), and the throughput.
 
     .venv/bin/python bench/journeys.py                 # 10,000 customers, PostgreSQL
@@ -43,7 +44,7 @@ import sqlalchemy as sa  # noqa: E402
 TEHRAN = ZoneInfo("Asia/Tehran")
 UTC = dt.timezone.utc
 START = dt.datetime(2025, 6, 3, 12, 0, tzinfo=TEHRAN).astimezone(UTC)   # Tuesday noon, Tehran
-END = dt.datetime(2025, 6, 4, 10, 0, tzinfo=TEHRAN).astimezone(UTC)     # Wednesday 10:00 (before any 24 h code)
+END = dt.datetime(2025, 6, 4, 11, 30, tzinfo=TEHRAN).astimezone(UTC)    # Wednesday 11:30 (before any 24 h code)
 STEP = dt.timedelta(minutes=30)
 
 
@@ -67,10 +68,11 @@ def worker(args: argparse.Namespace) -> int:
             return self.sms if channel == "sms" else None
 
     async def loop() -> None:
-        orchestrator = Orchestrator(database_url=args.database_url, worker=args.name)
+        # a 15-second lease (the server's is 5 minutes) so the killed worker's entries come back quickly
+        orchestrator = Orchestrator(database_url=args.database_url, worker=args.name, lease=dt.timedelta(seconds=15))
         runner = JourneyRunner(orchestrator, Outputs(), None, concurrency=16, batch=100, scan=False)
         while not stop_file.exists():
-            now = dt.datetime.fromisoformat(clock_file.read_text().strip())
+            now = dt.datetime.fromisoformat(clock_file.read_text().strip())  # replaced atomically by the controller
             stats = await runner.run_due(now)
             if not stats.entries:
                 await asyncio.sleep(0.2)
@@ -138,8 +140,17 @@ def seed(url: str, customers: int, opted_out_share: float) -> list:
     return opted
 
 
+def set_clock(clock_file: str, now: dt.datetime) -> None:
+    """Write the simulated time so a worker never reads a half-written file."""
+    Path(clock_file + ".tmp").write_text(now.isoformat())
+    os.replace(clock_file + ".tmp", clock_file)
+
+
 def state(url: str, now: dt.datetime) -> tuple:
-    """(due entries not yet processed, messages sent) at simulated time `now`."""
+    """(entries due at simulated time `now` and not finished — also those a worker holds, messages sent).
+
+    Entries held by the killed worker stay due until their (real-time) lease expires
+    and another worker resumes them."""
     from bot.orchestration.models import JourneyEntry, JourneyMessage
 
     e, m = JourneyEntry.__table__, JourneyMessage.__table__
@@ -207,7 +218,7 @@ def main() -> int:
 
         with FakeSmsGateways() as gateway:
             now = START
-            Path(clock_file).write_text(now.isoformat())
+            set_clock(clock_file, now)
             logs = {n: folder / f"{n}.log" for n in ("a", "b", "a2")}
             workers = {"a": start_worker("a", url, clock_file, gateway.url, logs["a"]),
                        "b": start_worker("b", url, clock_file, gateway.url, logs["b"])}
@@ -216,7 +227,7 @@ def main() -> int:
             burst = None
             while now < END:
                 now = now + STEP
-                Path(clock_file).write_text(now.isoformat())
+                set_clock(clock_file, now)
                 began = time.monotonic()
                 due_at_start, sent_before = state(url, now)
                 burst_step = due_at_start > args.customers // 5  # the 09:00 step: the night's reminders at once

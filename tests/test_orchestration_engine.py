@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.orchestration.definition import Settings, load_book
-from bot.orchestration.engine import Orchestrator, holdout_of
+from bot.orchestration.engine import E, Orchestrator, holdout_of, utcnow
 from bot.orchestration.events import Emitter, Event
 from bot.orchestration.schedule import SendingWindow
 
@@ -93,6 +94,11 @@ def test_two_workers_never_claim_the_same_entry(database: str) -> None:
         t.join()
     both = claimed["w1"] + claimed["w2"]
     assert len(both) == 60 and len(set(both)) == 60
-    # leased rows are not due for anyone until the lease expires
-    assert first.claim(now + dt.timedelta(minutes=1))[1] == []
-    assert len(first.claim(now + dt.timedelta(minutes=6), limit=100)[1]) == 60
+    # leased rows are taken by nobody else until the lease (on the real clock) expires
+    assert first.claim(now + dt.timedelta(days=1))[1] == []
+    first.lease = second.lease = dt.timedelta(seconds=0.3)
+    with first.engine.begin() as conn:  # the leases as a short lease would have set them
+        conn.execute(E.update().values(lease_until=utcnow() + dt.timedelta(seconds=0.3)))
+    assert second.claim(now)[1] == []
+    time.sleep(0.4)
+    assert len(second.claim(now, limit=100)[1]) == 60

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -349,6 +350,7 @@ def test_a_send_interrupted_by_a_crash_is_not_sent_twice(world: World) -> None:
     phone = world.customer(cid)
     world.order(cid, "pending_payment", T0)
     world.run(T0 + MIN)
+    world.o.lease = dt.timedelta(seconds=1)
     token, ids = world.o.claim(T0 + HOUR)
     plan = world.o.advance(ids[0], token, T0 + HOUR)
     assert plan is not None and plan.targets[0].channel == "sms"
@@ -362,7 +364,9 @@ def test_a_send_interrupted_by_a_crash_is_not_sent_twice(world: World) -> None:
     asyncio.run(send_then_die())  # … and the process is gone: nothing recorded, the lease still held
     assert len(world.sms_to(phone)) == 1
     world.run(T0 + HOUR + 2 * MIN)  # lease not expired: nobody touches it
-    world.run(T0 + HOUR + 6 * MIN)  # lease expired: resumed through the SMS key, the gateway already has it
+    assert world.entry("abandoned_payment", cid)["lease_owner"] == token
+    time.sleep(1.2)                 # the (real-time) lease expires
+    world.run(T0 + HOUR + 2 * MIN)  # resumed through the SMS key: the gateway is asked, it already has it
     assert len(world.sms_to(phone)) == 1
     [message] = world.messages("abandoned_payment")
     assert (message["status"], message["channel"]) == ("sent", "sms")

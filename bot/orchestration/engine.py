@@ -50,7 +50,7 @@ logger = logging.getLogger(__name__)
 E = JourneyEntry.__table__
 M = JourneyMessage.__table__
 EV = JourneyEvent.__table__
-LEASE = dt.timedelta(minutes=5)
+LEASE = dt.timedelta(minutes=5)            # real time a claimed entry stays with its runner (then another may resume it)
 RETRY_AFTER = dt.timedelta(minutes=5)
 MAX_ATTEMPTS = 3
 PAID_OR_LATER = frozenset({PAID, "processing", "shipped", "delivered"})
@@ -149,13 +149,15 @@ class Orchestrator:
     """The journeys of one book over one database, as one worker (process) sees them."""
 
     def __init__(self, book: Optional[JourneyBook] = None, database_url: Optional[str] = None,
-                 crm: Optional[CRM] = None, worker: Optional[str] = None) -> None:
+                 crm: Optional[CRM] = None, worker: Optional[str] = None,
+                 lease: dt.timedelta = LEASE) -> None:
         self.book = book or load_book()
         self.database_url = database_url
         self.engine: Engine = init_db(database_url)
         self.window = SendingWindow(self.book.settings)
         self._crm = crm
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.lease = lease
 
     @property
     def crm(self) -> CRM:
@@ -171,16 +173,20 @@ class Orchestrator:
 
     # ------------------------------------------------------------------ claiming
     def claim(self, now: dt.datetime, limit: int = 50) -> Tuple[str, List[int]]:
-        """Lease up to `limit` due entries to this worker: (lease token, entry ids)."""
+        """Lease up to `limit` entries due at `now` to this worker: (lease token, entry ids).
+
+        `now` is the journeys' time (`run-due --now` may move it); the lease runs on the
+        real clock, because it guards against another process working on the entry meanwhile."""
         token = f"{self.worker}:{uuid.uuid4().hex[:8]}"[:64]
+        wall = utcnow()
         due = (sa.select(E.c.id).where(E.c.status == "active", E.c.due_at <= now,
-                                       sa.or_(E.c.lease_until.is_(None), E.c.lease_until < now))
+                                       sa.or_(E.c.lease_until.is_(None), E.c.lease_until < wall))
                .order_by(E.c.due_at, E.c.id).limit(limit))
         if self.postgres:
             due = due.with_for_update(skip_locked=True)
         with self.engine.begin() as conn:
             conn.execute(E.update().where(E.c.id.in_(due.scalar_subquery()))
-                         .values(lease_owner=token, lease_until=now + LEASE, revision=E.c.revision + 1))
+                         .values(lease_owner=token, lease_until=wall + self.lease, revision=E.c.revision + 1))
             ids = list(conn.execute(sa.select(E.c.id).where(E.c.lease_owner == token).order_by(E.c.due_at, E.c.id)).scalars())
         return token, ids
 
@@ -448,7 +454,8 @@ class Orchestrator:
                 "customer_key": entry["customer_key"], "status": status, "capped": journey.capped,
                 "language": language or entry.get("language"), "text": text, "attempts": 0, "created_at": now}
 
-    def _cap_until(self, conn: Connection, customer_key: str, now: dt.datetime) -> Optional[dt.datetime]:
+    def _cap_until(self, conn: Connection, customer_key: str, now: dt.datetime,
+                   exclude: Optional[int] = None) -> Optional[dt.datetime]:
         """When the frequency cap lets the next message out, or None if it may go now.
 
         `per_day` counts the shop's local calendar day (so a reminder at 11:00 and a code
@@ -464,7 +471,8 @@ class Orchestrator:
                 continue
             times = list(conn.execute(
                 sa.select(M.c.created_at).where(M.c.customer_key == customer_key, M.c.capped.is_(True),
-                                                 M.c.status.in_(COUNTED), M.c.created_at > since)
+                                                 M.c.status.in_(COUNTED), M.c.created_at > since,
+                                                 *([M.c.id != exclude] if exclude is not None else []))
                 .order_by(M.c.created_at)).scalars())
             if len(times) >= cap:
                 free_at = tomorrow if since == midnight else times[len(times) - cap] + week
@@ -485,9 +493,10 @@ class Orchestrator:
             if existing is not None and existing["status"] in ("sent", "held_out", "skipped", "unknown"):
                 self._cas(conn, entry, token, step=entry["step"] + 1, attempts=0)
                 return "next"
-            if existing is not None and existing["status"] == "reserved":
-                # an earlier run stopped between reservation and outcome: resend only through the SMS
-                # key (the gateway is asked first); anything else might already have been delivered
+            if existing is not None and existing["status"] == "reserved" and existing["channel"] is not None:
+                # an earlier run stopped while delivering (each channel is noted before it is tried):
+                # resend only through the SMS key (the gateway is asked first); a Telegram or web
+                # message might already have been delivered, so it is not sent again
                 sms = [t for t in targets if t.channel == "sms" and t.conversation_id == existing["conversation_id"]]
                 if existing["channel"] == "sms" and sms:
                     return SendPlan(entry["id"], token, existing["id"], journey.name, step.name, language,
@@ -497,12 +506,12 @@ class Orchestrator:
                 self._cas(conn, entry, token, step=entry["step"] + 1, attempts=0)
                 return "next"
             if journey.capped:
-                free_at = self._cap_until(conn, entry["customer_key"], now)
+                free_at = self._cap_until(conn, entry["customer_key"], now, existing["id"] if existing else None)
                 if free_at is not None:
                     due = self.window.next_allowed(free_at)
                     self._cas(conn, entry, token, due_at=due, lease_owner=None, lease_until=None)
                     return "parked"
-            if existing is not None:  # failed earlier: try again
+            if existing is not None:  # failed earlier, or reserved but never tried: (re)try
                 conn.execute(M.update().where(M.c.id == existing["id"]).values(
                     status="reserved", created_at=now, text=rendered.text, language=language, channel=None,
                     conversation_id=None))
