@@ -339,7 +339,7 @@ def uplift_chart(lines: List[Dict[str, Any]], width: int = 860) -> str:
     lines = [l for l in lines if l["uplift"] is not None]
     if not lines:
         return '<p class="muted">–</p>'
-    row_h, left, right = 34, 230, 110
+    row_h, left, right = 34, 230, 190
     height = row_h * len(lines) + 24
     span = max(max(abs(l["uplift_low"]), abs(l["uplift_high"])) for l in lines) or 0.01
     plot = width - left - right
