@@ -425,3 +425,28 @@ def test_dry_run_and_now_through_the_cli(world: World, capsys, monkeypatch) -> N
     out = capsys.readouterr().out
     assert f"[hamsafar demo] SMS to {phone}: " in out and "messages sent: 1 (sms 1)" in out
     assert world.messages()[0]["status"] == "sent"
+
+
+def test_crm_import_of_a_status_change_starts_the_journey(world: World, tmp_path, capsys) -> None:
+    """`hamsafar crm import` reports the journey events its changes caused; the runner then sends."""
+    from bot.cli import main
+    from bot.orchestration.engine import utcnow
+
+    [cid] = customer_ids("IM", "shipping_updates", holdout=False)
+    phone = world.customer(cid, "Sara Ahmadi", language="en")
+    now = utcnow().replace(microsecond=0)
+    order = world.order(cid, "paid", now - 2 * DAY, paid_at=now - 2 * DAY)
+    world.run(now)  # the scanner has seen the order as paid
+    stamp = (now - HOUR).strftime("%Y-%m-%dT%H:%M:%SZ")
+    created = (now - 2 * DAY).strftime("%Y-%m-%dT%H:%M:%SZ")
+    orders = tmp_path / "orders.csv"
+    orders.write_text("order_id,customer_id,status,created_at,total,items,tracking_code,carrier,shipped_at\n"
+                      f"{order},{cid},shipped,{created},2500000,AUD-SNY-XM5:1,TPX-777,تیپاکس,{stamp}\n", encoding="utf-8")
+    assert main(["crm", "import", "--orders", str(orders), "--database-url", world.url]) == 0
+    assert "journey events: order.shipped 1" in capsys.readouterr().out
+    entry = world.entry("shipping_updates", cid)
+    assert entry["status"] == "active" and entry["anchor_at"] == now - HOUR
+    allowed = world.o.window.next_allowed(now)
+    world.run(allowed)
+    [text] = world.sms_to(phone)
+    assert "TPX-777" in text and text.startswith("Hi Sara")
