@@ -207,7 +207,8 @@ def main() -> int:
         opted = seed(url, args.customers, args.opted_out)
         print(f"seeded {args.customers} customers with a pending order, {len(opted)} opted out ({time.monotonic() - t:.1f} s)")
         t = time.monotonic()
-        counts = CrmWatcher(Orchestrator(database_url=url)).scan(START + dt.timedelta(hours=12, minutes=1))
+        # scanned at the start: each entry's one-hour wait runs from its own order's time
+        counts = CrmWatcher(Orchestrator(database_url=url)).scan(START)
         entries = sa.create_engine(url, future=True)
         e, m = JourneyEntry.__table__, JourneyMessage.__table__
         with entries.connect() as conn:

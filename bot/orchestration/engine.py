@@ -26,6 +26,7 @@ import hashlib
 import logging
 import os
 import socket
+import threading
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
@@ -158,6 +159,7 @@ class Orchestrator:
         self._crm = crm
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.lease = lease
+        self._local = threading.local()  # per-thread cache of one `advance` call
 
     @property
     def crm(self) -> CRM:
@@ -166,6 +168,18 @@ class Orchestrator:
 
             self._crm = get_crm(database_url=self.database_url)
         return self._crm
+
+    def order_of(self, entry: Dict[str, Any]) -> Any:
+        """The entry's order from the CRM, read once per `advance` (a condition, the goal check and the
+        message all need it)."""
+        if not entry.get("order_id"):
+            return None
+        cache = getattr(self._local, "orders", None)
+        if cache is None:
+            return self.crm.get_order(entry["order_id"])
+        if entry["order_id"] not in cache:
+            cache[entry["order_id"]] = self.crm.get_order(entry["order_id"])
+        return cache[entry["order_id"]]
 
     @property
     def postgres(self) -> bool:
@@ -235,6 +249,13 @@ class Orchestrator:
     # ------------------------------------------------------------------ the steps
     def advance(self, entry_id: int, token: str, now: dt.datetime) -> Optional[SendPlan]:
         """Run the entry's steps until it waits, ends, or has a message to deliver (returned)."""
+        self._local.orders = {}
+        try:
+            return self._advance(entry_id, token, now)
+        finally:
+            self._local.orders = None
+
+    def _advance(self, entry_id: int, token: str, now: dt.datetime) -> Optional[SendPlan]:
         for _ in range(100):
             entry = self._entry(entry_id)
             if entry is None or entry["status"] != "active" or entry["lease_owner"] != token:
@@ -318,7 +339,7 @@ class Orchestrator:
         context = entry.get("context") or {}
         order = None
         if any(k in checks for k in ("order_status", "min_total", "max_total")):
-            order = self.crm.get_order(entry["order_id"]) if entry.get("order_id") else None
+            order = self.order_of(entry)
             if order is None:
                 return False
         for key, value in checks.items():
@@ -361,7 +382,7 @@ class Orchestrator:
         order_goals = [g for g in journey.goal.events if g.startswith("order.") and g != "order.created"]
         if not order_goals:
             return None
-        order = self.crm.get_order(entry["order_id"])
+        order = self.order_of(entry)
         if order is None:
             return None
         for goal in order_goals:
@@ -412,7 +433,7 @@ class Orchestrator:
                           entry.get("subject") if journey.trigger.event == "product.back_in_stock" else None,
                           entry.get("subject") if journey.trigger.event == "ticket.closed" else None,
                           dict(entry.get("context") or {}))
-        values = Values(subject, language, self.crm, self.book.settings, customer=customer)
+        values = Values(subject, language, self.crm, self.book.settings, customer=customer, order=self.order_of(entry))
         try:
             rendered = render(step, values)
         except MissingValue as missing:

@@ -64,11 +64,15 @@ class Values:
     """Placeholder values of one subject in one language, each computed once, on demand."""
 
     def __init__(self, subject: Subject, language: str, crm: Optional[CRM], settings: Settings,
-                 customer: Optional[Customer] = None) -> None:
+                 customer: Optional[Customer] = None, order: Optional[Order] = None) -> None:
         self.subject, self.language, self.crm, self.settings = subject, language, crm, settings
         self.policy = load_policy().raw
         self._cache: Dict[str, Optional[str]] = {}
-        self._objects: Dict[str, Any] = {"customer": customer} if customer is not None else {}
+        self._objects: Dict[str, Any] = {}
+        if customer is not None:
+            self._objects["customer"] = customer
+        if order is not None:
+            self._objects["order"] = order
 
     # ---------------------------------------------------------------- CRM objects
     def _crm_call(self, key: str, fn: Callable[[], Any]) -> Any:
