@@ -14,7 +14,6 @@ import re
 import time
 
 import pytest
-import sqlalchemy as sa
 
 from bot.orchestration.engine import holdout_of
 from tests.fakes.sms_gateways import FakeSmsGateways

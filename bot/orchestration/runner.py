@@ -14,7 +14,7 @@ import collections
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 
 import sqlalchemy as sa
 

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from bot.crm.models import CustomerRow, FeedbackRow, OrderItemRow, OrderRow, ProductRow, ReviewRow, TicketRow
 from bot.crm.sql import SQLCRM
-from bot.db import get_engine, init_db
+from bot.db import init_db
 from bot.orchestration.definition import load_book
 from bot.orchestration.engine import Orchestrator, holdout_of
 from bot.orchestration.models import JourneyEntry, JourneyMessage
