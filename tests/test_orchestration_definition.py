@@ -146,3 +146,21 @@ def test_unreadable_and_invalid_yaml_files_get_a_clear_error(tmp_path) -> None:
     bad.write_text("journeys: [unclosed", encoding="utf-8")
     with pytest.raises(OrchestrationConfigError, match="not valid YAML"):
         load_book_file(bad)
+
+
+def test_an_edited_file_is_taken_up_and_a_broken_edit_is_not(tmp_path, monkeypatch, sqlite_url) -> None:
+    import os
+
+    from bot.orchestration.engine import Orchestrator
+
+    path = tmp_path / "orchestration.yml"
+    path.write_text(SHIPPED.read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.setenv("HAMSAFAR_ORCHESTRATION_FILE", str(path))
+    orchestrator = Orchestrator(load_book(), sqlite_url)
+    assert not orchestrator.refresh()
+    path.write_text(path.read_text(encoding="utf-8").replace("version: 1", "version: 2"), encoding="utf-8")
+    os.utime(path, (1, 2_000_000_000))
+    assert orchestrator.refresh() and orchestrator.book.version == 2
+    path.write_text("journeys: [", encoding="utf-8")
+    os.utime(path, (1, 2_000_000_100))
+    assert not orchestrator.refresh() and orchestrator.book.version == 2

@@ -95,6 +95,7 @@ class JourneysInput(InputChannel):
         interval = interval_seconds()
         while True:
             try:
+                await asyncio.to_thread(orchestrator.refresh)
                 stats = await self._runner.run_due(utcnow())
                 self.last_run = utcnow().isoformat()
                 if stats.sent or stats.failed or stats.events:

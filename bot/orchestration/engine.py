@@ -169,6 +169,23 @@ class Orchestrator:
             self._crm = get_crm(database_url=self.database_url)
         return self._crm
 
+    def refresh(self) -> bool:
+        """Take up an edited orchestration.yml (the server calls this before each pass); True if it changed.
+
+        A file that no longer loads is logged and the journeys run on as they were."""
+        from bot.orchestration.definition import OrchestrationConfigError
+
+        try:
+            book = load_book()
+        except OrchestrationConfigError as error:
+            logger.error("journeys: orchestration.yml not reloaded: %s", error)
+            return False
+        if book is self.book:
+            return False
+        self.book, self.window = book, SendingWindow(book.settings)
+        logger.info("journeys: orchestration.yml version %s loaded (%d journeys)", book.version, len(book.journeys))
+        return True
+
     def order_of(self, entry: Dict[str, Any]) -> Any:
         """The entry's order from the CRM, read once per `advance` (a condition, the goal check and the
         message all need it)."""
