@@ -256,8 +256,9 @@ def main() -> int:
                 process.wait(timeout=60)
 
             with entries.connect() as conn:
-                messages = [dict(r) for r in conn.execute(sa.select(m.c.status, m.c.sent_at, m.c.conversation_id, m.c.step))
-                            .mappings()]
+                messages = [dict(r) for r in conn.execute(
+                    sa.select(m.c.status, m.c.sent_at, m.c.conversation_id, m.c.step, e.c.anchor_at)
+                    .select_from(m.join(e, e.c.id == m.c.entry_id))).mappings()]
                 exits = collections.Counter(conn.execute(sa.select(e.c.exit_reason).where(e.c.status != "active")).scalars())
             entries.dispose()
             delivered = gateway.delivered
@@ -276,7 +277,9 @@ def main() -> int:
             print(f"sent (gateway received):   {len(delivered)}  (recorded sent: {statuses.get('sent', 0)}, "
                   f"outcome unknown: {statuses.get('unknown', 0)}, failed: {statuses.get('failed', 0)})")
             print(f"duplicated:                {duplicated}")
-            print(f"sent in quiet hours:       {quiet}")
+            held = sum(1 for r in sent_rows if not in_window(r["anchor_at"] + dt.timedelta(hours=1)))
+            print(f"sent in quiet hours:       {quiet}  ({held} reminders fell due between 21:00 and 09:00 "
+                  f"and were sent at 09:00)")
             print(f"sent to opted-out numbers: {to_opted}")
             print(f"throughput:                {len(delivered) / busy if busy else 0:.0f} messages/s "
                   f"({len(delivered)} in {busy:.1f} s of sending, 2 worker processes, one killed at "
