@@ -102,3 +102,34 @@ def test_two_workers_never_claim_the_same_entry(database: str) -> None:
     assert second.claim(now)[1] == []
     time.sleep(0.4)
     assert len(second.claim(now, limit=100)[1]) == 60
+
+
+def test_the_recorder_leaves_journey_messages_to_the_orchestrator() -> None:
+    from bot.touchpoints.assembler import TurnAssembler
+
+    assembler = TurnAssembler()
+    journey = {"event": "bot", "sender_id": "sms:+989121234567", "timestamp": 1000.0, "text": "…",
+               "metadata": {"hamsafar_actor": "system", "hamsafar_journey": {"journey": "abandoned_payment"}}}
+    assert assembler.feed(journey) == []
+    other = dict(journey, metadata={"hamsafar_actor": "system"})
+    assert [r["actor"] for r in assembler.feed(other)] == ["system"]
+
+
+def test_erasing_a_customer_removes_their_journey_rows(database: str) -> None:
+    import sqlalchemy as sa
+
+    from bot.orchestration.events import record_stock_interest
+    from bot.orchestration.models import JourneyEntry, JourneyEvent
+    from bot.touchpoints.erasure import erase_customer
+
+    o = Orchestrator(load_book(), database)
+    now = dt.datetime(2025, 6, 4, 8, 0, tzinfo=UTC)
+    Emitter(o).emit(Event("order.pending_payment", "e:1", now, customer_id="C9", order_id="100009"), now)
+    Emitter(o).emit(Event("order.pending_payment", "e:2", now, customer_id="C8", order_id="100008"), now)
+    record_stock_interest("C9", "SKU-1", None, database, now=now)
+    deleted = erase_customer("C9", database)
+    assert deleted["journey_entries"] == 1 and deleted["journey_events"] == 1 and deleted["journey_stock_interest"] == 1
+    with o.engine.connect() as conn:
+        left = conn.execute(sa.select(JourneyEntry.__table__.c.customer_id)).scalars().all()
+        assert left == ["C8"]
+        assert conn.execute(sa.select(sa.func.count()).select_from(JourneyEvent.__table__)).scalar() == 1
