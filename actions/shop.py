@@ -8,6 +8,7 @@ action_compare_products (catalogue through bot.crm).
 
 from __future__ import annotations
 
+import logging
 import re
 
 from typing import Any, Dict, List, Optional, Text
@@ -21,10 +22,13 @@ from bot.dialogue import cues
 from bot.text.persian import normalise
 
 from actions.common import (
-    Outcome, button, digits, entity_values, get_crm, guarded, last_goal_intent, latest_text, policy, requested_intents,
+    Outcome, button, digits, entity_values, get_crm, guarded, known_customer, last_goal_intent, latest_text, policy,
+    requested_intents,
     policy_text, product_name, reply_language, say, text, toman,
 )
 from actions.forms import find_products
+
+logger = logging.getLogger(__name__)
 
 
 def product_in_question(tracker: Tracker) -> List[str]:
@@ -265,6 +269,22 @@ class ActionBrowseProducts(Action):
         return Outcome.completed(SlotSet("shown_products", [p.sku for p in shown]))
 
 
+def remember_interest(tracker: Tracker, product: Product) -> None:
+    """A known customer asked for a product that is out of stock: the back-in-stock
+    journey (orchestration.yml) tells them when it returns."""
+    if product.in_stock:
+        return
+    customer_id = known_customer(tracker)
+    if not customer_id:
+        return
+    try:
+        from bot.orchestration.events import record_stock_interest
+
+        record_stock_interest(customer_id, product.sku, tracker.sender_id)
+    except Exception:  # noqa: BLE001 - the answer matters more than the alert
+        logger.exception("could not record interest in %s", product.sku)
+
+
 def _product(tracker: Tracker) -> Optional[Product]:
     """The product named in this message (a side question inside another goal's form
     names its own product without changing the form's), else the `product` slot."""
@@ -292,6 +312,7 @@ class ActionProductDetails(Action):
             months=digits(product.warranty_months, language),
             buttons=[button(text("buy_this", language), "place_order", {"product": product.sku})]
             if product.in_stock else None)
+        remember_interest(tracker, product)
         return Outcome.completed()
 
 
@@ -309,6 +330,7 @@ class ActionProductPrice(Action):
             return Outcome.failed()
         key = "product_price" if product.in_stock else "product_price_out_of_stock"
         say(dispatcher, key, language, product=product_name(product, language), price=toman(product.price, language))
+        remember_interest(tracker, product)
         return Outcome.completed()
 
 

@@ -21,6 +21,7 @@ COMMAND_MODULES: List[str] = [
     "bot.analytics.cli",     # analytics, report, simulate
     "bot.touchpoints.cli",   # erase, touchpoints retention
     "bot.handoff.cli",       # agents
+    "bot.orchestration.cli",  # journeys
 ]
 
 

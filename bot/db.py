@@ -30,6 +30,7 @@ MODEL_MODULES: List[str] = [
     "bot.handoff.models",
     "bot.identity.models",
     "bot.channels.models",
+    "bot.orchestration.models",
 ]
 
 _engines: Dict[str, Engine] = {}

@@ -43,6 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     command("goals", "started / completed / failed / abandoned per goal, and where abandoned goals stopped", cmd_goals)
     command("channels", "fallback, handoff, containment, CSAT and NPS per channel and language", cmd_channels)
     command("kpis", "the same KPIs overall, per channel and per language", cmd_kpis)
+    command("journeys", "proactive journeys: entered, messaged, converted, hold-out, uplift with its 95% interval",
+            cmd_journeys)
     views = commands.add_parser("views", help="(re)create the SQL views for BI tools, or print their SQL")
     views.add_argument("--print", action="store_true", help="print the SQL (docs/sql/views.sql) instead")
     views.add_argument("--database-url")
@@ -53,8 +55,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _filters(report)
     report.add_argument("--out", default="report.html")
     report.add_argument("--window-days", type=float, default=30.0)
-    report.add_argument("--unit", choices=("customer", "conversation"), default="customer")
-    report.add_argument("--mode", choices=("strict", "any-order"), default="strict")
+    report.add_argument("--unit", choices=("customer", "conversation"), default="conversation",
+                        help="unit of the headline funnel (default conversation; the others are shown beside it)")
+    report.add_argument("--mode", choices=("strict", "any-order"), default="any-order",
+                        help="order of the headline funnel (default any-order)")
     report.set_defaults(func=cmd_report)
 
     simulate = subparsers.add_parser("simulate", help="write simulated customer journeys as touchpoint rows")
@@ -123,6 +127,35 @@ def cmd_kpis(args: argparse.Namespace) -> int:
 
     filters, engine = _load(args)
     return _print(kpi_overview(engine, filters), args, KPI_COLUMNS, {"filters": filters.describe()})
+
+
+JOURNEY_COLUMNS = ("journey", "entered", "holdout", "messaged", "messages", "converted", "pending", "conversion",
+                   "holdout_conversion", "uplift", "uplift_low", "uplift_high")
+
+
+def cmd_journeys(args: argparse.Namespace) -> int:
+    """Journey figures (bot.orchestration.stats); --since/--until select entries by entry date."""
+    from bot.orchestration.definition import OrchestrationConfigError, load_book
+    from bot.orchestration.stats import journey_stats, shop_kpis
+
+    filters, engine = _load(args)
+    try:
+        book = load_book()
+    except OrchestrationConfigError as error:
+        print(f"orchestration.yml is not valid: {error}", file=sys.stderr)
+        return 1
+    import sqlalchemy as sa
+
+    try:
+        lines = journey_stats(engine, book, since=filters.since, until=filters.until)
+        meta = {"filters": filters.describe(), "shop_kpis": shop_kpis(engine)}
+    except sa.exc.DBAPIError as error:
+        print(f"no journey figures in this database yet ({type(error.orig).__name__}); they appear once the server "
+              "or `hamsafar journeys run-due` has run", file=sys.stderr)
+        return 1
+    if args.format == "json":
+        return _print(lines, args, None, meta)
+    return _print([{k: line[k] for k in JOURNEY_COLUMNS} for line in lines], args, JOURNEY_COLUMNS, meta)
 
 
 def cmd_views(args: argparse.Namespace) -> int:

@@ -98,9 +98,14 @@ TRANSITION_TEXT = {name: json.dumps([name]) for name in TRANSITIONS}
 TRANSITION_OF_TEXT = {text: name for name, text in TRANSITION_TEXT.items()}
 
 
+# Touchpoint channel of a proactive journey's entered / exited / converted rows (bot.orchestration):
+# bookkeeping, not a conversation, so the conversation metrics leave them out (docs/orchestration.md).
+JOURNEY_CHANNEL = "journey"
+
+
 def conditions(t: Any, filters: Filters) -> List[Any]:
     """The WHERE clauses of `filters` on the touchpoints table (or an alias of it) `t`."""
-    out: List[Any] = []
+    out: List[Any] = [t.c.channel != JOURNEY_CHANNEL]
     if filters.since:
         out.append(t.c.occurred_at >= dt.datetime.combine(filters.since, dt.time()))
     if filters.until:

@@ -9,7 +9,8 @@ import unicodedata
 from typing import Any, Dict, List, Optional, Sequence
 
 FORMATS = ("table", "csv", "json")
-RATE_SUFFIXES = ("_rate", "conversion", "conversion_from_first", "csat_satisfied", "promoters", "detractors")
+RATE_SUFFIXES = ("_rate", "conversion", "conversion_from_first", "csat_satisfied", "promoters", "detractors",
+                 "uplift", "uplift_low", "uplift_high")
 
 
 def cell(name: str, value: Any) -> str:

@@ -187,14 +187,26 @@ def _card(en: str, fa_label: str, value: str, fa_value: Optional[str] = None) ->
             f'<small>{fa(fa_label)}{" " + fa(fa_value) if fa_value else ""}</small></div>')
 
 
+UNIT_FA = {"conversation": "گفتگوها", "customer": "مشتریان شناخته‌شده"}
+MODE_FA = {"any-order": "به هر ترتیب", "strict": "به ترتیب مراحل"}
+# The headline funnel and the two views shown beside it (docs/metrics.md#funnel).
+FUNNEL_VIEWS = (("conversation", "any-order"), ("customer", "any-order"), ("customer", "strict"))
+
+
 def build_report(engine: Engine, filters: Filters = Filters(), journey: Optional[Journey] = None,
-                 unit: str = "customer", mode: str = "strict", window_days: float = 30,
+                 unit: str = "conversation", mode: str = "any-order", window_days: float = 30,
                  now: Optional[dt.datetime] = None) -> str:
+    """The report. The headline funnel counts conversations reaching each stage in any order
+    (what a day of mostly anonymous chats that start at consideration really shows); identified
+    customers in any order and in strict journey order stand beside it."""
     journey = journey or load_journey()
     now = now or dt.datetime.utcnow().replace(microsecond=0)
-    funnel, goals, facts, daily, (count, first_at, last_at) = concurrently(
+    views = [(unit, mode)] + [v for v in FUNNEL_VIEWS if v != (unit, mode)]
+    funnels = concurrently(engine, *[
+        (lambda u=u, m=m: metrics.funnel(engine, journey, u, m, window_days, filters)) for u, m in views])
+    funnel = funnels[0]
+    goals, facts, daily, (count, first_at, last_at) = concurrently(
         engine,
-        lambda: metrics.funnel(engine, journey, unit, mode, window_days, filters),
         lambda: metrics.goals(engine, journey, filters=filters),
         lambda: metrics.KpiFacts.load(engine, filters),
         lambda: metrics.daily(engine, filters),
@@ -232,15 +244,17 @@ def build_report(engine: Engine, filters: Filters = Filters(), journey: Optional
 
     # funnel + stage conversion
     out.append(f'<section><h2>{both("Journey funnel", "قیف سفر مشتری")}</h2>')
-    unit_fa = "واحد: " + ("مشتری" if unit == "customer" else "گفتگو")
-    out.append(f'<p class="muted">{esc(f"Unit: {unit}; mode: {mode}; conversion window: {window_days:g} days.")} '
-               f'{fa(unit_fa + f"؛ پنجره تبدیل: {window_days:g} روز")}</p>')
+    shown = f"{unit}s reaching each stage, {mode.replace('-', ' ')}"
+    out.append(f'<p class="muted" id="funnel-shown">{esc(f"Shown: {shown}, within {window_days:g} days of their first staged message; beside it the other views. Strict order counts a unit at a stage only after every earlier stage, so chats that start at consideration count 0 past awareness there.")} '
+               f'{fa(f"نمودار: {UNIT_FA[unit]} که به هر مرحله رسیده‌اند ({MODE_FA[mode]})، در {window_days:g} روز؛ نماهای دیگر در جدول.")}</p>')
     out.append(bar_funnel(funnel))
-    out.append("<table><tr><th>stage · مرحله</th><th></th><th>units</th><th>conversion</th><th>drop-off</th>"
+    headers = "".join(f"<th>{esc(u)}s, {esc(m)}</th>" for u, m in views)
+    out.append(f"<table><tr><th>stage · مرحله</th><th></th>{headers}<th>conversion</th><th>drop-off</th>"
                "<th>median time from previous</th></tr>")
-    for line in funnel:
+    for k, line in enumerate(funnel):
         median = line["median_seconds_from_previous"]
-        out.append(f"<tr><td>{esc(line['title_en'])}</td><td>{fa(line['title_fa'])}</td><td>{line['units']}</td>"
+        cells = "".join(f"<td>{other[k]['units']}</td>" for other in funnels)
+        out.append(f"<tr><td>{esc(line['title_en'])}</td><td>{fa(line['title_fa'])}</td>{cells}"
                    f"<td>{pct(line['conversion'])}</td><td>{esc('–' if line['drop_off'] is None else line['drop_off'])}</td>"
                    f"<td>{esc(duration(median) if median is not None else '–')}</td></tr>")
     out.append("</table></section>")
@@ -313,6 +327,97 @@ def build_report(engine: Engine, filters: Filters = Filters(), journey: Optional
                    f"<td>{pct(k['goal_completion_rate'])}</td><td>{pct(k['containment_rate'])}</td>"
                    f"<td>{num(k['csat_mean'])}</td><td>{num(k['nps'], 0)}</td></tr>")
     out.append("</table></section>")
-    out.append(f'<p class="muted">{esc("Definitions: docs/metrics.md.")} {fa("تعریف شاخص‌ها در docs/metrics.md")}</p>')
+    out.append(journeys_section(engine, filters, now))
+    out.append(f'<p class="muted">{esc("Definitions: docs/metrics.md, docs/orchestration.md.")} {fa("تعریف شاخص‌ها در docs/metrics.md")}</p>')
     out.append("</main></body></html>\n")
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------- proactive journeys
+def uplift_chart(lines: List[Dict[str, Any]], width: int = 860) -> str:
+    """Uplift per journey with its 95 % interval: a dot and a whisker around zero."""
+    lines = [l for l in lines if l["uplift"] is not None]
+    if not lines:
+        return '<p class="muted">–</p>'
+    row_h, left, right = 34, 230, 190
+    height = row_h * len(lines) + 24
+    span = max(max(abs(l["uplift_low"]), abs(l["uplift_high"])) for l in lines) or 0.01
+    plot = width - left - right
+
+    def x(value: float) -> float:
+        return left + plot / 2 + plot / 2 * value / span
+
+    parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="uplift">',
+             f'<line x1="{x(0):.1f}" y1="0" x2="{x(0):.1f}" y2="{height - 20}" stroke="#999" stroke-dasharray="3,3"/>',
+             svg_text(x(0), height - 6, "0", 10, "middle", fill="#666"),
+             svg_text(x(span), height - 6, pct(span, 0), 10, "end", fill="#666"),
+             svg_text(x(-span), height - 6, pct(-span, 0), 10, "start", fill="#666")]
+    for i, line in enumerate(lines):
+        y = 12 + i * row_h
+        colour = "#3a9d5d" if line["uplift_low"] > 0 else "#b5452f" if line["uplift_high"] < 0 else "#8c8c8c"
+        parts.append(f'<line x1="{x(line["uplift_low"]):.1f}" y1="{y}" x2="{x(line["uplift_high"]):.1f}" y2="{y}" '
+                     f'stroke="{colour}" stroke-width="3"><title>{esc(line["journey"])}</title></line>')
+        parts.append(f'<circle cx="{x(line["uplift"]):.1f}" cy="{y}" r="5" fill="{colour}"/>')
+        parts.append(svg_text(left - 8, y - 1, line["title_en"], 12, "end"))
+        parts.append(svg_text(left - 8, y + 12, line["title_fa"], 11, "end", rtl=True, fill="#555"))
+        parts.append(svg_text(width - right + 8, y + 4,
+                              f"{pct(line['uplift'])} [{pct(line['uplift_low'])}, {pct(line['uplift_high'])}]", 11))
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def journeys_section(engine: Engine, filters: Filters = Filters(), now: Optional[dt.datetime] = None) -> str:
+    """Proactive journeys: entered, messaged, converted, hold-out, uplift; by channel and language; shop KPIs."""
+    from bot.orchestration.definition import OrchestrationConfigError, load_book
+    from bot.orchestration.stats import journey_stats, shop_kpis
+
+    title = f'<section id="journeys"><h2>{both("Proactive journeys", "پیام‌های پیشدستانه (سفرهای خودکار)")}</h2>'
+    try:
+        book = load_book()
+        lines = journey_stats(engine, book, now=now, since=filters.since, until=filters.until)
+        kpis = shop_kpis(engine, now=now)
+    except OrchestrationConfigError as error:
+        return title + f"<p>{esc(f'orchestration.yml is not valid: {error}')}</p></section>"
+    except Exception as error:  # noqa: BLE001 - a database without the journey tables: the rest of the report stands
+        return title + f"<p>{esc(f'no journey figures ({type(error).__name__})')}</p></section>"
+    out = [title, '<p class="muted">' + esc(
+        "Conversion = the journey's goal reached within its window; rates count entries whose outcome is known "
+        "(pending = still inside the window). Hold-out entries go through the journey without being messaged; "
+        "uplift = conversion of the messaged − conversion of the hold-out, with its 95 % interval (Newcombe). "
+        "Entries are dated by when they entered; channel and language filters do not apply here.") + "</p>"]
+    out.append("<table><tr><th>journey</th><th></th><th>entered</th><th>hold-out</th><th>messaged</th><th>messages</th>"
+               "<th>converted</th><th>pending</th><th>conversion</th><th>hold-out conv.</th><th>uplift [95 % CI]</th></tr>")
+    for l in lines:
+        ci = "–" if l["uplift"] is None else f"{pct(l['uplift'])} [{pct(l['uplift_low'])}, {pct(l['uplift_high'])}]"
+        out.append(f"<tr><td>{esc(l['title_en'])}</td><td>{fa(l['title_fa'])}</td><td>{l['entered']}</td>"
+                   f"<td>{l['holdout']}</td><td>{l['messaged']}</td><td>{l['messages']}</td><td>{l['converted']}</td>"
+                   f"<td>{l['pending']}</td><td>{pct(l['conversion'])}</td><td>{pct(l['holdout_conversion'])}</td>"
+                   f"<td>{esc(ci)}</td></tr>")
+    out.append("</table>")
+    out.append(f"<h3>{both('Uplift against the hold-out', 'اثر افزوده نسبت به گروه کنترل')}</h3>")
+    out.append(uplift_chart(lines))
+    out.append(f"<h3>{both('By channel of the first message', 'به تفکیک کانال نخستین پیام')}</h3>")
+    out.append("<table><tr><th>journey</th><th>channel</th><th>entries</th><th>messages</th><th>converted</th><th>conversion</th></tr>")
+    for l in lines:
+        for channel, cell in l["by_channel"].items():
+            out.append(f"<tr><td>{esc(l['journey'])}</td><td>{esc(channel)}</td><td>{cell['entered']}</td>"
+                       f"<td>{cell['messages']}</td><td>{cell['converted']}</td><td>{pct(cell['conversion'])}</td></tr>")
+    out.append("</table>")
+    out.append(f"<h3>{both('By language', 'به تفکیک زبان')}</h3>")
+    out.append("<table><tr><th>journey</th><th>language</th><th>messaged: entries</th><th>conversion</th>"
+               "<th>hold-out: entries</th><th>conversion</th></tr>")
+    for l in lines:
+        for language, groups in l["by_language"].items():
+            t, h = groups["treated"], groups["holdout"]
+            out.append(f"<tr><td>{esc(l['journey'])}</td><td>{esc(language)}</td><td>{t['entered']}</td>"
+                       f"<td>{pct(t['conversion'])}</td><td>{h['entered']}</td><td>{pct(h['conversion'])}</td></tr>")
+    out.append("</table>")
+    median = kpis["median_hours_to_resolution"]
+    out.append('<div class="cards">')
+    out.append(_card(f"Churn rate (no order in {kpis['churn_days']} days)", "نرخ ریزش", pct(kpis["churn_rate"]),
+                     fa_pct(kpis["churn_rate"])))
+    out.append(_card("Median time to resolve a ticket", "میانه زمان حل درخواست",
+                     "–" if median is None else f"{median:.1f} h",
+                     None if median is None else to_persian_digits(f"{median:.1f}") + " ساعت"))
+    out.append("</div></section>")
     return "\n".join(out)

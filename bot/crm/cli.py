@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Optional
 
 
 def register(subparsers: "argparse._SubParsersAction") -> None:
@@ -43,7 +44,20 @@ def _import(args: argparse.Namespace) -> int:
     for issue in report.errors:
         print(str(issue), file=sys.stderr)
     print(report.summary(), file=sys.stderr if report.errors else sys.stdout)
+    if not report.errors:
+        _journey_events(args.database_url)
     return 1 if report.errors else 0
+
+
+def _journey_events(database_url: Optional[str]) -> None:
+    """The proactive journeys hear of what the import changed (order statuses, tickets …) now."""
+    try:
+        from bot.orchestration.cli import scan_after_import
+    except ModuleNotFoundError:
+        return
+    summary = scan_after_import(database_url)
+    if summary:
+        print(summary)
 
 
 def _seed(args: argparse.Namespace) -> int:

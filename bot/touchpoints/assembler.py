@@ -26,6 +26,7 @@ from bot.touchpoints.privacy import prepare_text
 IGNORED_ACTIONS = {"action_listen", "action_session_start", "action_validate_slot_mappings", "action_extract_slots"}
 FALLBACK_INTENT = "nlu_fallback"
 AGENT_ACTOR_KEY = "hamsafar_actor"  # BotUttered metadata {"hamsafar_actor": "agent", "agent": "..."}
+JOURNEY_KEY = "hamsafar_journey"    # a proactive journey message: bot.orchestration writes its own row
 
 
 def event_id(*parts: Any) -> str:
@@ -77,6 +78,8 @@ class TurnAssembler:
                 state.turn["last"] = stamp
         elif kind == "bot":
             metadata = event.get("metadata") or {}
+            if metadata.get(JOURNEY_KEY):
+                return rows  # recorded by bot.orchestration with its journey, step and channel
             actor = metadata.get(AGENT_ACTOR_KEY)
             if state.turn is not None and actor is None:
                 state.turn["replies"].append(event.get("text") or "")

@@ -28,6 +28,7 @@ ERASERS: List[str] = [
     "bot.channels.erasure:erase_customer_data",
     "bot.handoff.erasure:erase_customer_data",
     "bot.channels.botapi.payments:erase_customer_data",
+    "bot.orchestration.erasure:erase_customer_data",
 ]
 
 

@@ -44,6 +44,8 @@ class Touchpoint(Base):
     text = sa.Column(sa.Text, nullable=True, doc="customer/agent text, masked unless raw text is on")
     reply_text = sa.Column(sa.Text, nullable=True, doc="what the bot answered, masked")
     journey_version = sa.Column(sa.Integer, nullable=True)
+    journey = sa.Column(sa.String(40), nullable=True, doc="proactive journey (orchestration.yml) of a system row")
+    journey_step = sa.Column(sa.String(40), nullable=True, doc="its send step, for a proactive message")
 
     __table_args__ = (
         sa.CheckConstraint("actor IN ('customer','bot','agent','system')", name="ck_touchpoints_actor"),

@@ -38,6 +38,8 @@ class BotServer:
             "HAMSAFAR_DATABASE_URL": self.database_url,
             "RASA_TELEMETRY_ENABLED": "false",
             "PYTHONUNBUFFERED": "1",
+            # proactive journeys would message the demo shop's customers into other tests' conversations
+            "HAMSAFAR_JOURNEYS": "off",
             **self.extra_env,
         })
         self._log = open(self.log_path, "ab")

@@ -1,0 +1,342 @@
+"""Delivering a proactive message: which channel, consent, the send, the conversation.
+
+Channel choice, in the order of the journey's `channels` (default `last,
+telegram, web, sms`): `last` is the conversation the customer last wrote in
+(if it can be written to now); `telegram` a Telegram chat linked to the
+customer (bot.identity's verified conversations); `web` a website session of
+theirs that is online (they wrote within `web_online_minutes`); `sms` their
+phone number from the CRM. Each target passes the one consent check
+(`bot.channels.consent`); if a send fails the next target is tried.
+
+Sending uses the channels' own outputs (`bot.channels.base` registry: the Rasa
+server registers them; the CLI builds them from the same environment).
+SMS go through `SmsOutput.send_sms` with the message's idempotency key, so a
+retry after a crash never sends twice. Without an SMS gateway, and with
+`HAMSAFAR_DEMO_CODES=log` (scripts/run.sh), the SMS is printed in the terminal
+like the demo's one-time codes.
+
+After a send the message is written into the customer's conversation (the
+Rasa tracker) as a bot utterance whose metadata names the journey, step,
+order and expected answer, so the dialogue can continue from it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterable, List, Optional, Protocol, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from bot.channels import consent
+
+logger = logging.getLogger(__name__)
+
+PUSHABLE = ("telegram", "web", "sms")
+
+
+@dataclass(frozen=True)
+class Target:
+    channel: str            # telegram | web | sms
+    conversation_id: str    # tg:<chat> | web:<session> | sms:<E.164>
+
+
+@dataclass
+class Outcome:
+    status: str                              # sent | opted_out | no_channel | failed
+    target: Optional[Target] = None
+    error: Optional[str] = None
+    tried: List[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- where to send
+def customer_targets(conn: Connection, customer_id: Optional[str], phone: Optional[str], order: Sequence[str],
+                     now: dt.datetime, web_online_minutes: int) -> List[Target]:
+    """The customer's reachable conversations in the preferred order (no duplicates)."""
+    from bot.channels.models import WebMessage
+    from bot.identity.models import VerifiedIdentity
+    from bot.touchpoints.models import Touchpoint
+
+    conversations: List[str] = []
+    if customer_id:
+        vi = VerifiedIdentity.__table__
+        conversations = list(conn.execute(
+            sa.select(vi.c.external_id).where(vi.c.customer_id == customer_id, vi.c.channel == "conversation")
+            .order_by(vi.c.verified_at.desc())).scalars())
+    online_since = (now - dt.timedelta(minutes=web_online_minutes)).replace(tzinfo=None)
+    web_sessions = [c[4:] for c in conversations if c.startswith("web:")]
+    online: set = set()
+    if web_sessions:
+        wm = WebMessage.__table__
+        online = {f"web:{s}" for s in conn.execute(
+            sa.select(wm.c.session_id).where(wm.c.session_id.in_(web_sessions), wm.c.sender == "customer",
+                                             wm.c.created_at >= online_since).distinct()).scalars()}
+
+    def reachable(conversation: str) -> Optional[Target]:
+        prefix = conversation.split(":", 1)[0]
+        if prefix == "tg":
+            return Target("telegram", conversation)
+        if prefix == "web" and conversation in online:
+            return Target("web", conversation)
+        if prefix == "sms":
+            return Target("sms", conversation)
+        return None
+
+    targets: List[Target] = []
+    for choice in order:
+        if choice == "last" and customer_id:
+            tp = Touchpoint.__table__
+            last = conn.execute(
+                sa.select(tp.c.conversation_id).where(tp.c.customer_id == customer_id, tp.c.actor == "customer")
+                .order_by(tp.c.occurred_at.desc(), tp.c.id.desc()).limit(1)).scalar()
+            target = reachable(last) if last else None
+            targets += [target] if target else []
+        elif choice == "telegram":
+            targets += [Target("telegram", c) for c in conversations if c.startswith("tg:")]
+        elif choice == "web":
+            targets += [Target("web", c) for c in conversations if c in online]
+        elif choice == "sms":
+            if phone:
+                targets.append(Target("sms", f"sms:{phone}"))
+            targets += [Target("sms", c) for c in conversations if c.startswith("sms:")]
+    seen: set = set()
+    unique = []
+    for target in targets:
+        if target.conversation_id not in seen:
+            seen.add(target.conversation_id)
+            unique.append(target)
+    return unique
+
+
+# --------------------------------------------------------------------------- outputs
+class Outputs(Protocol):
+    def get(self, channel: str) -> Any: ...
+
+
+class RegisteredOutputs:
+    """The outputs the Rasa server's channels registered (bot.channels.base)."""
+
+    def get(self, channel: str) -> Any:
+        from bot.channels.base import get_output
+
+        return get_output(channel)
+
+
+class EnvironmentOutputs:
+    """Outputs built from the channels' environment variables (the CLI, cron, the benchmark)."""
+
+    def __init__(self) -> None:
+        self._outputs: Dict[str, Any] = {}
+        self._built = False
+
+    def _build(self) -> None:
+        self._built = True
+        from bot.channels.web import WebOutput
+
+        self._outputs["web"] = WebOutput()
+        try:
+            from bot.channels.sms import SmsInput
+
+            output = SmsInput.from_credentials({}).output
+            if output is not None:
+                self._outputs["sms"] = output
+        except Exception:  # noqa: BLE001 - a misconfigured gateway: SMS unavailable, others still work
+            logger.exception("journeys: SMS output could not be built")
+        from bot import settings
+
+        if settings.env_secret("HAMSAFAR_TELEGRAM_TOKEN"):
+            from bot.channels.telegram import HamsafarTelegramInput
+
+            output = HamsafarTelegramInput.from_credentials({}).output
+            if output is not None:
+                self._outputs["telegram"] = output
+
+    def get(self, channel: str) -> Any:
+        if not self._built:
+            self._build()
+        return self._outputs.get(channel)
+
+    async def aclose(self) -> None:
+        telegram = self._outputs.get("telegram")
+        if telegram is not None:
+            await telegram.close()
+        sms = self._outputs.get("sms")
+        if sms is not None:
+            await sms.gateway.aclose()
+
+
+def demo_sms_enabled() -> bool:
+    return os.environ.get("HAMSAFAR_DEMO_CODES") == "log"
+
+
+def print_demo_sms(phone: str, text: str) -> None:
+    """Demo only (`scripts/run.sh`): no SMS gateway, so the proactive SMS is shown in the terminal."""
+    print(f"[hamsafar demo] SMS to {phone}: {text}", flush=True)
+
+
+def _address(target: Target) -> str:
+    return target.conversation_id.split(":", 1)[1]
+
+
+def consent_allows(target: Target) -> bool:
+    return not consent.is_opted_out(target.channel, _address(target))
+
+
+async def send_to(target: Target, outputs: Outputs, text: str, buttons: List[Dict[str, str]],
+                  idempotency_key: str) -> Optional[str]:
+    """Send on one target; None on success, else why not (`opted_out`, `no_output`, an error)."""
+    if not consent.check_outbound(target.channel, _address(target), proactive=True, kind="journey"):
+        return "opted_out"
+    output = outputs.get(target.channel)
+    if target.channel == "sms":
+        if output is None:
+            if demo_sms_enabled():
+                await asyncio.get_running_loop().run_in_executor(None, print_demo_sms, _address(target), text)
+                return None
+            return "no_output"
+        result = await output.send_sms(_address(target), text, idempotency_key=idempotency_key, kind="journey",
+                                       proactive=True, raise_on_failure=False)
+        if result.status == "sent":
+            return None
+        return "opted_out" if result.status == "blocked" else f"sms {result.status}: {result.error or ''}".strip()
+    if output is None:
+        return "no_output"
+    if target.channel == "web":
+        # the widget shows text only: links are in the text, url buttons are dropped
+        buttons = [b for b in buttons if b.get("payload")]
+    sent = await output.send_text(target.conversation_id, text, buttons, proactive=True, kind="journey")
+    if not sent:
+        return "opted_out"
+    if target.channel == "telegram" and consent.opt_out_source("telegram", _address(target)) == "blocked":
+        return "blocked the bot"
+    return None
+
+
+async def deliver(targets: Iterable[Target], outputs: Outputs, text: str, buttons: List[Dict[str, str]],
+                  idempotency_key: str) -> Outcome:
+    """Try each target in order until one takes the message."""
+    outcome = Outcome("no_channel")
+    opted_out = 0
+    count = 0
+    for target in targets:
+        count += 1
+        if not consent_allows(target):
+            opted_out += 1
+            outcome.tried.append(f"{target.channel}: opted out")
+            continue
+        try:
+            problem = await send_to(target, outputs, text, buttons, idempotency_key)
+        except Exception as error:  # noqa: BLE001 - a channel failing is a reason to fall back
+            logger.warning("journeys: %s failed (%s); trying the next channel", target.channel, error)
+            problem = f"{type(error).__name__}: {error}"
+        if problem is None:
+            outcome.status, outcome.target = "sent", target
+            return outcome
+        if problem == "opted_out":
+            opted_out += 1
+        outcome.tried.append(f"{target.channel}: {problem}")
+    if count and opted_out == count:
+        outcome.status = "opted_out"
+    elif count:
+        outcome.status = "failed"
+    outcome.error = "; ".join(outcome.tried) or "no channel to reach the customer"
+    return outcome
+
+
+# --------------------------------------------------------------------------- the conversation
+class ConversationLog(Protocol):
+    async def append(self, conversation_id: str, text: str, buttons: List[Dict[str, str]],
+                     metadata: Dict[str, Any]) -> None: ...
+
+
+def _journey_events(tracker: Any, domain: Any, text: str, buttons: List[Dict[str, str]],
+                    metadata: Dict[str, Any]) -> List[Any]:
+    """A new session if the conversation has none open, then the bot message.
+
+    Rasa starts a new session when the customer writes more than the session
+    expiry after their last message — which would put this message before the
+    session start and out of the dialogue's sight. Opening the session here
+    (with Rasa's own `action_session_start` events: carried-over slots) keeps
+    the message in the session the customer's answer continues.
+    """
+    import time
+
+    from rasa.shared.core.constants import ACTION_SESSION_START_NAME
+    from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, UserUttered
+
+    events: List[Any] = []
+    last_user = tracker.get_last_event_for(UserUttered)
+    config = domain.session_config
+    expired = last_user is not None and config.are_sessions_enabled() and \
+        (time.time() - last_user.timestamp) / 60 > config.session_expiration_time
+    never_started = not any(isinstance(event, SessionStarted) for event in tracker.events)
+    if never_started or expired:
+        events.append(ActionExecuted(ACTION_SESSION_START_NAME))
+        events += _session_start_events(tracker, domain)
+    data = {"buttons": buttons} if buttons else {}
+    events.append(BotUttered(text, data=data, metadata=metadata))
+    return events
+
+
+def _session_start_events(tracker: Any, domain: Any) -> List[Any]:
+    """The events of Rasa's `action_session_start`: SessionStarted, carried-over slots, listen."""
+    from rasa.core.actions.action import ActionSessionStart
+    from rasa.shared.core.constants import ACTION_LISTEN_NAME
+    from rasa.shared.core.events import ActionExecuted, SessionStarted
+
+    events: List[Any] = [SessionStarted()]
+    if domain.session_config.carry_over_slots:
+        events += ActionSessionStart._slot_set_events_from_tracker(tracker)
+    events.append(ActionExecuted(ACTION_LISTEN_NAME))
+    return events
+
+
+class AgentConversationLog:
+    """Inside the Rasa server: the agent's tracker store, under its lock store."""
+
+    def __init__(self, agent: Any) -> None:
+        self.agent = agent
+
+    async def append(self, conversation_id: str, text: str, buttons: List[Dict[str, str]],
+                     metadata: Dict[str, Any]) -> None:
+        agent = self.agent
+        async with agent.lock_store.lock(conversation_id):
+            tracker = await agent.tracker_store.get_or_create_tracker(conversation_id)
+            for event in _journey_events(tracker, agent.domain, text, buttons, metadata):
+                tracker.update(event)
+            await agent.tracker_store.save(tracker)
+
+
+class StoreConversationLog:
+    """Outside the server (CLI, cron): the same SQL tracker store and lock store endpoints.yml names."""
+
+    def __init__(self, database_url: Optional[str] = None) -> None:
+        self.database_url = database_url
+        self._store: Any = None
+        self._locks: Any = None
+        self._domain: Any = None
+
+    def _open(self) -> None:
+        from rasa.shared.core.domain import Domain
+
+        from bot import settings
+        from bot.stores import EnvLockStore
+        from bot.touchpoints.tracker_store import StreamingSQLTrackerStore
+
+        self._domain = Domain.load(str(settings.PROJECT_ROOT / "domain.yml"))
+        self._store = StreamingSQLTrackerStore(domain=self._domain, host=self.database_url or settings.database_url())
+        self._locks = EnvLockStore()
+
+    async def append(self, conversation_id: str, text: str, buttons: List[Dict[str, str]],
+                     metadata: Dict[str, Any]) -> None:
+        if self._store is None:
+            self._open()
+        async with self._locks.lock(conversation_id):
+            tracker = await self._store.get_or_create_tracker(conversation_id)
+            for event in _journey_events(tracker, self._domain, text, buttons, metadata):
+                tracker.update(event)
+            await self._store.save(tracker)

@@ -1,0 +1,666 @@
+"""The work table's state machine: claim due entries, run their steps, reserve each send once.
+
+Every entry is owned by at most one runner at a time: `claim` marks due rows
+with a lease in one UPDATE whose row selection uses `FOR UPDATE SKIP LOCKED`
+on PostgreSQL (several processes take different rows without waiting) and is
+a single atomic statement on SQLite (one writer). Every later write is a
+compare-and-set on the entry's `revision`, so an event that ends or advances
+an entry while a runner works on it is never overwritten.
+
+A send is reserved before anything goes out: a `journey_messages` row unique
+per (entry, step), inserted in the same transaction that checks the frequency
+cap (serialised per customer with an advisory lock on PostgreSQL). A runner
+that finds the row already reserved after a crash resumes it only where that
+cannot duplicate the message (an SMS, whose gateway is asked first);
+otherwise the message is recorded as `unknown` and not sent again.
+
+The runner (`bot.orchestration.runner`) calls `claim`, `advance` (no network:
+waits, conditions, hold-out, quiet hours, cap, rendering) and, after the
+delivery, `record`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import os
+import socket
+import threading
+import uuid
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from bot.analytics.data import JOURNEY_CHANNEL  # touchpoint channel of entered / exited / converted rows
+from bot.crm.base import CRM, PAID, CRMError
+from bot.db import init_db
+from bot.orchestration.definition import (
+    Condition, JourneyBook, ProactiveJourney, Send, Wait, load_book,
+)
+from bot.orchestration.delivery import Outcome, Target, consent_allows, customer_targets
+from bot.orchestration.models import JourneyEntry, JourneyEvent, JourneyMessage
+from bot.orchestration.schedule import SendingWindow, aware
+from bot.orchestration.templates import MissingValue, Subject, Values, render
+
+logger = logging.getLogger(__name__)
+
+E = JourneyEntry.__table__
+M = JourneyMessage.__table__
+EV = JourneyEvent.__table__
+LEASE = dt.timedelta(minutes=5)            # real time a claimed entry stays with its runner (then another may resume it)
+RETRY_AFTER = dt.timedelta(minutes=5)
+MAX_ATTEMPTS = 3
+PAID_OR_LATER = frozenset({PAID, "processing", "shipped", "delivered"})
+COUNTED = ("reserved", "sent", "unknown")   # messages that count toward the frequency cap
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def holdout_of(journey: str, customer_key: str, share: float) -> bool:
+    """Deterministic: the same customer is always in (or out of) a journey's hold-out."""
+    if share <= 0:
+        return False
+    digest = hashlib.sha256(f"{journey}|{customer_key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2 ** 64 < share
+
+
+def insert_ignoring_duplicates(conn: Connection, table: sa.Table, rows: List[Dict[str, Any]],
+                               key: Sequence[str]) -> int:
+    """INSERT … ON CONFLICT (key) DO NOTHING; rows really inserted."""
+    if not rows:
+        return 0
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    statement = insert(table).values(rows).on_conflict_do_nothing(index_elements=list(key))
+    return max(conn.execute(statement).rowcount or 0, 0)
+
+
+# --------------------------------------------------------------------------- touchpoints
+def touchpoint(conn: Connection, *, what: List[str], event_key: str, at: dt.datetime, entry: Dict[str, Any],
+               channel: str = JOURNEY_CHANNEL, conversation_id: Optional[str] = None, step: Optional[str] = None,
+               text: Optional[str] = None, goal: Optional[str] = None) -> None:
+    """One `system` touchpoint of a journey: entered / exited / converted / message (docs/orchestration.md)."""
+    from bot.journey import load_journey
+    from bot.touchpoints.assembler import event_id
+    from bot.touchpoints.models import Touchpoint
+    from bot.touchpoints.privacy import prepare_text
+
+    conversation = conversation_id or f"journey:{entry['customer_key']}"
+    state: Dict[str, Any] = {}
+    if conversation_id:  # carry the conversation's state, so a recorder seeded from this row keeps it
+        from bot.touchpoints.store import STATE_COLUMNS
+
+        table = Touchpoint.__table__
+        row = conn.execute(sa.select(*[table.c[c] for c in STATE_COLUMNS])
+                           .where(table.c.conversation_id == conversation_id)
+                           .order_by(table.c.occurred_at.desc(), table.c.id.desc()).limit(1)).mappings().first()
+        state = dict(row) if row else {}
+    row = {
+        "event_id": event_id("journey", event_key), "occurred_at": aware(at).replace(tzinfo=None),
+        "conversation_id": conversation, "customer_id": entry.get("customer_id"), "channel": channel,
+        "actor": "system", "language": entry.get("language"),
+        "journey_stage": state.get("journey_stage"), "intent": None, "intent_confidence": None, "entities": None,
+        "actions": what, "goal": state.get("goal") if goal is None else goal, "goal_status": state.get("goal_status"),
+        "handoff": bool(state.get("handoff") or False), "sentiment": None, "sentiment_label": None,
+        "latency_ms": None, "fallback": False, "text": prepare_text(text), "reply_text": None,
+        "journey_version": load_journey().version, "journey": entry["journey"], "journey_step": step,
+    }
+    insert_ignoring_duplicates(conn, Touchpoint.__table__, [row], ["event_id"])
+
+
+# --------------------------------------------------------------------------- plans
+@dataclass
+class SendPlan:
+    """A reserved message, ready for delivery."""
+
+    entry_id: int
+    token: str
+    message_id: int
+    journey: str
+    step: str
+    language: str
+    text: str
+    buttons: List[Dict[str, str]]
+    targets: List[Target]
+    metadata: Dict[str, Any]
+    resume_sms: bool = False  # a retry after a crash: only the SMS key may be reused
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"journey:{self.message_id}"
+
+
+@dataclass
+class Decision:
+    """What `plan` (a dry run) says an entry would do now."""
+
+    entry_id: int
+    journey: str
+    customer_key: str
+    action: str          # send | wait | exit | complete | hold_out | postpone
+    detail: str = ""
+
+
+class Orchestrator:
+    """The journeys of one book over one database, as one worker (process) sees them."""
+
+    def __init__(self, book: Optional[JourneyBook] = None, database_url: Optional[str] = None,
+                 crm: Optional[CRM] = None, worker: Optional[str] = None,
+                 lease: dt.timedelta = LEASE) -> None:
+        self.book = book or load_book()
+        self.database_url = database_url
+        self.engine: Engine = init_db(database_url)
+        self.window = SendingWindow(self.book.settings)
+        self._crm = crm
+        self.worker = worker or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.lease = lease
+        self._local = threading.local()  # per-thread cache of one `advance` call
+
+    @property
+    def crm(self) -> CRM:
+        if self._crm is None:
+            from bot.crm.factory import get_crm
+
+            self._crm = get_crm(database_url=self.database_url)
+        return self._crm
+
+    def refresh(self) -> bool:
+        """Take up an edited orchestration.yml (the server calls this before each pass); True if it changed.
+
+        A file that no longer loads is logged and the journeys run on as they were."""
+        from bot.orchestration.definition import OrchestrationConfigError
+
+        try:
+            book = load_book()
+        except OrchestrationConfigError as error:
+            logger.error("journeys: orchestration.yml not reloaded: %s", error)
+            return False
+        if book is self.book:
+            return False
+        self.book, self.window = book, SendingWindow(book.settings)
+        logger.info("journeys: orchestration.yml version %s loaded (%d journeys)", book.version, len(book.journeys))
+        return True
+
+    def order_of(self, entry: Dict[str, Any]) -> Any:
+        """The entry's order from the CRM, read once per `advance` (a condition, the goal check and the
+        message all need it)."""
+        if not entry.get("order_id"):
+            return None
+        cache = getattr(self._local, "orders", None)
+        if cache is None:
+            return self.crm.get_order(entry["order_id"])
+        if entry["order_id"] not in cache:
+            cache[entry["order_id"]] = self.crm.get_order(entry["order_id"])
+        return cache[entry["order_id"]]
+
+    @property
+    def postgres(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
+    # ------------------------------------------------------------------ claiming
+    def claim(self, now: dt.datetime, limit: int = 50) -> Tuple[str, List[int]]:
+        """Lease up to `limit` entries due at `now` to this worker: (lease token, entry ids).
+
+        `now` is the journeys' time (`run-due --now` may move it); the lease runs on the
+        real clock, because it guards against another process working on the entry meanwhile."""
+        token = f"{self.worker}:{uuid.uuid4().hex[:8]}"[:64]
+        wall = utcnow()
+        due = (sa.select(E.c.id).where(E.c.status == "active", E.c.due_at <= now,
+                                       sa.or_(E.c.lease_until.is_(None), E.c.lease_until < wall))
+               .order_by(E.c.due_at, E.c.id).limit(limit))
+        if self.postgres:
+            due = due.with_for_update(skip_locked=True)
+        with self.engine.begin() as conn:
+            conn.execute(E.update().where(E.c.id.in_(due.scalar_subquery()))
+                         .values(lease_owner=token, lease_until=wall + self.lease, revision=E.c.revision + 1))
+            ids = list(conn.execute(sa.select(E.c.id).where(E.c.lease_owner == token).order_by(E.c.due_at, E.c.id)).scalars())
+        return token, ids
+
+    def release(self, entry_id: int, token: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(E.update().where(E.c.id == entry_id, E.c.lease_owner == token)
+                         .values(lease_owner=None, lease_until=None))
+
+    # ------------------------------------------------------------------ reading
+    def _entry(self, entry_id: int) -> Optional[Dict[str, Any]]:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(E).where(E.c.id == entry_id)).mappings().first()
+        return dict(row) if row else None
+
+    def _cas(self, conn: Connection, entry: Dict[str, Any], token: Optional[str], **values: Any) -> bool:
+        """Update the entry if nobody changed it since it was read (and this worker still holds it)."""
+        condition = [E.c.id == entry["id"], E.c.revision == entry["revision"], E.c.status == "active"]
+        if token is not None:
+            condition.append(E.c.lease_owner == token)
+        result = conn.execute(E.update().where(*condition).values(revision=E.c.revision + 1, **values))
+        return result.rowcount == 1
+
+    def _park(self, entry: Dict[str, Any], token: str, due_at: Optional[dt.datetime], **values: Any) -> bool:
+        with self.engine.begin() as conn:
+            return self._cas(conn, entry, token, due_at=due_at, lease_owner=None, lease_until=None, **values)
+
+    def exit_entry(self, conn: Connection, entry: Dict[str, Any], reason: str, now: dt.datetime,
+                   token: Optional[str] = None, status: str = "exited") -> bool:
+        """End an active entry (CAS) and write its touchpoint."""
+        if not self._cas(conn, entry, token, status=status, exit_reason=reason[:40], finished_at=now, due_at=None,
+                         lease_owner=None, lease_until=None, wait_event=None):
+            return False
+        touchpoint(conn, what=["journey_exited", reason[:40]], event_key=f"exit:{entry['id']}", at=now, entry=entry)
+        return True
+
+    def convert(self, conn: Connection, entry: Dict[str, Any], kind: str, at: dt.datetime) -> bool:
+        """Mark the entry converted (goal reached within its window); once."""
+        result = conn.execute(E.update().where(E.c.id == entry["id"], E.c.converted_at.is_(None))
+                              .values(converted_at=at, conversion_event=kind[:64], revision=E.c.revision + 1))
+        if result.rowcount != 1:
+            return False
+        entry["revision"] += 1
+        touchpoint(conn, what=["journey_converted", kind], event_key=f"converted:{entry['id']}", at=at, entry=entry)
+        return True
+
+    # ------------------------------------------------------------------ the steps
+    def advance(self, entry_id: int, token: str, now: dt.datetime) -> Optional[SendPlan]:
+        """Run the entry's steps until it waits, ends, or has a message to deliver (returned)."""
+        self._local.orders = {}
+        try:
+            return self._advance(entry_id, token, now)
+        finally:
+            self._local.orders = None
+
+    def _advance(self, entry_id: int, token: str, now: dt.datetime) -> Optional[SendPlan]:
+        for _ in range(100):
+            entry = self._entry(entry_id)
+            if entry is None or entry["status"] != "active" or entry["lease_owner"] != token:
+                return None
+            journey = self.book.journeys.get(entry["journey"])
+            if journey is None or not journey.enabled:
+                with self.engine.begin() as conn:
+                    self.exit_entry(conn, entry, "journey_removed", now, token)
+                return None
+            if entry["step"] >= len(journey.steps):
+                with self.engine.begin() as conn:
+                    self.exit_entry(conn, entry, "completed", now, token, status="completed")
+                return None
+            step = journey.steps[entry["step"]]
+            try:
+                if isinstance(step, Wait):
+                    outcome = self._wait(entry, step, token, now)
+                elif isinstance(step, Condition):
+                    outcome = self._condition(entry, step, token, now)
+                else:
+                    outcome = self._send(entry, journey, step, token, now)
+            except CRMError as error:
+                logger.warning("journeys: CRM unavailable for entry %s (%s); retrying later", entry_id, error)
+                self._park(entry, token, now + RETRY_AFTER)
+                return None
+            if isinstance(outcome, SendPlan):
+                return outcome
+            if outcome == "parked":
+                return None
+            # "next": loop with the entry as it is now
+        logger.error("journeys: entry %s ran 100 steps without waiting; parked", entry_id)
+        return None
+
+    def _wait(self, entry: Dict[str, Any], step: Wait, token: str, now: dt.datetime) -> str:
+        armed = entry["armed_step"] == entry["step"]
+        clock = entry["clock_at"]
+        if step.event:
+            if not armed:
+                deadline = clock + step.timeout
+                return "parked" if self._park(entry, token, deadline, wait_event=step.event,
+                                              armed_step=entry["step"]) else "next"
+            if entry["due_at"] is not None and entry["due_at"] <= now:  # timed out
+                if step.on_timeout == "exit":
+                    with self.engine.begin() as conn:
+                        self.exit_entry(conn, entry, "timeout", now, token)
+                    return "parked"
+                with self.engine.begin() as conn:
+                    self._cas(conn, entry, token, step=entry["step"] + 1, clock_at=entry["due_at"],
+                              wait_event=None, armed_step=None)
+                return "next"
+            return "parked" if self._park(entry, token, entry["due_at"]) else "next"
+        if armed:
+            target = entry["due_at"]
+        elif step.delay is not None:
+            target = clock + step.delay
+        elif step.since_entry is not None:
+            target = max(clock, entry["anchor_at"] + step.since_entry)
+        else:
+            target = self.window.next_local_time(clock, step.until)
+        if target <= now:
+            with self.engine.begin() as conn:
+                self._cas(conn, entry, token, step=entry["step"] + 1, clock_at=target, armed_step=None)
+            return "next"
+        return "parked" if self._park(entry, token, target, armed_step=entry["step"]) else "next"
+
+    def _condition(self, entry: Dict[str, Any], step: Condition, token: str, now: dt.datetime) -> str:
+        if self.check(entry, step.checks, now):
+            jump = 1
+        elif step.otherwise == "skip":
+            jump = 2
+        else:
+            with self.engine.begin() as conn:
+                self.exit_entry(conn, entry, "condition", now, token)
+            return "parked"
+        with self.engine.begin() as conn:
+            self._cas(conn, entry, token, step=entry["step"] + jump)
+        return "next"
+
+    def check(self, entry: Dict[str, Any], checks: Dict[str, Any], now: dt.datetime) -> bool:
+        """Every condition of an `if:` step (CRM read as needed; CRMError propagates: retry later)."""
+        context = entry.get("context") or {}
+        order = None
+        if any(k in checks for k in ("order_status", "min_total", "max_total")):
+            order = self.order_of(entry)
+            if order is None:
+                return False
+        for key, value in checks.items():
+            if key == "order_status" and order.status not in value:
+                return False
+            if key == "min_total" and order.total < value:
+                return False
+            if key == "max_total" and order.total > value:
+                return False
+            if key == "language" and entry["language"] != value:
+                return False
+            if key in ("min_score", "max_score"):
+                score = context.get("score")
+                if score is None or (score < value if key == "min_score" else score > value):
+                    return False
+            if key == "in_stock":
+                product = self.crm.get_product(entry["subject"]) if entry.get("subject") else None
+                if product is None or product.in_stock != value:
+                    return False
+            if key == "stage":
+                from bot.identity.profile import latest_journey
+
+                state = latest_journey(entry["customer_id"], self.database_url) if entry.get("customer_id") else None
+                if state is None or state.journey_stage not in value:
+                    return False
+            if key == "no_feedback_days":
+                since = now - dt.timedelta(days=value)
+                with self.engine.connect() as conn:
+                    answered = conn.execute(sa.select(EV.c.id).where(
+                        EV.c.customer_id == entry["customer_id"], EV.c.kind.in_(["feedback.csat", "feedback.nps"]),
+                        EV.c.occurred_at >= since).limit(1)).first()
+                if answered is not None:
+                    return False
+        return True
+
+    def goal_reached(self, entry: Dict[str, Any], journey: ProactiveJourney) -> Optional[str]:
+        """The goal event if the order already shows it (a missed event must not cost a wrong reminder)."""
+        if journey.goal is None or not entry.get("order_id"):
+            return None
+        order_goals = [g for g in journey.goal.events if g.startswith("order.") and g != "order.created"]
+        if not order_goals:
+            return None
+        order = self.order_of(entry)
+        if order is None:
+            return None
+        for goal in order_goals:
+            status = goal.split(".", 1)[1]
+            if order.status == status or (status == PAID and order.status in PAID_OR_LATER):
+                return goal
+        return None
+
+    def human_has_conversation(self, entry: Dict[str, Any]) -> bool:
+        from bot.handoff.models import OPEN_STATUSES, Handoff
+        from bot.identity.models import VerifiedIdentity
+
+        if not entry.get("customer_id"):
+            return False
+        h, vi = Handoff.__table__, VerifiedIdentity.__table__
+        conversations = sa.select(vi.c.external_id).where(vi.c.customer_id == entry["customer_id"],
+                                                          vi.c.channel == "conversation")
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(h.c.id).where(
+                h.c.status.in_(OPEN_STATUSES),
+                sa.or_(h.c.customer_id == entry["customer_id"], h.c.conversation_id.in_(conversations))).limit(1)).first() is not None
+
+    def _send(self, entry: Dict[str, Any], journey: ProactiveJourney, step: Send, token: str,
+              now: dt.datetime) -> Any:
+        goal = self.goal_reached(entry, journey)
+        if goal is not None:
+            with self.engine.begin() as conn:
+                if entry["converted_at"] is None and (entry["goal_deadline"] is None or now <= entry["goal_deadline"]):
+                    self.convert(conn, entry, goal, now)
+                self.exit_entry(conn, entry, "goal", now, token)
+            return "parked"
+        if self.human_has_conversation(entry):
+            with self.engine.begin() as conn:
+                self.exit_entry(conn, entry, "handoff", now, token)
+            return "parked"
+        if entry["holdout"]:
+            with self.engine.begin() as conn:
+                if self._cas(conn, entry, token, step=entry["step"] + 1):
+                    insert_ignoring_duplicates(conn, M, [self._message_row(entry, journey, step, "held_out", now)],
+                                               ["entry_id", "step"])
+            return "next"
+        if not self.window.allows(now):
+            return "parked" if self._park(entry, token, self.window.next_allowed(now)) else "next"
+
+        customer = self.crm.get_customer(entry["customer_id"]) if entry.get("customer_id") else None
+        language = self._language(entry, customer)
+        subject = Subject(entry.get("customer_id"), entry.get("order_id"),
+                          entry.get("subject") if journey.trigger.event == "product.back_in_stock" else None,
+                          entry.get("subject") if journey.trigger.event == "ticket.closed" else None,
+                          dict(entry.get("context") or {}))
+        values = Values(subject, language, self.crm, self.book.settings, customer=customer, order=self.order_of(entry))
+        try:
+            rendered = render(step, values)
+        except MissingValue as missing:
+            logger.info("journeys: %s/%s for %s skipped: %s", journey.name, step.name, entry["customer_key"], missing)
+            with self.engine.begin() as conn:
+                if self._cas(conn, entry, token, step=entry["step"] + 1):
+                    row = self._message_row(entry, journey, step, "skipped", now, language=language)
+                    row["error"] = str(missing)
+                    insert_ignoring_duplicates(conn, M, [row], ["entry_id", "step"])
+            return "next"
+        phone = (customer.phone if customer else None) or (entry.get("context") or {}).get("phone")
+        with self.engine.connect() as conn:
+            targets = customer_targets(conn, entry.get("customer_id"), phone,
+                                       step.channels or self.book.settings.channels, now,
+                                       self.book.settings.web_online_minutes)
+        allowed = [t for t in targets if consent_allows(t)]  # the one consent check (bot.channels.consent)
+        if not allowed:
+            with self.engine.begin() as conn:
+                self.exit_entry(conn, entry, "opted_out" if targets else "no_channel", now, token)
+            return "parked"
+        targets = allowed
+        return self._reserve(entry, journey, step, token, now, language, rendered, targets)
+
+    def _language(self, entry: Dict[str, Any], customer: Any) -> str:
+        """The customer's chosen language, else the CRM's (WooCommerce keeps it in a meta), else the entry's."""
+        if entry.get("customer_id"):
+            from bot.identity.profile import saved_language
+
+            chosen = saved_language(entry["customer_id"], self.database_url)
+            if chosen:
+                return chosen
+        if customer is not None and customer.language in ("fa", "en"):
+            return customer.language
+        return entry.get("language") or "fa"
+
+    def _message_row(self, entry: Dict[str, Any], journey: ProactiveJourney, step: Send, status: str,
+                     now: dt.datetime, language: Optional[str] = None, text: Optional[str] = None) -> Dict[str, Any]:
+        return {"entry_id": entry["id"], "journey": journey.name, "step": step.name,
+                "customer_key": entry["customer_key"], "status": status, "capped": journey.capped,
+                "language": language or entry.get("language"), "text": text, "attempts": 0, "created_at": now}
+
+    def _cap_until(self, conn: Connection, customer_key: str, now: dt.datetime,
+                   exclude: Optional[int] = None) -> Optional[dt.datetime]:
+        """When the frequency cap lets the next message out, or None if it may go now.
+
+        `per_day` counts the shop's local calendar day (so a reminder at 11:00 and a code
+        the next morning both go out); `per_week` the last 7 × 24 hours."""
+        settings = self.book.settings
+        blocked_until: Optional[dt.datetime] = None
+        local = self.window.local(now)
+        midnight = aware(dt.datetime.combine(local.date(), dt.time(0), tzinfo=self.window.zone))
+        tomorrow = aware(dt.datetime.combine(local.date() + dt.timedelta(days=1), dt.time(0), tzinfo=self.window.zone))
+        week = dt.timedelta(days=7)
+        for cap, since in ((settings.cap_per_day, midnight), (settings.cap_per_week, now - week)):
+            if cap is None:
+                continue
+            times = list(conn.execute(
+                sa.select(M.c.created_at).where(M.c.customer_key == customer_key, M.c.capped.is_(True),
+                                                 M.c.status.in_(COUNTED), M.c.created_at > since,
+                                                 *([M.c.id != exclude] if exclude is not None else []))
+                .order_by(M.c.created_at)).scalars())
+            if len(times) >= cap:
+                free_at = tomorrow if since == midnight else times[len(times) - cap] + week
+                blocked_until = max(blocked_until or free_at, free_at)
+        return blocked_until
+
+    def _reserve(self, entry: Dict[str, Any], journey: ProactiveJourney, step: Send, token: str, now: dt.datetime,
+                 language: str, rendered: Any, targets: List[Target]) -> Any:
+        metadata = self.message_metadata(entry, journey, step, rendered.slots)
+        with self.engine.begin() as conn:
+            # first statement writes: takes SQLite's write lock before reading (no stale-snapshot upgrade)
+            if not self._cas(conn, entry, token, language=language):
+                return "next"
+            entry["revision"] += 1
+            if self.postgres:  # one customer's cap check and reservation at a time, across processes
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": entry["customer_key"]})
+            existing = conn.execute(sa.select(M).where(M.c.entry_id == entry["id"], M.c.step == step.name)).mappings().first()
+            if existing is not None and existing["status"] in ("sent", "held_out", "skipped", "unknown"):
+                self._cas(conn, entry, token, step=entry["step"] + 1, attempts=0)
+                return "next"
+            if existing is not None and existing["status"] == "reserved" and existing["channel"] is not None:
+                # an earlier run stopped while delivering (each channel is noted before it is tried):
+                # resend only through the SMS key (the gateway is asked first); a Telegram or web
+                # message might already have been delivered, so it is not sent again
+                sms = [t for t in targets if t.channel == "sms" and t.conversation_id == existing["conversation_id"]]
+                if existing["channel"] == "sms" and sms:
+                    return SendPlan(entry["id"], token, existing["id"], journey.name, step.name, language,
+                                    existing["text"] or rendered.text, rendered.buttons, sms, metadata, resume_sms=True)
+                conn.execute(M.update().where(M.c.id == existing["id"]).values(
+                    status="unknown", error="outcome unknown after an interrupted delivery; not resent"))
+                self._cas(conn, entry, token, step=entry["step"] + 1, attempts=0)
+                return "next"
+            if journey.capped:
+                free_at = self._cap_until(conn, entry["customer_key"], now, existing["id"] if existing else None)
+                if free_at is not None:
+                    due = self.window.next_allowed(free_at)
+                    self._cas(conn, entry, token, due_at=due, lease_owner=None, lease_until=None)
+                    return "parked"
+            if existing is not None:  # failed earlier, or reserved but never tried: (re)try
+                conn.execute(M.update().where(M.c.id == existing["id"]).values(
+                    status="reserved", created_at=now, text=rendered.text, language=language, channel=None,
+                    conversation_id=None))
+                message_id = existing["id"]
+            else:
+                row = self._message_row(entry, journey, step, "reserved", now, language, rendered.text)
+                message_id = conn.execute(M.insert().values(**row)).inserted_primary_key[0]
+        return SendPlan(entry["id"], token, int(message_id), journey.name, step.name, language, rendered.text,
+                        rendered.buttons, targets, metadata)
+
+    def message_metadata(self, entry: Dict[str, Any], journey: ProactiveJourney, step: Send,
+                         slots: Dict[str, str]) -> Dict[str, Any]:
+        """What the dialogue needs to continue from this message (docs/orchestration.md, "The answer")."""
+        return {
+            "hamsafar_actor": "system",
+            "hamsafar_journey": {
+                "journey": journey.name, "step": step.name, "entry_id": entry["id"],
+                "customer_id": entry.get("customer_id"), "order_id": entry.get("order_id"),
+                "expects": {"goal": step.expects.goal, "intents": list(step.expects.intents),
+                            "feedback": step.expects.feedback, "slots": slots},
+            },
+        }
+
+    # ------------------------------------------------------------------ after delivery
+    def attempting(self, message_id: int, target: Target) -> None:
+        """Note the channel being tried, so a crash mid-send is resumed only where that is safe."""
+        with self.engine.begin() as conn:
+            conn.execute(M.update().where(M.c.id == message_id, M.c.status == "reserved").values(
+                channel=target.channel, conversation_id=target.conversation_id, attempts=M.c.attempts + 1))
+
+    def record(self, plan: SendPlan, outcome: Outcome, now: dt.datetime) -> None:
+        """The delivery's outcome: message row, entry step, touchpoint — one transaction."""
+        with self.engine.begin() as conn:
+            entry = conn.execute(sa.select(E).where(E.c.id == plan.entry_id)).mappings().first()
+            entry = dict(entry) if entry else None
+            if outcome.status == "sent":
+                target = outcome.target
+                conn.execute(M.update().where(M.c.id == plan.message_id).values(
+                    status="sent", channel=target.channel, conversation_id=target.conversation_id, sent_at=now,
+                    error=None))
+                if entry is not None:
+                    touchpoint(conn, what=["journey_message"], event_key=f"message:{plan.message_id}", at=now,
+                               entry=entry, channel=target.channel, conversation_id=target.conversation_id,
+                               step=plan.step, text=plan.text)
+                    self._cas(conn, entry, plan.token, step=entry["step"] + 1, attempts=0, due_at=now,
+                              messages_sent=E.c.messages_sent + 1,
+                              first_channel=sa.func.coalesce(E.c.first_channel, target.channel))
+                return
+            conn.execute(M.update().where(M.c.id == plan.message_id).values(status="failed", error=(outcome.error or "")[:2000]))
+            if entry is None or entry["status"] != "active":
+                return
+            if outcome.status in ("opted_out", "no_channel"):
+                self.exit_entry(conn, entry, outcome.status, now, plan.token)
+            elif entry["attempts"] + 1 >= MAX_ATTEMPTS:
+                logger.warning("journeys: %s/%s to %s failed %d times (%s); step skipped", plan.journey, plan.step,
+                               entry["customer_key"], MAX_ATTEMPTS, outcome.error)
+                self._cas(conn, entry, plan.token, step=entry["step"] + 1, attempts=0, due_at=now)
+            else:
+                self._cas(conn, entry, plan.token, attempts=entry["attempts"] + 1,
+                          due_at=now + RETRY_AFTER * (entry["attempts"] + 1), lease_owner=None, lease_until=None)
+
+    # ------------------------------------------------------------------ dry run
+    def plan(self, entry: Dict[str, Any], now: dt.datetime) -> Decision:
+        """What processing this due entry now would do, without doing it (`run-due --dry-run`)."""
+        journey = self.book.journeys.get(entry["journey"])
+        decision = Decision(entry["id"], entry["journey"], entry["customer_key"], "exit", "journey removed")
+        if journey is None:
+            return decision
+        index, clock = entry["step"], entry["clock_at"]
+        armed = entry["armed_step"]
+        for _ in range(len(journey.steps) + 1):
+            if index >= len(journey.steps):
+                decision.action, decision.detail = "complete", "all steps done"
+                return decision
+            step = journey.steps[index]
+            if isinstance(step, Wait):
+                if step.event:
+                    decision.action = "wait"
+                    decision.detail = f"for {step.event} until {(entry['due_at'] if armed == index else clock + step.timeout).isoformat()}"
+                    if armed == index and entry["due_at"] <= now:
+                        decision.action, decision.detail = ("exit", "timeout") if step.on_timeout == "exit" else ("wait", "timed out, continues")
+                    return decision
+                target = entry["due_at"] if armed == index else (
+                    clock + step.delay if step.delay else max(clock, entry["anchor_at"] + step.since_entry)
+                    if step.since_entry else self.window.next_local_time(clock, step.until))
+                if target > now:
+                    decision.action, decision.detail = "wait", f"until {target.isoformat()}"
+                    return decision
+                index, clock, armed = index + 1, target, None
+                continue
+            if isinstance(step, Condition):
+                if self.check(entry, step.checks, now):
+                    index += 1
+                    continue
+                if step.otherwise == "skip":
+                    index += 2
+                    continue
+                decision.action, decision.detail = "exit", f"condition {step.checks} not met"
+                return decision
+            if self.goal_reached(entry, journey):
+                decision.action, decision.detail = "exit", "goal already reached"
+            elif entry["holdout"]:
+                decision.action, decision.detail = "hold_out", f"{step.name} not sent (hold-out)"
+            elif not self.window.allows(now):
+                decision.action, decision.detail = "postpone", f"quiet hours until {self.window.next_allowed(now).isoformat()}"
+            else:
+                with self.engine.connect() as conn:
+                    free_at = self._cap_until(conn, entry["customer_key"], now) if journey.capped else None
+                if free_at is not None:
+                    decision.action, decision.detail = "postpone", f"frequency cap until {self.window.next_allowed(free_at).isoformat()}"
+                else:
+                    decision.action, decision.detail = "send", step.name
+            return decision
+        return decision

@@ -1,0 +1,110 @@
+"""Journey figures: conversion, hold-out, uplift and its interval; the report's journey section and funnel views."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from bot.analytics.report import build_report
+from bot.analytics.simulate import simulate
+from bot.db import init_db
+from bot.orchestration.definition import load_book
+from bot.orchestration.models import JourneyEntry
+from bot.orchestration.stats import journey_stats, uplift_interval
+
+UTC = dt.timezone.utc
+NOW = dt.datetime(2025, 6, 30, tzinfo=UTC)
+
+
+def test_uplift_interval_matches_newcombes_published_example() -> None:
+    # Newcombe (1998), Statistics in Medicine 17:873, example (a): 56/70 vs 48/80, method 10: 0.0524 to 0.3339
+    uplift, low, high = uplift_interval(56, 70, 48, 80)
+    assert round(uplift, 4) == 0.2 and round(low, 4) == 0.0524 and round(high, 4) == 0.3339
+    assert uplift_interval(5, 10, 0, 0) is None
+
+
+def entries(engine, journey, rows) -> None:  # type: ignore[no-untyped-def]
+    """rows: (holdout, converted, window_over, channel, language, messages)."""
+    table = JourneyEntry.__table__
+    with engine.begin() as conn:
+        for i, (holdout, converted, over, channel, language, messages) in enumerate(rows):
+            entered = NOW - dt.timedelta(days=10 if over else 1)
+            conn.execute(table.insert().values(
+                journey=journey, journey_version=1, entry_key=f"{journey}:{i}", customer_key=f"K{i}", customer_id=f"K{i}",
+                language=language, holdout=holdout, priority=50, status="completed", step=9, anchor_at=entered,
+                clock_at=entered, entered_at=entered, goal_deadline=entered + dt.timedelta(days=3),
+                converted_at=entered + dt.timedelta(hours=5) if converted else None,
+                conversion_event="order.paid" if converted else None, messages_sent=messages, first_channel=channel))
+
+
+def test_journey_stats_conversion_holdout_uplift_and_breakdowns(sqlite_url) -> None:
+    engine = init_db(sqlite_url)
+    rows = ([(False, True, True, "sms", "fa", 1)] * 24 + [(False, False, True, "sms", "fa", 1)] * 36
+            + [(False, True, True, "telegram", "en", 1)] * 6 + [(False, False, True, "telegram", "en", 1)] * 14
+            + [(False, False, False, "sms", "fa", 1)] * 5        # window still open: pending
+            + [(True, True, True, None, "fa", 0)] * 2 + [(True, False, True, None, "fa", 0)] * 18)
+    entries(engine, "abandoned_payment", rows)
+    line = next(l for l in journey_stats(engine, load_book(), now=NOW) if l["journey"] == "abandoned_payment")
+    assert (line["entered"], line["treated"], line["holdout"], line["messaged"], line["pending"]) == (105, 85, 20, 85, 5)
+    assert line["conversion"] == pytest.approx(30 / 80) and line["holdout_conversion"] == pytest.approx(2 / 20)
+    expected = uplift_interval(30, 80, 2, 20)
+    assert (line["uplift"], line["uplift_low"], line["uplift_high"]) == pytest.approx(expected)
+    assert line["uplift_low"] < line["uplift"] < line["uplift_high"]
+    assert line["by_channel"]["sms"]["conversion"] == pytest.approx(24 / 60)
+    assert line["by_channel"]["telegram"]["conversion"] == pytest.approx(6 / 20)
+    assert line["by_language"]["en"]["treated"]["conversion"] == pytest.approx(6 / 20)
+    assert line["by_language"]["fa"]["holdout"]["entered"] == 20
+    return None
+
+
+def test_report_has_the_journey_section_and_says_which_funnel_it_shows(sqlite_url, tmp_path, artifacts_dir, capsys) -> None:
+    engine = init_db(sqlite_url)
+    simulate(engine, 120, 10, seed=3, start=dt.date(2025, 6, 1))
+    entries(engine, "abandoned_payment", [(False, i % 3 == 0, True, "sms", "fa", 1) for i in range(90)]
+            + [(True, i % 9 == 0, True, None, "fa", 0) for i in range(30)])
+    html = build_report(engine, now=NOW.replace(tzinfo=None))
+    assert 'id="journeys"' in html and "Proactive journeys" in html and 'aria-label="uplift"' in html
+    shown = re.search(r'id="funnel-shown">([^<]*)<', html).group(1)
+    assert shown.startswith("Shown: conversations reaching each stage, any order")
+    assert "<th>conversations, any-order</th><th>customers, any-order</th><th>customers, strict</th>" in html
+    assert "<script" not in html.lower() and not re.search(r"(src|href)=", html)
+    (artifacts_dir / "journeys-report.html").write_text(html, encoding="utf-8")
+
+    from bot.cli import main
+
+    assert main(["analytics", "journeys", "--format", "json", "--database-url", sqlite_url]) == 0
+    data = json.loads(capsys.readouterr().out)
+    line = next(r for r in data["rows"] if r["journey"] == "abandoned_payment")
+    assert (line["treated"], line["holdout"], line["converted"]) == (90, 30, 30 + 4)
+    assert "churn_rate" in data["shop_kpis"]
+    if Path("/usr/bin/chromium").exists():
+        playwright = pytest.importorskip("playwright.sync_api")
+        page_file = tmp_path / "report.html"
+        page_file.write_text(html, encoding="utf-8")
+        with playwright.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox", "--headless"])
+            try:
+                page = browser.new_page(viewport={"width": 1000, "height": 900})
+                page.goto(page_file.as_uri())
+                section = page.locator("#journeys")
+                assert "Abandoned payment" in section.inner_text() and section.locator("svg circle").count() == 1
+                section.screenshot(path=str(artifacts_dir / "journeys-report.png"))
+            finally:
+                browser.close()
+
+
+def test_journey_bookkeeping_rows_are_not_conversations(sqlite_url) -> None:
+    from bot.analytics.metrics import kpi_overview
+    from bot.touchpoints.store import insert_rows
+
+    engine = init_db(sqlite_url)
+    simulate(engine, 40, 5, seed=5, start=dt.date(2025, 6, 1))
+    before = kpi_overview(engine)[0]["conversations"]
+    insert_rows(engine, [{"event_id": f"journey-{i}", "occurred_at": dt.datetime(2025, 6, 2), "actor": "system",
+                          "conversation_id": f"journey:K{i}", "channel": "journey", "actions": ["journey_entered", "treated"],
+                          "journey": "win_back"} for i in range(25)])
+    assert kpi_overview(engine)[0]["conversations"] == before

@@ -1,0 +1,451 @@
+"""Each shipped journey end to end, on SQLite and PostgreSQL.
+
+The shop changes its CRM rows (SQL), the orchestrator runs at chosen times
+(what `hamsafar journeys run-due --now` does) and the messages really go out:
+SMS through the Kavenegar protocol to a fake gateway on 127.0.0.1, Telegram to
+a fake Bot API, web messages into the widget's history. Time starts on
+Wednesday 4 June 2025, 10:00 in Tehran (T0).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+
+import pytest
+
+from bot.orchestration.engine import holdout_of
+from tests.fakes.sms_gateways import FakeSmsGateways
+from tests.fakes.telegram_api import FakeTelegram
+from tests.support.journeys import T0, TELEGRAM_TOKEN, World, actions, customer_ids, in_window, tehran
+
+MIN, HOUR, DAY = dt.timedelta(minutes=1), dt.timedelta(hours=1), dt.timedelta(days=1)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request, sqlite_url, monkeypatch):
+    url = sqlite_url if request.param == "sqlite" else request.getfixturevalue("fresh_postgres_url")
+    monkeypatch.setenv("HAMSAFAR_DATABASE_URL", url)  # consent, web history and the SMS log use it too
+    monkeypatch.delenv("HAMSAFAR_DEMO_CODES", raising=False)
+    return url
+
+
+@pytest.fixture
+def sms():
+    with FakeSmsGateways() as fake:
+        yield fake
+
+
+@pytest.fixture
+def world(database, sms) -> World:
+    return World(database, sms)
+
+
+# ----------------------------------------------------------------------------- abandoned payment
+def test_abandoned_payment_link_after_an_hour_code_after_a_day_and_exit_when_paid(world: World) -> None:
+    ali, sara = customer_ids("AP", "abandoned_payment", holdout=False, count=2)
+    ali_phone = world.customer(ali, "علی رضایی")
+    sara_phone = world.customer(sara, "Sara Ahmadi", language="en")
+    ali_order = world.order(ali, "pending_payment", T0, total=2_500_000)
+    sara_order = world.order(sara, "pending_payment", T0, total=3_500_000)
+
+    world.run(T0 + MIN)  # the scanner sees the new orders: both enter, nothing is due yet
+    assert [e["status"] for e in world.entries("abandoned_payment")] == ["active", "active"]
+    world.run(T0 + 59 * MIN)
+    assert world.sms.delivered == []
+
+    world.run(T0 + HOUR)
+    [ali_text] = world.sms_to(ali_phone)
+    assert f"سفارش {ali_order.translate(str.maketrans('0123456789', '۰۱۲۳۴۵۶۷۸۹'))}" in ali_text
+    assert "۲٬۵۰۰٬۰۰۰ تومان" in ali_text and f"https://shop.example.ir/pay/{ali_order}" in ali_text
+    assert ali_text.startswith("علی عزیز")
+    [sara_text] = world.sms_to(sara_phone)
+    assert sara_text.startswith("Hi Sara") and f"order {sara_order} (3,500,000 Toman)" in sara_text
+
+    world.set_order(sara_order, status="paid", paid_at=T0 + 2 * HOUR)  # the shop's back office records the payment
+    world.run(T0 + 2 * HOUR + MIN)
+    paid = world.entry("abandoned_payment", sara)
+    assert (paid["status"], paid["exit_reason"]) == ("exited", "goal")
+    assert paid["converted_at"] == T0 + 2 * HOUR
+
+    world.run(T0 + DAY)  # Thursday 10:00: the code for the unpaid order only
+    ali_texts = world.sms_to(ali_phone)
+    assert len(ali_texts) == 2 and "HAMRAH5" in ali_texts[1] and "۵٪ تخفیف" in ali_texts[1]
+    assert len(world.sms_to(sara_phone)) == 1
+    assert world.entry("abandoned_payment", ali)["status"] == "completed"
+
+    world.run(T0 + DAY)  # again at the same time: nothing twice
+    world.run(T0 + 2 * DAY)
+    assert len(world.sms.delivered) == 3
+    assert all(in_window(t) for t in world.sent_times())
+    assert actions(world.touchpoints("abandoned_payment", ali)) == [
+        (("journey_entered", "treated"), None, "journey"),
+        (("journey_message",), "payment_link", "sms"),
+        (("journey_message",), "discount_code", "sms"),
+        (("journey_exited", "completed"), None, "journey"),
+    ]
+    assert actions(world.touchpoints("abandoned_payment", sara)) == [
+        (("journey_entered", "treated"), None, "journey"),
+        (("journey_message",), "payment_link", "sms"),
+        (("journey_converted", "order.paid"), None, "journey"),
+        (("journey_exited", "goal"), None, "journey"),
+    ]
+    message = world.touchpoints("abandoned_payment", ali)[1]
+    assert message["actor"] == "system" and message["conversation_id"] == f"sms:{ali_phone}"
+
+
+def test_holdout_customer_enters_is_never_messaged_and_converts(world: World) -> None:
+    [held] = customer_ids("HO", "abandoned_payment", holdout=True)
+    phone = world.customer(held)
+    order = world.order(held, "pending_payment", T0)
+    for moment in (T0 + MIN, T0 + HOUR, T0 + DAY):
+        world.run(moment)
+    assert world.sms_to(phone) == []
+    entry = world.entry("abandoned_payment", held)
+    assert entry["holdout"] and entry["status"] == "completed" and entry["messages_sent"] == 0
+    assert [(m["step"], m["status"]) for m in world.messages("abandoned_payment")] == [
+        ("payment_link", "held_out"), ("discount_code", "held_out")]
+    world.set_order(order, status="paid", paid_at=T0 + 30 * HOUR)
+    world.run(T0 + 30 * HOUR + MIN)
+    assert world.entry("abandoned_payment", held)["converted_at"] == T0 + 30 * HOUR
+    from bot.orchestration.stats import journey_stats
+
+    line = next(l for l in journey_stats(world.engine, world.book, now=T0 + 5 * DAY) if l["journey"] == "abandoned_payment")
+    assert (line["holdout"], line["holdout_conversion"], line["messaged"]) == (1, 1.0, 0)
+
+
+# ----------------------------------------------------------------------------- shipping updates
+def test_shipping_updates_respect_quiet_hours_then_follow_the_delivery(world: World) -> None:
+    [cid] = customer_ids("SH", "shipping_updates", holdout=False)
+    phone = world.customer(cid, "مریم کریمی")
+    shipped_at = tehran(2025, 6, 4, 22, 30)  # Wednesday night
+    order = world.order(cid, "shipped", shipped_at - DAY, paid_at=shipped_at - DAY, shipped_at=shipped_at,
+                        tracking_code="CH990590816", carrier="چاپار")
+    world.run(shipped_at + MIN)
+    entry = world.entry("shipping_updates", cid)
+    assert world.sms_to(phone) == [] and entry["due_at"] == tehran(2025, 6, 5, 9, 0)  # Thursday 09:00
+    world.run(tehran(2025, 6, 5, 8, 59))
+    assert world.sms_to(phone) == []
+    world.run(tehran(2025, 6, 5, 9, 0))
+    [shipped] = world.sms_to(phone)
+    assert "CH990590816" in shipped and "چاپار" in shipped and shipped.startswith("مریم عزیز")
+
+    delivered_at = tehran(2025, 6, 5, 15, 0)
+    world.set_order(order, status="delivered", delivered_at=delivered_at)
+    world.run(delivered_at + MIN)
+    texts = world.sms_to(phone)
+    assert any("تحویل شد" in t for t in texts)  # the delivered note (not held back by the cap: a service message)
+    assert world.entry("shipping_updates", cid)["status"] == "completed"
+    assert all(in_window(t) for t in world.sent_times())
+
+
+# ----------------------------------------------------------------------------- onboarding
+def test_onboarding_day0_and_day3_and_the_review_ends_it(world: World) -> None:
+    reader, reviewer = customer_ids("ON", "onboarding", holdout=False, count=2)
+    reader_phone, reviewer_phone = world.customer(reader, "Reza Karimi", language="en"), world.customer(reviewer)
+    for cid in (reader, reviewer):
+        world.order(cid, "delivered", T0 - 3 * DAY, delivered_at=T0, sku="HOM-LG-TV43")
+    world.run(T0 + MIN)
+    assert ["Getting started with your Sony headphones: https://shop.example.ir/guide/HOM-LG-TV43 — ask us anything about using it."] \
+        == world.sms_to(reader_phone)
+    assert len(world.sms_to(reviewer_phone)) == 1
+    world.review(reviewer, "HOM-LG-TV43", T0 + DAY)
+    world.run(T0 + DAY + MIN)
+    reviewed = world.entry("onboarding", reviewer)
+    assert (reviewed["exit_reason"], reviewed["conversion_event"]) == ("goal", "review.written")
+    world.run(T0 + 3 * DAY)  # Saturday 10:00, day 3
+    assert len(world.sms_to(reader_phone)) == 2 and "more tips" in world.sms_to(reader_phone)[1]
+    assert len(world.sms_to(reviewer_phone)) == 1
+
+
+# ----------------------------------------------------------------------------- CSAT on the web
+def test_csat_after_a_closed_ticket_goes_to_the_online_web_visitor(world: World) -> None:
+    from bot.channels.web import history
+
+    [cid] = customer_ids("CS", "csat_after_ticket", holdout=False, share=0.0)
+    phone = world.customer(cid)
+    world.link(cid, "web:sessionabcdefghij0001")
+    world.ticket("T-7K3M9Q", cid, "open", T0 - DAY)
+    world.run(T0)  # seen open: nothing
+    world.ticket("T-7K3M9Q", cid, "closed", T0)
+    world.run(T0 + MIN)
+    assert world.entry("csat_after_ticket", cid)["status"] == "active"
+    world.web_visit("sessionabcdefghij0001", T0 + 50 * MIN)  # the customer is on the shop's site
+    world.run(T0 + HOUR + MIN)
+    [question] = [m for m in history("sessionabcdefghij0001") if m["sender"] == "bot"]
+    assert "T-7K3M9Q" in question["text"] and "۱ تا ۵" in question["text"]
+    assert [b["payload"] for b in question["buttons"]] == [f'/give_feedback{{"rating": "{n}"}}' for n in range(1, 6)]
+    assert world.sms_to(phone) == []
+    assert actions(world.touchpoints("csat_after_ticket"))[1] == (("journey_message",), "csat_question", "web")
+    world.feedback(cid, "csat", 5, T0 + 2 * HOUR)
+    world.run(T0 + 2 * HOUR + MIN)
+    assert world.entry("csat_after_ticket", cid)["conversion_event"] == "feedback.csat"
+
+
+# ----------------------------------------------------------------------------- NPS and referral
+def test_nps_a_week_after_delivery_then_a_referral_code_for_promoters_only(world: World) -> None:
+    promoter, critic, surveyed = customer_ids("NP", "referral_promoters", holdout=False, count=3)
+    phones = {cid: world.customer(cid) for cid in (promoter, critic, surveyed)}
+    for cid in phones:
+        world.order(cid, "delivered", T0 - 2 * DAY, delivered_at=T0)
+    world.feedback(surveyed, "nps", 8, T0 - 10 * DAY)  # asked 10 days ago: not again
+    world.run(T0 + MIN)      # onboarding, day 0
+    world.run(T0 + 3 * DAY)  # onboarding, day 3
+    world.run(T0 + 7 * DAY)  # next Wednesday 10:00: the NPS question (third message in 7 days: within the cap)
+    nps = [t for t in world.sms_to(phones[promoter]) if "۰ تا ۱۰" in t]
+    assert len(nps) == 1
+    assert any("۰ تا ۱۰" in t for t in world.sms_to(phones[critic]))
+    assert not any("۰ تا ۱۰" in t for t in world.sms_to(phones[surveyed]))
+    assert world.entry("nps_after_delivery", surveyed)["exit_reason"] == "condition"
+
+    answered = T0 + 7 * DAY + HOUR
+    world.feedback(promoter, "nps", 10, answered)
+    world.feedback(critic, "nps", 5, answered)
+    world.run(answered + MIN)
+    assert world.entry("nps_after_delivery", promoter)["conversion_event"] == "feedback.nps"
+    assert world.entries("referral_promoters", critic) == []
+    referral = world.entry("referral_promoters", promoter)
+    world.run(answered + 11 * MIN)  # the code is due, but the NPS question went out today: at most one a day
+    assert world.entry("referral_promoters", promoter)["due_at"] == tehran(2025, 6, 12, 9, 0)
+    world.run(tehran(2025, 6, 12, 9, 0))
+    code = world.crm.referral_code(promoter)
+    assert any(f"کد معرف شما: {code}" in t for t in world.sms_to(phones[promoter]))
+    assert referral["context"]["score"] == 10
+
+
+# ----------------------------------------------------------------------------- back in stock
+def test_back_in_stock_tells_only_who_asked(world: World) -> None:
+    from bot.orchestration.events import record_stock_interest
+
+    asked, other = customer_ids("BS", "back_in_stock", holdout=False, count=2)
+    asked_phone, other_phone = world.customer(asked, "Nima", language="en"), world.customer(other)
+    world.product("CAM-XIA-C300", stock=0, name_en="Xiaomi C300 camera", name_fa="دوربین شیائومی C300")
+    assert record_stock_interest(asked, "CAM-XIA-C300", "tg:1", world.url, now=T0 - DAY)
+    assert not record_stock_interest(asked, "CAM-XIA-C300", "tg:1", world.url, now=T0 - DAY)  # once
+    world.run(T0)
+    assert world.entries("back_in_stock") == []
+    world.set_stock("CAM-XIA-C300", 4)
+    world.run(T0 + HOUR)
+    assert world.sms_to(asked_phone) == [
+        "The Xiaomi C300 camera you asked about is back in stock: https://shop.example.ir/product/CAM-XIA-C300"]
+    assert world.sms_to(other_phone) == []
+    world.run(T0 + 2 * HOUR)
+    assert len(world.entries("back_in_stock")) == 1  # the interest was used up
+
+
+# ----------------------------------------------------------------------------- win-back
+def test_win_back_after_90_days_then_converts_on_a_new_order(world: World) -> None:
+    lapsed, recent = customer_ids("WB", "win_back", holdout=False, count=2)
+    lapsed_phone, recent_phone = world.customer(lapsed, "Sara Ahmadi", language="en"), world.customer(recent)
+    world.order(lapsed, "delivered", T0 - 95 * DAY, delivered_at=T0 - 92 * DAY)
+    world.order(recent, "delivered", T0 - 20 * DAY, delivered_at=T0 - 17 * DAY)
+    world.run(tehran(2025, 6, 4, 9, 30))
+    entry = world.entry("win_back", lapsed)
+    assert entry["due_at"] == tehran(2025, 6, 4, 11, 0) and world.entries("win_back", recent) == []
+    world.run(tehran(2025, 6, 4, 11, 0))
+    [text] = world.sms_to(lapsed_phone)
+    assert text.startswith("Hi Sara, we miss you!") and "HAMRAH5" in text
+    world.order(lapsed, "pending_payment", tehran(2025, 6, 6, 12, 0))
+    world.run(tehran(2025, 6, 6, 12, 5))
+    assert world.entry("win_back", lapsed)["conversion_event"] == "order.created"
+
+
+# ----------------------------------------------------------------------------- caps, consent, channels
+def test_frequency_cap_moves_a_second_message_to_the_next_day(world: World) -> None:
+    [cid] = [c for c in customer_ids("FC", "abandoned_payment", holdout=False, count=20)
+             if not holdout_of("onboarding", c, 0.1)][:1]
+    phone = world.customer(cid)
+    world.order(cid, "delivered", T0 - 3 * DAY, delivered_at=T0)
+    world.order(cid, "pending_payment", T0)
+    world.run(T0 + MIN)   # onboarding day 0 goes out
+    world.run(T0 + HOUR)  # the payment reminder is due, but one message a day
+    assert len(world.sms_to(phone)) == 1
+    assert world.entry("abandoned_payment", cid)["due_at"] == tehran(2025, 6, 5, 9, 0)
+    world.run(tehran(2025, 6, 5, 9, 0))
+    assert len(world.sms_to(phone)) == 2 and "پرداخت" in world.sms_to(phone)[1]
+
+
+def test_an_opted_out_number_gets_nothing(world: World) -> None:
+    from bot.channels import consent
+
+    [cid] = customer_ids("OO", "abandoned_payment", holdout=False)
+    phone = world.customer(cid)
+    consent.opt_out("sms", phone)
+    world.order(cid, "pending_payment", T0)
+    world.run(T0 + MIN)
+    world.run(T0 + HOUR)
+    assert world.sms.delivered == []
+    entry = world.entry("abandoned_payment", cid)
+    assert (entry["status"], entry["exit_reason"]) == ("exited", "opted_out")
+    assert actions(world.touchpoints("abandoned_payment", cid))[-1] == (("journey_exited", "opted_out"), None, "journey")
+
+
+def test_telegram_first_then_sms_when_telegram_fails(database: str, sms: FakeSmsGateways) -> None:
+    with FakeTelegram(TELEGRAM_TOKEN) as telegram:
+        world = World(database, sms, telegram)
+        [cid] = customer_ids("TG", "shipping_updates", holdout=False)
+        phone = world.customer(cid)
+        world.link(cid, "tg:777001")
+        first = world.order(cid, "shipped", T0 - DAY, shipped_at=T0, tracking_code="TR-1", carrier="تیپاکس")
+        world.run(T0 + MIN)
+        [sent] = telegram.sent()
+        assert str(sent["chat_id"]) == "777001" and "TR-1" in sent["text"]
+        assert world.sms_to(phone) == []
+        telegram.fail_next("sendMessage", 400, "Bad Request: chat not found")
+        world.order(cid, "shipped", T0 - DAY, shipped_at=T0 + HOUR, tracking_code="TR-2", carrier="تیپاکس")
+        world.run(T0 + HOUR + MIN)
+        assert "TR-2" in telegram.sent()[-1]["text"]  # tried first, refused by the Bot API
+        [fallback] = world.sms_to(phone)
+        assert "TR-2" in fallback
+        channels = [(m["step"], m["channel"], m["status"]) for m in world.messages("shipping_updates")]
+        assert channels == [("shipped", "telegram", "sent"), ("shipped", "sms", "sent")]
+        assert first
+
+
+def test_the_message_is_written_into_the_conversation_for_the_answer(database: str, sms: FakeSmsGateways) -> None:
+    import asyncio
+
+    from bot.orchestration.delivery import StoreConversationLog
+    from bot.touchpoints.tracker_store import StreamingSQLTrackerStore
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import BotUttered, SessionStarted
+
+    from bot import settings
+
+    log = StoreConversationLog(database)
+    world = World(database, sms, conversation_log=log)
+    [cid] = customer_ids("CV", "abandoned_payment", holdout=False)
+    phone = world.customer(cid)
+    order = world.order(cid, "pending_payment", T0)
+    world.run(T0 + MIN)
+    world.run(T0 + HOUR)
+    assert len(world.sms_to(phone)) == 1
+    store = StreamingSQLTrackerStore(Domain.load(str(settings.PROJECT_ROOT / "domain.yml")), host=database)
+    full = list(asyncio.run(store.retrieve_full_tracker(f"sms:{phone}")).events)
+    assert [type(e).__name__ for e in full][-4:] == ["ActionExecuted", "SessionStarted", "ActionExecuted", "BotUttered"]
+    # what Rasa loads for the customer's next message: the open session, with the message in it
+    events = list(asyncio.run(store.retrieve(f"sms:{phone}")).events)
+    assert isinstance(events[0], SessionStarted)
+    uttered = [e for e in events if isinstance(e, BotUttered)]
+    assert len(uttered) == 1 and uttered[0].text == world.sms_to(phone)[0]
+    journey = uttered[0].metadata["hamsafar_journey"]
+    assert journey["journey"] == "abandoned_payment" and journey["step"] == "payment_link"
+    assert journey["order_id"] == order and journey["expects"]["goal"] == "pay"
+    assert journey["expects"]["slots"] == {"order_id": order}
+    assert "ask_payment_methods" in journey["expects"]["intents"]
+    buttons = uttered[0].data["buttons"]
+    assert buttons[0]["url"].endswith(f"/pay/{order}") and buttons[1]["payload"] == "/ask_payment_methods"
+
+
+def test_a_send_interrupted_by_a_crash_is_not_sent_twice(world: World) -> None:
+    """A runner dies after the gateway took the SMS but before recording it; the next runner asks the gateway."""
+    import asyncio
+
+    from bot.orchestration import delivery
+    from tests.support.journeys import Outputs
+
+    [cid] = customer_ids("CR", "abandoned_payment", holdout=False)
+    phone = world.customer(cid)
+    world.order(cid, "pending_payment", T0)
+    world.run(T0 + MIN)
+    world.o.lease = dt.timedelta(seconds=1)
+    token, ids = world.o.claim(T0 + HOUR)
+    plan = world.o.advance(ids[0], token, T0 + HOUR)
+    assert plan is not None and plan.targets[0].channel == "sms"
+    world.o.attempting(plan.message_id, plan.targets[0])
+
+    async def send_then_die() -> None:
+        outputs = Outputs(world.sms.url, None)
+        await delivery.deliver(plan.targets, outputs, plan.text, plan.buttons, plan.idempotency_key)
+        await outputs.aclose()
+
+    asyncio.run(send_then_die())  # … and the process is gone: nothing recorded, the lease still held
+    assert len(world.sms_to(phone)) == 1
+    world.run(T0 + HOUR + 2 * MIN)  # lease not expired: nobody touches it
+    assert world.entry("abandoned_payment", cid)["lease_owner"] == token
+    time.sleep(1.2)                 # the (real-time) lease expires
+    world.run(T0 + HOUR + 2 * MIN)  # resumed through the SMS key: the gateway is asked, it already has it
+    assert len(world.sms_to(phone)) == 1
+    [message] = world.messages("abandoned_payment")
+    assert (message["status"], message["channel"]) == ("sent", "sms")
+    assert world.entry("abandoned_payment", cid)["messages_sent"] == 1
+
+
+def test_a_human_in_the_conversation_ends_the_journey(world: World) -> None:
+    from bot.handoff.models import Handoff
+
+    [cid] = customer_ids("HU", "abandoned_payment", holdout=False)
+    phone = world.customer(cid)
+    world.link(cid, "tg:55501")
+    world.order(cid, "pending_payment", T0)
+    world.run(T0 + MIN)
+    with world.engine.begin() as conn:
+        conn.execute(Handoff.__table__.insert().values(conversation_id="tg:55501", customer_id=cid, status="active",
+                                                       language="fa"))
+    world.run(T0 + HOUR)
+    assert world.sms_to(phone) == []
+    assert world.entry("abandoned_payment", cid)["exit_reason"] == "handoff"
+
+
+def test_a_higher_priority_journey_takes_over_in_its_group(world: World) -> None:
+    from bot.orchestration.events import Emitter, Event
+
+    [cid] = [c for c in customer_ids("GR", "referral_promoters", holdout=False, count=30)
+             if not holdout_of("abandoned_payment", c, 0.1)][:1]
+    world.customer(cid)
+    emitter = Emitter(world.o)
+    emitter.emit(Event("feedback.nps", "nps-1", T0, customer_id=cid, data={"score": 10}), T0)
+    assert world.entry("referral_promoters", cid)["status"] == "active"   # offers group, priority 40
+    world.order(cid, "pending_payment", T0)
+    world.run(T0 + MIN)                                                   # abandoned payment: offers, priority 90
+    assert world.entry("referral_promoters", cid)["exit_reason"] == "superseded"
+    assert world.entry("abandoned_payment", cid)["status"] == "active"
+    # and a lower one does not enter while the higher one is active
+    result = emitter.emit(Event("feedback.nps", "nps-2", T0 + MIN, customer_id=cid, data={"score": 9}), T0 + MIN)
+    assert result.entered == [] and result.skipped == {"lower_priority": 1}
+
+
+def test_dry_run_and_now_through_the_cli(world: World, capsys, monkeypatch) -> None:
+    """`hamsafar journeys run-due --now … --dry-run` changes nothing; without --dry-run the demo prints the SMS."""
+    from bot.cli import main
+
+    [cid] = customer_ids("CL", "abandoned_payment", holdout=False)
+    phone = world.customer(cid)
+    world.order(cid, "pending_payment", T0)
+    assert main(["journeys", "run-due", "--now", (T0 + MIN).isoformat(), "--database-url", world.url]) == 0
+    capsys.readouterr()
+    assert main(["journeys", "run-due", "--now", (T0 + HOUR).isoformat(), "--dry-run", "--database-url", world.url]) == 0
+    out = capsys.readouterr().out
+    assert re.search(rf"abandoned_payment {cid}: send payment_link", out), out
+    assert world.messages() == [] and world.entry("abandoned_payment", cid)["step"] == 0
+    monkeypatch.setenv("HAMSAFAR_DEMO_CODES", "log")  # scripts/run.sh without an SMS gateway
+    assert main(["journeys", "run-due", "--now", "2025-06-04T11:00:00+03:30", "--database-url", world.url]) == 0
+    out = capsys.readouterr().out
+    assert f"[hamsafar demo] SMS to {phone}: " in out and "messages sent: 1 (sms 1)" in out
+    assert world.messages()[0]["status"] == "sent"
+
+
+def test_crm_import_of_a_status_change_starts_the_journey(world: World, tmp_path, capsys) -> None:
+    """`hamsafar crm import` reports the journey events its changes caused; the runner then sends."""
+    from bot.cli import main
+    from bot.orchestration.engine import utcnow
+
+    [cid] = customer_ids("IM", "shipping_updates", holdout=False)
+    phone = world.customer(cid, "Sara Ahmadi", language="en")
+    now = utcnow().replace(microsecond=0)
+    order = world.order(cid, "paid", now - 2 * DAY, paid_at=now - 2 * DAY)
+    world.run(now)  # the scanner has seen the order as paid
+    stamp = (now - HOUR).strftime("%Y-%m-%dT%H:%M:%SZ")
+    created = (now - 2 * DAY).strftime("%Y-%m-%dT%H:%M:%SZ")
+    orders = tmp_path / "orders.csv"
+    orders.write_text("order_id,customer_id,status,created_at,total,items,tracking_code,carrier,shipped_at\n"
+                      f"{order},{cid},shipped,{created},2500000,AUD-SNY-XM5:1,TPX-777,تیپاکس,{stamp}\n", encoding="utf-8")
+    assert main(["crm", "import", "--orders", str(orders), "--database-url", world.url]) == 0
+    assert "journey events: order.shipped 1" in capsys.readouterr().out
+    entry = world.entry("shipping_updates", cid)
+    assert entry["status"] == "active" and entry["anchor_at"] == now - HOUR
+    allowed = world.o.window.next_allowed(now)
+    world.run(allowed)
+    [text] = world.sms_to(phone)
+    assert "TPX-777" in text and text.startswith("Hi Sara")

@@ -1,0 +1,157 @@
+"""End to end on a real `hamsafar run`: webhooks over HTTP, the background runner, the conversation.
+
+* A WooCommerce `order.updated` webhook (the order now `shipped`, with its tracking
+  meta) posted with a forged signature is refused; the signed one starts the
+  shipping journey; the same body again (new delivery id) and the same delivery id
+  change nothing. The server's runner sends the SMS through the Kavenegar protocol
+  to the fake gateway, once.
+* A customer chatting in the website widget (signed identity of C002) gets the
+  shipping update from the REST backend's signed event in that same widget session,
+  and the message is in the conversation's Rasa tracker with the journey metadata.
+
+The journeys file is the shipped one with the sending window opened to all hours,
+so the test does not depend on the time of day in Tehran.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+import uuid
+from typing import Any, Iterator
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from bot.identity.verification import web_identity_for
+from tests.conftest import PROJECT_ROOT, free_port
+from tests.fakes.sms_gateways import API_KEY, FakeSmsGateways
+from tests.support.bot_server import BotServer
+
+pytestmark = pytest.mark.skipif(
+    not list((PROJECT_ROOT / "models").glob("*.tar.gz")),
+    reason="no trained model: run `hamsafar setup` (scripts/test.sh does)",
+)
+
+WOO_SECRET = "woo-webhook-secret-server-test"
+EVENTS_SECRET = "rest-events-secret-server-test"
+WEB_SECRET = "journeys-server-web-secret"
+
+
+@pytest.fixture(scope="module")
+def sms() -> Iterator[FakeSmsGateways]:
+    with FakeSmsGateways() as gateways:
+        yield gateways
+
+
+@pytest.fixture(scope="module")
+def bot(sms: FakeSmsGateways, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotServer]:
+    folder = tmp_path_factory.mktemp("journeys-server")
+    book = (PROJECT_ROOT / "orchestration.yml").read_text(encoding="utf-8")
+    book = book.replace('send_window: {from: "09:00", to: "21:00"}', 'send_window: {from: "00:00", to: "24:00"}')
+    book = book.replace("days_off: [fri]", "days_off: []")
+    book = book.replace('holidays: ["01-01", "01-02", "01-03", "01-04", "01-12", "01-13"]', "holidays: []")
+    assert "24:00" in book and "days_off: []" in book
+    (folder / "orchestration.yml").write_text(book, encoding="utf-8")
+    env = {"HAMSAFAR_JOURNEYS": "on", "HAMSAFAR_JOURNEYS_INTERVAL": "1",
+           "HAMSAFAR_ORCHESTRATION_FILE": str(folder / "orchestration.yml"),
+           "HAMSAFAR_WOOCOMMERCE_WEBHOOK_SECRET": WOO_SECRET, "HAMSAFAR_JOURNEY_EVENTS_SECRET": EVENTS_SECRET,
+           "HAMSAFAR_WEB_IDENTITY_SECRET": WEB_SECRET,
+           "HAMSAFAR_SMS_GATEWAY": "kavenegar", "HAMSAFAR_KAVENEGAR_API_KEY": API_KEY,
+           "HAMSAFAR_KAVENEGAR_BASE_URL": sms.url, "HAMSAFAR_KAVENEGAR_SENDER": "10004346"}
+    server = BotServer(f"sqlite:///{folder / 'hamsafar.db'}", free_port(), free_port(), folder / "bot.log",
+                       extra_env=env).start()
+    yield server
+    server.stop()
+
+
+def wait_for(what: Any, timeout_s: float = 60) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = what()
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.3)
+
+
+def woo_post(bot: BotServer, record: dict, secret: str = WOO_SECRET, delivery: str = "") -> httpx.Response:
+    body = json.dumps(record, ensure_ascii=False).encode()
+    signature = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+    return httpx.post(f"{bot.base_url}/webhooks/journeys/woocommerce", content=body, timeout=30, headers={
+        "Content-Type": "application/json", "User-Agent": "WooCommerce/9.8.0 Hookshot (WordPress/6.8)",
+        "X-WC-Webhook-Source": "https://shop.example.ir/", "X-WC-Webhook-Topic": "order.updated",
+        "X-WC-Webhook-Resource": "order", "X-WC-Webhook-Event": "updated", "X-WC-Webhook-Signature": signature,
+        "X-WC-Webhook-ID": "3", "X-WC-Webhook-Delivery-ID": delivery or uuid.uuid4().hex})
+
+
+def test_woocommerce_webhook_over_http_forged_valid_replayed_then_one_sms(bot: BotServer, sms: FakeSmsGateways) -> None:
+    health = httpx.get(f"{bot.base_url}/webhooks/journeys/", timeout=10).json()
+    assert health["status"] == "ok" and health["runner"] is True
+    record = {
+        "id": 7301, "status": "shipped", "currency": "IRT", "customer_id": 0, "total": "2950000",
+        "date_created_gmt": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() - 86400)),
+        "date_modified_gmt": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()),
+        "billing": {"first_name": "Nima", "last_name": "Rad", "phone": "09127770001", "email": "nima@example.com"},
+        "line_items": [{"id": 1, "name": "هدفون جی‌بی‌ال", "sku": "AUD-JBL-T520", "quantity": 1, "price": 2950000}],
+        "meta_data": [{"id": 1, "key": "_tracking_number", "value": "TPX-88231"},
+                      {"id": 2, "key": "_tracking_provider", "value": "تیپاکس"},
+                      {"id": 3, "key": "hamsafar_language", "value": "fa"}],
+    }
+    forged = woo_post(bot, record, secret="not-the-secret")
+    assert forged.status_code == 401 and forged.json()["error"] == "invalid_signature"
+    valid = woo_post(bot, record, delivery="delivery-1")
+    assert valid.status_code == 200 and valid.json()["entered"] == 1, valid.text
+    assert woo_post(bot, record, delivery="delivery-1").json()["duplicate"] is True
+    assert woo_post(bot, record).json()["events"] == 0
+
+    def ours():  # type: ignore[no-untyped-def]
+        return [d for d in sms.delivered if d["to"] == "09127770001"]
+
+    found = wait_for(ours, 30)
+    assert len(found) == 1 and "TPX-88231" in found[0]["text"] and found[0]["text"].startswith("Nima عزیز")
+    time.sleep(3)  # a few more runner passes: still once
+    assert len(ours()) == 1
+
+
+def test_rest_event_reaches_the_customer_in_the_open_web_widget(bot: BotServer) -> None:
+    session = f"journeysession{uuid.uuid4().hex[:12]}"
+    identity = web_identity_for("C002", secret=WEB_SECRET)
+    sent = httpx.post(f"{bot.base_url}/webhooks/web/messages", timeout=30,
+                      json={"session_id": session, "text": "hello", "identity": identity})
+    assert sent.status_code == 200, sent.text
+    wait_for(lambda: [m for m in httpx.get(f"{bot.base_url}/webhooks/web/history", params={"session_id": session},
+                                           timeout=10).json()["messages"] if m["sender"] == "bot"], 60)
+    order = {"order_id": "910001", "customer_id": "C002", "status": "shipped", "total": 7350000,
+             "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 86400)),
+             "updated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+             "tracking_code": "HMS-424242", "carrier": "پیک همسفر", "items": [{"sku": "ACC-ANK-PB", "quantity": 1}]}
+    body = json.dumps({"type": "order.updated", "order": order}).encode()
+    stamp = str(int(time.time()))
+    signature = "sha256=" + hmac.new(EVENTS_SECRET.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    answer = httpx.post(f"{bot.base_url}/webhooks/journeys/events", content=body, timeout=30, headers={
+        "Content-Type": "application/json", "X-Hamsafar-Timestamp": stamp, "X-Hamsafar-Signature": signature,
+        "X-Hamsafar-Event-Id": f"evt-{session}"})
+    assert answer.status_code == 200 and answer.json()["entered"] == 1, answer.text
+
+    def update():  # type: ignore[no-untyped-def]
+        messages = httpx.get(f"{bot.base_url}/webhooks/web/history", params={"session_id": session}, timeout=10).json()
+        return [m for m in messages["messages"] if "HMS-424242" in m["text"]]
+
+    [message] = wait_for(update, 30)
+    assert message["sender"] == "bot" and message["text"].startswith("Hi Sara")
+    engine = sa.create_engine(bot.database_url)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT data FROM events WHERE sender_id = :s AND type_name = 'bot'"),
+                            {"s": f"web:{session}"}).scalars().all()
+        touchpoint = conn.execute(sa.text(
+            "SELECT actor, channel, journey, journey_step FROM touchpoints WHERE conversation_id = :c AND journey IS NOT NULL"),
+            {"c": f"web:{session}"}).all()
+    engine.dispose()
+    metadata = [json.loads(r)["metadata"] for r in rows if "hamsafar_journey" in json.loads(r).get("metadata", {})]
+    assert metadata and metadata[-1]["hamsafar_journey"]["order_id"] == "910001"
+    assert metadata[-1]["hamsafar_journey"]["expects"]["slots"] == {"order_id": "910001"}
+    assert ("system", "web", "shipping_updates", "shipped") in touchpoint
