@@ -6,7 +6,7 @@ import re
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.crm.base import ActionNotAllowed
@@ -42,10 +42,12 @@ class ActionRecordFeedback(Action):
         if score is None:
             say(dispatcher, "rating_invalid", language, low=digits(0, language), high=digits(10, language))
             return Outcome.failed()
-        kind = feedback_kind(score, comment)
+        # the survey asked decides (a journey's CSAT or NPS question: actions/proactive.py)
+        kind = tracker.get_slot("feedback_kind") or feedback_kind(score, comment)
         try:
             get_crm().record_feedback(kind, score, customer_id=known_customer(tracker), comment=comment,
-                                      conversation_id=tracker.sender_id,
+                                      order_id=tracker.get_slot("last_order_id") if tracker.get_slot("feedback_kind")
+                                      else None, conversation_id=tracker.sender_id,
                                       channel=tracker.get_latest_input_channel() or None)
         except ActionNotAllowed:
             say(dispatcher, "rating_invalid", language, low=digits(0 if kind == "nps" else 1, language),
@@ -53,7 +55,7 @@ class ActionRecordFeedback(Action):
             return Outcome.failed()
         low = score <= (6 if kind == "nps" else 2)
         say(dispatcher, "feedback_thanks_low" if low else "feedback_thanks", language)
-        return Outcome.completed()
+        return Outcome.completed(*([SlotSet("feedback_kind", None)] if tracker.get_slot("feedback_kind") else []))
 
 
 class ActionLeaveReview(Action):

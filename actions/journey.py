@@ -49,7 +49,7 @@ from actions.turns import read_turn
 # Slots that belong to one goal's form and are cleared when another goal starts.
 PER_GOAL_SLOTS = ("rating", "review_text", "change_request", "confirm_cancel", "confirm_order", "confirm_change",
                   "return_reason",
-                  "problem_description", "feedback_comment", "discount_code", "products", "quantity",
+                  "problem_description", "feedback_comment", "feedback_kind", "discount_code", "products", "quantity",
                   "otp_code", "verification_status")
 FALLBACK_INTENT = "nlu_fallback"
 _LETTER = re.compile(r"[^\W\d_]")
@@ -120,7 +120,9 @@ def state_events(tracker: Tracker, domain: Optional[Dict[Text, Any]] = None) -> 
 
     move, turn_events = read_turn(tracker, domain or {}, journey)
     events += turn_events
-    events += goal_events(tracker, move, journey, fresh)
+    # what this message gave (entities, the answer to a proactive question) is not cleared by its own goal
+    given = {**fresh, **{e["name"]: e.get("value") for e in turn_events if e.get("event") == "slot"}}
+    events += goal_events(tracker, move, journey, given)
 
     # journey stage: an answer stays in its goal's stage; a new request takes its goal's;
     # anything else the intent's, else the stage of the goal in progress

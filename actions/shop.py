@@ -142,7 +142,25 @@ class ActionPaymentMethods(Action):
         methods = policy().get("payment_methods") or []
         lines = "\n".join(f"• {policy_text(m.get('name'), language)}" for m in methods)
         say(dispatcher, "payment_methods", language, lines=lines)
+        order = _order_awaiting_payment(tracker)
+        if order is not None:   # "yes, pay now" after the payment reminder: that order's link
+            from actions.orders import payment_link
+
+            say(dispatcher, "pay_this_order", language, order_id=digits(order.order_id, language),
+                total=toman(order.total, language), link=payment_link(order))
         return Outcome.completed()
+
+
+def _order_awaiting_payment(tracker: Tracker) -> Optional[Any]:
+    """The order the conversation is about (`last_order_id`), when it is the verified
+    customer's and still awaits payment."""
+    order_id, customer_id = tracker.get_slot("last_order_id"), known_customer(tracker)
+    if not order_id or not customer_id:
+        return None
+    from actions.common import get_verifier
+
+    order = get_verifier().order_for_customer(str(order_id), customer_id)
+    return order if order is not None and order.status == "pending_payment" else None
 
 
 class ActionUsageHelp(Action):

@@ -192,6 +192,10 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "fa": "سلام! 🙂 کدام را برایتان باز کنم؟ روی دکمه‌اش بزنید یا اسمش را بنویسید.",
         "en": "Hi there! 🙂 Which one shall I open for you? Tap it or type its name.",
     },
+    "pay_this_order": {
+        "fa": "سفارش {order_id} به مبلغ {total} منتظر پرداخت است. برای پرداخت: {link}",
+        "en": "Order {order_id} ({total}) is waiting for payment. Pay here: {link}",
+    },
     "clarify_request": {
         "fa": "کدام یکی را می‌خواهید؟",
         "en": "Which of these would you like?",

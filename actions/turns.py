@@ -12,7 +12,9 @@ Called by `action_validate_slot_mappings` after every customer message:
 * an `interrupt` leaves the form's slots as they were: a product named in a
   side question does not become the product being ordered;
 * "it", «همینو», "the cheaper one" resolve against what the conversation
-  talked about (`product`, `shown_products`).
+  talked about (`product`, `shown_products`);
+* the answer to a proactive message (a journey's reminder or survey) continues
+  it: actions/proactive.py.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from bot.dialogue.moves import ANSWER, INTERRUPT, LEAVE, REDO, START, Context, M
 from bot.journey import Journey
 
 from actions.common import IN_PROGRESS, get_crm, previous_slot_value
+from actions.proactive import answer_to_journey
 
 logger = logging.getLogger(__name__)
 
@@ -60,8 +63,8 @@ def read_turn(tracker: Tracker, domain: Dict[str, Any], journey: Journey) -> Tup
                       filled=frozenset(slot for slot in form_slots(domain, form)
                                        if previous_slot_value(tracker, slot) is not None),
                       has_choices=len(tracker.get_slot(SHOWN_SLOT) or []) > 1)
-    move = decide(message, context)
-    events: List[EventType] = []
+    journey_move, events = answer_to_journey(tracker, message)   # the answer to a proactive message
+    move = journey_move or decide(message, context)
     # the slot stays empty for the plain moves the rules carry out on their own: an answer to the
     # form's question, or a request for what the message itself asks
     plain = move.kind == ANSWER or (move.kind == START and move.intents == (message.intent,))
