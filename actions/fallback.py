@@ -84,7 +84,9 @@ class ActionAskRephraseWithSuggestions(Action):
             intent = products[0]
             say(dispatcher, "product_choose", language,
                 buttons=[button(product_name(p, language), intent, {"product": p.sku}) for p in products[1]])
-            return [SlotSet("fallback_count", count), SlotSet("shown_products", [p.sku for p in products[1]])]
+            # a product named next ("legion 5") answers the question these buttons are for
+            return [SlotSet("fallback_count", count), SlotSet("shown_products", [p.sku for p in products[1]]),
+                    SlotSet("last_request", intent)]
         buttons = suggestions(ranking, language, entities=kept_entities(tracker))
         if buttons:
             say(dispatcher, "rephrase_with_suggestions", language, buttons=buttons)

@@ -87,9 +87,10 @@ def products_hinted(message: str, limit: int = 6) -> List[Product]:
               and w != brand]
     products: List[Product] = []
     for word in family[:4]:
-        found = crm.search_products(word, limit=7)
-        if 1 < len(found) <= 6 and all(word in f" {p.name('fa')} {p.name('en')} ".lower() for p in found):
-            products = found
+        named = [p for p in crm.search_products(word, limit=50)
+                 if word in " ".join((p.name("fa"), p.name("en"))).lower().replace("\u200c", " ")]
+        if 1 < len(named) <= 6:
+            products = named
             break
     if not products and brand:
         products = crm.search_products(brand, limit=50)

@@ -164,6 +164,15 @@ def vague_request(text: str) -> Tuple[str, ...]:
     return _VAGUE.get(clean, ())
 
 
+_ACKNOWLEDGEMENT = re.compile(r"^(?:great|cool|perfect|awesome|nice|super|excellent|good|very good|ok great|"
+                              r"عالی|عالیه|چه خوب|خوبه|خیلی خوب|باحاله|aali|aalie|ali|khoobe|khube)[ !.]*$")
+
+
+def acknowledges(text: str) -> bool:
+    """A one-word nod to an answer ("great", «عالیه»), not a rating of the shop."""
+    return bool(_ACKNOWLEDGEMENT.match(canonical(text)))
+
+
 def has_digits(text: str) -> bool:
     return bool(re.search(r"\d", canonical(text)))
 

@@ -247,6 +247,8 @@ def _outside_form(message: Message, context: Context) -> Move:
             return Move(REDO, ("give_feedback",))
     if intent in CLOSING and cues.says_goodbye(message.text):
         return Move(START, ("goodbye",))
+    if intent == "give_feedback" and cues.acknowledges(message.text):
+        return Move(START, ("affirm",))   # "great" after an answer is a nod, not a rating of the shop
     options = cues.vague_request(message.text)
     if options and not message.entities:
         return Move(CLARIFY, options)   # "order": place, track, change or cancel one?
@@ -262,8 +264,8 @@ def _several_requests(message: Message) -> Tuple[str, ...]:
         if intent in CLOSING | {"greet", FALLBACK} | ANSWERS or intent in wanted:
             continue
         wanted.append(intent)
-    if "ask_product_details" in wanted:   # the details answer the price too: one answer
-        wanted = [intent for intent in wanted if intent not in ("ask_price",)]
+    if "ask_price" in wanted:   # "do you sell X and how much is it?": the price says if it is in stock too
+        wanted = [intent for intent in wanted if intent != "ask_product_details"]
     one_action = [intent for intent in wanted if intent in QUESTIONS | CHITCHAT]
     others = [intent for intent in wanted if intent not in QUESTIONS | CHITCHAT]
     if len(others) > 1:
