@@ -33,6 +33,7 @@ from typing import List, Tuple
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+os.environ.setdefault("LOG_LEVEL", "WARNING")   # Rasa's structured debug lines would drown the figures
 
 from bot.dialogue import cues  # noqa: E402
 from bot.handoff.policy import CONVERSATIONAL_INTENTS  # noqa: E402

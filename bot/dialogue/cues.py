@@ -58,7 +58,7 @@ _CORRECTION = re.compile(
     r"\b(?:i meant|i mean|meant to say|i said|not that one|wrong one|my mistake|my bad|correction|"
     r"actually|rather|instead|oops|no wait|sorry no|manzooram|manzuram|eshtebah)\b|"
     + _fa(r"منظورم|منظور من|اشتباه گفتم|اشتباه نوشتم|اشتباه شد|ببخشید اشتباه|نه اون|نه این|اونو نه|اینو نه|"
-          r"غلط نوشتم|منظورم بود|اصلاح میکنم|یعنی|بجاش|به جاش|به جای")
+          r"غلط نوشتم|منظورم بود|اصلاح میکنم|بجاش|به جاش|به جای")
 )
 _STARTS_WITH_NO = re.compile(r"^(?:no|nope|nah|na|نه|نخیر)\b[ ,،.]*(?=\S)")
 
