@@ -225,6 +225,14 @@ _NOT_AN_ITEM = {"چی", "چه", "چیا", "چیزی", "چه چیزی", "چه چ�
                 "any", "things", "products", "کالا", "محصول", "محصولی", "کالایی", "چه کالاهایی", "چه محصولاتی"}
 
 
+def brand_of_text(message: str) -> Optional[str]:
+    """A brand the message names ("jbl", «سامسونگ»), as the catalogue writes it."""
+    from bot.nlu.catalogue import BRANDS
+
+    words = " " + re.sub(r"[^\w\s]", " ", normalise(message).lower().replace("\u200c", " ")) + " "
+    return next((brand for brand in BRANDS if f" {brand} " in words), None)
+
+
 def category_title(category: str, language: str) -> str:
     entry = (policy().get("categories") or {}).get(category) or {}
     return str(entry.get(language) or entry.get("fa") or category)
@@ -262,6 +270,10 @@ class ActionBrowseProducts(Action):
                     category = product.category
         if category:
             products = crm.list_products(category, limit=50)
+            brand = brand_of_text(latest_text(tracker))
+            of_brand = [p for p in products
+                        if brand and brand in f"{p.name('fa')} {p.name('en')}".lower().replace("\u200c", " ")]
+            products = of_brand or products   # "jbl speakers": the JBLs of the category
         if not products and hints:
             products = [p for h in hints for p in find_products(h)]
         if not products:

@@ -62,7 +62,8 @@ def read_turn(tracker: Tracker, domain: Dict[str, Any], journey: Journey) -> Tup
                       last_request=tracker.get_slot(LAST_REQUEST_SLOT),
                       filled=frozenset(slot for slot in form_slots(domain, form)
                                        if previous_slot_value(tracker, slot) is not None),
-                      has_choices=len(tracker.get_slot(SHOWN_SLOT) or []) > 1)
+                      has_choices=len(tracker.get_slot(SHOWN_SLOT) or []) > 1,
+                      has_product=bool(previous_slot_value(tracker, "product") or tracker.get_slot("product")))
     journey_move, events = answer_to_journey(tracker, message)   # the answer to a proactive message
     move = journey_move or decide(message, context)
     # the slot stays empty for the plain moves the rules carry out on their own: an answer to the
@@ -126,7 +127,7 @@ def _referenced_product(tracker: Tracker, message: Message, request: str) -> Lis
     current = tracker.get_slot("product")
     if request == "place_order" and current:
         talked_about = previous_request(tracker) in PRODUCT_TALK
-        if not (cues.refers_back(message.text) or talked_about):
+        if not (cues.refers_back(message.text) or cues.wants_it(message.text) or talked_about):
             return [SlotSet("product", None)]   # an order only for a product the customer means
     return []
 

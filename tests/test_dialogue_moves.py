@@ -138,6 +138,15 @@ def test_moves_outside_forms(msg: Message, last: str | None, expected: str) -> N
     assert decide(msg, outside(last)).encode() == expected
 
 
+def test_i_will_take_it_orders_the_product_talked_about() -> None:
+    context = Context(goal_of_intent=GOALS, last_request="ask_price", has_product=True)
+    assert decide(message("nlu_fallback", "ok i will take it", 0.4), context).encode() == "redo place_order"
+    assert decide(message("affirm", "باشه میخرمش", 0.7), context).encode() == "redo place_order"
+    nothing_yet = Context(goal_of_intent=GOALS)
+    assert decide(message("nlu_fallback", "ok i will take it", 0.4), nothing_yet).encode() == "start nlu_fallback"
+    assert not cues.wants_it("take it easy")
+
+
 def test_a_choice_among_products_just_shown() -> None:
     second = message("nlu_fallback", "دومی رو بیشتر توضیح بده", 0.4)
     assert decide(second, outside("compare_products", has_choices=True)).encode() == "redo ask_product_details"

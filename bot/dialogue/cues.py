@@ -182,6 +182,20 @@ def says_goodbye(text: str) -> bool:
     return bool(_GOODBYE.search(canonical(text)))
 
 
+_TAKE_IT = re.compile(
+    r"\b(?:i'?ll take (?:it|this|that|one|them|the)|i will take (?:it|this|that|one|them)|i'?ll (?:buy|get|order) (?:it|this|that|one)|"
+    r"i want (?:it|this one|that one)|let me (?:get|buy|order) (?:it|this|that)|(?:buy|order|get) (?:it|this|that) for me|"
+    r"sold|add (?:it|this) to (?:my )?cart|i'?m taking it|mikharamesh|hamino mikham|bekharamesh)\b|"
+    + _fa(r"میخرمش|می خرمش|میخرمشون|برش میدارم|برمیدارمش|همینو میخوام|همینو بده|همینو برام بفرست|همینو سفارش بده|"
+          r"سفارشش بده|بخرمش|همونو میخوام|اینو میخوام|اونو میخوام|میگیرمش|می گیرمش")
+)
+
+
+def wants_it(text: str) -> bool:
+    """"I'll take it", «میخرمش»: the customer wants the product just talked about."""
+    return bool(_TAKE_IT.search(canonical(text)))
+
+
 # "didn't get the code", «کد نیومد» — a one-time code that did not arrive.
 _NO_CODE = re.compile(
     r"\b(?:didn'?t|did not|haven'?t|have not|never|no)\b.{0,20}\b(?:get|got|receive|received|come|arrive|arrived|code|sms)\b|"

@@ -116,6 +116,7 @@ class Context:
     last_request: Optional[str] = None         # intent of the latest goal the customer asked for
     filled: FrozenSet[str] = frozenset()      # the active form's slots that already have a value
     has_choices: bool = False                  # several products were just listed or compared
+    has_product: bool = False                  # a product was talked about (the `product` slot)
 
 
 def decide(message: Message, context: Context) -> Move:
@@ -234,6 +235,8 @@ def _outside_form(message: Message, context: Context) -> Move:
             and message.confidence < (CLEAR_REQUEST_IN_FREE_TEXT if intent in REQUESTS else CLEAR_FOLLOW_UP):
         # "and the email?" after the contact details, «لوازم خانگی چی؟» after the return policy
         return Move(REDO, (last,))
+    if intent in (FALLBACK, "affirm", "inform") and context.has_product and cues.wants_it(message.text):
+        return Move(REDO, ("place_order",))   # "ok I'll take it" after a price: that product
     if vague and context.has_choices and not products and cues.choice_among(message.text):
         # "the second one", «ارزون‌تره» after a list: that product, for the question asked before
         return Move(REDO, (last if last in PRODUCT_FOLLOW_UPS else "ask_product_details",))
