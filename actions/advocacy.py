@@ -15,7 +15,8 @@ from actions.common import (
     Outcome, digits, get_crm, guarded, known_customer, number, policy, policy_text, product_name,
     reply_language, say,
 )
-from actions.forms import find_products, parse_score
+from actions.forms import parse_score
+from actions.products import find_products
 from actions.orders import customer_or_refuse
 
 _NPS_WORDS = re.compile(r"recommend|nps|توصیه|پیشنهاد می|معرفی می|از ۰|از 0|0 تا 10|۰ تا ۱۰|out of 10|/10|از 10|از ۱۰",

@@ -66,7 +66,7 @@ class ActionAskRephraseWithSuggestions(Action):
         leaning = next((r.get("name") for r in ranking if r.get("name") in PRODUCT_INTENTS), None)
         if not leaning:
             return None
-        from actions.forms import products_hinted
+        from actions.products import products_hinted
 
         try:
             products = products_hinted(latest_text(tracker))

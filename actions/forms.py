@@ -29,6 +29,7 @@ from bot.dialogue import cues
 from bot.text.identifiers import national_phone, normalise_order_id, normalise_phone
 from bot.text.persian import normalise, to_ascii_digits
 
+from actions.products import chosen_product, find_products, products_hinted
 from actions.common import (
     RESUMED, button, digits, get_crm, get_verifier, goal_message, known_customer, latest_open_order, latest_text,
     previous_slot_value, product_name, reply_language, say, text, toman,
@@ -57,53 +58,6 @@ def means_my_order(message: Dict[str, Any]) -> bool:
 
 
 # --------------------------------------------------------------------------- products
-
-
-def find_products(value: str, limit: int = 5) -> List[Product]:
-    """A SKU (what the NLU's product entity holds) or words typed by the customer."""
-    crm = get_crm()
-    value = str(value or "").strip()
-    if not value:
-        return []
-    product = crm.get_product(value) or crm.get_product(value.upper())
-    if product is not None:
-        return [product]
-    return crm.search_products(normalise(value), limit=limit)
-
-
-def products_hinted(message: str, limit: int = 6) -> List[Product]:
-    """Products a message points at without naming one ("how much is the samsung?",
-    «قیمت لپ تاپ چنده؟»): those of the category it names, else of the brand."""
-    from actions.shop import category_of_text
-    from bot.nlu.catalogue import BRANDS
-
-    crm = get_crm()
-    category = category_of_text(message)
-    words = " " + re.sub(r"[^\w\s]", " ", normalise(message).lower().replace("\u200c", " ")) + " "
-    brand = next((b for b in BRANDS if f" {b} " in words), None)
-    # the narrowest hint first: a kind or family of product ("TV", «گلکسی», "buds"), then a brand,
-    # then a whole category
-    family = [w for w in words.split() if len(w) > 2 and not w.isdigit() and w not in _NOT_PRODUCT_WORDS
-              and w != brand]
-    products: List[Product] = []
-    for word in family[:4]:
-        named = [p for p in crm.search_products(word, limit=50)
-                 if word in " ".join((p.name("fa"), p.name("en"))).lower().replace("\u200c", " ")]
-        if 1 < len(named) <= 6:
-            products = named
-            break
-    if not products and brand:
-        products = crm.search_products(brand, limit=50)
-    if not products and category:
-        products = crm.list_products(category, limit=50)
-    return sorted(products, key=lambda p: (not p.in_stock, p.price))[:limit]
-
-
-# Words of a product question that are not part of any product's name.
-_NOT_PRODUCT_WORDS = set("""how much what whats price cost costs is the a an of for do you have sell please pls
-any stock still available these days go want need buy order get show tell about
-قیمت چند چنده چقدر چقدره هست است رو را میخوام می خوام مشخصات دارید دارین برای این اون یه یک سفارش بدم
-موجود موجوده خرید بخرم میخواستم لازم دارم""".split())
 
 
 def product_buttons(products: List[Product], language: str) -> List[Dict[str, str]]:
@@ -294,7 +248,8 @@ class HamsafarFormValidation(FormValidationAction, abc.ABC):
                          domain: Dict[Text, Any]) -> Dict[str, Any]:
         language = reply_language(tracker)
         try:
-            found = find_products(str(value or ""))
+            picked = chosen_product(str(value), tracker.get_slot("shown_products") or [])
+            found = find_products(picked or str(value or ""))
         except CRMUnavailable:
             return {"product": None, **self._abort(dispatcher, language)}
         if len(found) == 1:
@@ -495,14 +450,15 @@ class AskOrderId(AskAction):
 
 
 class AskProduct(AskAction):
-    """Asks which product; for a review, offers what the customer received."""
+    """Asks which product, with buttons: for a review, what the customer received; otherwise the
+    products the question hinted at ("the samsung", «لپ تاپ»), which "the cheaper one" then picks from."""
 
     key = "ask_product"
 
     def name(self) -> Text:
         return "action_ask_product"
 
-    def buttons(self, tracker: Tracker, language: str) -> List[Dict[str, str]]:
+    def offered(self, tracker: Tracker) -> List[Product]:
         crm = get_crm()
         customer_id = tracker.get_slot("customer_id")
         if (tracker.active_loop or {}).get("name") == "review_form":
@@ -511,9 +467,18 @@ class AskProduct(AskAction):
             skus: List[str] = []
             for order in crm.list_orders(customer_id, status="delivered", limit=10):
                 skus += [item.sku for item in order.items if item.sku not in skus]
-            products = [p for p in (crm.get_product(sku) for sku in skus[:5]) if p is not None]
-            return product_buttons(products, language)
-        return product_buttons(products_hinted(latest_text(tracker)), language)
+            return [p for p in (crm.get_product(sku) for sku in skus[:5]) if p is not None]
+        return products_hinted(latest_text(tracker))
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[EventType]:
+        language = reply_language(tracker)
+        try:
+            products = self.offered(tracker)
+        except CRMError:
+            products = []
+        say(dispatcher, self.key, language, buttons=product_buttons(products, language) or None)
+        return [SlotSet("shown_products", [p.sku for p in products])] if len(products) > 1 else []
 
 
 class AskProducts(AskAction):

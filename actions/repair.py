@@ -4,7 +4,8 @@
   the customer's previous message, again, with their buttons (a form's question
   repeated this way is still the open question);
 * `action_clarify`: a word that could mean several requests ("order") — which
-  one, a button for each (the payload starts that request).
+  one, a button for each (the payload starts that request);
+* `action_hold`: "one sec, let me find it" — no hurry (the form asks again).
 """
 
 from __future__ import annotations
@@ -67,4 +68,16 @@ class ActionClarify(Action):
         options = [intent for intent in (move.intents if move else ()) if intent in INTENT_LABELS]
         say(dispatcher, "clarify_request", language,
             buttons=[button(INTENT_LABELS[intent][language], intent) for intent in options] or None)
+        return []
+
+
+class ActionHold(Action):
+    """"one sec, let me find it": no hurry — the form asks its question again after this."""
+
+    def name(self) -> Text:
+        return "action_hold"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[EventType]:
+        say(dispatcher, "take_your_time", reply_language(tracker))
         return []

@@ -26,7 +26,7 @@ from actions.common import (
     requested_intents,
     policy_text, product_name, reply_language, say, text, toman,
 )
-from actions.forms import find_products
+from actions.products import chosen_product, find_products, products_hinted
 
 logger = logging.getLogger(__name__)
 
@@ -37,8 +37,19 @@ def product_in_question(tracker: Tracker) -> List[str]:
     named = entity_values(tracker, "product")
     if named:
         return named
+    picked = chosen_product(latest_text(tracker), tracker.get_slot("shown_products") or [])
+    if picked:   # "the cheaper one, does it have warranty?"
+        return [picked]
     current = tracker.get_slot("product")
     return [str(current)] if current and cues.refers_back(latest_text(tracker)) else []
+
+
+def talked_about(tracker: Tracker, product: Product) -> List[EventType]:
+    """The product an answer was about becomes the one the conversation talks about ("how much
+    is it?" next) — unless a form holds its own product (a side question inside an order)."""
+    if tracker.active_loop or tracker.get_slot("product") == product.sku:
+        return []
+    return [SlotSet("product", product.sku)]
 
 
 def shop_name(language: str) -> str:
@@ -125,7 +136,7 @@ class ActionWarrantyPolicy(Action):
             say(dispatcher, "product_warranty", language, product=product_name(product, language),
                 months=digits(product.warranty_months, language))
             say(dispatcher, "returns_policy", language, returns=returns)
-            return Outcome.completed()
+            return Outcome.completed(*talked_about(tracker, product))
         say(dispatcher, "warranty", language, warranty=policy_text((data.get("warranty") or {}).get("text"), language),
             returns=returns)
         return Outcome.completed()
@@ -178,8 +189,13 @@ class ActionUsageHelp(Action):
         if product is not None:
             say(dispatcher, "usage_help_product", language, product=product_name(product, language),
                 link=f"{website()}/guides/{product.sku}", months=digits(product.warranty_months, language))
-        else:
-            say(dispatcher, "usage_help", language, link=f"{website()}/guides")
+            return Outcome.completed(*talked_about(tracker, product))
+        hinted = products_hinted(latest_text(tracker))
+        if len(hinted) > 1:   # "how do I connect my logitech?": which one, as buttons
+            say(dispatcher, "product_choose", language,
+                buttons=[button(product_name(p, language), "ask_usage_help", {"product": p.sku}) for p in hinted])
+            return [SlotSet("shown_products", [p.sku for p in hinted])]
+        say(dispatcher, "usage_help", language, link=f"{website()}/guides")
         return Outcome.completed()
 
 
@@ -262,34 +278,30 @@ class ActionBrowseProducts(Action):
         crm = get_crm()
         categories = policy().get("categories") or {}
         hints = entity_values(tracker, "product")
-        category = next((h for h in hints if h in categories), None) or category_of_text(latest_text(tracker))
+        message = latest_text(tracker)
+        category = next((h for h in hints if h in categories), None)   # a category button
         products: List[Product] = []
-        if hints and not category:
+        if category:
+            products = crm.list_products(category, limit=50)
+        elif hints:   # products named: their category
             for hint in hints:
                 for product in find_products(hint, limit=1):
                     category = product.category
-        if category:
-            products = crm.list_products(category, limit=50)
-            brand = brand_of_text(latest_text(tracker))
-            of_brand = [p for p in products
-                        if brand and brand in f"{p.name('fa')} {p.name('en')}".lower().replace("\u200c", " ")]
-            products = of_brand or products   # "jbl speakers": the JBLs of the category
-        if not products and hints:
-            products = [p for h in hints for p in find_products(h)]
+            products = crm.list_products(category, limit=50) if category else \
+                [p for h in hints for p in find_products(h)]
+        else:   # "jbl speakers", "what TVs do you sell?", «لپ تاپ»: what the words point at
+            products = products_hinted(message, limit=50)
+            kinds = {p.category for p in products}
+            category = kinds.pop() if len(kinds) == 1 else None
         if not products:
             names = crm.list_categories() or list(categories)
             buttons = [button(category_title(c, language), "browse_products", {"product": c}) for c in names]
-            item = asked_item(latest_text(tracker))
-            if item and not hints:
-                from actions.forms import products_hinted
-
-                products = products_hinted(item)   # "do u have the buds?": the buds we have
-                if not products:   # "do you sell air fryers?": say no before showing what we have
-                    say(dispatcher, "browse_not_sold", language, item=item, buttons=buttons)
-                    return Outcome.completed()
-            if not products:
-                say(dispatcher, "browse_categories", language, buttons=buttons)
-                return []
+            item = asked_item(message)
+            if item and not hints:   # "do you sell air fryers?": say no before showing what we have
+                say(dispatcher, "browse_not_sold", language, item=item, buttons=buttons)
+                return Outcome.completed()
+            say(dispatcher, "browse_categories", language, buttons=buttons)
+            return []
         products.sort(key=lambda p: (not p.in_stock, p.price))
         shown = products[: self.MAX]
         title = category_title(category, language) if category else text("products", language)
@@ -343,10 +355,13 @@ class ActionProductDetails(Action):
             buttons=[button(text("buy_this", language), "place_order", {"product": product.sku})]
             if product.in_stock else None)
         remember_interest(tracker, product)
-        return Outcome.completed()
+        return Outcome.completed(*talked_about(tracker, product))
 
 
 class ActionProductPrice(Action):
+    """A product's price; several products named in one message ("how much are the ps5 and the
+    xbox?"), each one's."""
+
     def name(self) -> Text:
         return "action_product_price"
 
@@ -354,14 +369,19 @@ class ActionProductPrice(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[EventType]:
         language = reply_language(tracker)
-        product = _product(tracker)
+        named = entity_values(tracker, "product")
+        products = [found[0] for sku in dict.fromkeys(named) if (found := find_products(sku, limit=1))] \
+            if len(set(named)) > 1 else []
+        product = products[0] if products else _product(tracker)
         if product is None:
             say(dispatcher, "product_not_found", language, product=tracker.get_slot("product") or "")
             return Outcome.failed()
-        key = "product_price" if product.in_stock else "product_price_out_of_stock"
-        say(dispatcher, key, language, product=product_name(product, language), price=toman(product.price, language))
-        remember_interest(tracker, product)
-        return Outcome.completed()
+        for each in products or [product]:
+            key = "product_price" if each.in_stock else "product_price_out_of_stock"
+            say(dispatcher, key, language, product=product_name(each, language), price=toman(each.price, language))
+        if len(products) > 1 and not tracker.active_loop:   # "the cheaper one" next picks among them
+            return Outcome.completed(SlotSet("shown_products", [p.sku for p in products]))
+        return Outcome.completed(*talked_about(tracker, product))
 
 
 class ActionCompareProducts(Action):

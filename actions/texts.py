@@ -196,6 +196,10 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "fa": "سفارش {order_id} به مبلغ {total} منتظر پرداخت است. برای پرداخت: {link}",
         "en": "Order {order_id} ({total}) is waiting for payment. Pay here: {link}",
     },
+    "take_your_time": {
+        "fa": "حتماً، عجله‌ای نیست. 🙂",
+        "en": "Sure, take your time. 🙂",
+    },
     "clarify_request": {
         "fa": "کدام یکی را می‌خواهید؟",
         "en": "Which of these would you like?",

@@ -19,6 +19,7 @@ Called by `action_validate_slot_mappings` after every customer message:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -28,10 +29,11 @@ from rasa_sdk.events import EventType, SlotSet
 from bot.crm.base import CRMError
 from bot.dialogue import cues
 from bot.dialogue.expectations import CONFIRMATION_SLOTS, VERIFICATION_SLOTS, expectation
-from bot.dialogue.moves import ANSWER, INTERRUPT, LEAVE, REDO, START, Context, Message, Move, decide
+from bot.dialogue.moves import ANSWER, CLARIFY, INTERRUPT, LEAVE, REDO, START, Context, Message, Move, decide
 from bot.journey import Journey
 
-from actions.common import IN_PROGRESS, get_crm, previous_slot_value
+from actions.common import IN_PROGRESS, previous_slot_value
+from actions.products import chosen_product, products_hinted
 from actions.proactive import answer_to_journey
 
 logger = logging.getLogger(__name__)
@@ -56,6 +58,14 @@ def read_turn(tracker: Tracker, domain: Dict[str, Any], journey: Journey) -> Tup
     message = Message.from_parse(parse)
     form = (tracker.active_loop or {}).get("name")
     requested = tracker.get_slot("requested_slot") if form else None
+    events: List[EventType] = []
+    picked = None if message.entities.get("product") or (form and requested not in ("product", "products")) \
+        else _chosen_product(tracker, message.text)
+    if picked:   # "the apple one", «ایکس باکسه» among the products just shown: as if named
+        message = dataclasses.replace(message, entities={**message.entities, "product": [picked]})
+        events.append(SlotSet("product", picked))
+    points_at = not form and not message.entities.get("product") and cues.is_follow_up(message.text) \
+        and bool(products_hinted(message.text))
     goal = tracker.get_slot("goal") if tracker.get_slot("goal_status") in IN_PROGRESS else None
     context = Context(active_form=form, requested_slot=requested, goal=goal,
                       goal_of_intent={i: g for i in journey.intents if (g := journey.goal_of_intent(i))},
@@ -63,8 +73,10 @@ def read_turn(tracker: Tracker, domain: Dict[str, Any], journey: Journey) -> Tup
                       filled=frozenset(slot for slot in form_slots(domain, form)
                                        if previous_slot_value(tracker, slot) is not None),
                       has_choices=len(tracker.get_slot(SHOWN_SLOT) or []) > 1,
-                      has_product=bool(previous_slot_value(tracker, "product") or tracker.get_slot("product")))
-    journey_move, events = answer_to_journey(tracker, message)   # the answer to a proactive message
+                      has_product=bool(previous_slot_value(tracker, "product") or tracker.get_slot("product")),
+                      options=_offered_options(tracker), points_at_products=points_at)
+    journey_move, journey_events = answer_to_journey(tracker, message)   # the answer to a proactive message
+    events += journey_events
     move = journey_move or decide(message, context)
     # the slot stays empty for the plain moves the rules carry out on their own: an answer to the
     # form's question, or a request for what the message itself asks
@@ -83,8 +95,25 @@ def read_turn(tracker: Tracker, domain: Dict[str, Any], journey: Journey) -> Tup
         if request and request != tracker.get_slot(LAST_REQUEST_SLOT):
             events.append(SlotSet(LAST_REQUEST_SLOT, request))
         if request in PRODUCT_INTENTS and not message.entities.get("product") and move.kind != INTERRUPT:
-            events += _referenced_product(tracker, message, request)
+            events += _referenced_product(tracker, message, request, points_at)
+        if request == "compare_products" and move.kind == REDO and message.entities.get("product"):
+            events += _corrected_comparison(tracker, message)
     return move, events
+
+
+def _corrected_comparison(tracker: Tracker, message: Message) -> List[EventType]:
+    """"sorry, I meant the poco x6, not the redmi": the products compared before, the ones this
+    message names taken out, the first it names put in."""
+    named = message.entities.get("product") or []
+    before = [sku for sku in tracker.get_slot(SHOWN_SLOT) or [] if sku not in named]
+    products = (before[:1] + named[:1]) if before else named[:2]
+    return [SlotSet("products", products)] if len(products) == 2 else []
+
+
+def _offered_options(tracker: Tracker) -> Tuple[str, ...]:
+    """The requests a clarification offered in the bot's last turn ("which of these?")."""
+    previous = Move.decode(tracker.get_slot(MOVE_SLOT))
+    return previous.intents if previous is not None and previous.kind == CLARIFY else ()
 
 
 def _answer(tracker: Tracker, message: Message, form: str, requested: str, fresh: Dict[str, Any],
@@ -118,12 +147,15 @@ def _answer(tracker: Tracker, message: Message, form: str, requested: str, fresh
     return [SlotSet(requested, message.text.strip()[:2000] or None)]
 
 
-def _referenced_product(tracker: Tracker, message: Message, request: str) -> List[EventType]:
+def _referenced_product(tracker: Tracker, message: Message, request: str, points_at: bool) -> List[EventType]:
     """The product a request without a product name means: the one picked from those just
-    shown ("the cheaper one", «دومی»), else the one talked about ("it", «همینو»)."""
+    shown ("the cheaper one", «دومی»), else the one talked about ("it", «همینو»); none when
+    the words point at other products ("and the jbl?": the form asks which, with buttons)."""
     chosen = _chosen_product(tracker, message.text)
     if chosen:
         return [SlotSet("product", chosen)]
+    if points_at:
+        return [SlotSet("product", None)]
     current = tracker.get_slot("product")
     if request == "place_order" and current:
         talked_about = previous_request(tracker) in PRODUCT_TALK
@@ -138,20 +170,5 @@ def previous_request(tracker: Tracker) -> Optional[str]:
 
 
 def _chosen_product(tracker: Tracker, text: str) -> Optional[str]:
-    """The SKU the words pick among the products just shown, by price or position."""
-    choice = cues.choice_among(text)
-    shown: Sequence[str] = tracker.get_slot(SHOWN_SLOT) or tracker.get_slot("products") or []
-    if not choice or len(shown) < 2:
-        return None
-    if choice.startswith("index:"):
-        index = int(choice.split(":", 1)[1])
-        return shown[index] if index < len(shown) else None
-    try:
-        crm = get_crm()
-        priced = [(p.price, p.sku) for p in (crm.get_product(sku) for sku in shown) if p is not None]
-    except CRMError:
-        logger.warning("catalogue unavailable: cannot pick the %s product", choice)
-        return None
-    if not priced:
-        return None
-    return (min(priced) if choice == "cheapest" else max(priced))[1]
+    """The SKU the words pick among the products just shown (actions.products.chosen_product)."""
+    return chosen_product(text, tracker.get_slot(SHOWN_SLOT) or tracker.get_slot("products") or [])

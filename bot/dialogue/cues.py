@@ -104,9 +104,10 @@ _CHEAPER = re.compile(r"\b(?:cheaper|cheapest|less expensive|lower price|arzoont
 _PRICIER = re.compile(r"\b(?:pricier|more expensive|most expensive|priciest|gerountar|gerontar)\b|"
                       + _fa(r"(?:گرون|گران) ?تر(?:ین|ه|ی|یه|ینه)?(?:ش|شو|شون|و|رو)?|قیمت بیشتر"))
 _ORDINALS = (
-    (0, re.compile(r"\b(?:first|1st|first one|avali)\b|" + _fa(r"اولی|اولیه|اولیو|اولی رو"))),
-    (1, re.compile(r"\b(?:second|2nd|second one|the other one|dovomi)\b|" + _fa(r"دومی|دومیو|اون یکی|آن یکی"))),
-    (2, re.compile(r"\b(?:third|3rd|third one|sevomi)\b|" + _fa(r"سومی|سومیو"))),
+    (0, re.compile(r"\b(?:first|1st|first one|avali|avalish)\b|" + _fa(r"اولی(?:ش|شو|و|رو|ه)?|اولین"))),
+    (1, re.compile(r"\b(?:second|2nd|second one|the other one|the other|dovomi|dovomish)\b|"
+                   + _fa(r"دومی(?:ش|شو|و|رو|ه)?|اون یکی|آن یکی|اون یکیو|اون یکی رو"))),
+    (2, re.compile(r"\b(?:third|3rd|third one|sevomi)\b|" + _fa(r"سومی(?:ش|شو|و|رو|ه)?"))),
 )
 
 
@@ -125,17 +126,58 @@ def choice_among(text: str) -> Optional[str]:
 
 
 _GOODBYE = re.compile(r"\b(?:bye|goodbye|good bye|bye bye|see you|see ya|cya|later|take care|khodafez|khodahafez|"
-                      r"khodanegahdar|bye)\b|" + _fa(r"خداحافظ|خدافظ|خدانگهدار|بای|فعلا|فعلاً|روز خوش|شب خوش"))
+                      r"khodanegahdar|bye)\b|" + _fa(r"خداحافظ|خدافظ|خدانگهدار|بای|فعلا خداحافظ|روز خوش|شب خوش"))
 
 
-_STOP = re.compile(r"\b(?:never ?mind|forget (?:it|that|about it)|not now|maybe later|later|i'?ll do it later|"
-                   r"i'?ll come back|skip it|no need|bikhial|bikhiyal|velesh kon|baadan|ba'?adan)\b|"
-                   + _fa(r"بیخیال|بی خیال|ولش کن|ولش|مهم نیست|لازم نیست|بعدا|بعداً|فعلا نه|الان نه|نمیخوام|نمی خوام"))
+# Words that drop what is being asked. Strong ones hold even inside a description ("I'll keep
+# it" as the return reason); weak ones only where words are not the expected answer.
+_STOP_STRONG = re.compile(
+    r"\b(?:never ?mind|nvm|forget (?:it|that|about it)|i'?ll keep it|keep it then|don'?t bother|cancel that|"
+    r"i'?ll do (?:it|that) later|i'?ll (?:just )?check (?:it )?(?:myself|later|on the website)|bikhial|bikhiyal|"
+    r"velesh kon)\b|"
+    + _fa(r"بیخیال|بی خیال|ولش کن|ولش|نگهش میدارم|نگهش می دارم|منصرف شدم|پشیمون شدم از|لازم نیست دیگه|دیگه لازم نیست"))
+_STOP_WEAK = re.compile(r"\b(?:not now|maybe later|later|skip it|no need|baadan|ba'?adan)\b|"
+                        + _fa(r"مهم نیست|لازم نیست|بعدا|بعداً|فعلا نه|الان نه|نمیخوام|نمی خوام"))
 
 
-def wants_to_stop(text: str) -> bool:
-    """Words that drop what is being asked ("never mind", "I'll do it later", «بیخیال», «بعدا»)."""
-    return bool(_STOP.search(canonical(text)))
+def wants_to_stop(text: str, strong_only: bool = False) -> bool:
+    """Words that drop what is being asked ("never mind", "I'll keep it", «بیخیال»; unless
+    `strong_only`, also "later", «بعدا», «نمیخوام»)."""
+    clean = canonical(text)
+    return bool(_STOP_STRONG.search(clean) or (not strong_only and _STOP_WEAK.search(clean)))
+
+
+_HOLD = re.compile(r"^(?:(?:ok|okay|sure|hmm|um+)[ ,]*)?(?:wait|hold on|one (?:sec|second|moment|min)|just a (?:sec|second|moment|minute)|"
+                   r"give me a (?:sec|second|moment|minute)|let me (?:check|see|find it|look)|brb|"
+                   r"sabr kon|ye lahze|یه لحظه|یک لحظه|صبر کن|صبر کنید|وایسا|وایسید|الان میگم|الان پیدا میکنم|"
+                   r"بذار ببینم|بزار ببینم|یه دقیقه)\b")
+
+
+def asks_to_wait(text: str) -> bool:
+    """"one sec, let me find it", «صبر کنید یه بار دیگه امتحان کنم»: the customer will answer in a
+    moment (not "wait, does it have a warranty?", which is a question)."""
+    return bool(_HOLD.match(canonical(text))) and not sounds_like_question(text)
+
+
+_REFUSAL = re.compile(r"^(?:actually |oh |hmm |well )?(?:no thanks|no thank you|nah thanks|no,? i'?m good|no,? that'?s ok|"
+                      r"no,? it'?s ok|نه ممنون|نه مرسی|نه ممنونم|نه دیگه|نه لازم نیست|na mersi|na merci|na mamnoon)\b")
+
+
+def refuses(text: str) -> bool:
+    """"no thanks", «نه ممنون»: the customer declines what is being asked."""
+    return bool(_REFUSAL.match(canonical(text)))
+
+
+_ADDRESS_OR_TIME = re.compile(
+    r"\d|\b(?:street|st|ave|avenue|alley|road|rd|blvd|unit|floor|apt|no|saturday|sunday|monday|tuesday|wednesday|"
+    r"thursday|friday|morning|afternoon|evening|tonight|tomorrow|between|before|after|am|pm|o'?clock)\b|"
+    + _fa(r"خیابان|خ|کوچه|پلاک|طبقه|واحد|بلوار|میدان|شهرک|محله|شنبه|یکشنبه|دوشنبه|سه شنبه|چهارشنبه|پنجشنبه|جمعه|"
+          r"صبح|ظهر|عصر|شب|فردا|پس فردا|ساعت|بین|قبل از|بعد از"))
+
+
+def looks_like_address_or_time(text: str) -> bool:
+    """An address or a delivery time in the words (what a change request is)."""
+    return bool(_ADDRESS_OR_TIME.search(canonical(text)))
 
 
 # One word that could mean several requests: the customer is asked which, with buttons.
@@ -241,32 +283,20 @@ def corrected_value(text: str, minimum_words: int = 3) -> Optional[str]:
 
 
 def yes_or_no(text: str) -> Optional[bool]:
-    """True for a yes («بله», "sure"), False for a no («نه», "keep it"), None otherwise."""
+    """True for a yes («بله», "sure"), False for a no («نه», "keep it", "hmm wait, no, don't place
+    it"), None when it is neither or both."""
     clean = canonical(text)
     if _NO.match(clean):
         return False
     if _YES.match(clean):
         return True
+    no, yes = bool(_NO_INSIDE.search(clean)), bool(_YES_INSIDE.search(clean))
+    if no != yes:
+        return yes
     return None
 
 
-# Words of a request to complain that say nothing about what happened.
-_GENERIC_WORDS = set("""
-i i'm im ive i've me my we our you your have has had got a an the with need want wanna would like to report
-reporting problem problems issue issues complaint complain complaining there is are some something wrong help please pls
-hi hello hey file make open raise ticket register about one of products product item items order orders purchase
-bought can could do does did for regarding concerning question support just so really very kind thanks thank
-is are was were it its this that be been got get broke broken break not working work works doesnt don't
-مشکل مشکلی مشکله مشکلات یه یک دارم داریم داشتم میخوام میخواستم خواستم گزارش کنم کنید بدم بدهم ثبت شکایت سلام لطفا
-لطفاً با از برای در به کالا کالای محصول محصولی سفارش سفارشم خرید خریدم کمک هست است پیش اومده آمده بکنم چیزی یک
-من ما شما رو را درباره مورد راجع یک داره دارد هم ممنون مرسی ی شده شد خراب خرابه کار نمیکنه نمی کنه
-گوشیم گوشی
-moshkel moshkeli daram mikham gozaresh sabt shekayat salam lotfan ye yek kala sefaresh kharid komak
-""".split())
-
-
-def describes_something(text: str, minimum: int = 2) -> bool:
-    """The words say what happened ("the screen is cracked"), not only that there is a
-    problem ("I have a problem with my order", «یه مشکلی دارم»)."""
-    words = [w for w in re.findall(r"[\w']+", canonical(text)) if not w.isdigit()]
-    return len([w for w in words if w not in _GENERIC_WORDS]) >= minimum
+_NO_INSIDE = re.compile(r"\b(?:no|nope|don'?t|do not|cancel that|keep it|not now|changed my mind)\b|"
+                        + _fa(r"نه|نخیر|نکن|نمیخوام|نمی خوام|منصرف|پشیمون|پشیمان|ثبت نکن|لغو نکن|تغییر نده"))
+_YES_INSIDE = re.compile(r"\b(?:yes|yeah|yep|sure|go ahead|please do|confirm)\b|"
+                         + _fa(r"بله|آره|اره|حتما|ثبت کن|لغوش کن|تغییر بده|تایید"))

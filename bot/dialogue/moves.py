@@ -12,6 +12,7 @@ it does *here*, given the question the bot asked last:
 | `redo`      | "sorry, I meant the A55", "and the S24?" after an answer;   | redoes that answer with the new value;  |
 |             | a bare product name or order number                         | shows the product / tracks the order    |
 | `clarify`   | one word that could mean several requests ("order", «سفارش») | asks which, a button for each          |
+| `hold`      | "one sec, let me find it" while asked for a number          | "take your time", the question stays    |
 | `start`     | anything else outside a form                                | the intent's rule or form (one or more) |
 
 `decide` is a pure function of the parsed message and a `Context` read from
@@ -32,14 +33,17 @@ from bot.dialogue.expectations import (
     PRODUCT_QUESTIONS, QUESTIONS, REQUESTS, SHORT_MESSAGE_WORDS, expectation,
 )
 
-ANSWER, INTERRUPT, LEAVE, REPEAT, REDO, START, CLARIFY = (
-    "answer", "interrupt", "leave", "repeat", "redo", "start", "clarify")
-KINDS = (ANSWER, INTERRUPT, LEAVE, REPEAT, REDO, START, CLARIFY)
+ANSWER, INTERRUPT, LEAVE, REPEAT, REDO, START, CLARIFY, HOLD = (
+    "answer", "interrupt", "leave", "repeat", "redo", "start", "clarify", "hold")
+KINDS = (ANSWER, INTERRUPT, LEAVE, REPEAT, REDO, START, CLARIFY, HOLD)
 
 # Questions answered by digits: words without any are something else.
 DIGIT_SLOTS = frozenset({"phone_number", "otp_code", "order_id"})
 # Inside such a question, a request or side question this likely is taken as one.
 SOME_REQUEST = 0.4
+# A review is opinions in any words: only a near-certain request leaves it ("charges my phone 4
+# times" is a review, not a payment problem).
+FREE_TEXT_THRESHOLDS = {"review_text": 0.97}
 # A question not understood for sure, but leaning this much to a one-action question, is taken as it.
 LEANING = 0.3
 # A follow-up ("and the email?") continues the last question unless the NLU is this sure it is another.
@@ -51,6 +55,8 @@ QUESTION_ABOUT_GOAL = {"return_item": "ask_warranty", "cancel_order": "ask_warra
 # Goals a bare product name or a correction can be redone for ("and the S24?").
 PRODUCT_FOLLOW_UPS = ("ask_price", "ask_product_details", "ask_warranty", "ask_usage_help")
 ORDER_FOLLOW_UPS = ("track_order",)
+# What else a correction or follow-up can give an earlier request.
+FOLLOW_UP_ENTITY = {"compare_products": "product", "give_feedback": "rating", "apply_discount_code": "discount_code"}
 
 
 @dataclass(frozen=True)
@@ -117,6 +123,8 @@ class Context:
     filled: FrozenSet[str] = frozenset()      # the active form's slots that already have a value
     has_choices: bool = False                  # several products were just listed or compared
     has_product: bool = False                  # a product was talked about (the `product` slot)
+    options: Tuple[str, ...] = ()              # the requests a clarification just offered
+    points_at_products: bool = False           # the words point at catalogue products without naming one
 
 
 def decide(message: Message, context: Context) -> Move:
@@ -134,7 +142,8 @@ def _inside_form(message: Message, context: Context) -> Move:
     intent = message.intent
     same_goal = bool(context.goal) and context.goal_of_intent.get(intent) == context.goal
     answers = set(expected.intents) | ({intent} if same_goal else set())
-    threshold = CLEAR_REQUEST_IN_FREE_TEXT if expected.free_text else CLEAR_REQUEST
+    threshold = FREE_TEXT_THRESHOLDS.get(slot or "", CLEAR_REQUEST_IN_FREE_TEXT) if expected.free_text \
+        else CLEAR_REQUEST
     clear = message.confidence >= threshold and intent != FALLBACK
     words = cues.word_count(message.text)
     short = words <= SHORT_MESSAGE_WORDS
@@ -145,11 +154,24 @@ def _inside_form(message: Message, context: Context) -> Move:
 
     if intent in HUMAN and (clear or (short and not expected.free_text)):
         return Move(LEAVE, (intent,))
+    asks_other = (intent in REQUESTS and not same_goal and message.confidence >= SOME_REQUEST) \
+        or bool(_other_request_among_clauses(message, context))
+    if cues.wants_to_stop(message.text, strong_only=True) and not carries_answer and not asks_other:
+        # "you know what, I'll keep it" — but "never mind that, cancel my order" is a new request
+        return Move(LEAVE, ("goodbye",) if cues.says_goodbye(message.text) else ("stop",))
+    if slot not in CONFIRMATION_SLOTS and cues.refuses(message.text) and not carries_answer:
+        return Move(LEAVE, ("stop",))   # "no thanks, I'll check the website myself"
+    if slot == "change_request" and cues.looks_like_address_or_time(message.text) \
+            and not cues.sounds_like_question(message.text):
+        return Move(ANSWER)   # "deliver it on saturday between 10 and 12" is the change, whatever the NLU says
+    if wordy and cues.asks_to_wait(message.text):
+        return Move(HOLD)
     if _corrects_the_form(message, context):
         return Move(ANSWER)   # "no wait, make it the Tune 520": the new value replaces the old one
     if intent == "deny" and slot not in CONFIRMATION_SLOTS and not carries_answer and words <= 3:
         return Move(LEAVE, ("stop",))   # "no" to "which order?" / "your number?": the customer does not want to go on
-    if wordy and (closing or cues.wants_to_stop(message.text)):
+    stop_words = intent != "stop" or slot != "otp_code" or words <= 3   # "which code? I'm confused" is not a stop
+    if wordy and ((closing and stop_words) or cues.wants_to_stop(message.text)):
         if intent == "thank_you" and slot == "otp_code" and short and not cues.says_goodbye(message.text):
             return Move(INTERRUPT, (intent,))   # politeness while the code is on its way
         if cues.says_goodbye(message.text):
@@ -226,11 +248,22 @@ def _outside_form(message: Message, context: Context) -> Move:
     # "and the S24?" may parse as any product question: the earlier question is the one meant
     elliptic = cues.is_follow_up(message.text) or cues.is_correction(message.text)
     clear_other_request = intent in REQUESTS - PRODUCT_QUESTIONS and message.confidence >= CLEAR_REQUEST_IN_FREE_TEXT
+    if context.options:
+        # the answer to "which of these?" in words: the offered request the NLU leans to most
+        chosen = message.likeliest(frozenset(context.options))[0] if intent not in context.options else intent
+        if chosen and message.likeliest(frozenset(context.options))[1] >= 0.05:
+            return Move(REDO, (chosen,))
     if products and last in PRODUCT_FOLLOW_UPS and not clear_other_request \
             and (vague or elliptic and (intent in PRODUCT_QUESTIONS or cues.is_correction(message.text))):
         return Move(REDO, (last,))
     if orders and not products and last in ORDER_FOLLOW_UPS and (vague or elliptic):
         return Move(REDO, (last,))
+    if elliptic and last in PRODUCT_FOLLOW_UPS and not products and context.points_at_products \
+            and not clear_other_request:
+        return Move(REDO, (last,))   # "hmm, and the jbl?" after a price: the price of a JBL (which one?)
+    needed = FOLLOW_UP_ENTITY.get(last or "")
+    if needed and message.entities.get(needed) and not clear_other_request and (vague or elliptic):
+        return Move(REDO, (last,))   # "oops, I meant 5", "sorry, the poco x6, not the redmi" to a comparison
     if cues.is_follow_up(message.text) and last in QUESTIONS and intent != last and not products \
             and message.confidence < (CLEAR_REQUEST_IN_FREE_TEXT if intent in REQUESTS else CLEAR_FOLLOW_UP):
         # "and the email?" after the contact details, «لوازم خانگی چی؟» after the return policy
@@ -248,7 +281,7 @@ def _outside_form(message: Message, context: Context) -> Move:
             return Move(REDO, ("track_order",))
         if message.entities.get("rating") and intent == "inform" and not products and not orders:
             return Move(REDO, ("give_feedback",))
-    if intent in CLOSING and cues.says_goodbye(message.text):
+    if (intent in CLOSING or intent == FALLBACK) and cues.says_goodbye(message.text):
         return Move(START, ("goodbye",))
     if intent == "give_feedback" and cues.acknowledges(message.text):
         return Move(START, ("affirm",))   # "great" after an answer is a nod, not a rating of the shop

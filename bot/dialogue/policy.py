@@ -12,6 +12,7 @@ the same way for every goal:
   a person, or another goal's form);
 * `repeat`: `action_repeat_last`;
 * `clarify X…`: `action_clarify` (which of X…, as buttons);
+* `hold`: `action_hold` ("take your time"), then the form asks again;
 * `redo X…` and `start X Y…`: the rules of X, Y… in order.
 
 `answer`, and `start` of the message's own intent, are left to the rules and
@@ -44,12 +45,13 @@ from rasa.shared.core.events import ActionExecuted, ActiveLoop, UserUttered
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.dialogue.moves import CLARIFY, INTERRUPT, LEAVE, REDO, REPEAT, START, Move
+from bot.dialogue.moves import CLARIFY, HOLD, INTERRUPT, LEAVE, REDO, REPEAT, START, Move
 
 MOVE_SLOT = "dialogue_move"
 DEACTIVATE = "action_deactivate_loop"
 REPEAT_ACTION = "action_repeat_last"
 CLARIFY_ACTION = "action_clarify"
+HOLD_ACTION = "action_hold"
 ROUTES_FILE = "routes.json"
 
 
@@ -101,6 +103,8 @@ def plan(move: Move, routes: Routes, message_intent: Optional[str]) -> List[str]
         return [REPEAT_ACTION, ACTION_LISTEN_NAME]
     if move.kind == CLARIFY:
         return [CLARIFY_ACTION, ACTION_LISTEN_NAME]
+    if move.kind == HOLD:
+        return [HOLD_ACTION]        # then RulePolicy resumes the form, which asks again
     if move.kind == INTERRUPT:
         answers = [routes.answer_inside_form(intent) for intent in move.intents]
         return [a for a in answers if a]          # then RulePolicy resumes the form

@@ -135,7 +135,9 @@ class Player:
         self.bot = bot
         self.sms = sms
         self.db = sa.create_engine(database_url, future=True)
-        self.used_customers: Set[str] = set()
+        self.used_customers: Dict[str, int] = {}
+        self.used_orders: Set[str] = set()
+        self.in_play: Set[str] = set()
         self.run_id = uuid.uuid4().hex[:6]
         self._lock = threading.Lock()
 
@@ -148,7 +150,9 @@ class Player:
             return [dict(r) for r in conn.execute(sa.text(query), params).mappings()]
 
     def _pick_customer(self, wanted: Dict[str, Any]) -> Dict[str, Any]:
-        """An unused demo customer with a phone (and an order in the wanted status)."""
+        """A demo customer with a phone (and an order in the wanted status) that no conversation
+        is playing right now: the least used one, at most three conversations each (the shop
+        sends a phone at most three one-time codes an hour), each order used once."""
         status = wanted.get("order")
         if status:
             candidates = self._rows(
@@ -158,12 +162,28 @@ class Player:
         else:
             candidates = self._rows("SELECT customer_id, phone, NULL AS order_id FROM customers "
                                     "WHERE phone IS NOT NULL ORDER BY customer_id")
-        with self._lock:
-            for row in candidates:
-                if row["customer_id"] not in self.used_customers:
-                    self.used_customers.add(row["customer_id"])
+        deadline = time.monotonic() + 120
+        while True:
+            with self._lock:
+                free = [row for row in candidates if row["customer_id"] not in self.in_play
+                        and self.used_customers.get(row["customer_id"], 0) < 3]
+                if free:
+                    # an order still in that status, one not used before when there is one
+                    row = min(free, key=lambda r: (r["order_id"] in self.used_orders,
+                                                   self.used_customers.get(r["customer_id"], 0)))
+                    self.used_customers[row["customer_id"]] = self.used_customers.get(row["customer_id"], 0) + 1
+                    self.in_play.add(row["customer_id"])
+                    if row["order_id"]:
+                        self.used_orders.add(row["order_id"])
                     return row
-        raise RuntimeError(f"no unused demo customer for {wanted}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no demo customer left for {wanted}")
+            time.sleep(0.5)   # every such customer is in another conversation right now
+
+    def _release(self, customer: Optional[Dict[str, Any]]) -> None:
+        if customer is not None:
+            with self._lock:
+                self.in_play.discard(customer["customer_id"])
 
     def _latest_code(self, phone: str) -> str:
         e164 = normalise_phone(phone)
@@ -197,7 +217,10 @@ class Player:
             transcript += [f"< {line}" for line in reply.splitlines()] + [f"  [{b}]" for b in buttons]
             failures += [f"turn {number} {text!r}: {problem}" for problem in
                          self._check_turn(turn, reply, buttons, conversation.language, customer)]
-        failures += self._check_outcome(conversation, conversation_id, customer, started, orders_before)
+        try:
+            failures += self._check_outcome(conversation, conversation_id, customer, started, orders_before)
+        finally:
+            self._release(customer)
         return Result(conversation, failures, transcript)
 
     def _fill(self, text: str, customer: Optional[Dict[str, Any]]) -> str:

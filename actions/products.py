@@ -1,0 +1,115 @@
+"""Which product the customer means: named, picked among those just shown, or hinted at.
+
+Customers rarely type a catalogue name. They say "the samsung", «گلکسی», "the
+buds", "the cheaper one", «دومی», "the apple one", «دسته‌اش». The actions and
+the slot filling ask here:
+
+* `find_products` — a SKU (the NLU's product entity) or a name typed in full;
+* `chosen_product` — the one picked among the products just shown
+  (`shown_products`): by price ("the cheaper one"), position («دومی»), or
+  the words of its name ("the apple one", "the keyboard");
+* `products_hinted` — the products a message points at without naming one:
+  a kind or family ("TV", «گلکسی»), else a brand, else a category.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import List, Optional, Sequence
+
+from bot.crm.base import CRMError, Product
+from bot.dialogue import cues
+from bot.text.persian import normalise
+
+from actions.common import get_crm
+
+logger = logging.getLogger(__name__)
+
+# Words of a product question that are not part of any product's name.
+NOT_PRODUCT_WORDS = set("""how much what whats price cost costs is the a an of for do you have sell please pls
+any stock still available these days go want need buy order get show tell about one ones that this it its
+them those these pick take cheaper cheapest pricier more expensive other
+قیمت چند چنده چقدر چقدره هست است رو را میخوام می خوام مشخصات دارید دارین برای این اون یه یک سفارش بدم
+موجود موجوده خرید بخرم میخواستم لازم دارم همون همین اونو اینو میگم منظورم چی""".split())
+
+
+def words_of(text: str) -> List[str]:
+    """The words of a message that could be part of a product's name."""
+    clean = re.sub(r"[^\w\s]", " ", normalise(text or "").lower().replace("\u200c", " "))
+    return [w for w in clean.split() if len(w) > 1 and w not in NOT_PRODUCT_WORDS]
+
+
+def _name(product: Product) -> str:
+    return " ".join((product.name("fa"), product.name("en"), product.sku)).lower().replace("\u200c", " ")
+
+
+def find_products(value: str, limit: int = 5) -> List[Product]:
+    """A SKU (what the NLU's product entity holds) or words typed by the customer; only the
+    words that can be part of a name are searched ("the cheaper one pls" finds nothing)."""
+    crm = get_crm()
+    value = str(value or "").strip()
+    if not value:
+        return []
+    product = crm.get_product(value) or crm.get_product(value.upper())
+    if product is not None:
+        return [product]
+    words = words_of(value)
+    return crm.search_products(" ".join(words), limit=limit) if words else []
+
+
+def chosen_product(text: str, shown: Sequence[str]) -> Optional[str]:
+    """The SKU the words pick among the products just shown: by price, by position, or the
+    one product whose name has the words ("the apple one", «ایکس باکسه»); None otherwise."""
+    if len(shown) < 2:
+        return None
+    try:
+        crm = get_crm()
+        products = [p for p in (crm.get_product(sku) for sku in shown) if p is not None]
+    except CRMError:
+        logger.warning("catalogue unavailable: cannot pick among the products shown")
+        return None
+    choice = cues.choice_among(text)
+    if choice and choice.startswith("index:"):
+        index = int(choice.split(":", 1)[1])
+        return products[index].sku if index < len(products) else None
+    if choice and products:
+        pick = min if choice == "cheapest" else max
+        return pick(products, key=lambda p: p.price).sku
+    words = words_of(text)
+    named = [p for p in products if words and any(_word_in(w, _name(p)) for w in words)]
+    return named[0].sku if len(named) == 1 else None
+
+
+def _singular(word: str) -> str:
+    """"tvs" → "tv", "laptops" → "laptop" (Persian plurals are split off by the normaliser)."""
+    return word[:-1] if len(word) >= 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
+def _word_in(word: str, name: str) -> bool:
+    """A customer's word in a product name, allowing the Persian ending «ه/ش/و» ("ایکس باکسه")."""
+    return word in name or (len(word) > 3 and word[-1] in "هشو" and word[:-1] in name)
+
+
+def products_hinted(message: str, limit: int = 6) -> List[Product]:
+    """Products a message points at without naming one ("how much is the samsung?",
+    «قیمت لپ تاپ چنده؟», "what TVs do you sell?")."""
+    from actions.shop import brand_of_text, category_of_text
+
+    crm = get_crm()
+    brand = brand_of_text(message)
+    category = category_of_text(message)
+    products: List[Product] = []
+    for word in [w for w in words_of(message) if len(w) > 2 and not w.isdigit() and w != brand][:4]:
+        for form in dict.fromkeys((word, _singular(word))):
+            named = [p for p in crm.search_products(form, limit=50) if _word_in(form, _name(p))]
+            if 2 <= len(named) <= 6 or (len(named) == 1 and not category):
+                products = named
+                break
+        if products:
+            break
+    if not products and brand:
+        products = [p for p in crm.search_products(brand, limit=50) if brand in _name(p)]
+    if not products and category:
+        products = crm.list_products(category, limit=50)
+    return sorted(products, key=lambda p: (not p.in_stock, p.price))[:limit]
