@@ -256,7 +256,17 @@ def guarded(run: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def latest_text(tracker: Tracker) -> str:
+    """The latest message as the NLU read it (normalised: ASCII digits, Persian ی/ک)."""
     return str((tracker.latest_message or {}).get("text") or "")
+
+
+def typed_text(tracker: Tracker) -> str:
+    """The latest message as the customer typed it, for answers kept word for word
+    (an address, a review): the user event keeps the original, the parse the normalised copy."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return str(event.get("text") or "").lstrip("\u200b").strip()
+    return latest_text(tracker)
 
 
 def latest_intent(tracker: Tracker) -> Optional[str]:

@@ -581,7 +581,7 @@ class AskConfirmChange(AskAction):
 
     def values(self, tracker: Tracker, language: str) -> Dict[str, Any]:
         return {"order_id": digits(tracker.get_slot("order_id"), language),
-                "value": str(tracker.get_slot("change_request") or "")}
+                "value": digits(tracker.get_slot("change_request") or "", language)}
 
     def buttons(self, tracker: Tracker, language: str) -> List[Dict[str, str]]:
         return [button(text("yes_change", language), "affirm"), button(text("no_change", language), "deny")]

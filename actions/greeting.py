@@ -52,11 +52,6 @@ class ActionGreet(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[EventType]:
-        if said_before(tracker):
-            # "hi, sorry, forgot to say hello" in the middle: a short hello back, and on with it
-            showing = bool(tracker.get_slot("shown_products")) and tracker.get_slot("last_request") == "browse_products"
-            say(dispatcher, "greet_again_choose" if showing else "greet_again", reply_language(tracker))
-            return []
         customer_id = known_customer(tracker)
         customer = None
         if customer_id:
@@ -64,13 +59,27 @@ class ActionGreet(Action):
                 customer = get_crm().get_customer(customer_id)
             except CRMError:
                 logger.warning("CRM unavailable: greeting %s without their name", customer_id)
+        if said_before(tracker):
+            # "hi, sorry, forgot to say hello" in the middle: a short hello back, and on with it
+            showing = bool(tracker.get_slot("shown_products")) and tracker.get_slot("last_request") == "browse_products"
+            if showing or customer is None or not customer.name:
+                say(dispatcher, "greet_again_choose" if showing else "greet_again", reply_language(tracker))
+                return []
+            language = self._language(tracker, customer_id)
+            say(dispatcher, "greet_again_known", language, name=greeting_name(customer.name, language))
+            return [] if tracker.get_slot("language") == language else [SlotSet("language", language)]
         if customer is None or not customer.name:
             dispatcher.utter_message(response="utter_greet")
             return []
         # an explicit switch_language in this conversation wins over the saved language
         # (restored from another channel by actions.profile when chosen there)
-        preferred = tracker.get_slot("preferred_language")
-        language = preferred if preferred in LANGUAGES else saved_language(customer_id) or "fa"
+        language = self._language(tracker, customer_id)
         say(dispatcher, "greet_known", language, name=greeting_name(customer.name, language))
         events: List[EventType] = [] if tracker.get_slot("language") == language else [SlotSet("language", language)]
         return events + customer_events(tracker, customer_id)
+
+    @staticmethod
+    def _language(tracker: Tracker, customer_id: str) -> str:
+        """An explicit switch_language in this conversation wins over the saved language."""
+        preferred = tracker.get_slot("preferred_language")
+        return preferred if preferred in LANGUAGES else saved_language(customer_id) or "fa"

@@ -188,6 +188,10 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "fa": "سلام! 🙂 بفرمایید، در خدمتم.",
         "en": "Hi there! 🙂 Go ahead, I'm listening.",
     },
+    "greet_again_known": {
+        "fa": "سلام {name}! 🙂 بفرمایید، در خدمتم.",
+        "en": "Hi {name}! 🙂 Go ahead, I'm listening.",
+    },
     "greet_again_choose": {
         "fa": "سلام! 🙂 کدام را برایتان باز کنم؟ روی دکمه‌اش بزنید یا اسمش را بنویسید.",
         "en": "Hi there! 🙂 Which one shall I open for you? Tap it or type its name.",

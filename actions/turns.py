@@ -32,7 +32,7 @@ from bot.dialogue.expectations import CONFIRMATION_SLOTS, VERIFICATION_SLOTS, ex
 from bot.dialogue.moves import ANSWER, CLARIFY, INTERRUPT, LEAVE, REDO, START, Context, Message, Move, decide
 from bot.journey import Journey
 
-from actions.common import IN_PROGRESS, previous_slot_value
+from actions.common import IN_PROGRESS, previous_slot_value, typed_text
 from actions.products import chosen_product, products_hinted
 from actions.proactive import answer_to_journey
 
@@ -144,7 +144,7 @@ def _answer(tracker: Tracker, message: Message, form: str, requested: str, fresh
             return [SlotSet(requested, [chosen] if requested == "products" else chosen)]
     if expected.entity and message.entities.get(expected.entity):
         return []
-    return [SlotSet(requested, message.text.strip()[:2000] or None)]
+    return [SlotSet(requested, (typed_text(tracker) or message.text).strip()[:2000] or None)]
 
 
 def _referenced_product(tracker: Tracker, message: Message, request: str, points_at: bool) -> List[EventType]:

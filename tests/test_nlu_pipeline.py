@@ -27,7 +27,9 @@ def training_slice(per_intent: int = 25) -> str:
     for intent, filename in SLICE.items():
         data = yaml.safe_load((PROJECT_ROOT / "data" / "nlu" / filename).read_text(encoding="utf-8"))
         block = next(item for item in data["nlu"] if item.get("intent") == intent)
-        examples = [e for e in block["examples"].splitlines() if e.strip().startswith("-")][:per_intent]
+        examples = [e for e in block["examples"].splitlines() if e.strip().startswith("-")]
+        # spread over the block, which holds Persian first and English later
+        examples = examples[::max(1, len(examples) // per_intent)][:per_intent]
         lines += [f"- intent: {intent}", "  examples: |"] + [f"    {e.strip()}" for e in examples]
     return "\n".join(lines) + "\n"
 

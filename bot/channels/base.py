@@ -132,6 +132,39 @@ def guard_customer_text(text: str) -> str:
     return stripped
 
 
+async def offered_payload(request: Any, conversation_id: str, text: str, lookback: int = 10) -> bool:
+    """True if `text` is the payload of a button the bot showed in this conversation's latest messages.
+
+    Only such a payload may reach Rasa as an `/intent{entities}` command; anything
+    else a client sends is customer text (`guard_customer_text`). `request` is the
+    Sanic request, whose app holds Rasa's agent and so the tracker store.
+    """
+    if not text.strip().startswith("/"):
+        return False
+    agent = getattr(request.app.ctx, "agent", None)
+    store = getattr(agent, "tracker_store", None)
+    if store is None:
+        return False
+    try:
+        tracker = await store.retrieve(conversation_id)
+    except Exception:  # noqa: BLE001 - no tracker: treat as typed text
+        return False
+    if tracker is None:
+        return False
+    from rasa.shared.core.events import BotUttered
+
+    seen = 0
+    for event in reversed(tracker.events):
+        if isinstance(event, BotUttered):
+            seen += 1
+            for button in (event.data or {}).get("buttons") or []:
+                if str(button.get("payload") or "") == text.strip():
+                    return True
+            if seen >= lookback:
+                break
+    return False
+
+
 _identity_lock = threading.Lock()
 
 

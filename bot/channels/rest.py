@@ -37,7 +37,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot import settings
-from bot.channels.base import guard_customer_text
+from bot.channels.base import guard_customer_text, offered_payload
 
 logger = logging.getLogger(__name__)
 
@@ -80,34 +80,6 @@ def parse_message_request(body: bytes) -> Tuple[str, str]:
     if len(text) > MAX_MESSAGE_CHARS:
         raise InvalidRequest(413, "message_too_long", f"message is over {MAX_MESSAGE_CHARS} characters")
     return sender, text
-
-
-async def offered_payload(request: Request, conversation_id: str, text: str, lookback: int = 10) -> bool:
-    """True if `text` is the payload of a button the bot showed in this conversation's latest messages."""
-    if not text.strip().startswith("/"):
-        return False
-    agent = getattr(request.app.ctx, "agent", None)
-    store = getattr(agent, "tracker_store", None)
-    if store is None:
-        return False
-    try:
-        tracker = await store.retrieve(conversation_id)
-    except Exception:  # noqa: BLE001 - no tracker: treat as typed text
-        return False
-    if tracker is None:
-        return False
-    from rasa.shared.core.events import BotUttered
-
-    seen = 0
-    for event in reversed(tracker.events):
-        if isinstance(event, BotUttered):
-            seen += 1
-            for button in (event.data or {}).get("buttons") or []:
-                if str(button.get("payload") or "") == text.strip():
-                    return True
-            if seen >= lookback:
-                break
-    return False
 
 
 class ValidatedRestInput(RestInput):

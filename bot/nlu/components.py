@@ -39,6 +39,8 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.text.persian import normalise, normalise_with_offsets
 
+GUARD = "\u200b"  # the zero-width space bot.channels.base.guard_customer_text puts before a typed '/'
+
 logger = logging.getLogger(__name__)
 
 LANGUAGE_KEY = "language"
@@ -106,6 +108,13 @@ class PersianNormaliser(_Stateless):
         if not text or not isinstance(text, str):
             return
         new_text, offsets = normalise_with_offsets(text)
+        if not training and new_text.startswith("/"):
+            # Typed text that starts with "/" reached the graph as text (button payloads the
+            # bot issued are unpacked by Rasa before it): RegexMessageHandler at the end of
+            # the pipeline must not read it as an `/intent{entities}` command, so the
+            # guard the channels put in front (bot.channels.base.guard_customer_text),
+            # which normalisation drops with the other zero-width characters, goes back.
+            new_text = GUARD + new_text  # (offsets only matter for training data)
         if new_text == text:
             return
         entities = message.get(ENTITIES) or []

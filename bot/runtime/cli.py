@@ -66,7 +66,7 @@ def setup_started_at() -> float:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from bot.runtime.setup import child_environment, prepare_all, rasa_executable
+    from bot.runtime.setup import child_environment, prepare_all
     from bot.runtime.supervisor import ManagedProcess, Supervisor, wait_for_http
 
     started = setup_started_at()
@@ -88,7 +88,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     rasa = ManagedProcess(
         "Rasa server",
-        [rasa_executable(), "run", "--model", "models", "--endpoints", os.environ.get("HAMSAFAR_ENDPOINTS", "endpoints.yml"),
+        [sys.executable, "-m", "bot.runtime.rasa_server", "run", "--model", "models", "--endpoints", os.environ.get("HAMSAFAR_ENDPOINTS", "endpoints.yml"),
          "--credentials", "credentials.yml", "--interface", args.host, "--port", str(args.port)],
         env, root,
     )

@@ -1,0 +1,62 @@
+"""Rasa's own command line, with Hamsafar's runtime adjustments applied first.
+
+Run: ``python -m bot.runtime.rasa_server run --model models ...`` (any `rasa`
+arguments). `hamsafar run` starts the Rasa server this way.
+
+The one adjustment today: Rasa validates every action-server response with
+`jsonschema.validate`, which re-checks the schema itself and rebuilds a
+validator on every call — about half of the Rasa server's CPU under load
+(py-spy, issue #16). The same schema, compiled once, validates the same way:
+an invalid response still raises `jsonschema.ValidationError` with Rasa's hint.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Dict, Text
+
+
+@functools.lru_cache(maxsize=1)
+def _action_response_validator() -> Any:
+    from jsonschema.validators import validator_for
+    from rasa.core.actions.action import RemoteAction
+
+    schema = RemoteAction.action_response_format_spec()
+    cls = validator_for(schema)
+    cls.check_schema(schema)   # once, instead of on every response
+    return cls(schema)
+
+
+def _validate_action_result(self: Any, result: Dict[Text, Any]) -> bool:
+    """Drop-in for `RemoteAction._validate_action_result` with a compiled validator."""
+    from jsonschema import ValidationError
+    from jsonschema.exceptions import best_match
+    from rasa.shared.constants import DOCS_BASE_URL
+
+    error = best_match(_action_response_validator().iter_errors(result))
+    if error is None:
+        return True
+    if isinstance(error, ValidationError):
+        error.message += (
+            ". Failed to validate Action server response from API, make sure your response from the "
+            f"Action endpoint is valid. For more information about the format visit {DOCS_BASE_URL}/custom-actions"
+        )
+    raise error
+
+
+def apply() -> None:
+    """Install the adjustments into the imported Rasa (idempotent)."""
+    from rasa.core.actions.action import RemoteAction
+
+    RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
+
+
+def main() -> None:
+    apply()
+    from rasa.__main__ import main as rasa_main
+
+    rasa_main()
+
+
+if __name__ == "__main__":
+    main()

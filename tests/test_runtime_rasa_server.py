@@ -1,0 +1,50 @@
+"""bot.runtime.rasa_server: the compiled action-response validator accepts and refuses
+exactly what Rasa's own `jsonschema.validate` does."""
+
+from __future__ import annotations
+
+from typing import Any, Dict
+
+import pytest
+
+pytest.importorskip("rasa")
+
+from jsonschema import ValidationError, validate  # noqa: E402
+from rasa.core.actions.action import RemoteAction  # noqa: E402
+
+from bot.runtime import rasa_server  # noqa: E402
+
+VALID: Dict[str, Any] = {
+    "events": [{"event": "slot", "name": "order_id", "value": "100002"}],
+    "responses": [{"text": "Order 100002 is on its way", "buttons": [{"title": "ok", "payload": "/affirm"}]}],
+}
+INVALID = [
+    {"events": "not a list", "responses": []},
+    {"events": [{"name": "no event key"}], "responses": []},
+    {"events": [], "responses": "text"},
+]
+
+
+def test_valid_response_passes_like_rasa() -> None:
+    validate(VALID, RemoteAction.action_response_format_spec())   # Rasa's own check agrees
+    assert rasa_server._validate_action_result(None, VALID) is True
+
+
+@pytest.mark.parametrize("response", INVALID)
+def test_invalid_response_is_refused_like_rasa(response: Dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        validate(response, RemoteAction.action_response_format_spec())
+    with pytest.raises(ValidationError) as raised:
+        rasa_server._validate_action_result(None, response)
+    assert "Failed to validate Action server response" in raised.value.message
+
+
+def test_apply_replaces_rasas_method() -> None:
+    original = RemoteAction._validate_action_result
+    try:
+        rasa_server.apply()
+        assert RemoteAction._validate_action_result is rasa_server._validate_action_result
+        with pytest.raises(ValidationError):
+            RemoteAction._validate_action_result(None, INVALID[0])  # type: ignore[arg-type]
+    finally:
+        RemoteAction._validate_action_result = original  # type: ignore[method-assign]
