@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 from bot.crm.base import CRMError, Product
 from bot.dialogue import cues
@@ -87,8 +87,15 @@ def _singular(word: str) -> str:
 
 
 def _word_in(word: str, name: str) -> bool:
-    """A customer's word in a product name, allowing the Persian ending «ه/ش/و» ("ایکس باکسه")."""
-    return word in name or (len(word) > 3 and word[-1] in "هشو" and word[:-1] in name)
+    """A customer's word is a word of a product name, or the start of one when it is long
+    enough ("vivo" → "vivobook"; but "and" is not in "SanDisk" or "Mi Band"); the Persian
+    ending «ه/ش/و» is allowed ("ایکس باکسه")."""
+    tokens = re.split(r"[\s/(),]+", name)   # a SKU stays one token
+
+    def named(w: str) -> bool:
+        return any(t == w or (len(w) >= 4 and t.startswith(w)) for t in tokens)
+
+    return named(word) or (len(word) > 3 and word[-1] in "هشو" and named(word[:-1]))
 
 
 def products_hinted(message: str, limit: int = 6) -> List[Product]:
@@ -100,16 +107,30 @@ def products_hinted(message: str, limit: int = 6) -> List[Product]:
     brand = brand_of_text(message)
     category = category_of_text(message)
     products: List[Product] = []
-    for word in [w for w in words_of(message) if len(w) > 2 and not w.isdigit() and w != brand][:4]:
-        for form in dict.fromkeys((word, _singular(word))):
+    words = [w for w in words_of(message) if len(w) > 2 and not w.isdigit() and w != brand][:4]
+    # the products named by most of the words: "galaxy buds" is the Buds, not every Galaxy
+    scores: Dict[str, int] = {}
+    found: Dict[str, Product] = {}
+    for word in words:
+        bare = word[:-1] if len(word) > 3 and word[-1] in "هشو" else word   # «باکسه» → «باکس»
+        for form in dict.fromkeys((word, _singular(word), bare)):
             named = [p for p in crm.search_products(form, limit=50) if _word_in(form, _name(p))]
-            if 2 <= len(named) <= 6 or (len(named) == 1 and not category):
-                products = named
+            for product in named:
+                found[product.sku] = product
+                scores[product.sku] = scores.get(product.sku, 0) + 1
+            if named:
                 break
-        if products:
-            break
+    if scores:
+        best = max(scores.values())
+        named = [found[sku] for sku, score in scores.items() if score == best]
+        if brand:   # "lenovo laptops", «گوشی شیائومی»: the brand's among them
+            named = [p for p in named if brand in _name(p)] or named
+        if 2 <= len(named) <= 6 or (len(named) == 1 and (not category or best > 1 or brand)):
+            products = named
     if not products and brand:
         products = [p for p in crm.search_products(brand, limit=50) if brand in _name(p)]
     if not products and category:
         products = crm.list_products(category, limit=50)
+        if brand:
+            products = [p for p in products if brand in _name(p)] or products
     return sorted(products, key=lambda p: (not p.in_stock, p.price))[:limit]

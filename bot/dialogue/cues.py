@@ -206,6 +206,41 @@ def vague_request(text: str) -> Tuple[str, ...]:
     return _VAGUE.get(clean, ())
 
 
+# Words that carry no detail of a problem: function words...
+_FILLER = set("""
+a an the my our your i i'm im ive i've me it it's its is are was were be been am have has had got get
+there there's theres some something any with with to of on in at for and or but so just really very
+please pls plz hi hello hey hmm um well ok okay also again still now today yesterday
+سلام ببخشید یه یک من ما شما این اون آن با به از در برای که و یا ولی هم هنوز الان امروز دیروز لطفا لطفاً
+خب خوب سلامت راستش دیگه را رو هست است بود
+""".split())
+# ...and words that only say *that* something is wrong, or with what.
+_PROBLEM_WORDS = set("""
+problem problems issue issues trouble wrong broken broke faulty defective not working work works
+phone order item product headphones headphone laptop device thing stuff purchase
+مشکل مشکلی ایراد ایرادی خراب خرابه شده شد داره دارم داشتم داریم پیش اومده آمده کار نمیکنه نمی کنه
+گوشی سفارش کالا محصول هدفون لپتاپ لپ تاپ دستگاه خرید وسیله جنس
+moshkel kharab dare daram
+""".split())
+
+
+def describes_something(text: str, minimum: int = 2) -> bool:
+    """The message says what is wrong, not only that something is ("got an issue!",
+    «هدفونم مشکل داره»): at least `minimum` words beyond function words and the words
+    that only announce a problem. An answer to "what happened?" passes `minimum=1`
+    counting any word but function words ("it won't turn on", «خاموش میشه»)."""
+    words = [w.strip("!?.,،؛:;\"'()") for w in canonical(text).split()]
+    words = [w for w in words if w and w not in _FILLER]
+    if minimum <= 1:
+        return len(words) >= 1
+
+    def generic(word: str) -> bool:
+        stem = word[:-1] if len(word) > 3 and word[-1] in "مشه" else word
+        return word in _PROBLEM_WORDS or stem in _PROBLEM_WORDS or word.rstrip("s") in _PROBLEM_WORDS
+
+    return len([w for w in words if not generic(w)]) >= minimum
+
+
 _ACKNOWLEDGEMENT = re.compile(r"^(?:great|cool|perfect|awesome|nice|super|excellent|good|very good|ok great|"
                               r"عالی|عالیه|چه خوب|خوبه|خیلی خوب|باحاله|aali|aalie|ali|khoobe|khube)[ !.]*$")
 
