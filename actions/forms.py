@@ -276,6 +276,13 @@ class HamsafarFormValidation(FormValidationAction, abc.ABC):
                     skus.append(found[0].sku)
         except CRMUnavailable:
             return {"products": None, **self._abort(dispatcher, language)}
+        if len(skus) == 1:
+            # "the xiaomi robot vacuum or the bosch one?": the other named by brand or words, of the same kind
+            first = find_products(skus[0], limit=1)
+            others = [p for p in products_hinted(latest_text(tracker))
+                      if p.sku != skus[0] and first and p.category == first[0].category]
+            if len(others) == 1:
+                skus.append(others[0].sku)
         if len(skus) >= 2:
             return {"products": skus[:3]}
         return {"products": None, "product": skus[0] if skus else earlier}

@@ -58,9 +58,11 @@ def find_products(value: str, limit: int = 5) -> List[Product]:
     return crm.search_products(" ".join(words), limit=limit) if words else []
 
 
-def chosen_product(text: str, shown: Sequence[str]) -> Optional[str]:
-    """The SKU the words pick among the products just shown: by price, by position, or the
-    one product whose name has the words ("the apple one", «ایکس باکسه»); None otherwise."""
+def chosen_product(text: str, shown: Sequence[str], current: Optional[str] = None) -> Optional[str]:
+    """The SKU the words pick among the products just shown: by price, by position, the
+    other than `current` (the one talked about: "what about the other one?" — of its
+    category when several were shown), or the one product whose name has the words
+    ("the apple one", «ایکس باکسه»); None otherwise."""
     if len(shown) < 2:
         return None
     try:
@@ -70,6 +72,14 @@ def chosen_product(text: str, shown: Sequence[str]) -> Optional[str]:
         logger.warning("catalogue unavailable: cannot pick among the products shown")
         return None
     choice = cues.choice_among(text)
+    if choice == "other":
+        others = [p for p in products if p.sku != current]
+        talked = next((p for p in products if p.sku == current), None)
+        if talked is not None and len(others) > 1:
+            others = [p for p in others if p.category == talked.category]
+        if len(others) == 1:
+            return others[0].sku
+        choice = "index:1" if current is None else None
     if choice and choice.startswith("index:"):
         index = int(choice.split(":", 1)[1])
         return products[index].sku if index < len(products) else None

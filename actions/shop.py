@@ -37,7 +37,7 @@ def product_in_question(tracker: Tracker) -> List[str]:
     named = entity_values(tracker, "product")
     if named:
         return named
-    picked = chosen_product(latest_text(tracker), tracker.get_slot("shown_products") or [])
+    picked = chosen_product(latest_text(tracker), tracker.get_slot("shown_products") or [], tracker.get_slot("product"))
     if picked:   # "the cheaper one, does it have warranty?"
         return [picked]
     current = tracker.get_slot("product")

@@ -74,7 +74,8 @@ def read_turn(tracker: Tracker, domain: Dict[str, Any], journey: Journey) -> Tup
                                        if previous_slot_value(tracker, slot) is not None),
                       has_choices=len(tracker.get_slot(SHOWN_SLOT) or []) > 1,
                       has_product=bool(previous_slot_value(tracker, "product") or tracker.get_slot("product")),
-                      options=_offered_options(tracker), points_at_products=points_at)
+                      options=_offered_options(tracker), points_at_products=points_at,
+                      picked_from_shown=bool(picked))
     journey_move, journey_events = answer_to_journey(tracker, message)   # the answer to a proactive message
     events += journey_events
     move = journey_move or decide(message, context)
@@ -96,8 +97,11 @@ def read_turn(tracker: Tracker, domain: Dict[str, Any], journey: Journey) -> Tup
             events.append(SlotSet(LAST_REQUEST_SLOT, request))
         if request in PRODUCT_INTENTS and not message.entities.get("product") and move.kind != INTERRUPT:
             events += _referenced_product(tracker, message, request, points_at)
+        if request == "compare_products" and not message.entities.get("product") and cues.means_both(message.text):
+            events += _the_two_talked_about(tracker)
         if request == "compare_products" and move.kind == REDO and message.entities.get("product"):
-            events += _corrected_comparison(tracker, message)
+            events += _corrected_comparison(tracker, message) if previous_request(tracker) == "compare_products" \
+                else _compared_with_the_one_talked_about(tracker, message)
     return move, events
 
 
@@ -108,6 +112,28 @@ def _corrected_comparison(tracker: Tracker, message: Message) -> List[EventType]
     before = [sku for sku in tracker.get_slot(SHOWN_SLOT) or [] if sku not in named]
     products = (before[:1] + named[:1]) if before else named[:2]
     return [SlotSet("products", products)] if len(products) == 2 else []
+
+
+def _compared_with_the_one_talked_about(tracker: Tracker, message: Message) -> List[EventType]:
+    """"is it cheaper than the sony?" after the JBL: the JBL against the Sony."""
+    named = message.entities.get("product") or []
+    current = tracker.get_slot("product")
+    if len(named) == 1 and current and current not in named:
+        return [SlotSet("products", [str(current), named[0]])]
+    return []
+
+
+def _the_two_talked_about(tracker: Tracker) -> List[EventType]:
+    """"compare both for me" after two prices: the last two products talked about (or shown)."""
+    recent: List[str] = []
+    for event in reversed(tracker.events):
+        if event.get("event") == "slot" and event.get("name") == "product" and event.get("value") \
+                and event["value"] not in recent:
+            recent.append(str(event["value"]))
+            if len(recent) == 2:
+                return [SlotSet("products", list(reversed(recent)))]
+    shown = tracker.get_slot(SHOWN_SLOT) or []
+    return [SlotSet("products", list(shown))] if len(shown) == 2 else []
 
 
 def _offered_options(tracker: Tracker) -> Tuple[str, ...]:
@@ -171,4 +197,5 @@ def previous_request(tracker: Tracker) -> Optional[str]:
 
 def _chosen_product(tracker: Tracker, text: str) -> Optional[str]:
     """The SKU the words pick among the products just shown (actions.products.chosen_product)."""
-    return chosen_product(text, tracker.get_slot(SHOWN_SLOT) or tracker.get_slot("products") or [])
+    return chosen_product(text, tracker.get_slot(SHOWN_SLOT) or tracker.get_slot("products") or [],
+                          tracker.get_slot("product"))

@@ -71,7 +71,8 @@ def is_correction(text: str) -> bool:
 
 # "and the S24?", "what about…", «ایرپاد چی؟» — the same question about something else.
 _ELLIPSIS = re.compile(
-    r"(?:^|[.!?,،؟]\s*)(?:and|what about|how about|and what about|also|same for|what of|and for|or)\b|"
+    r"(?:^|[.!?,،؟]\s*)(?:(?:hmm+|um+|ok|okay|oh|so|well|right)[ ,]*)?"
+    r"(?:and|what about|how about|and what about|also|same for|what of|and for|or)\b|"
     r"(?:چی|چطور|چطوره|چه طور|چی میشه|چند)\s*[?؟]*$|^(?:و|اون وقت|پس)\s"
 )
 
@@ -87,7 +88,10 @@ _REFERENCE = re.compile(
     r"\b(?:it|its|it's|this|that|this one|that one|the same|same one|them|these|those|hamin|hamino|hamun|hamoon|"
     r"hamoono|hamuno|ino|oono|unu)\b|"
     + _fa(r"همین|همینو|همینه|همینرو|همین رو|همین را|همون|همونو|همونه|همونی|همان|اینو|این رو|این را|این یکی|"
-          r"اونو|اون رو|آن را|اون یکی|این کالا|این محصول|این گوشی|اینا|اینها|اونا|"
+          r"اونو|اون رو|آن را|اون یکی|اینا|اینها|اونا|"
+          # "this laptop", «همین هدفون»: a demonstrative before the kind of product
+          r"(?:این|همین|همون|اون) (?:کالا|محصول|گوشی|لپ ?تاپ|هدفون|هندزفری|کنسول|تلویزیون|تی وی|ساعت|دوربین|"
+          r"اسپیکر|یخچال|جارو(?: برقی)?|ماشین|تبلت|مانیتور|کیبورد|ماوس|پاور ?بانک|شارژر|دسته)|"
           # "its price / warranty…": a possessive ش on the words customers ask about
           r"(?:گارانتی|قیمت|مشخصات|رنگ|موجودی|ارسال|ظرفیت|باتری|وزن|سایز|ابعاد|کیفیت|مدل|دوربین|شارژ|"
           r"حافظه|نصب|راه اندازی|تحویل|ضمانت)(?: ?ش| ?اش)(?:و|رو|چی|چیه|چنده|چقدره|چطوره)?")
@@ -99,22 +103,48 @@ def refers_back(text: str) -> bool:
     return bool(_REFERENCE.search(canonical(text)))
 
 
+_COMPARES = re.compile(
+    r"\b(?:cheaper than|more expensive than|pricier than|better than|worse than|compared? (?:to|with)|"
+    r"vs|versus)\b|"
+    + _fa(r"(?:(?:ارزون|ارزان|گرون|گران) ?تر|بهتر|بدتر) (?:از|ازه)|در مقایسه با|مقایسه ?(?:با|اش|ش)")
+)
+
+
+def compares(text: str) -> bool:
+    """The message sets a product against another ("is it cheaper than the Sony?", «بهتر از ایرپاده؟»)."""
+    return bool(_COMPARES.search(canonical(text)))
+
+
+_BOTH = re.compile(r"\b(?:both|both of them|the two|these two|those two|them|these|those)\b|"
+                   + _fa(r"هر ?دو(?:تا)?(?:شون|ش)?|این ?دو ?تا|اون ?دو ?تا|این ?دو|این ?ها|اینا|اونا"))
+
+
+def means_both(text: str) -> bool:
+    """The message means the products just talked about together ("compare both", «این دوتا»)."""
+    return bool(_BOTH.search(canonical(text)))
+
+
 _CHEAPER = re.compile(r"\b(?:cheaper|cheapest|less expensive|lower price|arzoontar|arzuntar|arzoon tar)\b|"
                       + _fa(r"(?:ارزون|ارزان|کم قیمت|ارزون قیمت) ?تر(?:ین|ه|ی|یه|ینه)?(?:ش|شو|شون|و|رو)?|قیمت کمتر"))
 _PRICIER = re.compile(r"\b(?:pricier|more expensive|most expensive|priciest|gerountar|gerontar)\b|"
                       + _fa(r"(?:گرون|گران) ?تر(?:ین|ه|ی|یه|ینه)?(?:ش|شو|شون|و|رو)?|قیمت بیشتر"))
 _ORDINALS = (
     (0, re.compile(r"\b(?:first|1st|first one|avali|avalish)\b|" + _fa(r"اولی(?:ش|شو|و|رو|ه)?|اولین"))),
-    (1, re.compile(r"\b(?:second|2nd|second one|the other one|the other|dovomi|dovomish)\b|"
-                   + _fa(r"دومی(?:ش|شو|و|رو|ه)?|اون یکی|آن یکی|اون یکیو|اون یکی رو"))),
+    (1, re.compile(r"\b(?:second|2nd|second one|dovomi|dovomish)\b|" + _fa(r"دومی(?:ش|شو|و|رو|ه)?"))),
     (2, re.compile(r"\b(?:third|3rd|third one|sevomi)\b|" + _fa(r"سومی(?:ش|شو|و|رو|ه)?"))),
 )
 
 
+_OTHER = re.compile(r"\b(?:the other one|the other|other one)\b|" + _fa(r"اون یکی|آن یکی|اون یکیو|اون یکی رو|یکی دیگه"))
+
+
 def choice_among(text: str) -> Optional[str]:
-    """Which of several products just shown the message picks: `cheapest`,
-    `priciest`, or `index:N` (0-based); None if it does not pick by position or price."""
+    """Which of several products just shown the message picks: `cheapest`, `priciest`,
+    `other` (than the one talked about) or `index:N` (0-based); None if it does not pick
+    by position or price."""
     clean = canonical(text)
+    if _OTHER.search(clean):
+        return "other"
     if _CHEAPER.search(clean):
         return "cheapest"
     if _PRICIER.search(clean):

@@ -125,6 +125,7 @@ class Context:
     has_product: bool = False                  # a product was talked about (the `product` slot)
     options: Tuple[str, ...] = ()              # the requests a clarification just offered
     points_at_products: bool = False           # the words point at catalogue products without naming one
+    picked_from_shown: bool = False            # the product was picked among those just shown ("the second")
 
 
 def decide(message: Message, context: Context) -> Move:
@@ -205,6 +206,8 @@ def _inside_form(message: Message, context: Context) -> Move:
             return Move(INTERRUPT, (intent,))
     if intent in answers or intent == FALLBACK:
         return Move(ANSWER)
+    if slot == "products" and clear and intent in PRODUCT_QUESTIONS and intent != "compare_products":
+        return Move(INTERRUPT, (intent,))   # "how much is the nova 12 by the way" while asked what to compare
     if carries_answer and not (clear and intent in REQUESTS and intent not in PRODUCT_QUESTIONS):
         return Move(ANSWER)
     if intent in CLOSING and (short or (clear and not expected.free_text)):
@@ -248,19 +251,29 @@ def _outside_form(message: Message, context: Context) -> Move:
     # "and the S24?" may parse as any product question: the earlier question is the one meant
     elliptic = cues.is_follow_up(message.text) or cues.is_correction(message.text)
     clear_other_request = intent in REQUESTS - PRODUCT_QUESTIONS and message.confidence >= CLEAR_REQUEST_IN_FREE_TEXT
+    if cues.refuses(message.text) and not products and not orders and not clear_other_request:
+        return Move(START, ("stop",))   # "actually no thanks, I'll check the website myself"
     if context.options:
         # the answer to "which of these?" in words: the offered request the NLU leans to most
         chosen = message.likeliest(frozenset(context.options))[0] if intent not in context.options else intent
         if chosen and message.likeliest(frozenset(context.options))[1] >= 0.05:
             return Move(REDO, (chosen,))
+    if context.picked_from_shown and last in PRODUCT_FOLLOW_UPS and elliptic:
+        return Move(REDO, (last,))   # «دومی چی؟» after the price of the first: the second's price
+    if products and cues.compares(message.text) and (context.has_product or len(products) > 1) \
+            and not clear_other_request and intent != "compare_products":
+        return Move(REDO, ("compare_products",))   # "is it cheaper than the sony?" after the JBL
     if products and last in PRODUCT_FOLLOW_UPS and not clear_other_request \
-            and (vague or elliptic and (intent in PRODUCT_QUESTIONS or cues.is_correction(message.text))):
+            and (vague or elliptic and (intent in PRODUCT_QUESTIONS or cues.is_correction(message.text)
+                                        or message.confidence < CLEAR_REQUEST)):   # "and the gopro?" half-read
         return Move(REDO, (last,))
     if orders and not products and last in ORDER_FOLLOW_UPS and (vague or elliptic):
         return Move(REDO, (last,))
     if elliptic and last in PRODUCT_FOLLOW_UPS and not products and context.points_at_products \
             and not clear_other_request:
         return Move(REDO, (last,))   # "hmm, and the jbl?" after a price: the price of a JBL (which one?)
+    if last == "compare_products" and vague and cues.choice_among(message.text) and not clear_other_request:
+        return Move(REDO, ("ask_product_details",))   # «دومی رو بیشتر توضیح بده» after a comparison
     needed = FOLLOW_UP_ENTITY.get(last or "")
     if needed and message.entities.get(needed) and not clear_other_request and (vague or elliptic):
         return Move(REDO, (last,))   # "oops, I meant 5", "sorry, the poco x6, not the redmi" to a comparison
