@@ -6,6 +6,7 @@ them together run end to end in tests/test_conversation_repair.py.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -258,3 +259,61 @@ def test_intent_groups_match_the_rules_and_the_catalogue() -> None:
         assert starts.get(intent) in forms, intent
     grouped = QUESTIONS | CHITCHAT | CLOSING | HUMAN | REQUESTS | {"inform", "affirm", "deny"}
     assert grouped == set(domain["intents"])
+
+
+# --------------------------------------------------------------------------- round 6 cues
+
+
+def test_setting_the_product_talked_about_against_another_is_a_comparison() -> None:
+    context = dataclasses.replace(outside("ask_usage_help"), has_product=True)
+    msg = message("nlu_fallback", "thanks! is it cheaper than the sony headphones?", 0.4, product="AUD-SNY-XM5")
+    assert decide(msg, context).encode() == "redo compare_products"
+    # without a product talked about, one product named is not a comparison
+    assert decide(msg, outside("ask_usage_help")).encode() != "redo compare_products"
+
+
+def test_a_half_understood_follow_up_with_a_product_repeats_the_last_question() -> None:
+    msg = message("report_problem", "hmm and the jbl?", 0.43, product="AUD-JBL-T520")
+    assert decide(msg, outside("ask_price")).encode() == "redo ask_price"
+    sure = message("report_problem", "and the jbl is broken, it does not charge", 0.97, product="AUD-JBL-T520")
+    assert decide(sure, outside("ask_price")).encode() != "redo ask_price"
+
+
+def test_no_thanks_outside_a_form_stops_and_no_thanks_bye_says_goodbye() -> None:
+    assert decide(message("ask_product_details", "actually no thanks, I'll check the website myself", 0.6),
+                  outside("browse_products")).encode() == "start stop"
+    assert decide(message("deny", "no thanks, bye", 0.6), outside("browse_products")).encode() == "start goodbye"
+
+
+def test_the_second_after_a_price_of_the_first_is_the_same_question() -> None:
+    context = dataclasses.replace(outside("ask_price", has_choices=True), picked_from_shown=True)
+    msg = message("browse_products", "دومی چی؟", 0.9, product="LAP-ASU-VB15")
+    assert decide(msg, context).encode() == "redo ask_price"
+
+
+@pytest.mark.parametrize("text, other, both, compares", [
+    ("what about the other one?", True, False, False),
+    ("اون یکی چطوره؟", True, False, False),
+    ("compare both for me", False, True, False),
+    ("این دوتا رو با هم مقایسه کن", False, True, False),
+    ("is it better than the airpods?", False, False, True),
+    ("این بهتر از ایرپاده؟", False, False, True),
+    ("the second one", False, False, False),
+])
+def test_other_both_and_comparison_cues(text: str, other: bool, both: bool, compares: bool) -> None:
+    assert (cues.choice_among(text) == "other") is other
+    assert cues.means_both(text) is both
+    assert cues.compares(text) is compares
+
+
+@pytest.mark.parametrize("text, described", [
+    ("got an issue!", False),
+    ("هدفونم مشکل داره", False),
+    ("I have a problem with my order", False),
+    ("my phone broke", False),
+    ("the screen of my phone is cracked", True),
+    ("صفحه گوشی A55 خط افتاده و تاچش کار نمیکنه", True),
+])
+def test_a_problem_is_described_beyond_saying_there_is_one(text: str, described: bool) -> None:
+    assert cues.describes_something(text) is described
+    assert cues.describes_something(text, minimum=1)   # as the answer to "what happened?", any words do

@@ -252,7 +252,8 @@ def _outside_form(message: Message, context: Context) -> Move:
     elliptic = cues.is_follow_up(message.text) or cues.is_correction(message.text)
     clear_other_request = intent in REQUESTS - PRODUCT_QUESTIONS and message.confidence >= CLEAR_REQUEST_IN_FREE_TEXT
     if cues.refuses(message.text) and not products and not orders and not clear_other_request:
-        return Move(START, ("stop",))   # "actually no thanks, I'll check the website myself"
+        # "actually no thanks, I'll check the website myself"; "no thanks, bye" is a goodbye
+        return Move(START, ("goodbye",) if cues.says_goodbye(message.text) else ("stop",))
     if context.options:
         # the answer to "which of these?" in words: the offered request the NLU leans to most
         chosen = message.likeliest(frozenset(context.options))[0] if intent not in context.options else intent
@@ -272,7 +273,8 @@ def _outside_form(message: Message, context: Context) -> Move:
     if elliptic and last in PRODUCT_FOLLOW_UPS and not products and context.points_at_products \
             and not clear_other_request:
         return Move(REDO, (last,))   # "hmm, and the jbl?" after a price: the price of a JBL (which one?)
-    if last == "compare_products" and vague and cues.choice_among(message.text) and not clear_other_request:
+    if last == "compare_products" and vague and context.has_choices and cues.choice_among(message.text) \
+            and not clear_other_request:
         return Move(REDO, ("ask_product_details",))   # «دومی رو بیشتر توضیح بده» after a comparison
     needed = FOLLOW_UP_ENTITY.get(last or "")
     if needed and message.entities.get(needed) and not clear_other_request and (vague or elliptic):

@@ -38,6 +38,7 @@ tests can show them.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 import time
@@ -196,7 +197,9 @@ class Player:
 
     # -- playing -----------------------------------------------------------------------
     def play(self, conversation: Conversation) -> Result:
-        sender = f"{conversation.id}-{self.run_id}"
+        # a REST sender is at most 64 characters: long ids are cut, with a hash keeping them apart
+        digest = hashlib.sha1(conversation.id.encode()).hexdigest()[:6]
+        sender = f"{conversation.id[:40]}-{digest}-{self.run_id}"
         conversation_id = f"rest:{sender}"
         failures: List[str] = []
         transcript: List[str] = []
