@@ -317,3 +317,41 @@ def test_other_both_and_comparison_cues(text: str, other: bool, both: bool, comp
 def test_a_problem_is_described_beyond_saying_there_is_one(text: str, described: bool) -> None:
     assert cues.describes_something(text) is described
     assert cues.describes_something(text, minimum=1)   # as the answer to "what happened?", any words do
+
+
+def parsed(intent: str, confidence: float, text: str, clauses: tuple, **entities: str) -> Message:
+    return Message.from_parse({"intent": {"name": intent, "confidence": confidence}, "text": text,
+                               "entities": [{"entity": k, "value": v} for k, v in entities.items()],
+                               "requests": [{"intent": c} for c in clauses],
+                               "intent_ranking": [{"name": intent, "confidence": confidence}]})
+
+
+@pytest.mark.parametrize("msg, context, expected", [
+    # "forget the address, cancel it altogether" while asked for the phone number of a change
+    (parsed("stop", 0.86, "na bikhial address, kolan laghvesh kon", ("stop", "cancel_order")),
+     in_form("change_order_form", "phone_number", "change_order", ("order_id",)), "leave cancel_order"),
+    # "forget it, what's my referral code?" while asked what to compare
+    (parsed("ask_referral", 0.68, "نه اصلا ولش کن، کد معرف من چیه؟", ("stop", "ask_referral")),
+     in_form("compare_form", "products", "compare_products"), "leave ask_referral"),
+    # inside a review's text, "forget the review, when was order 100151 delivered?"
+    (parsed("track_order", 0.76, "اصلا بیخیال نظر، بگو سفارش 100151 کی تحویل شده", ("stop", "track_order"),
+            order_id="100151"),
+     in_form("review_form", "review_text", "review_product", ("product", "rating")), "leave track_order"),
+    # "actually I'd rather report a fault" as the return reason
+    (parsed("return_item", 0.65, "hmm, actually I don't want to return it, I'd rather report a fault. the screen "
+            "flickers", ("return_item", "report_problem")),
+     in_form("return_form", "return_reason", "return_item", ("order_id",)), "leave report_problem"),
+    # "wait, actually my real problem is…" is not "wait" when it clearly asks something else
+    (parsed("payment_problem", 0.93, "wait, actually my real problem is that I paid twice for this order", ()),
+     in_form("track_order_form", "phone_number", "track_order", ("order_id",)), "leave payment_problem"),
+    (parsed("inform", 0.93, "wait, let me check my number", ()),
+     in_form("track_order_form", "phone_number", "track_order", ("order_id",)), "hold"),
+])
+def test_dropping_one_request_for_another_in_the_same_message(msg: Message, context: Context, expected: str) -> None:
+    assert decide(msg, context).encode() == expected
+
+
+def test_a_clause_the_splitter_could_not_read_is_the_request_of_the_whole_message() -> None:
+    msg = parsed("track_order", 0.75, "نه ولش، اول بگو سفارش 100073 کجاست", ("deny", "out_of_scope"), order_id="100073")
+    assert msg.requests == ("deny", "track_order")
+    assert decide(msg, outside("ask_product_details", has_choices=True)).encode() == "start track_order"

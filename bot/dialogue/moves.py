@@ -96,6 +96,13 @@ class Message:
             if entity.get("value") is not None:
                 entities.setdefault(str(entity.get("entity")), []).append(str(entity.get("value")))
         requests = tuple(str(r.get("intent")) for r in parse.get("requests") or [] if r.get("intent"))
+        name, confidence = str(intent.get("name") or FALLBACK), float(intent.get("confidence") or 0.0)
+        if name in REQUESTS | QUESTIONS and confidence >= SOME_REQUEST and name not in requests:
+            # «نه ولش، اول بگو سفارش ۱۰۰۰۷۳ کجاست»: the clause the splitter could not read is the
+            # request the whole message was read as
+            unread = [i for i, clause in enumerate(requests) if clause in (FALLBACK, "out_of_scope")]
+            if unread:
+                requests = requests[:unread[-1]] + (name,) + requests[unread[-1] + 1:]
         ranking = tuple((str(r.get("name")), float(r.get("confidence") or 0.0))
                         for r in parse.get("intent_ranking") or [] if r.get("name"))
         return cls(intent=str(intent.get("name") or FALLBACK), confidence=float(intent.get("confidence") or 0.0),
@@ -165,22 +172,26 @@ def _inside_form(message: Message, context: Context) -> Move:
     if slot == "change_request" and cues.looks_like_address_or_time(message.text) \
             and not cues.sounds_like_question(message.text):
         return Move(ANSWER)   # "deliver it on saturday between 10 and 12" is the change, whatever the NLU says
-    if wordy and cues.asks_to_wait(message.text):
+    switch_clause = _other_request_among_clauses(message, context)
+    clear_switch = bool(switch_clause) or (intent in REQUESTS and not same_goal and clear)
+    if wordy and cues.asks_to_wait(message.text) and not clear_switch:
         return Move(HOLD)
     if _corrects_the_form(message, context):
         return Move(ANSWER)   # "no wait, make it the Tune 520": the new value replaces the old one
     if intent == "deny" and slot not in CONFIRMATION_SLOTS and not carries_answer and words <= 3:
         return Move(LEAVE, ("stop",))   # "no" to "which order?" / "your number?": the customer does not want to go on
     stop_words = intent != "stop" or slot != "otp_code" or words <= 3   # "which code? I'm confused" is not a stop
-    if wordy and ((closing and stop_words) or cues.wants_to_stop(message.text)):
+    if wordy and not switch_clause and ((closing and stop_words) or cues.wants_to_stop(message.text)):
         if intent == "thank_you" and slot == "otp_code" and short and not cues.says_goodbye(message.text):
             return Move(INTERRUPT, (intent,))   # politeness while the code is on its way
         if cues.says_goodbye(message.text):
             return Move(LEAVE, ("goodbye",))
         thanks = intent == "thank_you" or (message.ends_closing and message.requests[-1] == "thank_you")
         return Move(LEAVE, ("thank_you",) if thanks and not cues.wants_to_stop(message.text) else ("stop",))
-    switch = _other_request_among_clauses(message, context)
-    if switch and (wordy or slot in CONFIRMATION_SLOTS):
+    switch = switch_clause
+    if switch and (wordy or slot in CONFIRMATION_SLOTS or cues.wants_to_stop(message.text)
+                   or cues.is_correction(message.text)):
+        # (also "forget the review, where is order 100151?" inside any question)
         # "no wait, I don't want to cancel, I want to change the address": the clause that asks
         return Move(LEAVE, (switch,))
     if intent not in answers:
