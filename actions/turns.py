@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from rasa_sdk import Tracker
@@ -97,6 +98,10 @@ def read_turn(tracker: Tracker, domain: Dict[str, Any], journey: Journey) -> Tup
             events.append(SlotSet(LAST_REQUEST_SLOT, request))
         if request in PRODUCT_INTENTS and not message.entities.get("product") and move.kind != INTERRUPT:
             events += _referenced_product(tracker, message, request, points_at)
+        if request == "give_feedback" and move.kind == REDO and not message.entities.get("rating"):
+            score = re.search(r"(?<!\d)(10|[0-9])(?!\d)", message.text)   # "oops, I meant 5!"
+            if score:
+                events.append(SlotSet("rating", score.group(1)))
         if request == "compare_products" and not message.entities.get("product") and cues.means_both(message.text):
             events += _the_two_talked_about(tracker)
         if request == "compare_products" and move.kind == REDO and message.entities.get("product"):
@@ -158,6 +163,8 @@ def _answer(tracker: Tracker, message: Message, form: str, requested: str, fresh
         new_value = cues.corrected_value(message.text) if cues.yes_or_no(message.text) is not True else None
         if new_value and message.intent not in ("affirm",):
             return [SlotSet("change_request", new_value), SlotSet("confirm_change", None)]
+    if requested == "confirm_order" and cues.new_quantity(message.text):
+        return [SlotSet("quantity", str(cues.new_quantity(message.text))), SlotSet("confirm_order", None)]
     if requested in CONFIRMATION_SLOTS:
         value: Any = True if message.intent == "affirm" else False if message.intent == "deny" else message.text
         return [SlotSet(requested, value)]

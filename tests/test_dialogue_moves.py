@@ -355,3 +355,21 @@ def test_a_clause_the_splitter_could_not_read_is_the_request_of_the_whole_messag
     msg = parsed("track_order", 0.75, "نه ولش، اول بگو سفارش 100073 کجاست", ("deny", "out_of_scope"), order_id="100073")
     assert msg.requests == ("deny", "track_order")
     assert decide(msg, outside("ask_product_details", has_choices=True)).encode() == "start track_order"
+
+
+@pytest.mark.parametrize("text, quantity", [
+    ("oh make it 3 please, one for each of my kids", 3), ("make it two", 2), ("۲ تا کن", 2),
+    ("سه تا میخوام", 3), ("yes", None), ("بله ثبت کن", None), ("make it 50", None),
+])
+def test_a_new_quantity_at_the_order_confirmation(text: str, quantity: object) -> None:
+    assert cues.new_quantity(text) == quantity
+    context = in_form("place_order_form", "confirm_order", "place_order", ("product", "phone_number"))
+    if quantity:
+        assert decide(message("change_order", text, 0.84), context).encode() == "answer"
+
+
+def test_a_question_about_the_goal_while_asked_for_a_number_is_answered_first() -> None:
+    context = in_form("return_form", "phone_number", "return_item", ("order_id",))
+    assert decide(message("return_item", "اگه پسش بدم پولم کی برمیگرده؟", 0.99), context).encode() == \
+        "interrupt ask_warranty"
+    assert decide(message("return_item", "I want to return it", 0.99), context).encode() == "answer"

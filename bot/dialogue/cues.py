@@ -124,6 +124,30 @@ def means_both(text: str) -> bool:
     return bool(_BOTH.search(canonical(text)))
 
 
+_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+                 "ten": 10, "یک": 1, "یه": 1, "دو": 2, "سه": 3, "چهار": 4, "پنج": 5, "شش": 6, "هفت": 7, "هشت": 8,
+                 "نه": 9, "ده": 10}
+_NUMBER = r"(\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten)"
+_NEW_QUANTITY = (
+    re.compile(rf"\b(?:make it|make that|change it to|change the quantity to|i want|i need|i'?ll take|actually)\s+{_NUMBER}\b"),
+    re.compile(rf"\b{_NUMBER}\s+(?:of them|of those|pieces|pcs|units|items)\b"),
+    re.compile(_fa(r"(\d{1,2}|یک|یه|دو|سه|چهار|پنج|شش|هفت|هشت|ده) ?(?:تا|عدد|دونه)(?: ?(?:کن|بکن|بکنش|بشه|باشه|میخوام|بذار|بزار))?")),
+)
+
+
+def new_quantity(text: str) -> Optional[int]:
+    """A quantity the customer changes to at a confirmation ("oh make it 3 please", «۲ تا کن»)."""
+    clean = canonical(text)
+    for pattern in _NEW_QUANTITY:
+        found = pattern.search(clean)
+        if found:
+            word = found.group(1)
+            number = int(word) if word.isdigit() else _NUMBER_WORDS.get(word)
+            if number and 1 <= number <= 20:
+                return number
+    return None
+
+
 _CHEAPER = re.compile(r"\b(?:cheaper|cheapest|less expensive|lower price|arzoontar|arzuntar|arzoon tar)\b|"
                       + _fa(r"(?:ارزون|ارزان|کم قیمت|ارزون قیمت) ?تر(?:ین|ه|ی|یه|ینه)?(?:ش|شو|شون|و|رو)?|قیمت کمتر"))
 _PRICIER = re.compile(r"\b(?:pricier|more expensive|most expensive|priciest|gerountar|gerontar)\b|"

@@ -176,6 +176,8 @@ def _inside_form(message: Message, context: Context) -> Move:
     clear_switch = bool(switch_clause) or (intent in REQUESTS and not same_goal and clear)
     if wordy and cues.asks_to_wait(message.text) and not clear_switch:
         return Move(HOLD)
+    if slot == "confirm_order" and cues.new_quantity(message.text):
+        return Move(ANSWER)   # "oh make it 3 please": the new quantity, and the confirmation asked again
     if _corrects_the_form(message, context):
         return Move(ANSWER)   # "no wait, make it the Tune 520": the new value replaces the old one
     if intent == "deny" and slot not in CONFIRMATION_SLOTS and not carries_answer and words <= 3:
@@ -205,6 +207,10 @@ def _inside_form(message: Message, context: Context) -> Move:
             return Move(INTERRUPT, (intent,))
         if intent in REQUESTS and not same_goal:
             return Move(LEAVE, (intent,))
+    if wordy and same_goal and intent in QUESTION_ABOUT_GOAL and cues.sounds_like_question(message.text) \
+            and not carries_answer:
+        # «اگه پسش بدم پولم کی برمیگرده؟» while asked for the phone number of a return: the policy, then the number
+        return Move(INTERRUPT, (QUESTION_ABOUT_GOAL[intent],))
     if wordy and intent == FALLBACK and cues.sounds_like_question(message.text):
         leaning, likelihood = message.likeliest(QUESTIONS | CHITCHAT)
         if leaning and likelihood >= LEANING:   # «روشهای پرداختتون چیه؟» half understood, asked for a number
