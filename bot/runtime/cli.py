@@ -7,6 +7,7 @@ import os
 import secrets
 import sys
 import time
+from typing import Optional
 
 from bot import settings
 
@@ -65,11 +66,35 @@ def setup_started_at() -> float:
         return time.time()
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def open_rest_refusal(host: str) -> Optional[str]:
+    """Why `run` must not listen on `host`, or None.
+
+    The REST channel answers any `sender`, so off loopback without `HAMSAFAR_REST_TOKEN`
+    anyone who guesses a sender could read and act in that customer's conversation
+    (an SMS-verified one included). Allowed only when the operator says so explicitly
+    with `HAMSAFAR_ALLOW_OPEN_REST=1` (e.g. a reverse proxy that authenticates)."""
+    if host in LOOPBACK_HOSTS or settings.env_secret("HAMSAFAR_REST_TOKEN"):
+        return None
+    if os.environ.get("HAMSAFAR_ALLOW_OPEN_REST", "").strip().lower() in ("1", "true", "yes"):
+        return None
+    return (f"[hamsafar] refusing to listen on {host} without HAMSAFAR_REST_TOKEN: the REST channel would let "
+            "anyone who guesses a sender into that customer's conversation. Set HAMSAFAR_REST_TOKEN (callers send "
+            "'Authorization: Bearer <token>'), listen on 127.0.0.1, or set HAMSAFAR_ALLOW_OPEN_REST=1 if something "
+            "in front authenticates the REST callers.")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from bot.runtime.setup import child_environment, prepare_all
     from bot.runtime.supervisor import ManagedProcess, Supervisor, wait_for_http
 
     started = setup_started_at()
+    refusal = open_rest_refusal(args.host)
+    if refusal:
+        print(refusal, file=sys.stderr, flush=True)
+        return 2
     if not args.skip_setup:
         prepare_all(train=not args.skip_train)
     env = child_environment({
