@@ -128,3 +128,18 @@ def test_timeout_and_refused_connection(shop: FakeShopRest) -> None:
     shop.stop()
     with pytest.raises(CRMUnavailable, match="connection"):
         slow.get_customer("C001")
+
+
+@pytest.mark.parametrize("value", ["..", ".", "%2e%2e", "a/b", "a?b=1", "a#b", "../customers"])
+def test_every_path_segment_is_encoded(shop: FakeShopRest, crm: RestCRM, value: str) -> None:
+    """A product or order id typed by a customer stays one segment of its own resource:
+    `..` cannot reach the API root, `/`, `?` and `#` cannot add paths or queries (#17 finding 4)."""
+    before = len(shop.requests)
+    assert crm.get_product(value) is None
+    assert crm.get_order(value) is None
+    paths = [path for _, path, _ in shop.requests[before:]]
+    assert len(paths) == 2, paths
+    for path, resource in zip(paths, ("products", "orders")):
+        prefix, _, segment = path.rpartition(f"/{resource}/")
+        assert segment and "/" not in segment and "?" not in segment and "#" not in segment, path
+        assert segment not in ("..", "."), path

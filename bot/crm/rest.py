@@ -105,7 +105,11 @@ class RestCRM(CRM):
 
     @staticmethod
     def _seg(value: str) -> str:
-        return quote(str(value), safe="")
+        """One path segment, every reserved character encoded; a segment of dots only
+        ("..", ".") is encoded too, or URL normalisation would climb out of the resource."""
+        text = str(value)
+        encoded = quote(text, safe="")
+        return encoded.replace(".", "%2E") if text and set(text) <= {"."} else encoded
 
     def _one(self, cls: Type[T], path: str, **params: Any) -> Optional[T]:
         body = self._call("GET", path, params=params)
