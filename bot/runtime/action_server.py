@@ -46,6 +46,9 @@ def main(argv: Optional[list] = None) -> None:
     parser.add_argument("--actions", default="actions")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from bot.runtime import log_redaction
+
+    log_redaction.install()   # httpx logs URLs, which may carry a shop's keys
     init_db()
     app = build_app(os.environ.get("HAMSAFAR_ACTION_TOKEN") or None, args.actions)
     app.run(args.host, args.port, workers=1, access_log=False)

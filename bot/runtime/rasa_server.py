@@ -53,6 +53,9 @@ def apply() -> None:
 
 def main() -> None:
     apply()
+    from bot.runtime import log_redaction
+
+    log_redaction.install()
     from rasa.__main__ import main as rasa_main
 
     rasa_main()
