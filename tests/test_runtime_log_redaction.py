@@ -14,6 +14,15 @@ from bot.runtime import log_redaction
 from tests.fakes.woocommerce_server import FakeWooCommerce
 
 
+@pytest.fixture(autouse=True)
+def httpx_logs_reach_the_capture(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Earlier modules of the same worker (Rasa's logging set-up) may quiet or detach httpx's logger."""
+    logger = logging.getLogger("httpx")
+    monkeypatch.setattr(logger, "disabled", False)
+    monkeypatch.setattr(logger, "propagate", True)
+    monkeypatch.setattr(logger, "level", logging.INFO)
+
+
 @pytest.fixture
 def woo() -> Iterator[FakeWooCommerce]:
     fake = FakeWooCommerce("ck_live_1234", "cs_live_5678")
@@ -27,7 +36,7 @@ def test_httpx_request_lines_of_a_query_string_shop_keep_no_key(woo: FakeWooComm
                                                                  caplog: pytest.LogCaptureFixture) -> None:
     log_redaction.install()
     crm = WooCommerceCRM(woo.url, "ck_live_1234", "cs_live_5678", local_url=f"sqlite:///{tmp_path / 'l.db'}")
-    with caplog.at_level(logging.INFO):
+    with caplog.at_level(logging.INFO, logger="httpx"):
         assert crm.get_product("MOB-SAM-A55") is not None
     requests = [r.getMessage() for r in caplog.records if r.name == "httpx"]
     assert requests, "httpx logged no request line: nothing was checked"
@@ -41,7 +50,7 @@ def test_values_of_secret_environment_variables_are_masked_anywhere(monkeypatch:
     monkeypatch.setenv("HAMSAFAR_OTP_PEPPER", "pepper-value-42")
     monkeypatch.setenv("HAMSAFAR_SHOP_NAME", "not-a-secret-name")
     log_redaction.install()
-    with caplog.at_level(logging.INFO):
+    with caplog.at_level(logging.INFO, logger="httpx"):
         logging.getLogger("httpx").info("POST https://api.kavenegar.com/v1/%s/sms/send.json", "6A7B8C9D-kavenegar-key")
         logging.getLogger("httpx").info("pepper is pepper-value-42, shop is not-a-secret-name")
     assert "6A7B8C9D-kavenegar-key" not in caplog.text and "pepper-value-42" not in caplog.text
