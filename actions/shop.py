@@ -44,6 +44,16 @@ def product_in_question(tracker: Tracker) -> List[str]:
     return [str(current)] if current and cues.refers_back(latest_text(tracker)) else []
 
 
+def ran_since_the_message(tracker: Tracker, action: str) -> bool:
+    """`action` already ran for the latest customer message."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return False
+        if event.get("event") == "action" and event.get("name") == action:
+            return True
+    return False
+
+
 def talked_about(tracker: Tracker, product: Product) -> List[EventType]:
     """The product an answer was about becomes the one the conversation talks about ("how much
     is it?" next) — unless a form holds its own product (a side question inside an order)."""
@@ -72,8 +82,12 @@ class ActionShopInfo(Action):
         language = reply_language(tracker)
         data = policy()
         asked = requested_intents(tracker)
-        wants_contact = "ask_contact_info" in asked if set(asked) & {"ask_contact_info", "ask_about_company"} \
-            else last_goal_intent(tracker, ("ask_about_company", "ask_contact_info")) == "ask_contact_info"
+        both = {"ask_contact_info", "ask_about_company"} <= set(asked)
+        if both:   # "who are you and where is your store?": runs twice, about first, then contact
+            wants_contact = ran_since_the_message(tracker, self.name())
+        else:
+            wants_contact = "ask_contact_info" in asked if set(asked) & {"ask_contact_info", "ask_about_company"} \
+                else last_goal_intent(tracker, ("ask_about_company", "ask_contact_info")) == "ask_contact_info"
         if wants_contact:
             contact = data.get("contact") or {}
             say(dispatcher, "contact_info", language, phone=digits(contact.get("phone", ""), language),

@@ -84,6 +84,20 @@ def test_hands_off_after_n_fallbacks_in_a_row(monkeypatch):
     assert predicted(two)[0] is None
 
 
+def test_messages_the_conversation_understood_are_not_fallbacks(monkeypatch):
+    """"apple watch se" (details) then "nice, I'll take this one" (an order): the NLU knew
+    neither, the conversation understood both (a dialogue move) — no hand-off."""
+    monkeypatch.delenv("HAMSAFAR_HANDOFF_AFTER_FALLBACKS", raising=False)
+    understood = tracker(user("apple watch se", "nlu_fallback"), SlotSet("dialogue_move", "redo ask_product_details"),
+                         ActionExecuted("action_product_details"), ActionExecuted(ACTION_LISTEN_NAME),
+                         user("nice, I'll take this one", "nlu_fallback"), SlotSet("dialogue_move", "redo place_order"))
+    assert consecutive_fallbacks(understood) == 0 and predicted(understood)[0] is None
+    half = tracker(user("apple watch se", "nlu_fallback"), SlotSet("dialogue_move", "redo ask_product_details"),
+                   ActionExecuted("action_product_details"), ActionExecuted(ACTION_LISTEN_NAME),
+                   user("asdf qwer", "nlu_fallback"))
+    assert consecutive_fallbacks(half) == 1 and predicted(half)[0] is None
+
+
 def test_hands_off_a_frustrated_customer(monkeypatch):
     t = tracker(user("کلاهبردارید!!!", "report_problem", {"label": "negative", "score": -0.9, "frustrated": True}))
     assert predicted(t)[0] == "action_request_human"

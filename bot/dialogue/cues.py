@@ -34,8 +34,7 @@ def _fa(pattern: str) -> str:
 
 
 # "what?", «چی گفتی؟» — the customer did not get the last answer. Whole message only.
-_REPEAT = re.compile(
-    r"^(?:(?:sorry|pardon|excuse me|um+|uh+|eh|huh)[ ,]*)?"
+_REPEAT_PHRASE = (
     r"(?:what|wait what|what\?+|huh|pardon|sorry|come again|say (?:that|it) again|say again|"
     r"(?:can|could) you (?:please )?(?:repeat|say) (?:that|it)(?: again)?|repeat(?: that| it)?(?: please)?|"
     r"what did you (?:just )?say|i didn'?t (?:get|catch|understand) (?:that|it|you)|what was that|"
@@ -44,6 +43,11 @@ _REPEAT = re.compile(
     r"متوجه نشدم|نفهمیدم|دوباره بگو|دوباره بگید|دوباره بگین|یه بار دیگه بگو|یه بار دیگه بگید|"
     r"یک بار دیگر بگویید|تکرار کن|تکرار کنید|میشه تکرار کنی|میشه تکرار کنید|میشه دوباره بگی|"
     r"میشه دوباره بگید|یعنی چی)"
+)
+# one or two such phrases ("chi? nafahmidam", "huh? say that again") and nothing else
+_REPEAT = re.compile(
+    r"^(?:(?:sorry|pardon|excuse me|um+|uh+|eh|huh)[ ,]*)?"
+    + _REPEAT_PHRASE + r"(?:[ ?!.؟,،]+" + _REPEAT_PHRASE + r")?"
     r"(?: please| لطفا)?[ ?!.؟]*$"
 )
 
@@ -190,8 +194,8 @@ _STOP_STRONG = re.compile(
     r"i'?ll do (?:it|that) later|i'?ll (?:just )?check (?:it )?(?:myself|later|on the website)|bikhial|bikhiyal|"
     r"velesh kon)\b|"
     + _fa(r"بیخیال|بی خیال|ولش کن|ولش|نگهش میدارم|نگهش می دارم|منصرف شدم|پشیمون شدم از|لازم نیست دیگه|دیگه لازم نیست"))
-_STOP_WEAK = re.compile(r"\b(?:not now|maybe later|later|skip it|no need|baadan|ba'?adan)\b|"
-                        + _fa(r"مهم نیست|لازم نیست|بعدا|بعداً|فعلا نه|الان نه|نمیخوام|نمی خوام"))
+_STOP_WEAK = re.compile(r"\b(?:not now|maybe later|later|skip it|no need|baadan|ba'?adan|i'?ll think about it)\b|"
+                        + _fa(r"مهم نیست|لازم نیست|بعدا|بعداً|فعلا نه|الان نه|نمیخوام|نمی خوام|بهش فکر میکنم|فکرامو میکنم|فکرامو بکنم"))
 
 
 def wants_to_stop(text: str, strong_only: bool = False) -> bool:

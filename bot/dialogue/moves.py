@@ -176,6 +176,10 @@ def _inside_form(message: Message, context: Context) -> Move:
     clear_switch = bool(switch_clause) or (intent in REQUESTS and not same_goal and clear)
     if wordy and cues.asks_to_wait(message.text) and not clear_switch:
         return Move(HOLD)
+    if slot in CONFIRMATION_SLOTS and not carries_answer and cues.yes_or_no(message.text) is None \
+            and (cues.says_goodbye(message.text) or cues.wants_to_stop(message.text)):
+        # "hmm I'll think about it, bye" when asked to confirm: nothing is done, and goodbye
+        return Move(LEAVE, ("goodbye",) if cues.says_goodbye(message.text) else ("stop",))
     if slot == "confirm_order" and cues.new_quantity(message.text):
         return Move(ANSWER)   # "oh make it 3 please": the new quantity, and the confirmation asked again
     if _corrects_the_form(message, context):

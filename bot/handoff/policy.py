@@ -44,9 +44,16 @@ REQUEST_ACTION = "action_request_human"
 FALLBACK_INTENT = "nlu_fallback"
 
 
+MOVE_SLOT = "dialogue_move"   # set by the action server for a message the conversation understood
+
+
 def consecutive_fallbacks(tracker: DialogueStateTracker) -> int:
-    """Customer messages in a row, newest first, that were not understood (this session, since the last handoff)."""
+    """Customer messages in a row, newest first, that were not understood (this session, since
+    the last handoff). A message the NLU did not classify but the conversation understood — a
+    bare product name, "I'll take this one" after a price (a `dialogue_move` was set for it,
+    bot/dialogue) — is understood."""
     count = 0
+    repaired = False   # a dialogue move was set after the user message being looked at
     for event in reversed(tracker.events):
         if isinstance(event, SessionStarted):
             break
@@ -54,11 +61,14 @@ def consecutive_fallbacks(tracker: DialogueStateTracker) -> int:
             break
         if isinstance(event, ActionExecuted) and event.action_name == REQUEST_ACTION:
             break
+        if isinstance(event, SlotSet) and event.key == MOVE_SLOT and event.value:
+            repaired = True
         if isinstance(event, UserUttered):
-            if (event.intent or {}).get("name") == FALLBACK_INTENT:
+            if (event.intent or {}).get("name") == FALLBACK_INTENT and not repaired:
                 count += 1
             else:
                 break
+            repaired = False
     return count
 
 
@@ -76,7 +86,7 @@ def is_frustrated(tracker: DialogueStateTracker) -> bool:
         return False
     if message.intent_name in CONVERSATIONAL_INTENTS:
         return False
-    if str(tracker.get_slot("dialogue_move") or "").startswith(CONVERSATIONAL_MOVES):
+    if str(tracker.get_slot(MOVE_SLOT) or "").startswith(CONVERSATIONAL_MOVES):
         return False
     sentiment = (message.parse_data or {}).get("sentiment") or {}
     return bool(sentiment.get("frustrated"))
