@@ -373,3 +373,15 @@ def test_a_question_about_the_goal_while_asked_for_a_number_is_answered_first() 
     assert decide(message("return_item", "اگه پسش بدم پولم کی برمیگرده؟", 0.99), context).encode() == \
         "interrupt ask_warranty"
     assert decide(message("return_item", "I want to return it", 0.99), context).encode() == "answer"
+
+
+def test_a_goodbye_or_a_pause_at_a_confirmation_confirms_nothing() -> None:
+    context = in_form("place_order_form", "confirm_order", "place_order", ("product", "phone_number"))
+    assert decide(message("nlu_fallback", "hmm I'll think about it, bye", 0.4), context).encode() == "leave goodbye"
+    assert decide(message("nlu_fallback", "بهش فکر میکنم", 0.4), context).encode() == "leave stop"
+    assert decide(message("affirm", "yes please, bye", 0.9), context).encode() == "answer"
+
+
+@pytest.mark.parametrize("text", ["chi? nafahmidam", "چی؟ متوجه نشدم", "huh? say that again"])
+def test_two_ways_of_saying_what_in_one_message_ask_to_repeat(text: str) -> None:
+    assert cues.asks_to_repeat(text)
