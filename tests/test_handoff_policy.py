@@ -105,6 +105,14 @@ def test_hands_off_a_frustrated_customer(monkeypatch):
     assert predicted(t)[0] is None
 
 
+def test_buying_is_not_frustration_whatever_the_sentiment_score(monkeypatch):
+    scored_upset = {"label": "negative", "score": -0.5, "frustrated": True}
+    sale = tracker(user("nice, I'll take this one", "place_order", scored_upset))
+    assert predicted(sale)[0] is None
+    angry = tracker(user("this is useless, nobody answers me", "complain", scored_upset))
+    assert predicted(angry)[0] == "action_request_human"
+
+
 def test_listens_after_the_handoff_action():
     t = tracker(user("کلاهبردارید!!!", "report_problem", {"label": "negative", "score": -0.9, "frustrated": True}),
                 ActionExecuted("action_request_human"))

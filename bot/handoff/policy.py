@@ -88,6 +88,10 @@ def is_frustrated(tracker: DialogueStateTracker) -> bool:
         return False
     if str(tracker.get_slot(MOVE_SLOT) or "").startswith(CONVERSATIONAL_MOVES):
         return False
+    from bot.dialogue import cues
+
+    if cues.wants_it(message.text or "") or cues.acknowledges(message.text or ""):
+        return False   # "nice, I'll take this one" is a sale, whatever the sentiment model scores
     sentiment = (message.parse_data or {}).get("sentiment") or {}
     return bool(sentiment.get("frustrated"))
 
