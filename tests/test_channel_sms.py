@@ -249,6 +249,17 @@ def test_code_sender_is_synchronous_for_identity(fake):
     result = sender.send("09121234567", "کد تأیید همسفر: 123456")
     assert result.status == "sent"
     assert fake.delivered[-1]["text"] == "کد تأیید همسفر: 123456"
+    # the gateway got the code; the SMS log did not (#17 finding 7)
+    from bot.channels.models import SmsMessage
+    from bot.db import session_scope
+
+    with session_scope() as session:
+        stored = [r.text for r in session.query(SmsMessage).filter_by(kind="otp")]
+    assert stored and all("123456" not in text and "••••••" in text for text in stored), stored
+    sender.send("09121234567", "کد تأیید همسفر: ۶۵۴۳۲۱")
+    with session_scope() as session:
+        stored = [r.text for r in session.query(SmsMessage).filter_by(kind="otp")]
+    assert not any("۶۵۴۳۲۱" in text or "654321" in text for text in stored), stored
 
 
 @pytest.mark.parametrize("gateway", ["kavenegar", "twilio"])

@@ -28,6 +28,7 @@ import asyncio
 import concurrent.futures
 import datetime as dt
 import logging
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Set
@@ -61,6 +62,15 @@ CONFIRM = {
     },
 }
 TWIML_EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+
+
+_CODE = re.compile(r"(?<![0-9۰-۹٠-٩])[0-9۰-۹٠-٩]{4,8}(?![0-9۰-۹٠-٩])")
+
+
+def stored_text(text: str, kind: str) -> str:
+    """What the SMS log keeps of a message: a one-time code is never stored — its digits are
+    masked (the gateway gets the real text; the log only shows that a code was sent)."""
+    return _CODE.sub(lambda m: "•" * len(m.group(0)), text) if kind == "otp" else text
 
 
 @dataclass
@@ -165,7 +175,7 @@ class SmsOutput(ProactiveOutput):
             row = session.query(SmsMessage).filter_by(idempotency_key=key).one_or_none()
             if row is None:
                 row = SmsMessage(
-                    idempotency_key=key, gateway=self.gateway.name, phone=number, text=text, kind=kind,
+                    idempotency_key=key, gateway=self.gateway.name, phone=number, text=stored_text(text, kind), kind=kind,
                     status="pending", encoding=info.encoding, segments=info.segments, cost=cost,
                     currency=self.currency, attempts=0,
                 )
