@@ -210,6 +210,34 @@ def test_rows_pending_at_shutdown_are_spooled_and_replayed(sqlite_url: str, tmp_
     assert not (tmp_path / "touchpoints-spool-1.jsonl").exists()
 
 
+def test_a_corrupt_spool_line_is_quarantined_and_the_rest_recorded(sqlite_url: str, tmp_path: Path) -> None:
+    """A torn or corrupt line (a crash mid-write, a disk error) does not stop the replay:
+    it is set aside in touchpoints-quarantine.jsonl and every other row is recorded (#17 finding 12)."""
+    init_db(sqlite_url)
+    path = sqlite_url.replace("sqlite:///", "")
+    blocker = sqlite3.connect(path, timeout=1)
+    blocker.execute("BEGIN EXCLUSIVE")
+    recorder = record(sqlite_url, tmp_path, conversation("torn"))
+    time.sleep(0.5)
+    recorder.close(timeout_s=1)
+    blocker.rollback()
+    blocker.close()
+    spool = tmp_path / "touchpoints-spool-1.jsonl"
+    lines = spool.read_text(encoding="utf-8").splitlines()
+    assert len(lines) >= 2, lines
+    spool.write_text("\n".join(lines[:1] + ['{"conversation_id": "torn", "occ', "not json at all"] + lines[1:]) + "\n",
+                     encoding="utf-8")
+    replay = TouchpointRecorder(sqlite_url, flush_interval_s=0.05, spool_path=spool).start()
+    deadline = time.monotonic() + 10
+    while count_rows(get_engine(sqlite_url), conversation_id="torn") < 4 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    replay.close()
+    assert count_rows(get_engine(sqlite_url), conversation_id="torn") == 4
+    quarantined = (tmp_path / "touchpoints-quarantine.jsonl").read_text(encoding="utf-8").splitlines()
+    assert quarantined == ['{"conversation_id": "torn", "occ', "not json at all"]
+    assert not spool.exists() and not spool.with_suffix(".replaying").exists()
+
+
 def test_postgres_outage_mid_stream_loses_and_doubles_nothing(fresh_postgres_url: str, tmp_path: Path) -> None:
     from tests.conftest import postgres_url
 

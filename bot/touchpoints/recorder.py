@@ -165,6 +165,14 @@ class TouchpointRecorder:
             for item in items:
                 handle.write(json.dumps(item, default=str, ensure_ascii=False) + "\n")
 
+    def _quarantine(self, lines: List[str]) -> None:
+        """Keep spool lines that cannot be read aside, for a person to look at, and go on."""
+        target = _quarantine_path(self.spool_path)
+        with self._spool_lock, open(target, "a", encoding="utf-8") as handle:
+            for line in lines:
+                handle.write(line + "\n")
+        logger.warning("touchpoints: %d unreadable spool line(s) moved to %s", len(lines), target)
+
     def _replay_spool(self) -> None:
         """Insert rows (and re-feed events) left in spool files by this or an earlier process."""
         for path in sorted(self.spool_path.parent.glob("touchpoints-spool-*.jsonl")):
@@ -177,18 +185,30 @@ class TouchpointRecorder:
             except OSError:
                 continue
             rows: List[Dict[str, Any]] = []
-            for line in claimed.read_text(encoding="utf-8").splitlines():
-                item = json.loads(line)
-                if "__event__" in item:
-                    rows += self._assembler.feed(item["__event__"])
-                else:
-                    rows.append(_revive(item))
+            bad: List[str] = []
+            for line in claimed.read_text(encoding="utf-8", errors="replace").splitlines():
+                if not line.strip():
+                    continue
+                try:
+                    item = json.loads(line)
+                    if "__event__" in item:
+                        rows += self._assembler.feed(item["__event__"])
+                    else:
+                        rows.append(_revive(item))
+                except Exception:  # noqa: BLE001 - a torn or corrupt line must not stop the others
+                    bad.append(line)
+            if bad:
+                self._quarantine(bad)
             try:
                 insert_rows(self._engine_ready(), rows)
                 claimed.unlink()
             except Exception:  # noqa: BLE001 - still down: put the file back for later
                 claimed.rename(path)
                 return
+
+
+def _quarantine_path(spool_path: Path) -> Path:
+    return spool_path.parent / "touchpoints-quarantine.jsonl"
 
 
 def _owner_alive(path: Path) -> bool:
