@@ -113,7 +113,8 @@ def customer_turns(bot: BotServer, conversation: str) -> List[Dict[str, Any]]:
 
 def test_a_persian_conversation_on_bale_with_buttons_contact_and_the_website(bot: BotServer, bale: FakeBale) -> None:
     chat = BaleChat(bot, bale)
-    assert bale.sent("deleteWebhook"), "polling starts by removing a webhook"
+    # polling starts in the background once the server is up: wait for it, do not race it
+    assert wait_for(lambda: bale.sent("deleteWebhook"), 60), "polling starts by removing a webhook"
     assert all("allowed_updates" not in p for p in bale.sent("getUpdates"))
 
     # 1. a Persian greeting is answered in Persian
