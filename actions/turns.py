@@ -163,8 +163,9 @@ def _answer(tracker: Tracker, message: Message, form: str, requested: str, fresh
         new_value = cues.corrected_value(message.text) if cues.yes_or_no(message.text) is not True else None
         if new_value and message.intent not in ("affirm",):
             return [SlotSet("change_request", new_value), SlotSet("confirm_change", None)]
-    if requested == "confirm_order" and cues.new_quantity(message.text):
-        return [SlotSet("quantity", str(cues.new_quantity(message.text))), SlotSet("confirm_order", None)]
+    quantity = cues.new_quantity(message.text) if requested == "confirm_order" else None
+    if quantity:
+        return [SlotSet("quantity", str(quantity)), SlotSet("confirm_order", None)]
     if requested in CONFIRMATION_SLOTS:
         value: Any = True if message.intent == "affirm" else False if message.intent == "deny" else message.text
         return [SlotSet(requested, value)]

@@ -190,16 +190,20 @@ def test_sqlite_outage_mid_stream_loses_and_doubles_nothing(sqlite_url: str, tmp
     assert per_conversation == {s: 4 for s in senders}
 
 
-def test_rows_pending_at_shutdown_are_spooled_and_replayed(sqlite_url: str, tmp_path: Path) -> None:
+def spool_while_the_database_is_locked(sqlite_url: str, tmp_path: Path, sender: str) -> None:
+    """Record a conversation while SQLite is locked, and close: its rows end in the spool file."""
     init_db(sqlite_url)
-    path = sqlite_url.replace("sqlite:///", "")
-    blocker = sqlite3.connect(path, timeout=1)
+    blocker = sqlite3.connect(sqlite_url.replace("sqlite:///", ""), timeout=1)
     blocker.execute("BEGIN EXCLUSIVE")
-    recorder = record(sqlite_url, tmp_path, conversation("spool"))
+    recorder = record(sqlite_url, tmp_path, conversation(sender))
     time.sleep(0.5)
     recorder.close(timeout_s=1)
     blocker.rollback()
     blocker.close()
+
+
+def test_rows_pending_at_shutdown_are_spooled_and_replayed(sqlite_url: str, tmp_path: Path) -> None:
+    spool_while_the_database_is_locked(sqlite_url, tmp_path, "spool")
     assert (tmp_path / "touchpoints-spool-1.jsonl").exists(), "pending rows were not saved at shutdown"
     replay = TouchpointRecorder(sqlite_url, flush_interval_s=0.05, spool_path=tmp_path / "touchpoints-spool-1.jsonl").start()
     deadline = time.monotonic() + 10
@@ -213,15 +217,7 @@ def test_rows_pending_at_shutdown_are_spooled_and_replayed(sqlite_url: str, tmp_
 def test_a_corrupt_spool_line_is_quarantined_and_the_rest_recorded(sqlite_url: str, tmp_path: Path) -> None:
     """A torn or corrupt line (a crash mid-write, a disk error) does not stop the replay:
     it is set aside in touchpoints-quarantine.jsonl and every other row is recorded (#17 finding 12)."""
-    init_db(sqlite_url)
-    path = sqlite_url.replace("sqlite:///", "")
-    blocker = sqlite3.connect(path, timeout=1)
-    blocker.execute("BEGIN EXCLUSIVE")
-    recorder = record(sqlite_url, tmp_path, conversation("torn"))
-    time.sleep(0.5)
-    recorder.close(timeout_s=1)
-    blocker.rollback()
-    blocker.close()
+    spool_while_the_database_is_locked(sqlite_url, tmp_path, "torn")
     spool = tmp_path / "touchpoints-spool-1.jsonl"
     lines = spool.read_text(encoding="utf-8").splitlines()
     assert len(lines) >= 2, lines

@@ -162,8 +162,8 @@ def _inside_form(message: Message, context: Context) -> Move:
 
     if intent in HUMAN and (clear or (short and not expected.free_text)):
         return Move(LEAVE, (intent,))
-    asks_other = (intent in REQUESTS and not same_goal and message.confidence >= SOME_REQUEST) \
-        or bool(_other_request_among_clauses(message, context))
+    switch_clause = _other_request_among_clauses(message, context)   # "…, cancel it altogether"
+    asks_other = (intent in REQUESTS and not same_goal and message.confidence >= SOME_REQUEST) or bool(switch_clause)
     if cues.wants_to_stop(message.text, strong_only=True) and not carries_answer and not asks_other:
         # "you know what, I'll keep it" — but "never mind that, cancel my order" is a new request
         return Move(LEAVE, ("goodbye",) if cues.says_goodbye(message.text) else ("stop",))
@@ -172,7 +172,6 @@ def _inside_form(message: Message, context: Context) -> Move:
     if slot == "change_request" and cues.looks_like_address_or_time(message.text) \
             and not cues.sounds_like_question(message.text):
         return Move(ANSWER)   # "deliver it on saturday between 10 and 12" is the change, whatever the NLU says
-    switch_clause = _other_request_among_clauses(message, context)
     clear_switch = bool(switch_clause) or (intent in REQUESTS and not same_goal and clear)
     if wordy and cues.asks_to_wait(message.text) and not clear_switch:
         return Move(HOLD)
@@ -194,12 +193,11 @@ def _inside_form(message: Message, context: Context) -> Move:
             return Move(LEAVE, ("goodbye",))
         thanks = intent == "thank_you" or (message.ends_closing and message.requests[-1] == "thank_you")
         return Move(LEAVE, ("thank_you",) if thanks and not cues.wants_to_stop(message.text) else ("stop",))
-    switch = switch_clause
-    if switch and (wordy or slot in CONFIRMATION_SLOTS or cues.wants_to_stop(message.text)
+    if switch_clause and (wordy or slot in CONFIRMATION_SLOTS or cues.wants_to_stop(message.text)
                    or cues.is_correction(message.text)):
         # (also "forget the review, where is order 100151?" inside any question)
         # "no wait, I don't want to cancel, I want to change the address": the clause that asks
-        return Move(LEAVE, (switch,))
+        return Move(LEAVE, (switch_clause,))
     if intent not in answers:
         # "thanks — and what's the warranty?" inside a form: the questions, then the form
         asked = _several_requests(message)

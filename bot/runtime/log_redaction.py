@@ -30,23 +30,26 @@ def secret_values() -> List[str]:
     return sorted(values, key=len, reverse=True)
 
 
-def redact(text: str) -> str:
-    """`text` with secret query parameters and secret values masked."""
+def redact(text: str, values: List[str]) -> str:
+    """`text` with secret query parameters and the secret `values` masked."""
     text = _SECRET_PARAMS.sub(lambda m: f"{m.group(1)}={MASK}", text)
-    for value in secret_values():
+    for value in values:
         text = text.replace(value, MASK)
     return text
 
 
 class SecretRedactor(logging.Filter):
-    """Rewrites a record's message with `redact` (the record is never dropped)."""
+    """Rewrites a record's message with `redact` (the record is never dropped). The secret
+    values are read from the environment at `install()`, not on every log line."""
+
+    values: List[str] = []
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
         except Exception:  # noqa: BLE001 - a badly formatted record is logged as it is
             return True
-        cleaned = redact(message)
+        cleaned = redact(message, self.values)
         if cleaned != message:
             record.msg, record.args = cleaned, ()
         return True
@@ -56,7 +59,9 @@ _REDACTOR = SecretRedactor()
 
 
 def install() -> None:
-    """Add the filter to the URL-writing loggers and to the root handlers (idempotent)."""
+    """Add the filter to the URL-writing loggers and to the root handlers (idempotent;
+    a second call takes the secret values of the environment as it is then)."""
+    _REDACTOR.values = secret_values()
     for name in URL_LOGGERS:
         logger = logging.getLogger(name)
         if _REDACTOR not in logger.filters:
