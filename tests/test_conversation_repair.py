@@ -36,7 +36,7 @@ HELDOUT_TARGET = 0.95   # bench/conversations.py
 
 
 def bot_environment(sms: FakeSmsGateways) -> Dict[str, str]:
-    return {"HAMSAFAR_SMS_GATEWAY": "kavenegar", "HAMSAFAR_KAVENEGAR_API_KEY": API_KEY,
+    return {"HAMSAFAR_SMS_GATEWAY": "kavenegar", "HAMSAFAR_KAVENEGAR_API_KEY": API_KEY, "HAMSAFAR_OTP_PEPPER": "test-pepper-of-this-run",
             "HAMSAFAR_KAVENEGAR_BASE_URL": sms.url, "HAMSAFAR_KAVENEGAR_SENDER": "10004346",
             "HAMSAFAR_HANDOFF_HOURS": "always", "HAMSAFAR_HANDOFF_DAYS_OFF": ""}
 

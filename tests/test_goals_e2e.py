@@ -61,7 +61,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(scope="module")
 def bot(database_url: str, sms: FakeSmsGateways, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotServer]:
     log = tmp_path_factory.mktemp("logs") / "bot.log"
-    env = {"HAMSAFAR_SMS_GATEWAY": "kavenegar", "HAMSAFAR_KAVENEGAR_API_KEY": API_KEY,
+    env = {"HAMSAFAR_SMS_GATEWAY": "kavenegar", "HAMSAFAR_KAVENEGAR_API_KEY": API_KEY, "HAMSAFAR_OTP_PEPPER": "test-pepper-of-this-run",
            "HAMSAFAR_KAVENEGAR_BASE_URL": sms.url, "HAMSAFAR_KAVENEGAR_SENDER": "10004346"}
     server = BotServer(database_url, free_port(), free_port(), log, extra_env=env).start()
     yield server

@@ -48,7 +48,7 @@ def sms() -> Iterator[FakeSmsGateways]:
 @pytest.fixture(scope="module")
 def bot(sms: FakeSmsGateways, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotServer]:
     folder = tmp_path_factory.mktemp("one-customer")
-    env = {"HAMSAFAR_SMS_GATEWAY": "kavenegar", "HAMSAFAR_KAVENEGAR_API_KEY": API_KEY,
+    env = {"HAMSAFAR_SMS_GATEWAY": "kavenegar", "HAMSAFAR_KAVENEGAR_API_KEY": API_KEY, "HAMSAFAR_OTP_PEPPER": "test-pepper-of-this-run",
            "HAMSAFAR_KAVENEGAR_BASE_URL": sms.url, "HAMSAFAR_KAVENEGAR_SENDER": "10004346",
            "HAMSAFAR_KAVENEGAR_INBOUND_SECRET": INBOUND, "HAMSAFAR_WEB_IDENTITY_SECRET": WEB_SECRET}
     server = BotServer(f"sqlite:///{folder / 'hamsafar.db'}", free_port(), free_port(), folder / "bot.log",

@@ -61,7 +61,7 @@ def bot(sms: FakeSmsGateways, tmp_path_factory: pytest.TempPathFactory) -> Itera
            "HAMSAFAR_ORCHESTRATION_FILE": str(folder / "orchestration.yml"),
            "HAMSAFAR_WOOCOMMERCE_WEBHOOK_SECRET": WOO_SECRET, "HAMSAFAR_JOURNEY_EVENTS_SECRET": EVENTS_SECRET,
            "HAMSAFAR_WEB_IDENTITY_SECRET": WEB_SECRET,
-           "HAMSAFAR_SMS_GATEWAY": "kavenegar", "HAMSAFAR_KAVENEGAR_API_KEY": API_KEY,
+           "HAMSAFAR_SMS_GATEWAY": "kavenegar", "HAMSAFAR_KAVENEGAR_API_KEY": API_KEY, "HAMSAFAR_OTP_PEPPER": "test-pepper-of-this-run",
            "HAMSAFAR_KAVENEGAR_BASE_URL": sms.url, "HAMSAFAR_KAVENEGAR_SENDER": "10004346"}
     server = BotServer(f"sqlite:///{folder / 'hamsafar.db'}", free_port(), free_port(), folder / "bot.log",
                        extra_env=env).start()

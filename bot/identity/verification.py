@@ -105,6 +105,32 @@ def sign_web_identity(customer_id: str, expires: int, secret: Optional[str] = No
     return hmac.new(key, f"{customer_id}:{int(expires)}".encode("utf-8"), hashlib.sha256).hexdigest()
 
 
+def configured_otp_pepper() -> str:
+    """The key of the one-time-code hashes: `HAMSAFAR_OTP_PEPPER`, else the web identity secret."""
+    return os.environ.get("HAMSAFAR_OTP_PEPPER", "").strip() or \
+        os.environ.get("HAMSAFAR_WEB_IDENTITY_SECRET", "").strip()
+
+
+def sms_gateway_configured() -> bool:
+    """Whether one-time codes would go out to real phones (a Kavenegar or Twilio account is set)."""
+    env = os.environ
+    return bool(env.get("HAMSAFAR_KAVENEGAR_API_KEY", "").strip() or
+                (env.get("HAMSAFAR_TWILIO_ACCOUNT_SID", "").strip() and env.get("HAMSAFAR_TWILIO_AUTH_TOKEN", "").strip()))
+
+
+def missing_pepper_refusal() -> Optional[str]:
+    """Why the servers must not start, or None.
+
+    With an SMS gateway, real one-time codes are hashed before they are stored; a hash
+    without a secret key is a 6-digit code anyone with the database reverses in a
+    million guesses, so a gateway without a pepper is refused (security finding 7)."""
+    if not sms_gateway_configured() or configured_otp_pepper():
+        return None
+    return ("[hamsafar] refusing to start: an SMS gateway is configured but HAMSAFAR_OTP_PEPPER is not set, so "
+            "one-time codes would be stored with an unkeyed hash. Set HAMSAFAR_OTP_PEPPER to a long random value "
+            "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`).")
+
+
 class Verifier:
     """Verification against one CRM and one database (our tables)."""
 
@@ -118,8 +144,7 @@ class Verifier:
         if sender is not None:
             self.set_sender(sender)
         self.web_secret = web_secret
-        self.pepper = (otp_pepper if otp_pepper is not None else
-                       os.environ.get("HAMSAFAR_OTP_PEPPER") or os.environ.get("HAMSAFAR_WEB_IDENTITY_SECRET") or "")
+        self.pepper = otp_pepper if otp_pepper is not None else configured_otp_pepper()
         self.clock = clock
         db.init_db(url)
 

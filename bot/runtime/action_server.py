@@ -45,6 +45,11 @@ def main(argv: Optional[list] = None) -> None:
     parser.add_argument("--port", type=int, default=int(os.environ.get("HAMSAFAR_ACTIONS_PORT", "5055")))
     parser.add_argument("--actions", default="actions")
     args = parser.parse_args(argv)
+    from bot.identity.verification import missing_pepper_refusal
+
+    refusal = missing_pepper_refusal()
+    if refusal:
+        raise SystemExit(refusal)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from bot.runtime import log_redaction
 

@@ -91,7 +91,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bot.runtime.supervisor import ManagedProcess, Supervisor, wait_for_http
 
     started = setup_started_at()
-    refusal = open_rest_refusal(args.host)
+    from bot.identity.verification import missing_pepper_refusal
+
+    refusal = open_rest_refusal(args.host) or missing_pepper_refusal()
     if refusal:
         print(refusal, file=sys.stderr, flush=True)
         return 2
