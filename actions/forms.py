@@ -44,7 +44,7 @@ ABORTED = ("failed", "aborted")
 # "my order" (singular, no number): the customer's latest open order, not a question.
 # «سفارشم / سفارشمو / سفارش‌ام / سفارش من»; "my order", "my last order" — not "my orders".
 MY_ORDER = re.compile(r"\bmy\s+(?:last\s+|latest\s+|recent\s+|current\s+)?order\b(?!s)|"
-                      r"سفارش\u200c?(?:م|مو|مرو|ام|امو|امرو)(?![\u0600-\u06ff])|سفارش\s+(?:من|خودم)(?![\u0600-\u06ff])",
+                      r"سفارش\u200c?(?:م|مو|مرو|ام|امو|امرو)(?![\u0620-\u065f\u066e-\u06d3\u06d5\u06fa-\u06ff])|سفارش\s+(?:من|خودم)(?![\u0620-\u065f\u066e-\u06d3\u06d5\u06fa-\u06ff])",
                       re.IGNORECASE)
 ORDER_GOAL_INTENTS = {"track_order_form": "track_order", "change_order_form": "change_order",
                       "cancel_order_form": "cancel_order"}
@@ -167,6 +167,13 @@ class HamsafarFormValidation(FormValidationAction, abc.ABC):
                               domain: Dict[Text, Any]) -> Dict[str, Any]:
         language = reply_language(tracker)
         phone = normalise_phone(str(value or ""))
+        if phone is None and re.fullmatch(r"\d{6}", re.sub(r"\D", "", to_ascii_digits(str(value or "")))):
+            # the code of an SMS that came late, typed after "it didn't arrive, type your number again"
+            late = get_verifier().check_code(tracker.sender_id, str(value or ""))
+            if late.ok:
+                say(dispatcher, "verified", language)
+                return {"phone_number": VERIFIED_MARK, "otp_code": VERIFIED_MARK,
+                        "customer_id": late.customer_id, "verification_status": "verified"}
         if phone is None:
             say(dispatcher, "phone_invalid", language)
             return {"phone_number": None}
@@ -197,8 +204,8 @@ class HamsafarFormValidation(FormValidationAction, abc.ABC):
         language = reply_language(tracker)
         if value == VERIFIED_MARK:
             return {"otp_code": VERIFIED_MARK}
-        if not re.search(r"\d", to_ascii_digits(str(value))):
-            # words, not a code: no attempt used
+        if not cues.looks_like_a_code(str(value)):
+            # words (maybe about the code: «کد ۶ رقمی کجاست؟»), not a code: no attempt used
             if cues.code_did_not_arrive(str(value)):
                 say(dispatcher, "code_not_arrived", language)
                 return {"otp_code": None, "phone_number": None}

@@ -153,6 +153,13 @@ class ActionWarrantyPolicy(Action):
             return Outcome.completed(*talked_about(tracker, product))
         say(dispatcher, "warranty", language, warranty=policy_text((data.get("warranty") or {}).get("text"), language),
             returns=returns)
+        text_of_message = str((tracker.latest_message or {}).get("text") or "")
+        hinted = products_hinted(text_of_message) if brand_of_text(text_of_message) else []
+        if 1 < len(hinted) <= 6:   # "the warranty on the xiaomi": the general rule, then which one
+            from actions.forms import product_buttons
+
+            say(dispatcher, "which_products_warranty", language, buttons=product_buttons(hinted, language))
+            return Outcome.completed(SlotSet("shown_products", [p.sku for p in hinted]))
         return Outcome.completed()
 
 

@@ -107,6 +107,10 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "fa": "کدام کالا؟ نام یا مدلش را بنویسید (مثلاً «سامسونگ A55»).",
         "en": "Which product? Type its name or model (for example \"Galaxy A55\").",
     },
+    "which_products_warranty": {
+        "fa": "گارانتی کدام‌یک را می‌خواهید؟",
+        "en": "Which one's warranty would you like to know?",
+    },
     "ask_products": {
         "fa": "کدام دو کالا را مقایسه کنم؟ نام هر دو را بنویسید (مثلاً «A55 یا S24»).",
         "en": "Which two products shall I compare? Type both names (for example \"A55 or S24\").",

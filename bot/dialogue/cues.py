@@ -12,10 +12,12 @@ from __future__ import annotations
 import re
 from typing import Optional, Tuple
 
-from bot.text.persian import ZWNJ, normalise
+from bot.text.persian import ZWNJ, normalise, to_ascii_digits
 
 # The Persian letters, for "not inside a Persian word" look-arounds.
-_FA = "\u0600-\u06ff"
+# Persian and Arabic letters (and their diacritics), not the punctuation and digits of that block:
+# «خداحافظ؟» and «ولش کن،» end a word at ؟ and ،.
+_FA = "\u0620-\u065f\u066e-\u06d3\u06d5\u06fa-\u06ff"
 
 
 def canonical(text: str) -> str:
@@ -46,7 +48,7 @@ _REPEAT_PHRASE = (
 )
 # one or two such phrases ("chi? nafahmidam", "huh? say that again") and nothing else
 _REPEAT = re.compile(
-    r"^(?:(?:sorry|pardon|excuse me|um+|uh+|eh|huh)[ ,]*)?"
+    r"^(?:(?:sorry|pardon|excuse me|um+|uh+|eh|huh|bebakhshid|ببخشید|ببخشین|ببخشيد|هان|ها|عه)[ ,،]*)?"
     + _REPEAT_PHRASE + r"(?:[ ?!.؟,،]+" + _REPEAT_PHRASE + r")?"
     r"(?: please| لطفا)?[ ?!.؟]*$"
 )
@@ -77,7 +79,8 @@ def is_correction(text: str) -> bool:
 _ELLIPSIS = re.compile(
     r"(?:^|[.!?,،؟]\s*)(?:(?:hmm+|um+|ok|okay|oh|so|well|right)[ ,]*)?"
     r"(?:and|what about|how about|and what about|also|same for|what of|and for|or)\b|"
-    r"(?:چی|چطور|چطوره|چه طور|چی میشه|چند)\s*[?؟]*$|^(?:و|اون وقت|پس)\s"
+    r"(?:چی|چطور|چطوره|چه طور|چی میشه|چند)\s*[?؟]*$|^(?:و|اون وقت|پس)\s|"
+    r"\b(?:is it )?the same for\b|(?:هم|همم) (?:همینطوره|همینطوریه|همینه|همین طوره|همینجوریه|همین جوریه)\s*[?؟]*$"
 )
 
 
@@ -194,7 +197,12 @@ _STOP_STRONG = re.compile(
     r"i'?ll do (?:it|that) later|i'?ll (?:just )?check (?:it )?(?:myself|later|on the website)|bikhial|bikhiyal|"
     r"velesh kon)\b|"
     + _fa(r"بیخیال|بی خیال|ولش کن|ولش|نگهش میدارم|نگهش می دارم|منصرف شدم|پشیمون شدم از|لازم نیست دیگه|دیگه لازم نیست"))
-_STOP_WEAK = re.compile(r"\b(?:not now|maybe later|later|skip it|no need|baadan|ba'?adan|i'?ll think about it)\b|"
+_STOP_WEAK = re.compile(r"\b(?:not now|maybe later|later|skip it|no need|baadan|ba'?adan|badan|i'?ll think about it|"
+                        r"that'?s (?:it|all)|felan na|felan nemikham|lazem nist|"
+                        r"i'?ll (?:order|buy|get|do|check) (?:it |one |that )?(?:tomorrow|later|tonight|next week)|"
+                        r"i'?ll come back (?:later|tomorrow|with)|farda (?:sefaresh|kharid|mikharam))\b|"
+                        + _fa(r"(?:فردا|پس فردا|بعدا|بعداً|یه وقت دیگه|یه روز دیگه|هفته بعد|هفته دیگه|آخر هفته|شب) "
+                              r"(?:\S+ ){0,2}(?:میدم|می دم|میخرم|می خرم|میکنم|می کنم|میام|برمیگردم|پیام میدم|میگیرم)") + "|"
                         + _fa(r"مهم نیست|لازم نیست|بعدا|بعداً|فعلا نه|الان نه|نمیخوام|نمی خوام|بهش فکر میکنم|فکرامو میکنم|فکرامو بکنم"))
 
 
@@ -258,10 +266,21 @@ _VAGUE = {
 }
 
 
+# What may come before the vague word: a greeting, "it's about", «در مورد».
+_VAGUE_LEAD = re.compile(
+    r"^(?:(?:hi|hey|hello|salam|سلام|ببخشید|excuse me|um+|hmm+)[ ,،!]*)*"
+    r"(?:(?:it'?s|its|it is|this is|i have a question|i've got a question|a question|question|quick question)"
+    r"(?: about| regarding| re)?|about|regarding|re|در مورد|درباره|درباره ی|راجع به|راجب|یه سوال درباره|"
+    r"یه سوال در مورد|سوال درباره|سوال در مورد)?[ ,،:]*")
+
+
 def vague_request(text: str) -> Tuple[str, ...]:
-    """The requests a one-word message may mean ("order" → place, track, change, cancel), else ()."""
+    """The requests a one-word message may mean ("order" → place, track, change, cancel; also "hey,
+    it's about my order", «در مورد سفارشم»), else ()."""
     clean = re.sub(r"[?؟!.]+$", "", canonical(text)).strip()
-    return _VAGUE.get(clean, ())
+    if clean in _VAGUE:
+        return _VAGUE[clean]
+    return _VAGUE.get(_VAGUE_LEAD.sub("", clean).strip(), ())
 
 
 # Words that carry no detail of a problem: function words...
@@ -275,10 +294,12 @@ please pls plz hi hello hey hmm um well ok okay also again still now today yeste
 # ...and words that only say *that* something is wrong, or with what.
 _PROBLEM_WORDS = set("""
 problem problems issue issues trouble wrong broken broke faulty defective not working work works
+need want wanna would like report tell let know bought buy purchased ordered got received recently from you
 phone order item product headphones headphone laptop device thing stuff purchase
 مشکل مشکلی ایراد ایرادی خراب خرابه شده شد داره دارم داشتم داریم پیش اومده آمده کار نمیکنه نمی کنه
 گوشی سفارش کالا محصول هدفون لپتاپ لپ تاپ دستگاه خرید وسیله جنس
 moshkel kharab dare daram
+میخوام میخواستم می خوام می خواستم گزارش بدم بگم کنم خریدم گرفتم خریده گرفته ازتون ازشما اطلاع
 """.split())
 
 
@@ -308,8 +329,48 @@ def acknowledges(text: str) -> bool:
     return bool(_ACKNOWLEDGEMENT.match(canonical(text)))
 
 
+def looks_like_a_code(text: str) -> bool:
+    """A run of at least four digits (spaces or dashes between them allowed): what a typed
+    one-time code is — «کد ۶ رقمی کجاست؟» is words about one."""
+    joined = re.sub(r"(?<=\d)[\s-]+(?=\d)", "", to_ascii_digits(text))
+    return bool(re.search(r"\d{4,}", joined))
+
+
 def has_digits(text: str) -> bool:
     return bool(re.search(r"\d", canonical(text)))
+
+
+_ENDS_WITH_GOODBYE = re.compile(r"(?:\b(?:bye|goodbye|bye bye|see you|see ya|cya|take care|khodafez|khodahafez)"
+                                r"|" + _fa(r"خداحافظ|خدافظ|خدانگهدار|بای") + r")[\s!.,،؟?]*$")
+
+
+def ends_with_goodbye(text: str) -> bool:
+    """The message ends with a goodbye ("…, I'll sort it out at checkout. bye"): the customer is leaving."""
+    return bool(_ENDS_WITH_GOODBYE.search(canonical(text)))
+
+
+# "the address is right after all", «نه درسته، مشکلی نیست»: nothing needs doing.
+_NOTHING_TO_DO = re.compile(
+    r"\b(?:(?:is|was|'s) (?:right|correct|fine|ok|okay) (?:after all|actually)?|all good|all fine|no changes?|"
+    r"nothing to change|no need to change|it'?s fine|it'?s ok)\b|"
+    + _fa(r"درسته|درست بود|درسته که|مشکلی نیست|مشکلی نداره|نیازی نیست|لازم به تغییر نیست|همون خوبه|خوبه همون"))
+
+
+def nothing_to_do(text: str) -> bool:
+    """The customer says nothing needs doing after all (the address is right, all good)."""
+    return bool(_NOTHING_TO_DO.search(canonical(text)))
+
+
+# "instead of a review I just want to return it", «به جای نظر میخوام پسش بدم»: another goal, explicitly.
+_SWITCH = re.compile(
+    r"\b(?:instead of|rather than|scratch that|forget (?:the|about the|about) \w+|change of plan|"
+    r"actually,? i (?:just )?(?:want|need|wanna|would like)|i just want to|never mind (?:the|that) \w+)\b|"
+    + _fa(r"به جای|بجای|به جاش|بجاش|عوضش|اصلا میخوام|اصلا می خوام|فقط میخوام|فقط می خوام"))
+
+
+def switches_goal(text: str) -> bool:
+    """Words that put another request in place of the current one."""
+    return bool(_SWITCH.search(canonical(text)))
 
 
 def says_goodbye(text: str) -> bool:
@@ -335,8 +396,9 @@ def wants_it(text: str) -> bool:
 _NO_CODE = re.compile(
     r"\b(?:didn'?t|did not|haven'?t|have not|never|no)\b.{0,20}\b(?:get|got|receive|received|come|arrive|arrived|code|sms)\b|"
     r"\bcode (?:didn'?t|did not|hasn'?t|has not|never) (?:come|arrive)|\bno (?:code|sms)\b|\bresend\b|"
+    r"\bwhere(?:'s| is) (?:the|my|that) code\b|"
     + _fa(r"نیومد|نیامد|نرسید|نیومده|نیامده|نرسیده|دریافت نکردم|نگرفتم|ارسال نشد|دوباره بفرست|دوباره ارسال|"
-          r"مجدد بفرست|ارسال مجدد|کدی نیومد|پیامکی نیومد|پیامک نیومد")
+          r"مجدد بفرست|ارسال مجدد|کدی نیومد|پیامکی نیومد|پیامک نیومد|کد کجاست|کدش کجاست|کد کو|کدش کو|کد[^.؟?]{0,20}کجاست")
 )
 
 

@@ -44,6 +44,9 @@ SOME_REQUEST = 0.4
 # A review is opinions in any words: only a near-certain request leaves it ("charges my phone 4
 # times" is a review, not a payment problem).
 FREE_TEXT_THRESHOLDS = {"review_text": 0.97}
+# A clause of a message is taken as a switch to another request when the clause model is this sure
+# of it, or the whole message's ranking gives its intent at least SEEN_IN_MESSAGE.
+TRUSTED_CLAUSE, SEEN_IN_MESSAGE = 0.75, 0.2
 # A question not understood for sure, but leaning this much to a one-action question, is taken as it.
 LEANING = 0.3
 # A follow-up ("and the email?") continues the last question unless the NLU is this sure it is another.
@@ -86,6 +89,7 @@ class Message:
     text: str
     entities: Mapping[str, List[str]] = field(default_factory=dict)
     requests: Tuple[str, ...] = ()   # intents of the message's clauses, in order (bot/nlu/requests.py)
+    clause_confidences: Tuple[float, ...] = ()   # how sure the clause model is of each of them
     ranking: Tuple[Tuple[str, float], ...] = ()   # the NLU's likeliest intents, best first
 
     @classmethod
@@ -95,7 +99,9 @@ class Message:
         for entity in parse.get("entities") or []:
             if entity.get("value") is not None:
                 entities.setdefault(str(entity.get("entity")), []).append(str(entity.get("value")))
-        requests = tuple(str(r.get("intent")) for r in parse.get("requests") or [] if r.get("intent"))
+        clauses = [r for r in parse.get("requests") or [] if r.get("intent")]
+        requests = tuple(str(r.get("intent")) for r in clauses)
+        clause_confidences = tuple(float(r["confidence"]) if r.get("confidence") is not None else 1.0 for r in clauses)
         name, confidence = str(intent.get("name") or FALLBACK), float(intent.get("confidence") or 0.0)
         if name in REQUESTS | QUESTIONS and confidence >= SOME_REQUEST and name not in requests:
             # «نه ولش، اول بگو سفارش ۱۰۰۰۷۳ کجاست»: the clause the splitter could not read is the
@@ -103,10 +109,13 @@ class Message:
             unread = [i for i, clause in enumerate(requests) if clause in (FALLBACK, "out_of_scope")]
             if unread:
                 requests = requests[:unread[-1]] + (name,) + requests[unread[-1] + 1:]
+                clause_confidences = clause_confidences[:unread[-1]] + (confidence,) + \
+                    clause_confidences[unread[-1] + 1:]
         ranking = tuple((str(r.get("name")), float(r.get("confidence") or 0.0))
                         for r in parse.get("intent_ranking") or [] if r.get("name"))
         return cls(intent=str(intent.get("name") or FALLBACK), confidence=float(intent.get("confidence") or 0.0),
-                   text=str(parse.get("text") or ""), entities=entities, requests=requests, ranking=ranking)
+                   text=str(parse.get("text") or ""), entities=entities, requests=requests,
+                   clause_confidences=clause_confidences, ranking=ranking)
 
     def likeliest(self, among: FrozenSet[str]) -> Tuple[Optional[str], float]:
         """The likeliest intent of the ranking among `among` (what a "not understood" leaned to)."""
@@ -164,6 +173,30 @@ def _inside_form(message: Message, context: Context) -> Move:
         return Move(LEAVE, (intent,))
     switch_clause = _other_request_among_clauses(message, context)   # "…, cancel it altogether"
     asks_other = (intent in REQUESTS and not same_goal and message.confidence >= SOME_REQUEST) or bool(switch_clause)
+    if cues.switches_goal(message.text) and message.confidence >= SOME_REQUEST and not carries_answer \
+            and ((intent in REQUESTS and not same_goal) or intent in QUESTIONS):
+        # "instead of a review I just want to return it", "scratch that, how do I set up my camera?"
+        return Move(LEAVE, (intent,))
+    question_after_stop = _question_after_stop(message)
+    if question_after_stop and not carries_answer:
+        return Move(LEAVE, ("stop", question_after_stop))   # "cancel this, I'll call you instead": ok, and the phone
+    if cues.ends_with_goodbye(message.text) and not carries_answer and not cues.sounds_like_question(message.text) \
+            and not (slot in DIGIT_SLOTS and cues.has_digits(message.text)) \
+            and not (slot in CONFIRMATION_SLOTS and cues.yes_or_no(message.text) is not None):
+        return Move(LEAVE, ("goodbye",))   # "no that's it, I'll sort it out at checkout. bye"
+    if expected.free_text and cues.nothing_to_do(message.text) and not carries_answer \
+            and (intent in CLOSING | ANSWERS or message.ends_closing):
+        return Move(LEAVE, ("thank_you",) if intent == "thank_you" or message.ends_closing else ("stop",))
+    if slot in ("product", "products") and intent in CLOSING and message.confidence >= CLEAR_REQUEST \
+            and not carries_answer:
+        # a product name is never a thanks or a goodbye: «راستش باید برم، فعلا خداحافظ» when asked which
+        return Move(LEAVE, ("goodbye",) if cues.says_goodbye(message.text) else (intent,))
+    other_clause = any(clause in REQUESTS | QUESTIONS and context.goal_of_intent.get(clause) != context.goal
+                       for clause in message.requests)
+    if intent in CLOSING | {"deny"} and cues.wants_to_stop(message.text) and not carries_answer and not asks_other \
+            and not other_clause and slot not in CONFIRMATION_SLOTS:
+        # "merci felan na, badan kharid mikonam": not now — whatever the question was
+        return Move(LEAVE, ("goodbye",) if cues.says_goodbye(message.text) else ("stop",))
     if cues.wants_to_stop(message.text, strong_only=True) and not carries_answer and not asks_other:
         # "you know what, I'll keep it" — but "never mind that, cancel my order" is a new request
         return Move(LEAVE, ("goodbye",) if cues.says_goodbye(message.text) else ("stop",))
@@ -247,10 +280,24 @@ def _inside_form(message: Message, context: Context) -> Move:
 
 
 def _other_request_among_clauses(message: Message, context: Context) -> Optional[str]:
-    """The last clause of the message that asks for another goal's form, if any."""
-    for intent in reversed(message.requests):
-        if intent in REQUESTS and context.goal_of_intent.get(intent) not in (None, context.goal):
+    """The last clause of the message that asks for another goal's form, if any — one the clause
+    model is sure of, or the classifier of the whole message saw too ("hmm which code?" read as
+    a comparison by the clause model alone is not a switch)."""
+    confidences = message.clause_confidences or (1.0,) * len(message.requests)
+    seen = dict(message.ranking)
+    for intent, sure in reversed(list(zip(message.requests, confidences))):
+        trusted = sure >= TRUSTED_CLAUSE or seen.get(intent, 0.0) >= SEEN_IN_MESSAGE or intent == message.intent \
+            or not message.ranking
+        if trusted and intent in REQUESTS and context.goal_of_intent.get(intent) not in (None, context.goal):
             return intent
+    return None
+
+
+def _question_after_stop(message: Message) -> Optional[str]:
+    """The question a message asks after dropping the current one ("scratch that, how do I…?")."""
+    clauses = message.requests
+    if len(clauses) >= 2 and "stop" in clauses[:-1] and clauses[-1] in QUESTIONS:
+        return clauses[-1]
     return None
 
 
@@ -298,7 +345,9 @@ def _outside_form(message: Message, context: Context) -> Move:
     needed = FOLLOW_UP_ENTITY.get(last or "")
     if needed and message.entities.get(needed) and not clear_other_request and (vague or elliptic):
         return Move(REDO, (last,))   # "oops, I meant 5", "sorry, the poco x6, not the redmi" to a comparison
+    asks_another = any(clause != last and clause in QUESTIONS | PRODUCT_QUESTIONS for clause in message.requests)
     if cues.is_follow_up(message.text) and last in QUESTIONS and intent != last and not products \
+            and not asks_another \
             and message.confidence < (CLEAR_REQUEST_IN_FREE_TEXT if intent in REQUESTS else CLEAR_FOLLOW_UP):
         # "and the email?" after the contact details, «لوازم خانگی چی؟» after the return policy
         return Move(REDO, (last,))

@@ -54,7 +54,8 @@ ACCESSORY_OF_PRODUCT = {"phone case": ["قاب a55", "قاب گوشی a55", "ق�
 # Shorthand customers use that no catalogue name contains (synonyms.yml may add more).
 EXTRA_ALIASES = {
     "GAM-SNY-PS5": ["ps5", "ps 5", "پی اس 5", "پلی استیشن 5", "پلی 5"],
-    "GAM-SNY-DS5": ["dualsense", "دوال سنس"],
+    "GAM-SNY-DS5": ["dualsense", "دوال سنس", "playstation controller", "ps5 controller", "ps controller",
+                    "ps4 controller", "دسته پلی استیشن", "دسته پلی استیشن 5", "دسته ps5", "دسته پلی", "دسته بازی"],
     "GAM-MSF-XSS": ["xbox", "ایکس باکس"],
     "AUD-APL-APP": ["airpods pro", "airpods", "ایرپاد پرو", "ایرپاد"],
     "MOB-APL-IP15": ["آیفون 15", "ایفون 15", "iphone 15"],
@@ -109,6 +110,13 @@ def _strip_words(key: str, words: Iterable[str], at_start: bool) -> Optional[str
     return None
 
 
+def _broader_kinds(category: str, persian: bool) -> set:
+    """The category words a more specific one contains ("لپ تاپ گیمینگ" → "لپ تاپ", "action camera" → "camera")."""
+    words = FA_CATEGORY_WORDS if persian else EN_CATEGORY_WORDS
+    keys = {alias_key(w) for w in words} - {category}
+    return {k for k in keys if (category.startswith(k + " ") if persian else category.endswith(" " + k))}
+
+
 def _derived_aliases(name: str, persian: bool) -> List[Tuple[str, int]]:
     """(alias, specificity) pairs for one catalogue name; lower specificity = more specific."""
     key = alias_key(name)
@@ -123,8 +131,10 @@ def _derived_aliases(name: str, persian: bool) -> List[Tuple[str, int]]:
         brand = base[: len(base) - len(brandless)].strip()
         category = (key[: len(key) - len(base)] if persian else key[len(base):]).strip()
         if category:
-            # "لپ تاپ ایسوس", "asus laptop": unique only when the brand has one product of the kind.
-            found.append((f"{category} {brand}" if persian else f"{brand} {category}", 4))
+            # "لپ تاپ ایسوس", "asus laptop": unique only when the brand has one product of the kind —
+            # of the kind in general too: "lenovo laptop" is the IdeaPad or the Legion (a gaming laptop).
+            for kind in {category} | _broader_kinds(category, persian):
+                found.append((f"{kind} {brand}" if persian else f"{brand} {kind}", 4))
         tail = brandless.split(" ", 1)
         # "galaxy a55" -> "a55", "ردمی نوت 13" stays: only drop a series word before a model code.
         if len(tail) == 2 and re.fullmatch(r"[a-z]*\d+[a-z0-9]*", tail[1]) and len(tail[1]) >= 3:
@@ -177,6 +187,10 @@ def build_catalogue(products: List[Product], synonyms: Dict[str, List[str]]) -> 
             claim(alias, product.sku, level)
         for alias, level in _derived_aliases(product.name_en, persian=False):
             claim(alias, product.sku, level)
+    # a brand the shop sells one product of names it ("the baseus", «دلونگی»); a brand of several names none
+    for brand, skus in _products_by_brand(products).items():
+        for sku in skus:
+            claim(brand, sku, 5)
     name_to_sku = {alias_key(p.name_fa): p.sku for p in products}
     name_to_sku.update({alias_key(p.name_en): p.sku for p in products})
     for value, examples in synonyms.items():
@@ -194,6 +208,34 @@ def build_catalogue(products: List[Product], synonyms: Dict[str, List[str]]) -> 
         if len(winners) == 1:
             aliases[alias] = winners[0]
     return Catalogue(aliases, by_sku)
+
+
+_SKU_BRAND = re.compile(r"^[A-Z]+-([A-Z0-9]+)-")
+
+
+def _products_by_brand(products: List[Product]) -> Dict[str, set]:
+    """brand key -> SKUs of that brand. A brand is read from the names and, where SKUs carry a
+    brand code (`MOB-APL-IP15`), extended to every SKU with that code: the iPhone is an Apple
+    product though its name does not say so."""
+    brand_keys = {alias_key(b) for b in BRANDS} - STOP_ALIASES
+    named: Dict[str, set] = {}
+    for product in products:
+        for name in (product.name_fa, product.name_en):
+            key = f" {alias_key(name)} "
+            for brand in brand_keys:
+                if f" {brand} " in key:
+                    named.setdefault(brand, set()).add(product.sku)
+    codes: Dict[str, set] = {}
+    for product in products:
+        match = _SKU_BRAND.match(product.sku)
+        if match:
+            codes.setdefault(match.group(1), set()).add(product.sku)
+    for brand, skus in named.items():
+        for sku in list(skus):
+            match = _SKU_BRAND.match(sku)
+            if match:
+                skus |= codes[match.group(1)]
+    return named
 
 
 @functools.lru_cache(maxsize=4)
