@@ -385,3 +385,92 @@ def test_a_goodbye_or_a_pause_at_a_confirmation_confirms_nothing() -> None:
 @pytest.mark.parametrize("text", ["chi? nafahmidam", "چی؟ متوجه نشدم", "huh? say that again"])
 def test_two_ways_of_saying_what_in_one_message_ask_to_repeat(text: str) -> None:
     assert cues.asks_to_repeat(text)
+
+
+# --------------------------------------------------------------------------- fourth repair round
+
+def ranked(intent: str, confidence: float, text: str, clauses: tuple = (), ranking: tuple = (),
+           **entities: str) -> Message:
+    """A parse with the clause model's confidences and the whole message's ranking."""
+    return Message.from_parse({
+        "intent": {"name": intent, "confidence": confidence}, "text": text,
+        "entities": [{"entity": k, "value": v} for k, v in entities.items()],
+        "requests": [{"intent": i, "confidence": c} for i, c in clauses],
+        "intent_ranking": [{"name": n, "confidence": c} for n, c in (ranking or ((intent, confidence),))]})
+
+
+@pytest.mark.parametrize("msg, context, expected", [
+    # a goodbye at the end of a message leaves whatever was asked
+    (ranked("place_order", 0.84, "no that's it actually, I'll sort it out at checkout. bye",
+            (("deny", 0.9), ("place_order", 0.8))),
+     in_form("discount_form", "discount_code", "use_discount"), "leave goodbye"),
+    (ranked("goodbye", 1.0, "راستش الان باید برم سر کار، شب دوباره بهتون پیام میدم. فعلا خداحافظ"),
+     in_form("compare_form", "products", "compare_products"), "leave goodbye"),
+    # …but not a code, a yes or a question with it
+    (ranked("inform", 0.9, "482913 thanks bye"), in_form("track_order_form", "otp_code", "track_order"), "answer"),
+    (ranked("affirm", 0.9, "yes place it, bye"), in_form("place_order_form", "confirm_order", "place_order"),
+     "answer"),
+    # nothing to change after all
+    (ranked("thank_you", 0.56, "hmm actually i just checked and the address is right. all good, thanks!"),
+     in_form("change_order_form", "change_request", "change_order", ("order_id",)), "leave thank_you"),
+    # an explicit switch inside a review's text, whatever the threshold of the review
+    (ranked("return_item", 0.57, "you know what, instead of a review I just want to return order 100050, it keeps "
+            "getting stuck under the sofa", order_id="100050"),
+     in_form("review_form", "review_text", "review_product", ("product", "rating")), "leave return_item"),
+    # "scratch that" and a question: the form is dropped, then the question answered
+    (ranked("ask_usage_help", 1.0, "scratch that, how do I set up the xiaomi c300 camera I already have?",
+            product="CAM-XIA-C300"),
+     in_form("place_order_form", "phone_number", "place_order", ("product",)), "leave ask_usage_help"),
+    (ranked("ask_contact_info", 0.7, "cancel this please, I'll call you instead",
+            (("stop", 0.9), ("ask_contact_info", 0.8))),
+     in_form("change_order_form", "phone_number", "change_order"), "leave stop ask_contact_info"),
+    # not now, in Finglish and Persian
+    (ranked("deny", 0.75, "merc felan na, badan kharid mikonam", (("deny", 0.9), ("place_order", 0.6))),
+     in_form("place_order_form", "product", "place_order"), "leave stop"),
+    (ranked("place_order", 0.62, "باشه پس فردا سفارش میدم، مرسی"),
+     in_form("place_order_form", "phone_number", "place_order", ("product",)), "leave stop"),
+    # a clause the clause model alone half-reads is not a switch ("hmm which code?" → compare?)
+    (ranked("nlu_fallback", 0.4, "hmm which code? i got a bunch of texts today, im confused",
+            (("compare_products", 0.71), ("goodbye", 0.82)),
+            (("nlu_fallback", 0.4), ("ask_promotions", 0.24), ("apply_discount_code", 0.15))),
+     in_form("track_order_form", "otp_code", "track_order", ("order_id", "phone_number")), "answer"),
+    # …but a sure one is
+    (ranked("stop", 0.6, "forget it, where is order 100345?", (("stop", 0.95), ("track_order", 0.9)),
+            order_id="100345"),
+     in_form("review_form", "rating", "review_product", ("product",)), "leave track_order"),
+])
+def test_closings_switches_and_not_now_inside_forms(msg: Message, context: Context, expected: str) -> None:
+    assert decide(msg, context).encode() == expected
+
+
+@pytest.mark.parametrize("text", ["hey its about my order", "در مورد سفارشم", "سلام، درباره سفارشم",
+                                  "I have a question about my order"])
+def test_a_message_only_about_my_order_asks_which_request(text: str) -> None:
+    assert decide(ranked("track_order", 0.75, text), outside()).encode().startswith("clarify track_order")
+
+
+def test_another_question_in_a_follow_up_is_asked_not_the_last_one_again() -> None:
+    msg = ranked("affirm", 0.51, "ok and how much is it exactly", (("affirm", 0.9), ("ask_price", 0.8)))
+    assert decide(msg, Context(goal_of_intent=GOALS, last_request="ask_warranty", has_product=True)).encode() \
+        != "redo ask_warranty"
+
+
+@pytest.mark.parametrize("text, code, missing", [
+    ("کد ۶ رقمی کجاست؟ من سر در نمیارم", False, True),
+    ("123 456", True, False), ("۴۸۲۹۱۳", True, False), ("code 6", False, False),
+    ("where is the code?", False, True),
+])
+def test_a_code_is_a_run_of_digits_and_asking_for_it_is_not_a_wrong_code(text: str, code: bool,
+                                                                           missing: bool) -> None:
+    assert cues.looks_like_a_code(text) is code
+    assert cues.code_did_not_arrive(text) is missing
+
+
+@pytest.mark.parametrize("text", ["باشه خداحافظ؟", "ولش کن، بعدا", "مرسی، خداحافظ"])
+def test_persian_words_end_at_persian_punctuation(text: str) -> None:
+    assert cues.says_goodbye(text) or cues.wants_to_stop(text)
+
+
+def test_repeat_with_a_persian_sorry_first() -> None:
+    assert cues.asks_to_repeat("ببخشید چی شد؟ نفهمیدم")
+    assert not cues.asks_to_repeat("ببخشید سفارش من کجاست")

@@ -47,6 +47,8 @@ FREE_TEXT_THRESHOLDS = {"review_text": 0.97}
 # A clause of a message is taken as a switch to another request when the clause model is this sure
 # of it, or the whole message's ranking gives its intent at least SEEN_IN_MESSAGE.
 TRUSTED_CLAUSE, SEEN_IN_MESSAGE = 0.75, 0.2
+# A last clause ends the message with thanks or goodbye when the clause model is this sure.
+SURE_CLOSING_CLAUSE = 0.9
 # A question not understood for sure, but leaning this much to a one-action question, is taken as it.
 LEANING = 0.3
 # A follow-up ("and the email?") continues the last question unless the NLU is this sure it is another.
@@ -123,8 +125,13 @@ class Message:
 
     @property
     def ends_closing(self) -> bool:
-        """Its last clause thanks or says goodbye ("…, I'll come back later. thanks!")."""
-        return bool(self.requests) and self.requests[-1] in CLOSING
+        """Its last clause thanks or says goodbye ("…, I'll come back later. thanks!") — surely, or
+        the whole message was read that way too ("…, im confused" is no goodbye)."""
+        if not self.requests or self.requests[-1] not in CLOSING:
+            return False
+        sure = self.clause_confidences[-1] if self.clause_confidences else 1.0
+        return sure >= SURE_CLOSING_CLAUSE or dict(self.ranking).get(self.requests[-1], 0.0) >= SEEN_IN_MESSAGE \
+            or not self.ranking
 
 
 @dataclass(frozen=True)
