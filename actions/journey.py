@@ -174,7 +174,9 @@ def goal_events(tracker: Tracker, move: Move, journey: Any, fresh: Dict[str, Any
     in_progress = tracker.get_slot("goal_status") in IN_PROGRESS
     suspended = tracker.get_slot("suspended_goal")
     new_goal = _goal_of_move(move, journey)
-    closing = move.kind == LEAVE and not new_goal and set(move.intents) & {"stop", "goodbye", "thank_you"}
+    # stop, thanks, goodbye — and a person taking over: the bot's goal ends there unfinished
+    closing = move.kind == LEAVE and not new_goal and set(move.intents) & {"stop", "goodbye", "thank_you",
+                                                                           "request_human"}
 
     def abandon_suspended() -> None:
         """A goal left suspended by a side question that never resumed is abandoned."""

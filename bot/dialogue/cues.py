@@ -214,7 +214,7 @@ def wants_to_stop(text: str, strong_only: bool = False) -> bool:
 
 
 _HOLD = re.compile(r"^(?:(?:ok|okay|sure|hmm|um+)[ ,]*)?(?:wait|hold on|one (?:sec|second|moment|min)|just a (?:sec|second|moment|minute)|"
-                   r"give me a (?:sec|second|moment|minute)|let me (?:check|see|find it|look)|brb|"
+                   r"give me a (?:sec|second|moment|minute)|let me (?:check|see|find|look|get|grab)|brb|"
                    r"sabr kon|ye lahze|یه لحظه|یک لحظه|صبر کن|صبر کنید|وایسا|وایسید|الان میگم|الان پیدا میکنم|"
                    r"بذار ببینم|بزار ببینم|یه دقیقه)\b")
 

@@ -226,7 +226,7 @@ def _inside_form(message: Message, context: Context) -> Move:
     if intent == "deny" and slot not in CONFIRMATION_SLOTS and not carries_answer and words <= 3:
         return Move(LEAVE, ("stop",))   # "no" to "which order?" / "your number?": the customer does not want to go on
     stop_words = intent != "stop" or slot != "otp_code" or words <= 3   # "which code? I'm confused" is not a stop
-    if wordy and not switch_clause and ((closing and stop_words) or cues.wants_to_stop(message.text)):
+    if wordy and not clear_switch and ((closing and stop_words) or cues.wants_to_stop(message.text)):
         if intent == "thank_you" and slot == "otp_code" and short and not cues.says_goodbye(message.text):
             return Move(INTERRUPT, (intent,))   # politeness while the code is on its way
         if cues.says_goodbye(message.text):
@@ -263,10 +263,12 @@ def _inside_form(message: Message, context: Context) -> Move:
             return Move(INTERRUPT, (QUESTION_ABOUT_GOAL[intent],))
         if intent in QUESTIONS | CHITCHAT and message.confidence >= SOME_REQUEST:
             return Move(INTERRUPT, (intent,))
+    if slot == "products" and clear and intent in PRODUCT_QUESTIONS and intent != "compare_products" \
+            and message.entities.get("product") and not cues.compares(message.text) \
+            and cues.sounds_like_question(message.text):
+        return Move(INTERRUPT, (intent,))   # "how much is the nova 12 by the way" while asked what to compare
     if intent in answers or intent == FALLBACK:
         return Move(ANSWER)
-    if slot == "products" and clear and intent in PRODUCT_QUESTIONS and intent != "compare_products":
-        return Move(INTERRUPT, (intent,))   # "how much is the nova 12 by the way" while asked what to compare
     if carries_answer and not (clear and intent in REQUESTS and intent not in PRODUCT_QUESTIONS):
         return Move(ANSWER)
     if intent in CLOSING and (short or (clear and not expected.free_text)):

@@ -91,9 +91,15 @@ class Routes:
         return cls(dict(data.get("starts") or {}), dict(data.get("completions") or {}), list(data.get("forms") or []))
 
     def answer_inside_form(self, intent: str) -> Optional[str]:
-        """The one action that answers `intent` while another form is active."""
+        """The one action that answers `intent` while another form is active ("thanks" there is a
+        plain "you're welcome", not "anything else?": the form's question comes next)."""
         start = self.starts.get(intent)
-        return self.completions.get(start) if start in self.forms else start
+        answer = self.completions.get(start) if start in self.forms else start
+        return IN_FORM_VARIANTS.get(answer or "", answer)
+
+
+# Answers that, inside a form, have a variant without the closing question of their own.
+IN_FORM_VARIANTS = {"utter_you_are_welcome": "utter_you_are_welcome_in_form"}
 
 
 def plan(move: Move, routes: Routes, message_intent: Optional[str]) -> List[str]:

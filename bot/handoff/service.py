@@ -30,8 +30,12 @@ logger = logging.getLogger(__name__)
 SESSION_LIFETIME = dt.timedelta(hours=12)
 SESSION_IDLE = dt.timedelta(hours=2)
 FAILURE_WINDOW = dt.timedelta(minutes=15)
-MAX_FAILURES_PER_LOGIN = 5
+# Failed logins allowed in the window: for one account from one address (the owner elsewhere is
+# not locked out), from one address whatever the accounts (password spraying), and for one account
+# from everywhere (a distributed guess; high, so that nobody locks a colleague out by mistake).
+MAX_FAILURES_PER_LOGIN_AND_ADDRESS = 5
 MAX_FAILURES_PER_ADDRESS = 20
+MAX_FAILURES_PER_LOGIN = 50
 
 _ready: Dict[str, bool] = {}
 
@@ -136,25 +140,35 @@ class RateLimited(Exception):
 
 
 def authenticate(login: str, password: str, address: str = "", now: Optional[dt.datetime] = None) -> Optional[Dict[str, Any]]:
-    """The agent for a correct login and password; None if wrong; RateLimited after too many failures."""
+    """The agent for a correct login and password; None if wrong; RateLimited after too many failures.
+
+    The attempt is recorded (committed) before anything is counted, so that parallel guesses
+    count each other: the count never lags behind the attempts. A success clears the failures of
+    that login from that address. Behind a reverse proxy the address is the client's only when the
+    proxy is trusted (`SANIC_PROXIES_COUNT`, docs/handoff.md)."""
     ensure_tables()
     now = now or utcnow()
     login = (login or "").strip().lower()[:64]
     address = (address or "")[:64]
     since = now - FAILURE_WINDOW
     with session_scope() as session:
-        by_login = session.execute(sa.select(sa.func.count()).select_from(LoginFailure).where(
-            LoginFailure.login == login, LoginFailure.at >= since)).scalar() or 0
-        by_address = session.execute(sa.select(sa.func.count()).select_from(LoginFailure).where(
-            LoginFailure.address == address, LoginFailure.at >= since)).scalar() or 0
-        if by_login >= MAX_FAILURES_PER_LOGIN or by_address >= MAX_FAILURES_PER_ADDRESS:
+        session.add(LoginFailure(login=login, address=address, at=now))
+
+    def failures(session: Any, *conditions: Any) -> int:
+        return session.execute(sa.select(sa.func.count()).select_from(LoginFailure).where(
+            LoginFailure.at >= since, *conditions)).scalar() or 0
+
+    with session_scope() as session:
+        if failures(session, LoginFailure.login == login, LoginFailure.address == address) \
+                > MAX_FAILURES_PER_LOGIN_AND_ADDRESS \
+                or failures(session, LoginFailure.address == address) > MAX_FAILURES_PER_ADDRESS \
+                or failures(session, LoginFailure.login == login) > MAX_FAILURES_PER_LOGIN:
             raise RateLimited()
         agent = session.execute(sa.select(Agent).where(Agent.login == login)).scalar_one_or_none()
         ok = verify_password(password or "", agent.password_hash if agent else _DUMMY_HASH)
         if agent is None or not ok or not agent.active:
-            session.add(LoginFailure(login=login, address=address, at=now))
-            return None
-        session.execute(sa.delete(LoginFailure).where(LoginFailure.login == login))
+            return None   # the attempt stays recorded as a failure
+        session.execute(sa.delete(LoginFailure).where(LoginFailure.login == login, LoginFailure.address == address))
         return _agent_dict(agent)
 
 

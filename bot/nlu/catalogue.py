@@ -50,7 +50,9 @@ BRANDS = [
 STOP_ALIASES = {"phone", "laptop", "pro", "air", "series", "usb c", "دل", "بوش", "اس", "تایپ سی باسئوس"}
 # Accessories named after another product ("Galaxy A55 phone case"): only these aliases,
 # so that "A55" stays the phone.
-ACCESSORY_OF_PRODUCT = {"phone case": ["قاب a55", "قاب گوشی a55", "قاب گلکسی a55", "a55 case", "galaxy a55 case"]}
+ACCESSORY_OF_PRODUCT = {"phone case": ["قاب a55", "قاب گوشی a55", "قاب گلکسی a55", "قاب سامسونگ a55", "کاور a55",
+                                        "a55 case", "a55 cases", "galaxy a55 case", "galaxy a55 cases", "a55 cover",
+                                        "case for a55", "case for the a55", "cases for a55", "samsung a55 case"]}
 # Shorthand customers use that no catalogue name contains (synonyms.yml may add more).
 EXTRA_ALIASES = {
     "GAM-SNY-PS5": ["ps5", "ps 5", "پی اس 5", "پلی استیشن 5", "پلی 5"],
