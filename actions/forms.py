@@ -177,6 +177,11 @@ class HamsafarFormValidation(FormValidationAction, abc.ABC):
         if phone is None:
             say(dispatcher, "phone_invalid", language)
             return {"phone_number": None}
+        if previous_slot_value(tracker, "phone_number") == phone and tracker.get_slot("otp_code") is None \
+                and get_verifier().has_open_code(tracker.sender_id, phone):
+            # the customer left one goal at the code question for another that needs the same
+            # verification ("forget the order, how many points do I have?"): the code already sent
+            return {"phone_number": phone, "otp_code": None}
         try:
             result = get_verifier().request_code(tracker.sender_id, phone, language=language)
         except CRMUnavailable:

@@ -108,6 +108,11 @@ def _word_in(word: str, name: str) -> bool:
     return named(word) or (len(word) > 3 and word[-1] in "هشو" and named(word[:-1]))
 
 
+# Words that qualify a kind without naming it: «هندزفری بی سیم» is every earbud, not only the one
+# whose catalogue name happens to say «بی‌سیم».
+KIND_MODIFIERS = frozenset({"سیم", "بیسیم", "wireless", "bluetooth", "بلوتوثی", "بلوتوث", "cordless"})
+
+
 def products_hinted(message: str, limit: int = 6) -> List[Product]:
     """Products a message points at without naming one ("how much is the samsung?",
     «قیمت لپ تاپ چنده؟», "what TVs do you sell?")."""
@@ -117,7 +122,8 @@ def products_hinted(message: str, limit: int = 6) -> List[Product]:
     brand = brand_of_text(message)
     category = category_of_text(message)
     products: List[Product] = []
-    words = [w for w in words_of(message) if len(w) > 2 and not w.isdigit() and w != brand][:4]
+    words = [w for w in words_of(message) if len(w) > 2 and not w.isdigit() and w != brand
+             and w not in KIND_MODIFIERS][:4]
     # the products named by most of the words: "galaxy buds" is the Buds, not every Galaxy
     scores: Dict[str, int] = {}
     found: Dict[str, Product] = {}

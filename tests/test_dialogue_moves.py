@@ -423,7 +423,7 @@ def ranked(intent: str, confidence: float, text: str, clauses: tuple = (), ranki
      in_form("place_order_form", "phone_number", "place_order", ("product",)), "leave ask_usage_help"),
     (ranked("ask_contact_info", 0.7, "cancel this please, I'll call you instead",
             (("stop", 0.9), ("ask_contact_info", 0.8))),
-     in_form("change_order_form", "phone_number", "change_order"), "leave stop ask_contact_info"),
+     in_form("change_order_form", "phone_number", "change_order"), "leave ask_contact_info"),
     # not now, in Finglish and Persian
     (ranked("deny", 0.75, "merc felan na, badan kharid mikonam", (("deny", 0.9), ("place_order", 0.6))),
      in_form("place_order_form", "product", "place_order"), "leave stop"),

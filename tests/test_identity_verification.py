@@ -275,3 +275,18 @@ def test_module_level_api(db_url: str, sender: RecordingSender, monkeypatch) -> 
     finally:
         factory.reset()
         verification.reset()
+
+
+def test_a_code_still_waiting_is_known_until_used_or_expired(verifier: Verifier, sender: RecordingSender,
+                                                             clock: Clock) -> None:
+    """A new goal at the code question asks for the code already sent instead of sending another."""
+    assert not verifier.has_open_code("c", "09121234567")
+    verifier.request_code("c", "09121234567")
+    assert verifier.has_open_code("c", "+989121234567")
+    assert not verifier.has_open_code("c", "09351234567")          # another phone
+    assert not verifier.has_open_code("other", "09121234567")      # another conversation
+    assert verifier.check_code("c", sender.last_code).ok
+    assert not verifier.has_open_code("c", "09121234567")          # used
+    verifier.request_code("d", "09121234567")
+    clock.advance(minutes=5)
+    assert not verifier.has_open_code("d", "09121234567")          # expired

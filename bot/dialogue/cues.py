@@ -187,18 +187,24 @@ def choice_among(text: str) -> Optional[str]:
 
 
 _GOODBYE = re.compile(r"\b(?:bye|goodbye|good bye|bye bye|see you|see ya|cya|later|take care|khodafez|khodahafez|"
-                      r"khodanegahdar|bye)\b|" + _fa(r"خداحافظ|خدافظ|خدانگهدار|بای|فعلا خداحافظ|روز خوش|شب خوش"))
+                      r"khodanegahdar|bye|good ?night|have a (?:good|nice) (?:day|one|night|evening)|ttyl|"
+                      r"talk (?:to you )?(?:later|soon)|catch you later|shab bekheir|shab bekheyr)\b|"
+                      + _fa(r"خداحافظ|خدافظ|خدانگهدار|بای|فعلا خداحافظ|روز خوش|شب خوش|شب بخیر|شبتون بخیر|"
+                            r"روز خوبی داشته باشید|روزتون خوش"))
 
 
 # Words that drop what is being asked. Strong ones hold even inside a description ("I'll keep
 # it" as the return reason); weak ones only where words are not the expected answer.
 _STOP_STRONG = re.compile(
     r"\b(?:never ?mind|nvm|forget (?:it|that|about it)|i'?ll keep it|keep it then|don'?t bother|cancel that|"
-    r"i'?ll do (?:it|that) later|i'?ll (?:just )?check (?:it )?(?:myself|later|on the website)|bikhial|bikhiyal|"
+    r"i'?ll do (?:it|that) later|i'?ll (?:just )?check (?:it )?(?:myself|later|on the website|the website|the app|"
+    r"in the app|online|my email|the tracking email)|bikhial|bikhiyal|"
     r"velesh kon)\b|"
     + _fa(r"بیخیال|بی خیال|ولش کن|ولش|نگهش میدارم|نگهش می دارم|منصرف شدم|پشیمون شدم از|لازم نیست دیگه|دیگه لازم نیست"))
 _STOP_WEAK = re.compile(r"\b(?:not now|maybe later|later|skip it|no need|baadan|ba'?adan|badan|i'?ll think about it|"
-                        r"that'?s (?:it|all)|felan na|felan nemikham|lazem nist|"
+                        r"that'?s (?:it|all)|felan na|felan nemikham|lazem nist|(?:some ?)?other time|"
+                        r"another (?:time|day)|not today|next time|some other day|"
+                        r"(?:don'?t|do not) have (?:the )?time(?: for (?:this|that))?(?: (?:now|right now|today))?|"
                         r"i'?ll (?:order|buy|get|do|check) (?:it |one |that )?(?:tomorrow|later|tonight|next week)|"
                         r"i'?ll come back (?:later|tomorrow|with)|farda (?:sefaresh|kharid|mikharam))\b|"
                         + _fa(r"(?:فردا|پس فردا|بعدا|بعداً|یه وقت دیگه|یه روز دیگه|هفته بعد|هفته دیگه|آخر هفته|شب) "
@@ -340,8 +346,9 @@ def has_digits(text: str) -> bool:
     return bool(re.search(r"\d", canonical(text)))
 
 
-_ENDS_WITH_GOODBYE = re.compile(r"(?:\b(?:bye|goodbye|bye bye|see you|see ya|cya|take care|khodafez|khodahafez)"
-                                r"|" + _fa(r"خداحافظ|خدافظ|خدانگهدار|بای") + r")[\s!.,،؟?]*$")
+_ENDS_WITH_GOODBYE = re.compile(r"(?:\b(?:bye|goodbye|bye bye|see you|see ya|cya|take care|khodafez|khodahafez|"
+                                r"good ?night|ttyl|talk (?:to you )?(?:later|soon)|catch you later)"
+                                r"|" + _fa(r"خداحافظ|خدافظ|خدانگهدار|بای|شب بخیر|شبتون بخیر") + r")[\s!.,،؟?]*$")
 
 
 def ends_with_goodbye(text: str) -> bool:
@@ -352,8 +359,10 @@ def ends_with_goodbye(text: str) -> bool:
 # "the address is right after all", «نه درسته، مشکلی نیست»: nothing needs doing.
 _NOTHING_TO_DO = re.compile(
     r"\b(?:(?:is|was|'s) (?:right|correct|fine|ok|okay) (?:after all|actually)?|all good|all fine|no changes?|"
-    r"nothing to change|no need to change|it'?s fine|it'?s ok)\b|"
-    + _fa(r"درسته|درست بود|درسته که|مشکلی نیست|مشکلی نداره|نیازی نیست|لازم به تغییر نیست|همون خوبه|خوبه همون"))
+    r"nothing to change|no need to change|it'?s fine|it'?s ok|(?:it'?s|it is|all) (?:working|fine|ok|good) now|"
+    r"works (?:fine )?now|(?:i )?fixed it|sorted it(?: out)?|problem solved|solved it|figured it out)\b|"
+    + _fa(r"درسته|درست بود|درسته که|مشکلی نیست|مشکلی نداره|نیازی نیست|لازم به تغییر نیست|همون خوبه|خوبه همون|"
+          r"درست شد|حل شد|مشکل حل شد|الان کار میکنه|الان کار می کنه|خودش درست شد|دیگه مشکلی نیست"))
 
 
 def nothing_to_do(text: str) -> bool:

@@ -49,6 +49,8 @@ FREE_TEXT_THRESHOLDS = {"review_text": 0.97}
 TRUSTED_CLAUSE, SEEN_IN_MESSAGE = 0.75, 0.2
 # A last clause ends the message with thanks or goodbye when the clause model is this sure.
 SURE_CLOSING_CLAUSE = 0.9
+# In a message that thanks or says goodbye, a request clause naming nothing must be this sure.
+SURE_CLAUSE = 0.95
 # A question not understood for sure, but leaning this much to a one-action question, is taken as it.
 LEANING = 0.3
 # A follow-up ("and the email?") continues the last question unless the NLU is this sure it is another.
@@ -186,7 +188,7 @@ def _inside_form(message: Message, context: Context) -> Move:
         return Move(LEAVE, (intent,))
     question_after_stop = _question_after_stop(message)
     if question_after_stop and not carries_answer:
-        return Move(LEAVE, ("stop", question_after_stop))   # "cancel this, I'll call you instead": ok, and the phone
+        return Move(LEAVE, (question_after_stop,))   # "ok skip that, what payment methods do you take?"
     if cues.ends_with_goodbye(message.text) and not carries_answer and not cues.sounds_like_question(message.text) \
             and not (slot in DIGIT_SLOTS and cues.has_digits(message.text)) \
             and not (slot in CONFIRMATION_SLOTS and cues.yes_or_no(message.text) is not None):
@@ -232,7 +234,9 @@ def _inside_form(message: Message, context: Context) -> Move:
         if cues.says_goodbye(message.text):
             return Move(LEAVE, ("goodbye",))
         thanks = intent == "thank_you" or (message.ends_closing and message.requests[-1] == "thank_you")
-        return Move(LEAVE, ("thank_you",) if thanks and not cues.wants_to_stop(message.text) else ("stop",))
+        # "thanks, that's all I needed" is thanks; "no thanks, never mind" is a stop
+        polite = thanks and not cues.refuses(message.text) and not cues.wants_to_stop(message.text, strong_only=True)
+        return Move(LEAVE, ("thank_you",) if polite else ("stop",))
     if switch_clause and (wordy or slot in CONFIRMATION_SLOTS or cues.wants_to_stop(message.text)
                    or cues.is_correction(message.text)):
         # (also "forget the review, where is order 100151?" inside any question)
@@ -297,6 +301,9 @@ def _other_request_among_clauses(message: Message, context: Context) -> Optional
     for intent, sure in reversed(list(zip(message.requests, confidences))):
         trusted = sure >= TRUSTED_CLAUSE or seen.get(intent, 0.0) >= SEEN_IN_MESSAGE or intent == message.intent \
             or not message.ranking
+        if message.intent in ("thank_you", "goodbye") and intent != message.intent and not message.entities \
+                and sure < SURE_CLAUSE:
+            trusted = False   # "thanks, that's all, I'll check the app": no order in "check the app"
         if trusted and intent in REQUESTS and context.goal_of_intent.get(intent) not in (None, context.goal):
             return intent
     return None

@@ -76,7 +76,8 @@ def consecutive_fallbacks(tracker: DialogueStateTracker) -> int:
 # frustration, however the sentiment model scores its words ("never mind, bye").
 CONVERSATIONAL_INTENTS = frozenset({"goodbye", "thank_you", "stop", "affirm", "deny", "greet", "inform",
                                     "switch_language", "bot_challenge"})
-CONVERSATIONAL_MOVES = ("repeat", "redo")
+CONVERSATIONAL_MOVES = ("repeat", "redo", "leave stop", "leave goodbye", "leave thank_you", "start stop",
+                        "start goodbye")   # leaving a form, however grumpily ("ugh, no time for this now")
 
 
 def is_frustrated(tracker: DialogueStateTracker) -> bool:
@@ -92,6 +93,8 @@ def is_frustrated(tracker: DialogueStateTracker) -> bool:
 
     if cues.wants_it(message.text or "") or cues.acknowledges(message.text or ""):
         return False   # "nice, I'll take this one" is a sale, whatever the sentiment model scores
+    if cues.says_goodbye(message.text or "") or cues.wants_to_stop(message.text or "", strong_only=True):
+        return False   # a goodbye is never frustration (issue 15): the customer is leaving, not asking for help
     sentiment = (message.parse_data or {}).get("sentiment") or {}
     return bool(sentiment.get("frustrated"))
 

@@ -310,6 +310,19 @@ class Verifier:
                 return CodeRequest("send_failed", e164)
         return CodeRequest("sent", e164, expires_at=expires)
 
+    def has_open_code(self, conversation_id: str, phone: str) -> bool:
+        """A code sent to `phone` in this conversation is still waiting to be typed (not used,
+        replaced, locked or expired): a new goal that needs the same verification asks for it
+        instead of sending another."""
+        e164 = normalise_phone(phone or "")
+        if e164 is None:
+            return False
+        with db.session_scope(self.url) as s:
+            row = s.execute(sa.select(OneTimeCode.id).where(
+                OneTimeCode.conversation_id == str(conversation_id), OneTimeCode.phone == e164,
+                OneTimeCode.status == "open", OneTimeCode.expires_at > self.clock()).limit(1)).first()
+        return row is not None
+
     def check_code(self, conversation_id: str, code: str, *, channel: Optional[str] = None,
                    external_id: Optional[str] = None) -> Verification:
         typed = "".join(ch for ch in to_ascii_digits(code or "") if ch.isdigit())
