@@ -83,10 +83,11 @@ def test_the_sets_are_large_and_varied_enough() -> None:
 # What a customer must never get, in any conversation: these are strict.
 NEVER = ("leaked internal text", "reply not in Persian", "reply not in English", "no reply", "request failed")
 # Success floors of the tuning set, a little under what it reached when these were set
-# (2026-12-06: 270/308 = 88% overall; per kind 71% (switch) to 97%). A change that loses
-# conversations fails here; the per-conversation reports say which and why.
-OVERALL_FLOOR = 0.85
-PER_KIND_FLOOR = 0.65
+# (2026-12-07: 369/398 = 93% overall; per kind 79% (multi) to 100%; each training of DIET
+# moves a few conversations either way). A change that loses conversations fails here; the
+# per-conversation reports say which and why.
+OVERALL_FLOOR = 0.88
+PER_KIND_FLOOR = 0.7
 
 
 def _reports(results: Dict[str, Result], failed: List[str]) -> str:
