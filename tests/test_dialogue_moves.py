@@ -474,3 +474,14 @@ def test_persian_words_end_at_persian_punctuation(text: str) -> None:
 def test_repeat_with_a_persian_sorry_first() -> None:
     assert cues.asks_to_repeat("ببخشید چی شد؟ نفهمیدم")
     assert not cues.asks_to_repeat("ببخشید سفارش من کجاست")
+
+
+@pytest.mark.parametrize("text", ["cancel", "no, cancel", "cancel please", "لغو", "لغوش کن"])
+def test_a_bare_cancel_inside_a_form_stops_it_but_not_inside_a_cancellation(text: str) -> None:
+    msg = ranked("cancel_order", 0.9, text)
+    assert decide(msg, in_form("place_order_form", "phone_number", "place_order", ("product",))).encode() \
+        == "leave stop"
+    assert decide(msg, in_form("cancel_order_form", "order_id", "cancel_order")).encode() != "leave stop"
+    assert decide(ranked("cancel_order", 0.9, "cancel my order 100123", order_id="100123"),
+                  in_form("place_order_form", "phone_number", "place_order", ("product",))).encode() \
+        == "leave cancel_order"

@@ -203,13 +203,15 @@ _STOP_STRONG = re.compile(
     + _fa(r"بیخیال|بی خیال|ولش کن|ولش|نگهش میدارم|نگهش می دارم|منصرف شدم|پشیمون شدم از|لازم نیست دیگه|دیگه لازم نیست"))
 _STOP_WEAK = re.compile(r"\b(?:not now|maybe later|later|skip it|no need|baadan|ba'?adan|badan|i'?ll think about it|"
                         r"that'?s (?:it|all)|felan na|felan nemikham|lazem nist|(?:some ?)?other time|"
-                        r"another (?:time|day)|not today|next time|some other day|"
+                        r"another (?:time|day)|not today|next time|some other day|let me think(?: about it| it over)?|"
+                        r"i (?:need|have) to think(?: about it)?|i'?ll think it over|bezar fekr konam|"
                         r"(?:don'?t|do not) have (?:the )?time(?: for (?:this|that))?(?: (?:now|right now|today))?|"
                         r"i'?ll (?:order|buy|get|do|check) (?:it |one |that )?(?:tomorrow|later|tonight|next week)|"
                         r"i'?ll come back (?:later|tomorrow|with)|farda (?:sefaresh|kharid|mikharam))\b|"
                         + _fa(r"(?:فردا|پس فردا|بعدا|بعداً|یه وقت دیگه|یه روز دیگه|هفته بعد|هفته دیگه|آخر هفته|شب) "
                               r"(?:\S+ ){0,2}(?:میدم|می دم|میخرم|می خرم|میکنم|می کنم|میام|برمیگردم|پیام میدم|میگیرم)") + "|"
-                        + _fa(r"مهم نیست|لازم نیست|بعدا|بعداً|فعلا نه|الان نه|نمیخوام|نمی خوام|بهش فکر میکنم|فکرامو میکنم|فکرامو بکنم"))
+                        + _fa(r"مهم نیست|لازم نیست|بعدا|بعداً|فعلا نه|الان نه|نمیخوام|نمی خوام|بهش فکر میکنم|فکرامو میکنم|فکرامو بکنم|"
+                              r"بذار فکر کنم|بزار فکر کنم|باید فکر کنم|یکم فکر کنم"))
 
 
 def wants_to_stop(text: str, strong_only: bool = False) -> bool:
@@ -349,6 +351,18 @@ def has_digits(text: str) -> bool:
 _ENDS_WITH_GOODBYE = re.compile(r"(?:\b(?:bye|goodbye|bye bye|see you|see ya|cya|take care|khodafez|khodahafez|"
                                 r"good ?night|ttyl|talk (?:to you )?(?:later|soon)|catch you later)"
                                 r"|" + _fa(r"خداحافظ|خدافظ|خدانگهدار|بای|شب بخیر|شبتون بخیر") + r")[\s!.,،؟?]*$")
+
+
+# A bare "cancel" while the bot asks something: stop this (not "cancel my order").
+_CANCEL_THIS = re.compile(
+    r"^(?:(?:no|nah|ok|okay|just|oh|um+|hmm+)[ ,]*)*(?:cancel|cancel it|cancel this|cancel that|cancel please|"
+    r"please cancel|cancel the whole thing|abort|kansel|cancel kon|laghv|"
+    r"لغو|کنسل|لغوش کن|کنسلش کن|لغو کن|کنسل کن|لغوش|کنسلش)(?: please| لطفا)?[ .!]*$")
+
+
+def cancels_this(text: str) -> bool:
+    """The whole message is "cancel" (or «لغو»): inside a question, drop what is being asked."""
+    return bool(_CANCEL_THIS.match(canonical(text)))
 
 
 def ends_with_goodbye(text: str) -> bool:

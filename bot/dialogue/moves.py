@@ -180,6 +180,9 @@ def _inside_form(message: Message, context: Context) -> Move:
 
     if intent in HUMAN and (clear or (short and not expected.free_text)):
         return Move(LEAVE, (intent,))
+    if cues.cancels_this(message.text) and context.goal != context.goal_of_intent.get("cancel_order") \
+            and slot not in CONFIRMATION_SLOTS and not message.entities.get("order_id"):
+        return Move(LEAVE, ("stop",))   # "cancel" while asked for a phone number: not "cancel my order"
     switch_clause = _other_request_among_clauses(message, context)   # "…, cancel it altogether"
     asks_other = (intent in REQUESTS and not same_goal and message.confidence >= SOME_REQUEST) or bool(switch_clause)
     if cues.switches_goal(message.text) and message.confidence >= SOME_REQUEST and not carries_answer \
