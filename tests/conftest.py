@@ -75,3 +75,13 @@ def fresh_postgres_url() -> Iterator[str]:
 def artifacts_dir() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+# The longest modules first: with `--dist loadfile --no-loadscope-reorder` (pyproject.toml) the
+# two workers take files in this order, so the two halves of the conversation set start at once
+# instead of ending the run (xdist's default order, most tests per file first, put them last).
+LONGEST_FIRST = ("test_conversation_repair.py", "test_conversation_repair_second_half.py")
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list) -> None:
+    items.sort(key=lambda item: 0 if item.path.name in LONGEST_FIRST else 1)

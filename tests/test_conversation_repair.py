@@ -8,6 +8,11 @@ and checked where its outcome is recorded: the replies (no internal values,
 the conversation's language, what must be said), the touchpoints table (goal
 completed / abandoned / not started, handoff), the orders and tickets tables.
 
+The tuning set is played in two halves, each by its own bot: this module plays the
+first, tests/test_conversation_repair_second_half.py the second, so that the two
+pytest workers play them at the same time (the set takes about five minutes on one
+bot). The halves alternate within each repair kind and language.
+
 The held-out set (tests/conversations/heldout, never used while tuning) is not
 played here: `bench/conversations.py` measures it (success per repair kind and
 language, target 95%), so that nothing is tuned on it by running the tests.
@@ -32,6 +37,8 @@ pytestmark = pytest.mark.skipif(
 )
 
 TUNING = tuning_set()
+_BY_KIND = sorted(TUNING, key=lambda c: (c.kind, c.language, c.id))
+FIRST_HALF, SECOND_HALF = _BY_KIND[0::2], _BY_KIND[1::2]
 HELDOUT_TARGET = 0.95   # bench/conversations.py
 
 
@@ -56,10 +63,10 @@ def sms() -> Iterator[FakeSmsGateways]:
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory: pytest.TempPathFactory, sms: FakeSmsGateways) -> Iterator[Dict[str, Result]]:
-    """The tuning set played once against one bot, three conversations at a time."""
+    """The first half of the tuning set played once against one bot, three conversations at a time."""
     bot, player = start_player(tmp_path_factory, "conversations", sms)
     try:
-        yield play_all(player, TUNING)
+        yield play_all(player, FIRST_HALF)
     finally:
         player.close()
         bot.stop()
@@ -82,12 +89,13 @@ def test_the_sets_are_large_and_varied_enough() -> None:
 
 # What a customer must never get, in any conversation: these are strict.
 NEVER = ("leaked internal text", "reply not in Persian", "reply not in English", "no reply", "request failed")
-# Success floors of the tuning set, a little under what it reached when these were set
-# (2026-12-07: 369/398 = 93% overall; per kind 79% (multi) to 100%; each training of DIET
-# moves a few conversations either way). A change that loses conversations fails here; the
-# per-conversation reports say which and why.
-OVERALL_FLOOR = 0.88
-PER_KIND_FLOOR = 0.7
+# Success floors of each half of the tuning set, a little under what the whole set reached
+# when these were set (2026-12-07: 369/398 = 93% overall; per kind 79% (multi) to 100%; each
+# training of DIET moves a few conversations either way, and a half has about 20 conversations
+# per kind). A change that loses conversations fails here; the per-conversation reports say
+# which and why.
+OVERALL_FLOOR = 0.86
+PER_KIND_FLOOR = 0.65
 
 
 def _reports(results: Dict[str, Result], failed: List[str]) -> str:
@@ -102,7 +110,7 @@ def test_no_conversation_leaks_internals_or_switches_language(results: Dict[str,
 
 
 def test_tuning_set_success_rates(results: Dict[str, Result]) -> None:
-    """The share of tuning conversations that go right end to end (every reply and every
+    """The share of this half's conversations that go right end to end (every reply and every
     recorded outcome), overall and per repair kind (both languages)."""
     table = success_rates(list(results.values()))
     failed = sorted(i for i, r in results.items() if not r.ok)
