@@ -28,7 +28,7 @@ from tests.conftest import PROJECT_ROOT, free_port
 from tests.fakes.sms_gateways import API_KEY, FakeSmsGateways
 from tests.support.bot_server import BotServer
 from tests.support.conversations import (
-    Player, Result, heldout_set, play_all, success_rates, tuning_set,
+    Conversation, Player, Result, heldout_set, play_all, success_rates, tuning_set,
 )
 
 pytestmark = pytest.mark.skipif(
@@ -61,15 +61,21 @@ def sms() -> Iterator[FakeSmsGateways]:
         yield gateways
 
 
-@pytest.fixture(scope="module")
-def results(tmp_path_factory: pytest.TempPathFactory, sms: FakeSmsGateways) -> Iterator[Dict[str, Result]]:
-    """The first half of the tuning set played once against one bot, three conversations at a time."""
-    bot, player = start_player(tmp_path_factory, "conversations", sms)
+def played(tmp_path_factory: pytest.TempPathFactory, sms: FakeSmsGateways, name: str,
+           conversations: List[Conversation]) -> Iterator[Dict[str, Result]]:
+    """`conversations` played once against their own bot, three at a time (a module fixture's body)."""
+    bot, player = start_player(tmp_path_factory, name, sms)
     try:
-        yield play_all(player, FIRST_HALF)
+        yield play_all(player, conversations)
     finally:
         player.close()
         bot.stop()
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory, sms: FakeSmsGateways) -> Iterator[Dict[str, Result]]:
+    """The first half of the tuning set."""
+    yield from played(tmp_path_factory, sms, "conversations", FIRST_HALF)
 
 
 def test_the_sets_are_large_and_varied_enough() -> None:

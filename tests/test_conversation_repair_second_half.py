@@ -8,19 +8,14 @@ from typing import Dict, Iterator
 import pytest
 
 from tests.fakes.sms_gateways import FakeSmsGateways
-from tests.support.conversations import Result, play_all
+from tests.support.conversations import Result
 from tests.test_conversation_repair import (  # noqa: F401 - the same tests, collected here too
-    SECOND_HALF, pytestmark, sms, start_player, test_no_conversation_leaks_internals_or_switches_language,
+    SECOND_HALF, played, pytestmark, sms, test_no_conversation_leaks_internals_or_switches_language,
     test_tuning_set_success_rates,
 )
 
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory: pytest.TempPathFactory, sms: FakeSmsGateways) -> Iterator[Dict[str, Result]]:
-    """The second half of the tuning set played once against one bot, three conversations at a time."""
-    bot, player = start_player(tmp_path_factory, "conversations-second-half", sms)
-    try:
-        yield play_all(player, SECOND_HALF)
-    finally:
-        player.close()
-        bot.stop()
+    """The second half of the tuning set."""
+    yield from played(tmp_path_factory, sms, "conversations-second-half", SECOND_HALF)
