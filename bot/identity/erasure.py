@@ -12,6 +12,15 @@ from sqlalchemy.engine import Connection
 from bot.identity.models import CustomerPreference, OneTimeCode, VerifiedIdentity
 
 
+def _codes_of(customer_id: str, conversation_ids: List[str]) -> "sa.sql.ColumnElement":
+    """Codes sent to the customer, and codes asked for in their conversations (a number
+    the CRM did not know has no customer id, but the code row still holds it)."""
+    codes = OneTimeCode.__table__
+    phones = [c[4:] for c in conversation_ids if c.startswith("sms:")]
+    return sa.or_(codes.c.customer_id == customer_id, codes.c.conversation_id.in_(conversation_ids),
+                  codes.c.phone.in_(phones))
+
+
 def erase_customer_data(conn: Connection, customer_id: str, conversation_ids: List[str]) -> Dict[str, int]:
     """Delete the customer's identity rows; rows deleted per table."""
     identities = VerifiedIdentity.__table__
@@ -21,8 +30,7 @@ def erase_customer_data(conn: Connection, customer_id: str, conversation_ids: Li
                                               identities.c.external_id.in_(conversation_ids)))
     return {
         "verified_identities": conn.execute(identities.delete().where(condition)).rowcount or 0,
-        "otp_codes": conn.execute(OneTimeCode.__table__.delete().where(
-            OneTimeCode.__table__.c.customer_id == customer_id)).rowcount or 0,
+        "otp_codes": conn.execute(OneTimeCode.__table__.delete().where(_codes_of(customer_id, conversation_ids))).rowcount or 0,
         "customer_preferences": conn.execute(CustomerPreference.__table__.delete().where(
             CustomerPreference.__table__.c.customer_id == customer_id)).rowcount or 0,
     }

@@ -92,6 +92,10 @@ class TurnAssembler:
             rows += self._close_turn(sender, state)
             if kind == "restart":
                 self.states[sender] = ConversationState(channel=state.channel, customer_id=state.customer_id)
+            else:
+                # Rasa re-sets carried-over slots (customer_id too) right after this event;
+                # a session without them — e.g. of a conversation `hamsafar erase` emptied — has no customer.
+                state.customer_id = None
         return rows
 
     # -- customer turns -------------------------------------------------------------

@@ -1,43 +1,66 @@
 """Erasing a customer's data on request, and dropping old text (retention).
 
 `erase_customer` finds every conversation the customer took part in (from
-touchpoints and verified channel identities), then deletes, in one
-transaction, their touchpoints, Rasa's tracker events of those conversations
-and whatever each module that keeps conversation data registers in
-`ERASERS`. It returns the rows deleted per table, which the CLI prints.
+touchpoints, verified channel identities, one-time codes, the touchpoint
+spool files, and an `sms:` conversation per known phone number), then
+deletes, in one transaction, their touchpoints, Rasa's tracker events of
+those conversations and whatever each module that keeps customer data
+registers in `ERASERS`. Afterwards the spool files lose the customer's
+lines and touchpoint writers in this process forget the conversations. It
+returns the rows deleted per table, which the CLI prints.
+
+A writer in another process (the Rasa server's broker) still remembers the
+customer id of a conversation it saw, but the erase empties Rasa's `events`
+for it, so the conversation's next message starts a new Rasa session; the
+assembler resets its customer id on `session_started` and nothing re-attaches it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import importlib
-from typing import Callable, Dict, List, Optional, Set
+import json
+import os
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from bot import settings
 from bot.db import init_db
 from bot.touchpoints.models import Touchpoint
 
 TP = Touchpoint.__table__
 
-# "module:function" taking (connection, customer_id, conversation_ids) and
-# returning {table: rows deleted}; modules that are not installed are skipped.
+Eraser = Callable[[Connection, str, List[str]], Dict[str, int]]
+
+# "module:function" taking (connection, customer_id, conversation_ids) and returning
+# {table: rows deleted}. Every module with tables that can hold customer data has one;
+# one that cannot be loaded stops the erase (an erase that skips a module is not one).
+# Order matters: channels looks up the customer's phone numbers (in the CRM, one-time
+# codes, verified identities), so it runs before crm and identity remove them.
 ERASERS: List[str] = [
-    "bot.identity.erasure:erase_customer_data",
     "bot.channels.erasure:erase_customer_data",
-    "bot.handoff.erasure:erase_customer_data",
     "bot.channels.botapi.payments:erase_customer_data",
+    "bot.handoff.erasure:erase_customer_data",
     "bot.orchestration.erasure:erase_customer_data",
+    "bot.crm.erasure:erase_customer_data",
+    "bot.identity.erasure:erase_customer_data",
 ]
 
 
-def _load(spec: str) -> Optional[Callable[..., Dict[str, int]]]:
-    module_name, function = spec.split(":")
+class EraserMissing(RuntimeError):
+    """An ERASERS entry names a module or function that does not exist."""
+
+
+def load_eraser(spec: str) -> Eraser:
+    """The eraser function of `spec`; raises EraserMissing when it cannot be found."""
+    module_name, _, function = spec.partition(":")
     try:
         return getattr(importlib.import_module(module_name), function)
-    except ModuleNotFoundError:
-        return None
+    except (ImportError, AttributeError) as error:
+        raise EraserMissing(f"eraser {spec!r} cannot be loaded ({error}); nothing was erased") from error
 
 
 def conversations_of(conn: Connection, customer_id: str) -> Set[str]:
@@ -57,25 +80,88 @@ def conversations_of(conn: Connection, customer_id: str) -> Set[str]:
     return found
 
 
+# -- spool files -------------------------------------------------------------------------
+def _spool_files(directory: Path) -> List[Path]:
+    """Files the touchpoint writer keeps customer text in (bot.touchpoints.recorder)."""
+    return sorted(p for pattern in ("touchpoints-spool-*", "touchpoints-quarantine.jsonl")
+                  for p in directory.glob(pattern) if p.is_file())
+
+
+def _line_conversation(line: str) -> Tuple[Any, Any]:
+    """(conversation id, customer id) of a spool line; (None, None) if unreadable."""
+    try:
+        item = json.loads(line)
+    except ValueError:
+        return None, None
+    event = item.get("__event__") if isinstance(item, dict) else None
+    if isinstance(event, dict):
+        customer = event.get("value") if event.get("event") == "slot" and event.get("name") == "customer_id" else None
+        return event.get("sender_id"), customer
+    if isinstance(item, dict):
+        return item.get("conversation_id"), item.get("customer_id")
+    return None, None
+
+
+def spooled_conversations(directory: Path, customer_id: str) -> Set[str]:
+    """Conversations the spool files attach to `customer_id` (their rows may not be in the database yet)."""
+    found: Set[str] = set()
+    for path in _spool_files(directory):
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            conversation, customer = _line_conversation(line)
+            if conversation and customer == customer_id:
+                found.add(str(conversation))
+    return found
+
+
+def clean_spool_files(directory: Path, customer_id: str, conversations: Set[str]) -> int:
+    """Rewrite the spool files without the lines of `conversations` (or, unreadable, mentioning them)."""
+    removed = 0
+    marks = {f'"{c}"' for c in conversations} | {f'"{customer_id}"'}
+    for path in _spool_files(directory):
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        kept = []
+        for line in lines:
+            conversation, customer = _line_conversation(line)
+            if conversation is None and customer is None:
+                theirs = any(mark in line or mark[1:-1] in line for mark in marks)
+            else:
+                theirs = conversation in conversations or customer == customer_id
+            if not theirs:
+                kept.append(line)
+        if len(kept) != len(lines):
+            removed += len(lines) - len(kept)
+            temporary = path.with_name(path.name + ".erasing")
+            temporary.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+            os.replace(temporary, path)
+    return removed
+
+
 def erase_customer(customer_id: str, database_url: Optional[str] = None) -> Dict[str, int]:
     """Delete the customer's conversations everywhere; rows deleted per table."""
+    from bot.channels.erasure import phones_of
+    from bot.touchpoints.recorder import forget_conversations
+
+    erasers = [load_eraser(spec) for spec in ERASERS]  # all of them, before anything is deleted
     engine = init_db(database_url)
+    spool_dir = settings.STATE_DIR
     deleted: Dict[str, int] = {}
     with engine.begin() as conn:
-        conversations = sorted(conversations_of(conn, customer_id))
-        condition = TP.c.customer_id == customer_id
-        if conversations:
-            condition = sa.or_(condition, TP.c.conversation_id.in_(conversations))
+        found = conversations_of(conn, customer_id) | spooled_conversations(spool_dir, customer_id)
+        phones = phones_of(conn, customer_id, sorted(found))
+        found |= {f"sms:{phone}" for phone in phones} | {f"journey:{customer_id}"}
+        found |= {f"journey:phone:{phone}" for phone in phones}
+        conversations = sorted(found)
+        forget_conversations(conversations)  # before the delete: pending rows of them are dropped
+        condition = sa.or_(TP.c.customer_id == customer_id, TP.c.conversation_id.in_(conversations))
         deleted["touchpoints"] = conn.execute(TP.delete().where(condition)).rowcount or 0
-        if conversations and sa.inspect(conn).has_table("events"):
+        if sa.inspect(conn).has_table("events"):
             deleted["events (Rasa tracker store)"] = conn.execute(
                 sa.text("DELETE FROM events WHERE sender_id IN :ids").bindparams(sa.bindparam("ids", expanding=True)),
                 {"ids": conversations},
             ).rowcount or 0
-        for spec in ERASERS:
-            eraser = _load(spec)
-            if eraser is not None:
-                deleted.update(eraser(conn, customer_id, conversations))
+        for eraser in erasers:
+            deleted.update(eraser(conn, customer_id, conversations))
+    deleted["spool file lines"] = clean_spool_files(spool_dir, customer_id, set(conversations))
     return deleted
 
 

@@ -11,14 +11,16 @@ replay can never duplicate a row.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import os
 import queue
 import threading
 import time
+import weakref
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterable, List, Optional, Set
 
 from sqlalchemy.engine import Engine
 
@@ -28,6 +30,15 @@ from bot.touchpoints.assembler import ConversationState, TurnAssembler
 from bot.touchpoints.store import insert_rows, last_state
 
 logger = logging.getLogger(__name__)
+
+# Writers running in this process, told by `hamsafar erase` to forget conversations.
+_live: "weakref.WeakSet[TouchpointRecorder]" = weakref.WeakSet()
+
+
+def forget_conversations(conversation_ids: Iterable[str]) -> None:
+    """Every writer of this process drops what it holds of these (erased) conversations."""
+    for recorder in list(_live):
+        recorder.forget(conversation_ids)
 
 
 class TouchpointRecorder:
@@ -54,6 +65,9 @@ class TouchpointRecorder:
         self._spool_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="touchpoint-writer", daemon=True)
         self._engine: Optional[Engine] = None
+        self._forget_lock = threading.Lock()
+        self._forgotten: Dict[str, dt.datetime] = {}  # erased conversation -> rows up to then are dropped
+        self._to_reset: Set[str] = set()
         self.written = 0
         self.failures = 0
 
@@ -68,11 +82,25 @@ class TouchpointRecorder:
     # -- lifecycle ----------------------------------------------------------------------
     def start(self) -> "TouchpointRecorder":
         self._thread.start()
+        _live.add(self)
         return self
+
+    def forget(self, conversation_ids: Iterable[str]) -> None:
+        """An erase: drop the state (customer id) and the not yet written rows of these conversations.
+
+        Applied by the writer thread before its next insert; rows of events that
+        happened after this call (the customer writes again) are kept.
+        """
+        now = dt.datetime.utcnow()
+        with self._forget_lock:
+            for conversation in conversation_ids:
+                self._forgotten[conversation] = now
+                self._to_reset.add(conversation)
 
     def close(self, timeout_s: float = 15.0) -> None:
         """Flush what can be flushed within `timeout_s`; spool the rest to disk."""
         self._stop.set()
+        _live.discard(self)
         self._thread.join(timeout_s)
         leftovers = list(self._pending)
         self._pending.clear()
@@ -157,6 +185,19 @@ class TouchpointRecorder:
             finally:
                 self._queue.task_done()
             taken += 1
+        self._drop_forgotten()
+
+    def _drop_forgotten(self) -> None:
+        """Apply `forget` (in the writer thread, which alone touches states and pending rows)."""
+        with self._forget_lock:
+            reset, self._to_reset = self._to_reset, set()
+            forgotten = dict(self._forgotten)
+        for conversation in reset:
+            self._assembler.states.pop(conversation, None)
+        if forgotten:
+            self._pending = [row for row in self._pending
+                             if not (row.get("conversation_id") in forgotten
+                                     and row["occurred_at"] <= forgotten[row["conversation_id"]])]
 
     # -- the spool ------------------------------------------------------------------------
     def _spool(self, items: List[Dict[str, Any]]) -> None:
