@@ -9,9 +9,19 @@ queue; it sets `handoff_active`, which keeps the bot silent until an agent hands
 back (the policy predicts `action_listen` while it is set).
 
 Outside working hours it opens a ticket, says when agents are back and does NOT
-set `handoff_active` (the bot keeps helping). If the queue cannot be reached the
-customer is told a person will answer and `handoff_active` is still set, so the
-conversation is never silently dropped (reason `error` is logged).
+set `handoff_active` (the bot keeps helping). If the conversation cannot be put in
+the queue (database down, insert failed) `handoff_active` is NOT set: no agent would
+ever see the conversation, so the customer is told, in their language, that it did
+not reach the team and the bot keeps serving (security finding 8 of issue 17).
+
+It also gives a lost handoff back to the bot. `HandoffPolicy` predicts it on a customer
+message while `handoff_active` is set but the queue has no open handoff for the
+conversation (a hand-back or a time-out that updated the queue and died before the
+tracker, a handoff of older code whose insert failed). Unless the customer is asking
+for a person again, the action then tells them what the console would have (time-out
+apology with the ticket, hand-back, close) or that the request never reached the team,
+clears `handoff_active`, audits `resumed`, and reads their message afresh (an
+`action_listen` event), so the bot answers it in the same turn.
 """
 
 from __future__ import annotations
@@ -20,10 +30,10 @@ import logging
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import ActionExecuted, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import known_customer, latest_intent, reply_language, say
+from actions.common import known_customer, latest_intent, reply_language
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +108,27 @@ def customer_text(outcome: Any, reason: str, language: str) -> str:
     return texts.text("after_hours_no_ticket", language, when=when)
 
 
+def resume_lost_handoff(dispatcher: CollectingDispatcher, tracker: Tracker, language: str) -> Optional[List[EventType]]:
+    """`handoff_active` is set: if the queue has no open handoff for the conversation, the bot takes
+    it back (events to return); None if it is still in the queue. Raises if the queue cannot say."""
+    from bot.handoff import service, texts
+
+    conversation_id = tracker.sender_id
+    if service.open_handoff(conversation_id) is not None:
+        return None
+    last = service.latest_handoff(conversation_id)
+    dispatcher.utter_message(text=texts.resumed(last, language))
+    try:
+        service.audit("system", "resumed", handoff_id=(last or {}).get("id"), conversation_id=conversation_id,
+                      detail={"last_status": (last or {}).get("status")})
+    except Exception:  # noqa: BLE001 - the customer is served all the same
+        logger.exception("could not audit the resumed handoff of %s", conversation_id)
+    logger.warning("handoff of %s was lost (latest queue status %s): the bot resumes", conversation_id,
+                   (last or {}).get("status"))
+    # action_listen: the customer's message is read afresh, so the bot answers it in this turn
+    return [SlotSet("handoff_active", False), ActionExecuted("action_listen")]
+
+
 class ActionRequestHuman(Action):
     def name(self) -> Text:
         return "action_request_human"
@@ -108,14 +139,24 @@ class ActionRequestHuman(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[EventType]:
         language = reply_language(tracker)
+        if tracker.get_slot("handoff_active") and latest_intent(tracker) != "request_human":
+            try:
+                resumed = resume_lost_handoff(dispatcher, tracker, language)
+            except Exception:  # noqa: BLE001 - the queue cannot say: stay handed off, ask again next message
+                logger.exception("handoff queue unavailable for %s", tracker.sender_id)
+                return []
+            if resumed is not None:
+                return resumed
         reason = handoff_reason(tracker)
         request = HandoffRequest(tracker, language, reason, known_customer(tracker))
         try:
             outcome = self.handoff(request)
-        except Exception:  # noqa: BLE001 - queue unreachable: still hand off, agents see it in the tracker
-            logger.exception("handoff queue unavailable for %s", tracker.sender_id)
-            say(dispatcher, "handoff_already" if tracker.get_slot("handoff_active") else "handoff_started", language)
-            return [SlotSet("handoff_active", True)]
+        except Exception:  # noqa: BLE001 - not in the queue: no agent would ever see it, so the bot keeps serving
+            logger.exception("handoff queue unavailable for %s: not handed off", tracker.sender_id)
+            from bot.handoff import texts
+
+            dispatcher.utter_message(text=texts.text("queue_unavailable", language))
+            return [SlotSet("handoff_active", False)] if tracker.get_slot("handoff_active") else []
         dispatcher.utter_message(text=customer_text(outcome, reason, language))
         if outcome.status == "after_hours":
             return [SlotSet("handoff_active", False)] if tracker.get_slot("handoff_active") else []

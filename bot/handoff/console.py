@@ -218,11 +218,17 @@ class AgentConsoleInput(InputChannel):
             return []
         expired = await _run(service.expire_unclaimed)
         for handoff in expired:
-            key = "timeout" if handoff.get("ticket") else "timeout_no_ticket"
-            message = texts.text(key, handoff["language"], ticket=handoff.get("ticket") or "")
-            await conversation.deliver(handoff["conversation_id"], message, sender="system")
-            await conversation.append_events(agent, handoff["conversation_id"], [
-                conversation.system_message(message), SlotSet("handoff_active", False)])
+            # One conversation failing must not leave the rest of the batch handed off; any that is
+            # left (this process dying half-way) is given back at its next message (HandoffPolicy).
+            try:
+                key = "timeout" if handoff.get("ticket") else "timeout_no_ticket"
+                message = texts.text(key, handoff["language"], ticket=handoff.get("ticket") or "")
+                await conversation.deliver(handoff["conversation_id"], message, sender="system")
+                await conversation.append_events(agent, handoff["conversation_id"], [
+                    conversation.system_message(message), SlotSet("handoff_active", False)])
+            except Exception:  # noqa: BLE001
+                logger.exception("console: could not give %s back to the bot after its time-out",
+                                 handoff.get("conversation_id"))
         return expired
 
     # ------------------------------------------------------------------ Sanic
@@ -337,7 +343,8 @@ class AgentConsoleInput(InputChannel):
             delivered = await conversation.deliver(handoff["conversation_id"], message)
             try:
                 await conversation.append_events(channel._tracker_agent(request), handoff["conversation_id"],
-                                                 [conversation.agent_message(message, agent["login"])])
+                                                 [conversation.agent_message(message, agent["login"])],
+                                                 handed_off=True)
             except ApiError:
                 pass
             return _json({"ok": True, "handoff": await _run(service.get_handoff, handoff_id), "delivered": delivered})

@@ -29,9 +29,13 @@ async def load_tracker(agent: Any, conversation_id: str, full: bool = True) -> A
     return tracker
 
 
-async def append_events(agent: Any, conversation_id: str, events: List[Event]) -> None:
+async def append_events(agent: Any, conversation_id: str, events: List[Event], handed_off: bool = False) -> None:
+    """`handed_off`: an agent has the conversation (claimed it), so `handoff_active` is set first
+    if the tracker lacks it (the queue row exists but the action's slot never arrived)."""
     async with agent.lock_store.lock(conversation_id):
         tracker = await agent.tracker_store.get_or_create_tracker(conversation_id)
+        if handed_off and not tracker.get_slot("handoff_active"):
+            events = [SlotSet("handoff_active", True), *events]
         for event in events:
             tracker.update(event)
         await agent.tracker_store.save(tracker)

@@ -20,11 +20,25 @@ lets overrule every other policy, rules included):
 
 A session that expires keeps the slot (`carry_over_slots_to_new_session`), so it
 does not bring the bot back either; `tests/test_handoff_policy.py` checks it.
+
+The handoff queue (`handoff_conversations`) is the source of truth, the slot only its
+copy in the tracker (security finding 8 of issue 17). On a customer message while
+`handoff_active` is set, once the handoff is older than the claim timeout
+(`HAMSAFAR_HANDOFF_CLAIM_TIMEOUT`, when an unclaimed one is timed out anyway; a copy
+carried into a new session counts as old), the policy asks the queue whether the
+conversation is still waiting or with an agent. If it is not — the queue insert failed,
+a hand-back or a bulk time-out updated the queue and died before the tracker — it
+predicts `action_request_human`, which gives the conversation back to the bot
+(actions/handoff.py). A database that cannot answer keeps the bot listening (an agent
+may have the conversation); the next message asks again. Conversations without the slot
+never cost a query.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+import logging
+import time
+from typing import Any, Callable, Dict, List, Optional, Text
 
 from rasa.core.policies.policy import Policy, PolicyPrediction
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -38,6 +52,8 @@ from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.handoff import config as handoff_config
+
+logger = logging.getLogger(__name__)
 
 HANDOFF_SLOT = "handoff_active"
 REQUEST_ACTION = "action_request_human"
@@ -115,6 +131,53 @@ def decide(tracker: DialogueStateTracker, fallbacks_in_a_row: int, on_frustratio
     return None
 
 
+def handoff_started_at(tracker: DialogueStateTracker) -> Optional[float]:
+    """When the current handoff began, as far as the tracker shows: the time of the first
+    `handoff_active = true` of the current run; None when only a copy carried into a new
+    session is visible (Rasa's SQL tracker store loads the latest session only)."""
+    events = list(tracker.events)
+    started: Optional[float] = None
+    for index in range(len(events) - 1, -1, -1):
+        event = events[index]
+        if not (isinstance(event, SlotSet) and event.key == HANDOFF_SLOT):
+            continue
+        if not event.value:
+            break
+        before = index - 1
+        while before >= 0 and isinstance(events[before], SlotSet):
+            before -= 1
+        carried = before >= 0 and isinstance(events[before], SessionStarted)
+        started = None if carried else event.timestamp
+    return started
+
+
+def handoff_lost(tracker: DialogueStateTracker, is_open: Callable[[str], bool],
+                 trust_for_seconds: float, now: Optional[float] = None) -> bool:
+    """`handoff_active` is set but the queue has no open handoff for the conversation.
+
+    Asked only on a customer message (the latest action is `action_listen`) and only once the
+    handoff is older than `trust_for_seconds`: until then the slot is trusted without a query.
+    A queue that cannot answer is not a lost handoff (the bot keeps listening)."""
+    if not tracker.get_slot(HANDOFF_SLOT) or tracker.latest_action_name != ACTION_LISTEN_NAME:
+        return False
+    if tracker.latest_message is None:
+        return False
+    started = handoff_started_at(tracker)
+    if started is not None and (now if now is not None else time.time()) - started < trust_for_seconds:
+        return False
+    try:
+        return not is_open(tracker.sender_id)
+    except Exception:  # noqa: BLE001 - database unavailable: keep listening, ask again on the next message
+        logger.exception("handoff queue unavailable; %s stays handed off for now", tracker.sender_id)
+        return False
+
+
+def queue_has_open_handoff(conversation_id: str) -> bool:
+    from bot.handoff.service import handoff_is_open
+
+    return handoff_is_open(conversation_id)
+
+
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True)
 class HandoffPolicy(Policy):
     @staticmethod
@@ -135,6 +198,9 @@ class HandoffPolicy(Policy):
         fallbacks = handoff_config.fallbacks_before_handoff(int(self.config.get("fallbacks_in_a_row", 2)))
         on_frustration = bool(self.config.get("on_frustration", True)) and handoff_config.handoff_on_frustration()
         action = decide(tracker, fallbacks, on_frustration)
+        if action == ACTION_LISTEN_NAME and handoff_lost(tracker, queue_has_open_handoff,
+                                                         handoff_config.claim_timeout_seconds()):
+            action = REQUEST_ACTION   # gives the conversation back to the bot (actions/handoff.py)
         if action is None or action not in domain.action_names_or_texts:
             return self._prediction(probabilities)
         probabilities[domain.index_for_action(action)] = 1.0

@@ -266,6 +266,20 @@ def open_handoff(conversation_id: str) -> Optional[Dict[str, Any]]:
         return handoff_dict(row) if row else None
 
 
+def handoff_is_open(conversation_id: str) -> bool:
+    """Is the conversation waiting in the queue or with an agent? (Raises if the database cannot say.)"""
+    return open_handoff(conversation_id) is not None
+
+
+def latest_handoff(conversation_id: str) -> Optional[Dict[str, Any]]:
+    """The conversation's newest handoff, whatever its status (None if it never reached the queue)."""
+    ensure_tables()
+    with session_scope() as session:
+        row = session.execute(sa.select(Handoff).where(Handoff.conversation_id == conversation_id)
+                              .order_by(Handoff.id.desc()).limit(1)).scalar_one_or_none()
+        return handoff_dict(row) if row else None
+
+
 def queue_position(handoff_id: int) -> Optional[int]:
     with session_scope() as session:
         row = session.get(Handoff, handoff_id)
@@ -302,6 +316,9 @@ def request_handoff(conversation_id: str, *, channel: Optional[str] = None, lang
             handoff_id = row.id
         ticket = _open_ticket(handoff_id, "after_hours")
         return HandoffOutcome("after_hours", handoff_id, ticket=ticket, back_at=back)
+    # One transaction: the queue row, its audit entry and its position. If any of it fails nothing is
+    # committed, so the caller's "failed" always means "not in the queue" (it then leaves
+    # `handoff_active` unset: a conversation is never marked handed off without a queue row).
     with session_scope() as session:
         row = Handoff(conversation_id=conversation_id, channel=channel, language=language, journey_stage=journey_stage,
                       goal=goal, reason=reason, customer_id=customer_id, status="waiting", requested_at=now,
@@ -309,8 +326,11 @@ def request_handoff(conversation_id: str, *, channel: Optional[str] = None, lang
         session.add(row)
         session.flush()
         handoff_id = row.id
-    audit("system", "queued", handoff_id=handoff_id, conversation_id=conversation_id, detail={"reason": reason})
-    return HandoffOutcome("queued", handoff_id, queue_position(handoff_id))
+        session.add(AuditEntry(actor="system", action="queued", handoff_id=handoff_id,
+                               conversation_id=conversation_id, detail={"reason": reason}))
+        ahead = session.execute(sa.select(sa.func.count()).select_from(Handoff).where(
+            Handoff.status == "waiting", Handoff.id < handoff_id)).scalar() or 0
+    return HandoffOutcome("queued", handoff_id, int(ahead) + 1)
 
 
 def _open_ticket(handoff_id: int, why: str) -> Optional[str]:

@@ -54,6 +54,20 @@ TEXTS = {
         "en": "We're sorry: all our support agents are busy and could not answer in time. Please try again a little later; "
               "until then I'm here to help.",
     },
+    # action_request_human could not put the conversation in the queue: the bot keeps serving.
+    "queue_unavailable": {
+        "fa": "متأسفم، همین الان نتوانستم گفتگو را به همکاران پشتیبانی برسانم. من همچنان در خدمتتان هستم؛ "
+              "بفرمایید چه کاری برایتان انجام دهم، یا چند دقیقه دیگر دوباره بنویسید «اپراتور».",
+        "en": "Sorry, I couldn't pass the conversation to our support team just now. I'm still here to help: "
+              "tell me what you need, or ask for a person again in a few minutes.",
+    },
+    # The conversation was marked as handed off but is in no agent's queue (a lost handoff): the bot is back.
+    "resumed": {
+        "fa": "پوزش می‌خواهیم؛ درخواستتان به همکاران پشتیبانی نرسید. گفتگو دوباره با دستیار همسفر است و من در خدمتتان هستم؛ "
+              "اگر باز هم با یکی از همکاران کار دارید، بنویسید «اپراتور».",
+        "en": "We're sorry: your request did not reach our support team. You're back with the Hamsafar assistant and "
+              "I'm here to help; ask for a person again if you'd still like one.",
+    },
     "claimed": {
         "fa": "{agent} از تیم پشتیبانی به گفتگو پیوست.",
         "en": "{agent} from our support team has joined the conversation.",
@@ -83,3 +97,18 @@ def text(key: str, language: str, **values: Any) -> str:
     if "position" in values:
         values["position"] = format_number(int(values["position"]), language)
     return TEXTS[key][language].format(**values)
+
+
+def resumed(last_handoff: Any, language: str) -> str:
+    """What a customer is told when a lost handoff gives the conversation back to the bot: the
+    message the console would have sent for the conversation's latest handoff (timed out,
+    handed back, closed), else an apology that the request never reached an agent."""
+    status = (last_handoff or {}).get("status")
+    if status == "timed_out":
+        ticket = last_handoff.get("ticket")
+        return text("timeout" if ticket else "timeout_no_ticket", language, ticket=ticket or "")
+    if status == "returned":
+        return text("handed_back", language)
+    if status == "closed":
+        return text("closed", language)
+    return text("resumed", language)
