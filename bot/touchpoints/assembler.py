@@ -8,6 +8,12 @@ metadata says an agent wrote them). Changes of the `goal_status` and
 `handoff_active` slots become `system` rows, so analysts can count
 transitions without diffing state.
 
+Rows carry no personal data (bot.touchpoints.privacy): text and entity values
+are masked — a customer message that answers the bot's one-time-code question
+(`requested_slot` = `otp_code`) has its bare numbers masked as a code — and a
+conversation id that is a phone number (`sms:+98…`) is stored as its
+pseudonymous reference (`sms:ref-…`), also inside `event_id`.
+
 The assembler is pure bookkeeping (no I/O) so it can be tested event by event.
 """
 
@@ -20,13 +26,15 @@ from typing import Any, Dict, List, Optional
 
 from bot.channels.base import channel_label
 from bot.journey import load_journey
-from bot.touchpoints.privacy import prepare_text
+from bot.touchpoints.privacy import conversation_ref, mask_entities, prepare_text
 
 # Actions that are Rasa's plumbing rather than something the bot did for the customer.
 IGNORED_ACTIONS = {"action_listen", "action_session_start", "action_validate_slot_mappings", "action_extract_slots"}
 FALLBACK_INTENT = "nlu_fallback"
 AGENT_ACTOR_KEY = "hamsafar_actor"  # BotUttered metadata {"hamsafar_actor": "agent", "agent": "..."}
 JOURNEY_KEY = "hamsafar_journey"    # a proactive journey message: bot.orchestration writes its own row
+CODE_SLOT = "otp_code"              # the form slot of the one-time code (domain.yml)
+ASK_CODE_ACTION = "action_ask_otp_code"
 
 
 def event_id(*parts: Any) -> str:
@@ -50,6 +58,7 @@ class ConversationState:
     goal_status: Optional[str] = None
     handoff: bool = False
     turn: Optional[Dict[str, Any]] = None
+    code_asked: bool = False  # the bot's last question was the one-time code (its answer is masked as one)
 
 
 @dataclass
@@ -71,6 +80,8 @@ class TurnAssembler:
             self._open_turn(state, event, stamp)
         elif kind == "action":
             name = event.get("name") or ""
+            if name == ASK_CODE_ACTION:
+                state.code_asked = True
             if name == "action_listen":
                 rows += self._close_turn(sender, state, stamp)
             elif name not in IGNORED_ACTIONS and state.turn is not None:
@@ -108,7 +119,9 @@ class TurnAssembler:
             state.language = language
         stage = parse.get("journey_stage") or load_journey().stage_of_intent(intent.get("name"))
         sentiment = parse.get("sentiment") or {}
+        code_expected, state.code_asked = state.code_asked, False
         state.turn = {
+            "code_expected": code_expected,
             "started": stamp, "last": stamp, "text": event.get("text"), "intent": intent.get("name"),
             "confidence": intent.get("confidence"), "stage": stage,
             "entities": [
@@ -125,10 +138,11 @@ class TurnAssembler:
         end = max(stamp or turn["last"], turn["last"])
         fallback = turn["intent"] == FALLBACK_INTENT or "action_default_fallback" in turn["actions"] \
             or any(a.startswith("action_ask_rephrase") for a in turn["actions"])
+        reference = conversation_ref(sender)
         return [{
-            "event_id": event_id(sender, "customer", turn["started"], turn["message_id"]),
+            "event_id": event_id(reference, "customer", turn["started"], turn["message_id"]),
             "occurred_at": utc(turn["started"]),
-            "conversation_id": sender,
+            "conversation_id": reference,
             "customer_id": state.customer_id,
             "channel": state.channel,
             "actor": "customer",
@@ -136,7 +150,7 @@ class TurnAssembler:
             "journey_stage": turn["stage"] or state.journey_stage,
             "intent": turn["intent"],
             "intent_confidence": turn["confidence"],
-            "entities": turn["entities"],
+            "entities": mask_entities(turn["entities"], turn["text"], turn["code_expected"]),
             "actions": turn["actions"],
             "goal": state.goal,
             "goal_status": state.goal_status,
@@ -145,7 +159,7 @@ class TurnAssembler:
             "sentiment_label": turn["sentiment_label"],
             "latency_ms": int(round((end - turn["started"]) * 1000)),
             "fallback": fallback,
-            "text": prepare_text(turn["text"]),
+            "text": prepare_text(turn["text"], turn["code_expected"]),
             "reply_text": prepare_text("\n".join(r for r in turn["replies"] if r)) or None,
             "journey_version": load_journey().version,
         }]
@@ -156,10 +170,11 @@ class TurnAssembler:
 
     def _system_like_row(self, sender: str, state: ConversationState, stamp: float, actor: str, what: str,
                          text: Optional[str] = None) -> Dict[str, Any]:
+        reference = conversation_ref(sender)
         return {
-            "event_id": event_id(sender, actor, what, stamp, state.goal, state.goal_status, state.handoff),
+            "event_id": event_id(reference, actor, what, stamp, state.goal, state.goal_status, state.handoff),
             "occurred_at": utc(stamp),
-            "conversation_id": sender,
+            "conversation_id": reference,
             "customer_id": state.customer_id,
             "channel": state.channel,
             "actor": actor,
@@ -190,6 +205,8 @@ class TurnAssembler:
             state.goal_status = value
             if changed and value:
                 return [self._system_like_row(sender, state, stamp, "system", f"goal_{value}")]
+        elif name == "requested_slot":
+            state.code_asked = value == CODE_SLOT
         elif name == "handoff_active":
             active = bool(value)
             if active != state.handoff:

@@ -27,6 +27,7 @@ from sqlalchemy.engine import Engine
 from bot import settings
 from bot.db import get_engine, init_db
 from bot.touchpoints.assembler import ConversationState, TurnAssembler
+from bot.touchpoints.privacy import conversation_ref
 from bot.touchpoints.store import insert_rows, last_state
 
 logger = logging.getLogger(__name__)
@@ -95,6 +96,7 @@ class TouchpointRecorder:
         with self._forget_lock:
             for conversation in conversation_ids:
                 self._forgotten[conversation] = now
+                self._forgotten[conversation_ref(conversation)] = now  # how its pending rows name it
                 self._to_reset.add(conversation)
 
     def close(self, timeout_s: float = 15.0) -> None:
@@ -133,8 +135,10 @@ class TouchpointRecorder:
         if not sender or sender in self._assembler.states:
             return
         state = ConversationState()
-        try:
-            previous = last_state(self._engine_ready(), sender)
+        with self._forget_lock:
+            erased = sender in self._forgotten
+        try:  # an erased conversation starts afresh (its rows may not be deleted yet)
+            previous = None if erased else last_state(self._engine_ready(), conversation_ref(sender))  # rows name it so
         except Exception:  # noqa: BLE001 - database down: start from an empty state
             previous = None
         if previous:
@@ -178,6 +182,8 @@ class TouchpointRecorder:
             except queue.Empty:
                 break
             try:
+                if self._to_reset:
+                    self._reset_forgotten()  # an erase while waiting: before this event is assembled
                 self._seed_state(event)
                 self._pending += self._assembler.feed(event)
             except Exception:  # noqa: BLE001 - one malformed event must not stop recording
@@ -187,13 +193,17 @@ class TouchpointRecorder:
             taken += 1
         self._drop_forgotten()
 
-    def _drop_forgotten(self) -> None:
-        """Apply `forget` (in the writer thread, which alone touches states and pending rows)."""
+    def _reset_forgotten(self) -> None:
         with self._forget_lock:
             reset, self._to_reset = self._to_reset, set()
-            forgotten = dict(self._forgotten)
         for conversation in reset:
             self._assembler.states.pop(conversation, None)
+
+    def _drop_forgotten(self) -> None:
+        """Apply `forget` (in the writer thread, which alone touches states and pending rows)."""
+        self._reset_forgotten()
+        with self._forget_lock:
+            forgotten = dict(self._forgotten)
         if forgotten:
             self._pending = [row for row in self._pending
                              if not (row.get("conversation_id") in forgotten
