@@ -73,7 +73,8 @@ def test_rasa_conversation_tests_pass(tmp_path: Path) -> None:
     stories = sorted(str(p.relative_to(PROJECT_ROOT)) for p in (PROJECT_ROOT / "tests").glob("test_*.yml"))
     assert stories, "no conversation tests in tests/test_*.yml"
     result = subprocess.run(
-        [RASA, "test", "core", "--model", "models", "--stories", *stories, "--out", str(tmp_path),
+        # through bot.runtime.rasa_server, as the server runs: its model loading and action validation
+        [sys.executable, "-m", "bot.runtime.rasa_server", "test", "core", "--model", "models", "--stories", *stories, "--out", str(tmp_path),
          "--fail-on-prediction-errors", "--endpoints", "endpoints.yml"],
         cwd=PROJECT_ROOT, env=rasa_env(), capture_output=True, text=True, timeout=1200,
     )

@@ -39,12 +39,16 @@ def test_invalid_response_is_refused_like_rasa(response: Dict[str, Any]) -> None
     assert "Failed to validate Action server response" in raised.value.message
 
 
-def test_apply_replaces_rasas_method() -> None:
-    original = RemoteAction._validate_action_result
-    try:
-        rasa_server.apply()
-        assert RemoteAction._validate_action_result is rasa_server._validate_action_result
-        with pytest.raises(ValidationError):
-            RemoteAction._validate_action_result(None, INVALID[0])  # type: ignore[arg-type]
-    finally:
-        RemoteAction._validate_action_result = original  # type: ignore[method-assign]
+def test_apply_replaces_rasas_methods(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rasa.utils.tensorflow.models import RasaModel
+
+    from bot.runtime import model_loading
+
+    # Rasa's own methods are back after the test (later tests in this process compare with them).
+    monkeypatch.setattr(RemoteAction, "_validate_action_result", RemoteAction._validate_action_result)
+    monkeypatch.setattr(RasaModel, "load", RasaModel.load)
+    rasa_server.apply()
+    assert RemoteAction._validate_action_result is rasa_server._validate_action_result
+    assert RasaModel.load.__func__ is model_loading.load_for_serving
+    with pytest.raises(ValidationError):
+        RemoteAction._validate_action_result(None, INVALID[0])  # type: ignore[arg-type]

@@ -3,11 +3,14 @@
 Run: ``python -m bot.runtime.rasa_server run --model models ...`` (any `rasa`
 arguments). `hamsafar run` starts the Rasa server this way.
 
-The one adjustment today: Rasa validates every action-server response with
-`jsonschema.validate`, which re-checks the schema itself and rebuilds a
-validator on every call — about half of the Rasa server's CPU under load
-(py-spy, issue #16). The same schema, compiled once, validates the same way:
-an invalid response still raises `jsonschema.ValidationError` with Rasa's hint.
+The adjustments (both measured with py-spy, issue #16):
+- Rasa validates every action-server response with `jsonschema.validate`,
+  which re-checks the schema itself and rebuilds a validator on every call —
+  about half of the Rasa server's CPU under load. The same schema, compiled
+  once, validates the same way: an invalid response still raises
+  `jsonschema.ValidationError` with Rasa's hint.
+- DIET and TED are loaded for serving (`bot.runtime.model_loading`): without
+  tracing a training step, which was most of the server's start-up.
 """
 
 from __future__ import annotations
@@ -48,7 +51,10 @@ def apply() -> None:
     """Install the adjustments into the imported Rasa (idempotent)."""
     from rasa.core.actions.action import RemoteAction
 
+    from bot.runtime import model_loading
+
     RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
+    model_loading.install()
 
 
 def main() -> None:
