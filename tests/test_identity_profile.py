@@ -17,6 +17,7 @@ from actions.greeting import ActionGreet
 from actions.journey import ActionSwitchLanguage, ActionValidateSlotMappings
 from bot.identity import profile
 from bot.touchpoints.assembler import TurnAssembler
+from bot.touchpoints.privacy import conversation_ref
 from bot.touchpoints.store import insert_rows
 from tests.test_actions_support import make_tracker, run, shop, slots_of, texts  # noqa: F401  (fixture)
 
@@ -101,11 +102,13 @@ def test_latest_journey_and_goal_history_span_every_channel(database: str) -> No
         ("retention", "track_order", "started", "sms")
     earlier = profile.latest_journey("C001", database, exclude_conversation="sms:+989121234567")
     assert (earlier.journey_stage, earlier.goal, earlier.channel) == ("consideration", "know_shipping", "telegram")
+    by_reference = profile.latest_journey("C001", database, exclude_conversation=conversation_ref("sms:+989121234567"))
+    assert (by_reference.journey_stage, by_reference.channel) == ("consideration", "telegram")
     assert profile.latest_journey("C999", database) is None
 
     history = [(g.goal, g.status, g.channel, g.conversation_id) for g in profile.goal_history("C001", database)]
     assert history == [
-        ("track_order", "started", "sms", "sms:+989121234567"),
+        ("track_order", "started", "sms", conversation_ref("sms:+989121234567")),  # the stored (pseudonymous) form
         ("know_shipping", "started", "telegram", "tg:4242"),
         ("know_price", "completed", "telegram", "tg:4242"),
         ("know_price", "started", "telegram", "tg:4242"),

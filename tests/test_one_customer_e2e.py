@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 from bot.identity.verification import web_identity_for
 from bot.text.persian import has_persian_letters
+from bot.touchpoints.privacy import conversation_ref
 from tests.conftest import PROJECT_ROOT, free_port
 from tests.fakes.sms_gateways import API_KEY, FakeSmsGateways
 from tests.support.bot_server import BotServer
@@ -130,14 +131,14 @@ def test_language_and_stage_follow_the_customer_across_channels(bot: BotServer, 
     #    the bot answers in Persian (not her CRM language, English) and she is still in consideration
     answer = sms_say(bot, sms, "👍")
     assert has_persian_letters(answer), answer
-    turn = customer_turn(bot, f"sms:{C002_PHONE}", "👍")
+    turn = customer_turn(bot, conversation_ref(f"sms:{C002_PHONE}"), "👍")  # touchpoints store the reference
     assert (turn["customer_id"], turn["channel"], turn["language"], turn["journey_stage"]) == \
         ("C002", "sms", "fa", "consideration")
 
     # 3. By SMS she asks for English ...
     answer = sms_say(bot, sms, "please answer in English")
     assert not has_persian_letters(answer), answer
-    assert customer_turn(bot, f"sms:{C002_PHONE}", "English")["intent"] == "switch_language"
+    assert customer_turn(bot, conversation_ref(f"sms:{C002_PHONE}"), "English")["intent"] == "switch_language"
 
     # 4. ... so a new chat on the website answers in English even to a Persian hello, by name
     answer = web_say(bot, f"one_customer_e2e_web2_{RUN}", "سلام")

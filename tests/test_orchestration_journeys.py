@@ -16,6 +16,7 @@ import time
 import pytest
 
 from bot.orchestration.engine import holdout_of
+from bot.touchpoints.privacy import conversation_ref
 from tests.fakes.sms_gateways import FakeSmsGateways
 from tests.fakes.telegram_api import FakeTelegram
 from tests.support.journeys import T0, TELEGRAM_TOKEN, World, actions, customer_ids, in_window, tehran
@@ -92,7 +93,7 @@ def test_abandoned_payment_link_after_an_hour_code_after_a_day_and_exit_when_pai
         (("journey_exited", "goal"), None, "journey"),
     ]
     message = world.touchpoints("abandoned_payment", ali)[1]
-    assert message["actor"] == "system" and message["conversation_id"] == f"sms:{ali_phone}"
+    assert message["actor"] == "system" and message["conversation_id"] == conversation_ref(f"sms:{ali_phone}")
 
 
 def test_holdout_customer_enters_is_never_messaged_and_converts(world: World) -> None:
@@ -449,3 +450,22 @@ def test_crm_import_of_a_status_change_starts_the_journey(world: World, tmp_path
     world.run(allowed)
     [text] = world.sms_to(phone)
     assert "TPX-777" in text and text.startswith("Hi Sara")
+
+
+def test_the_last_sms_conversation_is_texted_at_its_phone_never_at_its_reference(sqlite_url: str) -> None:
+    """Touchpoints name an SMS conversation `sms:ref-…`: `last` texts the CRM phone it stands for."""
+    from bot.db import init_db
+    from bot.orchestration.delivery import Target, customer_targets
+    from bot.touchpoints.store import insert_rows
+
+    phone, now = "+989121234567", dt.datetime(2025, 6, 1, 12, tzinfo=dt.timezone.utc)
+    engine = init_db(sqlite_url)
+    insert_rows(engine, [{"event_id": "ref-1", "occurred_at": dt.datetime(2025, 6, 1, 11), "customer_id": "C-REF",
+                          "conversation_id": conversation_ref(f"sms:{phone}"), "channel": "sms", "actor": "customer"}])
+    with engine.connect() as conn:
+        assert customer_targets(conn, "C-REF", phone, ["last"], now, 30) == [Target("sms", f"sms:{phone}")]
+        assert customer_targets(conn, "C-REF", "09121234567", ["last"], now, 30) == [Target("sms", "sms:09121234567")]
+        assert customer_targets(conn, "C-REF", "+989351112233", ["last"], now, 30) == []  # not the number it stands for
+        assert customer_targets(conn, "C-REF", None, ["last", "sms"], now, 30) == []
+        assert customer_targets(conn, "C-REF", "+989351112233", ["last", "sms"], now, 30) == \
+            [Target("sms", "sms:+989351112233")]

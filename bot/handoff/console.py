@@ -527,9 +527,12 @@ def customer_360(handoff: Dict[str, Any], customer_id: Optional[str], slots: Dic
             panel["crm_error"] = type(error).__name__
     try:
         from bot.touchpoints.models import Touchpoint
+        from bot.touchpoints.privacy import stored_conversation_ids
 
         tp = Touchpoint.__table__
-        condition = tp.c.conversation_id == handoff["conversation_id"]
+        # Touchpoints store an SMS conversation by its pseudonymous reference (sms:ref-…).
+        current = stored_conversation_ids([handoff["conversation_id"]])
+        condition = tp.c.conversation_id.in_(sorted(current))
         if customer_id:
             condition = sa.or_(condition, tp.c.customer_id == customer_id)
         with session_scope() as session:
@@ -540,7 +543,7 @@ def customer_360(handoff: Dict[str, Any], customer_id: Optional[str], slots: Dic
         panel["conversations"] = [{"conversation_id": r[0], "channel": r[1],
                                    "first": r[2].isoformat() + "Z" if r[2] else None,
                                    "last": r[3].isoformat() + "Z" if r[3] else None, "turns": r[4],
-                                   "current": r[0] == handoff["conversation_id"]} for r in rows]
+                                   "current": r[0] in current} for r in rows]
     except Exception:  # noqa: BLE001
         logger.exception("console: touchpoints lookup failed")
     if customer_id:
@@ -552,7 +555,8 @@ def customer_360(handoff: Dict[str, Any], customer_id: Optional[str], slots: Dic
                               for g in goal_history(customer_id, limit=30)]
         except Exception:  # noqa: BLE001
             logger.exception("console: goal history lookup failed")
-    conversation_ids = [c["conversation_id"] for c in panel["conversations"]] or [handoff["conversation_id"]]
+    # Handoffs keep the raw sender id (`sms:<phone>`), which touchpoints name only by reference.
+    conversation_ids = sorted({c["conversation_id"] for c in panel["conversations"]} | {handoff["conversation_id"]})
     panel["handoffs"] = service.earlier_handoffs(conversation_ids, customer_id, handoff["id"])
     tickets = {t["reference"] for t in panel["tickets"]}
     for item in panel["handoffs"]:

@@ -28,6 +28,7 @@ from bot import db
 from bot.crm.base import utcnow
 from bot.identity.models import CustomerPreference
 from bot.touchpoints.models import Touchpoint
+from bot.touchpoints.privacy import stored_conversation_ids
 
 LANGUAGES = ("fa", "en")
 GOAL_OUTCOMES = ("started", "completed", "failed", "abandoned")
@@ -87,7 +88,8 @@ def latest_journey(customer_id: str, url: Optional[str] = None, *,
              .where(tp.c.customer_id == str(customer_id), tp.c.journey_stage.isnot(None))
              .order_by(tp.c.occurred_at.desc(), tp.c.id.desc()).limit(1))
     if exclude_conversation:
-        query = query.where(tp.c.conversation_id != exclude_conversation)
+        # touchpoints store an SMS conversation as `sms:ref-…` (bot.touchpoints.privacy)
+        query = query.where(tp.c.conversation_id.notin_(sorted(stored_conversation_ids([exclude_conversation]))))
     with db.session_scope(url) as s:
         row = s.execute(query).first()
     return JourneyState(*row) if row is not None else None
@@ -101,7 +103,8 @@ def last_language(customer_id: str, url: Optional[str] = None, *,
              .where(tp.c.customer_id == str(customer_id), tp.c.actor == "customer", tp.c.language.in_(LANGUAGES))
              .order_by(tp.c.occurred_at.desc(), tp.c.id.desc()).limit(1))
     if exclude_conversation:
-        query = query.where(tp.c.conversation_id != exclude_conversation)
+        # touchpoints store an SMS conversation as `sms:ref-…` (bot.touchpoints.privacy)
+        query = query.where(tp.c.conversation_id.notin_(sorted(stored_conversation_ids([exclude_conversation]))))
     with db.session_scope(url) as s:
         return s.execute(query).scalar_one_or_none()
 

@@ -42,7 +42,7 @@ PUSHABLE = ("telegram", "web", "sms")
 @dataclass(frozen=True)
 class Target:
     channel: str            # telegram | web | sms
-    conversation_id: str    # tg:<chat> | web:<session> | sms:<E.164>
+    conversation_id: str    # tg:<chat> | web:<session> | sms:<E.164> (never a sms:ref-… reference)
 
 
 @dataclass
@@ -60,6 +60,7 @@ def customer_targets(conn: Connection, customer_id: Optional[str], phone: Option
     from bot.channels.models import WebMessage
     from bot.identity.models import VerifiedIdentity
     from bot.touchpoints.models import Touchpoint
+    from bot.touchpoints.privacy import conversation_ref, is_conversation_ref
 
     conversations: List[str] = []
     if customer_id:
@@ -82,8 +83,16 @@ def customer_targets(conn: Connection, customer_id: Optional[str], phone: Option
             return Target("telegram", conversation)
         if prefix == "web" and conversation in online:
             return Target("web", conversation)
-        if prefix == "sms":
+        if prefix == "sms" and not is_conversation_ref(conversation):
             return Target("sms", conversation)
+        if prefix == "sms":
+            # Touchpoints name an SMS conversation by its pseudonymous reference (sms:ref-…),
+            # which is no address: text the number it stands for — the CRM's phone or a
+            # verified SMS conversation of the customer — and never the reference itself.
+            for known in ([f"sms:{phone}"] if phone else []) + [c for c in conversations if c.startswith("sms:")]:
+                if not is_conversation_ref(known) and conversation_ref(known) == conversation:
+                    return Target("sms", known)
+            return None
         return None
 
     targets: List[Target] = []
@@ -102,7 +111,7 @@ def customer_targets(conn: Connection, customer_id: Optional[str], phone: Option
         elif choice == "sms":
             if phone:
                 targets.append(Target("sms", f"sms:{phone}"))
-            targets += [Target("sms", c) for c in conversations if c.startswith("sms:")]
+            targets += [Target("sms", c) for c in conversations if c.startswith("sms:") and not is_conversation_ref(c)]
     seen: set = set()
     unique = []
     for target in targets:

@@ -88,16 +88,17 @@ def touchpoint(conn: Connection, *, what: List[str], event_key: str, at: dt.date
     from bot.journey import load_journey
     from bot.touchpoints.assembler import event_id
     from bot.touchpoints.models import Touchpoint
-    from bot.touchpoints.privacy import prepare_text
+    from bot.touchpoints.privacy import conversation_ref, prepare_text
 
-    conversation = conversation_id or f"journey:{entry['customer_key']}"
+    # As touchpoints store it: an SMS conversation (and `journey:phone:<phone>`) by its reference.
+    conversation = conversation_ref(conversation_id or f"journey:{entry['customer_key']}")
     state: Dict[str, Any] = {}
     if conversation_id:  # carry the conversation's state, so a recorder seeded from this row keeps it
         from bot.touchpoints.store import STATE_COLUMNS
 
         table = Touchpoint.__table__
         row = conn.execute(sa.select(*[table.c[c] for c in STATE_COLUMNS])
-                           .where(table.c.conversation_id == conversation_id)
+                           .where(table.c.conversation_id == conversation_ref(conversation_id))
                            .order_by(table.c.occurred_at.desc(), table.c.id.desc()).limit(1)).mappings().first()
         state = dict(row) if row else {}
     row = {

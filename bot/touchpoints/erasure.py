@@ -2,7 +2,10 @@
 
 `erase_customer` finds every conversation the customer took part in (from
 touchpoints, verified channel identities, one-time codes, the touchpoint
-spool files, and an `sms:` conversation per known phone number), then
+spool files, and an `sms:` conversation per known phone number; touchpoints
+name an SMS conversation by its pseudonymous reference `sms:ref-…`, so every id
+is used in both forms, and a reference is traced back to its `sms:<phone>`
+through Rasa's `events` and the SMS log), then
 deletes, in one transaction, their touchpoints, Rasa's tracker events of
 those conversations and whatever each module that keeps customer data
 registers in `ERASERS`. Afterwards the spool files lose the customer's
@@ -30,6 +33,7 @@ from sqlalchemy.engine import Connection
 from bot import settings
 from bot.db import init_db
 from bot.touchpoints.models import Touchpoint
+from bot.touchpoints.privacy import conversation_ref, is_conversation_ref, stored_conversation_ids
 
 TP = Touchpoint.__table__
 
@@ -78,6 +82,27 @@ def conversations_of(conn: Connection, customer_id: str) -> Set[str]:
             "SELECT DISTINCT conversation_id FROM otp_codes WHERE customer_id = :c"
         ), {"c": customer_id}).scalars())
     return found
+
+
+def resolve_references(conn: Connection, conversations: Set[str]) -> Set[str]:
+    """The raw `sms:<phone>` ids behind the pseudonymous references among `conversations`.
+
+    Touchpoints store an SMS conversation only as `sms:ref-…` (bot.touchpoints.privacy),
+    which cannot be reversed; Rasa's `events` and the SMS log still name the phone, so
+    their SMS ids whose reference is one of these are the customer's too.
+    """
+    references = {c for c in conversations if is_conversation_ref(c)}
+    if not references:
+        return set()
+    inspector = sa.inspect(conn)
+    candidates: Set[str] = set()
+    if inspector.has_table("events"):
+        candidates |= set(conn.execute(sa.text(
+            "SELECT DISTINCT sender_id FROM events WHERE sender_id LIKE 'sms:%'")).scalars())
+    if inspector.has_table("sms_messages"):
+        candidates |= {f"sms:{phone}" for phone in conn.execute(sa.text(
+            "SELECT DISTINCT phone FROM sms_messages")).scalars() if phone}
+    return {c for c in candidates if c and not is_conversation_ref(c) and conversation_ref(c) in references}
 
 
 # -- spool files -------------------------------------------------------------------------
@@ -147,10 +172,13 @@ def erase_customer(customer_id: str, database_url: Optional[str] = None) -> Dict
     deleted: Dict[str, int] = {}
     with engine.begin() as conn:
         found = conversations_of(conn, customer_id) | spooled_conversations(spool_dir, customer_id)
-        phones = phones_of(conn, customer_id, sorted(found))
+        found |= resolve_references(conn, found)  # touchpoints name SMS conversations by reference only
+        phones = phones_of(conn, customer_id, sorted(c for c in found if not is_conversation_ref(c)))
         found |= {f"sms:{phone}" for phone in phones} | {f"journey:{customer_id}"}
         found |= {f"journey:phone:{phone}" for phone in phones}
-        conversations = sorted(found)
+        # Both forms of every id: touchpoints (and their spool rows) store `sms:ref-…`, Rasa's
+        # `events` and the other modules' tables the raw `sms:<phone>`; a reference matches nothing there.
+        conversations = sorted(stored_conversation_ids(found))
         forget_conversations(conversations)  # before the delete: pending rows of them are dropped
         condition = sa.or_(TP.c.customer_id == customer_id, TP.c.conversation_id.in_(conversations))
         deleted["touchpoints"] = conn.execute(TP.delete().where(condition)).rowcount or 0

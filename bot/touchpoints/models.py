@@ -78,3 +78,13 @@ def add_analytics_indexes(conn: Connection) -> None:
     for index in Touchpoint.__table__.indexes:
         if index.name in ANALYTICS_INDEXES:  # reflection skips expression indexes, so no checkfirst
             conn.execute(CreateIndex(index, if_not_exists=True))
+
+
+@register_migration("touchpoints", 2)
+def scrub_personal_data(conn: Connection) -> None:
+    """Rows written before the privacy masking lose their raw SMS conversation ids (`sms:<phone>` →
+    `sms:ref-…`, event ids with them), phones, codes and card numbers in text and entities
+    (bot.touchpoints.privacy, docs/touchpoints.md#privacy)."""
+    from bot.touchpoints.privacy import scrub_stored_touchpoints  # privacy imports this module
+
+    scrub_stored_touchpoints(conn)

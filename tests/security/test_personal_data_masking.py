@@ -417,8 +417,42 @@ def test_rows_stored_by_older_code_are_scrubbed(sqlite_url: str) -> None:
     assert any(v == "tg:1" for _, c, v in cells if c == "conversation_id")
 
 
-@pytest.mark.xfail(strict=True, reason="bot/touchpoints/erasure.py must add privacy.conversation_ref() of the conversations "
-                                       "it finds (see docs/touchpoints.md#privacy); remove this mark when it does")
+def test_init_db_scrubs_rows_an_older_release_stored(sqlite_url: str) -> None:
+    """Migration ("touchpoints", 2): a database written before the masking is rewritten by init_db."""
+    import datetime as dt
+
+    from bot.db import dispose_engines, get_engine, init_db
+    from bot.touchpoints.store import insert_rows
+
+    engine = init_db(sqlite_url)
+    with engine.begin() as conn:  # the database as the older release left it: migration 2 never ran
+        conn.execute(sa.text("DELETE FROM schema_migrations WHERE module = 'touchpoints' AND version = 2"))
+    insert_rows(engine, [
+        {"event_id": "old-1", "occurred_at": dt.datetime(2025, 1, 1), "conversation_id": SENDER, "channel": "sms",
+         "actor": "customer", "text": "شماره‌ام ۰۹۱۲ ۳۴۵ ۶۷ ۸۹، کارتم 6037 9975 1234 5678",
+         "entities": [{"entity": "phone_number", "value": PHONE}, {"entity": "order_id", "value": "100234"}]},
+        {"event_id": "old-2", "occurred_at": dt.datetime(2025, 1, 1), "conversation_id": "tg:1", "channel": "telegram",
+         "actor": "customer", "text": "سفارش ۱۰۰۲۳۴", "entities": [{"entity": "order_id", "value": "100234"}]},
+    ])
+    dispose_engines()
+    engine = init_db(sqlite_url)
+    with engine.connect() as conn:
+        rows = {r["event_id"]: dict(r) for r in conn.execute(sa.text(
+            "SELECT event_id, conversation_id, text, entities FROM touchpoints")).mappings()}
+        applied = conn.execute(sa.text(
+            "SELECT COUNT(*) FROM schema_migrations WHERE module = 'touchpoints' AND version = 2")).scalar_one()
+    assert applied == 1
+    assert "old-1" not in rows and "old-2" in rows  # the SMS row's event id hashed the phone: a new one
+    [sms] = [r for r in rows.values() if r["conversation_id"] != "tg:1"]
+    assert sms["conversation_id"] == privacy.conversation_ref(SENDER)
+    assert digits_of(sms["text"]) == ""
+    entities = sms["entities"] if isinstance(sms["entities"], list) else json.loads(sms["entities"])
+    assert [e["value"] for e in entities] == ["[phone]", "100234"]
+    assert rows["old-2"]["text"] == "سفارش ۱۰۰۲۳۴"  # nothing personal: left alone
+    cells = list(every_cell(get_engine(sqlite_url)))
+    assert not [c for c in cells for secret in ("9121234567", "6037997512345678") if secret in compact(c[2])]
+
+
 def test_erase_finds_the_pseudonymous_sms_conversation(sqlite_url: str, tmp_path: Path) -> None:
     import datetime as dt
 
@@ -437,3 +471,21 @@ def test_erase_finds_the_pseudonymous_sms_conversation(sqlite_url: str, tmp_path
     assert count_rows(engine, conversation_id=privacy.conversation_ref(SENDER)) > 0
     erase_customer("C-MASK-2", sqlite_url)
     assert count_rows(engine, conversation_id=privacy.conversation_ref(SENDER)) == 0
+
+
+def test_erase_traces_a_reference_back_to_the_raw_sms_conversation(sqlite_url: str, tmp_path: Path) -> None:
+    """Only the touchpoints (by reference) tie the SMS conversation to the customer: Rasa's events
+    and the SMS log, which name the phone, are erased all the same."""
+    from bot.db import get_engine, init_db
+    from bot.touchpoints.erasure import erase_customer
+
+    record(sqlite_url, tmp_path, sms_conversation())  # customer_id C-MASK-1 arrives mid-conversation
+    engine = init_db(sqlite_url)
+    with engine.begin() as conn:  # Rasa's tracker store (its own table, raw sender ids)
+        conn.execute(sa.text("CREATE TABLE events (id INTEGER PRIMARY KEY, sender_id VARCHAR(255), data TEXT)"))
+        conn.execute(sa.text("INSERT INTO events (sender_id, data) VALUES (:s, '{}'), ('tg:1', '{}')"), {"s": SENDER})
+    deleted = erase_customer("C-MASK-1", sqlite_url)
+    assert deleted["touchpoints"] > 0 and deleted["events (Rasa tracker store)"] == 1
+    with get_engine(sqlite_url).connect() as conn:
+        assert list(conn.execute(sa.text("SELECT sender_id FROM events")).scalars()) == ["tg:1"]
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM touchpoints")).scalar_one() == 0
