@@ -67,7 +67,7 @@ def parse_message_request(body: bytes) -> Tuple[str, str]:
         payload = json.loads(body.decode("utf-8"))
     except UnicodeDecodeError:
         raise InvalidRequest(400, "invalid_utf8", "body is not valid UTF-8")
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # bad JSON, a number over 4300 digits, nesting too deep
         raise InvalidRequest(400, "invalid_json", "body is not valid JSON")
     if not isinstance(payload, dict):
         raise InvalidRequest(400, "invalid_json", "body must be a JSON object")
@@ -77,6 +77,8 @@ def parse_message_request(body: bytes) -> Tuple[str, str]:
     text = payload.get("message")
     if not isinstance(text, str) or not text.strip():
         raise InvalidRequest(400, "empty_message", "message must be a non-empty string")
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in text):  # an escaped lone surrogate: not writable as UTF-8
+        raise InvalidRequest(400, "invalid_utf8", "message contains unpaired surrogates")
     if len(text) > MAX_MESSAGE_CHARS:
         raise InvalidRequest(413, "message_too_long", f"message is over {MAX_MESSAGE_CHARS} characters")
     return sender, text

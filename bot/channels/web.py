@@ -61,6 +61,14 @@ class WebInputError(Exception):
         self.status, self.code, self.detail = status, code, detail
 
 
+def _seq(value: str) -> int:
+    """A message number from a query or Last-Event-ID; ValueError unless an integer a database can hold."""
+    number = int(value)
+    if not -(2 ** 63) <= number < 2 ** 63:
+        raise ValueError("out of range")
+    return number
+
+
 def session_of(recipient_id: str) -> str:
     value = str(recipient_id)
     return value[4:] if value.startswith("web:") else value
@@ -250,7 +258,7 @@ class WebInput(InputChannel):
             raise WebInputError(400, "invalid_utf8", "request body is not valid UTF-8") from None
         try:
             data = json.loads(decoded)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nesting too deep
             raise WebInputError(400, "malformed_json", "request body is not valid JSON") from None
         if not isinstance(data, dict):
             raise WebInputError(400, "malformed_json", "request body must be a JSON object")
@@ -262,6 +270,8 @@ class WebInput(InputChannel):
             if payload not in _offered_payloads(session_id):
                 raise WebInputError(400, "unknown_payload", "payload is not a button offered in this session")
             title = data.get("title") if isinstance(data.get("title"), str) else payload
+            if any(0xD800 <= ord(c) <= 0xDFFF for c in title):
+                raise WebInputError(400, "invalid_utf8", "title contains unpaired surrogates")
             return {"session_id": session_id, "text": payload, "shown": title[:MAX_TEXT], "payload": True,
                     "identity": data.get("identity")}
         if not isinstance(text, str):
@@ -382,7 +392,7 @@ class WebInput(InputChannel):
         async def get_history(request: Request) -> HTTPResponse:
             try:
                 session_id = channel._session(request.args.get("session_id"))
-                after = int(request.args.get("after", "0") or 0)
+                after = _seq(request.args.get("after", "0") or 0)
             except WebInputError as error:
                 return channel._error(request, error)
             except ValueError:
@@ -395,10 +405,10 @@ class WebInput(InputChannel):
         async def events(request: Request):  # type: ignore[no-untyped-def]
             try:
                 session_id = channel._session(request.args.get("session_id"))
-                after = int(request.args.get("after", "0") or 0)
+                after = _seq(request.args.get("after", "0") or 0)
                 last_event = request.headers.get("Last-Event-ID")
                 if last_event:
-                    after = max(after, int(last_event))
+                    after = max(after, _seq(last_event))
             except WebInputError as error:
                 return channel._error(request, error)
             except ValueError:

@@ -100,7 +100,7 @@ def _body(request: Request) -> Dict[str, Any]:
         raise ApiError(415, "json_required")
     try:
         data = json.loads(raw.decode("utf-8") or "{}")
-    except (UnicodeDecodeError, ValueError):
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, nesting too deep
         raise ApiError(400, "malformed_json") from None
     if not isinstance(data, dict):
         raise ApiError(400, "malformed_json")
@@ -276,7 +276,8 @@ class AgentConsoleInput(InputChannel):
             if not _same_origin(request):
                 return _error(403, "csrf")
             name, password = data.get("login"), data.get("password")
-            if not isinstance(name, str) or not isinstance(password, str) or len(password) > 1000:
+            if not isinstance(name, str) or not isinstance(password, str) or len(password) > 1000 \
+                    or any(0xD800 <= ord(c) <= 0xDFFF for c in name + password):  # lone surrogates: not UTF-8
                 return _error(400, "invalid_credentials_format")
             address = _address(request)
             try:

@@ -96,7 +96,7 @@ def _header(headers: Mapping[str, str], name: str) -> Optional[str]:
 def _json(body: bytes) -> Dict[str, Any]:
     try:
         data = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, nesting too deep
         raise WebhookRejected(400, "malformed_json", "the body is not JSON") from None
     if not isinstance(data, dict):
         raise WebhookRejected(400, "malformed_json", "the body must be a JSON object")
@@ -217,13 +217,19 @@ def handle_woocommerce(o: Orchestrator, headers: Mapping[str, str], body: bytes,
         raise WebhookRejected(400, "invalid_record", "the record has no id")
     stamp = str(record.get("date_modified_gmt") or record.get("date_modified") or "")
     if topic.startswith("order."):
-        order = woo_order(record)
+        try:
+            order = woo_order(record)
+        except (AttributeError, KeyError, TypeError, ValueError, OverflowError):  # a field of the wrong type (billing: [], line_items: [1]...)
+            raise WebhookRejected(422, "invalid_record", "the order record has fields of the wrong type") from None
         outcome = _emit_all(o, _status_events(o, "woocommerce", order, topic == "order.created", stamp, now), now)
         _remember_status(o, "woocommerce", order, now)
         return outcome
     sku = str(record.get("sku") or record["id"])
     quantity = record.get("stock_quantity")
-    in_stock = (quantity is not None and int(quantity) > 0) if quantity is not None else record.get("stock_status") == "instock"
+    try:
+        in_stock = (quantity is not None and int(quantity) > 0) if quantity is not None else record.get("stock_status") == "instock"
+    except (AttributeError, KeyError, TypeError, ValueError, OverflowError):
+        raise WebhookRejected(422, "invalid_record", "stock_quantity is not a number") from None
     if not in_stock or not _has_interest(o, sku):
         return WebhookOutcome(ignored="no back-in-stock news")
     return _emit_all(o, [Event("product.back_in_stock", f"woocommerce:product:{record['id']}:{stamp}", now,
@@ -231,6 +237,21 @@ def handle_woocommerce(o: Orchestrator, headers: Mapping[str, str], body: bytes,
 
 
 # --------------------------------------------------------------------------- REST backend
+def _rest_order(record: Dict[str, Any], customer: Dict[str, Any], items: Any, occurred: dt.datetime) -> Dict[str, Any]:
+    """The fields the journeys use, from the REST backend's Order record."""
+    return {
+        "order_id": str(record["order_id"]), "customer_id": str(record["customer_id"]) if record.get("customer_id") else None,
+        "phone": normalise_phone(str(customer.get("phone") or "")), "status": record["status"],
+        "total": record.get("total"), "name": customer.get("name"), "language": customer.get("language"),
+        "payment_url": record.get("payment_url"), "tracking_code": record.get("tracking_code"),
+        "carrier": record.get("carrier"), "product": items[0].get("name_fa") if items else None,
+        "sku": items[0].get("sku") if items else None,
+        "created_at": parse_datetime(record.get("created_at")), "modified_at": parse_datetime(record.get("updated_at")) or occurred,
+        "paid_at": parse_datetime(record.get("paid_at")), "shipped_at": parse_datetime(record.get("shipped_at")),
+        "delivered_at": parse_datetime(record.get("delivered_at")),
+    }
+
+
 def handle_rest_event(o: Orchestrator, headers: Mapping[str, str], body: bytes, secret: Optional[str],
                       now: Optional[dt.datetime] = None, clock: Optional[float] = None) -> WebhookOutcome:
     """Verify and apply one event of the REST backend (signature, timestamp, event id)."""
@@ -265,17 +286,10 @@ def handle_rest_event(o: Orchestrator, headers: Mapping[str, str], body: bytes, 
             raise WebhookRejected(422, "invalid_order", "order events carry an Order record (order_id, status)")
         customer = data.get("customer") if isinstance(data.get("customer"), dict) else {}
         items = record.get("items") or []
-        order = {
-            "order_id": str(record["order_id"]), "customer_id": str(record["customer_id"]) if record.get("customer_id") else None,
-            "phone": normalise_phone(str(customer.get("phone") or "")), "status": record["status"],
-            "total": record.get("total"), "name": customer.get("name"), "language": customer.get("language"),
-            "payment_url": record.get("payment_url"), "tracking_code": record.get("tracking_code"),
-            "carrier": record.get("carrier"), "product": items[0].get("name_fa") if items else None,
-            "sku": items[0].get("sku") if items else None,
-            "created_at": parse_datetime(record.get("created_at")), "modified_at": parse_datetime(record.get("updated_at")) or occurred,
-            "paid_at": parse_datetime(record.get("paid_at")), "shipped_at": parse_datetime(record.get("shipped_at")),
-            "delivered_at": parse_datetime(record.get("delivered_at")),
-        }
+        try:
+            order = _rest_order(record, customer, items, occurred)
+        except (AttributeError, KeyError, TypeError, ValueError, OverflowError):  # a field of the wrong type (items: [1]...)
+            raise WebhookRejected(422, "invalid_order", "the Order record has fields of the wrong type") from None
         stamp = str(record.get("updated_at") or event_id)
         outcome = _emit_all(o, _status_events(o, "rest", order, kind == "order.created", stamp, now), now)
         _remember_status(o, "rest", order, now)
@@ -285,7 +299,11 @@ def handle_rest_event(o: Orchestrator, headers: Mapping[str, str], body: bytes, 
         if not isinstance(product, dict) or not product.get("sku"):
             raise WebhookRejected(422, "invalid_product", "product events carry a Product record (sku, stock)")
         sku = str(product["sku"])
-        if int(product.get("stock") or 0) <= 0 or not _has_interest(o, sku):
+        try:
+            stock = int(product.get("stock") or 0)
+        except (AttributeError, KeyError, TypeError, ValueError, OverflowError):
+            raise WebhookRejected(422, "invalid_product", "stock is not a number") from None
+        if stock <= 0 or not _has_interest(o, sku):
             return WebhookOutcome(ignored="no back-in-stock news")
         return _emit_all(o, [Event("product.back_in_stock", f"rest:{event_id}", occurred, source="rest", subject=sku,
                                    data={"sku": sku})], now)

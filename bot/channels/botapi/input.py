@@ -323,7 +323,7 @@ class BotApiInput(InputChannel):
             try:
                 data = json.loads(request.body.decode("utf-8"))
                 update_id = int(data["update_id"])
-            except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+            except (ValueError, KeyError, TypeError, OverflowError, RecursionError):  # 1e999, deep nesting
                 return response.json({"error": "malformed update"}, status=400)
             if not channel.is_new_update(update_id):
                 return response.json({"status": "duplicate"})
