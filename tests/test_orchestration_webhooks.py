@@ -197,6 +197,16 @@ def test_rest_backend_events_signed_stale_forged_and_replayed(database, sms) -> 
         handle_rest_event(world.o, rest_headers(unknown, at=clock), unknown, EVENTS_SECRET, now=T0, clock=clock)
     assert bad.value.status == 422
 
+    # A refused event is not remembered: sent again corrected, with the same event id, it is applied.
+    order2 = dict(order, order_id="410002")
+    broken = json.dumps({"type": "order.updated", "occurred_at": {"when": "yesterday"}, "order": order2}).encode()
+    with pytest.raises(WebhookRejected) as refused:
+        handle_rest_event(world.o, rest_headers(broken, at=clock, event_id="evt-2"), broken, EVENTS_SECRET, now=T0, clock=clock)
+    assert (refused.value.status, refused.value.code) == (422, "invalid_occurred_at")
+    fixed = json.dumps({"type": "order.updated", "occurred_at": "2025-06-04T06:30:00Z", "order": order2}).encode()
+    outcome = handle_rest_event(world.o, rest_headers(fixed, at=clock, event_id="evt-2"), fixed, EVENTS_SECRET, now=T0, clock=clock)
+    assert not outcome.duplicate and ("order.shipped", "rest", "410002") in events(world)
+
 
 def test_rest_referral_used_converts_the_promoter(database, sms) -> None:
     from bot.orchestration.events import Emitter, Event

@@ -277,9 +277,12 @@ def handle_rest_event(o: Orchestrator, headers: Mapping[str, str], body: bytes, 
     kind = str(data.get("type") or "")
     if kind not in REST_RECORD_EVENTS and kind not in EVENTS and not kind.startswith("custom."):
         raise WebhookRejected(422, "unknown_type", f"unknown event type {kind!r}")
+    try:  # before the event id is remembered: a refused event may be sent again, corrected
+        occurred = parse_datetime(data.get("occurred_at")) or now
+    except (TypeError, ValueError, OverflowError):
+        raise WebhookRejected(422, "invalid_occurred_at", "occurred_at must be an ISO 8601 date or time") from None
     if _seen("rest_events", event_id[:100]):
         return WebhookOutcome(duplicate=True)
-    occurred = parse_datetime(data.get("occurred_at")) or now
     if kind in ("order.created", "order.updated"):
         record = data.get("order")
         if not isinstance(record, dict) or not record.get("order_id") or record.get("status") not in ORDER_STATUSES:

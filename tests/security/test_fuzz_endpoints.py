@@ -494,6 +494,8 @@ REST_EVENT = {"type": "order.updated", "occurred_at": "2025-01-01T10:00:00Z",
 @example(body=json.dumps({"type": "order.updated", "order": {"order_id": "1", "status": "shipped",
                                                              "items": [1]}}).encode(), signing="right", event_id="e2")
 @example(body=b"[" * 5000 + b"]" * 5000, signing="right", event_id="e3")  # RecursionError, was a 500
+@example(body=json.dumps({"type": "custom.x", "occurred_at": {"AB": {}}}).encode(),  # ValueError, was a 500
+         signing="right", event_id="e4")
 def test_rest_events_webhook(orchestrator: Any, body: bytes, signing: str, event_id: str) -> None:
     import time
 
