@@ -11,6 +11,16 @@ from typing import Iterator
 import pytest
 
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+
+try:  # Property tests (tests/security) try the same inputs on every run, so CI cannot fail on luck;
+    # `HYPOTHESIS_PROFILE=explore pytest tests/security` searches new ones.
+    from hypothesis import settings as _hypothesis_settings
+
+    _hypothesis_settings.register_profile("repeatable", derandomize=True)
+    _hypothesis_settings.register_profile("explore", derandomize=False)
+    _hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
+except ImportError:  # hypothesis is a test dependency; without it only those modules are skipped
+    pass
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 
