@@ -34,6 +34,7 @@ from bot import settings
 from bot.db import init_db
 from bot.touchpoints.models import Touchpoint
 from bot.touchpoints.privacy import conversation_ref, is_conversation_ref, stored_conversation_ids
+from bot.touchpoints.recorder import files_with_rows, forget_conversations
 
 TP = Touchpoint.__table__
 
@@ -106,12 +107,6 @@ def resolve_references(conn: Connection, conversations: Set[str]) -> Set[str]:
 
 
 # -- spool files -------------------------------------------------------------------------
-def _spool_files(directory: Path) -> List[Path]:
-    """Files the touchpoint writer keeps customer text in (bot.touchpoints.recorder)."""
-    return sorted(p for pattern in ("touchpoints-spool-*", "touchpoints-quarantine.jsonl")
-                  for p in directory.glob(pattern) if p.is_file())
-
-
 def _line_conversation(line: str) -> Tuple[Any, Any]:
     """(conversation id, customer id) of a spool line; (None, None) if unreadable."""
     try:
@@ -130,7 +125,7 @@ def _line_conversation(line: str) -> Tuple[Any, Any]:
 def spooled_conversations(directory: Path, customer_id: str) -> Set[str]:
     """Conversations the spool files attach to `customer_id` (their rows may not be in the database yet)."""
     found: Set[str] = set()
-    for path in _spool_files(directory):
+    for path in files_with_rows(directory):
         for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
             conversation, customer = _line_conversation(line)
             if conversation and customer == customer_id:
@@ -142,7 +137,7 @@ def clean_spool_files(directory: Path, customer_id: str, conversations: Set[str]
     """Rewrite the spool files without the lines of `conversations` (or, unreadable, mentioning them)."""
     removed = 0
     marks = {f'"{c}"' for c in conversations} | {f'"{customer_id}"'}
-    for path in _spool_files(directory):
+    for path in files_with_rows(directory):
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
         kept = []
         for line in lines:
@@ -164,7 +159,6 @@ def clean_spool_files(directory: Path, customer_id: str, conversations: Set[str]
 def erase_customer(customer_id: str, database_url: Optional[str] = None) -> Dict[str, int]:
     """Delete the customer's conversations everywhere; rows deleted per table."""
     from bot.channels.erasure import phones_of
-    from bot.touchpoints.recorder import forget_conversations
 
     erasers = [load_eraser(spec) for spec in ERASERS]  # all of them, before anything is deleted
     engine = init_db(database_url)

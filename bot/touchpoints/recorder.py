@@ -31,6 +31,8 @@ from bot.touchpoints.privacy import conversation_ref
 from bot.touchpoints.store import insert_rows, last_state
 
 logger = logging.getLogger(__name__)
+SPOOL_PATTERN = "touchpoints-spool-*.jsonl"   # one per writing process: touchpoints-spool-<pid>.jsonl
+QUARANTINE_NAME = "touchpoints-quarantine.jsonl"
 
 # Writers running in this process, told by `hamsafar erase` to forget conversations.
 _live: "weakref.WeakSet[TouchpointRecorder]" = weakref.WeakSet()
@@ -226,7 +228,7 @@ class TouchpointRecorder:
 
     def _replay_spool(self) -> None:
         """Insert rows (and re-feed events) left in spool files by this or an earlier process."""
-        for path in sorted(self.spool_path.parent.glob("touchpoints-spool-*.jsonl")):
+        for path in sorted(self.spool_path.parent.glob(SPOOL_PATTERN)):
             if path != self.spool_path and _owner_alive(path):
                 continue  # another live process is still writing it
             claimed = path.with_suffix(".replaying")
@@ -259,7 +261,13 @@ class TouchpointRecorder:
 
 
 def _quarantine_path(spool_path: Path) -> Path:
-    return spool_path.parent / "touchpoints-quarantine.jsonl"
+    return spool_path.parent / QUARANTINE_NAME
+
+
+def files_with_rows(directory: Path) -> List[Path]:
+    """Every file in which rows wait outside the database: spool files (also one being
+    replayed) and the quarantine. `hamsafar erase` cleans them (bot.touchpoints.erasure)."""
+    return sorted(p for pattern in ("touchpoints-spool-*", QUARANTINE_NAME) for p in directory.glob(pattern) if p.is_file())
 
 
 def _owner_alive(path: Path) -> bool:
