@@ -25,14 +25,6 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "fa": "ببخشید، منظورتان را متوجه نشدم. می‌شود طور دیگری بگویید؟",
         "en": "Sorry, I didn't quite get that. Could you say it another way?",
     },
-    "handoff_started": {
-        "fa": "گفتگو را به یکی از همکاران پشتیبانی می‌سپارم؛ به‌زودی همین‌جا جوابتان را می‌دهند. 🙏",
-        "en": "I'm passing the conversation to a person from our support team; they will answer you here shortly.",
-    },
-    "handoff_already": {
-        "fa": "درخواستتان ثبت شده و یکی از همکاران پشتیبانی به‌زودی همین‌جا پاسخ می‌دهد.",
-        "en": "Your request is in: a person from our support team will answer you here shortly.",
-    },
     "greet_known": {
         "fa": "سلام {name}، خوش آمدید! 🌷 چه کاری برایتان انجام دهم؟ مثلاً پیگیری سفارش، خرید یا مرجوعی.",
         "en": "Hi {name}, welcome back! What can I do for you today? For example track an order, shop or return an item.",

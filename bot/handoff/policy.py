@@ -173,9 +173,10 @@ def handoff_lost(tracker: DialogueStateTracker, is_open: Callable[[str], bool],
 
 
 def queue_has_open_handoff(conversation_id: str) -> bool:
-    from bot.handoff.service import handoff_is_open
+    """Is the conversation waiting in the queue or with an agent? (Raises if the database cannot say.)"""
+    from bot.handoff.service import open_handoff
 
-    return handoff_is_open(conversation_id)
+    return open_handoff(conversation_id) is not None
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True)

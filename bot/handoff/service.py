@@ -266,11 +266,6 @@ def open_handoff(conversation_id: str) -> Optional[Dict[str, Any]]:
         return handoff_dict(row) if row else None
 
 
-def handoff_is_open(conversation_id: str) -> bool:
-    """Is the conversation waiting in the queue or with an agent? (Raises if the database cannot say.)"""
-    return open_handoff(conversation_id) is not None
-
-
 def latest_handoff(conversation_id: str) -> Optional[Dict[str, Any]]:
     """The conversation's newest handoff, whatever its status (None if it never reached the queue)."""
     ensure_tables()
@@ -285,9 +280,14 @@ def queue_position(handoff_id: int) -> Optional[int]:
         row = session.get(Handoff, handoff_id)
         if row is None or row.status != "waiting":
             return None
-        ahead = session.execute(sa.select(sa.func.count()).select_from(Handoff).where(
-            Handoff.status == "waiting", Handoff.id < row.id)).scalar() or 0
-        return int(ahead) + 1
+        return _position_in_queue(session, row.id)
+
+
+def _position_in_queue(session: Any, handoff_id: int) -> int:
+    """1 + the waiting handoffs older than this one."""
+    ahead = session.execute(sa.select(sa.func.count()).select_from(Handoff).where(
+        Handoff.status == "waiting", Handoff.id < handoff_id)).scalar() or 0
+    return int(ahead) + 1
 
 
 def request_handoff(conversation_id: str, *, channel: Optional[str] = None, language: str = "fa",
@@ -328,9 +328,8 @@ def request_handoff(conversation_id: str, *, channel: Optional[str] = None, lang
         handoff_id = row.id
         session.add(AuditEntry(actor="system", action="queued", handoff_id=handoff_id,
                                conversation_id=conversation_id, detail={"reason": reason}))
-        ahead = session.execute(sa.select(sa.func.count()).select_from(Handoff).where(
-            Handoff.status == "waiting", Handoff.id < handoff_id)).scalar() or 0
-    return HandoffOutcome("queued", handoff_id, int(ahead) + 1)
+        position = _position_in_queue(session, handoff_id)
+    return HandoffOutcome("queued", handoff_id, position)
 
 
 def _open_ticket(handoff_id: int, why: str) -> Optional[str]:
