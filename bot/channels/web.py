@@ -5,31 +5,40 @@
   (optional signed identity: `data-customer-id`, `data-customer-expires`,
   `data-customer-signature`, from `bot.identity.verification.web_identity_for`).
 * `GET  /demo` — a Persian (RTL) demo shop page with a few products and the widget.
-* `POST /messages` — `{"session_id": "...", "text": "..."}` (or `"payload"` of a
-  button the bot showed in this session, or `"identity": {...}`); answers
-  `{"ok": true, "message": {...}}` with the stored customer message and its `seq`.
-* `GET  /history?session_id=...&after=N` — stored messages with `seq > N`.
-* `GET  /events?session_id=...&after=N` — Server-Sent Events: every message
-  (customer, bot, agent, bot-initiated) with `id: <seq>`, plus `typing` events.
-  A reconnecting EventSource sends `Last-Event-ID`, so nothing is lost; the
-  client drops any `seq` it already shows, so nothing is duplicated.
+* `POST /session` — the widget starts or resumes its session (`{"lang", "identity"}`);
+  the session token travels only in an HttpOnly cookie, never in the page.
+* `POST /logout` — "forget me": ends the session server-side and starts a fresh one.
+* `POST /messages` — `{"text": "..."}` (or `"payload"` of a button the bot showed in this
+  conversation, optionally `"identity": {...}`); answers `{"ok": true, "message": {...}}`
+  only once the bot has handled the message, 503 `processing_failed` if it could not.
+* `GET  /history?after=N` — stored messages with `seq > N`.
+* `GET  /events?after=N` — Server-Sent Events: every message with `id: <seq>`, plus
+  `typing`, `retract` (a refused message) and `ended` (the session ended) events.
 
-History lives in the `web_messages` table (per session, numbered by `seq`), so it
-survives page reloads and server restarts; the session id is a random id the
-widget keeps in localStorage (it acts as the bearer of the history).
-Input is validated strictly (4xx JSON error, nothing written) and rate-limited
-per session. Conversation id: `web:<session_id>`.
+Sessions (docs/web_sessions.md): the bearer token (cookie `hamsafar_web`, or
+`session_id` in the body/query for API clients) is only a key to a row of
+`web_sessions`, which names the conversation (`web:<conversation>`). The token is
+rotated when the conversation becomes verified; verified state ends after an idle
+and an absolute limit, after which a fresh conversation starts (no history, no
+`customer_id`); a signed identity for another customer starts a fresh conversation
+too. Conversation keys minted here contain a dot, so a client can never present one
+as its token.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import csv
+import datetime as dt
+import hashlib
 import html
 import json
 import logging
 import re
+import secrets
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Tuple
 
@@ -43,7 +52,7 @@ from rasa.core.channels.channel import InputChannel, UserMessage
 from bot import settings
 from bot.channels.base import ProactiveOutput, guard_customer_text, register_output
 from bot.channels.models import WebMessage, ensure_tables, utcnow
-from bot.db import session_scope
+from bot.db import Base, get_engine, init_db, session_scope
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +62,19 @@ MAX_TEXT = 4000
 MAX_BODY = 16 * 1024
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 SENDERS = ("customer", "bot", "agent", "system")
+COOKIE = "hamsafar_web"
+
+# Defaults of the session limits (docs/web_sessions.md); credentials.yml or the environment override them.
+DEFAULT_VERIFIED_IDLE_MINUTES = 30.0
+DEFAULT_VERIFIED_MAX_HOURS = 12.0
+DEFAULT_SESSION_MAX_DAYS = 30.0
+
+NOTICES = {
+    "expired": {"fa": "نشست قبلی شما به پایان رسید. برای دیدن سفارش‌هایتان دوباره هویت خود را تأیید کنید.",
+                "en": "Your previous session has ended. Please verify yourself again to see your orders."},
+    "replaced": {"fa": "گفتگوی تازه‌ای برای حساب واردشده شروع شد.",
+                 "en": "A new conversation has started for the account now signed in."},
+}
 
 
 class WebInputError(Exception):
@@ -70,6 +92,7 @@ def _seq(value: str) -> int:
 
 
 def session_of(recipient_id: str) -> str:
+    """The conversation key of `web:<key>` (what web_messages.session_id holds)."""
     value = str(recipient_id)
     return value[4:] if value.startswith("web:") else value
 
@@ -84,13 +107,210 @@ def _as_dict(row: WebMessage) -> Dict[str, Any]:
     }
 
 
+# ---------------------------------------------------------------- sessions
+class WebSession(Base):
+    """One bearer token of the widget: which conversation it opens, and until when.
+
+    Only a SHA-256 of the token is stored. A rotated, logged-out, expired or replaced
+    token keeps its row (with `ended_at`) so it can never be claimed again.
+    """
+
+    __tablename__ = "web_sessions"
+
+    token_hash = sa.Column(sa.String(64), primary_key=True)
+    conversation = sa.Column(sa.String(64), nullable=False, index=True)
+    created_at = sa.Column(sa.DateTime, nullable=False)       # the conversation's start (kept on rotation)
+    last_seen_at = sa.Column(sa.DateTime, nullable=False)     # the customer's last message (idle clock)
+    verified_since = sa.Column(sa.DateTime, nullable=True)    # when this conversation became verified
+    ended_at = sa.Column(sa.DateTime, nullable=True, index=True)
+    end_reason = sa.Column(sa.String(12), nullable=True)      # rotated | logout | expired | replaced
+
+
+_session_tables: Set[str] = set()
+
+
+def ensure_session_table() -> None:
+    """Create `web_sessions` and the tables it consults (verified identities) once per database."""
+    key = str(get_engine().url)
+    if key not in _session_tables:
+        init_db()  # every model on Base, this one included
+        _session_tables.add(key)
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def new_token() -> str:
+    """A fresh bearer token (256 bits; matches SESSION_RE)."""
+    return secrets.token_urlsafe(32)
+
+
+def new_conversation_key() -> str:
+    """A conversation key no client can present as a token (the dot is outside SESSION_RE)."""
+    return "w." + secrets.token_urlsafe(18)
+
+
+@dataclass
+class SessionLimits:
+    """How long a session lives; every value is configurable (docs/web_sessions.md)."""
+
+    verified_idle: dt.timedelta = dt.timedelta(minutes=DEFAULT_VERIFIED_IDLE_MINUTES)
+    verified_max: dt.timedelta = dt.timedelta(hours=DEFAULT_VERIFIED_MAX_HOURS)
+    session_max: dt.timedelta = dt.timedelta(days=DEFAULT_SESSION_MAX_DAYS)
+
+
+@dataclass
+class Live:
+    """A resolved, usable session: its token and conversation key (`web:<conversation>`)."""
+
+    token: str
+    conversation: str
+    verified_since: Optional[dt.datetime]
+    created: bool = False          # a new token was issued in this request (set the cookie / tell the client)
+
+
+class SessionEnded(WebInputError):
+    def __init__(self, reason: str) -> None:
+        code = "session_expired" if reason == "expired" else "session_ended"
+        super().__init__(401, code, "this chat session has ended; start a new one")
+        self.reason = reason
+
+
+def _verified_customer(conversation: str) -> Optional[str]:
+    from bot.identity.verification import get_verifier
+
+    return get_verifier().customer_for(f"web:{conversation}")
+
+
+def _forget_verification(conversation: str) -> None:
+    from bot.identity.verification import get_verifier
+
+    get_verifier().forget(f"web:{conversation}")
+
+
+def _end(row: WebSession, reason: str, now: dt.datetime) -> None:
+    """Mark the row ended; callers forget the verification after their transaction (one writer at a time on SQLite)."""
+    row.ended_at, row.end_reason = now, reason
+
+
+def _claimable(session: Any, token: str) -> bool:
+    """A client-chosen id may start a session only if no session ever opened that conversation."""
+    taken = session.execute(sa.select(sa.func.count()).select_from(WebSession)
+                            .where(WebSession.conversation == token)).scalar()
+    return not taken
+
+
+def resolve_session(token: str, limits: SessionLimits, *, claim: bool = False,
+                    now: Optional[dt.datetime] = None) -> Live:
+    """The live session of `token`, ending it first if its time is up; SessionEnded otherwise.
+
+    `claim`: an unknown, well-formed client-chosen id starts a session whose conversation is
+    that id (the API clients' form); server-minted tokens are never claimed.
+    """
+    try:
+        return _resolve_session(token, limits, claim, now)
+    except sa.exc.IntegrityError:  # two first requests of one new id at once: the other one claimed it
+        return _resolve_session(token, limits, claim, now)
+
+
+def _resolve_session(token: str, limits: SessionLimits, claim: bool, now: Optional[dt.datetime]) -> Live:
+    ensure_session_table()
+    now = now or utcnow()
+    reason: Optional[str] = None
+    with session_scope() as session:
+        row = session.get(WebSession, _hash(token))
+        if row is None:
+            if claim and _claimable(session, token):
+                row = WebSession(token_hash=_hash(token), conversation=token, created_at=now, last_seen_at=now)
+                session.add(row)
+                return Live(token, token, None)
+            reason = "unknown"
+        elif row.ended_at is not None:
+            reason = row.end_reason or "ended"
+        elif now - row.created_at > limits.session_max:
+            _end(row, "expired", now)
+            reason = "expired"
+        elif row.verified_since is not None and (
+                now - row.verified_since > limits.verified_max
+                or now - max(row.last_seen_at, row.verified_since) > limits.verified_idle):
+            _end(row, "expired", now)
+            reason = "expired"
+        else:
+            return Live(token, row.conversation, row.verified_since)
+    if reason == "expired":
+        _forget_verification(row.conversation)
+        _notify_conversation_ended(row.conversation)
+    raise SessionEnded(reason)
+
+
+def start_session(now: Optional[dt.datetime] = None, conversation: Optional[str] = None,
+                  verified: bool = False) -> Live:
+    """A new token for a new (or the given) conversation."""
+    ensure_session_table()
+    now = now or utcnow()
+    token = new_token()
+    conversation = conversation or new_conversation_key()
+    with session_scope() as session:
+        session.add(WebSession(token_hash=_hash(token), conversation=conversation, created_at=now,
+                               last_seen_at=now, verified_since=now if verified else None))
+    return Live(token, conversation, now if verified else None, created=True)
+
+
+def rotate_session(live: Live, now: Optional[dt.datetime] = None) -> Live:
+    """The conversation became verified: a new token, and the old one opens nothing any more."""
+    ensure_session_table()
+    now = now or utcnow()
+    token = new_token()
+    with session_scope() as session:
+        old = session.get(WebSession, _hash(live.token))
+        created = old.created_at if old is not None else now
+        if old is not None:
+            _end(old, "rotated", now)
+        session.add(WebSession(token_hash=_hash(token), conversation=live.conversation, created_at=created,
+                               last_seen_at=now, verified_since=now))
+    return Live(token, live.conversation, now, created=True)
+
+
+def end_session(token: str, reason: str, now: Optional[dt.datetime] = None) -> Optional[str]:
+    """End the session of `token` (log out, replaced) and forget its verification; its conversation key."""
+    ensure_session_table()
+    now = now or utcnow()
+    with session_scope() as session:
+        row = session.get(WebSession, _hash(token))
+        if row is None or row.ended_at is not None:
+            return None
+        _end(row, reason, now)
+        conversation = row.conversation
+    _forget_verification(conversation)
+    _notify_conversation_ended(conversation)
+    return conversation
+
+
+def touch_session(live: Live, now: Optional[dt.datetime] = None) -> None:
+    """The customer wrote: the idle clock starts again."""
+    with session_scope() as session:
+        row = session.get(WebSession, _hash(live.token))
+        if row is not None:
+            row.last_seen_at = now or utcnow()
+
+
+def erase_web_sessions(conn: Any, conversation_ids: List[str]) -> int:
+    """Delete the session rows of erased `web:` conversations (for bot.channels.erasure)."""
+    keys = [session_of(c) for c in conversation_ids if str(c).startswith("web:")]
+    if not keys or not sa.inspect(conn).has_table("web_sessions"):
+        return 0
+    table = WebSession.__table__
+    return conn.execute(table.delete().where(table.c.conversation.in_(keys))).rowcount or 0
+
+
 # ---------------------------------------------------------------- history + live push
-# session -> (event loop, queue) of every open event stream of that session
+# conversation -> (event loop, queue) of every open event stream of that conversation
 _waiters: Dict[str, Set[Tuple[asyncio.AbstractEventLoop, asyncio.Queue]]] = {}
 
 
 def _notify(session_id: str, event: Dict[str, Any]) -> None:
-    """Wake the session's event streams; safe from any thread (a queue belongs to its loop)."""
+    """Wake the conversation's event streams; safe from any thread (a queue belongs to its loop)."""
     try:
         running: Optional[asyncio.AbstractEventLoop] = asyncio.get_running_loop()
     except RuntimeError:
@@ -109,8 +329,12 @@ def _notify(session_id: str, event: Dict[str, Any]) -> None:
             _waiters.get(session_id, set()).discard(waiter)
 
 
+def _notify_conversation_ended(conversation: str) -> None:
+    _notify(conversation, {"type": "ended"})
+
+
 def append_message(session_id: str, sender: str, text: str, buttons: Optional[List[Dict[str, Any]]] = None) -> Dict[str, Any]:
-    """Store a message with the next `seq` of its session and push it to live listeners."""
+    """Store a message with the next `seq` of its conversation and push it to live listeners."""
     assert sender in SENDERS
     ensure_tables()
     clean_buttons = [
@@ -135,6 +359,14 @@ def append_message(session_id: str, sender: str, text: str, buttons: Optional[Li
     raise RuntimeError("could not number a web message")
 
 
+def retract_message(session_id: str, seq: int) -> None:
+    """Remove a customer message the bot could not handle (the client keeps the text and retries)."""
+    with session_scope() as session:
+        session.execute(sa.delete(WebMessage).where(WebMessage.session_id == session_id, WebMessage.seq == seq,
+                                                    WebMessage.sender == "customer"))
+    _notify(session_id, {"type": "retract", "seq": seq})
+
+
 def history(session_id: str, after: int = 0, limit: int = 500) -> List[Dict[str, Any]]:
     ensure_tables()
     with session_scope() as session:
@@ -156,7 +388,7 @@ def _offered_payloads(session_id: str, lookback: int = 20) -> Set[str]:
 
 
 class WebOutput(ProactiveOutput):
-    """Writes bot (or agent) messages into a web session's history; pushed live."""
+    """Writes bot (or agent) messages into a web conversation's history; pushed live."""
 
     channel = "web"
 
@@ -183,23 +415,37 @@ async def send_agent_message(conversation_id: str, text: str) -> bool:
 
 
 class _RateLimiter:
-    """Per-session token bucket: `burst` messages, then one per `per_seconds`."""
+    """Token buckets per key (`burst` messages, then one per `per_seconds`), for at most
+    `max_keys` keys: the least recently used bucket is dropped first, so memory stays bounded."""
 
-    def __init__(self, burst: int = 8, per_seconds: float = 2.0) -> None:
-        self.burst, self.rate = burst, 1.0 / per_seconds
-        self.state: Dict[str, List[float]] = {}
+    def __init__(self, burst: int = 8, per_seconds: float = 2.0, max_keys: int = 20000) -> None:
+        self.burst, self.rate, self.max_keys = burst, 1.0 / per_seconds, max_keys
+        self.state: "collections.OrderedDict[str, Tuple[float, float]]" = collections.OrderedDict()
 
     def allow(self, key: str) -> Optional[float]:
+        """None if `key` may go on now, else the seconds to wait."""
         now = time.monotonic()
-        tokens, stamp = self.state.get(key, [float(self.burst), now])
+        tokens, stamp = self.state.pop(key, (float(self.burst), now))
         tokens = min(self.burst, tokens + (now - stamp) * self.rate)
         if tokens < 1:
-            self.state[key] = [tokens, now]
-            return (1 - tokens) / self.rate
-        self.state[key] = [tokens - 1, now]
-        if len(self.state) > 50000:
-            self.state.clear()
-        return None
+            self.state[key] = (tokens, now)
+            wait: Optional[float] = (1 - tokens) / self.rate
+        else:
+            self.state[key] = (tokens - 1, now)
+            wait = None
+        while len(self.state) > self.max_keys:
+            self.state.popitem(last=False)
+        return wait
+
+
+def client_address(request: Request) -> str:
+    """The client's address: from the trusted proxy's headers when `SANIC_PROXIES_COUNT` is set, else the peer."""
+    return str(request.remote_addr or request.ip or "")[:64]
+
+
+def _env_float(name: str, default: float) -> float:
+    value = settings.env_secret(name)
+    return float(value) if value else default
 
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
@@ -215,27 +461,54 @@ class WebInput(InputChannel):
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[str, Any]]) -> "WebInput":
         credentials = credentials or {}
-        origins = credentials.get("allowed_origins") or settings.env_secret("HAMSAFAR_WEB_ALLOWED_ORIGINS") or "*"
-        if isinstance(origins, str):
-            origins = [o.strip() for o in origins.split(",") if o.strip()]
+        origins = credentials.get("allowed_origins") or settings.env_secret("HAMSAFAR_WEB_ALLOWED_ORIGINS") or []
+
+        def number(key: str, env: str, default: float) -> float:
+            return float(credentials[key]) if credentials.get(key) is not None else _env_float(env, default)
+
         return cls(
             allowed_origins=origins,
             rate_burst=int(credentials.get("rate_burst", 8)),
             rate_per_seconds=float(credentials.get("rate_per_seconds", 2.0)),
+            address_burst=int(credentials.get("address_burst", 60)),
+            address_per_seconds=float(credentials.get("address_per_seconds", 0.5)),
+            streams_per_address=int(credentials.get("streams_per_address", 8)),
+            streams_total=int(credentials.get("streams_total", 500)),
+            limits=SessionLimits(
+                verified_idle=dt.timedelta(minutes=number("verified_idle_minutes", "HAMSAFAR_WEB_VERIFIED_IDLE_MINUTES",
+                                                          DEFAULT_VERIFIED_IDLE_MINUTES)),
+                verified_max=dt.timedelta(hours=number("verified_max_hours", "HAMSAFAR_WEB_VERIFIED_MAX_HOURS",
+                                                       DEFAULT_VERIFIED_MAX_HOURS)),
+                session_max=dt.timedelta(days=number("session_max_days", "HAMSAFAR_WEB_SESSION_MAX_DAYS",
+                                                     DEFAULT_SESSION_MAX_DAYS))),
         )
 
-    def __init__(self, *, allowed_origins: Optional[List[str]] = None, rate_burst: int = 8,
-                 rate_per_seconds: float = 2.0, sse_lifetime: float = 55.0, poll_interval: float = 2.0) -> None:
-        self.allowed_origins = allowed_origins or ["*"]
-        self.limiter = _RateLimiter(rate_burst, rate_per_seconds)
+    def __init__(self, *, allowed_origins: Any = None, rate_burst: int = 8, rate_per_seconds: float = 2.0,
+                 address_burst: int = 60, address_per_seconds: float = 0.5, streams_per_address: int = 8,
+                 streams_total: int = 500, sse_lifetime: float = 55.0, poll_interval: float = 5.0,
+                 limits: Optional[SessionLimits] = None) -> None:
+        if isinstance(allowed_origins, str):
+            allowed_origins = [o.strip() for o in allowed_origins.split(",")]
+        origins = [str(o).strip().rstrip("/") for o in (allowed_origins or []) if str(o).strip()]
+        if "*" in origins:  # credentials (the session cookie) can never be shared with any origin
+            logger.warning("web: allowed_origins '*' is ignored; list the shop's origins (docs/web_sessions.md)")
+            origins = [o for o in origins if o != "*"]
+        self.allowed_origins = origins
+        self.limiter = _RateLimiter(rate_burst, rate_per_seconds)            # per conversation
+        self.address_limiter = _RateLimiter(address_burst, address_per_seconds)  # per client address
+        self.streams_per_address, self.streams_total = streams_per_address, streams_total
+        self._streams: Dict[str, int] = {}
+        self.limits = limits or SessionLimits()
         self.sse_lifetime, self.poll_interval = sse_lifetime, poll_interval
         self.output = WebOutput()
         register_output(self.output)
-        self._verified: Dict[str, Dict[str, Any]] = {}
         self._tasks: Set[asyncio.Task] = set()
 
     def get_output_channel(self) -> WebOutput:
         return self.output
+
+    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        return _blueprint(self, on_new_message)
 
     async def drain(self, timeout: float = 10) -> None:
         if self._tasks:
@@ -244,14 +517,17 @@ class WebInput(InputChannel):
     # -- validation ------------------------------------------------------------------
     @staticmethod
     def _session(value: Any) -> str:
-        if not isinstance(value, str) or not SESSION_RE.match(value):
+        if not isinstance(value, str) or not SESSION_RE.match(value) or value.startswith("ref-"):
             raise WebInputError(400, "invalid_session_id", "session_id must be a string of 16-64 letters, digits, - or _")
         return value
 
-    def parse_post(self, request: Request) -> Dict[str, Any]:
+    @staticmethod
+    def _json_body(request: Request) -> Dict[str, Any]:
         body = request.body or b""
         if len(body) > MAX_BODY:
             raise WebInputError(413, "body_too_large", f"request body over {MAX_BODY} bytes")
+        if not body.strip():
+            return {}
         try:
             decoded = body.decode("utf-8")
         except UnicodeDecodeError:
@@ -262,13 +538,18 @@ class WebInput(InputChannel):
             raise WebInputError(400, "malformed_json", "request body is not valid JSON") from None
         if not isinstance(data, dict):
             raise WebInputError(400, "malformed_json", "request body must be a JSON object")
-        session_id = self._session(data.get("session_id"))
+        return data
+
+    def parse_post(self, request: Request) -> Dict[str, Any]:
+        """The message of a POST; `session_id` is None when the client relies on the cookie."""
+        data = self._json_body(request)
+        if not data and not (request.body or b"").strip():
+            raise WebInputError(400, "malformed_json", "request body is not valid JSON")
+        session_id = self._session(data["session_id"]) if "session_id" in data else None
         text, payload = data.get("text"), data.get("payload")
         if payload is not None:
             if not isinstance(payload, str) or not payload.strip() or len(payload) > MAX_TEXT:
                 raise WebInputError(400, "invalid_payload", "payload must be a non-empty string")
-            if payload not in _offered_payloads(session_id):
-                raise WebInputError(400, "unknown_payload", "payload is not a button offered in this session")
             title = data.get("title") if isinstance(data.get("title"), str) else payload
             if any(0xD800 <= ord(c) <= 0xDFFF for c in title):
                 raise WebInputError(400, "invalid_utf8", "title contains unpaired surrogates")
@@ -286,39 +567,81 @@ class WebInput(InputChannel):
         return {"session_id": session_id, "text": text, "shown": text, "payload": False,
                 "identity": data.get("identity")}
 
-    def _identity(self, session_id: str, identity: Any) -> Optional[Dict[str, Any]]:
-        """Check a signed identity once per session with bot.identity (None if none given)."""
-        if session_id in self._verified:
-            return self._verified[session_id]
+    # -- sessions ----------------------------------------------------------------------
+    def _token(self, request: Request, given: Optional[str]) -> Tuple[str, bool]:
+        """(token, from the body/query) — the client's `session_id`, else the cookie."""
+        if given is not None:
+            return given, True
+        cookie = request.cookies.get(COOKIE)
+        if cookie and SESSION_RE.match(cookie):
+            return cookie, False
+        raise WebInputError(400, "invalid_session_id", "no session: call /session first or send session_id")
+
+    def _resolve(self, token: str, claim: bool) -> Live:
+        return resolve_session(token, self.limits, claim=claim)
+
+    def _apply_identity(self, live: Live, identity: Any) -> Tuple[Live, Optional[Dict[str, Any]], Optional[str]]:
+        """Check a signed identity against the session: (session, identity for Rasa, notice).
+
+        Unverified conversation + valid identity: verified, token rotated. Verified as another
+        customer + valid identity: a fresh conversation for the new customer (the old session
+        ends). The same customer: nothing to do.
+        """
         if not isinstance(identity, dict) or not identity.get("customer_id"):
-            return None
-        result: Dict[str, Any] = {"customer_id": str(identity.get("customer_id"))[:100], "verified": False}
+            return live, None, None
+        customer_id = str(identity.get("customer_id"))[:100]
+        result: Dict[str, Any] = {"customer_id": customer_id, "verified": False}
+        current = _verified_customer(live.conversation)
+        if current is not None and current == customer_id:
+            return live, {"customer_id": customer_id, "verified": True, "status": "verified"}, None
+        target = live.conversation if current is None else new_conversation_key()
         try:
             from bot.identity.verification import verify_web_identity
 
-            outcome = verify_web_identity(f"web:{session_id}", str(identity.get("customer_id")),
-                                          str(identity.get("expires", "")), str(identity.get("signature", "")))
+            outcome = verify_web_identity(f"web:{target}", customer_id, str(identity.get("expires", "")),
+                                          str(identity.get("signature", "")))
             result["verified"] = bool(getattr(outcome, "ok", False))
             result["status"] = getattr(outcome, "status", None)
-        except ImportError:
-            logger.warning("web: bot.identity.verification not available; identity ignored")
         except Exception:
             logger.exception("web: identity check failed")
-        if result["verified"]:
-            self._verified[session_id] = result
-        return result
+        if not result["verified"]:
+            return live, result, None
+        if current is None:
+            return rotate_session(live), result, None
+        end_session(live.token, "replaced")
+        return start_session(conversation=target, verified=True), result, "replaced"
 
-    def _cors(self, request: Request) -> Dict[str, str]:
+    def _set_cookie(self, request: Request, reply: HTTPResponse, live: Optional[Live], *, clear: bool = False) -> None:
+        """The session token as an HttpOnly cookie (SameSite=None; Secure over HTTPS, for shop pages on other sites)."""
+        path = request.path.rsplit("/", 1)[0] or "/"
+        reply.cookies[COOKIE] = "" if clear or live is None else live.token
+        cookie = reply.cookies[COOKIE]
+        cookie["path"] = path
+        cookie["httponly"] = True
+        cookie["max-age"] = 0 if clear or live is None else int(self.limits.session_max.total_seconds())
+        if request.scheme == "https":
+            cookie["secure"] = True
+            cookie["samesite"] = "None"
+        else:
+            cookie["samesite"] = "Lax"
+
+    def _own_origin(self, request: Request) -> str:
+        return f"{request.scheme}://{request.host}"
+
+    def _origin_allowed(self, request: Request) -> bool:
+        """No Origin (not a cross-origin browser call), the bot's own origin, or one the shop configured."""
         origin = request.headers.get("Origin")
         if not origin:
+            return True
+        origin = origin.rstrip("/")
+        return origin == self._own_origin(request) or origin in self.allowed_origins
+
+    def _cors(self, request: Request) -> Dict[str, str]:
+        origin = (request.headers.get("Origin") or "").rstrip("/")
+        if not origin or origin not in self.allowed_origins:
             return {}
-        if "*" in self.allowed_origins:
-            allow = "*"
-        elif origin in self.allowed_origins:
-            allow = origin
-        else:
-            return {}
-        return {"Access-Control-Allow-Origin": allow, "Vary": "Origin",
+        return {"Access-Control-Allow-Origin": origin, "Vary": "Origin",
+                "Access-Control-Allow-Credentials": "true",
                 "Access-Control-Allow-Headers": "Content-Type, Last-Event-ID",
                 "Access-Control-Allow-Methods": "GET, POST, OPTIONS"}
 
@@ -326,132 +649,246 @@ class WebInput(InputChannel):
         return response.json({"ok": False, "error": error.code, "detail": error.detail}, status=error.status,
                              headers={**self._cors(request), **(headers or {})})
 
-    async def _process(self, on_new_message: OnNewMessage, message: UserMessage, session_id: str) -> None:
+    def _check_origin_and_address(self, request: Request) -> None:
+        if not self._origin_allowed(request):
+            raise WebInputError(403, "origin_not_allowed", "this origin may not use the chat")
+        wait = self.address_limiter.allow(client_address(request))
+        if wait is not None:
+            raise _RateLimited(wait)
+
+    async def _process(self, on_new_message: OnNewMessage, message: UserMessage, session_id: str) -> bool:
+        """Hand the message to Rasa; False if handling failed (the caller refuses the message)."""
         _notify(session_id, {"type": "typing", "on": True})
         try:
             await on_new_message(message)
+            return True
         except Exception:
             logger.exception("web: handling a message failed")
+            return False
         finally:
             _notify(session_id, {"type": "typing", "on": False})
 
-    # -- Sanic ----------------------------------------------------------------------------
-    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
-        bp = Blueprint(f"web_{id(self)}", __name__)
-        channel = self
 
-        @bp.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok"})
+class _RateLimited(WebInputError):
+    def __init__(self, wait: float) -> None:
+        super().__init__(429, "rate_limited", "too many requests; slow down")
+        self.retry_after = str(max(1, int(wait + 0.999)))
 
-        @bp.route("/widget.js", methods=["GET"])
-        async def widget_js(request: Request) -> HTTPResponse:
-            return await response.file(STATIC_DIR / "widget.js", mime_type="application/javascript; charset=utf-8",
-                                       headers={"Cache-Control": "public, max-age=300", **channel._cors(request)})
 
-        @bp.route("/widget.css", methods=["GET"])
-        async def widget_css(request: Request) -> HTTPResponse:
-            return await response.file(STATIC_DIR / "widget.css", mime_type="text/css; charset=utf-8",
-                                       headers={"Cache-Control": "public, max-age=300", **channel._cors(request)})
+def _blueprint(channel: WebInput, on_new_message: OnNewMessage) -> Blueprint:
+    """The Sanic routes of one WebInput (kept apart from the class for readability)."""
+    bp = Blueprint(f"web_{id(channel)}", __name__)
 
-        @bp.route("/demo", methods=["GET"])
-        async def demo(request: Request) -> HTTPResponse:
-            return response.html(demo_page(request.args.get("lang", "fa")), headers={
-                "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-                                           "script-src 'self'; connect-src 'self'"})
+    def refused(request: Request, error: WebInputError) -> HTTPResponse:
+        headers = {"Retry-After": error.retry_after} if isinstance(error, _RateLimited) else None
+        reply = channel._error(request, error, headers)
+        if isinstance(error, SessionEnded) and request.cookies.get(COOKIE):
+            channel._set_cookie(request, reply, None, clear=True)
+        return reply
 
-        @bp.route("/messages", methods=["OPTIONS"])
-        async def preflight(request: Request) -> HTTPResponse:
-            return response.empty(headers=channel._cors(request))
+    @bp.route("/", methods=["GET"])
+    async def health(_: Request) -> HTTPResponse:
+        return response.json({"status": "ok"})
 
-        @bp.route("/messages", methods=["POST"])
-        async def post_message(request: Request) -> HTTPResponse:
+    @bp.route("/widget.js", methods=["GET"])
+    async def widget_js(request: Request) -> HTTPResponse:
+        return await response.file(STATIC_DIR / "widget.js", mime_type="application/javascript; charset=utf-8",
+                                   headers={"Cache-Control": "public, max-age=300", **channel._cors(request)})
+
+    @bp.route("/widget.css", methods=["GET"])
+    async def widget_css(request: Request) -> HTTPResponse:
+        return await response.file(STATIC_DIR / "widget.css", mime_type="text/css; charset=utf-8",
+                                   headers={"Cache-Control": "public, max-age=300", **channel._cors(request)})
+
+    @bp.route("/demo", methods=["GET"])
+    async def demo(request: Request) -> HTTPResponse:
+        return response.html(demo_page(request.args.get("lang", "fa")), headers={
+            "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+                                       "script-src 'self'; connect-src 'self'"})
+
+    async def preflight(request: Request) -> HTTPResponse:
+        return response.empty(headers=channel._cors(request))
+
+    for name in ("messages", "session", "logout", "history", "events"):
+        bp.add_route(preflight, f"/{name}", methods=["OPTIONS"], name=f"preflight_{name}")
+
+    @bp.route("/session", methods=["POST"])
+    async def start(request: Request) -> HTTPResponse:
+        """The widget's first call on every page: resume the cookie's session or start one."""
+        try:
+            channel._check_origin_and_address(request)
+            data = channel._json_body(request)
+        except WebInputError as error:
+            return refused(request, error)
+        lang = "en" if data.get("lang") == "en" else "fa"
+        notice: Optional[str] = None
+        live: Optional[Live] = None
+        cookie = request.cookies.get(COOKIE)
+        if cookie and SESSION_RE.match(cookie):
             try:
-                data = channel.parse_post(request)
-            except WebInputError as error:
-                return channel._error(request, error)
-            session_id = data["session_id"]
-            wait = channel.limiter.allow(session_id)
+                live = await asyncio.to_thread(channel._resolve, cookie, False)
+            except SessionEnded as ended:
+                notice = "expired" if ended.reason == "expired" else None
+        if live is None:
+            live = await asyncio.to_thread(start_session)
+        live, _, replaced = await asyncio.to_thread(channel._apply_identity, live, data.get("identity"))
+        notice = replaced or notice
+        if notice:
+            await asyncio.to_thread(append_message, live.conversation, "system", NOTICES[notice][lang])
+        verified = live.verified_since is not None
+        reply = response.json({"ok": True, "verified": verified, "notice": notice}, headers=channel._cors(request))
+        channel._set_cookie(request, reply, live)
+        return reply
+
+    @bp.route("/logout", methods=["POST"])
+    async def logout(request: Request) -> HTTPResponse:
+        """"Forget me": the session ends here (history and verification gone with its token); a fresh one starts."""
+        try:
+            channel._check_origin_and_address(request)
+            data = channel._json_body(request)
+            given = channel._session(data["session_id"]) if "session_id" in data else None
+            token, from_body = channel._token(request, given)
+        except WebInputError as error:
+            return refused(request, error)
+        await asyncio.to_thread(end_session, token, "logout")
+        if from_body:
+            return response.json({"ok": True}, headers=channel._cors(request))
+        live = await asyncio.to_thread(start_session)
+        reply = response.json({"ok": True}, headers=channel._cors(request))
+        channel._set_cookie(request, reply, live)
+        return reply
+
+    @bp.route("/messages", methods=["POST"])
+    async def post_message(request: Request) -> HTTPResponse:
+        try:
+            channel._check_origin_and_address(request)
+            data = channel.parse_post(request)
+            token, from_body = channel._token(request, data["session_id"])
+            live = await asyncio.to_thread(channel._resolve, token, from_body)
+            wait = channel.limiter.allow(live.conversation)
             if wait is not None:
-                return channel._error(request, WebInputError(429, "rate_limited", "too many messages; slow down"),
-                                      {"Retry-After": str(max(1, int(wait + 0.999)))})
-            identity = channel._identity(session_id, data.get("identity"))
-            stored = append_message(session_id, "customer", data["shown"])
-            text = data["text"] if data["payload"] else guard_customer_text(data["text"])
-            metadata: Dict[str, Any] = {"channel": "web", "web": {"session_id": session_id, "seq": stored["seq"]}}
-            if identity is not None:
-                metadata["web_identity"] = identity
-            message = UserMessage(text, WebOutput(proactive=False), f"web:{session_id}",
-                                  input_channel=channel.name(), metadata=metadata)
-            task = asyncio.ensure_future(channel._process(on_new_message, message, session_id))
-            channel._tasks.add(task)
-            task.add_done_callback(channel._tasks.discard)
-            return response.json({"ok": True, "message": stored}, headers=channel._cors(request))
+                raise _RateLimited(wait)
+            live, identity, _ = await asyncio.to_thread(channel._apply_identity, live, data.get("identity"))
+            if data["payload"] and data["text"] not in await asyncio.to_thread(_offered_payloads, live.conversation):
+                raise WebInputError(400, "unknown_payload", "payload is not a button offered in this session")
+        except WebInputError as error:
+            return refused(request, error)
+        conversation = live.conversation
+        stored = await asyncio.to_thread(append_message, conversation, "customer", data["shown"])
+        await asyncio.to_thread(touch_session, live)
+        text = data["text"] if data["payload"] else guard_customer_text(data["text"])
+        metadata: Dict[str, Any] = {"channel": "web", "web": {"session_id": conversation, "seq": stored["seq"]}}
+        if identity is not None:
+            metadata["web_identity"] = identity
+        message = UserMessage(text, WebOutput(proactive=False), f"web:{conversation}",
+                              input_channel=channel.name(), metadata=metadata)
+        task = asyncio.ensure_future(channel._process(on_new_message, message, conversation))
+        channel._tasks.add(task)
+        task.add_done_callback(channel._tasks.discard)
+        handled = await asyncio.shield(task)  # a client that goes away does not cancel the handling
+        if not handled:
+            await asyncio.to_thread(retract_message, conversation, stored["seq"])
+            return channel._error(request, WebInputError(
+                503, "processing_failed", "the message could not be handled; nothing was kept, please send it again"),
+                {"Retry-After": "2"})
+        if live.verified_since is None and await asyncio.to_thread(_verified_customer, conversation):
+            live = await asyncio.to_thread(rotate_session, live)  # verified while handling (a one-time code)
+        body: Dict[str, Any] = {"ok": True, "message": stored}
+        if live.created and from_body:
+            body["session_id"] = live.token
+        reply = response.json(body, headers=channel._cors(request))
+        if live.created and not from_body:
+            channel._set_cookie(request, reply, live)
+        return reply
 
-        @bp.route("/history", methods=["GET"])
-        async def get_history(request: Request) -> HTTPResponse:
-            try:
-                session_id = channel._session(request.args.get("session_id"))
-                after = _seq(request.args.get("after", "0") or 0)
-            except WebInputError as error:
-                return channel._error(request, error)
-            except ValueError:
-                return channel._error(request, WebInputError(400, "invalid_after", "after must be an integer"))
-            messages = history(session_id, max(after, 0))
-            last = messages[-1]["seq"] if messages else after
-            return response.json({"ok": True, "messages": messages, "last_seq": last}, headers=channel._cors(request))
+    def read_args(request: Request) -> Tuple[str, bool, int]:
+        channel._check_origin_and_address(request)
+        given = request.args.get("session_id")
+        token, from_body = channel._token(request, channel._session(given) if given is not None else None)
+        try:
+            after = _seq(request.args.get("after", "0") or 0)
+            last_event = request.headers.get("Last-Event-ID")
+            if last_event:
+                after = max(after, _seq(last_event))
+        except ValueError:
+            raise WebInputError(400, "invalid_after", "after must be an integer") from None
+        return token, from_body, max(after, 0)
 
-        @bp.route("/events", methods=["GET"])
-        async def events(request: Request):  # type: ignore[no-untyped-def]
-            try:
-                session_id = channel._session(request.args.get("session_id"))
-                after = _seq(request.args.get("after", "0") or 0)
-                last_event = request.headers.get("Last-Event-ID")
-                if last_event:
-                    after = max(after, _seq(last_event))
-            except WebInputError as error:
-                return channel._error(request, error)
-            except ValueError:
-                return channel._error(request, WebInputError(400, "invalid_after", "after must be an integer"))
-            queue: asyncio.Queue = asyncio.Queue()
-            waiter = (asyncio.get_running_loop(), queue)
-            _waiters.setdefault(session_id, set()).add(waiter)
+    @bp.route("/history", methods=["GET"])
+    async def get_history(request: Request) -> HTTPResponse:
+        try:
+            token, from_body, after = read_args(request)
+            live = await asyncio.to_thread(channel._resolve, token, from_body)
+        except WebInputError as error:
+            return refused(request, error)
+        messages = await asyncio.to_thread(history, live.conversation, after)
+        last = messages[-1]["seq"] if messages else after
+        return response.json({"ok": True, "messages": messages, "last_seq": last}, headers=channel._cors(request))
+
+    @bp.route("/events", methods=["GET"])
+    async def events(request: Request):  # type: ignore[no-untyped-def]
+        try:
+            token, from_body, after = read_args(request)
+            live = await asyncio.to_thread(channel._resolve, token, from_body)
+            address = client_address(request)
+            if channel._streams.get(address, 0) >= channel.streams_per_address or \
+                    sum(channel._streams.values()) >= channel.streams_total:
+                raise _RateLimited(channel.poll_interval)
+        except WebInputError as error:
+            return refused(request, error)
+        conversation = live.conversation
+        channel._streams[address] = channel._streams.get(address, 0) + 1
+        queue: asyncio.Queue = asyncio.Queue()
+        waiter = (asyncio.get_running_loop(), queue)
+        _waiters.setdefault(conversation, set()).add(waiter)
+        sent = after
+        try:
             stream = await request.respond(
                 content_type="text/event-stream; charset=utf-8",
                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **channel._cors(request)},
             )
-            sent = after
             deadline = time.monotonic() + channel.sse_lifetime
-            try:
-                await stream.send("retry: 2000\n\n")
-                while time.monotonic() < deadline:
-                    for message in history(session_id, sent):  # backlog, and anything other processes wrote
-                        await stream.send(f"id: {message['seq']}\ndata: {json.dumps(message, ensure_ascii=False)}\n\n")
-                        sent = message["seq"]
-                    try:
-                        event = await asyncio.wait_for(queue.get(), timeout=channel.poll_interval)
-                    except asyncio.TimeoutError:
+            await stream.send("retry: 2000\n\n")
+            while time.monotonic() < deadline:
+                # backlog, and anything other processes wrote: read in a worker thread, never on the loop
+                for message in await asyncio.to_thread(history, conversation, sent):
+                    await stream.send(f"id: {message['seq']}\ndata: {json.dumps(message, ensure_ascii=False)}\n\n")
+                    sent = message["seq"]
+                try:
+                    event = await asyncio.wait_for(queue.get(), timeout=channel.poll_interval)
+                except asyncio.TimeoutError:
+                    try:  # the session may have expired meanwhile
+                        await asyncio.to_thread(channel._resolve, token, False)
+                    except SessionEnded:
+                        event = {"type": "ended"}
+                    else:
                         await stream.send(": keep-alive\n\n")
                         continue
-                    if event["type"] == "typing":
-                        await stream.send(f"event: typing\ndata: {json.dumps({'on': event['on']})}\n\n")
-                    # a "message" event: loop round and read it (in seq order) from the history
-            except Exception as error:  # the client went away
-                logger.debug("web: event stream closed: %s", error)
-            finally:
-                _waiters.get(session_id, set()).discard(waiter)
-                if not _waiters.get(session_id):
-                    _waiters.pop(session_id, None)
-            try:
-                await stream.eof()
-            except Exception:
-                pass
+                if event["type"] == "typing":
+                    await stream.send(f"event: typing\ndata: {json.dumps({'on': event['on']})}\n\n")
+                elif event["type"] == "retract":
+                    sent = min(sent, int(event["seq"]) - 1)
+                    await stream.send(f"event: retract\ndata: {json.dumps({'seq': event['seq']})}\n\n")
+                elif event["type"] == "ended":
+                    await stream.send("event: ended\ndata: {}\n\n")
+                    break
+                # a "message" event: loop round and read it (in seq order) from the history
+            await stream.eof()
+        except Exception as error:  # the client went away
+            logger.debug("web: event stream closed: %s", error)
+        finally:
+            _waiters.get(conversation, set()).discard(waiter)
+            if not _waiters.get(conversation):
+                _waiters.pop(conversation, None)
+            channel._streams[address] -= 1
+            if channel._streams[address] <= 0:
+                channel._streams.pop(address, None)
 
-        @bp.listener("before_server_stop")
-        async def stop(app, loop) -> None:  # type: ignore[no-untyped-def]
-            await channel.drain(timeout=5)
+    @bp.listener("before_server_stop")
+    async def stop(app, loop) -> None:  # type: ignore[no-untyped-def]
+        await channel.drain(timeout=5)
 
-        return bp
+    return bp
 
 
 def _products(limit: int = 6) -> List[Dict[str, str]]:

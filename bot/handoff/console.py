@@ -74,8 +74,23 @@ def _run(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Awaitable[Any]:
     return asyncio.get_running_loop().run_in_executor(None, functools.partial(fn, *args, **kwargs))
 
 
+def _opaque(data: Any) -> Any:
+    """`data` with every web conversation id shown as its reference (`web:ref-…`, bot.touchpoints.privacy).
+
+    The console never needs the raw widget conversation key: agents act through the handoff
+    id, and the server looks the conversation up itself."""
+    from bot.touchpoints.privacy import conversation_ref
+
+    if isinstance(data, dict):
+        return {k: (conversation_ref(v) if k == "conversation_id" and isinstance(v, str) and v.startswith("web:")
+                    else _opaque(v)) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_opaque(item) for item in data]
+    return data
+
+
 def _json(data: Any, status: int = 200) -> HTTPResponse:
-    return response.json(data, status=status, headers=SECURITY_HEADERS, ensure_ascii=False)
+    return response.json(_opaque(data), status=status, headers=SECURITY_HEADERS, ensure_ascii=False)
 
 
 def _error(status: int, code: str) -> HTTPResponse:

@@ -7,7 +7,8 @@ Three things happen before a touchpoint row is stored:
 * `mask_entities` masks entity values that are personal (`phone_number`,
   `email`, …) or that carry one of the numbers masked in the text;
 * `conversation_ref` replaces a conversation id that is a phone number
-  (`sms:+98…`, `journey:phone:+98…`) by a keyed hash, `sms:ref-<hex>`.
+  (`sms:+98…`, `journey:phone:+98…`) by a keyed hash, `sms:ref-<hex>`, and a
+  website conversation (`web:<session>`) by `web:ref-<hex>`.
 
 Detection runs on a digit-normalised copy (Persian/Arabic-Indic digits count;
 the mapping is one character to one character) and masks the same character
@@ -298,6 +299,10 @@ PSEUDONYM_KEY_FILE = "pseudonym.key"
 REF_MARK = "ref-"
 # Conversation ids that are `<prefix><phone number>`.
 PHONE_CONVERSATION_PREFIXES = ("sms:", "journey:phone:")
+# The website widget's conversations: `web:<conversation key>` (bot.channels.web); the key
+# opened the chat history on its own before web sessions had separate tokens.
+WEB_CONVERSATION_PREFIX = "web:"
+REFERENCE_PREFIXES = PHONE_CONVERSATION_PREFIXES + (WEB_CONVERSATION_PREFIX,)
 
 _key_lock = threading.Lock()
 _key_cache: Dict[str, bytes] = {}
@@ -340,9 +345,9 @@ def pseudonym_key() -> bytes:
 
 
 def is_conversation_ref(conversation_id: Optional[str]) -> bool:
-    """Whether `conversation_id` is a pseudonymous reference (`sms:ref-…`): no address to send to."""
+    """Whether `conversation_id` is a pseudonymous reference (`sms:ref-…`, `web:ref-…`): no address to send to."""
     text = str(conversation_id or "")
-    return any(text.startswith(prefix + REF_MARK) for prefix in PHONE_CONVERSATION_PREFIXES)
+    return any(text.startswith(prefix + REF_MARK) for prefix in REFERENCE_PREFIXES)
 
 
 def conversation_ref(conversation_id: Optional[str]) -> Optional[str]:
@@ -351,11 +356,19 @@ def conversation_ref(conversation_id: Optional[str]) -> Optional[str]:
     `sms:+989121234567` → `sms:ref-<32 hex>` (HMAC-SHA256 of the E.164 number under
     `pseudonym_key`): the same for every message of one phone, so funnels and
     conversations still group, and not reversible without the key. The same for
-    `journey:phone:<phone>`. Every other id, and a reference, is returned as is.
+    `journey:phone:<phone>`. `web:<key>` → `web:ref-<32 hex>` (HMAC of the key): the raw
+    key never reaches touchpoints, analytics views or the agent console. Every other id,
+    and a reference, is returned as is.
     """
     if conversation_id is None:
         return None
     text = str(conversation_id)
+    if text.startswith(WEB_CONVERSATION_PREFIX):
+        key = text[len(WEB_CONVERSATION_PREFIX):]
+        if not key or key.startswith(REF_MARK):
+            return text
+        digest = hmac.new(pseudonym_key(), f"web:{key}".encode("utf-8"), hashlib.sha256).hexdigest()
+        return f"{WEB_CONVERSATION_PREFIX}{REF_MARK}{digest[:32]}"
     for prefix in PHONE_CONVERSATION_PREFIXES:
         if text.startswith(prefix):
             address = text[len(prefix):]

@@ -3,6 +3,8 @@
  * Optional: data-title, data-customer-id, data-customer-expires, data-customer-signature
  * (a signed identity from the shop's server, checked by the bot).
  * Customer and bot text is ALWAYS rendered with textContent (no HTML parsing).
+ * The session token lives only in an HttpOnly cookie set by the bot (never in the page,
+ * localStorage or window): page scripts cannot read it (docs/web_sessions.md).
  */
 (function () {
   "use strict";
@@ -21,28 +23,31 @@
     fa: { title: "همسفر، دستیار فروشگاه", open: "گفتگو با دستیار فروشگاه", close: "بستن گفتگو",
           label: "پیام شما", placeholder: "پیامتان را بنویسید…", send: "ارسال", typing: "همسفر در حال نوشتن است…",
           you: "شما", bot: "همسفر", agent: "پشتیبان", log: "گفتگو", error: "ارسال نشد؛ دوباره تلاش کنید.",
-          slow: "کمی آهسته‌تر؛ چند لحظه بعد دوباره بفرستید.", offline: "اتصال قطع شد؛ در حال اتصال دوباره…" },
+          slow: "کمی آهسته‌تر؛ چند لحظه بعد دوباره بفرستید.", offline: "اتصال قطع شد؛ در حال اتصال دوباره…",
+          failed: "پیام شما پردازش نشد. متن را نگه داشتیم؛ لطفاً دوباره بفرستید.",
+          ended: "نشست شما به پایان رسید؛ گفتگوی تازه‌ای شروع شد. متن را نگه داشتیم؛ دوباره بفرستید.",
+          logout: "خروج و فراموشی", loggedOut: "از گفتگو خارج شدید؛ گفتگوی قبلی دیگر در این مرورگر نیست." },
     en: { title: "Hamsafar shop assistant", open: "Chat with the shop assistant", close: "Close chat",
           label: "Your message", placeholder: "Type your message…", send: "Send", typing: "Hamsafar is typing…",
           you: "You", bot: "Hamsafar", agent: "Agent", log: "Conversation", error: "Not sent; please try again.",
-          slow: "Please slow down and try again in a moment.", offline: "Connection lost; reconnecting…" }
+          slow: "Please slow down and try again in a moment.", offline: "Connection lost; reconnecting…",
+          failed: "Your message could not be processed. We kept the text; please send it again.",
+          ended: "Your session ended and a new conversation started. We kept the text; please send it again.",
+          logout: "Forget me / log out", loggedOut: "You are logged out; the previous conversation is gone from this browser." }
   }[lang];
   var identity = data.customerId ? { customer_id: data.customerId, expires: data.customerExpires || "",
                                      signature: data.customerSignature || "" } : null;
 
-  // --- session kept across page loads (history lives on the server) -------------------
-  var KEY = "hamsafar.session";
-  function newSession() {
-    if (window.crypto && crypto.randomUUID) return crypto.randomUUID().replace(/-/g, "");
-    var bytes = new Uint8Array(16);
-    (window.crypto || window.msCrypto).getRandomValues(bytes);
-    return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  // --- the session: an HttpOnly cookie of the bot's origin, sent with every call -------------
+  function api(path, options) {
+    var init = options || {};
+    init.credentials = "include";
+    return fetch(base + path, init);
   }
-  var session;
-  try {
-    session = localStorage.getItem(KEY);
-    if (!session || !/^[A-Za-z0-9_-]{16,64}$/.test(session)) { session = newSession(); localStorage.setItem(KEY, session); }
-  } catch (e) { session = newSession(); }
+  function postJson(path, body) {
+    return api(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) })
+      .then(function (r) { return r.json().then(function (j) { return { status: r.status, body: j }; }); });
+  }
 
   // --- DOM (only createElement + textContent) -----------------------------------------------------------
   function el(tag, cls, attrs) {
@@ -65,13 +70,17 @@
   heading.textContent = data.title || T.title;
   var closeBtn = el("button", "hs-close", { type: "button", "aria-label": T.close });
   closeBtn.textContent = "×";
-  header.appendChild(heading); header.appendChild(closeBtn);
+  var logoutBtn = el("button", "hs-logout", { type: "button" });
+  logoutBtn.textContent = T.logout;
+  var tools = el("div", "hs-tools");
+  tools.appendChild(logoutBtn); tools.appendChild(closeBtn);
+  header.appendChild(heading); header.appendChild(tools);
   var log = el("div", "hs-log", { role: "log", "aria-live": "polite", "aria-relevant": "additions", "aria-label": T.log,
                                   tabindex: "0" });
   var typing = el("div", "hs-typing", { "aria-live": "polite" });
   var status = el("div", "hs-status", { role: "status" });
   var form = el("form", "hs-form");
-  var inputId = "hs-input-" + session.slice(0, 6);
+  var inputId = "hs-input-" + Math.random().toString(36).slice(2, 8);
   var label = el("label", "hs-sr", { "for": inputId });
   label.textContent = T.label;
   var input = el("textarea", "hs-input", { id: inputId, rows: "1", maxlength: "4000", dir: "auto",
@@ -137,49 +146,93 @@
     log.scrollTop = log.scrollHeight;
   }
 
+  function retract(seq) {
+    var bubble = log.querySelector('[data-seq="' + Number(seq) + '"]');
+    if (bubble) log.removeChild(bubble);
+    delete shown[seq];
+    if (lastSeq >= seq) lastSeq = seq - 1;
+  }
+
+  function clearLog() {
+    while (log.firstChild) log.removeChild(log.firstChild);
+    shown = {}; lastSeq = 0;
+  }
+
   function loadHistory() {
-    return fetch(base + "/history?session_id=" + encodeURIComponent(session) + "&after=" + lastSeq)
+    return api("/history?after=" + lastSeq)
       .then(function (r) { return r.json(); })
       .then(function (body) { (body.messages || []).forEach(render); })
       .catch(function () { /* the live stream catches up */ });
+  }
+
+  // start (or resume) the session; `fresh`: the old one ended, show the conversation from scratch
+  var starting = null;
+  function startSession(fresh) {
+    if (starting) return starting;
+    var request = { lang: lang };
+    if (identity) request.identity = identity;
+    starting = postJson("/session", request)
+      .then(function () { if (fresh) clearLog(); return loadHistory(); })
+      .then(function () { if (source) { source.close(); source = null; } connect(); })
+      .catch(function () { status.textContent = T.offline; setTimeout(function () { starting = null; startSession(fresh); }, 3000); })
+      .then(function () { starting = null; });
+    return starting;
   }
 
   // --- live push: Server-Sent Events with reconnection (or polling) ---------------------------
   var source = null, retry = 1000;
   function connect() {
     if (!window.EventSource) { setInterval(loadHistory, 3000); return; }
-    source = new EventSource(base + "/events?session_id=" + encodeURIComponent(session) + "&after=" + lastSeq);
-    source.onopen = function () { retry = 1000; status.textContent = ""; };
-    source.onmessage = function (event) { try { render(JSON.parse(event.data)); } catch (e) { /* ignore */ } };
-    source.addEventListener("typing", function (event) {
+    var mine = source = new EventSource(base + "/events?after=" + lastSeq, { withCredentials: true });
+    mine.onopen = function () { retry = 1000; if (status.textContent === T.offline) status.textContent = ""; };
+    mine.onmessage = function (event) { try { render(JSON.parse(event.data)); } catch (e) { /* ignore */ } };
+    mine.addEventListener("typing", function (event) {
       try { setTyping(JSON.parse(event.data).on); } catch (e) { /* ignore */ }
     });
-    source.onerror = function () {
-      if (source.readyState === EventSource.CLOSED || retry > 4000) status.textContent = T.offline;
-      source.close();
-      setTimeout(function () { loadHistory().then(connect); }, retry);
+    mine.addEventListener("retract", function (event) {
+      try { retract(JSON.parse(event.data).seq); } catch (e) { /* ignore */ }
+    });
+    mine.addEventListener("ended", function () {  // expired or logged out elsewhere: start afresh
+      mine.close();
+      if (source === mine) source = null;
+      startSession(true);
+    });
+    mine.onerror = function () {
+      if (source !== mine) { mine.close(); return; }
+      if (mine.readyState === EventSource.CLOSED || retry > 4000) status.textContent = T.offline;
+      mine.close();
+      source = null;
+      setTimeout(function () { if (!source && !starting) loadHistory().then(function () { if (!source) connect(); }); }, retry);
       retry = Math.min(retry * 2, 30000);
     };
   }
 
   function send(body) {
-    var request = { session_id: session };
+    var request = {};
     if (body.payload !== undefined) { request.payload = body.payload; request.title = body.title; }
     else request.text = body.text;
-    if (identity) request.identity = identity;
     status.textContent = "";
     setTyping(true);
-    return fetch(base + "/messages", { method: "POST", headers: { "Content-Type": "application/json" },
-                                       body: JSON.stringify(request) })
-      .then(function (r) { return r.json().then(function (j) { return { status: r.status, body: j }; }); })
+    return postJson("/messages", request)
       .then(function (res) {
         if (res.body && res.body.ok) { render(res.body.message); return true; }
         setTyping(false);
-        status.textContent = res.status === 429 ? T.slow : T.error;
+        if (res.status === 401) { startSession(true); status.textContent = T.ended; }
+        else if (res.status === 503) status.textContent = T.failed;
+        else status.textContent = res.status === 429 ? T.slow : T.error;
         return false;
       })
-      .catch(function () { setTyping(false); status.textContent = T.error; return false; });
+      .catch(function () { setTyping(false); status.textContent = T.failed; return false; });
   }
+
+  logoutBtn.addEventListener("click", function () {
+    identity = null;  // this page's signed identity is not used again after "forget me"
+    if (source) { source.close(); source = null; }
+    postJson("/logout", {})
+      .then(function () { clearLog(); status.textContent = T.loggedOut; return loadHistory(); })
+      .then(function () { connect(); })
+      .catch(function () { status.textContent = T.error; });
+  });
 
   form.addEventListener("submit", function (event) {
     event.preventDefault();
@@ -195,8 +248,8 @@
     }
   });
 
-  loadHistory().then(connect);
+  startSession(false);
   try { if (sessionStorage.getItem("hamsafar.open") === "1") { panel.hidden = false; launcher.setAttribute("aria-expanded", "true"); } }
   catch (e) { /* private mode */ }
-  window.Hamsafar = { open: function () { setOpen(true); }, close: function () { setOpen(false); }, session: session };
+  window.Hamsafar = { open: function () { setOpen(true); }, close: function () { setOpen(false); } };
 })();
