@@ -177,6 +177,8 @@ def test_polling_without_long_polling_does_not_spin(shop, fake):
         deadline = time.time() + 5
         while len(agent.messages) < 3 and time.time() < deadline:
             time.sleep(0.05)
+        while int(fake.sent("getUpdates")[-1].get("offset") or 0) != 43 and time.time() < deadline:
+            time.sleep(0.05)  # an update is confirmed once it was processed
         channel._polling_stop.set()
     assert polls <= 4, polls  # about one poll a second, not hundreds
     assert fake.sent("deleteWebhook")

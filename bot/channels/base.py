@@ -15,6 +15,15 @@ Conversation ids carry the channel (the rule is documented in docs/channels.md):
 Input channels register their output when Rasa builds them from
 credentials.yml, so `await send_proactive("tg:123", "...")` (or
 `get_output("sms")`) works from anywhere in the Rasa server process.
+
+Never lost, never twice (issue 17 finding 11): an inbound message is either
+processed with its conversation's state or refused so the platform delivers it
+again. `process_once` runs one delivery after the earlier ones of its
+conversation, skips it if an earlier delivery was processed, and remembers its
+id only once it has been processed; `ReplyBuffer` holds the replies until the
+turn is stored; `refuse_store_failures` makes Rasa raise instead of carrying on
+with an empty tracker when the tracker store fails; `retryable` tells a refusal
+worth a redelivery (503) from a bug (500).
 """
 
 from __future__ import annotations
@@ -24,11 +33,13 @@ import contextlib
 import functools
 import logging
 import threading
-from typing import Any, AsyncIterator, Callable, Dict, List, Optional
+from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Optional, Tuple
 
+import sqlalchemy as sa
 from rasa.core.channels.channel import OutputChannel
 
 from bot.channels import consent
+from bot.channels.models import InboundSeen, ensure_tables, mark_inbound_seen
 
 logger = logging.getLogger(__name__)
 
@@ -209,3 +220,156 @@ class ArrivalOrder:
 
     def __len__(self) -> int:
         return len(self._locks)
+
+
+# -- never lost, never twice ---------------------------------------------------------
+
+INBOUND_KEY = "hamsafar_inbound"  # UserMessage metadata: {"channel": ..., "id": ...} of the delivery
+DUPLICATE = "duplicate"
+
+
+class MessageRefused(Exception):
+    """The message was not processed and nothing of it was stored: answer so the platform delivers it again."""
+
+
+class ConversationStoreError(MessageRefused):
+    """The tracker store could not read or save the conversation (instead of Rasa's empty in-memory tracker)."""
+
+
+class AlreadyProcessed(Exception):
+    """The tracker store already holds this inbound message: a redelivery raced the first delivery."""
+
+
+def inbound_metadata(channel: str, external_id: Optional[str]) -> Dict[str, Any]:
+    """Metadata naming the delivery, so the tracker store records it with the turn (`bot.stores`)."""
+    if not external_id:
+        return {}
+    return {INBOUND_KEY: {"channel": channel, "id": str(external_id)[:100]}}
+
+
+def inbound_of(metadata: Optional[Dict[str, Any]]) -> Optional[Tuple[str, str]]:
+    """(channel, id) of the delivery a message's metadata names, else None."""
+    entry = (metadata or {}).get(INBOUND_KEY)
+    if isinstance(entry, dict) and entry.get("channel") and entry.get("id"):
+        return str(entry["channel"]), str(entry["id"])[:100]
+    return None
+
+
+def _refuse(error: Exception) -> None:
+    """`FailSafeTrackerStore`'s error callback: raise, so Rasa neither reads nor saves an empty tracker."""
+    if isinstance(error, (MessageRefused, AlreadyProcessed)):
+        raise error
+    raise ConversationStoreError(f"the conversation store failed ({type(error).__name__})") from error
+
+
+def refuse_store_failures(app: Any) -> None:
+    """Make the Rasa agent of a Sanic `app` raise when its tracker store fails.
+
+    Rasa wraps every tracker store in `FailSafeTrackerStore`, which logs a failed
+    read and returns None — Rasa then starts a new, empty conversation (no
+    `customer_id`, no `handoff_active`) — and saves into an in-memory store after a
+    failed save. Its documented `on_tracker_store_error` callback is ours instead:
+    it raises, the message is refused and the platform delivers it again.
+    Idempotent; call it before handing a message to Rasa.
+    """
+    from rasa.core.tracker_store import FailSafeTrackerStore
+
+    agent = getattr(getattr(app, "ctx", None), "agent", None)
+    store = getattr(agent, "tracker_store", None)
+    if isinstance(store, FailSafeTrackerStore) and store._on_tracker_store_error is not _refuse:
+        store._on_tracker_store_error = _refuse
+
+
+def retryable(error: BaseException) -> bool:
+    """True for failures a redelivery may get past: the conversation store, our database, Rasa's lock store."""
+    from rasa.core.lock_store import LockError
+    from rasa.shared.exceptions import ConnectionException
+
+    return isinstance(error, (MessageRefused, LockError, ConnectionException, asyncio.TimeoutError,
+                              sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.DisconnectionError,
+                              sa.exc.TimeoutError))
+
+
+def refusal_status(error: BaseException) -> int:
+    """503 for a failure worth retrying soon, 500 for anything else; both make the platform redeliver."""
+    return 503 if retryable(error) else 500
+
+
+def inbound_processed(channel: str, external_id: str) -> bool:
+    """True if a delivery of this inbound message was processed (raises if the database cannot tell)."""
+    from bot.db import session_scope
+
+    ensure_tables()
+    with session_scope() as session:
+        return session.get(InboundSeen, (channel, str(external_id)[:100])) is not None
+
+
+async def process_once(order: ArrivalOrder, key: Any, channel: str, external_id: Optional[str],
+                       work: Callable[[], Awaitable[Any]]) -> Any:
+    """Run `work` for one delivery, after the earlier ones of conversation `key`, unless it was processed.
+
+    Returns `DUPLICATE` or what `work` returned. Raises what `work` raised: then
+    nothing marks the delivery processed and the platform's redelivery runs it.
+    The id is remembered by the tracker store in the transaction that stores the
+    turn (`bot.stores`), and here after `work` for handlers that store no turn.
+    """
+    async with order.hold(key):
+        if external_id and inbound_processed(channel, external_id):
+            return DUPLICATE
+        try:
+            result = await work()
+        except AlreadyProcessed:
+            return DUPLICATE
+        if external_id:
+            mark_inbound_seen(channel, external_id)
+        return result
+
+
+def _held(name: str) -> Callable[..., Awaitable[None]]:
+    async def hold(self: "ReplyBuffer", *args: Any, **kwargs: Any) -> None:
+        self.pending.append((name, args, kwargs))
+
+    hold.__name__ = name
+    return hold
+
+
+class ReplyBuffer(OutputChannel):
+    """Holds a turn's replies until Rasa has stored the turn, then sends them through `output`.
+
+    Rasa sends replies while it predicts and stores the turn only at the end; if
+    the store fails the message is refused and delivered again, and without this
+    the customer would get the replies of the refused attempt as well.
+    """
+
+    def __init__(self, output: OutputChannel) -> None:
+        self.output = output
+        self.pending: List[Tuple[str, Tuple[Any, ...], Dict[str, Any]]] = []
+
+    def name(self) -> str:  # type: ignore[override]
+        return self.output.name()
+
+    send_response = _held("send_response")
+    send_text_message = _held("send_text_message")
+    send_text_with_buttons = _held("send_text_with_buttons")
+    send_image_url = _held("send_image_url")
+    send_attachment = _held("send_attachment")
+    send_quick_replies = _held("send_quick_replies")
+    send_elements = _held("send_elements")
+    send_custom_json = _held("send_custom_json")
+
+    async def flush(self) -> None:
+        """Send the held replies in order. A failure is logged, not raised: the turn is stored."""
+        pending, self.pending = self.pending, []
+        for name, args, kwargs in pending:
+            try:
+                await getattr(self.output, name)(*args, **kwargs)
+            except Exception as error:  # noqa: BLE001 - each output retries itself; a redelivery would be a duplicate
+                logger.error("a reply could not be delivered (%s)", type(error).__name__)
+
+
+async def forward_then_reply(on_new_message: Callable[[Any], Awaitable[Any]], message: Any) -> None:
+    """Hand `message` to Rasa with its replies held, and send them once the turn is stored."""
+    buffer = ReplyBuffer(message.output_channel)
+    message.output_channel = buffer
+    await on_new_message(message)
+    await buffer.flush()

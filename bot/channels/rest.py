@@ -18,7 +18,13 @@ with `{"sender": ..., "message": ...}` -> list of bot messages) and decides:
   the payload of a button the bot showed in the conversation's latest messages still works;
 * if `HAMSAFAR_REST_TOKEN` is set, ``Authorization: Bearer <token>`` is
   required (401 otherwise) — set it whenever the port is reachable by others;
-* a failure while handling answers 500 (or 503 on timeout), not 200.
+* a failure while handling answers 500, not 200; when the conversation store
+  (or our database, or the lock store) fails it answers 503 with
+  `{"error": "unavailable", ...}` and `Retry-After`: the message was not
+  processed and nothing of it was stored (the turn is stored at its end, in one
+  transaction, and the replies are only returned with a 200), so sending it again
+  is safe. Rasa never answers from an empty conversation instead
+  (`bot.channels.base.refuse_store_failures`). 503 on timeout, too.
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot import settings
-from bot.channels.base import guard_customer_text, offered_payload
+from bot.channels.base import guard_customer_text, offered_payload, refuse_store_failures, retryable
 
 logger = logging.getLogger(__name__)
 
@@ -55,8 +61,11 @@ class InvalidRequest(Exception):
         self.status, self.code, self.message = status, code, message
 
 
-def error_response(status: int, code: str, message: str) -> HTTPResponse:
-    return response.json({"error": code, "message": message}, status=status)
+RETRY_AFTER_SECONDS = 5
+
+
+def error_response(status: int, code: str, message: str, headers: Optional[Dict[str, str]] = None) -> HTTPResponse:
+    return response.json({"error": code, "message": message}, status=status, headers=headers)
 
 
 def parse_message_request(body: bytes) -> Tuple[str, str]:
@@ -120,6 +129,7 @@ class ValidatedRestInput(RestInput):
             except InvalidRequest as error:
                 return error_response(error.status, error.code, error.message)
             collector = CollectingOutputChannel()
+            refuse_store_failures(request.app)
             if not await offered_payload(request, CONVERSATION_PREFIX + sender, text):
                 text = guard_customer_text(text)
             message = UserMessage(text, collector, CONVERSATION_PREFIX + sender, input_channel=self.name())
@@ -128,7 +138,13 @@ class ValidatedRestInput(RestInput):
             except asyncio.CancelledError:
                 logger.error("REST message for %s timed out", message.sender_id)
                 return error_response(503, "timeout", "the assistant did not answer in time")
-            except Exception:  # noqa: BLE001 - the caller gets a 500, the log the trace
+            except Exception as error:  # noqa: BLE001 - nothing of the message was stored
+                if retryable(error):
+                    logger.warning("REST message for %s not processed: %s (%s)", message.sender_id,
+                                   type(error).__name__, type(error.__cause__).__name__ if error.__cause__ else "-")
+                    return error_response(503, "unavailable", "the assistant cannot reach this conversation right "
+                                          "now; nothing was processed, send the message again",
+                                          headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
                 logger.exception("REST message for %s failed", message.sender_id)
                 return error_response(500, "internal_error", "the assistant failed to handle the message")
             return response.json(collector.messages)

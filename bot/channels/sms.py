@@ -6,6 +6,13 @@ Inbound webhooks (routes under `/webhooks/sms/`):
 * `GET|POST /webhooks/sms/kavenegar/<secret>` — Kavenegar signs nothing, so
   the secret is part of the callback address.
 
+A message is processed before the webhook is answered (one number's messages in
+arrival order): 200 once it is processed (its turn stored), 503/500 when it could
+not be — then nothing of it is stored, so a retry of the gateway (Twilio retries
+a 5xx when the webhook address asks for it: `#rp=5xx&rc=3`, docs/channels.md)
+processes it. The gateway's message id is remembered only once the message was
+processed; a repeat is answered 200 and not processed again.
+
 Every other inbound message links the conversation to the CRM customer of the
 sending number (`bot.identity.verification.verify_sms_sender`) before it reaches
 the bot (`metadata["sms_identity"]`).
@@ -41,9 +48,10 @@ from rasa.core.channels.channel import InputChannel, UserMessage
 
 from bot import settings
 from bot.channels import consent
-from bot.channels.base import (ArrivalOrder, ProactiveOutput, guard_customer_text, register_output,
-                               run_identity_check)
-from bot.channels.models import SmsMessage, ensure_tables, mark_inbound_seen, utcnow
+from bot.channels.base import (ArrivalOrder, ProactiveOutput, forward_then_reply, guard_customer_text,
+                               inbound_metadata, process_once, refusal_status, refuse_store_failures,
+                               register_output, retryable, run_identity_check)
+from bot.channels.models import SmsMessage, ensure_tables, utcnow
 from bot.channels.sms_gateways.base import GatewayError, SmsGateway, segment_info
 from bot.db import session_scope
 from bot.text.identifiers import normalise_phone
@@ -399,10 +407,19 @@ class SmsInput(InputChannel):
 
     async def handle_inbound(self, gateway: str, phone_raw: str, text: str, external_id: str,
                              on_new_message: OnNewMessage, to: Optional[str] = None) -> str:
-        """Opt-out/opt-in keywords first, then the bot. Returns what happened (for tests/logs)."""
-        if external_id and not mark_inbound_seen("sms", f"{gateway}:{external_id}"):
-            return "duplicate"
+        """Process one inbound SMS once: opt-out/opt-in keywords first, then the bot.
+
+        Returns what happened (for tests/logs): "duplicate", "opted_out", "forwarded"...
+        Raises if it could not be processed; then nothing remembers the message id.
+        """
         phone = normalise_phone(phone_raw) or phone_raw
+        delivery = f"{gateway}:{external_id}" if external_id else None
+        result = await process_once(self._order, phone, "sms", delivery,
+                                    lambda: self._handle(gateway, phone, text, external_id, on_new_message, to))
+        return str(result)
+
+    async def _handle(self, gateway: str, phone: str, text: str, external_id: str,
+                      on_new_message: OnNewMessage, to: Optional[str]) -> str:
         word = consent.keyword(text)
         lang = "fa" if has_persian_letters(text) else "en"
         opted_out = consent.is_opted_out("sms", phone)
@@ -424,23 +441,32 @@ class SmsInput(InputChannel):
             return "ignored_opted_out"
         if self.output is None:
             return "no_output"
-        output = self.output.for_reply(f"{gateway}:{external_id or uuid.uuid4().hex}")
+        delivery = f"{gateway}:{external_id}" if external_id else None
+        output = self.output.for_reply(delivery or f"{gateway}:{uuid.uuid4().hex}")
         message = UserMessage(
             guard_customer_text(text), output, f"sms:{phone}", input_channel=self.name(),
-            metadata={"channel": "sms", "sms": {"gateway": gateway, "message_id": external_id, "to": to}},
+            metadata={"channel": "sms", "sms": {"gateway": gateway, "message_id": external_id, "to": to},
+                      **inbound_metadata("sms", delivery)},
         )
-        task = asyncio.ensure_future(self._run(on_new_message, message, phone))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        message.metadata["sms_identity"] = await run_identity_check(identify_sender, message.sender_id, phone)
+        await forward_then_reply(on_new_message, message)
         return "forwarded"
 
-    async def _run(self, on_new_message: OnNewMessage, message: UserMessage, phone: str) -> None:
-        async with self._order.hold(phone):  # one number's messages in the order they arrived
-            message.metadata["sms_identity"] = await run_identity_check(identify_sender, message.sender_id, phone)
-            try:
-                await on_new_message(message)
-            except Exception:
-                logger.exception("sms: handling an inbound message failed")
+    async def receive(self, request: Request, gateway: str, phone: str, text: str, external_id: str,
+                      on_new_message: OnNewMessage, to: Optional[str]) -> Optional[HTTPResponse]:
+        """`handle_inbound` for a webhook: None once handled, else the refusal that makes the gateway retry."""
+        refuse_store_failures(request.app)
+        try:
+            await self.handle_inbound(gateway, phone, text, external_id, on_new_message, to)
+        except Exception as error:  # not processed, nothing stored: the gateway's retry delivers it again
+            cause = type(error.__cause__).__name__ if error.__cause__ else "-"
+            if retryable(error):
+                logger.warning("sms: %s message %s not processed (%s: %s); answered so it is retried", gateway,
+                               external_id or "-", type(error).__name__, cause)
+            else:
+                logger.error("sms: %s message %s not processed", gateway, external_id or "-", exc_info=error)
+            return response.json({"error": "not processed; deliver it again"}, status=refusal_status(error))
+        return None
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         bp = Blueprint(f"sms_{id(self)}", __name__)
@@ -463,9 +489,9 @@ class SmsInput(InputChannel):
             inbound = gateway.parse_inbound(single)
             if inbound is None:
                 return response.json({"error": "missing From/Body"}, status=400)
-            await channel.handle_inbound("twilio", inbound.phone, inbound.text, inbound.external_id,
-                                         on_new_message, inbound.to)
-            return response.text(TWIML_EMPTY, content_type="text/xml")
+            refused = await channel.receive(request, "twilio", inbound.phone, inbound.text, inbound.external_id,
+                                            on_new_message, inbound.to)
+            return refused or response.text(TWIML_EMPTY, content_type="text/xml")
 
         @bp.route("/kavenegar/<secret>", methods=["GET", "POST"])
         async def kavenegar(request: Request, secret: str) -> HTTPResponse:
@@ -477,9 +503,9 @@ class SmsInput(InputChannel):
             inbound = gateway.parse_inbound(params)
             if inbound is None:
                 return response.json({"error": "missing from/message"}, status=400)
-            await channel.handle_inbound("kavenegar", inbound.phone, inbound.text, inbound.external_id,
-                                         on_new_message, inbound.to)
-            return response.text("ok")
+            refused = await channel.receive(request, "kavenegar", inbound.phone, inbound.text, inbound.external_id,
+                                            on_new_message, inbound.to)
+            return refused or response.text("ok")
 
         @bp.listener("before_server_stop")
         async def stop(app, loop) -> None:  # type: ignore[no-untyped-def]

@@ -3,13 +3,17 @@
 * Webhook: `POST /webhooks/<rasa name>/webhook`. Telegram sends the secret given to
   setWebhook in a header (`X-Telegram-Bot-Api-Secret-Token`); Bale's setWebhook
   takes no secret, so its address carries one: `POST .../webhook/<secret>`. Either
-  way the secret is compared in constant time and anything else gets 403. A
-  repeated `update_id` is ignored (database + memory). The request is answered at
-  once; the update is handled in a background task, after the earlier updates of
-  the same chat.
+  way the secret is compared in constant time and anything else gets 403. The
+  update is processed before the request is answered, after the earlier updates
+  of the same chat: 200 once it is processed (its turn stored), 503/500 when it
+  could not be — then nothing of it is stored and the platform's webhook retry
+  delivers it again. An `update_id` is remembered only once its update was
+  processed (by the tracker store, with the turn); a repeat is answered 200
+  "duplicate" and not processed again.
 * Polling (no public address): `mode: polling` (or `<ENV>_MODE=polling`, which
   `hamsafar run --telegram-polling` / `--bale-polling` set) starts
-  `bot.channels.botapi.polling.run_polling` when the Sanic server starts.
+  `bot.channels.botapi.polling.run_polling` when the Sanic server starts; an update
+  that could not be processed is not confirmed and is fetched again.
 * Handled: text, button presses (answerCallbackQuery), the sender's own shared
   contact (verified through `bot.identity`), `/start`, `/stop`, wallet payments
   (`bot.channels.botapi.payments`). Other message kinds get a polite "text only"
@@ -19,12 +23,11 @@
 from __future__ import annotations
 
 import asyncio
-import collections
 import hmac
 import inspect
 import json
 import logging
-from typing import Any, Awaitable, Callable, Deque, Dict, Optional, Set, Type
+from typing import Any, Awaitable, Callable, Dict, Optional, Set, Type
 
 from sanic import Blueprint, response
 from sanic.request import Request
@@ -34,13 +37,14 @@ from rasa.core.channels.channel import InputChannel, UserMessage
 
 from bot import settings
 from bot.channels import consent
-from bot.channels.base import ArrivalOrder, guard_customer_text, register_output, run_identity_check
+from bot.channels.base import (DUPLICATE, ArrivalOrder, forward_then_reply, guard_customer_text, inbound_metadata,
+                               process_once, refusal_status, refuse_store_failures, register_output,
+                               retryable, run_identity_check)
 from bot.channels.botapi import payments
 from bot.channels.botapi.formatting import payload_for
 from bot.channels.botapi.output import BotApiOutput
 from bot.channels.botapi.platform import TELEGRAM, Platform
 from bot.channels.botapi.texts import POLITE, lang_of
-from bot.channels.models import mark_inbound_seen
 from bot.channels.redaction import register_secret
 from bot.text.formatting import format_toman
 from bot.text.identifiers import normalise_phone
@@ -104,24 +108,12 @@ class BotApiInput(InputChannel):
             register_output(self.output)
         else:
             logger.warning("%s: no token (%s); channel disabled", self.name(), self.platform.variable("TOKEN"))
-        self._recent: Deque[int] = collections.deque(maxlen=5000)
-        self._recent_set: Set[int] = set()
         self._tasks: Set[asyncio.Task] = set()
         self._order = ArrivalOrder()
         self._polling_stop: Optional[asyncio.Event] = None
 
     def get_output_channel(self) -> Optional[BotApiOutput]:
         return self.output
-
-    # -- de-duplication -------------------------------------------------------
-    def is_new_update(self, update_id: int) -> bool:
-        if update_id in self._recent_set:
-            return False
-        if len(self._recent) == self._recent.maxlen:
-            self._recent_set.discard(self._recent[0])
-        self._recent.append(update_id)
-        self._recent_set.add(update_id)
-        return mark_inbound_seen(self.platform.name, str(update_id))
 
     def spawn(self, coro: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(coro)
@@ -152,13 +144,25 @@ class BotApiInput(InputChannel):
         return self.webhook_url
 
     # -- update handling --------------------------------------------------------
-    async def handle_update(self, data: Dict[str, Any], on_new_message: OnNewMessage) -> None:
-        """Handle one update dict, after the earlier updates of its chat; never raises (errors are logged)."""
+    async def process_update(self, data: Dict[str, Any], on_new_message: OnNewMessage) -> str:
+        """Process one update once, after the earlier updates of its chat: "ok" or "duplicate".
+
+        Raises if it could not be processed; then nothing remembers it and a
+        redelivery is processed.
+        """
+        update_id = str(int(data["update_id"]))
+        result = await process_once(self._order, _chat_key(data), self.platform.name, update_id,
+                                    lambda: self._handle_update(data, on_new_message))
+        return DUPLICATE if result == DUPLICATE else "ok"
+
+    async def handle_update(self, data: Dict[str, Any], on_new_message: OnNewMessage) -> bool:
+        """`process_update` for polling: False (logged) if the update must be fetched again."""
         try:
-            async with self._order.hold(_chat_key(data)):
-                await self._handle_update(data, on_new_message)
-        except Exception:
-            logger.exception("%s: failed to handle update %s", self.platform.title, data.get("update_id"))
+            await self.process_update(data, on_new_message)
+            return True
+        except Exception as error:
+            log_refusal(self.platform.title, data.get("update_id"), error)
+            return False
 
     async def _handle_update(self, data: Dict[str, Any], on_new_message: OnNewMessage) -> None:
         from telegram import Update
@@ -180,7 +184,7 @@ class BotApiInput(InputChannel):
                 return
             chat = query.message.chat
             conv = self.platform.conversation_id(chat.id, chat.type, query.from_user.id)
-            await self._forward(on_new_message, payload, output, conv, chat, query.from_user, None)
+            await self._forward(on_new_message, payload, output, conv, chat, query.from_user, None, update.update_id)
             return
 
         if update.pre_checkout_query is not None:
@@ -207,7 +211,7 @@ class BotApiInput(InputChannel):
         lang = lang_of(user.language_code)
 
         if message.contact is not None:
-            await self._handle_contact(message, conv, lang, output, on_new_message)
+            await self._handle_contact(message, conv, lang, output, on_new_message, update.update_id)
             return
         if message.successful_payment is not None:
             await self._confirm_payment(message, conv, lang, output)
@@ -228,9 +232,10 @@ class BotApiInput(InputChannel):
             return
         else:
             text = guard_customer_text(text)
-        await self._forward(on_new_message, text, output, conv, chat, user, message.message_id)
+        await self._forward(on_new_message, text, output, conv, chat, user, message.message_id, update.update_id)
 
-    async def _handle_contact(self, message, conv: str, lang: str, output: BotApiOutput, on_new_message: OnNewMessage) -> None:  # type: ignore[no-untyped-def]
+    async def _handle_contact(self, message, conv: str, lang: str, output: BotApiOutput,  # type: ignore[no-untyped-def]
+                              on_new_message: OnNewMessage, update_id: int) -> None:
         contact, user = message.contact, message.from_user
         if contact.user_id is None or contact.user_id != user.id:
             logger.info("%s: refused a contact that is not the sender's own", self.platform.title)
@@ -257,7 +262,8 @@ class BotApiInput(InputChannel):
         output._state["keyboard_open"].add(message.chat.id)
         text = "/inform" + json.dumps({"phone_number": phone}, ensure_ascii=False)
         extra = {f"{self.platform.name}_contact": {"phone": phone, "verified": bool(verified)}}
-        await self._forward(on_new_message, text, output, conv, message.chat, user, message.message_id, extra)
+        await self._forward(on_new_message, text, output, conv, message.chat, user, message.message_id, update_id,
+                            extra)
 
     def _verify_contact(self, verification: Any) -> Callable[..., Any]:
         """`bot.identity`'s check of a shared contact on this platform (looked up per call: tests replace it)."""
@@ -286,7 +292,8 @@ class BotApiInput(InputChannel):
         await output.send_text(conv, POLITE["payment_received"][lang].format(
             order_id=shown, total=format_toman(toman, lang)), proactive=False)
 
-    async def _forward(self, on_new_message, text, output, conv, chat, user, message_id, extra=None) -> None:  # type: ignore[no-untyped-def]
+    async def _forward(self, on_new_message, text, output, conv, chat, user, message_id,  # type: ignore[no-untyped-def]
+                       update_id, extra=None) -> None:
         label = self.platform.name
         metadata = {
             "channel": label,
@@ -299,8 +306,9 @@ class BotApiInput(InputChannel):
             },
         }
         metadata.update(extra or {})
-        await on_new_message(
-            UserMessage(text, output, conv, input_channel=self.name(), metadata=metadata)
+        metadata.update(inbound_metadata(label, str(update_id)))
+        await forward_then_reply(
+            on_new_message, UserMessage(text, output, conv, input_channel=self.name(), metadata=metadata)
         )
 
     # -- Sanic ---------------------------------------------------------------
@@ -325,10 +333,13 @@ class BotApiInput(InputChannel):
                 update_id = int(data["update_id"])
             except (ValueError, KeyError, TypeError, OverflowError, RecursionError):  # 1e999, deep nesting
                 return response.json({"error": "malformed update"}, status=400)
-            if not channel.is_new_update(update_id):
-                return response.json({"status": "duplicate"})
-            channel.spawn(channel.handle_update(data, on_new_message))
-            return response.json({"status": "ok"})
+            refuse_store_failures(request.app)
+            try:
+                status = await channel.process_update(data, on_new_message)
+            except Exception as error:  # not processed, nothing stored: the platform's retry delivers it again
+                log_refusal(title, update_id, error)
+                return response.json({"error": "not processed; deliver it again"}, status=refusal_status(error))
+            return response.json({"status": status})
 
         bp.add_route(webhook, "/webhook", methods=["POST"], name="webhook")
         if self.platform.secret_in_path:
@@ -338,6 +349,7 @@ class BotApiInput(InputChannel):
         async def start(app, loop) -> None:  # type: ignore[no-untyped-def]
             if channel.output is None:
                 return
+            refuse_store_failures(app)
             if channel.mode == "polling":
                 channel._polling_stop = asyncio.Event()
                 channel.spawn(run_polling(channel, on_new_message, stop_event=channel._polling_stop))
@@ -364,6 +376,16 @@ class BotApiInput(InputChannel):
             await channel.drain(timeout=5)
 
         return bp
+
+
+def log_refusal(title: str, update_id: Any, error: BaseException) -> None:
+    """One line per refused update: its id and the kind of failure (no message text, no personal data)."""
+    cause = type(error.__cause__).__name__ if error.__cause__ else "-"
+    if retryable(error):
+        logger.warning("%s: update %s not processed (%s: %s); it will be delivered again", title, update_id,
+                       type(error).__name__, cause)
+    else:  # a bug rather than an outage: the trace helps
+        logger.error("%s: update %s not processed; it will be delivered again", title, update_id, exc_info=error)
 
 
 def _chat_key(data: Dict[str, Any]) -> Any:

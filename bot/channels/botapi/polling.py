@@ -1,7 +1,9 @@
 """Long-poll `getUpdates` for a Bot-API channel that has no public address.
 
 Handles every update like the webhook does (same de-duplication, same per-chat
-order). Removes a configured webhook first (the Bot API refuses getUpdates while
+order). An update is confirmed (the next `offset`) only once it was processed: if
+one could not be, the next getUpdates starts at it, after a pause, and the
+updates after it that were processed come back as duplicates. Removes a configured webhook first (the Bot API refuses getUpdates while
 one is set). Bale documents `offset` and `limit` but not long polling, so after
 an empty answer that came back at once the loop pauses `platform.poll_pause`
 seconds instead of asking again immediately.
@@ -18,7 +20,7 @@ import asyncio
 import logging
 import time
 import warnings
-from typing import Any, Dict, Optional, TYPE_CHECKING
+from typing import Any, Dict, List, Optional, Tuple, TYPE_CHECKING
 
 from telegram.warnings import PTBUserWarning
 
@@ -79,17 +81,34 @@ async def run_polling(
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 30)
             continue
-        for update in updates if isinstance(updates, list) else []:
-            try:
-                update_id = int(update["update_id"])
-            except (TypeError, KeyError, ValueError):
-                logger.warning("%s: skipped an update without an update_id", platform.title)
-                continue
-            offset = max(offset or 0, update_id + 1)
-            if channel.is_new_update(update_id):
-                channel.spawn(channel.handle_update(update, on_new_message))
+        batch = updates if isinstance(updates, list) else []
+        offset, refused = await _process_batch(channel, on_new_message, batch, offset)
+        if refused:  # not confirmed: getUpdates returns it again; later ones come back as duplicates
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 30)
+            continue
         if not updates and platform.poll_pause and time.monotonic() - asked < platform.poll_pause:
             try:  # the server answered at once: no long polling here, so do not spin
                 await asyncio.wait_for(stop_event.wait(), timeout=platform.poll_pause)
             except asyncio.TimeoutError:
                 pass
+
+
+async def _process_batch(channel: "BotApiInput", on_new_message: "OnNewMessage", updates: List[Any],
+                         offset: Optional[int]) -> Tuple[Optional[int], bool]:
+    """Process one getUpdates answer (chats side by side, each in order); the next offset and whether one was refused."""
+    ids: List[int] = []
+    jobs = []
+    for update in updates:
+        try:
+            update_id = int(update["update_id"])
+        except (TypeError, KeyError, ValueError):
+            logger.warning("%s: skipped an update without an update_id", channel.platform.title)
+            continue
+        ids.append(update_id)
+        jobs.append(channel.handle_update(update, on_new_message))
+    done = await asyncio.gather(*jobs)
+    refused = [update_id for update_id, ok in zip(ids, done) if not ok]
+    if refused:
+        return min(refused), True
+    return (max(ids) + 1 if ids else offset), False

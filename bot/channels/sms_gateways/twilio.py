@@ -13,6 +13,11 @@ Inbound: Twilio signs every webhook: `X-Twilio-Signature` = base64(HMAC-SHA1(aut
 token, full URL + every POST parameter name and value, sorted by name)). The URL
 must be the public one Twilio called (`webhook_url` in the credentials when the
 server is behind a proxy). Compared in constant time.
+
+Twilio does not retry a failed messaging webhook unless its address asks for it
+with connection overrides in the fragment: configure
+`https://<host>/webhooks/sms/twilio#rp=5xx&rc=3` so a message the bot refused
+(503 while its database is down) is delivered again, with the same MessageSid.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import datetime as dt
 import email.utils
 import hashlib
 import hmac
-from typing import Any, Iterable, Mapping, Optional, Tuple
+from typing import Any, Iterable, List, Mapping, Optional, Tuple
 
 import httpx
 
@@ -123,8 +128,19 @@ class TwilioGateway(SmsGateway):
         if not given:
             return False
         pairs = [(name, value) for name, values in params.items() for value in values]
-        expected = twilio_signature(self.auth_token, self.webhook_url or url, pairs)
-        return hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode("ascii"))
+        return any(hmac.compare_digest(given.encode("utf-8", "replace"),
+                                       twilio_signature(self.auth_token, address, pairs).encode("ascii"))
+                   for address in self.signed_addresses(url))
+
+    def signed_addresses(self, url: str) -> List[str]:
+        """The address Twilio signs: the configured one (or the request's), with and without a `#rp=...` fragment.
+
+        Connection overrides (`#rp=5xx&rc=3`, which make Twilio retry a refused
+        message) live in the fragment, which Twilio does not send; accepting the
+        signature of either form keeps the check working whichever Twilio signs.
+        """
+        address = self.webhook_url or url
+        return [address, address.split("#", 1)[0]] if "#" in address else [address]
 
     def parse_inbound(self, params: Mapping[str, Any]) -> Optional[InboundSms]:
         phone, text = params.get("From"), params.get("Body")
