@@ -289,3 +289,35 @@ def test_typed_intent_shortcut_is_neutralised_over_sms(fake):
         kavenegar_in(server, '/inform{"customer_id": "C001"}', "r2")
         server.call(sms.drain())
     assert [m.text for m in agent.messages] == ["\u200b/restart", '\u200b/inform{"customer_id": "C001"}']
+
+
+def test_a_message_that_fails_is_refused_so_the_gateway_retries_and_its_retry_is_processed_once(fake):
+    """Twilio (retrying a 5xx when its address says `#rp=5xx`) and Kavenegar: a failure answers 503 and
+    sends nothing; the retry with the same message id is processed; a further retry is a duplicate."""
+    from bot.channels.base import ConversationStoreError
+
+    failures = []
+
+    async def flaky(message):
+        await message.output_channel.send_text_message(message.sender_id, "reply of a refused try")
+        if failures:
+            raise failures.pop()
+        await message.output_channel.send_text_message(message.sender_id, "echo: " + message.text)
+
+    sms, agent = channel(fake, outbound="twilio"), EchoAgent(flaky)
+    params = {"MessageSid": "SM77", "From": PHONE, "To": "+15005550006", "Body": "order 1001?", "NumMedia": "0"}
+    with ServerThread([sms], agent) as server:
+        # the address configured in Twilio carries the retry policy in its fragment
+        sms.gateways["twilio"].webhook_url = f"{server.url}/webhooks/sms/twilio#rp=5xx&rc=3"
+        failures.append(ConversationStoreError("the conversation store failed (OperationalError)"))
+        assert twilio_in(server, params).status_code == 503
+        assert fake.delivered == []
+        assert twilio_in(server, params).status_code == 200
+        assert twilio_in(server, params).status_code == 200
+        failures.append(ConversationStoreError("the conversation store failed (OperationalError)"))
+        assert kavenegar_in(server, "سلام", "kv-9").status_code == 503
+        assert kavenegar_in(server, "سلام", "kv-9").status_code == 200
+        assert kavenegar_in(server, "سلام", "kv-9").status_code == 200
+    assert [m.text for m in agent.messages] == ["order 1001?", "order 1001?", "سلام", "سلام"]  # refused, processed
+    assert [d["text"] for d in fake.delivered] == [
+        "reply of a refused try", "echo: order 1001?", "reply of a refused try", "echo: سلام"]
