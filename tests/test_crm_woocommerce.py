@@ -25,7 +25,7 @@ def woo() -> Iterator[FakeWooCommerce]:
     fake.empty = fake.add_product("MOB-XIA-P6", "گوشی شیائومی پوکو X6", 19_900_000, "mobile", stock=0)
     for i in range(120):  # more customers than one page
         fake.add_customer(f"نام{i}", "مشتری", f"user{i}@example.com", f"0935{i:07d}")
-    fake.ali = fake.add_customer("علی", "رضایی", "ali@example.ir", "0912 123 4567")
+    fake.ali = fake.add_customer("علی", "رضایی", "ali@example.ir", "09121234567")
     fake.sara = fake.add_customer("Sara", "Ahmadi", "sara@example.com", "+989351230000", language="en")
     fake.delivered = fake.add_order(fake.ali, [(fake.phone, 1)], "completed", created="2025-05-25T10:00:00",
                                     completed="2025-05-30T10:00:00", tracking="123456789012345678901234",
@@ -67,13 +67,59 @@ def test_wrong_credentials_are_crm_unavailable(woo: FakeWooCommerce, tmp_path) -
     assert len(woo.requests) == before + 1  # an auth failure is not retried
 
 
-def test_customer_by_phone_reads_every_page(woo: FakeWooCommerce, crm: WooCommerceCRM) -> None:
+def test_customer_by_phone_uses_woocommerce_search_not_a_scan(woo: FakeWooCommerce, crm: WooCommerceCRM) -> None:
+    """Issue 17 finding 9: a phone lookup costs a bounded number of requests however many customers
+    the shop has; never a read of every customer page."""
+    def lookups() -> list:
+        return [(p.rsplit("/", 1)[-1], q) for m, p, q in woo.requests if "/customers" in p or "/orders" in p]
+
+    # Ali's number is on his orders' billing (WooCommerce's order search finds it) in another format.
     customer = crm.find_customer_by_phone("۰۹۱۲۱۲۳۴۵۶۷")
     assert customer is not None and customer.customer_id == str(woo.ali) and customer.phone == "+989121234567"
-    pages = {q.get("page") for m, p, q in woo.requests if p.endswith("/customers")}
-    assert {"1", "2"} <= pages
+    made = lookups()
+    assert len(made) <= 3
+    assert all(q.get("page") in (None, "1") for _, q in made)
+    assert made[0][1]["search"] == made[1][1]["search"] == "9121234567"
+
+    # A shop that signs customers in by mobile keeps the number as the login: found by customer search.
+    mobile_login = woo.add_customer("Reza", "Karimi", "reza@example.com", "+989127654321", username="09127654321")
+    woo.requests.clear()
+    assert crm.find_customer_by_phone("0912 765 4321").customer_id == str(mobile_login)
+    assert len(lookups()) == 1
+
+    # 2,000 customers more: an unknown number still costs two requests, one page each.
+    for i in range(2000):
+        woo.add_customer(f"x{i}", "y", f"bulk{i}@example.com", f"0936{i:07d}")
+    woo.requests.clear()
     assert crm.find_customer_by_phone("09000000000") is None
+    made = lookups()
+    assert [path for path, _ in made] == ["customers", "orders"]
+    assert all(q["page"] == "1" and int(q["per_page"]) <= 100 and q["search"] == "9000000000" for _, q in made)
+
+    # A number someone else's order was placed with once, whose account now has another phone: not theirs.
+    woo.customers[woo.sara]["billing"]["phone"] = "+989350000000"
+    assert crm.find_customer_by_phone("+989351230000") is None
     assert crm.find_customer_by_email("SARA@example.com").language == "en"
+
+
+def test_fake_woocommerce_searches_like_woocommerce(woo: FakeWooCommerce) -> None:
+    """The fake follows WordPress's user search and WooCommerce's order search (see its docstring)."""
+    import httpx
+
+    def search(path: str, term: str) -> list:
+        response = httpx.get(f"{woo.url}/wp-json/wc/v3/{path}", params={"search": term, "per_page": 100,
+                                                                         "consumer_key": "ck_live", "consumer_secret": "cs_live"})
+        return [r["id"] for r in response.json()]
+
+    assert search("customers", "ali@example") == [woo.ali]           # "@": the email
+    assert search("customers", "9121234567") == []                   # digits: the login, never billing.phone
+    assert search("customers", str(woo.ali)) == [woo.ali]            # ...or the id itself
+    assert search("customers", "علی رضایی") == [woo.ali]              # words: the display name too
+    assert set(search("orders", "9121234567")) == {woo.delivered, woo.shipped, woo.processing}  # billing phone
+    spaced = woo.add_customer("Mina", "Navabi", "mina@example.com", "0912 555 0000")
+    woo.add_order(spaced, [(woo.case, 1)])
+    assert search("orders", "9125550000") == []                      # the stored text is "0912 555 0000"
+    assert len(search("orders", "0912 555")) == 1
 
 
 def test_products(woo: FakeWooCommerce, crm: WooCommerceCRM) -> None:

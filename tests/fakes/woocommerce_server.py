@@ -4,9 +4,14 @@ A real HTTP server on 127.0.0.1 in a background thread that speaks the parts
 of the documented protocol Hamsafar uses: consumer key/secret by HTTP Basic or
 query string (401 otherwise), `page`/`per_page` pagination with `X-WP-Total`
 and `X-WP-TotalPages`, products (filters sku, search, category, stock_status),
-product categories (slug), customers (email, search — name/email only, like
-WooCommerce), orders (customer, status; create, update line items / status /
-shipping / meta / coupons), coupons (code) and product reviews.
+product categories (slug), customers (email, role, and `search` the way WordPress's
+user search does it: a term with "@" inside the email, an all-digit term inside the
+login or equal to the id, any other term inside the login, email, URL, nicename or
+display name — never the billing fields), orders (customer, status, and `search`
+inside the billing and shipping fields — phone included — and the line items' names,
+as WooCommerce's order search does; create, update line items / status / shipping /
+meta / coupons), coupons (code) and product reviews. Matching is on the stored text,
+case-insensitive: a phone stored as "0912 123 4567" does not contain "9121234567".
 
 Fault injection: `fail_next(500, 503)` answers the next requests with those
 statuses; `delay` seconds before every answer (timeouts); `requests` logs
@@ -143,6 +148,28 @@ def paginate(records: List[Dict[str, Any]], query: Dict[str, str]) -> Tuple[int,
     return 200, chunk, {"X-WP-Total": str(total), "X-WP-TotalPages": str(pages)}
 
 
+def _user_search_matches(user: Dict[str, Any], term: str) -> bool:
+    """WordPress's user search (WP_User_Query, wrapped in `*…*` by WooCommerce's customers endpoint):
+    the columns depend on the term, the match is anywhere in the column."""
+    needle = term.strip("*").lower()
+    if "@" in needle:
+        columns = [user["email"]]
+    elif needle.isdigit():
+        columns = [user["username"]]
+        if str(user["id"]) == needle:
+            return True
+    else:
+        display_name = f"{user['first_name']} {user['last_name']}".strip()
+        columns = [user["username"], user["email"], user.get("url", ""), user["username"], display_name]
+    return any(needle in (column or "").lower() for column in columns)
+
+
+def _order_search_texts(order: Dict[str, Any]) -> List[str]:
+    """What WooCommerce's order search looks in: the billing and shipping fields and the items' names."""
+    texts = [str(v) for part in ("billing", "shipping") for v in (order.get(part) or {}).values() if v]
+    return texts + [line.get("name") or "" for line in order.get("line_items") or []]
+
+
 def _now() -> str:
     return dt.datetime.utcnow().replace(microsecond=0).isoformat()
 
@@ -212,10 +239,12 @@ class FakeWooCommerce(JsonServer):
         }
         return pid
 
-    def add_customer(self, first: str, last: str, email: str, phone: str, language: str = "fa") -> int:
+    def add_customer(self, first: str, last: str, email: str, phone: str, language: str = "fa",
+                     username: Optional[str] = None) -> int:
         cid = self.next_id()
         self.customers[cid] = {
-            "id": cid, "email": email, "first_name": first, "last_name": last, "username": email.split("@")[0],
+            "id": cid, "email": email, "first_name": first, "last_name": last,
+            "username": username or email.split("@")[0],
             "role": "customer", "date_created_gmt": "2024-05-01T10:00:00",
             "billing": {"first_name": first, "last_name": last, "phone": phone, "email": email},
             "shipping": {}, "meta_data": [{"id": 1, "key": "hamsafar_language", "value": language}],
@@ -238,6 +267,7 @@ class FakeWooCommerce(JsonServer):
         order = {"id": oid, "customer_id": customer_id, "status": status, "date_created_gmt": created,
                  "date_modified_gmt": created, "date_paid_gmt": created if status != "pending" else None,
                  "date_completed_gmt": completed, "shipping": {"address_1": "تهران، خیابان آزادی", "city": ""},
+                 "billing": dict((self.customers.get(customer_id) or {}).get("billing") or {}),
                  "line_items": [], "coupon_lines": [], "meta_data": [], "discount_total": "0", "total": "0"}
         if tracking:
             order["meta_data"].append({"id": 1, "key": "_tracking_number", "value": tracking})
@@ -311,8 +341,7 @@ class FakeWooCommerce(JsonServer):
         if query.get("email"):
             records = [c for c in records if c["email"].lower() == query["email"].lower()]
         if query.get("search"):
-            term = query["search"].lower()
-            records = [c for c in records if term in (c["email"] + " " + c["first_name"] + " " + c["last_name"]).lower()]
+            records = [c for c in records if _user_search_matches(c, query["search"])]
         return paginate(records, query)
 
     def _list_orders(self, match, query, body, headers):  # type: ignore[no-untyped-def]
@@ -322,6 +351,9 @@ class FakeWooCommerce(JsonServer):
         if query.get("status"):
             wanted = set(query["status"].split(","))
             records = [o for o in records if o["status"] in wanted]
+        if query.get("search"):
+            term = query["search"].lower()
+            records = [o for o in records if any(term in text.lower() for text in _order_search_texts(o))]
         records.sort(key=lambda o: (o["date_created_gmt"], o["id"]), reverse=query.get("order", "desc") == "desc")
         return paginate(records, query)
 
@@ -334,7 +366,9 @@ class FakeWooCommerce(JsonServer):
     def _create_order(self, match, query, body, headers):  # type: ignore[no-untyped-def]
         body = body or {}
         oid = self.next_id()
+        customer = self.customers.get(int(body.get("customer_id") or 0)) or {}
         order = {"id": oid, "customer_id": int(body.get("customer_id") or 0), "status": body.get("status", "pending"),
+                 "billing": dict(body.get("billing") or customer.get("billing") or {}),
                  "date_created_gmt": _now(), "date_modified_gmt": _now(), "date_paid_gmt": None,
                  "date_completed_gmt": None, "shipping": dict(body.get("shipping") or {}), "line_items": [],
                  "coupon_lines": [{"code": c["code"]} for c in body.get("coupon_lines") or []],
