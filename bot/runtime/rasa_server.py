@@ -11,6 +11,10 @@ The adjustments (both measured with py-spy, issue #16):
   `jsonschema.ValidationError` with Rasa's hint.
 - DIET and TED are loaded for serving (`bot.runtime.model_loading`): without
   tracing a training step, which was most of the server's start-up.
+
+And one protection (issue 17, finding 9): the Sanic app Rasa builds
+(`rasa.core.run.configure_app`) gets per-path request body limits enforced before
+the body is read (`bot.runtime.request_limits`, docs/limits.md).
 """
 
 from __future__ import annotations
@@ -47,14 +51,32 @@ def _validate_action_result(self: Any, result: Dict[Text, Any]) -> bool:
     raise error
 
 
+def _with_request_limits(configure_app: Any) -> Any:
+    """Rasa's `configure_app`, returning its Sanic app with our body limits installed."""
+    if getattr(configure_app, "hamsafar_request_limits", False):
+        return configure_app
+
+    @functools.wraps(configure_app)
+    def configure(*args: Any, **kwargs: Any) -> Any:
+        from bot.runtime import request_limits
+
+        return request_limits.install(configure_app(*args, **kwargs))
+
+    configure.hamsafar_request_limits = True  # type: ignore[attr-defined]
+    return configure
+
+
 def apply() -> None:
     """Install the adjustments into the imported Rasa (idempotent)."""
+    import rasa.core.run
     from rasa.core.actions.action import RemoteAction
 
     from bot.runtime import model_loading
 
     RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
     model_loading.install()
+    # serve_application looks configure_app up in its module when it runs: the wrapped one.
+    rasa.core.run.configure_app = _with_request_limits(rasa.core.run.configure_app)
 
 
 def main() -> None:
