@@ -48,6 +48,16 @@ def post(server, body, raw=None):
     return httpx.post(url, json=body, timeout=10)
 
 
+def only_conversation():
+    """The one conversation key of this test's database (web:<key> is its Rasa conversation)."""
+    from bot.channels.models import WebMessage
+    from bot.db import session_scope
+
+    with session_scope() as session:
+        [key] = {row.session_id for row in session.query(WebMessage).all()}
+    return key
+
+
 def wait_history(server, session_id, count, timeout=10):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -258,7 +268,7 @@ def test_browser_widget_persian_rtl_and_no_html_injection():
             page.get_by_role("button", name="پیگیری سفارش").click()  # a bot button
             page.locator(".hs-msg.hs-bot").nth(2).wait_for(timeout=10000)
 
-            page.reload()  # history survives the reload (session in localStorage)
+            page.reload()  # history survives the reload (the session cookie)
             page.locator(".hs-msg").nth(5).wait_for(timeout=10000)
             seqs = page.locator(".hs-msg").evaluate_all("els => els.map(e => Number(e.dataset.seq))")
             assert seqs == [1, 2, 3, 4, 5, 6]  # in order, none duplicated
@@ -326,7 +336,8 @@ def test_browser_widget_keyboard_screen_reader_phone_live_push_and_reconnect():
                 assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
                 send_box = page.get_by_role("button", name="ارسال").bounding_box()
                 assert send_box["x"] + send_box["width"] <= 360 and send_box["height"] >= 44  # a finger-sized target
-                session = page.evaluate("window.Hamsafar.session")
+                assert page.evaluate("window.Hamsafar.session") is None  # the token is no page variable
+                session = only_conversation()  # the conversation the widget's (HttpOnly) session opened
                 # pushed live, without reloading: a bot-initiated message, then an agent (English: ltr)
                 assert server.call(send_proactive(f"web:{session}", "سبد خریدتان هنوز منتظر شماست."))
                 page.locator(".hs-msg.hs-bot", has_text="سبد خرید").wait_for(timeout=10000)

@@ -611,14 +611,14 @@ class WebInput(InputChannel):
         end_session(live.token, "replaced")
         return start_session(conversation=target, verified=True), result, "replaced"
 
-    def _set_cookie(self, request: Request, reply: HTTPResponse, live: Optional[Live], *, clear: bool = False) -> None:
+    def _set_cookie(self, request: Request, reply: HTTPResponse, live: Live) -> None:
         """The session token as an HttpOnly cookie (SameSite=None; Secure over HTTPS, for shop pages on other sites)."""
         path = request.path.rsplit("/", 1)[0] or "/"
-        reply.cookies[COOKIE] = "" if clear or live is None else live.token
+        reply.cookies[COOKIE] = live.token
         cookie = reply.cookies[COOKIE]
         cookie["path"] = path
         cookie["httponly"] = True
-        cookie["max-age"] = 0 if clear or live is None else int(self.limits.session_max.total_seconds())
+        cookie["max-age"] = int(self.limits.session_max.total_seconds())
         if request.scheme == "https":
             cookie["secure"] = True
             cookie["samesite"] = "None"
@@ -680,11 +680,9 @@ def _blueprint(channel: WebInput, on_new_message: OnNewMessage) -> Blueprint:
     bp = Blueprint(f"web_{id(channel)}", __name__)
 
     def refused(request: Request, error: WebInputError) -> HTTPResponse:
+        """The error answer; an ended session's cookie stays, so /session can tell the customer why it ended."""
         headers = {"Retry-After": error.retry_after} if isinstance(error, _RateLimited) else None
-        reply = channel._error(request, error, headers)
-        if isinstance(error, SessionEnded) and request.cookies.get(COOKIE):
-            channel._set_cookie(request, reply, None, clear=True)
-        return reply
+        return channel._error(request, error, headers)
 
     @bp.route("/", methods=["GET"])
     async def health(_: Request) -> HTTPResponse:

@@ -213,7 +213,8 @@
     else request.text = body.text;
     status.textContent = "";
     setTyping(true);
-    return postJson("/messages", request)
+    return Promise.resolve(starting)  // the session cookie first (the page may still be starting it)
+      .then(function () { return postJson("/messages", request); })
       .then(function (res) {
         if (res.body && res.body.ok) { render(res.body.message); return true; }
         setTyping(false);
