@@ -853,7 +853,8 @@ def _blueprint(channel: WebInput, on_new_message: OnNewMessage) -> Blueprint:
                     await stream.send(f"id: {message['seq']}\ndata: {json.dumps(message, ensure_ascii=False)}\n\n")
                     sent = message["seq"]
                 try:
-                    event = await asyncio.wait_for(queue.get(), timeout=channel.poll_interval)
+                    remaining = max(0.05, deadline - time.monotonic())
+                    event = await asyncio.wait_for(queue.get(), timeout=min(channel.poll_interval, remaining))
                 except asyncio.TimeoutError:
                     try:  # the session may have expired meanwhile
                         await asyncio.to_thread(channel._resolve, token, False)
