@@ -67,6 +67,10 @@ class HandoffRequest:
                                customer_id=self.customer_id, summary=self.summary)
 
 
+# Requests the queue refused (bot.handoff.service limits): the customer is told why, the bot keeps serving.
+NOT_QUEUED = ("limited", "queue_full")
+
+
 def consecutive_fallbacks(tracker: Tracker) -> int:
     count = 0
     for event in reversed(tracker.events):
@@ -102,6 +106,8 @@ def customer_text(outcome: Any, reason: str, language: str) -> str:
         return texts.text("still_waiting", language, position=outcome.position or 1)
     if outcome.status == "with_agent":
         return texts.text("with_agent", language)
+    if outcome.status in NOT_QUEUED:
+        return texts.text(outcome.status, language)
     when = texts.when_back(outcome.back_at, language) if outcome.back_at else "-"
     if outcome.ticket:
         return texts.text("after_hours", language, when=when, ticket=outcome.ticket)
@@ -158,6 +164,6 @@ class ActionRequestHuman(Action):
             dispatcher.utter_message(text=texts.text("queue_unavailable", language))
             return [SlotSet("handoff_active", False)] if tracker.get_slot("handoff_active") else []
         dispatcher.utter_message(text=customer_text(outcome, reason, language))
-        if outcome.status == "after_hours":
+        if outcome.status == "after_hours" or outcome.status in NOT_QUEUED:
             return [SlotSet("handoff_active", False)] if tracker.get_slot("handoff_active") else []
         return [] if tracker.get_slot("handoff_active") else [SlotSet("handoff_active", True)]

@@ -14,6 +14,7 @@ import datetime as dt
 import hashlib
 import hmac
 import logging
+import os
 import secrets
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
@@ -248,9 +249,39 @@ def handoff_dict(row: Handoff, now: Optional[dt.datetime] = None) -> Dict[str, A
     }
 
 
+# Limits on handoff requests (issue 17, finding 9): without them anyone could fill the agents' queue
+# with conversations, and open a CRM ticket per request outside working hours.
+REQUEST_WINDOW = dt.timedelta(hours=24)
+SAME_CLOSURE_AT_MOST = dt.timedelta(days=7)   # an after-hours ticket is reused within one closure, this long at most
+
+
+def max_requests_per_conversation() -> int:
+    """Handoffs one conversation, or one known customer on any channel, may start in 24 hours.
+
+    5 by default: a customer handed back, timed out or closed can ask again a few times a day;
+    more is a loop or a flood. Each one costs an agent's attention (or a ticket)."""
+    return max(1, int(os.environ.get("HAMSAFAR_HANDOFF_MAX_REQUESTS_PER_DAY") or 5))
+
+
+def max_waiting() -> int:
+    """Conversations waiting for an agent at most (100 by default); beyond it a customer is told
+    the queue is full instead of being promised an agent who would time out anyway."""
+    return max(1, int(os.environ.get("HAMSAFAR_HANDOFF_MAX_WAITING") or 100))
+
+
+def max_after_hours_tickets() -> int:
+    """CRM tickets opened for after-hours requests in 24 hours, all conversations together (200 by
+    default): beyond it the customer is asked to write again when agents are back, no ticket."""
+    return max(0, int(os.environ.get("HAMSAFAR_HANDOFF_MAX_AFTER_HOURS_TICKETS") or 200))
+
+
+class _QueueFull(Exception):
+    """Rolls back the insert that would have put a conversation beyond `max_waiting()`."""
+
+
 @dataclass
 class HandoffOutcome:
-    status: str                       # queued | waiting | with_agent | after_hours
+    status: str                       # queued | waiting | with_agent | after_hours | limited | queue_full
     handoff_id: Optional[int] = None
     position: Optional[int] = None
     ticket: Optional[str] = None
@@ -290,11 +321,23 @@ def _position_in_queue(session: Any, handoff_id: int) -> int:
     return int(ahead) + 1
 
 
+def _same_requester(conversation_id: str, customer_id: Optional[str]) -> Any:
+    """Handoff rows of this conversation, or of this known customer on any channel."""
+    condition = Handoff.conversation_id == conversation_id
+    return sa.or_(condition, Handoff.customer_id == customer_id) if customer_id else condition
+
+
 def request_handoff(conversation_id: str, *, channel: Optional[str] = None, language: str = "fa",
                     journey_stage: Optional[str] = None, goal: Optional[str] = None, reason: str = "requested",
                     customer_id: Optional[str] = None, summary: Optional[str] = None,
                     now: Optional[dt.datetime] = None, hours: Optional[config.WorkingHours] = None) -> HandoffOutcome:
-    """Put a conversation in the queue (or say where it already is, or open a ticket after hours)."""
+    """Put a conversation in the queue (or say where it already is, or open a ticket after hours).
+
+    Bounded (issue 17, finding 9): one open handoff per conversation; at most
+    `max_requests_per_conversation()` in 24 hours per conversation or known customer (`limited`);
+    at most `max_waiting()` waiting in all (`queue_full`); after hours one ticket per conversation or
+    customer until agents are back (a repeated request gets the same ticket), and at most
+    `max_after_hours_tickets()` tickets a day in all."""
     ensure_tables()
     now = now or utcnow()
     hours = hours or config.WorkingHours.from_env()
@@ -305,31 +348,63 @@ def request_handoff(conversation_id: str, *, channel: Optional[str] = None, lang
         return HandoffOutcome("waiting", existing["id"], queue_position(existing["id"]))
     language = "en" if language == "en" else "fa"
     summary = (summary or "")[:500] or None
+    requester = _same_requester(conversation_id, customer_id)
     if not hours.is_open(now):
-        back = hours.next_opening(now)
-        with session_scope() as session:
-            row = Handoff(conversation_id=conversation_id, channel=channel, language=language,
-                          journey_stage=journey_stage, goal=goal, reason=reason, customer_id=customer_id,
-                          status="after_hours", requested_at=now, ended_at=now, summary=summary)
-            session.add(row)
-            session.flush()
-            handoff_id = row.id
-        ticket = _open_ticket(handoff_id, "after_hours")
-        return HandoffOutcome("after_hours", handoff_id, ticket=ticket, back_at=back)
+        return _after_hours(conversation_id, requester, now, hours, channel=channel, language=language,
+                            journey_stage=journey_stage, goal=goal, reason=reason, customer_id=customer_id,
+                            summary=summary)
+    with session_scope() as session:
+        recent = session.execute(sa.select(sa.func.count()).select_from(Handoff).where(
+            requester, Handoff.requested_at > now - REQUEST_WINDOW)).scalar() or 0
+    if recent >= max_requests_per_conversation():
+        logger.warning("handoff refused: %d requests in 24 h for one conversation or customer", recent)
+        return HandoffOutcome("limited")
     # One transaction: the queue row, its audit entry and its position. If any of it fails nothing is
     # committed, so the caller's "failed" always means "not in the queue" (it then leaves
     # `handoff_active` unset: a conversation is never marked handed off without a queue row).
+    try:
+        with session_scope() as session:
+            row = Handoff(conversation_id=conversation_id, channel=channel, language=language,
+                          journey_stage=journey_stage, goal=goal, reason=reason, customer_id=customer_id,
+                          status="waiting", requested_at=now, summary=summary)
+            session.add(row)
+            session.flush()
+            handoff_id = row.id
+            position = _position_in_queue(session, handoff_id)
+            if position > max_waiting():
+                raise _QueueFull()   # rolled back: the queue never holds more than max_waiting()
+            session.add(AuditEntry(actor="system", action="queued", handoff_id=handoff_id,
+                                   conversation_id=conversation_id, detail={"reason": reason}))
+    except _QueueFull:
+        logger.warning("handoff refused: %d conversations already waiting", max_waiting())
+        return HandoffOutcome("queue_full")
+    return HandoffOutcome("queued", handoff_id, position)
+
+
+def _after_hours(conversation_id: str, requester: Any, now: dt.datetime, hours: config.WorkingHours,
+                 **fields: Any) -> HandoffOutcome:
+    """Outside working hours: one after-hours handoff with one ticket per conversation or customer
+    until agents are back; a repeated request is told the same ticket and opens nothing."""
+    back = hours.next_opening(now)
     with session_scope() as session:
-        row = Handoff(conversation_id=conversation_id, channel=channel, language=language, journey_stage=journey_stage,
-                      goal=goal, reason=reason, customer_id=customer_id, status="waiting", requested_at=now,
-                      summary=summary)
+        earlier = session.execute(sa.select(Handoff.id, Handoff.requested_at, Handoff.ticket_ref).where(
+            requester, Handoff.status == "after_hours", Handoff.requested_at > now - SAME_CLOSURE_AT_MOST,
+            Handoff.requested_at <= now).order_by(Handoff.id.desc()).limit(1)).first()
+    if earlier is not None and hours.next_opening(earlier.requested_at) == back:
+        return HandoffOutcome("after_hours", earlier.id, ticket=earlier.ticket_ref, back_at=back)
+    with session_scope() as session:
+        tickets_today = session.execute(sa.select(sa.func.count()).select_from(Handoff).where(
+            Handoff.status == "after_hours", Handoff.ticket_ref.isnot(None),
+            Handoff.requested_at > now - REQUEST_WINDOW)).scalar() or 0
+        row = Handoff(conversation_id=conversation_id, status="after_hours", requested_at=now, ended_at=now, **fields)
         session.add(row)
         session.flush()
         handoff_id = row.id
-        session.add(AuditEntry(actor="system", action="queued", handoff_id=handoff_id,
-                               conversation_id=conversation_id, detail={"reason": reason}))
-        position = _position_in_queue(session, handoff_id)
-    return HandoffOutcome("queued", handoff_id, position)
+    if tickets_today >= max_after_hours_tickets():
+        logger.warning("after-hours handoff without a ticket: %d tickets opened in 24 h", tickets_today)
+        return HandoffOutcome("after_hours", handoff_id, back_at=back)
+    ticket = _open_ticket(handoff_id, "after_hours")
+    return HandoffOutcome("after_hours", handoff_id, ticket=ticket, back_at=back)
 
 
 def _open_ticket(handoff_id: int, why: str) -> Optional[str]:

@@ -43,6 +43,20 @@ TEXTS = {
         "fa": "همکاران پشتیبانی الان در دسترس نیستند و از {when} برمی‌گردند. لطفاً آن موقع دوباره پیام بدهید؛ تا آن موقع من در خدمتتان هستم.",
         "en": "Our support team is not available right now; they are back {when}. Please write again then; until then I'm here to help.",
     },
+    # Refused by the limits of issue 17 finding 9 (bot.handoff.service.request_handoff): nothing queued,
+    # the bot keeps serving.
+    "limited": {
+        "fa": "امروز چند بار درخواست گفتگو با همکاران پشتیبانی داده‌اید و درخواست‌های قبلی‌تان پیش آن‌هاست؛ "
+              "برای امروز درخواست تازه‌ای ثبت نمی‌کنم. لطفاً فردا دوباره بنویسید «اپراتور». تا آن موقع من در خدمتتان هستم.",
+        "en": "You have asked for a person several times today, and our support team has your earlier requests, "
+              "so I can't add another one today. Please ask again tomorrow; until then I'm here to help.",
+    },
+    "queue_full": {
+        "fa": "متأسفم، همه‌ی همکاران پشتیبانی الان مشغول‌اند و صف انتظار پر است. لطفاً کمی بعد دوباره بنویسید «اپراتور»؛ "
+              "تا آن موقع من در خدمتتان هستم.",
+        "en": "Sorry, all our support agents are busy and the queue is full right now. Please ask for a person again "
+              "a little later; until then I'm here to help.",
+    },
     "timeout": {
         "fa": "پوزش می‌خواهیم؛ همکاران پشتیبانی الان همه مشغول‌اند و نتوانستند به‌موقع پاسخ بدهند. درخواستتان با شماره‌ی پیگیری {ticket} "
               "ثبت شد و با شما تماس می‌گیریم. تا آن موقع من در خدمتتان هستم.",
