@@ -15,12 +15,19 @@ conversation id that is a phone number (`sms:+98…`) is stored as its
 pseudonymous reference (`sms:ref-…`), also inside `event_id`.
 
 The assembler is pure bookkeeping (no I/O) so it can be tested event by event.
+It remembers at most `max_conversations` conversations (issue 17, finding 9: one
+state per conversation ever seen grew without bound in the Rasa server): the least
+recently active one is dropped first, its open turn written as it stands; the
+recorder seeds a returning conversation from its newest row. A conversation whose
+last question was the one-time code is kept for `CODE_ANSWER_SECONDS` all the same,
+so that its answer is still masked as a code.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
@@ -35,6 +42,10 @@ AGENT_ACTOR_KEY = "hamsafar_actor"  # BotUttered metadata {"hamsafar_actor": "ag
 JOURNEY_KEY = "hamsafar_journey"    # a proactive journey message: bot.orchestration writes its own row
 CODE_SLOT = "otp_code"              # the form slot of the one-time code (domain.yml)
 ASK_CODE_ACTION = "action_ask_otp_code"
+# Conversations remembered at once: ~1 KB each, so about 10 MB; a returning one is seeded from the database.
+MAX_CONVERSATIONS = 10_000
+# How long a conversation asked for its one-time code is never dropped (the code's lifetime is shorter).
+CODE_ANSWER_SECONDS = 15 * 60
 
 
 def event_id(*parts: Any) -> str:
@@ -59,22 +70,29 @@ class ConversationState:
     handoff: bool = False
     turn: Optional[Dict[str, Any]] = None
     code_asked: bool = False  # the bot's last question was the one-time code (its answer is masked as one)
+    touched: float = 0.0      # timestamp of its latest event
 
 
 @dataclass
 class TurnAssembler:
     """Feeds on Rasa event dicts, emits touchpoint row dicts."""
 
-    states: Dict[str, ConversationState] = field(default_factory=dict)
+    states: "OrderedDict[str, ConversationState]" = field(default_factory=OrderedDict)   # least recent first
+    max_conversations: int = MAX_CONVERSATIONS
 
     def feed(self, event: Dict[str, Any]) -> List[Dict[str, Any]]:
         sender = str(event.get("sender_id") or "")
         kind = event.get("event")
         if not sender or not kind:
             return []
-        state = self.states.setdefault(sender, ConversationState())
+        state = self.states.get(sender)
+        if state is None:
+            state = self.states[sender] = ConversationState()
+        else:
+            self.states.move_to_end(sender)
         stamp = float(event.get("timestamp") or 0.0)
-        rows: List[Dict[str, Any]] = []
+        state.touched = max(state.touched, stamp)
+        rows: List[Dict[str, Any]] = self._forget_oldest(stamp)
         if kind == "user":
             rows += self._close_turn(sender, state)
             self._open_turn(state, event, stamp)
@@ -107,6 +125,21 @@ class TurnAssembler:
                 # Rasa re-sets carried-over slots (customer_id too) right after this event;
                 # a session without them — e.g. of a conversation `hamsafar erase` emptied — has no customer.
                 state.customer_id = None
+        return rows
+
+    def _forget_oldest(self, now: float) -> List[Dict[str, Any]]:
+        """Drop the least recently active conversations beyond `max_conversations` (their open
+        turns become rows now); one asked for its code within CODE_ANSWER_SECONDS stays."""
+        rows: List[Dict[str, Any]] = []
+        for _ in range(len(self.states)):   # each conversation looked at once at most
+            if len(self.states) <= self.max_conversations:
+                break
+            sender, state = next(iter(self.states.items()))
+            if state.code_asked and now - state.touched < CODE_ANSWER_SECONDS:
+                self.states.move_to_end(sender)
+                continue
+            del self.states[sender]
+            rows += self._close_turn(sender, state)
         return rows
 
     # -- customer turns -------------------------------------------------------------

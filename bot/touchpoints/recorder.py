@@ -26,7 +26,7 @@ from sqlalchemy.engine import Engine
 
 from bot import settings
 from bot.db import get_engine, init_db
-from bot.touchpoints.assembler import ConversationState, TurnAssembler
+from bot.touchpoints.assembler import MAX_CONVERSATIONS, ConversationState, TurnAssembler
 from bot.touchpoints.privacy import conversation_ref
 from bot.touchpoints.store import insert_rows, last_state
 
@@ -55,6 +55,7 @@ class TouchpointRecorder:
         buffer_size: int = 20_000,
         max_pending: int = 50_000,
         spool_path: Optional[Path] = None,
+        max_conversations: int = MAX_CONVERSATIONS,
     ) -> None:
         self.database_url = database_url or settings.database_url()
         self.batch_size = batch_size
@@ -62,7 +63,7 @@ class TouchpointRecorder:
         self.max_pending = max_pending
         self.spool_path = spool_path or settings.STATE_DIR / f"touchpoints-spool-{os.getpid()}.jsonl"
         self._queue: "queue.Queue[Dict[str, Any]]" = queue.Queue(maxsize=buffer_size)
-        self._assembler = TurnAssembler()
+        self._assembler = TurnAssembler(max_conversations=max_conversations)   # bounded; evicted ones re-seeded
         self._pending: List[Dict[str, Any]] = []
         self._stop = threading.Event()
         self._spool_lock = threading.Lock()
