@@ -233,7 +233,7 @@ class WooCommerceCRM(LocalStore, CRM):
         matched inside the login, where shops that sign customers in by mobile keep it)
         and `/orders?search=` (matched inside the billing and shipping fields, phone
         included), whose newest order names the customer. A customer with neither such a
-        login nor an order is not found by phone (docs/crm.md)."""
+        login nor an order is not found by phone (docs/limits.md)."""
         e164 = normalise_phone(phone or "")
         if not e164:
             return None
