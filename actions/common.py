@@ -323,6 +323,27 @@ def previous_slot_value(tracker: Tracker, slot: str) -> Any:
     return None
 
 
+def recent_slot_values(tracker: Tracker, slot: str, limit: int = 2, turns: int = 10) -> List[Any]:
+    """The last `limit` distinct values `slot` took in the last `turns` customer messages,
+    oldest first ("which one is better?" after two products were discussed: those two)."""
+    values: List[Any] = []
+    seen_turns = 0
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            seen_turns += 1
+            if seen_turns > turns:
+                break
+        elif event.get("event") in ("restart", "session_started"):
+            break
+        elif event.get("event") == "slot" and event.get("name") == slot:
+            value = event.get("value")
+            if value and value not in values:
+                values.append(value)
+                if len(values) == limit:
+                    break
+    return list(reversed(values))
+
+
 def policy():  # type: ignore[no-untyped-def]
     """The raw shop_policy.yml mapping (text the operator edits)."""
     from bot.crm.policy import load_policy

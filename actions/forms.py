@@ -31,8 +31,8 @@ from bot.text.persian import normalise, to_ascii_digits
 
 from actions.products import chosen_product, find_products, products_hinted
 from actions.common import (
-    RESUMED, button, digits, get_crm, get_verifier, goal_message, known_customer, latest_open_order, latest_text,
-    previous_slot_value, product_name, reply_language, say, text, toman,
+    RESUMED, button, digits, entity_values, get_crm, get_verifier, goal_message, known_customer, latest_open_order, latest_text,
+    previous_slot_value, product_name, recent_slot_values, reply_language, say, text, toman,
 )
 
 logger = logging.getLogger(__name__)
@@ -273,6 +273,17 @@ class HamsafarFormValidation(FormValidationAction, abc.ABC):
         return {"product": None}
 
     @given
+    async def extract_products(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                               domain: Dict[Text, Any]) -> Dict[str, Any]:
+        """"Which one has the better camera?" naming no product, right after two products were
+        discussed: compare those two, as a shop assistant would, instead of asking again.
+        Only when the form starts (an answer to its question is the customer's to give)."""
+        if tracker.get_slot("products") or tracker.get_slot("requested_slot") == "products" \
+                or entity_values(tracker, "product"):
+            return {}
+        recent = recent_slot_values(tracker, "product", limit=2)
+        return {"products": recent} if len(recent) == 2 else {}
+
     def validate_products(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                           domain: Dict[Text, Any]) -> Dict[str, Any]:
         language = reply_language(tracker)

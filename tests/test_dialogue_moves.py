@@ -485,3 +485,42 @@ def test_a_bare_cancel_inside_a_form_stops_it_but_not_inside_a_cancellation(text
     assert decide(ranked("cancel_order", 0.9, "cancel my order 100123", order_id="100123"),
                   in_form("place_order_form", "phone_number", "place_order", ("product",))).encode() \
         == "leave cancel_order"
+
+
+# --------------------------------------------------------------------------- lost, done, or asking instead
+
+@pytest.mark.parametrize("text", ["fine. what do I do now", "so what now?", "ok what should I do next",
+                                  "خب حالا باید چیکار کنم؟", "hala chikar konam"])
+def test_what_do_i_do_now_inside_a_form_asks_the_question_again(text: str) -> None:
+    """The last answer inside a form is its question: repeated, not read as "about the shop"."""
+    lost = message("ask_about_company", text, 0.71)
+    assert decide(lost, in_form("return_form", "phone_number", "return_item")).encode() == "repeat"
+    assert decide(lost, outside()).encode() == "start ask_about_company"   # outside a form: no question to repeat
+
+
+def test_what_do_i_do_now_with_more_words_is_not_lost() -> None:
+    assert not cues.asks_what_next("what do I do now with my broken phone")
+    assert not cues.asks_what_next("what is the price")
+
+
+@pytest.mark.parametrize("msg, expected", [
+    (Message("nlu_fallback", 0.4, "nah too expensive, thx anyway", requests=("deny", "thank_you"),
+             ranking=(("nlu_fallback", 0.4), ("thank_you", 0.38))), "start thank_you"),
+    (message("deny", "باشه بعدا، مرسی به هر حال", 0.5), "start stop"),
+    (message("ask_price", "how much is it anyway?", 0.5), "start ask_price"),   # a question, not a closing
+])
+def test_thanks_anyway_after_an_answer_closes(msg: Message, expected: str) -> None:
+    assert decide(msg, outside("compare_products")).encode() == expected
+
+
+def test_a_question_where_a_product_name_was_asked_is_never_the_product() -> None:
+    """ "wait, is there a discount code?" while asked which product: the offers, then the question;
+    a clear other request as a question leaves the form; a product named in a question is the answer."""
+    context = in_form("place_order_form", "product", "place_order")
+    promo = Message("apply_discount_code", 0.7, "wait, is there a discount code?",
+                    ranking=(("apply_discount_code", 0.7), ("ask_promotions", 0.25)))
+    assert decide(promo, context).encode() == "interrupt ask_promotions"
+    track = Message("track_order", 0.6, "where is my order though?", ranking=(("track_order", 0.6),))
+    assert decide(track, context).encode() == "leave track_order"
+    named = message("ask_price", "is the galaxy a55 any good?", 0.7, product="MOB-SAM-A55")
+    assert decide(named, context).encode() == "answer"

@@ -59,6 +59,24 @@ def asks_to_repeat(text: str) -> bool:
     return bool(_REPEAT.match(canonical(text)))
 
 
+# "what do I do now?", «حالا باید چیکار کنم؟» — lost in the middle of a question. Whole message only.
+_WHAT_NEXT = re.compile(
+    r"^(?:(?:ok|okay|so|well|fine|alright|hmm|um+|and|khob|خب|خوب|باشه|اوکی|ok so)[ ,.،]*)*"
+    r"(?:what (?:do|should|shall|can) i do(?: now| next| then| here)?|what now|now what|what next|what'?s next|"
+    r"so what now|what am i supposed to do(?: now)?|what do you need(?: from me)?|what do you want(?: from me)?|"
+    r"how do i (?:continue|go on|proceed)|what(?:'?s| is) the next step|"
+    r"hala chikar konam|chikar konam|bayad chikar konam|"
+    r"حالا چیکار کنم|چیکار کنم|باید چیکار کنم|الان باید چیکار کنم|حالا باید چیکار کنم|چه کار کنم|باید چه کار کنم|"
+    r"حالا چی|خب حالا چی|بعدش چی|مرحله بعد چیه|چی باید بدم|چی لازم دارید|چی میخواید|چی می خواید)"
+    r"(?: now| الان| حالا)?[ ?!.؟]*$"
+)
+
+
+def asks_what_next(text: str) -> bool:
+    """The whole message asks what to do now: inside a form, the question is asked again."""
+    return bool(_WHAT_NEXT.match(canonical(text)))
+
+
 # "sorry, I meant X", «نه، منظورم X بود» — a correction of something just said.
 _CORRECTION = re.compile(
     r"\b(?:i meant|i mean|meant to say|i said|not that one|wrong one|my mistake|my bad|correction|"
@@ -202,7 +220,8 @@ _STOP_STRONG = re.compile(
     r"velesh kon)\b|"
     + _fa(r"بیخیال|بی خیال|ولش کن|ولش|نگهش میدارم|نگهش می دارم|منصرف شدم|پشیمون شدم از|لازم نیست دیگه|دیگه لازم نیست"))
 _STOP_WEAK = re.compile(r"\b(?:not now|maybe later|later|skip it|no need|baadan|ba'?adan|badan|i'?ll think about it|"
-                        r"that'?s (?:it|all)|felan na|felan nemikham|lazem nist|(?:some ?)?other time|"
+                        r"that'?s (?:it|all)|(?:thanks|thank you|thx|ty|cheers) (?:anyway|anyways|all the same)|"
+                        r"felan na|felan nemikham|lazem nist|(?:some ?)?other time|"
                         r"another (?:time|day)|not today|next time|some other day|let me think(?: about it| it over)?|"
                         r"i (?:need|have) to think(?: about it)?|i'?ll think it over|bezar fekr konam|"
                         r"(?:don'?t|do not) have (?:the )?time(?: for (?:this|that))?(?: (?:now|right now|today))?|"
@@ -210,7 +229,8 @@ _STOP_WEAK = re.compile(r"\b(?:not now|maybe later|later|skip it|no need|baadan|
                         r"i'?ll come back (?:later|tomorrow|with)|farda (?:sefaresh|kharid|mikharam))\b|"
                         + _fa(r"(?:فردا|پس فردا|بعدا|بعداً|یه وقت دیگه|یه روز دیگه|هفته بعد|هفته دیگه|آخر هفته|شب) "
                               r"(?:\S+ ){0,2}(?:میدم|می دم|میخرم|می خرم|میکنم|می کنم|میام|برمیگردم|پیام میدم|میگیرم)") + "|"
-                        + _fa(r"مهم نیست|لازم نیست|بعدا|بعداً|فعلا نه|الان نه|نمیخوام|نمی خوام|بهش فکر میکنم|فکرامو میکنم|فکرامو بکنم|"
+                        + _fa(r"(?:به هر حال|در هر حال|در هر صورت|بهرحال) (?:ممنون|مرسی|متشکرم|سپاس)|"
+                              r"(?:ممنون|مرسی|متشکرم) (?:به هر حال|در هر حال|در هر صورت|بهرحال)|مهم نیست|لازم نیست|بعدا|بعداً|فعلا نه|الان نه|نمیخوام|نمی خوام|بهش فکر میکنم|فکرامو میکنم|فکرامو بکنم|"
                               r"بذار فکر کنم|بزار فکر کنم|باید فکر کنم|یکم فکر کنم"))
 
 

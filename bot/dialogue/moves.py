@@ -157,6 +157,8 @@ def decide(message: Message, context: Context) -> Move:
     """The move of `message` in `context` (see the module docstring)."""
     if cues.asks_to_repeat(message.text) and message.intent not in HUMAN:
         return Move(REPEAT)
+    if context.active_form and cues.asks_what_next(message.text) and message.intent not in HUMAN:
+        return Move(REPEAT)   # the last answer is the form's question
     if context.active_form:
         return _inside_form(message, context)
     return _outside_form(message, context)
@@ -274,6 +276,14 @@ def _inside_form(message: Message, context: Context) -> Move:
             and message.entities.get("product") and not cues.compares(message.text) \
             and cues.sounds_like_question(message.text):
         return Move(INTERRUPT, (intent,))   # "how much is the nova 12 by the way" while asked what to compare
+    if slot in ("product", "products") and not carries_answer and not context.points_at_products \
+            and intent not in answers and cues.sounds_like_question(message.text):
+        # "wait, is there a discount code?" while asked which product: a question, never a product name
+        leaning, likelihood = message.likeliest(QUESTIONS | CHITCHAT)
+        if leaning and likelihood >= SEEN_IN_MESSAGE:
+            return Move(INTERRUPT, (leaning,))
+        if intent in REQUESTS and not same_goal and message.confidence >= SOME_REQUEST:
+            return Move(LEAVE, (intent,))
     if intent in answers or intent == FALLBACK:
         return Move(ANSWER)
     if carries_answer and not (clear and intent in REQUESTS and intent not in PRODUCT_QUESTIONS):
@@ -385,6 +395,10 @@ def _outside_form(message: Message, context: Context) -> Move:
             return Move(REDO, ("give_feedback",))
     if (intent in CLOSING or intent == FALLBACK) and cues.says_goodbye(message.text):
         return Move(START, ("goodbye",))
+    if (intent in CLOSING or vague) and not products and not orders and not clear_other_request \
+            and cues.wants_to_stop(message.text) and not cues.sounds_like_question(message.text):
+        # "nah too expensive, thx anyway", «باشه بعدا، مرسی به هر حال»: the customer is done
+        return Move(START, ("thank_you",) if "thank_you" in message.requests or intent == "thank_you" else ("stop",))
     if intent == "give_feedback" and cues.acknowledges(message.text):
         return Move(START, ("affirm",))   # "great" after an answer is a nod, not a rating of the shop
     options = cues.vague_request(message.text)
