@@ -464,8 +464,11 @@ def test_customer_360_earlier_conversations_on_every_channel_and_tickets(server,
     assert [(g["goal"], g["status"], g["channel"]) for g in panel["goals"]] == [
         ("track_order", "started", "sms"), ("know_price", "completed", "telegram")]  # newest first, C100's only
     conversations = {c["conversation_id"]: (c["channel"], c["turns"], c["current"]) for c in panel["conversations"]}
+    from bot.touchpoints.privacy import conversation_ref
+
     assert conversations == {"tg:4242": ("telegram", 3, False), "sms:+989121234567": ("sms", 3, False),
-                             "web:sess_eeeeeeeeeeeeeeee": ("web", 1, True)}  # not another customer's
+                             conversation_ref("web:sess_eeeeeeeeeeeeeeee"): ("web", 1, True)}  # not another customer's;
+    # the console shows a web conversation only by its reference
     assert [h["id"] for h in panel["handoffs"]] == [earlier.handoff_id]
     assert panel["tickets"][0]["reference"] == environment.tickets[-1].reference
 

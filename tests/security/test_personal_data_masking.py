@@ -273,7 +273,7 @@ def test_sms_conversations_get_a_stable_keyed_reference(monkeypatch: pytest.Monk
     assert ref == f"sms:ref-{expected}"
     assert expected != hashlib.sha256(b"phone:+989121234567").hexdigest()[:32]  # keyed: no dictionary of phones
     assert privacy.conversation_ref("journey:phone:+989121234567").startswith("journey:phone:ref-")
-    for other in ("tg:4242", "web:sess_abc", "rest:u1", "journey:C100"):
+    for other in ("tg:4242", "rest:u1", "journey:C100"):  # web: has its own reference (tests/security/test_web_sessions.py)
         assert privacy.conversation_ref(other) == other
     assert privacy.stored_conversation_ids(["sms:+989121234567", "tg:1"]) == {"sms:+989121234567", ref, "tg:1"}
     monkeypatch.setenv("HAMSAFAR_PSEUDONYM_KEY", "another-key-entirely")
