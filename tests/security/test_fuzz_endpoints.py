@@ -37,6 +37,7 @@ from bot.channels.sms_gateways.twilio import TwilioGateway, twilio_signature
 from bot.orchestration.webhooks import (WebhookRejected, handle_rest_event, handle_woocommerce, rest_signature,
                                         woocommerce_signature)
 from tests.fakes.channel_server import EchoAgent, ServerThread
+from tests.fakes.telegram_api import FakeBale, FakeTelegram
 
 FUZZ = settings(max_examples=250, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
@@ -152,20 +153,25 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dict[str, Any]]:
     service.create_agent("bob", AGENT_PASSWORD, "agent", "Bob")
     append_message(SESSION, "bot", "Which one?", buttons=[{"title": "Yes", "payload": "/affirm"},
                                                           {"title": "Order", "payload": '/inform{"order_id":"1"}'}])
+    telegram, bale = FakeTelegram("123:TEST").start(), FakeBale("456:TEST").start()
     dead = "http://127.0.0.1:9"  # nothing listens: outbound calls fail at once, on this machine
     gateways = {"kavenegar": KavenegarGateway("api-key", inbound_secret=KAV_SECRET, base_url=dead),
                 "twilio": TwilioGateway("AC0123", TWILIO_TOKEN, base_url=dead, webhook_url=TWILIO_URL)}
     channels = [
         ValidatedRestInput(token=REST_TOKEN),
         WebInput(rate_burst=10 ** 9, sse_lifetime=0.05, poll_interval=0.01),
-        HamsafarTelegramInput("123:TEST", TG_SECRET, base_url=dead),
-        HamsafarBaleInput("456:TEST", BALE_SECRET, base_url=dead),
+        # replies reach fake Bot API servers: a reply that cannot be sent is refused for redelivery
+        # (tests/security/test_messages_never_lost.py), and here only the parsers are fuzzed
+        HamsafarTelegramInput("123:TEST", TG_SECRET, base_url=telegram.base_url),
+        HamsafarBaleInput("456:TEST", BALE_SECRET, base_url=bale.base_url),
         SmsInput(gateways, outbound=None),
         AgentConsoleInput(watch_interval=3600),
     ]
     agent = EchoAgent()
     with ServerThread(channels, agent) as server, httpx.Client(base_url=server.url, timeout=30) as client:
         yield {"client": client, "agent": agent, "server": server, "url": url}
+    telegram.stop()
+    bale.stop()
     service._ready.clear()
     for key, value in saved.items():
         if value is None:

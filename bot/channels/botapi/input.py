@@ -170,7 +170,13 @@ class BotApiInput(InputChannel):
         assert self.output is not None
         title, label = self.platform.title, self.platform.name
         bot = await self.output.bot()
-        update = Update.de_json(_complete(data), bot)
+        try:
+            update = Update.de_json(_complete(data), bot)
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            # not an update the platform could ever send right: a redelivery would fail the same way
+            logger.warning("%s: update %s is malformed (%s); dropped", title, data.get("update_id"),
+                           type(error).__name__)
+            return
         output = self.output.for_reply()
 
         if update.callback_query is not None:
