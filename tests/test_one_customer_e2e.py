@@ -67,17 +67,22 @@ def wait_for(what: Any, timeout_s: float = 60) -> Any:
         time.sleep(0.3)
 
 
+TOKENS: Dict[str, str] = {}  # a web session's current token: it is rotated when the identity is verified
+
+
 def web_say(bot: BotServer, session: str, text: str) -> str:
     """A message in the widget with the shop's signed identity of C002; the bot's answer."""
-    before = httpx.get(f"{bot.base_url}/webhooks/web/history", params={"session_id": session}, timeout=10).json()
+    token = TOKENS.get(session, session)
+    before = httpx.get(f"{bot.base_url}/webhooks/web/history", params={"session_id": token}, timeout=10).json()
     identity = web_identity_for("C002", secret=WEB_SECRET)
-    posted = httpx.post(f"{bot.base_url}/webhooks/web/messages", timeout=10,
-                        json={"session_id": session, "text": text, "identity": identity})
+    posted = httpx.post(f"{bot.base_url}/webhooks/web/messages", timeout=60,
+                        json={"session_id": token, "text": text, "identity": identity})
     assert posted.status_code == 200, posted.text
+    token = TOKENS[session] = posted.json().get("session_id", token)
 
     def answer() -> List[Dict[str, Any]]:
         messages = httpx.get(f"{bot.base_url}/webhooks/web/history", timeout=10,
-                             params={"session_id": session, "after": before["last_seq"]}).json()["messages"]
+                             params={"session_id": token, "after": before["last_seq"]}).json()["messages"]
         return [m for m in messages if m["sender"] == "bot"]
     replies = wait_for(answer)
     assert replies, f"no answer to {text!r}\n{bot.log_tail()}"
@@ -123,7 +128,7 @@ def test_language_and_stage_follow_the_customer_across_channels(bot: BotServer, 
     # 1. On the website, signed in, Sara asks about shipping in Persian: consideration
     answer = web_say(bot, web_session, "هزینه ارسال به شیراز چقدره؟")
     assert has_persian_letters(answer), answer
-    turn = customer_turn(bot, f"web:{web_session}", "شیراز")
+    turn = customer_turn(bot, conversation_ref(f"web:{web_session}"), "شیراز")  # touchpoints store the reference
     assert (turn["customer_id"], turn["channel"], turn["language"], turn["journey_stage"]) == \
         ("C002", "web", "fa", "consideration")
 
@@ -144,5 +149,5 @@ def test_language_and_stage_follow_the_customer_across_channels(bot: BotServer, 
     answer = web_say(bot, f"one_customer_e2e_web2_{RUN}", "سلام")
     assert not has_persian_letters(answer), answer
     assert "Sara" in answer, answer
-    turn = customer_turn(bot, f"web:one_customer_e2e_web2_{RUN}", "سلام")
+    turn = customer_turn(bot, conversation_ref(f"web:one_customer_e2e_web2_{RUN}"), "سلام")
     assert (turn["customer_id"], turn["language"]) == ("C002", "en")
