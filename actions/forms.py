@@ -299,6 +299,9 @@ class HamsafarFormValidation(FormValidationAction, abc.ABC):
                     skus.append(found[0].sku)
         except CRMUnavailable:
             return {"products": None, **self._abort(dispatcher, language)}
+        corrected = self._corrected_comparison(skus, tracker)
+        if corrected:
+            return {"products": corrected}
         if len(skus) == 1:
             # "the xiaomi robot vacuum or the bosch one?": the other named by brand or words, of the same kind
             first = find_products(skus[0], limit=1)
@@ -309,6 +312,19 @@ class HamsafarFormValidation(FormValidationAction, abc.ABC):
         if len(skus) >= 2:
             return {"products": skus[:3]}
         return {"products": None, "product": skus[0] if skus else earlier}
+
+    @staticmethod
+    def _corrected_comparison(skus: List[str], tracker: Tracker) -> Optional[List[str]]:
+        """"sorry, I meant the Poco X6, not the Redmi" right after a comparison: the products just
+        compared with the one it names replaced (the one it says "not", else the last one)."""
+        shown = [str(sku) for sku in tracker.get_slot("shown_products") or []]
+        if len(shown) < 2 or not cues.is_correction(latest_text(tracker)):
+            return None
+        new = [sku for sku in skus if sku not in shown]
+        if len(new) != 1:
+            return None
+        replaced = next((sku for sku in skus if sku in shown), shown[-1])
+        return [new[0] if sku == replaced else sku for sku in shown][:3]
 
     # ---------------------------------------------------------------- other slots
     @given

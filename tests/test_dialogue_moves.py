@@ -524,3 +524,12 @@ def test_a_question_where_a_product_name_was_asked_is_never_the_product() -> Non
     assert decide(track, context).encode() == "leave track_order"
     named = message("ask_price", "is the galaxy a55 any good?", 0.7, product="MOB-SAM-A55")
     assert decide(named, context).encode() == "answer"
+
+
+@pytest.mark.parametrize("msg, expected", [
+    (message("nlu_fallback", "خب ارزون‌تره رو سفارش بده", 0.4), "redo place_order"),
+    (message("inform", "I'll take the second one", 0.5), "redo place_order"),
+    (message("nlu_fallback", "دومی رو بیشتر توضیح بده", 0.4), "redo ask_product_details"),
+])
+def test_after_a_comparison_a_choice_is_bought_or_shown(msg: Message, expected: str) -> None:
+    assert decide(msg, outside("compare_products", has_choices=True)).encode() == expected

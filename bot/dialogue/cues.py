@@ -435,6 +435,17 @@ def wants_it(text: str) -> bool:
     return bool(_TAKE_IT.search(canonical(text)))
 
 
+_BUY = re.compile(r"\b(?:order|buy|purchase|take|get me|i'?ll get|i want|sefaresh|mikharam|bekharam|mikham)\b|"
+                  + _fa(r"سفارش بده|سفارش میدم|سفارش می دم|سفارشش|ثبت کن|میخرم|می خرم|بخرم|میخوام|می خوام|میگیرم|"
+                        r"می گیرم|بگیرم|برام بفرست|برداشتم|برمیدارم"))
+
+
+def buys_choice(text: str) -> bool:
+    """"order the cheaper one", «دومی رو میخرم»: one of the products just shown, to buy."""
+    clean = canonical(text)
+    return choice_among(text) is not None and bool(_BUY.search(clean))
+
+
 # "didn't get the code", «کد نیومد» — a one-time code that did not arrive.
 _NO_CODE = re.compile(
     r"\b(?:didn'?t|did not|haven'?t|have not|never|no)\b.{0,20}\b(?:get|got|receive|received|come|arrive|arrived|code|sms)\b|"

@@ -368,6 +368,8 @@ def _outside_form(message: Message, context: Context) -> Move:
     if elliptic and last in PRODUCT_FOLLOW_UPS and not products and context.points_at_products \
             and not clear_other_request:
         return Move(REDO, (last,))   # "hmm, and the jbl?" after a price: the price of a JBL (which one?)
+    if vague and context.has_choices and cues.buys_choice(message.text) and not clear_other_request:
+        return Move(REDO, ("place_order",))   # «ارزون‌تره رو سفارش بده» after a comparison: that one, to order
     if last == "compare_products" and vague and context.has_choices and cues.choice_among(message.text) \
             and not clear_other_request:
         return Move(REDO, ("ask_product_details",))   # «دومی رو بیشتر توضیح بده» after a comparison
