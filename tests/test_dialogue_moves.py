@@ -533,3 +533,10 @@ def test_a_question_where_a_product_name_was_asked_is_never_the_product() -> Non
 ])
 def test_after_a_comparison_a_choice_is_bought_or_shown(msg: Message, expected: str) -> None:
     assert decide(msg, outside("compare_products", has_choices=True)).encode() == expected
+
+
+def test_ill_think_about_it_after_a_price_is_no_order() -> None:
+    """ "ok i'll think about it" half-read as an order after a price: the customer is done for now."""
+    assert decide(message("place_order", "ok i'll think about it", 0.6), outside("ask_product_details")).encode() \
+        == "start stop"
+    assert decide(message("place_order", "ok I'll order it", 0.9), outside("ask_price")).encode() == "start place_order"

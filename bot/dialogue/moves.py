@@ -397,7 +397,8 @@ def _outside_form(message: Message, context: Context) -> Move:
             return Move(REDO, ("give_feedback",))
     if (intent in CLOSING or intent == FALLBACK) and cues.says_goodbye(message.text):
         return Move(START, ("goodbye",))
-    if (intent in CLOSING or vague) and not products and not orders and not clear_other_request \
+    if (intent in CLOSING or vague or message.confidence < CLEAR_REQUEST_IN_FREE_TEXT) and not products \
+            and not orders and not clear_other_request \
             and cues.wants_to_stop(message.text) and not cues.sounds_like_question(message.text):
         # "nah too expensive, thx anyway", «باشه بعدا، مرسی به هر حال»: the customer is done
         return Move(START, ("thank_you",) if "thank_you" in message.requests or intent == "thank_you" else ("stop",))
