@@ -78,12 +78,15 @@ def erase_customer_data(conn: Connection, customer_id: str, conversation_ids: Li
     phones = phones_of(conn, customer_id, conversation_ids)
     addresses["sms"] |= phones
     sms, web, consent = SmsMessage.__table__, WebMessage.__table__, ChannelConsent.__table__
-    deleted = {"sms_messages": 0, "web_messages": 0, "channel_consent": 0, "telegram_callbacks": 0}
+    deleted = {"sms_messages": 0, "web_messages": 0, "web_sessions": 0, "channel_consent": 0, "telegram_callbacks": 0}
     if phones:
         deleted["sms_messages"] = conn.execute(sms.delete().where(sms.c.phone.in_(sorted(phones)))).rowcount or 0
     if addresses["web"]:
         deleted["web_messages"] = conn.execute(
             web.delete().where(web.c.session_id.in_(sorted(addresses["web"])))).rowcount or 0
+    from bot.channels.web import erase_web_sessions
+
+    deleted["web_sessions"] = erase_web_sessions(conn, conversation_ids)
     for channel, values in addresses.items():
         if values:
             deleted["channel_consent"] += conn.execute(consent.delete().where(

@@ -223,6 +223,7 @@ def fill(url: str, state_dir: Path, person: Dict[str, Any], start: float) -> Non
     spooler._quarantine([f'{{"sender_id": "{tg_conv}", "text": "{person["text"]}" (torn'])
 
     # channels: web widget history, SMS log (a one-time code and a message), consent, callbacks
+    web.start_session(conversation=session_id, verified=True)   # the widget's session row names the conversation
     web.append_message(session_id, "customer", f"{person['text']} — {person['phone_forms'][2]}")
     web.append_message(session_id, "bot", f"Thanks {person['name']}", [{"title": "OK", "payload": "/affirm"}])
     output = SmsOutput(RecordingGateway())  # type: ignore[arg-type]
