@@ -469,3 +469,27 @@ def test_the_last_sms_conversation_is_texted_at_its_phone_never_at_its_reference
         assert customer_targets(conn, "C-REF", None, ["last", "sms"], now, 30) == []
         assert customer_targets(conn, "C-REF", "+989351112233", ["last", "sms"], now, 30) == \
             [Target("sms", "sms:+989351112233")]
+
+
+def test_the_last_web_conversation_is_messaged_in_the_widget_never_at_its_reference(sqlite_url: str) -> None:
+    """Touchpoints name a widget conversation `web:ref-…`: `last` finds the customer's online widget."""
+    from bot.channels.models import WebMessage
+    from bot.db import init_db
+    from bot.identity.models import VerifiedIdentity
+    from bot.orchestration.delivery import Target, customer_targets
+    from bot.touchpoints.store import insert_rows
+
+    now = dt.datetime(2025, 6, 1, 12, tzinfo=dt.timezone.utc)
+    engine = init_db(sqlite_url)
+    with engine.begin() as conn:
+        conn.execute(VerifiedIdentity.__table__.insert(), [
+            {"channel": "conversation", "external_id": "web:w.key-of-ana", "customer_id": "C-WEB",
+             "method": "web_signature", "verified_at": now - dt.timedelta(minutes=20)}])
+        conn.execute(WebMessage.__table__.insert(), [
+            {"session_id": "w.key-of-ana", "seq": 1, "sender": "customer", "text": "hi",
+             "created_at": (now - dt.timedelta(minutes=5)).replace(tzinfo=None)}])
+    insert_rows(engine, [{"event_id": "ref-w1", "occurred_at": dt.datetime(2025, 6, 1, 11, 55), "customer_id": "C-WEB",
+                          "conversation_id": conversation_ref("web:w.key-of-ana"), "channel": "web", "actor": "customer"}])
+    with engine.connect() as conn:
+        assert customer_targets(conn, "C-WEB", None, ["last"], now, 30) == [Target("web", "web:w.key-of-ana")]
+        assert customer_targets(conn, "C-WEB", None, ["last"], now + dt.timedelta(hours=2), 30) == []  # gone offline

@@ -83,6 +83,10 @@ def customer_targets(conn: Connection, customer_id: Optional[str], phone: Option
             return Target("telegram", conversation)
         if prefix == "web" and conversation in online:
             return Target("web", conversation)
+        if prefix == "web" and is_conversation_ref(conversation):
+            # the widget's conversation is named by its reference too (web:ref-…): the verified
+            # web conversation of the customer it stands for, when the customer is online there
+            return next((Target("web", known) for known in online if conversation_ref(known) == conversation), None)
         if prefix == "sms" and not is_conversation_ref(conversation):
             return Target("sms", conversation)
         if prefix == "sms":
