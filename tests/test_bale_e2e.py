@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from bot.identity.verification import web_identity_for
 from bot.text.persian import has_persian_letters
+from bot.touchpoints.privacy import conversation_ref
 from tests.conftest import PROJECT_ROOT, free_port
 from tests.fakes.telegram_api import FakeBale, callback_update, contact_update, text_update
 from tests.support.bot_server import BotServer
@@ -149,6 +150,6 @@ def test_a_persian_conversation_on_bale_with_buttons_contact_and_the_website(bot
     bale_turns = wait_for(lambda: [t for t in customer_turns(bot, f"bale:{CHAT}") if "۱۰۰۰۰۴" in (t["text"] or "")], 30)
     assert bale_turns and bale_turns[-1]["customer_id"] == "C001" and bale_turns[-1]["channel"] == "bale", bale_turns
     assert {t["channel"] for t in customer_turns(bot, f"bale:{CHAT}")} == {"bale"}
-    web_turns = wait_for(lambda: customer_turns(bot, f"web:{session}"), 30)
+    web_turns = wait_for(lambda: customer_turns(bot, conversation_ref(f"web:{session}")), 30)   # stored as its reference
     assert web_turns and (web_turns[-1]["customer_id"], web_turns[-1]["channel"]) == ("C001", "web"), web_turns
     assert TOKEN not in (bot.log_path.read_text(errors="replace"))

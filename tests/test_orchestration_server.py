@@ -28,6 +28,7 @@ import pytest
 import sqlalchemy as sa
 
 from bot.identity.verification import web_identity_for
+from bot.touchpoints.privacy import conversation_ref
 from tests.conftest import PROJECT_ROOT, free_port
 from tests.fakes.sms_gateways import API_KEY, FakeSmsGateways
 from tests.support.bot_server import BotServer
@@ -123,7 +124,8 @@ def test_rest_event_reaches_the_customer_in_the_open_web_widget(bot: BotServer) 
     sent = httpx.post(f"{bot.base_url}/webhooks/web/messages", timeout=30,
                       json={"session_id": session, "text": "hello", "identity": identity})
     assert sent.status_code == 200, sent.text
-    wait_for(lambda: [m for m in httpx.get(f"{bot.base_url}/webhooks/web/history", params={"session_id": session},
+    token = sent.json().get("session_id", session)   # the token is rotated when the signed identity verifies
+    wait_for(lambda: [m for m in httpx.get(f"{bot.base_url}/webhooks/web/history", params={"session_id": token},
                                            timeout=10).json()["messages"] if m["sender"] == "bot"], 60)
     order = {"order_id": "910001", "customer_id": "C002", "status": "shipped", "total": 7350000,
              "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 86400)),
@@ -138,7 +140,7 @@ def test_rest_event_reaches_the_customer_in_the_open_web_widget(bot: BotServer) 
     assert answer.status_code == 200 and answer.json()["entered"] == 1, answer.text
 
     def update():  # type: ignore[no-untyped-def]
-        messages = httpx.get(f"{bot.base_url}/webhooks/web/history", params={"session_id": session}, timeout=10).json()
+        messages = httpx.get(f"{bot.base_url}/webhooks/web/history", params={"session_id": token}, timeout=10).json()
         return [m for m in messages["messages"] if "HMS-424242" in m["text"]]
 
     [message] = wait_for(update, 30)
@@ -149,7 +151,7 @@ def test_rest_event_reaches_the_customer_in_the_open_web_widget(bot: BotServer) 
                             {"s": f"web:{session}"}).scalars().all()
         touchpoint = conn.execute(sa.text(
             "SELECT actor, channel, journey, journey_step FROM touchpoints WHERE conversation_id = :c AND journey IS NOT NULL"),
-            {"c": f"web:{session}"}).all()
+            {"c": conversation_ref(f"web:{session}")}).all()   # touchpoints store the reference
     engine.dispose()
     metadata = [json.loads(r)["metadata"] for r in rows if "hamsafar_journey" in json.loads(r).get("metadata", {})]
     assert metadata and metadata[-1]["hamsafar_journey"]["order_id"] == "910001"
