@@ -1,6 +1,6 @@
 """Our NLU pipeline (config.yml) against Rasa's default pipeline on public data sets.
 
-Data: /work/shared/benchdata (BANKING77, MASSIVE fa-IR, MASSIVE en-US), converted
+Data: ../shared/benchdata beside the project (or $HAMSAFAR_BENCHDATA) (BANKING77, MASSIVE fa-IR, MASSIVE en-US), converted
 with its to_rasa.py. Both pipelines are trained on each data set's train split and
 scored on its test split in the same run; accuracy and macro-F1 (sklearn) are
 printed next to the published figures from the benchdata README.
@@ -30,7 +30,8 @@ from typing import Dict, List, Optional
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
-BENCHDATA = Path(os.environ.get("HAMSAFAR_BENCHDATA", "/work/shared/benchdata"))
+BENCHDATA = Path(os.environ.get("HAMSAFAR_BENCHDATA",
+                                str(PROJECT_ROOT.parent / "shared" / "benchdata")))
 
 DATASETS = {"banking77": "en", "massive_fa": "fa", "massive_en": "en"}
 PUBLISHED = {  # accuracy on the test split, from benchdata/README.md
