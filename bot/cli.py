@@ -43,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> int:
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+    from bot.runtime.quiet_warnings import quiet_third_party_deprecations
+
+    quiet_third_party_deprecations()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

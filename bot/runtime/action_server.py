@@ -45,6 +45,9 @@ def main(argv: Optional[list] = None) -> None:
     parser.add_argument("--port", type=int, default=int(os.environ.get("HAMSAFAR_ACTIONS_PORT", "5055")))
     parser.add_argument("--actions", default="actions")
     args = parser.parse_args(argv)
+    from bot.runtime.quiet_warnings import quiet_third_party_deprecations
+
+    quiet_third_party_deprecations()
     from bot.identity.verification import missing_pepper_refusal
 
     refusal = missing_pepper_refusal()

@@ -80,6 +80,9 @@ def apply() -> None:
 
 
 def main() -> None:
+    from bot.runtime.quiet_warnings import quiet_third_party_deprecations
+
+    quiet_third_party_deprecations()
     apply()
     from bot.runtime import log_redaction
 
