@@ -23,6 +23,8 @@ def quiet_third_party_deprecations() -> None:
     (`filterwarnings` puts the newest filter in front)."""
     import sanic.app  # noqa: F401 - its import installs the filter ours must cover
 
+    # Rasa 3.6 raises this on every domain load, whatever the domain holds (slot_mappings.py)
+    warnings.filterwarnings("ignore", message="Slot auto-fill has been removed in 3.0", category=UserWarning)
     for category in (DeprecationWarning, PendingDeprecationWarning):
         warnings.filterwarnings("ignore", category=category)
         warnings.filterwarnings("default", category=category, module=OUR_MODULES)
