@@ -77,9 +77,9 @@ def test_one_conversation_is_limited_too() -> None:
 
 
 def test_the_limiter_is_bounded_and_an_active_abuser_stays_limited() -> None:
-    from bot.channels.web import _RateLimiter
+    from bot.channels.web._limits import RateLimiter
 
-    limiter = _RateLimiter(burst=1, per_seconds=3600)
+    limiter = RateLimiter(burst=1, per_seconds=3600)
     assert limiter.allow("abuser") is None and limiter.allow("abuser") is not None
     for i in range(60000):  # far past the old "forget everything at 50,000"
         limiter.allow(f"k{i}")
