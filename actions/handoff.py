@@ -39,10 +39,11 @@ logger = logging.getLogger(__name__)
 
 def conversation_channel(tracker: Tracker) -> Optional[str]:
     """The customer's channel (`telegram`, `bale`, `web`, `sms`, `rest`…): from the conversation
-    id (bot.channels.base owns the prefixes), else from the latest input channel."""
-    from bot.channels.base import channel_label, channel_of_conversation
+    id (bot.channels.addresses owns the prefixes), else from the latest input channel."""
+    from bot.channels.addresses import channel_of
+    from bot.channels.base import channel_label
 
-    return channel_of_conversation(tracker.sender_id) or channel_label(tracker.get_latest_input_channel() or None)
+    return channel_of(tracker.sender_id) or channel_label(tracker.get_latest_input_channel() or None)
 
 
 class HandoffRequest:

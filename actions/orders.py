@@ -15,7 +15,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.crm.base import PAID, PENDING_PAYMENT, ActionNotAllowed, CartItem, Order, Reason, check_change
-from bot.channels.base import channel_of_conversation
+from bot.channels.addresses import channel_of
 from bot.channels.botapi.payments import invoice_json
 from bot.text.formatting import order_status_label
 
@@ -125,7 +125,7 @@ class ActionPlaceOrder(Action):
         say(dispatcher, "order_placed", language, order_id=digits(order.order_id, language),
             product=product_name(product, language), quantity=digits(quantity, language), total=toman(order.total, language),
             link=payment_link(order))
-        if channel_of_conversation(tracker.sender_id) == "bale":   # Bale can also take a wallet invoice
+        if channel_of(tracker.sender_id) == "bale":   # Bale can also take a wallet invoice
             dispatcher.utter_message(json_message=invoice_json(order.order_id, order.total,
                                                                product_name(product, language), language))
         return Outcome.completed(SlotSet("last_order_id", order.order_id))

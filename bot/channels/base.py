@@ -5,12 +5,9 @@ text, buttons=None, proactive=True)` works with no incoming message — for
 reminders, surveys and agent replies — and which checks consent
 (`bot.channels.consent`) before every send, replies included.
 
-Conversation ids carry the channel (the rule is documented in docs/channels.md):
-
-* Telegram: `tg:<chat_id>` in a private chat, `tg:<chat_id>:<user_id>` in a group;
-* Bale: `bale:<chat_id>` in a private chat, `bale:<chat_id>:<user_id>` in a group;
-* website widget: `web:<session_id>`;
-* SMS: `sms:<E.164 phone>`.
+Conversation ids carry the channel (`tg:<chat>`, `bale:<chat>`, `web:<key>`,
+`sms:<E.164 phone>`, `rest:<sender>`); `bot.channels.addresses` reads and writes
+them and docs/channels.md documents the rule.
 
 Input channels register their output when Rasa builds them from
 credentials.yml, so `await send_proactive("tg:123", "...")` (or
@@ -38,14 +35,13 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Optional
 import sqlalchemy as sa
 from rasa.core.channels.channel import OutputChannel
 
-from bot.channels import consent
+from bot.channels import addresses, consent
 from bot.channels.models import InboundSeen, ensure_tables, mark_inbound_seen
 
 logger = logging.getLogger(__name__)
 
 # Rasa input channel name -> the `channel` value analytics (touchpoints) use.
 CHANNEL_LABELS = {"hamsafar_telegram": "telegram", "hamsafar_bale": "bale", "web": "web", "sms": "sms"}
-PREFIXES = {"tg": "telegram", "bale": "bale", "web": "web", "sms": "sms"}
 
 _outputs: Dict[str, "ProactiveOutput"] = {}
 
@@ -55,12 +51,6 @@ def channel_label(input_channel: Optional[str]) -> Optional[str]:
     if input_channel is None:
         return None
     return CHANNEL_LABELS.get(input_channel, input_channel)
-
-
-def channel_of_conversation(conversation_id: str) -> Optional[str]:
-    """`telegram`, `bale`, `web` or `sms` from a conversation id's prefix, else None."""
-    prefix = str(conversation_id).split(":", 1)[0]
-    return PREFIXES.get(prefix)
 
 
 class ProactiveOutput(OutputChannel):
@@ -121,7 +111,7 @@ async def send_proactive(
     conversation_id: str, text: str, buttons: Optional[List[Dict[str, Any]]] = None, *, proactive: bool = True
 ) -> bool:
     """Send to a conversation on its own channel (from its id prefix); False if not sent."""
-    channel = channel_of_conversation(conversation_id)
+    channel = addresses.channel_of(conversation_id)
     output = get_output(channel) if channel else None
     if output is None:
         logger.warning("no output channel configured for conversation %s", conversation_id)
