@@ -26,6 +26,7 @@ from bot.db import session_scope
 from bot.text.identifiers import normalise_phone
 from bot.text.persian import normalise
 
+from bot.channels import addresses
 from bot.channels.models import ChannelConsent, ensure_tables, utcnow
 
 logger = logging.getLogger(__name__)
@@ -64,15 +65,11 @@ def normalise_address(channel: str, address: str) -> str:
     Conversation ids carry a channel prefix (`sms:+98...`, `tg:123`, `bale:123`, `web:abc`);
     it is removed here so both forms find the same record.
     """
-    address = str(address)
-    for prefix in ("sms:", "tg:", "bale:", "web:"):
-        if address.startswith(prefix):
-            address = address[len(prefix):]
-            break
+    address = addresses.address_of(address)
     if channel == "sms":
         return normalise_phone(address) or address
-    if channel in ("telegram", "bale"):
-        return address.split(":", 1)[0]  # the chat; in groups `chat:user`
+    if channel in addresses.CHAT_CHANNELS:
+        return addresses.chat_part(address)  # the chat; in groups `chat:user`
     return address
 
 

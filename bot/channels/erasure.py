@@ -18,27 +18,28 @@ from typing import Dict, Iterable, List, Set
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from bot.channels import addresses as conversation_addresses
 from bot.channels.models import ChannelConsent, SmsMessage, TelegramCallback, WebMessage
 from bot.text.identifiers import normalise_phone
 from bot.text.persian import to_ascii_digits
 
-PREFIXES = {"sms": "sms", "tg": "telegram", "bale": "bale", "web": "web"}
+# The channels whose tables key rows by address (REST keeps nothing of its own).
+CHANNELS = ("sms", "telegram", "bale", "web")
 
 
 def _addresses(conversation_ids: Iterable[str]) -> Dict[str, Set[str]]:
     """{channel: addresses} of conversation ids like `sms:+98…`, `tg:123:456`, `web:abc`."""
-    found: Dict[str, Set[str]] = {channel: set() for channel in PREFIXES.values()}
+    found: Dict[str, Set[str]] = {channel: set() for channel in CHANNELS}
     for conversation in conversation_ids:
-        prefix, _, rest = str(conversation).partition(":")
-        channel = PREFIXES.get(prefix)
-        if channel is None or not rest:
+        parsed = conversation_addresses.parse(conversation)
+        if parsed is None or parsed.channel not in found:
             continue
-        if channel == "sms":
-            found["sms"].add(normalise_phone(rest) or rest)
-        elif channel == "web":
-            found["web"].update({rest, conversation})
+        if parsed.channel == "sms":
+            found["sms"].add(normalise_phone(parsed.address) or parsed.address)
+        elif parsed.channel == "web":
+            found["web"].update({parsed.address, conversation})
         else:
-            found[channel].add(rest.split(":", 1)[0])  # the chat (groups: chat:user)
+            found[parsed.channel].add(parsed.chat)  # the chat (groups: chat:user)
     return found
 
 

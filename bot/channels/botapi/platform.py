@@ -2,7 +2,7 @@
 
 Bale (بله) runs a bot platform whose HTTP API follows Telegram's Bot API, so one
 channel (`bot.channels.botapi`) serves both; a `Platform` holds everything that
-is not shared: names, conversation prefix, environment variables, API address,
+is not shared: names, environment variables, API address,
 how the webhook is authenticated, what the API documents. docs/channels.md says
 which of Bale's values come from Bale's documentation and which are assumptions.
 """
@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
+from bot.channels import addresses
+
 
 @dataclass(frozen=True)
 class Platform:
@@ -19,7 +21,6 @@ class Platform:
 
     name: str                      # label for consent, touchpoints, metadata: "telegram" | "bale"
     rasa_name: str                 # Rasa input channel name and route prefix under /webhooks/
-    prefix: str                    # conversation ids: "<prefix>:<chat>[:<user>]"
     title: str                     # for log lines
     env: str                       # environment variable stem: f"{env}_TOKEN", f"{env}_MODE", ...
     base_url: str                  # Bot API base; the token is appended by python-telegram-bot
@@ -29,6 +30,11 @@ class Platform:
     allowed_updates: Optional[Tuple[str, ...]] = None  # None: the parameter is not documented, not sent
     poll_pause: float = 0.0        # pause after an empty getUpdates answer (when long polling is not documented)
     wallet_invoices: bool = False  # sendInvoice paid from the messenger's wallet (Bale)
+
+    @property
+    def prefix(self) -> str:
+        """Of conversation ids `<prefix>:<chat>[:<user>]` (`tg`, `bale`): bot.channels.addresses has the table."""
+        return addresses.PREFIXES[self.name]
 
     @property
     def secret_in_path(self) -> bool:
@@ -41,22 +47,17 @@ class Platform:
 
     def conversation_id(self, chat_id: int, chat_type: str, user_id: Optional[int]) -> str:
         """The rule: `<prefix>:<chat>` in private chats, `<prefix>:<chat>:<user>` in groups."""
-        if chat_type == "private" or user_id is None:
-            return f"{self.prefix}:{chat_id}"
-        return f"{self.prefix}:{chat_id}:{user_id}"
+        user = None if chat_type == "private" else user_id
+        return str(addresses.ConversationAddress.of_chat(self.name, chat_id, user))
 
     def chat_of(self, recipient_id: str) -> int:
-        """The chat id of a conversation id (`tg:123`, `bale:-100123:456` or a bare id)."""
-        value = str(recipient_id)
-        if value.startswith(self.prefix + ":"):
-            value = value[len(self.prefix) + 1:]
-        return int(value.split(":", 1)[0])
+        """The chat id of a conversation id (`tg:123`, `bale:-100123:456`) or of a bare `123[:456]`."""
+        return int(addresses.chat_part(addresses.address_of(recipient_id, self.name)))
 
 
 TELEGRAM = Platform(
     name="telegram",
     rasa_name="hamsafar_telegram",
-    prefix="tg",
     title="telegram",
     env="HAMSAFAR_TELEGRAM",
     base_url="https://api.telegram.org/bot",
@@ -68,7 +69,6 @@ TELEGRAM = Platform(
 BALE = Platform(
     name="bale",
     rasa_name="hamsafar_bale",
-    prefix="bale",
     title="bale",
     env="HAMSAFAR_BALE",
     base_url="https://tapi.bale.ai/bot",
