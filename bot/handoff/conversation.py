@@ -15,6 +15,8 @@ from typing import Any, Dict, List, Optional
 
 from rasa.shared.core.events import ActionExecuted, BotUttered, Event, SessionStarted, SlotSet, UserUttered
 
+from bot.channels.addresses import channel_of
+
 logger = logging.getLogger(__name__)
 
 QUIET_ACTIONS = {"action_listen", "action_session_start"}
@@ -99,17 +101,19 @@ def conversation_state(tracker: Any) -> Dict[str, Any]:
 
 async def deliver(conversation_id: str, text: str, sender: str = "agent") -> bool:
     """Send an agent's (or, sender="system", a handoff notice) into the customer's own channel; False if no push path."""
-    prefix = str(conversation_id).split(":", 1)[0]
+    channel = channel_of(conversation_id)
+    if channel is None or channel == "rest":
+        return False  # rest: the caller's HTTP exchange is over; the message is kept in the tracker
     try:
-        if prefix == "web":
+        if channel == "web":
+            # Not the registered web output: the widget shows who wrote each message, and the
+            # registered output writes as the bot; an agent's or system message needs its `sender`.
             from bot.channels.web import WebOutput
 
             return bool(await WebOutput(proactive=False, sender=sender).send_text(conversation_id, text, proactive=False))
-        if prefix in ("tg", "bale", "sms"):
-            from bot.channels.base import send_proactive
+        from bot.channels.base import send_proactive
 
-            return bool(await send_proactive(conversation_id, text, proactive=False))
+        return bool(await send_proactive(conversation_id, text, proactive=False))
     except Exception:  # noqa: BLE001 - the message is still in the tracker; the agent sees "not delivered"
         logger.exception("could not deliver to %s", conversation_id)
         return False
-    return False  # rest: the caller's HTTP exchange is over; the message is kept in the tracker

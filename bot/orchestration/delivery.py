@@ -32,7 +32,7 @@ from typing import Any, Dict, Iterable, List, Optional, Protocol, Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from bot.channels import consent
+from bot.channels import addresses, consent
 
 logger = logging.getLogger(__name__)
 
@@ -69,31 +69,32 @@ def customer_targets(conn: Connection, customer_id: Optional[str], phone: Option
             sa.select(vi.c.external_id).where(vi.c.customer_id == customer_id, vi.c.channel == "conversation")
             .order_by(vi.c.verified_at.desc())).scalars())
     online_since = (now - dt.timedelta(minutes=web_online_minutes)).replace(tzinfo=None)
-    web_sessions = [c[4:] for c in conversations if c.startswith("web:")]
+    web_sessions = [addresses.address_of(c) for c in conversations if addresses.channel_of(c) == "web"]
     online: set = set()
     if web_sessions:
         wm = WebMessage.__table__
-        online = {f"web:{s}" for s in conn.execute(
+        online = {addresses.conversation_id("web", s) for s in conn.execute(
             sa.select(wm.c.session_id).where(wm.c.session_id.in_(web_sessions), wm.c.sender == "customer",
                                              wm.c.created_at >= online_since).distinct()).scalars()}
 
     def reachable(conversation: str) -> Optional[Target]:
-        prefix = conversation.split(":", 1)[0]
-        if prefix == "tg":
+        channel = addresses.channel_of(conversation)
+        if channel == "telegram":
             return Target("telegram", conversation)
-        if prefix == "web" and conversation in online:
+        if channel == "web" and conversation in online:
             return Target("web", conversation)
-        if prefix == "web" and is_conversation_ref(conversation):
+        if channel == "web" and is_conversation_ref(conversation):
             # the widget's conversation is named by its reference too (web:ref-…): the verified
             # web conversation of the customer it stands for, when the customer is online there
             return next((Target("web", known) for known in online if conversation_ref(known) == conversation), None)
-        if prefix == "sms" and not is_conversation_ref(conversation):
+        if channel == "sms" and not is_conversation_ref(conversation):
             return Target("sms", conversation)
-        if prefix == "sms":
+        if channel == "sms":
             # Touchpoints name an SMS conversation by its pseudonymous reference (sms:ref-…),
             # which is no address: text the number it stands for — the CRM's phone or a
             # verified SMS conversation of the customer — and never the reference itself.
-            for known in ([f"sms:{phone}"] if phone else []) + [c for c in conversations if c.startswith("sms:")]:
+            own = [c for c in conversations if addresses.channel_of(c) == "sms"]
+            for known in ([addresses.conversation_id("sms", phone)] if phone else []) + own:
                 if not is_conversation_ref(known) and conversation_ref(known) == conversation:
                     return Target("sms", known)
             return None
@@ -109,13 +110,14 @@ def customer_targets(conn: Connection, customer_id: Optional[str], phone: Option
             target = reachable(last) if last else None
             targets += [target] if target else []
         elif choice == "telegram":
-            targets += [Target("telegram", c) for c in conversations if c.startswith("tg:")]
+            targets += [Target("telegram", c) for c in conversations if addresses.channel_of(c) == "telegram"]
         elif choice == "web":
             targets += [Target("web", c) for c in conversations if c in online]
         elif choice == "sms":
             if phone:
-                targets.append(Target("sms", f"sms:{phone}"))
-            targets += [Target("sms", c) for c in conversations if c.startswith("sms:") and not is_conversation_ref(c)]
+                targets.append(Target("sms", addresses.conversation_id("sms", phone)))
+            targets += [Target("sms", c) for c in conversations
+                        if addresses.channel_of(c) == "sms" and not is_conversation_ref(c)]
     seen: set = set()
     unique = []
     for target in targets:
@@ -192,7 +194,7 @@ def print_demo_sms(phone: str, text: str) -> None:
 
 
 def _address(target: Target) -> str:
-    return target.conversation_id.split(":", 1)[1]
+    return addresses.address_of(target.conversation_id)
 
 
 def consent_allows(target: Target) -> bool:
