@@ -43,6 +43,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot import settings
+from bot.channels.addresses import conversation_id
 from bot.channels.base import guard_customer_text, offered_payload, refuse_store_failures, retryable
 
 logger = logging.getLogger(__name__)
@@ -50,7 +51,6 @@ logger = logging.getLogger(__name__)
 MAX_MESSAGE_CHARS = 4000
 MAX_BODY_BYTES = 64 * 1024
 SENDER_PATTERN = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
-CONVERSATION_PREFIX = "rest:"
 
 
 class InvalidRequest(Exception):
@@ -130,9 +130,9 @@ class ValidatedRestInput(RestInput):
                 return error_response(error.status, error.code, error.message)
             collector = CollectingOutputChannel()
             refuse_store_failures(request.app)
-            if not await offered_payload(request, CONVERSATION_PREFIX + sender, text):
+            if not await offered_payload(request, conversation_id("rest", sender), text):
                 text = guard_customer_text(text)
-            message = UserMessage(text, collector, CONVERSATION_PREFIX + sender, input_channel=self.name())
+            message = UserMessage(text, collector, conversation_id("rest", sender), input_channel=self.name())
             try:
                 await on_new_message(message)
             except asyncio.CancelledError:

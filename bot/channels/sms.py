@@ -47,7 +47,7 @@ from sanic.response import HTTPResponse
 from rasa.core.channels.channel import InputChannel, UserMessage
 
 from bot import settings
-from bot.channels import consent
+from bot.channels import addresses, consent
 from bot.channels.base import (ArrivalOrder, ProactiveOutput, forward_then_reply, guard_customer_text,
                                inbound_metadata, process_once, refusal_status, refuse_store_failures,
                                register_output, retryable, run_identity_check)
@@ -173,7 +173,7 @@ class SmsOutput(ProactiveOutput):
     ) -> SmsResult:
         """Send one SMS at most once per `idempotency_key` (give one for anything you may retry)."""
         ensure_tables()
-        raw = str(phone)[4:] if str(phone).startswith("sms:") else str(phone)
+        raw = addresses.address_of(phone, "sms")
         number = normalise_phone(raw) or raw
         key = idempotency_key or f"auto:{uuid.uuid4().hex}"
         info = segment_info(text)
@@ -444,7 +444,7 @@ class SmsInput(InputChannel):
         delivery = f"{gateway}:{external_id}" if external_id else None
         output = self.output.for_reply(delivery or f"{gateway}:{uuid.uuid4().hex}")
         message = UserMessage(
-            guard_customer_text(text), output, f"sms:{phone}", input_channel=self.name(),
+            guard_customer_text(text), output, addresses.conversation_id("sms", phone), input_channel=self.name(),
             metadata={"channel": "sms", "sms": {"gateway": gateway, "message_id": external_id, "to": to},
                       **inbound_metadata("sms", delivery)},
         )

@@ -9,6 +9,7 @@ from typing import Dict, List
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from bot.channels import addresses
 from bot.identity.models import CustomerPreference, OneTimeCode, VerifiedIdentity
 
 
@@ -16,7 +17,7 @@ def _codes_of(customer_id: str, conversation_ids: List[str]) -> "sa.sql.ColumnEl
     """Codes sent to the customer, and codes asked for in their conversations (a number
     the CRM did not know has no customer id, but the code row still holds it)."""
     codes = OneTimeCode.__table__
-    phones = [c[4:] for c in conversation_ids if c.startswith("sms:")]
+    phones = [addresses.address_of(c) for c in conversation_ids if addresses.channel_of(c) == "sms"]
     return sa.or_(codes.c.customer_id == customer_id, codes.c.conversation_id.in_(conversation_ids),
                   codes.c.phone.in_(phones))
 

@@ -8,6 +8,7 @@ from typing import Dict, List
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from bot.channels import addresses
 from bot.orchestration.models import JourneyEntry, JourneyEvent, JourneyMessage, StockInterest
 
 
@@ -17,7 +18,8 @@ def erase_customer_data(conn: Connection, customer_id: str, conversation_ids: Li
     Entries of someone the CRM did not know are keyed `phone:+98…`; the customer's
     numbers come in as their `sms:` conversation ids (bot.touchpoints.erasure adds one per number).
     """
-    keys = {customer_id} | {"phone:" + c[4:] for c in conversation_ids if c.startswith("sms:")}
+    keys = {customer_id} | {"phone:" + addresses.address_of(c) for c in conversation_ids
+                            if addresses.channel_of(c) == "sms"}
     entries, messages = JourneyEntry.__table__, JourneyMessage.__table__
     theirs = sa.or_(entries.c.customer_id == customer_id, entries.c.customer_key.in_(sorted(keys)))
     their_messages = sa.or_(messages.c.entry_id.in_(sa.select(entries.c.id).where(theirs)),

@@ -13,6 +13,7 @@ from typing import Any, Dict, List, Optional
 
 import httpx
 
+from bot.channels.addresses import conversation_id
 from bot.text.persian import has_persian_letters
 
 RLI, PDI = "\u2067", "\u2069"
@@ -40,7 +41,7 @@ def chat(url: str, sender: Optional[str] = None, token: Optional[str] = None) ->
     sender = sender or f"terminal-{uuid.uuid4().hex[:8]}"
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     endpoint = url.rstrip("/") + "/webhooks/rest/webhook"
-    print(f"Hamsafar — همسفر · {endpoint} · conversation rest:{sender} · Ctrl-D to quit")
+    print(f"Hamsafar — همسفر · {endpoint} · conversation {conversation_id('rest', sender)} · Ctrl-D to quit")
     buttons: List[Dict[str, str]] = []
     with httpx.Client(timeout=60, headers=headers) as client:
         while True:

@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from bot import settings
+from bot.channels.addresses import conversation_id, id_prefix
 from bot.db import init_db
 from bot.touchpoints.models import Touchpoint
 from bot.touchpoints.privacy import conversation_ref, is_conversation_ref, stored_conversation_ids
@@ -98,10 +99,10 @@ def resolve_references(conn: Connection, conversations: Set[str]) -> Set[str]:
     inspector = sa.inspect(conn)
     candidates: Set[str] = set()
     if inspector.has_table("events"):
-        candidates |= set(conn.execute(sa.text(
-            "SELECT DISTINCT sender_id FROM events WHERE sender_id LIKE 'sms:%'")).scalars())
+        candidates |= set(conn.execute(sa.text("SELECT DISTINCT sender_id FROM events WHERE sender_id LIKE :sms"),
+                                       {"sms": id_prefix("sms") + "%"}).scalars())
     if inspector.has_table("sms_messages"):
-        candidates |= {f"sms:{phone}" for phone in conn.execute(sa.text(
+        candidates |= {conversation_id("sms", phone) for phone in conn.execute(sa.text(
             "SELECT DISTINCT phone FROM sms_messages")).scalars() if phone}
     return {c for c in candidates if c and not is_conversation_ref(c) and conversation_ref(c) in references}
 
@@ -168,7 +169,7 @@ def erase_customer(customer_id: str, database_url: Optional[str] = None) -> Dict
         found = conversations_of(conn, customer_id) | spooled_conversations(spool_dir, customer_id)
         found |= resolve_references(conn, found)  # touchpoints name SMS conversations by reference only
         phones = phones_of(conn, customer_id, sorted(c for c in found if not is_conversation_ref(c)))
-        found |= {f"sms:{phone}" for phone in phones} | {f"journey:{customer_id}"}
+        found |= {conversation_id("sms", phone) for phone in phones} | {f"journey:{customer_id}"}
         found |= {f"journey:phone:{phone}" for phone in phones}
         # Both forms of every id: touchpoints (and their spool rows) store `sms:ref-…`, Rasa's
         # `events` and the other modules' tables the raw `sms:<phone>`; a reference matches nothing there.

@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 
 from bot import settings
+from bot.channels.addresses import conversation_id as channel_conversation_id, id_prefix
 from bot.text.identifiers import normalise_phone
 from bot.text.persian import to_ascii_digits
 
@@ -298,10 +299,11 @@ PSEUDONYM_KEY_ENV = "HAMSAFAR_PSEUDONYM_KEY"
 PSEUDONYM_KEY_FILE = "pseudonym.key"
 REF_MARK = "ref-"
 # Conversation ids that are `<prefix><phone number>`.
-PHONE_CONVERSATION_PREFIXES = ("sms:", "journey:phone:")
+# (`sms:` from bot.channels.addresses, the owner of channel prefixes; `journey:phone:` is bot.orchestration's.)
+PHONE_CONVERSATION_PREFIXES = (id_prefix("sms"), "journey:phone:")
 # The website widget's conversations: `web:<conversation key>` (bot.channels.web); the key
 # opened the chat history on its own before web sessions had separate tokens.
-WEB_CONVERSATION_PREFIX = "web:"
+WEB_CONVERSATION_PREFIX = id_prefix("web")
 REFERENCE_PREFIXES = PHONE_CONVERSATION_PREFIXES + (WEB_CONVERSATION_PREFIX,)
 
 _key_lock = threading.Lock()
@@ -367,7 +369,8 @@ def conversation_ref(conversation_id: Optional[str]) -> Optional[str]:
         key = text[len(WEB_CONVERSATION_PREFIX):]
         if not key or key.startswith(REF_MARK):
             return text
-        digest = hmac.new(pseudonym_key(), f"web:{key}".encode("utf-8"), hashlib.sha256).hexdigest()
+        message = channel_conversation_id("web", key).encode("utf-8")
+        digest = hmac.new(pseudonym_key(), message, hashlib.sha256).hexdigest()
         return f"{WEB_CONVERSATION_PREFIX}{REF_MARK}{digest[:32]}"
     for prefix in PHONE_CONVERSATION_PREFIXES:
         if text.startswith(prefix):
