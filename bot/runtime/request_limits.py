@@ -26,7 +26,7 @@ MB = 1024 * KB
 # (path prefix, largest body in bytes), longest prefix wins. Each limit is a few times the
 # largest body a legitimate sender produces, and at least the check the handler makes afterwards.
 LIMITS: Sequence[Tuple[str, int]] = (
-    # The widget posts {"session_id", "text" <= 2,000 chars, "payload"}: bot/channels/web.py checks 16 KB.
+    # The widget posts {"session_id", "text" <= 2,000 chars, "payload"}: bot/channels/web/_requests.py checks 16 KB.
     ("/webhooks/web/", 16 * KB),
     # {"sender", "message" <= 4,000 chars}: bot/channels/rest.py checks 64 KB (4,000 Persian characters
     # escaped as \uXXXX are 24 KB).
