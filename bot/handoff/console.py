@@ -49,6 +49,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.channels.addresses import channel_of
 from bot.handoff import config, conversation, service, texts
 
 logger = logging.getLogger(__name__)
@@ -82,7 +83,7 @@ def _opaque(data: Any) -> Any:
     from bot.touchpoints.privacy import conversation_ref
 
     if isinstance(data, dict):
-        return {k: (conversation_ref(v) if k == "conversation_id" and isinstance(v, str) and v.startswith("web:")
+        return {k: (conversation_ref(v) if k == "conversation_id" and channel_of(v) == "web"
                     else _opaque(v)) for k, v in data.items()}
     if isinstance(data, list):
         return [_opaque(item) for item in data]

@@ -15,6 +15,7 @@ from sanic.response import HTTPResponse
 
 from rasa.core.channels.channel import InputChannel, UserMessage
 
+from bot.channels.addresses import conversation_id
 from bot import settings
 from bot.channels.base import register_output
 
@@ -134,7 +135,7 @@ class WebInput(InputChannel):
         try:
             from bot.identity.verification import verify_web_identity
 
-            outcome = verify_web_identity(f"web:{target}", customer_id, str(identity.get("expires", "")),
+            outcome = verify_web_identity(conversation_id("web", target), customer_id, str(identity.get("expires", "")),
                                           str(identity.get("signature", "")))
             result["verified"] = bool(getattr(outcome, "ok", False))
             result["status"] = getattr(outcome, "status", None)

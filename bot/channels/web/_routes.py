@@ -15,6 +15,7 @@ from sanic.response import HTTPResponse
 
 from rasa.core.channels.channel import UserMessage
 
+from bot.channels.addresses import conversation_id
 from bot.channels.base import guard_customer_text
 
 from ._errors import RateLimited, SessionEnded, WebInputError
@@ -168,7 +169,7 @@ async def post_message(request: Request, channel: "WebInput", on_new_message: On
     metadata: Dict[str, Any] = {"channel": "web", "web": {"session_id": conversation, "seq": stored["seq"]}}
     if identity is not None:
         metadata["web_identity"] = identity
-    message = UserMessage(text, WebOutput(proactive=False), f"web:{conversation}",
+    message = UserMessage(text, WebOutput(proactive=False), conversation_id("web", conversation),
                           input_channel=channel.name(), metadata=metadata)
     task = asyncio.ensure_future(channel._process(on_new_message, message, conversation))
     channel._tasks.add(task)

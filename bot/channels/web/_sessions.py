@@ -18,6 +18,7 @@ from typing import Any, List, Optional, Set
 
 import sqlalchemy as sa
 
+from bot.channels.addresses import address_of, channel_of, conversation_id
 from bot.channels.models import utcnow
 from bot.db import Base, get_engine, init_db, session_scope
 
@@ -43,8 +44,7 @@ NOTICES = {
 
 def session_of(recipient_id: str) -> str:
     """The conversation key of `web:<key>` (what web_messages.session_id holds)."""
-    value = str(recipient_id)
-    return value[4:] if value.startswith("web:") else value
+    return address_of(recipient_id, "web")
 
 
 class WebSession(Base):
@@ -113,13 +113,13 @@ def verified_customer(conversation: str) -> Optional[str]:
     """The customer this conversation is verified as, if any."""
     from bot.identity.verification import get_verifier
 
-    return get_verifier().customer_for(f"web:{conversation}")
+    return get_verifier().customer_for(conversation_id("web", conversation))
 
 
 def _forget_verification(conversation: str) -> None:
     from bot.identity.verification import get_verifier
 
-    get_verifier().forget(f"web:{conversation}")
+    get_verifier().forget(conversation_id("web", conversation))
 
 
 def _end(row: WebSession, reason: str, now: dt.datetime) -> None:
@@ -230,7 +230,7 @@ def touch_session(live: Live, now: Optional[dt.datetime] = None) -> None:
 
 def erase_web_sessions(conn: Any, conversation_ids: List[str]) -> int:
     """Delete the session rows of erased `web:` conversations (for bot.channels.erasure)."""
-    keys = [session_of(c) for c in conversation_ids if str(c).startswith("web:")]
+    keys = [session_of(c) for c in conversation_ids if channel_of(c) == "web"]
     if not keys or not sa.inspect(conn).has_table("web_sessions"):
         return 0
     table = WebSession.__table__
