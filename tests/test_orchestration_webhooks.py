@@ -221,3 +221,51 @@ def test_rest_referral_used_converts_the_promoter(database, sms) -> None:
     handle_rest_event(world.o, rest_headers(used, at=clock), used, EVENTS_SECRET, now=T0 + 3 * HOUR, clock=clock)
     entry = world.entry("referral_promoters", cid)
     assert entry["conversion_event"] == "referral.used" and entry["exit_reason"] == "goal"
+
+
+def test_a_refused_or_failed_delivery_is_not_remembered_so_its_retry_counts(database, sms, shop, monkeypatch) -> None:
+    """Only a delivery that was applied makes its id a duplicate: one refused (4xx) or failed (500) may come again."""
+    from bot.orchestration import webhooks
+
+    world = woo_world(database, sms, shop)
+    [cid] = customer_ids("RT", "shipping_updates", holdout=False)
+    world.customer(cid)
+    clock = 1_749_020_400
+    order = {"order_id": "420001", "customer_id": cid, "status": "shipped", "updated_at": "2025-06-04T06:30:00Z",
+             "shipped_at": "2025-06-04T06:30:00Z", "tracking_code": "TPX-1", "carrier": "تیپاکس"}
+    wrong = json.dumps({"type": "order.updated", "order": dict(order, status="sent-out")}).encode()
+    with pytest.raises(WebhookRejected) as refused:
+        handle_rest_event(world.o, rest_headers(wrong, at=clock, event_id="evt-7"), wrong, EVENTS_SECRET, now=T0, clock=clock)
+    assert (refused.value.status, refused.value.code) == (422, "invalid_order")
+    right = json.dumps({"type": "order.updated", "order": order}).encode()
+    outcome = handle_rest_event(world.o, rest_headers(right, at=clock, event_id="evt-7"), right, EVENTS_SECRET, now=T0, clock=clock)
+    assert not outcome.duplicate and outcome.entered == 1
+
+    real_emit_all = webhooks._emit_all
+    failures = []
+
+    def database_down_once(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if not failures:
+            failures.append(1)
+            raise sa.exc.OperationalError("INSERT …", {}, Exception("the database went away"))
+        return real_emit_all(*args, **kwargs)
+
+    monkeypatch.setattr(webhooks, "_emit_all", database_down_once)
+    used = json.dumps({"type": "referral.used", "customer_id": cid, "occurred_at": "2025-06-04T06:40:00Z"}).encode()
+    with pytest.raises(sa.exc.OperationalError):   # the server answers 500: the sender retries
+        handle_rest_event(world.o, rest_headers(used, at=clock, event_id="evt-8"), used, EVENTS_SECRET, now=T0, clock=clock)
+    retried = handle_rest_event(world.o, rest_headers(used, at=clock, event_id="evt-8"), used, EVENTS_SECRET, now=T0, clock=clock)
+    assert not retried.duplicate and retried.events == 1 and ("referral.used", "rest", None) in events(world)
+    assert handle_rest_event(world.o, rest_headers(used, at=clock, event_id="evt-8"), used, EVENTS_SECRET,
+                             now=T0, clock=clock).duplicate
+
+    product = shop.add_product("AUD-JBL-T520", "هدفون جی‌بی‌ال T520", 2950000, "audio")
+    woo_id = shop.add_order(shop.add_customer("Sara", "Ahmadi", "sara@example.com", "09351234567"), [(product, 1)],
+                            status="pending", created=T0.replace(tzinfo=None).isoformat())
+    broken = body_of({**shop.orders[woo_id], "line_items": [1]})
+    with pytest.raises(WebhookRejected) as bad:
+        handle_woocommerce(world.o, woo_headers(broken, "order.created", delivery="d-9"), broken, SECRET, now=T0)
+    assert (bad.value.status, bad.value.code) == (422, "invalid_record")
+    fixed = body_of(shop.orders[woo_id])
+    outcome = handle_woocommerce(world.o, woo_headers(fixed, "order.created", delivery="d-9"), fixed, SECRET, now=T0)
+    assert not outcome.duplicate and ("order.pending_payment", "woocommerce", str(woo_id)) in events(world)

@@ -28,7 +28,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional
 
 import sqlalchemy as sa
 
@@ -108,6 +108,31 @@ def _seen(channel: str, delivery_id: str) -> bool:
     from bot.channels.models import mark_inbound_seen
 
     return not mark_inbound_seen(channel, delivery_id)
+
+
+def _forget(channel: str, delivery_id: str) -> None:
+    """Un-record a delivery id whose events could not be applied, so the sender's retry is not a
+    "duplicate" (the events are keyed: what was applied before the failure is not applied twice)."""
+    from bot.channels.models import InboundSeen
+    from bot.db import session_scope
+
+    try:
+        with session_scope() as session:
+            session.query(InboundSeen).filter_by(channel=channel, external_id=str(delivery_id)[:100]).delete()
+    except Exception:  # noqa: BLE001 - the database is down: the original error is what the caller reports
+        logger.exception("journeys: could not forget delivery %s/%s", channel, delivery_id)
+
+
+def _once(channel: str, delivery_id: Optional[str], apply: Callable[[], "WebhookOutcome"]) -> "WebhookOutcome":
+    """Apply a checked delivery once per id: a repeat is a duplicate; a failure un-records the id."""
+    if delivery_id and _seen(channel, delivery_id):
+        return WebhookOutcome(duplicate=True)
+    try:
+        return apply()
+    except BaseException:
+        if delivery_id:
+            _forget(channel, delivery_id)
+        raise
 
 
 # --------------------------------------------------------------------------- shared: orders and stock
@@ -210,30 +235,37 @@ def handle_woocommerce(o: Orchestrator, headers: Mapping[str, str], body: bytes,
     record = _json(body)
     if topic not in WOO_TOPICS:
         return WebhookOutcome(ignored=f"topic {topic or '-'} is not used")
-    delivery = _header(headers, "X-WC-Webhook-Delivery-ID")
-    if delivery and _seen("woocommerce", delivery):
-        return WebhookOutcome(duplicate=True)
+    # the record is checked before its delivery id is remembered: a refused delivery may come again
     if "id" not in record:
         raise WebhookRejected(400, "invalid_record", "the record has no id")
+    delivery = _header(headers, "X-WC-Webhook-Delivery-ID")
     stamp = str(record.get("date_modified_gmt") or record.get("date_modified") or "")
     if topic.startswith("order."):
         try:
             order = woo_order(record)
         except (AttributeError, KeyError, TypeError, ValueError, OverflowError):  # a field of the wrong type (billing: [], line_items: [1]...)
             raise WebhookRejected(422, "invalid_record", "the order record has fields of the wrong type") from None
-        outcome = _emit_all(o, _status_events(o, "woocommerce", order, topic == "order.created", stamp, now), now)
-        _remember_status(o, "woocommerce", order, now)
-        return outcome
+
+        def apply_order() -> WebhookOutcome:
+            outcome = _emit_all(o, _status_events(o, "woocommerce", order, topic == "order.created", stamp, now), now)
+            _remember_status(o, "woocommerce", order, now)
+            return outcome
+
+        return _once("woocommerce", delivery, apply_order)
     sku = str(record.get("sku") or record["id"])
     quantity = record.get("stock_quantity")
     try:
         in_stock = (quantity is not None and int(quantity) > 0) if quantity is not None else record.get("stock_status") == "instock"
     except (AttributeError, KeyError, TypeError, ValueError, OverflowError):
         raise WebhookRejected(422, "invalid_record", "stock_quantity is not a number") from None
-    if not in_stock or not _has_interest(o, sku):
-        return WebhookOutcome(ignored="no back-in-stock news")
-    return _emit_all(o, [Event("product.back_in_stock", f"woocommerce:product:{record['id']}:{stamp}", now,
-                               source="woocommerce", subject=sku, data={"sku": sku})], now)
+
+    def apply_product() -> WebhookOutcome:
+        if not in_stock or not _has_interest(o, sku):
+            return WebhookOutcome(ignored="no back-in-stock news")
+        return _emit_all(o, [Event("product.back_in_stock", f"woocommerce:product:{record['id']}:{stamp}", now,
+                                   source="woocommerce", subject=sku, data={"sku": sku})], now)
+
+    return _once("woocommerce", delivery, apply_product)
 
 
 # --------------------------------------------------------------------------- REST backend
@@ -277,12 +309,12 @@ def handle_rest_event(o: Orchestrator, headers: Mapping[str, str], body: bytes, 
     kind = str(data.get("type") or "")
     if kind not in REST_RECORD_EVENTS and kind not in EVENTS and not kind.startswith("custom."):
         raise WebhookRejected(422, "unknown_type", f"unknown event type {kind!r}")
-    try:  # before the event id is remembered: a refused event may be sent again, corrected
+    # everything is checked before the event id is remembered: a refused event may be sent again, corrected
+    try:
         occurred = parse_datetime(data.get("occurred_at")) or now
     except (TypeError, ValueError, OverflowError):
         raise WebhookRejected(422, "invalid_occurred_at", "occurred_at must be an ISO 8601 date or time") from None
-    if _seen("rest_events", event_id[:100]):
-        return WebhookOutcome(duplicate=True)
+    event_id = event_id[:100]
     if kind in ("order.created", "order.updated"):
         record = data.get("order")
         if not isinstance(record, dict) or not record.get("order_id") or record.get("status") not in ORDER_STATUSES:
@@ -294,9 +326,13 @@ def handle_rest_event(o: Orchestrator, headers: Mapping[str, str], body: bytes, 
         except (AttributeError, KeyError, TypeError, ValueError, OverflowError):  # a field of the wrong type (items: [1]...)
             raise WebhookRejected(422, "invalid_order", "the Order record has fields of the wrong type") from None
         stamp = str(record.get("updated_at") or event_id)
-        outcome = _emit_all(o, _status_events(o, "rest", order, kind == "order.created", stamp, now), now)
-        _remember_status(o, "rest", order, now)
-        return outcome
+
+        def apply_order() -> WebhookOutcome:
+            outcome = _emit_all(o, _status_events(o, "rest", order, kind == "order.created", stamp, now), now)
+            _remember_status(o, "rest", order, now)
+            return outcome
+
+        return _once("rest_events", event_id, apply_order)
     if kind == "product.updated":
         product = data.get("product")
         if not isinstance(product, dict) or not product.get("sku"):
@@ -306,14 +342,19 @@ def handle_rest_event(o: Orchestrator, headers: Mapping[str, str], body: bytes, 
             stock = int(product.get("stock") or 0)
         except (AttributeError, KeyError, TypeError, ValueError, OverflowError):
             raise WebhookRejected(422, "invalid_product", "stock is not a number") from None
-        if stock <= 0 or not _has_interest(o, sku):
-            return WebhookOutcome(ignored="no back-in-stock news")
-        return _emit_all(o, [Event("product.back_in_stock", f"rest:{event_id}", occurred, source="rest", subject=sku,
-                                   data={"sku": sku})], now)
+
+        def apply_product() -> WebhookOutcome:
+            if stock <= 0 or not _has_interest(o, sku):
+                return WebhookOutcome(ignored="no back-in-stock news")
+            return _emit_all(o, [Event("product.back_in_stock", f"rest:{event_id}", occurred, source="rest", subject=sku,
+                                       data={"sku": sku})], now)
+
+        return _once("rest_events", event_id, apply_product)
     payload = data.get("data") if isinstance(data.get("data"), dict) else {}
     if not data.get("customer_id") and not data.get("phone"):
         raise WebhookRejected(422, "missing_customer", "journey events name the customer (customer_id or phone)")
-    return _emit_all(o, [Event(kind, f"rest:{event_id}", occurred, source="rest",
-                               customer_id=str(data["customer_id"]) if data.get("customer_id") else None,
-                               phone=normalise_phone(str(data.get("phone") or "")), order_id=data.get("order_id"),
-                               subject=data.get("subject"), data=payload)], now)
+    event = Event(kind, f"rest:{event_id}", occurred, source="rest",
+                  customer_id=str(data["customer_id"]) if data.get("customer_id") else None,
+                  phone=normalise_phone(str(data.get("phone") or "")), order_id=data.get("order_id"),
+                  subject=data.get("subject"), data=payload)
+    return _once("rest_events", event_id, lambda: _emit_all(o, [event], now))
