@@ -10,10 +10,12 @@ Wednesday 4 June 2025, 10:00 in Tehran (T0).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import time
 
 import pytest
+import sqlalchemy as sa
 
 from bot.orchestration.engine import holdout_of
 from bot.touchpoints.privacy import conversation_ref
@@ -233,6 +235,10 @@ def test_back_in_stock_tells_only_who_asked(world: World) -> None:
     assert world.sms_to(other_phone) == []
     world.run(T0 + 2 * HOUR)
     assert len(world.entries("back_in_stock")) == 1  # the interest was used up
+    world.order(asked, "paid", T0 + DAY, sku="CAM-XIA-C300", paid_at=T0 + DAY)   # the goal: an order within 7 days
+    world.run(T0 + DAY + MIN)
+    entry = world.entry("back_in_stock", asked)
+    assert (entry["status"], entry["conversion_event"], entry["converted_at"]) == ("completed", "order.created", T0 + DAY)
 
 
 # ----------------------------------------------------------------------------- win-back
@@ -493,3 +499,135 @@ def test_the_last_web_conversation_is_messaged_in_the_widget_never_at_its_refere
     with engine.connect() as conn:
         assert customer_targets(conn, "C-WEB", None, ["last"], now, 30) == [Target("web", "web:w.key-of-ana")]
         assert customer_targets(conn, "C-WEB", None, ["last"], now + dt.timedelta(hours=2), 30) == []  # gone offline
+
+
+# ----------------------------------------------------------------------------- the answer, a goal abandoned
+def test_the_nps_answer_is_recorded_as_nps_and_converts_the_journey(database: str, sms: FakeSmsGateways) -> None:
+    """The NPS question goes into the SMS conversation; «۵» after it is an NPS of 5 (not a CSAT 5), for that order.
+
+    The message is read back from the tracker store the runner wrote it into, the customer's
+    answer goes through the actions the dialogue runs (slot mapping, then `action_record_feedback`
+    on the same SQL CRM), and the scanner turns the feedback row into the journey's conversion."""
+    import asyncio
+
+    from actions import advocacy, common
+    from actions.journey import ActionValidateSlotMappings
+    from bot.crm.models import FeedbackRow
+    from bot.orchestration.delivery import StoreConversationLog
+    from bot.touchpoints.tracker_store import StreamingSQLTrackerStore
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import BotUttered
+    from tests.test_actions_support import make_tracker, run, slots_of
+
+    from bot import settings
+
+    world = World(database, sms, conversation_log=StoreConversationLog(database))
+    [cid] = [c for c in customer_ids("NA", "onboarding", holdout=True, count=40)
+             if not holdout_of("referral_promoters", c, 0.1)][:1]   # onboarding sends nothing: only the survey
+    phone = world.customer(cid)
+    order = world.order(cid, "delivered", T0 - 2 * DAY, delivered_at=T0)
+    world.run(T0 + MIN)
+    world.run(T0 + 7 * DAY)
+    [question] = world.sms_to(phone)
+    assert "۰ تا ۱۰" in question
+    store = StreamingSQLTrackerStore(Domain.load(str(settings.PROJECT_ROOT / "domain.yml")), host=database)
+    said = [e for e in asyncio.run(store.retrieve(f"sms:{phone}")).events if isinstance(e, BotUttered)]
+    assert said[-1].text == question
+
+    answer = make_tracker(events=[said[-1].as_dict()], intent="inform", text="۵", language="fa",
+                          sender=f"sms:{phone}", slots={"customer_id": cid})
+    slots = slots_of(run(ActionValidateSlotMappings(), answer)[0])
+    assert (slots["feedback_kind"], slots["rating"], slots["last_order_id"]) == ("nps", "5", order)
+    assert slots["dialogue_move"] == "redo give_feedback"
+
+    common.set_crm(world.crm)
+    try:
+        recorded = make_tracker({"customer_id": cid, "language": "fa", "rating": "5", "feedback_kind": "nps",
+                                 "last_order_id": order}, sender=f"sms:{phone}", intent="inform", text="۵")
+        assert slots_of(run(advocacy.ActionRecordFeedback(), recorded)[0])["goal_status"] == "completed"
+    finally:
+        common.set_crm(None)
+    answered = T0 + 7 * DAY + HOUR
+    table = FeedbackRow.__table__
+    with world.engine.begin() as conn:  # the CRM stamps the row with the real clock; the journeys run on T0's
+        [row] = conn.execute(sa.select(table).where(table.c.customer_id == cid)).mappings().all()
+        conn.execute(table.update().where(table.c.id == row["id"]).values(created_at=answered))
+    assert (row["kind"], row["score"], row["order_id"]) == ("nps", 5, order)
+    world.run(answered + MIN)
+    entry = world.entry("nps_after_delivery", cid)
+    assert (entry["conversion_event"], entry["converted_at"]) == ("feedback.nps", answered)
+    assert world.entries("referral_promoters", cid) == []   # a 5 is no promoter
+
+
+def test_a_goal_abandoned_in_a_conversation_is_an_event_once(world: World) -> None:
+    """The touchpoints' `goal_abandoned` rows of identified customers become `goal.abandoned` (a trigger a shop may use)."""
+    from bot.orchestration.models import JourneyEvent
+    from bot.touchpoints.store import insert_rows
+
+    [cid] = customer_ids("GA", "abandoned_payment", holdout=False)
+    world.customer(cid)
+    insert_rows(world.engine, [
+        {"event_id": "ga-1", "occurred_at": (T0 - MIN).replace(tzinfo=None), "customer_id": cid, "conversation_id": "tg:4242",
+         "channel": "telegram", "actor": "system", "actions": ["goal_abandoned"], "goal": "place_order",
+         "goal_status": "abandoned"},
+        {"event_id": "ga-2", "occurred_at": (T0 - MIN).replace(tzinfo=None), "customer_id": None, "conversation_id": "web:anon",
+         "channel": "web", "actor": "system", "actions": ["goal_abandoned"], "goal": "place_order",
+         "goal_status": "abandoned"},   # an anonymous visitor: nobody to message
+        {"event_id": "ga-3", "occurred_at": (T0 - MIN).replace(tzinfo=None), "customer_id": cid, "conversation_id": "tg:4242",
+         "channel": "telegram", "actor": "system", "actions": ["goal_completed"], "goal": "track_order",
+         "goal_status": "completed"},
+    ])
+    world.run(T0)
+    world.run(T0 + MIN)
+    table = JourneyEvent.__table__
+    with world.engine.connect() as conn:
+        found = [tuple(r) for r in conn.execute(sa.select(table.c.kind, table.c.customer_id, table.c.subject)
+                                                 .where(table.c.kind == "goal.abandoned"))]
+    assert found == [("goal.abandoned", cid, "place_order")]
+
+
+# ----------------------------------------------------------------------------- the CLI
+def test_journeys_list_preview_and_stats_through_the_cli(world: World, capsys) -> None:
+    """`hamsafar journeys list`, `preview NAME --customer ID` (each message as it would be sent) and `stats`."""
+    from bot.cli import main
+
+    assert main(["journeys", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert "8 journeys" in listing and "09:00–21:00 Asia/Tehran, days off fri; cap 1/day, 3/week" in listing
+    for name in ("abandoned_payment", "shipping_updates", "onboarding", "csat_after_ticket", "nps_after_delivery",
+                 "referral_promoters", "back_in_stock", "win_back"):
+        assert f"\n{name} — " in listing
+    assert "trigger: feedback.nps where min_score=9" in listing
+
+    [cid] = customer_ids("PV", "abandoned_payment", holdout=False)
+    phone = world.customer(cid)
+    order = world.order(cid, "pending_payment", T0, total=2_500_000)
+    at = tehran(2025, 6, 4, 20, 30).isoformat()   # Wednesday 20:30: the reminder falls at 21:30, after the window
+    assert main(["journeys", "preview", "abandoned_payment", "--customer", cid, "--at", at,
+                 "--database-url", world.url]) == 0
+    preview = capsys.readouterr().out
+    assert f"channel: sms (sms:{phone})" in preview and "messaged" in preview
+    persian_order = order.translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
+    assert re.search(r"SEND payment_link at Thursday 5 June 2025, 09:00 .*\(moved by quiet hours\)", preview), preview
+    assert f"سفارش {persian_order}" in preview and "۲٬۵۰۰٬۰۰۰ تومان" in preview and f"/pay/{order}" in preview
+    # 24 h after the order is Thursday 20:30, but the reminder went that day (one a day) and Friday is off
+    assert re.search(r"SEND discount_code at Saturday 7 June 2025, 09:00 .*\(moved by the frequency cap\)", preview), preview
+    assert "HAMRAH5" in preview and world.messages() == [] and world.entries() == []   # nothing sent or written
+
+    shipped = world.order(cid, "shipped", T0 - DAY, shipped_at=T0, tracking_code="TPX-42", carrier="تیپاکس")
+    assert main(["journeys", "preview", "shipping_updates", "--customer", cid, "--order", shipped, "--at", T0.isoformat(),
+                 "--database-url", world.url]) == 0
+    preview = capsys.readouterr().out
+    assert re.search(r"SEND shipped at Wednesday 4 June 2025, 10:00", preview) and "TPX-42" in preview
+    # the delivered note goes when the parcel arrives, not when the wait would time out (the journey exits then)
+    assert "SEND delivered when order.delivered happens (within 21d), in the sending window" in preview, preview
+    assert "25 June" not in preview
+
+    world.run(T0 + MIN)
+    world.run(T0 + HOUR)
+    assert main(["journeys", "stats", "--format", "json", "--database-url", world.url]) == 0
+    lines = {line["journey"]: line for line in json.loads(capsys.readouterr().out)["journeys"]}
+    assert (lines["abandoned_payment"]["entered"], lines["abandoned_payment"]["messages"]) == (1, 1)
+    assert lines["shipping_updates"]["messages"] == 1 and lines["abandoned_payment"]["by_channel"]["sms"]["messages"] == 1
+    assert main(["journeys", "stats", "--database-url", world.url]) == 0
+    assert "abandoned_payment by channel — sms: 1 entered, 1 sent" in capsys.readouterr().out

@@ -229,11 +229,22 @@ def cmd_preview(args: argparse.Namespace) -> int:
     fallbacks = ", ".join(t.channel for t in targets[1:])
     print(f"channel: {channel}{'; falls back to ' + fallbacks if fallbacks else ''}\n")
     clock, sent = start, []
+    # After a wait for an event the time of what follows depends on when the event happens: the
+    # sends after it are shown relative to it (`after`, the waits since), never at the timeout.
+    after: Optional[Any] = None
+    since_event: List[str] = []
     for step in journey.steps:
         if isinstance(step, Wait):
             if step.event:
                 print(f"  … waits for {step.event} (at most {describe_wait(step.timeout)}, then {step.on_timeout})")
-                clock = clock + step.timeout
+                if after is None and step.on_timeout == "continue":
+                    clock = clock + step.timeout   # the latest moment it goes on
+                after, since_event = step, []
+            elif after is not None:
+                since_event.append(f"until {step.until.strftime('%H:%M')}" if step.until else
+                                   f"until {describe_wait(step.since_entry)} after the trigger" if step.since_entry
+                                   else describe_wait(step.delay))
+                print(f"  … waits {since_event[-1]}")
             elif step.until:
                 clock = o.window.next_local_time(clock, step.until)
                 print(f"  … waits until {step.until.strftime('%H:%M')} local")
@@ -246,6 +257,18 @@ def cmd_preview(args: argparse.Namespace) -> int:
         elif isinstance(step, Condition):
             checks = ", ".join(f"{k} {'/'.join(map(str, v)) if isinstance(v, tuple) else v}" for k, v in step.checks.items())
             print(f"  … only if {checks} (else {step.otherwise})")
+        elif isinstance(step, Send) and after is not None:
+            then = "".join(f", then {w}" for w in since_event)
+            latest = "" if after.on_timeout == "exit" or since_event else \
+                f"; at {format_date(o.window.next_allowed(clock), 'en', weekday=True, time=True)} if it has not by then"
+            print(f"  SEND {step.name} when {after.event} happens (within {describe_wait(after.timeout)}){then}"
+                  f", in the sending window{latest}")
+            try:
+                rendered = render(step, values)
+            except MissingValue as missing:
+                print(f"    (skipped for this customer: {missing})\n")
+                continue
+            _print_rendered(step, rendered)
         elif isinstance(step, Send):
             at = o.window.next_allowed(clock)
             shifted = " (moved by quiet hours)" if at != clock else ""
@@ -264,14 +287,18 @@ def cmd_preview(args: argparse.Namespace) -> int:
             except MissingValue as missing:
                 print(f"    (skipped for this customer: {missing})\n")
                 continue
-            for line in rendered.text.splitlines():
-                print(f"    {line}")
-            for button in rendered.buttons:
-                print(f"    [{button['title']}] → {button.get('url') or button.get('payload')}")
-            if rendered.slots or step.expects.goal:
-                print(f"    expects: goal {step.expects.goal or '-'}, slots {json.dumps(rendered.slots, ensure_ascii=False)}")
-            print()
+            _print_rendered(step, rendered)
     return 0
+
+
+def _print_rendered(step: Any, rendered: Any) -> None:
+    for line in rendered.text.splitlines():
+        print(f"    {line}")
+    for button in rendered.buttons:
+        print(f"    [{button['title']}] → {button.get('url') or button.get('payload')}")
+    if rendered.slots or step.expects.goal:
+        print(f"    expects: goal {step.expects.goal or '-'}, slots {json.dumps(rendered.slots, ensure_ascii=False)}")
+    print()
 
 
 # --------------------------------------------------------------------------- run-due
