@@ -281,10 +281,12 @@ def main() -> int:
             print(f"sent in quiet hours:       {quiet}  ({held} reminders fell due between 21:00 and 09:00 "
                   f"and were sent at 09:00)")
             print(f"sent to opted-out numbers: {to_opted}")
+            restart = (f"one killed at {burst.astimezone(TEHRAN):%a %H:%M} and restarted" if burst else
+                       "NO worker was killed: no step had more than a fifth of the customers due at once")
             print(f"throughput:                {len(delivered) / busy if busy else 0:.0f} messages/s "
-                  f"({len(delivered)} in {busy:.1f} s of sending, 2 worker processes, one killed at "
-                  f"{burst.astimezone(TEHRAN):%a %H:%M} and restarted)" if burst else "")
-            ok = duplicated == 0 and quiet == 0 and to_opted == 0 and statuses.get("failed", 0) == 0
+                  f"({len(delivered)} in {busy:.1f} s of sending, 2 worker processes, {restart})")
+            # the run proves nothing about restarts unless a worker was really killed in the middle
+            ok = duplicated == 0 and quiet == 0 and to_opted == 0 and statuses.get("failed", 0) == 0 and burst is not None
             return 0 if ok else 1
     finally:
         if created_db:
