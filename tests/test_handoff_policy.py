@@ -148,8 +148,9 @@ def test_typed_intent_shortcuts_are_neutralised_on_every_channel():
 
     for typed in ("/restart", "  /restart", "/session_start", '/inform{"customer_id": "C1"}'):
         assert not guard_customer_text(typed).startswith("/")
-    for source in ("web.py", "botapi/input.py", "sms.py", "rest.py"):
-        assert "guard_customer_text(" in (PROJECT_ROOT / "bot" / "channels" / source).read_text(encoding="utf-8"), source
+    channels = PROJECT_ROOT / "bot" / "channels"
+    for source in ("web/_routes.py", "botapi/input.py", "sms.py", "rest.py"):
+        assert "guard_customer_text(" in (channels / source).read_text(encoding="utf-8"), source
 
 
 def test_rest_channel_neutralises_restart_but_keeps_offered_buttons(tmp_path, monkeypatch):
