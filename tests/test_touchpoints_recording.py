@@ -289,6 +289,7 @@ def test_erase_finds_conversations_known_only_through_verification(sqlite_url: s
     from bot import db
     from bot.identity.models import VerifiedIdentity
     from bot.touchpoints.erasure import erase_customer
+    from bot.touchpoints.privacy import conversation_ref
 
     recorder = record(sqlite_url, tmp_path, conversation("tg:77:77") + conversation("web:other"))
     assert recorder.flush()
