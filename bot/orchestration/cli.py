@@ -197,7 +197,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
     from bot.orchestration.definition import Condition, Send, Wait
     from bot.orchestration.delivery import customer_targets
     from bot.orchestration.engine import Orchestrator, utcnow
-    from bot.orchestration.templates import MissingValue, Subject, Values, describe_wait, render
+    from bot.orchestration.templates import Subject, Values, describe_wait
     from bot.text.formatting import format_date
 
     journey = book.journeys[args.name]
@@ -263,12 +263,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
                 f"; at {format_date(o.window.next_allowed(clock), 'en', weekday=True, time=True)} if it has not by then"
             print(f"  SEND {step.name} when {after.event} happens (within {describe_wait(after.timeout)}){then}"
                   f", in the sending window{latest}")
-            try:
-                rendered = render(step, values)
-            except MissingValue as missing:
-                print(f"    (skipped for this customer: {missing})\n")
-                continue
-            _print_rendered(step, rendered)
+            _print_message(step, values)
         elif isinstance(step, Send):
             at = o.window.next_allowed(clock)
             shifted = " (moved by quiet hours)" if at != clock else ""
@@ -282,13 +277,20 @@ def cmd_preview(args: argparse.Namespace) -> int:
             sent.append(at)
             print(f"  SEND {step.name} at {format_date(at, 'en', weekday=True, time=True)} · "
                   f"{format_date(at, 'fa', weekday=True, time=True)}{shifted}")
-            try:
-                rendered = render(step, values)
-            except MissingValue as missing:
-                print(f"    (skipped for this customer: {missing})\n")
-                continue
-            _print_rendered(step, rendered)
+            _print_message(step, values)
     return 0
+
+
+def _print_message(step: Any, values: Any) -> None:
+    """The step's message for this customer, or why it would be skipped."""
+    from bot.orchestration.templates import MissingValue, render
+
+    try:
+        rendered = render(step, values)
+    except MissingValue as missing:
+        print(f"    (skipped for this customer: {missing})\n")
+        return
+    _print_rendered(step, rendered)
 
 
 def _print_rendered(step: Any, rendered: Any) -> None:
