@@ -34,3 +34,15 @@ def redis_url() -> Optional[str]:
 def env_secret(name: str) -> Optional[str]:
     """A channel secret from the environment; empty counts as unset."""
     return os.environ.get(name, "").strip() or None
+
+
+def rabbitmq_url() -> Optional[str]:
+    """RabbitMQ (amqp://user:password@host:5672/vhost) for Rasa's pika event broker; unset means
+    touchpoints are written inside the Rasa process (one process). Set, a separate consumer
+    (`python -m bot.touchpoints.consumer`) writes them."""
+    return os.environ.get("HAMSAFAR_RABBITMQ_URL", "").strip() or None
+
+
+def rabbitmq_queue() -> str:
+    """The durable queue the touchpoint consumer reads; its fanout exchange is `<queue>.events`."""
+    return os.environ.get("HAMSAFAR_RABBITMQ_QUEUE", "").strip() or "hamsafar_touchpoints"

@@ -29,6 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--skip-train", action="store_true", help="prepare the database but use the newest model as it is")
     run.add_argument("--telegram-polling", action="store_true", help="poll Telegram instead of receiving its webhook")
     run.add_argument("--bale-polling", action="store_true", help="poll Bale instead of receiving its webhook")
+    run.add_argument("--workers", type=int, default=1,
+                     help="N >= 2: N Rasa processes behind nginx on PostgreSQL, Redis and RabbitMQ (docs/deploy.md); "
+                          "1 (default): one process")
     run.set_defaults(func=cmd_run)
 
     chat = subparsers.add_parser("chat", help="chat with a running bot from the terminal")
@@ -97,16 +100,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     if refusal:
         print(refusal, file=sys.stderr, flush=True)
         return 2
+    if args.workers > 1:
+        from bot.runtime.topology import refusal as topology_refusal
+
+        refusal = topology_refusal()
+        if refusal:
+            print(refusal, file=sys.stderr, flush=True)
+            return 2
     if not args.skip_setup:
         prepare_all(train=not args.skip_train)
     env = child_environment({
         "HAMSAFAR_ACTIONS_URL": f"http://127.0.0.1:{args.actions_port}/webhook",
         "HAMSAFAR_ACTION_TOKEN": os.environ.get("HAMSAFAR_ACTION_TOKEN") or secrets.token_urlsafe(24),
     })
+    polling = {}
     if args.telegram_polling:
-        env["HAMSAFAR_TELEGRAM_MODE"] = "polling"
+        polling["HAMSAFAR_TELEGRAM_MODE"] = "polling"
     if args.bale_polling:
-        env["HAMSAFAR_BALE_MODE"] = "polling"
+        polling["HAMSAFAR_BALE_MODE"] = "polling"
+    if args.workers > 1:
+        return run_topology(args, env, polling, started)
+    env.update(polling)
     root = str(settings.PROJECT_ROOT)
     actions = ManagedProcess(
         "action server",
@@ -132,6 +146,33 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"  Chat in the terminal:                     hamsafar chat --url {base}\n"
             f"  REST channel:                             POST {base}/webhooks/rest/webhook\n"
             f"  Set-up took {time.time() - started:.0f}s. Ctrl-C stops both servers.\n",
+            flush=True,
+        )
+    return supervisor.wait()
+
+
+def run_topology(args: argparse.Namespace, env: dict, polling: dict, started: float) -> int:
+    """`run --workers N`: supervise nginx, N Rasa workers, the action server and the touchpoint consumer."""
+    from bot.runtime import topology as topo
+    from bot.runtime.supervisor import Supervisor, wait_for_http
+
+    layout = topo.plan(args.workers, args.host, args.port, args.actions_port)
+    supervisor = Supervisor(topo.processes(layout, env, polling), announce=True)
+    for line in topo.describe(layout):
+        print(f"[hamsafar] {line}", flush=True)
+    supervisor.start()
+    ready = wait_for_http(f"http://127.0.0.1:{args.actions_port}/health", 120, supervisor.all_alive) and all(
+        wait_for_http(f"http://127.0.0.1:{port}/", 300, supervisor.all_alive) for port in layout.worker_ports
+    ) and wait_for_http(layout.public_url + "/", 60, supervisor.all_alive)
+    if ready:
+        base = layout.public_url
+        print(
+            "\n"
+            f"  Hamsafar is running — همسفر آماده است ({args.workers} Rasa workers behind nginx)\n"
+            f"  Chat in the browser (demo shop + widget): {base}/webhooks/web/demo\n"
+            f"  Chat in the terminal:                     hamsafar chat --url {base}\n"
+            f"  REST channel:                             POST {base}/webhooks/rest/webhook\n"
+            f"  Set-up took {time.time() - started:.0f}s. Ctrl-C stops every part.\n",
             flush=True,
         )
     return supervisor.wait()

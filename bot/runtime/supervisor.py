@@ -1,9 +1,13 @@
-"""Start the action server and the Rasa server, and keep them together.
+"""Start the action server and the Rasa server(s), and keep them together.
 
-If either process exits, the other is stopped and `run` returns non-zero;
-SIGINT/SIGTERM stop both cleanly and `run` returns 0. Children get their own
-process group so a terminal's Ctrl-C reaches only the supervisor, which then
-stops them in order (Rasa first, then the action server).
+One process (`hamsafar run`): if either process exits, the other is stopped
+and `run` returns non-zero. The several-process topology (`--workers N`,
+bot.runtime.topology) marks its processes `restart=True`: one that exits is
+started again (after `RESTART_DELAY_S`), unless it keeps failing —
+`MAX_RESTARTS` within `RESTART_WINDOW_S` — when everything is stopped as in one
+process. SIGINT/SIGTERM stop all cleanly and `run` returns 0. Children get
+their own process group so a terminal's Ctrl-C reaches only the supervisor,
+which then stops them in reverse order of start.
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ from dataclasses import dataclass, field
 from typing import Callable, List, Optional, Sequence
 
 STOP_TIMEOUT_S = 20.0
+RESTART_DELAY_S = 1.0
+MAX_RESTARTS = 5
+RESTART_WINDOW_S = 120.0
 
 
 @dataclass
@@ -27,9 +34,20 @@ class ManagedProcess:
     env: dict
     cwd: str
     process: Optional[subprocess.Popen] = field(default=None, repr=False)
+    restart: bool = False   # started again when it exits (the topology's workers, consumer, action server)
+    restarts: List[float] = field(default_factory=list, repr=False)   # monotonic times of restarts
 
     def start(self) -> None:
         self.process = subprocess.Popen(list(self.command), env=self.env, cwd=self.cwd, start_new_session=True)
+
+    @property
+    def pid(self) -> Optional[int]:
+        return None if self.process is None else self.process.pid
+
+    def may_restart(self, now: float) -> bool:
+        """True while it has not failed `MAX_RESTARTS` times within `RESTART_WINDOW_S`."""
+        self.restarts = [t for t in self.restarts if now - t < RESTART_WINDOW_S]
+        return self.restart and len(self.restarts) < MAX_RESTARTS
 
     def exit_code(self) -> Optional[int]:
         return None if self.process is None else self.process.poll()
@@ -62,8 +80,9 @@ def wait_for_http(url: str, timeout_s: float, alive: Callable[[], bool]) -> bool
 class Supervisor:
     """Runs processes until one exits or a stop signal arrives."""
 
-    def __init__(self, processes: List[ManagedProcess]) -> None:
+    def __init__(self, processes: List[ManagedProcess], announce: bool = False) -> None:
         self.processes = processes
+        self.announce = announce   # print "<name>: pid N" on every start (the topology's operators and tests read it)
         self._stop = threading.Event()
 
     def _on_signal(self, signum: int, _frame: object) -> None:
@@ -77,16 +96,29 @@ class Supervisor:
         signal.signal(signal.SIGINT, self._on_signal)
         signal.signal(signal.SIGTERM, self._on_signal)
         for managed in self.processes:
-            managed.start()
+            self._start(managed)
+
+    def _start(self, managed: ManagedProcess) -> None:
+        managed.start()
+        if self.announce:
+            print(f"[hamsafar] {managed.name}: pid {managed.pid}", flush=True)
 
     def wait(self) -> int:
-        """Block until a signal (returns 0) or a child exits (returns its code, at least 1)."""
+        """Block until a signal (returns 0) or a child that may not restart exits (its code, at least 1)."""
         failed: Optional[ManagedProcess] = None
         while not self._stop.is_set():
             for managed in self.processes:
-                if managed.exit_code() is not None:
+                code = managed.exit_code()
+                if code is None:
+                    continue
+                if not managed.may_restart(time.monotonic()):
                     failed = managed
                     break
+                print(f"[hamsafar] {managed.name} exited with code {code}; restarting it.", file=sys.stderr, flush=True)
+                if self._stop.wait(RESTART_DELAY_S):
+                    break
+                managed.restarts.append(time.monotonic())
+                self._start(managed)
             if failed:
                 break
             self._stop.wait(0.5)

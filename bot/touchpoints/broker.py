@@ -2,17 +2,46 @@
 
 Rasa publishes every event of every channel to the event broker, so this is
 the one place turns are recorded — no action or channel records its own.
+
+One process (the default): `TouchpointBroker` writes rows from the Rasa
+process itself, off the reply path (`TouchpointRecorder`). Several Rasa
+processes (`HAMSAFAR_RABBITMQ_URL` set, `hamsafar run --workers N`): the same
+endpoints.yml entry gives Rasa's own `PikaEventBroker` instead, publishing to a
+durable queue that one consumer process turns into rows
+(`bot.touchpoints.consumer`), acknowledging each event only after its rows are
+committed.
 """
 
 from __future__ import annotations
 
 from asyncio import AbstractEventLoop
 from typing import Any, Dict, Optional
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from rasa.core.brokers.broker import EventBroker
 from rasa.utils.endpoints import EndpointConfig
 
+from bot import settings
 from bot.touchpoints.recorder import TouchpointRecorder
+
+
+def exchange_name(queue: str) -> str:
+    """The fanout exchange of our queue: ours alone, not Rasa's shared default `rasa-exchange`."""
+    return f"{queue}.events"
+
+
+def pika_options(url: str, queue: str) -> Dict[str, Any]:
+    """`PikaEventBroker` arguments for an amqp URL; the host keeps no credentials (Rasa logs it)."""
+    parts = urlsplit(url)
+    host = urlunsplit((parts.scheme, f"{parts.hostname}:{parts.port or 5672}", parts.path, parts.query, ""))
+    return {
+        "host": host,
+        "port": parts.port or 5672,
+        "username": unquote(parts.username or "guest"),
+        "password": unquote(parts.password or "guest"),
+        "queues": [queue],
+        "exchange_name": exchange_name(queue),
+    }
 
 
 class TouchpointBroker(EventBroker):
@@ -24,7 +53,15 @@ class TouchpointBroker(EventBroker):
     @classmethod
     async def from_endpoint_config(
         cls, broker_config: EndpointConfig, event_loop: Optional[AbstractEventLoop] = None
-    ) -> "TouchpointBroker":
+    ) -> EventBroker:
+        url = settings.rabbitmq_url()
+        if url:
+            from rasa.core.brokers.pika import PikaEventBroker
+
+            options = pika_options(url, settings.rabbitmq_queue())
+            broker = PikaEventBroker(options.pop("host"), event_loop=event_loop, **options)
+            await broker.connect()
+            return broker
         options = dict(broker_config.kwargs or {}) if broker_config else {}
         recorder = TouchpointRecorder(
             batch_size=int(options.get("batch_size", 200)),

@@ -1,0 +1,218 @@
+"""The touchpoint consumer: Rasa events from RabbitMQ in, touchpoint rows out, each exactly once.
+
+With several Rasa processes (`hamsafar run --workers N`) every process
+publishes its events through Rasa's `PikaEventBroker` (bot.touchpoints.broker)
+to one durable queue, and this one process turns them into rows with the same
+`TurnAssembler` the in-process recorder uses.
+
+Exactly once, across crashes of this process or of a Rasa worker:
+- an event is acknowledged only after every row it contributes to is
+  committed. A customer turn spans several events (the message, the actions,
+  the replies, `action_listen`), so a conversation's deliveries are held until
+  its turn is closed and written; a crash before that puts them back in the
+  queue, in order, and a fresh consumer assembles the turn again;
+- rows have a stable `event_id` and inserts skip known ids
+  (`bot.touchpoints.store.insert_rows`), so events delivered again after their
+  rows were committed (a crash between commit and ack) add nothing.
+
+Only one consumer may read the queue: a turn's events must meet in one
+assembler. It is cheap (a batched insert per flush); what scales are the Rasa
+workers. Run: ``python -m bot.touchpoints.consumer`` with `HAMSAFAR_RABBITMQ_URL`,
+`HAMSAFAR_RABBITMQ_QUEUE` and `HAMSAFAR_DATABASE_URL` set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import time
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from sqlalchemy.engine import Engine
+
+from bot import settings
+from bot.db import init_db
+from bot.touchpoints.assembler import ConversationState, TurnAssembler
+from bot.touchpoints.broker import exchange_name, pika_options
+from bot.touchpoints.privacy import conversation_ref
+from bot.touchpoints.store import insert_rows, last_state
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Held:
+    """Deliveries of one conversation not acknowledged yet, and since when."""
+
+    messages: List[Any] = field(default_factory=list)
+    since: float = 0.0
+
+
+class TouchpointConsumer:
+    """Reads the queue in batches; writes rows, then acknowledges what they cover."""
+
+    def __init__(self, url: str, queue: str, database_url: Optional[str] = None, prefetch: int = 1000,
+                 batch_size: int = 300, flush_interval_s: float = 0.2, hold_limit_s: float = 60.0) -> None:
+        self.url = url
+        self.queue_name = queue
+        self.database_url = database_url or settings.database_url()
+        self.prefetch = prefetch
+        self.batch_size = batch_size
+        self.flush_interval_s = flush_interval_s
+        # A turn left open this long (its worker died before `action_listen`) is let go:
+        # its deliveries must not fill the prefetch window for ever.
+        self.hold_limit_s = hold_limit_s
+        self.assembler = TurnAssembler()
+        self.held: Dict[str, Held] = {}
+        self.pending: List[Dict[str, Any]] = []
+        self.written = 0
+        self._engine: Optional[Engine] = None
+        self._inbox: "asyncio.Queue[Any]" = asyncio.Queue()
+        self._stop = asyncio.Event()
+
+    # -- the database side (runs in a worker thread, one batch at a time) ----------------
+    def _engine_ready(self) -> Engine:
+        if self._engine is None:
+            self._engine = init_db(self.database_url)
+        return self._engine
+
+    def _seed(self, sender: str) -> None:
+        """First event of a conversation in this process: continue from its newest row."""
+        if sender in self.assembler.states:
+            return
+        state = ConversationState()
+        previous = last_state(self._engine_ready(), conversation_ref(sender))
+        for name, value in (previous or {}).items():
+            setattr(state, name, bool(value) if name == "handoff" else value)
+        self.assembler.states[sender] = state
+
+    def _seed_all(self, senders: List[str]) -> None:
+        for sender in senders:   # safe to run again after a failure: seeded ones are skipped
+            self._seed(sender)
+
+    def _feed(self, events: List[Dict[str, Any]]) -> None:
+        """Assemble rows (no I/O: run once per batch, after seeding)."""
+        for event in events:
+            try:
+                self.pending += self.assembler.feed(event)
+            except Exception:  # noqa: BLE001 - one malformed event must not stop recording
+                logger.exception("touchpoints: could not assemble event %s", event.get("event"))
+
+    def _write(self) -> int:
+        inserted = insert_rows(self._engine_ready(), self.pending)
+        self.pending = []
+        return inserted
+
+    # -- the queue side -----------------------------------------------------------------------
+    async def _on_message(self, message: Any) -> None:
+        await self._inbox.put(message)
+
+    async def _next_batch(self) -> List[Any]:
+        batch = [await self._inbox.get()]
+        deadline = time.monotonic() + self.flush_interval_s
+        while len(batch) < self.batch_size:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                batch.append(await asyncio.wait_for(self._inbox.get(), remaining))
+            except asyncio.TimeoutError:
+                break
+        return batch
+
+    async def _handle(self, batch: List[Any]) -> None:
+        events: List[Dict[str, Any]] = []
+        now = time.monotonic()
+        for message in batch:
+            try:
+                event = json.loads(message.body)
+                sender = str(event["sender_id"])
+            except (ValueError, KeyError, TypeError):
+                logger.warning("touchpoints: dropped a queue message that is not a Rasa event")
+                await message.reject(requeue=False)
+                continue
+            events.append(event)
+            held = self.held.setdefault(sender, Held(since=now))
+            held.messages.append(message)
+        await self._retrying(self._seed_all, list(dict.fromkeys(str(e["sender_id"]) for e in events)))
+        await asyncio.to_thread(self._feed, events)
+        self.written += await self._retrying(self._write)
+        await self._acknowledge()
+
+    async def _retrying(self, work: Any, *args: Any) -> Any:
+        """Run database work in a thread until it succeeds (the database may be restarting)."""
+        backoff = 0.2
+        while True:
+            try:
+                return await asyncio.to_thread(work, *args)
+            except Exception as error:  # noqa: BLE001 - any database failure: nothing is acknowledged, retry
+                logger.warning("touchpoints: database unavailable (%s); retrying in %.1fs", error.__class__.__name__, backoff)
+                self._engine = None
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    async def _acknowledge(self) -> None:
+        """Ack every delivery of a conversation whose turn is closed (its rows are committed)."""
+        now = time.monotonic()
+        for sender in list(self.held):
+            state = self.assembler.states.get(sender)
+            held = self.held[sender]
+            if state is not None and state.turn is not None and now - held.since < self.hold_limit_s:
+                continue
+            for message in held.messages:
+                await message.ack()
+            del self.held[sender]
+
+    async def run(self) -> None:
+        import aio_pika
+
+        options = pika_options(self.url, self.queue_name)
+        connection = await aio_pika.connect_robust(self.url)
+        async with connection:
+            channel = await connection.channel()
+            await channel.set_qos(prefetch_count=self.prefetch)
+            exchange = await channel.declare_exchange(options["exchange_name"], type=aio_pika.ExchangeType.FANOUT)
+            queue = await channel.declare_queue(self.queue_name, durable=True)
+            await queue.bind(exchange, "")
+            await asyncio.to_thread(self._engine_ready)
+            tag = await queue.consume(self._on_message)
+            print(f"[hamsafar] touchpoint consumer: queue {self.queue_name} on {options['host']}", flush=True)
+            stop = asyncio.ensure_future(self._stop.wait())
+            while not self._stop.is_set():
+                batch_task = asyncio.ensure_future(self._next_batch())
+                done, _ = await asyncio.wait({batch_task, stop}, return_when=asyncio.FIRST_COMPLETED)
+                if batch_task not in done:
+                    batch_task.cancel()
+                    break
+                await self._handle(batch_task.result())
+            await queue.cancel(tag)
+            # Deliveries still held (open turns) are not acknowledged: the broker gives them to the next consumer.
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def main() -> None:
+    from bot.runtime.quiet_warnings import quiet_third_party_deprecations
+
+    quiet_third_party_deprecations()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    url = settings.rabbitmq_url()
+    if not url:
+        raise SystemExit("[hamsafar] the touchpoint consumer needs HAMSAFAR_RABBITMQ_URL")
+    consumer = TouchpointConsumer(url, settings.rabbitmq_queue())
+
+    async def serve() -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, consumer.stop)
+        await consumer.run()
+
+    asyncio.run(serve())
+
+
+if __name__ == "__main__":
+    main()
