@@ -75,3 +75,75 @@ def test_yes_after_the_discount_offer_applies_that_code_to_that_order() -> None:
     slots = after(DISCOUNT_OFFER, intent="affirm", text="ok", language="en")
     assert slots["dialogue_move"] == "redo apply_discount_code"
     assert (slots["discount_code"], slots["order_id"], slots["last_order_id"]) == ("HAMRAH5", "100245", "100245")
+
+
+# ----------------------------------------------------------------------------- "no" to a proactive message
+def _reminder_entry(url: str, customer: str = "C501", order: str = "100245") -> int:
+    """A real abandoned-payment entry (the database the action server uses), as the orchestrator makes it."""
+    import datetime as dt
+
+    from bot.orchestration.definition import load_book
+    from bot.orchestration.engine import Orchestrator
+    from bot.orchestration.events import Emitter, Event
+
+    now = dt.datetime(2025, 6, 4, 6, 30, tzinfo=dt.timezone.utc)
+    result = Emitter(Orchestrator(load_book(), url)).emit(
+        Event("order.pending_payment", f"t:{order}", now, customer_id=customer, order_id=order,
+              data={"status": "pending_payment"}), now)
+    return result.entered[0]
+
+
+def _entry(url: str, entry_id: int) -> Dict[str, Any]:
+    import sqlalchemy as sa
+
+    from bot.db import get_engine
+    from bot.orchestration.engine import E
+
+    with get_engine(url).connect() as conn:
+        return dict(conn.execute(sa.select(E).where(E.c.id == entry_id)).mappings().one())
+
+
+def _reminder_of(entry_id: int) -> Dict[str, Any]:
+    meta = dict(PAYMENT_REMINDER["metadata"]["hamsafar_journey"], entry_id=entry_id, stage="decision")
+    return dict(PAYMENT_REMINDER, metadata={"hamsafar_actor": "system", "hamsafar_journey": meta})
+
+
+def test_no_thanks_to_the_payment_reminder_stops_that_journey_and_is_recorded(sqlite_url, monkeypatch) -> None:
+    import sqlalchemy as sa
+
+    from bot.db import get_engine
+    from bot.touchpoints.models import Touchpoint
+
+    monkeypatch.setenv("HAMSAFAR_DATABASE_URL", sqlite_url)
+    entry_id = _reminder_entry(sqlite_url)
+    # a "no" with a request in it is that request, not a no to the reminder
+    slots = after(_reminder_of(entry_id), intent="ask_payment_methods", text="no, can I pay by card?", language="en")
+    assert slots.get("dialogue_move") != "redo deny" and slots["last_order_id"] == "100245"
+    assert _entry(sqlite_url, entry_id)["status"] == "active"
+    slots = after(_reminder_of(entry_id), intent="deny", text="نه ممنون", language="fa", sender="sms:+989121234567")
+    assert slots["dialogue_move"] == "redo deny"          # answered as a no ("OK, anything else?")
+    assert slots["journey_stage"] == "decision"           # the answer's touchpoint is a decision-stage turn
+    entry = _entry(sqlite_url, entry_id)
+    assert (entry["status"], entry["exit_reason"]) == ("exited", "declined")
+    tp = Touchpoint.__table__
+    with get_engine(sqlite_url).connect() as conn:
+        recorded = conn.execute(sa.select(tp.c.actions).where(tp.c.journey == "abandoned_payment")
+                                .order_by(tp.c.id)).scalars().all()
+    assert recorded[-1] == ["journey_exited", "declined"]
+    from bot.channels import consent
+
+    assert not consent.is_opted_out("sms", "+989121234567")   # a no is not an opt-out of every message
+
+
+def test_an_opt_out_word_answering_on_telegram_declines_and_opts_the_chat_out(sqlite_url, monkeypatch) -> None:
+    from bot.channels import consent
+
+    monkeypatch.setenv("HAMSAFAR_DATABASE_URL", sqlite_url)
+    entry_id = _reminder_entry(sqlite_url, "C502", "100246")
+    slots = after(_reminder_of(entry_id), intent="cancel_order", text="لغو", language="fa", sender="tg:555001")
+    assert slots["dialogue_move"] == "redo deny"          # not "cancel the order": an opt-out word answers the message
+    assert _entry(sqlite_url, entry_id)["exit_reason"] == "declined"
+    assert consent.is_opted_out("telegram", "tg:555001")
+    assert not consent.check_outbound("telegram", "555001", proactive=True)   # no proactive message on this chat
+    assert consent.check_outbound("telegram", "555001", proactive=False)      # replies to the customer still go
+

@@ -14,8 +14,8 @@ from bot.orchestration.definition import (
 )
 
 SHIPPED = settings.PROJECT_ROOT / "orchestration.yml"
-EIGHT = {"abandoned_payment", "shipping_updates", "onboarding", "csat_after_ticket", "nps_after_delivery",
-         "referral_promoters", "back_in_stock", "win_back"}
+SHIPPED_JOURNEYS = {"abandoned_payment", "abandoned_order", "shipping_updates", "onboarding", "csat_after_ticket",
+                    "nps_after_delivery", "referral_promoters", "back_in_stock", "win_back"}
 
 
 def raw() -> dict:
@@ -23,9 +23,9 @@ def raw() -> dict:
         return yaml.safe_load(handle)
 
 
-def test_the_shipped_file_has_the_eight_demo_journeys_in_both_languages() -> None:
+def test_the_shipped_file_has_the_demo_journeys_in_both_languages() -> None:
     book = load_book(SHIPPED)
-    assert set(book.journeys) == EIGHT
+    assert set(book.journeys) == SHIPPED_JOURNEYS
     for journey in book.journeys.values():
         assert journey.sends, journey.name
         for send in journey.sends:
@@ -95,7 +95,7 @@ def test_unknown_placeholder_event_duration_and_channel_are_refused() -> None:
     def channel(d: dict) -> None:
         d["defaults"]["channels"] = ["telegram", "email"]
 
-    assert _broken(channel) == "defaults.channels: unknown channel 'email' (use last, telegram, web, sms)"
+    assert _broken(channel) == "defaults.channels: unknown channel 'email' (use last, telegram, bale, web, sms)"
 
 
 def test_holdout_needs_a_goal_and_a_share_below_one() -> None:
@@ -158,9 +158,32 @@ def test_an_edited_file_is_taken_up_and_a_broken_edit_is_not(tmp_path, monkeypat
     monkeypatch.setenv("HAMSAFAR_ORCHESTRATION_FILE", str(path))
     orchestrator = Orchestrator(load_book(), sqlite_url)
     assert not orchestrator.refresh()
-    path.write_text(path.read_text(encoding="utf-8").replace("version: 1", "version: 2"), encoding="utf-8")
+    shipped = orchestrator.book.version
+    path.write_text(path.read_text(encoding="utf-8").replace(f"version: {shipped}", f"version: {shipped + 1}"),
+                    encoding="utf-8")
     os.utime(path, (1, 2_000_000_000))
-    assert orchestrator.refresh() and orchestrator.book.version == 2
+    assert orchestrator.refresh() and orchestrator.book.version == shipped + 1
     path.write_text("journeys: [", encoding="utf-8")
     os.utime(path, (1, 2_000_000_100))
-    assert not orchestrator.refresh() and orchestrator.book.version == 2
+    assert not orchestrator.refresh() and orchestrator.book.version == shipped + 1
+
+
+def test_while_conditions_are_checked_like_if_conditions() -> None:
+    journey = load_book(SHIPPED).get("abandoned_order")
+    assert journey.while_ == {"no_order_since_entry": True}
+    assert journey.trigger.event == "goal.abandoned" and journey.trigger.where == {"goal": ("place_order",)}
+
+    def unknown(d: dict) -> None:
+        d["journeys"]["abandoned_order"]["while"] = {"ordered": False}
+
+    assert _broken(unknown).startswith("journeys.abandoned_order.while: unknown condition 'ordered'")
+
+    def goal(d: dict) -> None:
+        d["journeys"]["abandoned_order"]["trigger"]["where"] = {"goal": "buy"}
+
+    assert _broken(goal).startswith("journeys.abandoned_order.trigger.where.goal: expected goals from journey.yml")
+
+    def empty(d: dict) -> None:
+        d["journeys"]["abandoned_order"]["while"] = {}
+
+    assert _broken(empty) == "journeys.abandoned_order.while: expected at least one condition"

@@ -586,6 +586,113 @@ def test_a_goal_abandoned_in_a_conversation_is_an_event_once(world: World) -> No
     assert found == [("goal.abandoned", cid, "place_order")]
 
 
+# ----------------------------------------------------------------------------- the customer's clock, while:, Bale
+def run_with(world: World, now: dt.datetime, outputs_for, scan: bool = True):
+    """One runner pass with outputs built on its own loop (`outputs_for()`); `scan=False` is a
+    shop whose events never arrive (a lost webhook): only what the runner itself asks the CRM."""
+    import asyncio
+
+    from bot.orchestration.runner import JourneyRunner
+
+    async def go():
+        outputs = outputs_for()
+        try:
+            return await JourneyRunner(world.o, outputs, world.log, scan=scan).run_due(now)
+        finally:
+            await outputs.aclose()
+
+    return asyncio.run(go())
+
+
+def test_quiet_hours_follow_the_customers_own_time_zone(world: World) -> None:
+    """The shop's REST backend says a customer lives in Berlin: 09:30 in Tehran is 07:00 there (too early),
+    and 21:30 in Tehran is 20:00 there (still fine). Wednesday 4 June 2025; Berlin is UTC+2, Tehran UTC+3:30."""
+    from bot.orchestration.events import Emitter, Event
+
+    early, late, home = customer_ids("TZ", "abandoned_payment", holdout=False, count=3)
+    phones = {cid: world.customer(cid, "Anna Weber", language="en") for cid in (early, late)}
+    phones[home] = world.customer(home)
+    morning, evening = tehran(2025, 6, 4, 8, 30), tehran(2025, 6, 4, 20, 0)
+    orders = {early: world.order(early, "pending_payment", morning), home: world.order(home, "pending_payment", morning),
+              late: world.order(late, "pending_payment", evening)}
+    for cid in (early, late):   # an order event carrying the customer's time zone (REST customer record `timezone`)
+        Emitter(world.o).emit(Event("order.pending_payment", f"rest:tz:{cid}", morning, source="rest", customer_id=cid,
+                                    order_id=orders[cid], data={"status": "pending_payment", "timezone": "Europe/Berlin"}),
+                              morning)
+    world.run(morning + MIN)
+    world.run(morning + HOUR)                      # 09:30 Tehran: the Tehran customer only
+    assert len(world.sms_to(phones[home])) == 1 and world.sms_to(phones[early]) == []
+    assert world.entry("abandoned_payment", early)["due_at"] == tehran(2025, 6, 4, 10, 30)   # 09:00 in Berlin
+    world.run(tehran(2025, 6, 4, 10, 30))
+    assert len(world.sms_to(phones[early])) == 1 and world.sms_to(phones[early])[0].startswith("Hi Anna")
+    world.run(evening + MIN)
+    world.run(evening + HOUR + MIN)                # 21:01 Tehran, 19:31 Berlin: within the Berlin customer's window
+    assert len(world.sms_to(phones[late])) == 1
+    assert world.o.zone_of({"customer_key": home, "context": {"timezone": "Mars/Olympus_Mons"}}) == "Asia/Tehran"
+
+
+def test_an_order_placed_meanwhile_stops_the_abandoned_order_journey_before_its_next_step(world: World) -> None:
+    """`while: {no_order_since_entry: true}` is asked of the CRM before every step: the customer ordered
+    after the first reminder and the order's event never came (scan off) — no second message, a conversion."""
+    from bot.touchpoints.store import insert_rows
+    from tests.support.journeys import Outputs
+
+    buyer, other = customer_ids("AO", "abandoned_order", holdout=False, count=2)
+    phones = {cid: world.customer(cid, "Sara Ahmadi", language="en") for cid in (buyer, other)}
+    insert_rows(world.engine, [
+        {"event_id": f"ao-{cid}", "occurred_at": (T0 - MIN).replace(tzinfo=None), "customer_id": cid,
+         "conversation_id": f"sms:{phones[cid]}", "channel": "sms", "actor": "system", "actions": ["goal_abandoned"],
+         "goal": "place_order", "goal_status": "abandoned"} for cid in (buyer, other)])
+    world.run(T0)                                  # both enter: an order abandoned in a chat
+    assert {e["customer_key"] for e in world.entries("abandoned_order")} == {buyer, other}
+    world.run(T0 + 2 * HOUR)
+    assert all(len(world.sms_to(p)) == 1 for p in phones.values())
+    assert "not finished" in world.sms_to(phones[buyer])[0]
+    world.order(buyer, "processing", T0 + 5 * HOUR)   # ordered on the website; no event reaches the journeys
+    outputs = lambda: Outputs(world.sms.url, None)  # noqa: E731
+    run_with(world, T0 + DAY, outputs, scan=False)
+    assert len(world.sms_to(phones[buyer])) == 1 and len(world.sms_to(phones[other])) == 2
+    assert "HAMRAH5" in world.sms_to(phones[other])[1]
+    ended = world.entry("abandoned_order", buyer)
+    assert (ended["status"], ended["exit_reason"], ended["conversion_event"]) == ("exited", "goal", "order.created")
+
+
+def test_a_bale_chat_is_a_journey_channel_with_sms_as_its_fallback(database: str, sms: FakeSmsGateways) -> None:
+    from bot.channels.bale import BaleOutput
+    from tests.fakes.telegram_api import FakeBale
+    from tests.support.journeys import Outputs
+
+    token = "5000001:bale-journeys-test-token"
+    with FakeBale(token) as bale:
+        world = World(database, sms)
+        [cid] = customer_ids("BA", "shipping_updates", holdout=False)
+        phone = world.customer(cid)
+        world.link(cid, "bale:880001")             # the customer shared their contact in Bale
+
+        def outputs() -> Outputs:
+            built = Outputs(sms.url, None)
+            built.outputs["bale"] = BaleOutput(token, base_url=bale.base_url, max_attempts=1)
+            built.aclose = lambda: _close(built, "bale")
+            return built
+
+        world.order(cid, "shipped", T0 - DAY, shipped_at=T0, tracking_code="BL-1", carrier="پست")
+        run_with(world, T0 + MIN, outputs)
+        [sent] = bale.sent()
+        assert str(sent["chat_id"]) == "880001" and "BL-1" in sent["text"] and world.sms_to(phone) == []
+        bale.fail_next("sendMessage", 403, "Forbidden: bot was blocked by the user")
+        world.order(cid, "shipped", T0 - DAY, shipped_at=T0 + HOUR, tracking_code="BL-2", carrier="پست")
+        run_with(world, T0 + HOUR + MIN, outputs)
+        [fallback] = world.sms_to(phone)
+        assert "BL-2" in fallback
+        assert [(m["channel"], m["status"]) for m in world.messages("shipping_updates")] == [("bale", "sent"), ("sms", "sent")]
+        assert actions(world.touchpoints("shipping_updates"))[1] == (("journey_message",), "shipped", "bale")
+
+
+async def _close(outputs, chat: str) -> None:
+    await outputs.outputs[chat].close()
+    await outputs.outputs["sms"].gateway.aclose()
+
+
 # ----------------------------------------------------------------------------- the CLI
 def test_journeys_list_preview_and_stats_through_the_cli(world: World, capsys) -> None:
     """`hamsafar journeys list`, `preview NAME --customer ID` (each message as it would be sent) and `stats`."""
@@ -593,11 +700,13 @@ def test_journeys_list_preview_and_stats_through_the_cli(world: World, capsys) -
 
     assert main(["journeys", "list"]) == 0
     listing = capsys.readouterr().out
-    assert "8 journeys" in listing and "09:00–21:00 Asia/Tehran, days off fri; cap 1/day, 3/week" in listing
-    for name in ("abandoned_payment", "shipping_updates", "onboarding", "csat_after_ticket", "nps_after_delivery",
-                 "referral_promoters", "back_in_stock", "win_back"):
+    assert "9 journeys" in listing and "09:00–21:00 Asia/Tehran, days off fri; cap 1/day, 3/week" in listing
+    for name in ("abandoned_payment", "abandoned_order", "shipping_updates", "onboarding", "csat_after_ticket",
+                 "nps_after_delivery", "referral_promoters", "back_in_stock", "win_back"):
         assert f"\n{name} — " in listing
     assert "trigger: feedback.nps where min_score=9" in listing
+    assert "trigger: goal.abandoned where goal=place_order" in listing
+    assert "while:   no_order_since_entry=True (checked before every step)" in listing
 
     [cid] = customer_ids("PV", "abandoned_payment", holdout=False)
     phone = world.customer(cid)

@@ -83,8 +83,11 @@ def _describe_trigger(journey: Any) -> str:
     trigger = journey.trigger
     if trigger.segment:
         return f"segment {trigger.segment} ({trigger.days} days)"
-    where = " ".join(f"{k}={v}" for k, v in trigger.where.items())
-    return trigger.event + (f" where {where}" if where else "")
+    return trigger.event + (f" where {_describe_checks(trigger.where)}" if trigger.where else "")
+
+
+def _describe_checks(checks: Dict[str, Any]) -> str:
+    return " ".join(f"{k}={'/'.join(map(str, v)) if isinstance(v, tuple) else v}" for k, v in checks.items())
 
 
 def _describe_steps(journey: Any) -> str:
@@ -128,6 +131,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(f"\n{journey.name} — {journey.title['en']} · {journey.title['fa']}")
         print(f"  trigger: {_describe_trigger(journey)}; goal: {goal}; {', '.join(flags)}")
         print(f"  steps:   {_describe_steps(journey)}")
+        if journey.while_:
+            print(f"  while:   {_describe_checks(journey.while_)} (checked before every step)")
     return 0
 
 
@@ -227,7 +232,9 @@ def cmd_preview(args: argparse.Namespace) -> int:
         print(f"hold-out {journey.holdout:.0%}: this customer is {'IN the hold-out (would get nothing)' if held else 'messaged'}")
     channel = f"{targets[0].channel} ({targets[0].conversation_id})" if targets else "no channel (would exit: no_channel)"
     fallbacks = ", ".join(t.channel for t in targets[1:])
-    print(f"channel: {channel}{'; falls back to ' + fallbacks if fallbacks else ''}\n")
+    window = o.window_for({"customer_key": customer.customer_id, "context": context})  # the customer's clock
+    print(f"channel: {channel}{'; falls back to ' + fallbacks if fallbacks else ''}")
+    print(f"time zone: {window.timezone}{'' if window is o.window else ' (the customer’s own; times below are Tehran)'}\n")
     clock, sent = start, []
     # After a wait for an event the time of what follows depends on when the event happens: the
     # sends after it are shown relative to it (`after`, the waits since), never at the timeout.
@@ -246,7 +253,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
                                    else describe_wait(step.delay))
                 print(f"  … waits {since_event[-1]}")
             elif step.until:
-                clock = o.window.next_local_time(clock, step.until)
+                clock = window.next_local_time(clock, step.until)
                 print(f"  … waits until {step.until.strftime('%H:%M')} local")
             elif step.since_entry:
                 clock = max(clock, start + step.since_entry)
@@ -260,19 +267,19 @@ def cmd_preview(args: argparse.Namespace) -> int:
         elif isinstance(step, Send) and after is not None:
             then = "".join(f", then {w}" for w in since_event)
             latest = "" if after.on_timeout == "exit" or since_event else \
-                f"; at {format_date(o.window.next_allowed(clock), 'en', weekday=True, time=True)} if it has not by then"
+                f"; at {format_date(window.next_allowed(clock), 'en', weekday=True, time=True)} if it has not by then"
             print(f"  SEND {step.name} when {after.event} happens (within {describe_wait(after.timeout)}){then}"
                   f", in the sending window{latest}")
             _print_message(step, values)
         elif isinstance(step, Send):
-            at = o.window.next_allowed(clock)
+            at = window.next_allowed(clock)
             shifted = " (moved by quiet hours)" if at != clock else ""
             day = book.settings.cap_per_day
             while journey.capped and day and not held and \
-                    sum(o.window.local(t).date() == o.window.local(at).date() for t in sent) >= day:
-                local = o.window.local(at)
-                at = o.window.next_allowed(dt.datetime.combine(local.date() + dt.timedelta(days=1), dt.time(0),
-                                                               tzinfo=o.window.zone))
+                    sum(window.local(t).date() == window.local(at).date() for t in sent) >= day:
+                local = window.local(at)
+                at = window.next_allowed(dt.datetime.combine(local.date() + dt.timedelta(days=1), dt.time(0),
+                                                             tzinfo=window.zone))
                 shifted = " (moved by the frequency cap)"
             sent.append(at)
             print(f"  SEND {step.name} at {format_date(at, 'en', weekday=True, time=True)} · "

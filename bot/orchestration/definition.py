@@ -36,7 +36,7 @@ EVENTS = frozenset(
 #: Segments evaluated by the scheduler (entry trigger `segment:`).
 SEGMENTS = frozenset({"inactive_customers"})
 #: Channels a message may go out on, and `last` (the customer's last own channel).
-CHANNELS = ("last", "telegram", "web", "sms")
+CHANNELS = ("last", "telegram", "bale", "web", "sms")
 #: Placeholders a message template may use (filled by `bot.orchestration.templates`).
 PLACEHOLDERS = frozenset({
     "name", "first_name", "shop", "website", "order_id", "total", "order_date", "delivered_date",
@@ -47,7 +47,7 @@ PLACEHOLDERS = frozenset({
 CONDITIONS = {
     "order_status": "statuses", "language": "language", "min_score": "int", "max_score": "int",
     "stage": "stages", "min_total": "int", "max_total": "int", "in_stock": "bool",
-    "no_feedback_days": "int",
+    "no_feedback_days": "int", "no_order_since_entry": "bool", "goal": "goals",
 }
 _DURATION = re.compile(r"^\s*(\d+)\s*(m|min|h|d|w)\s*$")
 _UNITS = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -192,6 +192,9 @@ class ProactiveJourney:
     group: Optional[str] = None
     capped: bool = True                          # counts toward / obeys the frequency cap
     enabled: bool = True
+    # `while:` — conditions checked again before every step; the first time they fail the entry ends
+    # (`condition_changed`): an abandoned-order reminder stops once the customer has ordered anyway
+    while_: Dict[str, Any] = field(default_factory=dict)
     reenter_after: Optional[dt.timedelta] = None  # per customer; None: once per trigger subject
 
     @property
@@ -307,7 +310,8 @@ def _channels(value: Any, where: str) -> Tuple[str, ...]:
     return tuple(value)
 
 
-def _condition_checks(data: Dict[str, Any], where: str, stages: Sequence[str]) -> Dict[str, Any]:
+def _condition_checks(data: Dict[str, Any], where: str, stages: Sequence[str],
+                      goals: Sequence[str] = ()) -> Dict[str, Any]:
     checks: Dict[str, Any] = {}
     for key, value in data.items():
         kind = CONDITIONS.get(key)
@@ -324,6 +328,12 @@ def _condition_checks(data: Dict[str, Any], where: str, stages: Sequence[str]) -
             bad = [v for v in values if v not in stages]
             if bad or not values:
                 raise _fail(f"{where}.{key}", f"expected journey stages from journey.yml: {', '.join(stages)}")
+            checks[key] = tuple(values)
+        elif kind == "goals":
+            values = value if isinstance(value, list) else [value]
+            bad = [v for v in values if v not in goals]
+            if bad or not values:
+                raise _fail(f"{where}.{key}", f"expected goals from journey.yml: {', '.join(goals)}")
             checks[key] = tuple(values)
         elif kind == "language":
             if value not in LANGUAGES:
@@ -405,7 +415,7 @@ def _journey(name: str, data: Any, stages: Sequence[str], intents: Sequence[str]
         raise _fail(where, "journey names are lower-case letters, digits and _ (max 40)")
     data = _mapping(data, where)
     _keys(data, ("title", "stage", "trigger", "steps", "goal", "exit_on", "holdout", "priority", "group",
-                 "capped", "enabled", "reenter_after"), where)
+                 "capped", "enabled", "reenter_after", "while"), where)
     stage = data.get("stage")
     if stage is not None and stage not in stages:
         raise _fail(f"{where}.stage", f"unknown stage {stage!r} (journey.yml: {', '.join(stages)})")
@@ -423,7 +433,8 @@ def _journey(name: str, data: Any, stages: Sequence[str], intents: Sequence[str]
         trigger = Trigger(segment=t["segment"], days=t["days"])
     else:
         trigger = Trigger(event=_event(t["event"], f"{twhere}.event"),
-                          where=_condition_checks(_mapping(t.get("where") or {}, f"{twhere}.where"), f"{twhere}.where", stages),
+                          where=_condition_checks(_mapping(t.get("where") or {}, f"{twhere}.where"), f"{twhere}.where",
+                                                  stages, goals),
                           max_age=parse_duration(t["max_age"], f"{twhere}.max_age") if "max_age" in t else None)
     # steps
     raw_steps = data.get("steps")
@@ -445,7 +456,7 @@ def _journey(name: str, data: Any, stages: Sequence[str], intents: Sequence[str]
             otherwise = str(raw.get("else", "exit"))
             if otherwise not in ("exit", "skip"):
                 raise _fail(f"{swhere}.else", "expected exit or skip (skip the next step)")
-            checks = _condition_checks(_mapping(raw["if"], f"{swhere}.if"), f"{swhere}.if", stages)
+            checks = _condition_checks(_mapping(raw["if"], f"{swhere}.if"), f"{swhere}.if", stages, goals)
             if not checks:
                 raise _fail(f"{swhere}.if", "expected at least one condition")
             steps.append(Condition(checks, otherwise))
@@ -473,6 +484,10 @@ def _journey(name: str, data: Any, stages: Sequence[str], intents: Sequence[str]
         raise _fail(f"{where}.holdout", "expected a share from 0 to below 1, e.g. 0.1 for 10 %")
     if holdout and goal is None:
         raise _fail(f"{where}.holdout", "a hold-out measures uplift on a goal: give the journey a goal")
+    while_ = _condition_checks(_mapping(data["while"], f"{where}.while"), f"{where}.while", stages, goals) \
+        if data.get("while") is not None else {}
+    if data.get("while") is not None and not while_:
+        raise _fail(f"{where}.while", "expected at least one condition")
     priority = data.get("priority", 50)
     if not isinstance(priority, int) or isinstance(priority, bool):
         raise _fail(f"{where}.priority", "expected a whole number (higher wins)")
@@ -484,6 +499,7 @@ def _journey(name: str, data: Any, stages: Sequence[str], intents: Sequence[str]
         stage=stage, trigger=trigger, steps=tuple(steps), goal=goal, exit_on=exit_on, holdout=float(holdout),
         priority=priority, group=group, capped=bool(data.get("capped", True)), enabled=bool(data.get("enabled", True)),
         reenter_after=parse_duration(data["reenter_after"], f"{where}.reenter_after") if data.get("reenter_after") else None,
+        while_=while_,
     )
 
 

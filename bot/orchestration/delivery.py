@@ -1,9 +1,9 @@
 """Delivering a proactive message: which channel, consent, the send, the conversation.
 
 Channel choice, in the order of the journey's `channels` (default `last,
-telegram, web, sms`): `last` is the conversation the customer last wrote in
-(if it can be written to now); `telegram` a Telegram chat linked to the
-customer (bot.identity's verified conversations); `web` a website session of
+telegram, bale, web, sms`): `last` is the conversation the customer last wrote in
+(if it can be written to now); `telegram` / `bale` a Telegram or Bale chat linked
+to the customer (bot.identity's verified conversations); `web` a website session of
 theirs that is online (they wrote within `web_online_minutes`); `sms` their
 phone number from the CRM. Each target passes the one consent check
 (`bot.channels.consent`); if a send fails the next target is tried.
@@ -36,13 +36,13 @@ from bot.channels import addresses, consent
 
 logger = logging.getLogger(__name__)
 
-PUSHABLE = ("telegram", "web", "sms")
+PUSHABLE = ("telegram", "bale", "web", "sms")
 
 
 @dataclass(frozen=True)
 class Target:
-    channel: str            # telegram | web | sms
-    conversation_id: str    # tg:<chat> | web:<session> | sms:<E.164> (never a sms:ref-… reference)
+    channel: str            # telegram | bale | web | sms
+    conversation_id: str    # tg:<chat> | bale:<chat> | web:<session> | sms:<E.164> (never a sms:ref-… reference)
 
 
 @dataclass
@@ -79,8 +79,8 @@ def customer_targets(conn: Connection, customer_id: Optional[str], phone: Option
 
     def reachable(conversation: str) -> Optional[Target]:
         channel = addresses.channel_of(conversation)
-        if channel == "telegram":
-            return Target("telegram", conversation)
+        if channel in addresses.CHAT_CHANNELS:   # telegram, bale
+            return Target(channel, conversation)
         if channel == "web" and conversation in online:
             return Target("web", conversation)
         if channel == "web" and is_conversation_ref(conversation):
@@ -109,8 +109,8 @@ def customer_targets(conn: Connection, customer_id: Optional[str], phone: Option
                 .order_by(tp.c.occurred_at.desc(), tp.c.id.desc()).limit(1)).scalar()
             target = reachable(last) if last else None
             targets += [target] if target else []
-        elif choice == "telegram":
-            targets += [Target("telegram", c) for c in conversations if addresses.channel_of(c) == "telegram"]
+        elif choice in addresses.CHAT_CHANNELS:   # a Telegram or Bale chat verified as the customer's
+            targets += [Target(choice, c) for c in conversations if addresses.channel_of(c) == choice]
         elif choice == "web":
             targets += [Target("web", c) for c in conversations if c in online]
         elif choice == "sms":
@@ -169,6 +169,12 @@ class EnvironmentOutputs:
             output = HamsafarTelegramInput.from_credentials({}).output
             if output is not None:
                 self._outputs["telegram"] = output
+        if settings.env_secret("HAMSAFAR_BALE_TOKEN"):
+            from bot.channels.bale import HamsafarBaleInput
+
+            output = HamsafarBaleInput.from_credentials({}).output
+            if output is not None:
+                self._outputs["bale"] = output
 
     def get(self, channel: str) -> Any:
         if not self._built:
@@ -176,9 +182,10 @@ class EnvironmentOutputs:
         return self._outputs.get(channel)
 
     async def aclose(self) -> None:
-        telegram = self._outputs.get("telegram")
-        if telegram is not None:
-            await telegram.close()
+        for chat in ("telegram", "bale"):
+            output = self._outputs.get(chat)
+            if output is not None:
+                await output.close()
         sms = self._outputs.get("sms")
         if sms is not None:
             await sms.gateway.aclose()
@@ -226,7 +233,8 @@ async def send_to(target: Target, outputs: Outputs, text: str, buttons: List[Dic
     sent = await output.send_text(target.conversation_id, text, buttons, proactive=True, kind="journey")
     if not sent:
         return "opted_out"
-    if target.channel == "telegram" and consent.opt_out_source("telegram", _address(target)) == "blocked":
+    if target.channel in addresses.CHAT_CHANNELS and \
+            consent.opt_out_source(target.channel, _address(target)) == "blocked":
         return "blocked the bot"
     return None
 

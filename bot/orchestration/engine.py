@@ -42,8 +42,8 @@ from bot.orchestration.definition import (
     Condition, JourneyBook, ProactiveJourney, Send, Wait, load_book,
 )
 from bot.orchestration.delivery import Outcome, Target, consent_allows, customer_targets
-from bot.orchestration.models import JourneyEntry, JourneyEvent, JourneyMessage
-from bot.orchestration.schedule import SendingWindow, aware
+from bot.orchestration.models import JourneyEntry, JourneyEvent, JourneyMessage, JourneyWatch
+from bot.orchestration.schedule import SendingWindow, aware, valid_zone
 from bot.orchestration.templates import MissingValue, Subject, Values, render
 
 logger = logging.getLogger(__name__)
@@ -51,6 +51,8 @@ logger = logging.getLogger(__name__)
 E = JourneyEntry.__table__
 M = JourneyMessage.__table__
 EV = JourneyEvent.__table__
+W = JourneyWatch.__table__
+ZONE_WATCH = "timezone"                    # journey_watch rows: a customer's time zone, as their events last told it
 LEASE = dt.timedelta(minutes=5)            # real time a claimed entry stays with its runner (then another may resume it)
 RETRY_AFTER = dt.timedelta(minutes=5)
 MAX_ATTEMPTS = 3
@@ -68,6 +70,13 @@ def holdout_of(journey: str, customer_key: str, share: float) -> bool:
         return False
     digest = hashlib.sha256(f"{journey}|{customer_key}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2 ** 64 < share
+
+
+def remember_zone(conn: Connection, customer_key: str, zone: str, now: dt.datetime) -> None:
+    """Keep the customer's time zone (an event's `timezone`: WooCommerce meta, REST customer record)."""
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    conn.execute(insert(W).values(kind=ZONE_WATCH, key=customer_key[:200], value=zone, updated_at=now)
+                 .on_conflict_do_update(index_elements=["kind", "key"], set_={"value": zone, "updated_at": now}))
 
 
 def insert_ignoring_duplicates(conn: Connection, table: sa.Table, rows: List[Dict[str, Any]],
@@ -114,6 +123,25 @@ def touchpoint(conn: Connection, *, what: List[str], event_key: str, at: dt.date
     insert_ignoring_duplicates(conn, Touchpoint.__table__, [row], ["event_id"])
 
 
+def cas(conn: Connection, entry: Dict[str, Any], token: Optional[str], **values: Any) -> bool:
+    """Update the entry if nobody changed it since it was read (and `token`'s worker still holds it)."""
+    condition = [E.c.id == entry["id"], E.c.revision == entry["revision"], E.c.status == "active"]
+    if token is not None:
+        condition.append(E.c.lease_owner == token)
+    result = conn.execute(E.update().where(*condition).values(revision=E.c.revision + 1, **values))
+    return result.rowcount == 1
+
+
+def end_entry(conn: Connection, entry: Dict[str, Any], reason: str, now: dt.datetime,
+              token: Optional[str] = None, status: str = "exited") -> bool:
+    """End an active entry (CAS) and write its touchpoint; False if it changed meanwhile or had ended."""
+    if not cas(conn, entry, token, status=status, exit_reason=reason[:40], finished_at=now, due_at=None,
+               lease_owner=None, lease_until=None, wait_event=None):
+        return False
+    touchpoint(conn, what=["journey_exited", reason[:40]], event_key=f"exit:{entry['id']}", at=now, entry=entry)
+    return True
+
+
 # --------------------------------------------------------------------------- plans
 @dataclass
 class SendPlan:
@@ -156,7 +184,8 @@ class Orchestrator:
         self.book = book or load_book()
         self.database_url = database_url
         self.engine: Engine = init_db(database_url)
-        self.window = SendingWindow(self.book.settings)
+        self.window = SendingWindow(self.book.settings)   # the shop's own time zone
+        self._windows: Dict[str, SendingWindow] = {}
         self._crm = crm
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.lease = lease
@@ -183,7 +212,7 @@ class Orchestrator:
             return False
         if book is self.book:
             return False
-        self.book, self.window = book, SendingWindow(book.settings)
+        self.book, self.window, self._windows = book, SendingWindow(book.settings), {}
         logger.info("journeys: orchestration.yml version %s loaded (%d journeys)", book.version, len(book.journeys))
         return True
 
@@ -198,6 +227,30 @@ class Orchestrator:
         if entry["order_id"] not in cache:
             cache[entry["order_id"]] = self.crm.get_order(entry["order_id"])
         return cache[entry["order_id"]]
+
+    def zone_of(self, entry: Dict[str, Any]) -> str:
+        """The customer's time zone: the latest one their events carried (`journey_watch`), else the
+        trigger's, else the shop's (`defaults.timezone`). Read once per `advance`."""
+        cache = getattr(self._local, "zones", None)
+        if cache is not None and entry["customer_key"] in cache:
+            return cache[entry["customer_key"]]
+        with self.engine.connect() as conn:
+            stored = conn.execute(sa.select(W.c.value).where(W.c.kind == ZONE_WATCH,
+                                                             W.c.key == entry["customer_key"])).scalar()
+        zone = valid_zone(stored) or valid_zone((entry.get("context") or {}).get("timezone")) \
+            or self.book.settings.timezone
+        if cache is not None:
+            cache[entry["customer_key"]] = zone
+        return zone
+
+    def window_for(self, entry: Dict[str, Any]) -> SendingWindow:
+        """The sending window in the entry's customer's time zone."""
+        zone = self.zone_of(entry)
+        if zone == self.window.timezone:
+            return self.window
+        if zone not in self._windows:
+            self._windows[zone] = SendingWindow(self.book.settings, zone)
+        return self._windows[zone]
 
     @property
     def postgres(self) -> bool:
@@ -234,12 +287,7 @@ class Orchestrator:
         return dict(row) if row else None
 
     def _cas(self, conn: Connection, entry: Dict[str, Any], token: Optional[str], **values: Any) -> bool:
-        """Update the entry if nobody changed it since it was read (and this worker still holds it)."""
-        condition = [E.c.id == entry["id"], E.c.revision == entry["revision"], E.c.status == "active"]
-        if token is not None:
-            condition.append(E.c.lease_owner == token)
-        result = conn.execute(E.update().where(*condition).values(revision=E.c.revision + 1, **values))
-        return result.rowcount == 1
+        return cas(conn, entry, token, **values)
 
     def _park(self, entry: Dict[str, Any], token: str, due_at: Optional[dt.datetime], **values: Any) -> bool:
         with self.engine.begin() as conn:
@@ -247,12 +295,7 @@ class Orchestrator:
 
     def exit_entry(self, conn: Connection, entry: Dict[str, Any], reason: str, now: dt.datetime,
                    token: Optional[str] = None, status: str = "exited") -> bool:
-        """End an active entry (CAS) and write its touchpoint."""
-        if not self._cas(conn, entry, token, status=status, exit_reason=reason[:40], finished_at=now, due_at=None,
-                         lease_owner=None, lease_until=None, wait_event=None):
-            return False
-        touchpoint(conn, what=["journey_exited", reason[:40]], event_key=f"exit:{entry['id']}", at=now, entry=entry)
-        return True
+        return end_entry(conn, entry, reason, now, token, status)
 
     def convert(self, conn: Connection, entry: Dict[str, Any], kind: str, at: dt.datetime) -> bool:
         """Mark the entry converted (goal reached within its window); once."""
@@ -267,11 +310,11 @@ class Orchestrator:
     # ------------------------------------------------------------------ the steps
     def advance(self, entry_id: int, token: str, now: dt.datetime) -> Optional[SendPlan]:
         """Run the entry's steps until it waits, ends, or has a message to deliver (returned)."""
-        self._local.orders = {}
+        self._local.orders, self._local.zones = {}, {}
         try:
             return self._advance(entry_id, token, now)
         finally:
-            self._local.orders = None
+            self._local.orders = self._local.zones = None
 
     def _advance(self, entry_id: int, token: str, now: dt.datetime) -> Optional[SendPlan]:
         for _ in range(100):
@@ -289,6 +332,8 @@ class Orchestrator:
                 return None
             step = journey.steps[entry["step"]]
             try:
+                if journey.while_ and self._no_longer_applies(entry, journey, now, token):
+                    return None
                 if isinstance(step, Wait):
                     outcome = self._wait(entry, step, token, now)
                 elif isinstance(step, Condition):
@@ -332,12 +377,31 @@ class Orchestrator:
         elif step.since_entry is not None:
             target = max(clock, entry["anchor_at"] + step.since_entry)
         else:
-            target = self.window.next_local_time(clock, step.until)
+            target = self.window_for(entry).next_local_time(clock, step.until)
         if target <= now:
             with self.engine.begin() as conn:
                 self._cas(conn, entry, token, step=entry["step"] + 1, clock_at=target, armed_step=None)
             return "next"
         return "parked" if self._park(entry, token, target, armed_step=entry["step"]) else "next"
+
+    def _no_longer_applies(self, entry: Dict[str, Any], journey: ProactiveJourney, now: dt.datetime,
+                           token: str) -> bool:
+        """The journey's `while:` checked again before this step: ended (True) when it fails.
+
+        A goal the CRM already shows comes first (converted, `goal`), so a paid order is a
+        conversion, not a changed condition."""
+        goal = self.goal_reached(entry, journey)
+        if goal is None and self.check(entry, journey.while_, now):
+            return False
+        if goal is None and journey.goal and "order.created" in journey.goal.events and not journey.goal.same_order \
+                and self.ordered_since_entry(entry):
+            goal = "order.created"   # ordered meanwhile (its event may never have come): a conversion
+        with self.engine.begin() as conn:
+            if goal is not None and entry["converted_at"] is None and \
+                    (entry["goal_deadline"] is None or now <= entry["goal_deadline"]):
+                self.convert(conn, entry, goal, now)
+            self.exit_entry(conn, entry, "goal" if goal else "condition_changed", now, token)
+        return True
 
     def _condition(self, entry: Dict[str, Any], step: Condition, token: str, now: dt.datetime) -> str:
         if self.check(entry, step.checks, now):
@@ -383,6 +447,10 @@ class Orchestrator:
                 state = latest_journey(entry["customer_id"], self.database_url) if entry.get("customer_id") else None
                 if state is None or state.journey_stage not in value:
                     return False
+            if key == "goal" and (context.get("goal") or entry.get("subject")) not in value:
+                return False
+            if key == "no_order_since_entry" and self.ordered_since_entry(entry) == value:
+                return False
             if key == "no_feedback_days":
                 since = now - dt.timedelta(days=value)
                 with self.engine.connect() as conn:
@@ -392,6 +460,22 @@ class Orchestrator:
                 if answered is not None:
                     return False
         return True
+
+    def ordered_since_entry(self, entry: Dict[str, Any]) -> bool:
+        """Has the customer placed an order (not cancelled) since the journey's trigger? Asked of the CRM,
+        so an order whose event never arrived (a lost webhook) still counts."""
+        if not entry.get("customer_id"):
+            return False
+        cache = getattr(self._local, "orders", None)
+        key = ("ordered_since", entry["id"])
+        if cache is not None and key in cache:
+            return cache[key]
+        since = aware(entry["anchor_at"])
+        ordered = any(aware(order.created_at) >= since and order.status != "cancelled"
+                      for order in self.crm.list_orders(entry["customer_id"], limit=5))
+        if cache is not None:
+            cache[key] = ordered
+        return ordered
 
     def goal_reached(self, entry: Dict[str, Any], journey: ProactiveJourney) -> Optional[str]:
         """The goal event if the order already shows it (a missed event must not cost a wrong reminder)."""
@@ -442,8 +526,9 @@ class Orchestrator:
                     insert_ignoring_duplicates(conn, M, [self._message_row(entry, journey, step, "held_out", now)],
                                                ["entry_id", "step"])
             return "next"
-        if not self.window.allows(now):
-            return "parked" if self._park(entry, token, self.window.next_allowed(now)) else "next"
+        window = self.window_for(entry)
+        if not window.allows(now):
+            return "parked" if self._park(entry, token, window.next_allowed(now)) else "next"
 
         customer = self.crm.get_customer(entry["customer_id"]) if entry.get("customer_id") else None
         language = self._language(entry, customer)
@@ -494,16 +579,18 @@ class Orchestrator:
                 "language": language or entry.get("language"), "text": text, "attempts": 0, "created_at": now}
 
     def _cap_until(self, conn: Connection, customer_key: str, now: dt.datetime,
-                   exclude: Optional[int] = None) -> Optional[dt.datetime]:
+                   exclude: Optional[int] = None, window: Optional[SendingWindow] = None) -> Optional[dt.datetime]:
         """When the frequency cap lets the next message out, or None if it may go now.
 
-        `per_day` counts the shop's local calendar day (so a reminder at 11:00 and a code
-        the next morning both go out); `per_week` the last 7 × 24 hours."""
+        `per_day` counts the customer's local calendar day (`window`; so a reminder at 11:00
+        and a code the next morning both go out); `per_week` the last 7 × 24 hours. The cap
+        counts the customer's messages of every capped journey together."""
         settings = self.book.settings
+        window = window or self.window
         blocked_until: Optional[dt.datetime] = None
-        local = self.window.local(now)
-        midnight = aware(dt.datetime.combine(local.date(), dt.time(0), tzinfo=self.window.zone))
-        tomorrow = aware(dt.datetime.combine(local.date() + dt.timedelta(days=1), dt.time(0), tzinfo=self.window.zone))
+        local = window.local(now)
+        midnight = aware(dt.datetime.combine(local.date(), dt.time(0), tzinfo=window.zone))
+        tomorrow = aware(dt.datetime.combine(local.date() + dt.timedelta(days=1), dt.time(0), tzinfo=window.zone))
         week = dt.timedelta(days=7)
         for cap, since in ((settings.cap_per_day, midnight), (settings.cap_per_week, now - week)):
             if cap is None:
@@ -545,9 +632,10 @@ class Orchestrator:
                 self._cas(conn, entry, token, step=entry["step"] + 1, attempts=0)
                 return "next"
             if journey.capped:
-                free_at = self._cap_until(conn, entry["customer_key"], now, existing["id"] if existing else None)
+                window = self.window_for(entry)
+                free_at = self._cap_until(conn, entry["customer_key"], now, existing["id"] if existing else None, window)
                 if free_at is not None:
-                    due = self.window.next_allowed(free_at)
+                    due = window.next_allowed(free_at)
                     self._cas(conn, entry, token, due_at=due, lease_owner=None, lease_until=None)
                     return "parked"
             if existing is not None:  # failed earlier, or reserved but never tried: (re)try
@@ -567,7 +655,7 @@ class Orchestrator:
         return {
             "hamsafar_actor": "system",
             "hamsafar_journey": {
-                "journey": journey.name, "step": step.name, "entry_id": entry["id"],
+                "journey": journey.name, "step": step.name, "entry_id": entry["id"], "stage": journey.stage,
                 "customer_id": entry.get("customer_id"), "order_id": entry.get("order_id"),
                 "expects": {"goal": step.expects.goal, "intents": list(step.expects.intents),
                             "feedback": step.expects.feedback, "slots": slots},
@@ -621,6 +709,10 @@ class Orchestrator:
             return decision
         index, clock = entry["step"], entry["clock_at"]
         armed = entry["armed_step"]
+        window = self.window_for(entry)
+        if journey.while_ and not self.check(entry, journey.while_, now):
+            decision.detail = f"while {journey.while_} no longer holds"
+            return decision
         for _ in range(len(journey.steps) + 1):
             if index >= len(journey.steps):
                 decision.action, decision.detail = "complete", "all steps done"
@@ -635,7 +727,7 @@ class Orchestrator:
                     return decision
                 target = entry["due_at"] if armed == index else (
                     clock + step.delay if step.delay else max(clock, entry["anchor_at"] + step.since_entry)
-                    if step.since_entry else self.window.next_local_time(clock, step.until))
+                    if step.since_entry else window.next_local_time(clock, step.until))
                 if target > now:
                     decision.action, decision.detail = "wait", f"until {target.isoformat()}"
                     return decision
@@ -654,13 +746,14 @@ class Orchestrator:
                 decision.action, decision.detail = "exit", "goal already reached"
             elif entry["holdout"]:
                 decision.action, decision.detail = "hold_out", f"{step.name} not sent (hold-out)"
-            elif not self.window.allows(now):
-                decision.action, decision.detail = "postpone", f"quiet hours until {self.window.next_allowed(now).isoformat()}"
+            elif not window.allows(now):
+                decision.action, decision.detail = "postpone", f"quiet hours until {window.next_allowed(now).isoformat()}" \
+                    f" ({window.timezone})"
             else:
                 with self.engine.connect() as conn:
-                    free_at = self._cap_until(conn, entry["customer_key"], now) if journey.capped else None
+                    free_at = self._cap_until(conn, entry["customer_key"], now, window=window) if journey.capped else None
                 if free_at is not None:
-                    decision.action, decision.detail = "postpone", f"frequency cap until {self.window.next_allowed(free_at).isoformat()}"
+                    decision.action, decision.detail = "postpone", f"frequency cap until {window.next_allowed(free_at).isoformat()}"
                 else:
                     decision.action, decision.detail = "send", step.name
             return decision

@@ -28,9 +28,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from bot.orchestration.definition import ProactiveJourney
-from bot.orchestration.engine import E, EV, Orchestrator, holdout_of, insert_ignoring_duplicates, touchpoint, utcnow
+from bot.orchestration.engine import (
+    E, EV, Orchestrator, holdout_of, insert_ignoring_duplicates, remember_zone, touchpoint, utcnow,
+)
 from bot.orchestration.models import StockInterest
-from bot.orchestration.schedule import aware
+from bot.orchestration.schedule import aware, valid_zone
 
 logger = logging.getLogger(__name__)
 SI = StockInterest.__table__
@@ -81,6 +83,8 @@ def _where_holds(journey: ProactiveJourney, event: Event) -> bool:
             if score is None or (score < value if key == "min_score" else score > value):
                 return False
         elif key == "language" and data.get("language") != value:
+            return False
+        elif key == "goal" and (data.get("goal") or event.subject) not in value:
             return False
         elif key == "order_status" and data.get("status") not in value:
             return False
@@ -139,6 +143,9 @@ class Emitter:
         }], ["event_key"])
         if not stored:
             return EmitResult(duplicate=True)
+        zone = valid_zone((event.data or {}).get("timezone"))
+        if zone and event.customer_key:  # the customer's quiet hours follow their own clock from now on
+            remember_zone(conn, event.customer_key, zone, now)
         result = EmitResult()
         self._existing(conn, event, now, result)
         self._start(conn, event, now, result)

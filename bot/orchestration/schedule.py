@@ -1,16 +1,20 @@
-"""When a proactive message may go out: the shop's sending window in its time zone.
+"""When a proactive message may go out: the sending window in the customer's time zone.
 
 Nothing before `send_window.from` or from `send_window.to` on, nothing on the
 days off (Friday by default) and nothing on the Jalali holidays listed in
-orchestration.yml. The weekly hours are the handoff desk's `WorkingHours`
-(zoneinfo does the time-zone work); jdatetime turns a local date into its
-Jalali month and day for the holiday list. Nothing here counts days by hand.
+orchestration.yml — all in the customer's local time when their time zone is
+known (a customer in Berlin is not woken at 07:00 because it is 09:30 in
+Tehran), else in the shop's (`defaults.timezone`, Asia/Tehran). The weekly
+hours are the handoff desk's `WorkingHours` (zoneinfo does the time-zone
+work); jdatetime turns the customer's local date into its Jalali month and day
+for the holiday list. Nothing here counts days by hand.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
+from typing import Any, Optional
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jdatetime
 
@@ -25,13 +29,25 @@ def aware(value: dt.datetime) -> dt.datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-class SendingWindow:
-    """The shop's quiet hours, days off and holidays."""
+def valid_zone(name: Any) -> Optional[str]:
+    """`name` if it is an IANA time zone zoneinfo knows (`Europe/Berlin`), else None."""
+    if not isinstance(name, str) or not name.strip() or len(name) > 64:
+        return None
+    try:
+        ZoneInfo(name.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    return name.strip()
 
-    def __init__(self, settings: Settings) -> None:
-        self.zone = ZoneInfo(settings.timezone)
+
+class SendingWindow:
+    """The quiet hours, days off and holidays of the shop, in one time zone (the customer's or the shop's)."""
+
+    def __init__(self, settings: Settings, zone: Optional[str] = None) -> None:
+        self.timezone = zone or settings.timezone
+        self.zone = ZoneInfo(self.timezone)
         closes = settings.window_to if settings.window_to != dt.time.max else dt.time(23, 59, 59, 999999)
-        self.hours = WorkingHours(settings.timezone, settings.window_from, closes, settings.days_off)
+        self.hours = WorkingHours(self.timezone, settings.window_from, closes, settings.days_off)
         self.holidays = frozenset(settings.holidays)
 
     def local(self, when: dt.datetime) -> dt.datetime:

@@ -38,6 +38,7 @@ from bot.orchestration.definition import EVENTS
 from bot.orchestration.engine import Orchestrator, utcnow
 from bot.orchestration.events import Emitter, EmitResult, Event
 from bot.orchestration.models import StockInterest
+from bot.orchestration.schedule import valid_zone
 from bot.orchestration.watch import PAID_LATER, get_watch, set_watch
 from bot.text.identifiers import normalise_phone
 
@@ -142,7 +143,8 @@ def _status_events(o: Orchestrator, source: str, order: Dict[str, Any], created:
     oid, status = order["order_id"], order["status"]
     base = dict(source=source, customer_id=order.get("customer_id"), phone=order.get("phone"), order_id=oid,
                 data={k: v for k, v in order.items() if k in ("status", "total", "name", "language", "payment_url",
-                                                              "tracking_code", "carrier", "product", "sku") and v})
+                                                              "tracking_code", "carrier", "product", "sku",
+                                                              "timezone") and v})
     with o.engine.connect() as conn:
         previous = get_watch(conn, f"{source}_order", oid)
     events: List[Event] = []
@@ -208,6 +210,7 @@ def woo_order(record: Dict[str, Any]) -> Dict[str, Any]:
         "phone": normalise_phone(billing.get("phone") or ""), "status": status, "total": total,
         "name": " ".join(p for p in (billing.get("first_name"), billing.get("last_name")) if p) or None,
         "language": language if language in ("fa", "en") else None, "payment_url": record.get("payment_url") or None,
+        "timezone": valid_zone(_woo_meta(record, "hamsafar_timezone", "timezone")),
         "tracking_code": _woo_meta(record, "_tracking_number", "tracking_code", "tracking_number"),
         "carrier": _woo_meta(record, "_tracking_provider", "carrier", "tracking_provider"),
         "product": (items[0].get("name") if items else None), "sku": (items[0].get("sku") if items else None),
@@ -275,6 +278,7 @@ def _rest_order(record: Dict[str, Any], customer: Dict[str, Any], items: Any, oc
         "order_id": str(record["order_id"]), "customer_id": str(record["customer_id"]) if record.get("customer_id") else None,
         "phone": normalise_phone(str(customer.get("phone") or "")), "status": record["status"],
         "total": record.get("total"), "name": customer.get("name"), "language": customer.get("language"),
+        "timezone": valid_zone(customer.get("timezone")),
         "payment_url": record.get("payment_url"), "tracking_code": record.get("tracking_code"),
         "carrier": record.get("carrier"), "product": items[0].get("name_fa") if items else None,
         "sku": items[0].get("sku") if items else None,
