@@ -108,3 +108,23 @@ def test_journey_bookkeeping_rows_are_not_conversations(sqlite_url) -> None:
                           "conversation_id": f"journey:K{i}", "channel": "journey", "actions": ["journey_entered", "treated"],
                           "journey": "win_back"} for i in range(25)])
     assert kpi_overview(engine)[0]["conversations"] == before
+
+
+def test_analytics_funnel_without_options_is_the_reports_headline_and_says_so(sqlite_url, capsys) -> None:
+    """Conversations in any order, as the report's headline (per identified customer in strict order, a day of
+    anonymous chats starting at consideration shows nobody past awareness); the table names what it shows."""
+    from bot.analytics.metrics import funnel
+    from bot.cli import main
+    from bot.journey import load_journey
+
+    engine = init_db(sqlite_url)
+    simulate(engine, 60, 7, 5, dt.date(2025, 3, 1))
+    assert main(["analytics", "funnel", "--format", "json", "--database-url", sqlite_url]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert (data["unit"], data["mode"]) == ("conversation", "any-order")
+    expected = funnel(engine, load_journey(), "conversation", "any-order", 30)
+    assert [r["units"] for r in data["rows"]] == [r["units"] for r in expected]
+    assert main(["analytics", "funnel", "--database-url", sqlite_url]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first == "conversations reaching each journey stage in any order within 30 days " \
+                    "(also: --unit customer, --mode strict)"

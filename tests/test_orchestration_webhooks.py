@@ -269,3 +269,16 @@ def test_a_refused_or_failed_delivery_is_not_remembered_so_its_retry_counts(data
     fixed = body_of(shop.orders[woo_id])
     outcome = handle_woocommerce(world.o, woo_headers(fixed, "order.created", delivery="d-9"), fixed, SECRET, now=T0)
     assert not outcome.duplicate and ("order.pending_payment", "woocommerce", str(woo_id)) in events(world)
+
+
+def test_the_customers_time_zone_travels_with_woocommerce_and_rest_orders() -> None:
+    """WooCommerce: the order's `hamsafar_timezone` meta; REST: the Customer record's `timezone` (IANA names only)."""
+    from bot.orchestration.webhooks import _rest_order, woo_order
+
+    record = {"id": 7, "status": "pending", "billing": {"phone": "09351234567"}, "line_items": [],
+              "meta_data": [{"key": "hamsafar_timezone", "value": "Europe/Berlin"}]}
+    assert woo_order(record)["timezone"] == "Europe/Berlin"
+    record["meta_data"] = [{"key": "hamsafar_timezone", "value": "Berlin time"}]
+    assert woo_order(record)["timezone"] is None          # not a zone zoneinfo knows: the shop's is used
+    rest = _rest_order({"order_id": "1", "status": "paid"}, {"timezone": "Asia/Dubai"}, [], T0)
+    assert rest["timezone"] == "Asia/Dubai"

@@ -37,8 +37,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         return sub
 
     funnel = command("funnel", "units reaching each journey stage, conversion, drop-off, time between stages", cmd_funnel)
-    funnel.add_argument("--unit", choices=("customer", "conversation"), default="customer")
-    funnel.add_argument("--mode", choices=("strict", "any-order"), default="strict")
+    # the report's headline by default: anonymous chats that start at consideration count, and a stage
+    # reached out of order counts (per identified customer in strict order a demo day shows 0 % past awareness)
+    funnel.add_argument("--unit", choices=("customer", "conversation"), default="conversation",
+                        help="what is counted (default conversation; customer: identified customers)")
+    funnel.add_argument("--mode", choices=("strict", "any-order"), default="any-order",
+                        help="any-order (default): a stage counts whenever reached; strict: in journey order")
     funnel.add_argument("--window-days", type=float, default=30.0, help="conversion window (default 30)")
     command("goals", "started / completed / failed / abandoned per goal, and where abandoned goals stopped", cmd_goals)
     command("channels", "fallback, handoff, containment, CSAT and NPS per channel and language", cmd_channels)
@@ -104,7 +108,18 @@ def cmd_funnel(args: argparse.Namespace) -> int:
     filters, engine = _load(args)
     lines = funnel(engine, load_journey(), args.unit, args.mode, args.window_days, filters)
     meta = {"filters": filters.describe(), "unit": args.unit, "mode": args.mode, "window_days": args.window_days}
+    if args.format == "table":   # say which funnel this is (CSV and JSON stay machine-readable; JSON has the meta)
+        print(funnel_title(args.unit, args.mode, args.window_days))
     return _print(lines, args, FUNNEL_COLUMNS, meta)
+
+
+def funnel_title(unit: str, mode: str, window_days: float) -> str:
+    """One line naming the funnel shown and how to get the others."""
+    what = "conversations" if unit == "conversation" else "identified customers"
+    order = f"{'in any order' if mode == 'any-order' else 'in journey order'} within {window_days:g} days"
+    others = [f"--unit {u}" for u in ("conversation", "customer") if u != unit] + \
+             [f"--mode {m}" for m in ("any-order", "strict") if m != mode]
+    return f"{what} reaching each journey stage {order} (also: {', '.join(others)})"
 
 
 def cmd_goals(args: argparse.Namespace) -> int:
