@@ -14,17 +14,19 @@ import argparse
 import hmac
 import logging
 import os
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-from rasa_sdk.endpoint import create_app
-from sanic import response
-from sanic.request import Request
-
-from bot.db import init_db
+if TYPE_CHECKING:
+    from sanic.request import Request
 
 
 def build_app(token: Optional[str], actions_package: str = "actions"):  # type: ignore[no-untyped-def]
     """The SDK's Sanic app with a token check in front of every route but /health."""
+    # Imported here, not at the top: `main` installs the warning filters first
+    # (rasa_sdk imports sanic_cors, which warned about distutils on every start).
+    from rasa_sdk.endpoint import create_app
+    from sanic import response
+
     app = create_app(actions_package, cors_origins=None)
 
     @app.middleware("request")
@@ -57,6 +59,8 @@ def main(argv: Optional[list] = None) -> None:
     from bot.runtime import log_redaction
 
     log_redaction.install()   # httpx logs URLs, which may carry a shop's keys
+    from bot.db import init_db
+
     init_db()
     app = build_app(os.environ.get("HAMSAFAR_ACTION_TOKEN") or None, args.actions)
     app.run(args.host, args.port, workers=1, access_log=False)

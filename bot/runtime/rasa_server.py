@@ -80,9 +80,10 @@ def apply() -> None:
 
 
 def main() -> None:
-    from bot.runtime.quiet_warnings import quiet_third_party_deprecations
+    from bot.runtime.quiet_warnings import keep_quiet_after_rasa_configures, quiet_third_party_deprecations
 
     quiet_third_party_deprecations()
+    keep_quiet_after_rasa_configures()
     apply()
     from bot.runtime import log_redaction
 

@@ -28,10 +28,11 @@ def timed(label: str, log: List[str]) -> Iterator[None]:
     print(f"[hamsafar] {log[-1]}", flush=True)
 
 
-def rasa_executable() -> str:
-    """The `rasa` script next to the running interpreter (the project's venv)."""
-    candidate = Path(sys.executable).with_name("rasa")
-    return str(candidate) if candidate.exists() else "rasa"
+def rasa_command() -> List[str]:
+    """Rasa's command line in the running interpreter (the project's venv), with the
+    third-party deprecation warnings filtered (bot/runtime/quiet_warnings.py): the bare
+    `rasa` script printed some twenty of them before training."""
+    return [sys.executable, "-m", "bot.runtime.quiet_warnings"]
 
 
 def child_environment(extra: Optional[dict] = None) -> dict:
@@ -71,7 +72,7 @@ def latest_model() -> Optional[Path]:
 def train_if_needed(force: bool = False) -> Path:
     """Run `rasa train`; Rasa skips training when the fingerprint is unchanged."""
     command = [
-        rasa_executable(), "train",
+        *rasa_command(), "train",
         "--config", "config.yml", "--domain", "domain.yml", "--data", "data",
         "--out", str(MODELS_DIR),
     ]
