@@ -5,13 +5,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/bootstrap.sh
 
-# The browser tests drive Debian's Chromium (never a downloaded browser).
-if [ ! -x /usr/bin/chromium ]; then
+# The browser tests drive Debian's Chromium (never a downloaded browser); the topology tests
+# (tests/test_topology.py) put Debian's nginx in front of several Rasa workers.
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/sbin/nginx ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "[hamsafar] installing Debian's chromium for the browser tests"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    echo "[hamsafar] installing Debian's chromium and nginx-light for the browser and topology tests"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nginx-light >/dev/null
   else
-    echo "[hamsafar] /usr/bin/chromium is missing: install Debian's 'chromium' package (browser tests will fail)" >&2
+    echo "[hamsafar] /usr/bin/chromium or /usr/sbin/nginx is missing: install Debian's 'chromium' and 'nginx-light' packages (browser and topology tests will fail or skip)" >&2
   fi
 fi
 
