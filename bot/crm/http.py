@@ -4,6 +4,11 @@
 * Idempotent requests (GET, HEAD, PUT, DELETE) are retried a bounded number
   of times, with exponential backoff, on connection errors, timeouts, 429 and
   5xx. POST/PATCH are never retried: a lost reply must not create two orders.
+* One request, retries and waits included, never takes longer than `deadline`
+  (default: twice the timeout). The CRM interface is synchronous and the actions
+  call it from the action server (issue 16): without a deadline a backend that
+  accepts connections but never answers held a caller for three timeouts plus
+  the backoff (over 15 s at the defaults).
 * When the service stays down, or rejects our credentials (401/403), the
   caller gets `CRMUnavailable`; any other response is returned as is.
 """
@@ -28,8 +33,11 @@ class HttpClient:
     def __init__(self, base_url: str, *, timeout: float = 5.0, retries: int = 2, backoff: float = 0.25,
                  max_backoff: float = 4.0, auth: Optional[httpx.Auth] = None,
                  params: Optional[Mapping[str, str]] = None, headers: Optional[Mapping[str, str]] = None,
-                 transport: Optional[httpx.BaseTransport] = None, name: str = "CRM") -> None:
+                 transport: Optional[httpx.BaseTransport] = None, name: str = "CRM",
+                 deadline: Optional[float] = None) -> None:
         self.retries = max(0, int(retries))
+        self.timeout = timeout
+        self.deadline = deadline if deadline is not None else 2 * timeout
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.name = name
@@ -46,11 +54,18 @@ class HttpClient:
         retry = method in IDEMPOTENT if idempotent is None else idempotent
         attempts = 1 + (self.retries if retry else 0)
         problem = ""
+        give_up_at = time.monotonic() + self.deadline
         for attempt in range(attempts):
             if attempt:
-                time.sleep(self._delay(attempt, problem))
+                delay = self._delay(attempt, problem)
+                if time.monotonic() + delay >= give_up_at:
+                    problem += f"; gave up after {self.deadline:g} s"
+                    break
+                time.sleep(delay)
+            remaining = give_up_at - time.monotonic()
             try:
-                response = self._client.request(method, path, params=params, json=json, headers=headers)
+                response = self._client.request(method, path, params=params, json=json, headers=headers,
+                                                timeout=httpx.Timeout(min(self.timeout, max(remaining, 0.001))))
             except httpx.TimeoutException as error:
                 problem = f"timeout ({error.__class__.__name__})"
                 log.warning("%s %s %s: %s (attempt %d/%d)", self.name, method, path, problem, attempt + 1, attempts)
