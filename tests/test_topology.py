@@ -354,6 +354,34 @@ def _traffic(topology: Topology, senders: List[str], stop: threading.Event, resu
         turn += 1
 
 
+def test_killed_consumer_loses_no_touchpoint(topology: Topology) -> None:
+    """SIGKILL of the touchpoint consumer while customers write: after its restart every message is one row."""
+    stop, results = threading.Event(), []
+    senders = [f"consumer-{RUN}-{i}" for i in range(3)]
+    threads = [threading.Thread(target=_traffic, args=(topology, [s], stop, results)) for s in senders]
+    for thread in threads:
+        thread.start()
+    while len(results) < 6:
+        time.sleep(0.05)
+    victim = topology.pid("touchpoint consumer")
+    os.kill(victim, signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while topology.pid("touchpoint consumer") == victim and time.monotonic() < deadline:
+        time.sleep(0.1)
+    restarted_at = time.monotonic()
+    while len([r for r in results if r[2] > restarted_at]) < 6 and time.monotonic() < deadline:
+        time.sleep(0.1)   # customers write on while the new consumer starts and catches up
+    stop.set()
+    for thread in threads:
+        thread.join(60)
+    assert topology.pid("touchpoint consumer") != victim
+    answered = {f"rest:{s}": len([r for r in results if r[0] == s and r[1] == 200]) for s in senders}
+    assert all(status == 200 for _, status, _ in results), results
+    assert _wait_rows(topology, answered) == answered
+    assert _queue_messages(topology.queue) == 0
+    assert _customer_rows(topology, list(answered)) == answered
+
+
 def test_killed_worker_is_restarted_and_customers_keep_getting_answers(topology: Topology) -> None:
     """SIGKILL of a Rasa worker in mid-traffic: nginx sends later messages to the other worker; the supervisor
     starts a new worker 1.
@@ -390,31 +418,3 @@ def test_killed_worker_is_restarted_and_customers_keep_getting_answers(topology:
         time.sleep(0.2)
     assert restarted and topology.pid("Rasa worker 1") != victim
     os.kill(topology.pid("Rasa worker 1"), 0)   # running
-
-
-def test_killed_consumer_loses_no_touchpoint(topology: Topology) -> None:
-    """SIGKILL of the touchpoint consumer while customers write: after its restart every message is one row."""
-    stop, results = threading.Event(), []
-    senders = [f"consumer-{RUN}-{i}" for i in range(3)]
-    threads = [threading.Thread(target=_traffic, args=(topology, [s], stop, results)) for s in senders]
-    for thread in threads:
-        thread.start()
-    while len(results) < 6:
-        time.sleep(0.05)
-    victim = topology.pid("touchpoint consumer")
-    os.kill(victim, signal.SIGKILL)
-    deadline = time.monotonic() + 60
-    while topology.pid("touchpoint consumer") == victim and time.monotonic() < deadline:
-        time.sleep(0.1)
-    restarted_at = time.monotonic()
-    while len([r for r in results if r[2] > restarted_at]) < 6 and time.monotonic() < deadline:
-        time.sleep(0.1)   # customers write on while the new consumer starts and catches up
-    stop.set()
-    for thread in threads:
-        thread.join(60)
-    assert topology.pid("touchpoint consumer") != victim
-    answered = {f"rest:{s}": len([r for r in results if r[0] == s and r[1] == 200]) for s in senders}
-    assert all(status == 200 for _, status, _ in results), results
-    assert _wait_rows(topology, answered) == answered
-    assert _queue_messages(topology.queue) == 0
-    assert _customer_rows(topology, list(answered)) == answered
