@@ -130,6 +130,11 @@ def test_no_thanks_to_the_payment_reminder_stops_that_journey_and_is_recorded(sq
         recorded = conn.execute(sa.select(tp.c.actions).where(tp.c.journey == "abandoned_payment")
                                 .order_by(tp.c.id)).scalars().all()
     assert recorded[-1] == ["journey_exited", "declined"]
+    from bot.orchestration.definition import load_book
+    from bot.orchestration.stats import journey_stats
+
+    line = next(l for l in journey_stats(get_engine(sqlite_url), load_book()) if l["journey"] == "abandoned_payment")
+    assert (line["declined"], line["exits"]) == (1, {"declined": 1})
     from bot.channels import consent
 
     assert not consent.is_opted_out("sms", "+989121234567")   # a no is not an opt-out of every message

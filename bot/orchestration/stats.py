@@ -128,6 +128,9 @@ def journey_stats(engine: Engine, book: JourneyBook, now: Optional[dt.datetime] 
             "by_language": {lang: {k: {"entered": g.entered, "converted": g.converted, "conversion": g.rate}
                                    for k, g in groups.items()} for lang, groups in sorted(by_language.items())},
             "exits": dict(exits),
+            # customers who answered a message with a no (bot.orchestration.answers): over those messaged
+            "declined": exits.get("declined", 0),
+            "decline_rate": ratio(exits.get("declined", 0), sum(1 for r in mine if r["messages_sent"])),
         })
     return out
 
