@@ -12,11 +12,11 @@ import contextlib
 import importlib
 import threading
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional, Union
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.orm import Session, declarative_base, sessionmaker
 
 from bot import settings
@@ -78,20 +78,33 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
+def create_pooled_engine(url: Union[str, URL], future: bool = True, **kwargs: Any) -> Engine:
+    """An engine that keeps its connections open between queries.
+
+    SQLAlchemy 1.4 gives a SQLite file `NullPool`: every query opened the file,
+    ran the pragmas below and closed it again. A file database gets a `QueuePool`
+    (SQLAlchemy 2's default) instead; PostgreSQL keeps its `QueuePool` and checks
+    a connection before use (`pool_pre_ping`), so a restarted server costs a
+    reconnect, not a failed message. `kwargs` go to `create_engine` (Rasa's pool sizes).
+    """
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        connect_args = {"check_same_thread": False, "timeout": 10}
+        if parsed.database and parsed.database != ":memory:":
+            kwargs.setdefault("poolclass", sa.pool.QueuePool)
+        engine = sa.create_engine(url, future=future, connect_args=connect_args, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return sa.create_engine(url, future=future, pool_pre_ping=True, **kwargs)
+
+
 def get_engine(url: Optional[str] = None) -> Engine:
     """The process-wide engine for `url` (default: `settings.database_url()`)."""
     url = url or settings.database_url()
     with _lock:
         engine = _engines.get(url)
         if engine is None:
-            if url.startswith("sqlite"):
-                engine = sa.create_engine(
-                    url, future=True, connect_args={"check_same_thread": False, "timeout": 10}
-                )
-                event.listen(engine, "connect", _sqlite_pragmas)
-            else:
-                engine = sa.create_engine(url, future=True, pool_pre_ping=True)
-            _engines[url] = engine
+            engine = _engines[url] = create_pooled_engine(url)
     return engine
 
 
