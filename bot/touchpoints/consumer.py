@@ -68,7 +68,8 @@ class TouchpointConsumer:
         self.assembler = TurnAssembler()
         self.held: Dict[str, Held] = {}
         self.pending: List[Dict[str, Any]] = []
-        self.written = 0
+        self.received = 0   # events taken from the queue (redeliveries included)
+        self.written = 0    # rows inserted (a redelivered event's rows are skipped, not counted)
         self._engine: Optional[Engine] = None
         self._inbox: "asyncio.Queue[Any]" = asyncio.Queue()
         self._stop = asyncio.Event()
@@ -111,7 +112,11 @@ class TouchpointConsumer:
         await self._inbox.put(message)
 
     async def _next_batch(self) -> List[Any]:
-        batch = [await self._inbox.get()]
+        """Up to `batch_size` deliveries within `flush_interval_s` of the first; empty after a quiet second."""
+        try:
+            batch = [await asyncio.wait_for(self._inbox.get(), 1.0)]
+        except asyncio.TimeoutError:
+            return []
         deadline = time.monotonic() + self.flush_interval_s
         while len(batch) < self.batch_size:
             remaining = deadline - time.monotonic()
@@ -124,6 +129,9 @@ class TouchpointConsumer:
         return batch
 
     async def _handle(self, batch: List[Any]) -> None:
+        if not batch:   # quiet: only let go of turns held too long
+            await self._acknowledge()
+            return
         events: List[Dict[str, Any]] = []
         now = time.monotonic()
         for message in batch:
@@ -135,6 +143,7 @@ class TouchpointConsumer:
                 await message.reject(requeue=False)
                 continue
             events.append(event)
+            self.received += 1
             held = self.held.setdefault(sender, Held(since=now))
             held.messages.append(message)
         await self._retrying(self._seed_all, list(dict.fromkeys(str(e["sender_id"]) for e in events)))

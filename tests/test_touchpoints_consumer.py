@@ -1,0 +1,148 @@
+"""The touchpoint consumer on real RabbitMQ and PostgreSQL: each event's rows exactly once, across restarts.
+
+Events are published the way the Rasa workers publish them: through the broker endpoints.yml
+names (`TouchpointBroker`), which with `HAMSAFAR_RABBITMQ_URL` set is Rasa's own `PikaEventBroker`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+import uuid
+from typing import Any, Dict, Iterator, List
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.conftest import postgres_url
+
+RABBITMQ_URL = os.environ.get("HAMSAFAR_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
+
+
+def _rabbitmq_up() -> bool:
+    parts = urlsplit(RABBITMQ_URL)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 5672), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+pytestmark = [
+    pytest.mark.skipif(not postgres_url(), reason="HAMSAFAR_TEST_POSTGRES_URL is not set (.ci/run sets it)"),
+    pytest.mark.skipif(not _rabbitmq_up(), reason="no RabbitMQ (HAMSAFAR_TEST_RABBITMQ_URL)"),
+]
+
+
+@pytest.fixture
+def queue(fresh_postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    name = f"hamsafar_test_consumer_{uuid.uuid4().hex[:10]}"
+    monkeypatch.setenv("HAMSAFAR_DATABASE_URL", fresh_postgres_url)
+    monkeypatch.setenv("HAMSAFAR_RABBITMQ_URL", RABBITMQ_URL)
+    monkeypatch.setenv("HAMSAFAR_RABBITMQ_QUEUE", name)
+    from bot.db import init_db
+
+    init_db(fresh_postgres_url)
+    yield name
+
+    async def delete() -> None:
+        import aio_pika
+
+        async with await aio_pika.connect(RABBITMQ_URL) as connection:
+            channel = await connection.channel()
+            await channel.queue_delete(name)
+            await channel.exchange_delete(f"{name}.events")
+
+    asyncio.run(delete())
+
+
+def turn(sender: str, message_id: str, start: float) -> List[Dict[str, Any]]:
+    """A customer turn as Rasa publishes it: the message, the bot's action and reply, listening again."""
+    return [
+        {"event": "user", "sender_id": sender, "timestamp": start, "text": "hi", "message_id": message_id,
+         "input_channel": "rest", "parse_data": {"intent": {"name": "greet", "confidence": 0.9}, "entities": []}},
+        {"event": "action", "sender_id": sender, "timestamp": start + 0.01, "name": "utter_greet"},
+        {"event": "bot", "sender_id": sender, "timestamp": start + 0.02, "text": "Hello!"},
+        {"event": "action", "sender_id": sender, "timestamp": start + 0.03, "name": "action_listen"},
+    ]
+
+
+async def publish(events: List[Dict[str, Any]]) -> None:
+    from rasa.core.brokers.pika import PikaEventBroker
+
+    from bot.touchpoints.broker import TouchpointBroker
+
+    broker = await TouchpointBroker.from_endpoint_config(None)
+    assert isinstance(broker, PikaEventBroker)   # the environment chose RabbitMQ
+    for event in events:
+        broker.publish(event)
+    while broker._background_tasks:   # Rasa publishes in background tasks (confirmed by RabbitMQ)
+        await asyncio.sleep(0.02)
+    await broker.close()
+
+
+async def consume_until(consumer: Any, done: Any, timeout_s: float = 30) -> None:
+    """Run `consumer` until `done()` holds (or the time is up), then stop it as SIGTERM would."""
+    task = asyncio.ensure_future(consumer.run())
+    deadline = time.monotonic() + timeout_s
+    while not await asyncio.to_thread(done) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    consumer.stop()
+    await asyncio.wait_for(task, 30)
+
+
+def customer_rows(sender: str) -> int:
+    from bot.db import get_engine
+    from bot.touchpoints.store import count_rows
+
+    return count_rows(get_engine(), conversation_id=sender, actor="customer")
+
+
+def test_a_turn_cut_by_a_stop_is_assembled_again_by_the_next_consumer(queue: str) -> None:
+    """The first consumer stops with a turn half-received: nothing of it is acknowledged, so the next
+    consumer gets the whole turn again and writes it once."""
+    from bot.touchpoints.consumer import TouchpointConsumer
+
+    sender = f"rest:consumer-{uuid.uuid4().hex[:8]}"
+    events = turn(sender, "m1", time.time())
+
+    async def scenario() -> None:
+        await publish(events[:2])   # the message and the first action; the worker has not published the rest yet
+        first = TouchpointConsumer(RABBITMQ_URL, queue)
+        await consume_until(first, lambda: bool(first.held), timeout_s=15)
+        assert sender in first.held and customer_rows(sender) == 0   # held, not acknowledged, nothing written
+        await publish(events[2:])
+        second = TouchpointConsumer(RABBITMQ_URL, queue)
+        await consume_until(second, lambda: customer_rows(sender) == 1 and not second.held)
+        assert second.written == 1
+
+    asyncio.run(scenario())
+    assert customer_rows(sender) == 1
+
+
+def test_events_delivered_again_after_their_rows_were_written_add_nothing(queue: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A consumer dies after the commit but before the acknowledgement: the redelivered events are
+    assembled again into the same rows, which the insert skips."""
+    from bot.touchpoints.consumer import TouchpointConsumer
+
+    sender = f"rest:consumer-{uuid.uuid4().hex[:8]}"
+    events = turn(sender, "m1", time.time()) + turn(sender, "m2", time.time() + 1)
+
+    async def scenario() -> None:
+        await publish(events)
+        dying = TouchpointConsumer(RABBITMQ_URL, queue)
+
+        async def crash_before_ack() -> None:   # what SIGKILL right after the commit leaves behind
+            return None
+
+        monkeypatch.setattr(dying, "_acknowledge", crash_before_ack)
+        await consume_until(dying, lambda: customer_rows(sender) == 2)
+        assert dying.written == 2
+        successor = TouchpointConsumer(RABBITMQ_URL, queue)
+        await consume_until(successor, lambda: successor.received >= len(events) and not successor.held)
+        assert successor.received == len(events) and successor.written == 0   # all redelivered, none new
+
+    asyncio.run(scenario())
+    assert customer_rows(sender) == 2
