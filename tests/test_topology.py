@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -214,6 +215,7 @@ def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
             process.kill()
             process.wait()
         telegram.stop()
+        shutil.rmtree(topology.access_log.parent, ignore_errors=True)   # nginx's configuration, logs, pid
         from bot.db import dispose_engines
 
         dispose_engines()

@@ -73,6 +73,7 @@ class TouchpointConsumer:
         self._engine: Optional[Engine] = None
         self._inbox: "asyncio.Queue[Any]" = asyncio.Queue()
         self._stop = asyncio.Event()
+        self.connection_lost = False
 
     # -- the database side (runs in a worker thread, one batch at a time) ----------------
     def _engine_ready(self) -> Engine:
@@ -179,7 +180,11 @@ class TouchpointConsumer:
         import aio_pika
 
         options = pika_options(self.url, self.queue_name)
-        connection = await aio_pika.connect_robust(self.url)
+        # Not a robust (reconnecting) connection: after a reconnect RabbitMQ delivers the held events
+        # again while this assembler still holds their turns. Exiting instead lets the supervisor start
+        # a fresh consumer, which assembles them from the queue alone.
+        connection = await aio_pika.connect(self.url)
+        connection.close_callbacks.add(self._on_connection_closed)
         async with connection:
             channel = await connection.channel()
             await channel.set_qos(prefetch_count=self.prefetch)
@@ -197,11 +202,17 @@ class TouchpointConsumer:
                     batch_task.cancel()
                     break
                 await self._handle(batch_task.result())
-            await queue.cancel(tag)
+            if not self.connection_lost:
+                await queue.cancel(tag)
             # Deliveries still held (open turns) are not acknowledged: the broker gives them to the next consumer.
 
     def stop(self) -> None:
         self._stop.set()
+
+    def _on_connection_closed(self, *_: Any) -> None:
+        if not self._stop.is_set():
+            self.connection_lost = True
+            self._stop.set()
 
 
 def main() -> None:
@@ -221,6 +232,8 @@ def main() -> None:
         await consumer.run()
 
     asyncio.run(serve())
+    if consumer.connection_lost:
+        raise SystemExit("[hamsafar] touchpoint consumer: lost the RabbitMQ connection; exiting to start afresh")
 
 
 if __name__ == "__main__":
