@@ -91,6 +91,48 @@ def chosen_product(text: str, shown: Sequence[str], current: Optional[str] = Non
     return named[0].sku if len(named) == 1 else None
 
 
+_SKU_BRAND_CODE = re.compile(r"^[A-Za-z]+-([A-Za-z0-9]+)-")
+
+
+def products_of_brand(brand: str) -> List[Product]:
+    """The products of a brand: those whose name says it and, where SKUs carry a brand code
+    (`MOB-APL-IP15`), the others with that code — the iPhone is an Apple product though its
+    name does not say "Apple"."""
+    crm = get_crm()
+    named = {p.sku: p for p in crm.search_products(brand, limit=50) if brand in _name(p)}
+    codes = {m.group(1).upper() for p in named.values() if (m := _SKU_BRAND_CODE.match(p.sku))}
+    for code in codes:
+        for product in crm.search_products(code, limit=50):
+            match = _SKU_BRAND_CODE.match(product.sku)
+            if match and match.group(1).upper() == code:
+                named.setdefault(product.sku, product)
+    return list(named.values())
+
+
+def product_of_brand(text: str, current: Optional[str]) -> Optional[str]:
+    """The SKU a correction naming only a brand means ("sorry, I meant the sony ones",
+    «منظورم سونی بود» while ordering the JBL headphones): the brand's one product of the kind
+    being talked about (`current`'s category), else its one product at all; None when the
+    brand is the current product's own, has several such products, or none is named."""
+    from actions.shop import brand_of_text
+
+    brand = brand_of_text(text)
+    if not brand or not current:
+        return None
+    try:
+        crm = get_crm()
+        talked = crm.get_product(current)
+        products = products_of_brand(brand)
+    except CRMError:
+        logger.warning("catalogue unavailable: cannot read a brand correction")
+        return None
+    if talked is None or talked.sku in {p.sku for p in products}:
+        return None
+    same_kind = [p for p in products if p.category == talked.category]
+    candidates = same_kind or products
+    return candidates[0].sku if len(candidates) == 1 else None
+
+
 def _singular(word: str) -> str:
     """"tvs" → "tv", "laptops" → "laptop" (Persian plurals are split off by the normaliser)."""
     return word[:-1] if len(word) >= 3 and word.endswith("s") and not word.endswith("ss") else word
@@ -113,6 +155,10 @@ def _word_in(word: str, name: str) -> bool:
 KIND_MODIFIERS = frozenset({"سیم", "بیسیم", "wireless", "bluetooth", "بلوتوثی", "بلوتوث", "cordless"})
 
 
+# Kinds of product written in two letters ("price of the tv?"); other two-letter words name nothing.
+SHORT_KINDS = frozenset({"tv", "pc"})
+
+
 def products_hinted(message: str, limit: int = 6) -> List[Product]:
     """Products a message points at without naming one ("how much is the samsung?",
     «قیمت لپ تاپ چنده؟», "what TVs do you sell?")."""
@@ -122,7 +168,7 @@ def products_hinted(message: str, limit: int = 6) -> List[Product]:
     brand = brand_of_text(message)
     category = category_of_text(message)
     products: List[Product] = []
-    words = [w for w in words_of(message) if len(w) > 2 and not w.isdigit() and w != brand
+    words = [w for w in words_of(message) if (len(w) > 2 or w in SHORT_KINDS) and not w.isdigit() and w != brand
              and w not in KIND_MODIFIERS][:4]
     # the products named by most of the words: "galaxy buds" is the Buds, not every Galaxy
     scores: Dict[str, int] = {}
@@ -144,7 +190,7 @@ def products_hinted(message: str, limit: int = 6) -> List[Product]:
         if 2 <= len(named) <= 6 or (len(named) == 1 and (not category or best > 1 or brand)):
             products = named
     if not products and brand:
-        products = [p for p in crm.search_products(brand, limit=50) if brand in _name(p)]
+        products = products_of_brand(brand)
     if not products and category:
         products = crm.list_products(category, limit=50)
         if brand:

@@ -44,6 +44,16 @@ def product_in_question(tracker: Tracker) -> List[str]:
     return [str(current)] if current and cues.refers_back(latest_text(tracker)) else []
 
 
+def _slot_filled_since_the_message(tracker: Tracker, slot: str) -> bool:
+    """`slot` got a value after the latest customer message (a form's validation filled it)."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return False
+        if event.get("event") == "slot" and event.get("name") == slot and event.get("value"):
+            return True
+    return False
+
+
 def ran_since_the_message(tracker: Tracker, action: str) -> bool:
     """`action` already ran for the latest customer message."""
     for event in reversed(tracker.events):
@@ -350,8 +360,12 @@ def remember_interest(tracker: Tracker, product: Product) -> None:
 
 def _product(tracker: Tracker) -> Optional[Product]:
     """The product named in this message (a side question inside another goal's form
-    names its own product without changing the form's), else the `product` slot."""
-    sku = next(iter(entity_values(tracker, "product")), None) or tracker.get_slot("product")
+    names its own product without changing the form's), else the `product` slot — which
+    comes first when the form just resolved it from this very message (the words «ال جی»
+    picked the LG TV among the TVs shown; searched alone they would find the JBL first)."""
+    named = next(iter(entity_values(tracker, "product")), None)
+    sku = tracker.get_slot("product") if _slot_filled_since_the_message(tracker, "product") else None
+    sku = sku or named or tracker.get_slot("product")
     found = find_products(sku, limit=1) if sku else []
     return found[0] if found else None
 

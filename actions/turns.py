@@ -34,7 +34,7 @@ from bot.dialogue.moves import ANSWER, CLARIFY, INTERRUPT, LEAVE, REDO, START, C
 from bot.journey import Journey
 
 from actions.common import IN_PROGRESS, previous_slot_value, typed_text
-from actions.products import chosen_product, products_hinted
+from actions.products import chosen_product, find_products, product_of_brand, products_hinted
 from actions.proactive import answer_to_journey
 
 logger = logging.getLogger(__name__)
@@ -65,6 +65,10 @@ def read_turn(tracker: Tracker, domain: Dict[str, Any], journey: Journey) -> Tup
     if picked:   # "the apple one", «ایکس باکسه» among the products just shown: as if named
         message = dataclasses.replace(message, entities={**message.entities, "product": [picked]})
         events.append(SlotSet("product", picked))
+    rebranded = _product_by_brand_correction(tracker, message, form, requested, domain)
+    if rebranded:   # «منظورم سونی بود» while ordering the JBL: as if the Sony had been named
+        message = dataclasses.replace(message, entities={**message.entities, "product": [rebranded]})
+        events.append(SlotSet("product", rebranded))
     points_at = not form and not message.entities.get("product") and cues.is_follow_up(message.text) \
         and bool(products_hinted(message.text))
     goal = tracker.get_slot("goal") if tracker.get_slot("goal_status") in IN_PROGRESS else None
@@ -87,7 +91,10 @@ def read_turn(tracker: Tracker, domain: Dict[str, Any], journey: Journey) -> Tup
     if tracker.get_slot(MOVE_SLOT) != value:
         events.append(SlotSet(MOVE_SLOT, value))
     fresh = tracker.slots_to_validate()
-    if move.kind == ANSWER and form and requested:
+    if move.kind == ANSWER and form and rebranded:
+        # the product changes; the question asked stays open and any confirmation is asked again
+        events += [SlotSet(slot, None) for slot in form_slots(domain, form) if slot in CONFIRMATION_SLOTS]
+    elif move.kind == ANSWER and form and requested:
         events += _answer(tracker, message, form, requested, fresh, domain)
     elif move.kind == INTERRUPT and form:
         events += [SlotSet(slot, previous_slot_value(tracker, slot)) for slot in form_slots(domain, form)
@@ -152,6 +159,15 @@ def _answer(tracker: Tracker, message: Message, form: str, requested: str, fresh
     """Slot events for a message that answers the form's question."""
     # the digits of a phone number or a one-time code are not a new order number
     not_corrections = {requested} | ({"order_id"} if requested in VERIFICATION_SLOTS else set())
+    quantity = cues.new_quantity(message.text) if requested == "confirm_order" else None
+    if quantity:
+        # "actually make it 3 cables": the quantity changes; "3 cables" read as a product name does not
+        # replace the product unless it names one
+        events: List[EventType] = [SlotSet("quantity", str(quantity)), SlotSet("confirm_order", None)]
+        named = fresh.get("product")
+        if named is not None and len(find_products(str(named), limit=2)) != 1:
+            events.append(SlotSet("product", previous_slot_value(tracker, "product")))
+        return events
     corrected = [slot for slot in form_slots(domain, form)
                  if slot not in not_corrections and slot in fresh and fresh[slot] is not None
                  and previous_slot_value(tracker, slot) not in (None, fresh[slot])]
@@ -163,9 +179,6 @@ def _answer(tracker: Tracker, message: Message, form: str, requested: str, fresh
         new_value = cues.corrected_value(message.text) if cues.yes_or_no(message.text) is not True else None
         if new_value and message.intent not in ("affirm",):
             return [SlotSet("change_request", new_value), SlotSet("confirm_change", None)]
-    quantity = cues.new_quantity(message.text) if requested == "confirm_order" else None
-    if quantity:
-        return [SlotSet("quantity", str(quantity)), SlotSet("confirm_order", None)]
     if requested in CONFIRMATION_SLOTS:
         value: Any = True if message.intent == "affirm" else False if message.intent == "deny" else message.text
         return [SlotSet(requested, value)]
@@ -196,6 +209,17 @@ def _referenced_product(tracker: Tracker, message: Message, request: str, points
         if not (cues.refers_back(message.text) or cues.wants_it(message.text) or talked_about):
             return [SlotSet("product", None)]   # an order only for a product the customer means
     return []
+
+
+def _product_by_brand_correction(tracker: Tracker, message: Message, form: Optional[str],
+                                 requested: Optional[str], domain: Dict[str, Any]) -> Optional[str]:
+    """The product a correction naming only a brand means, inside a form that already has a
+    product and asks something else ("sorry, I meant the sony ones" at the phone number)."""
+    if not form or requested in ("product", "products") or "product" not in form_slots(domain, form) \
+            or message.entities.get("product") or not cues.is_correction(message.text):
+        return None
+    current = previous_slot_value(tracker, "product")
+    return product_of_brand(message.text, str(current)) if current else None
 
 
 def previous_request(tracker: Tracker) -> Optional[str]:

@@ -217,8 +217,11 @@ _STOP_STRONG = re.compile(
     r"\b(?:never ?mind|nvm|forget (?:it|that|about it)|i'?ll keep it|keep it then|don'?t bother|cancel that|"
     r"i'?ll do (?:it|that) later|i'?ll (?:just )?check (?:it )?(?:myself|later|on the website|the website|the app|"
     r"in the app|online|my email|the tracking email)|bikhial|bikhiyal|"
+    r"i'?ll (?:just )?(?:call|phone|ring|visit|email|come (?:in|by|to)|go to|drop by) (?:the |your )?"
+    r"(?:store|shop|support|customer service|you guys)|"
     r"velesh kon)\b|"
-    + _fa(r"بیخیال|بی خیال|ولش کن|ولش|نگهش میدارم|نگهش می دارم|منصرف شدم|پشیمون شدم از|لازم نیست دیگه|دیگه لازم نیست"))
+    + _fa(r"خودم زنگ میزنم|خودم زنگ می زنم|خودم تماس میگیرم|خودم تماس می گیرم|حضوری میام|خودم میام فروشگاه|"
+          r"بیخیال|بی خیال|ولش کن|ولش|نگهش میدارم|نگهش می دارم|منصرف شدم|پشیمون شدم از|لازم نیست دیگه|دیگه لازم نیست"))
 _STOP_WEAK = re.compile(r"\b(?:not now|maybe later|later|skip it|no need|baadan|ba'?adan|badan|i'?ll think about it|"
                         r"that'?s (?:it|all)|(?:thanks|thank you|thx|ty|cheers) (?:anyway|anyways|all the same)|"
                         r"felan na|felan nemikham|lazem nist|(?:some ?)?other time|"

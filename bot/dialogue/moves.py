@@ -402,6 +402,10 @@ def _outside_form(message: Message, context: Context) -> Move:
             and cues.wants_to_stop(message.text) and not cues.sounds_like_question(message.text):
         # "nah too expensive, thx anyway", «باشه بعدا، مرسی به هر حال»: the customer is done
         return Move(START, ("thank_you",) if "thank_you" in message.requests or intent == "thank_you" else ("stop",))
+    if cues.nothing_to_do(message.text) and not products and not orders and not clear_other_request \
+            and intent not in REQUESTS - {"report_problem"} and not cues.sounds_like_question(message.text):
+        # "oh wait it just started charging again lol, all good" after the problem was logged: nothing to do
+        return Move(START, ("thank_you",) if "thank_you" in message.requests or intent == "thank_you" else ("stop",))
     if intent == "give_feedback" and cues.acknowledges(message.text):
         return Move(START, ("affirm",))   # "great" after an answer is a nod, not a rating of the shop
     options = cues.vague_request(message.text)
