@@ -7,8 +7,15 @@ the same closed-loop client over the REST channel: every simulated customer send
 message, waits for the answer, thinks, sends the next. Prints, per load, messages
 served per second and p50/p95/p99 latency for both, and the Hamsafar/bare ratio.
 
+With `--workers 1,2` (the default) it also starts `hamsafar run --workers 2` — nginx,
+two Rasa workers, PostgreSQL, Redis locks, RabbitMQ and the touchpoint consumer
+(docs/deploy.md) — on a fresh PostgreSQL database (`HAMSAFAR_BENCH_POSTGRES_URL`,
+else `HAMSAFAR_TEST_POSTGRES_URL`) and a queue of its own, loads it the same way and
+prints the 2-workers/1-process ratio. `--workers 1` measures the one process only.
+
     .venv/bin/python bench/load.py                   # 1, 50 at human pace, 20 saturating
     .venv/bin/python bench/load.py --seconds 60 --customers 200
+    .venv/bin/python bench/load.py --workers 1       # without the several-process topology
 
 Hamsafar's customers send a mix of Persian and English shop messages (prices,
 shipping, orders, thanks); the bare bot gets `rasa init`'s own kind of messages.
@@ -29,7 +36,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import httpx
 
@@ -38,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.conftest import free_port  # noqa: E402
 from tests.support.bot_server import BotServer  # noqa: E402
+from tests.support.topology import topology  # noqa: E402
 
 HAMSAFAR_MESSAGES = [
     "سلام", "قیمت ایرپاد پرو ۲ چنده؟", "how much is the galaxy a55?", "روش‌های ارسال چیه؟",
@@ -105,7 +113,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=30, help="length of each load")
     parser.add_argument("--customers", type=int, default=50, help="customers at human pace")
+    parser.add_argument("--workers", default="1,2", help="Hamsafar set-ups: 1 = one process (SQLite), N = --workers N")
     args = parser.parse_args()
+    workers = sorted({int(w) for w in args.workers.split(",")})
     loads: List[Tuple[str, int, float]] = [
         ("1 customer, a message every ~0.5 s", 1, 0.5),
         (f"{args.customers} customers at human pace (~2.5 s)", args.customers, 2.5),
@@ -119,25 +129,54 @@ def main() -> int:
         bare = start_bare_rasa(folder / "bare", bare_port)
         hamsafar = BotServer(f"sqlite:///{folder / 'hamsafar.db'}", free_port(), free_port(), folder / "hamsafar.log",
                              extra_env={"HAMSAFAR_JOURNEYS": "off"}).start()
+        results: Dict[str, Dict[str, Dict[str, float]]] = {}
         try:
-            print(f"{'load':44} {'bot':9} {'msg/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>6}")
-            for label, customers, think in loads:
-                figures = {}
-                for bot, url, messages in (
-                        ("bare", f"http://127.0.0.1:{bare_port}/webhooks/rest/webhook", BARE_MESSAGES),
-                        ("hamsafar", f"{hamsafar.base_url}/webhooks/rest/webhook", HAMSAFAR_MESSAGES)):
-                    figures[bot] = asyncio.run(load(url, customers, think, args.seconds, messages))
-                    f = figures[bot]
-                    print(f"{label:44} {bot:9} {f['msg_s']:7.1f} {f['p50']:8.0f} {f['p95']:8.0f} {f['p99']:8.0f} "
-                          f"{f['errors']:6d}", flush=True)
-                ratio = figures["hamsafar"]["msg_s"] / figures["bare"]["msg_s"] if figures["bare"]["msg_s"] else 0
-                print(f"{'':44} {'ratio':9} {ratio:7.2f}  (Hamsafar/bare throughput; "
-                      f"p95 {figures['hamsafar']['p95'] / figures['bare']['p95']:.1f}x)", flush=True)
+            targets = [("bare", f"http://127.0.0.1:{bare_port}/webhooks/rest/webhook", BARE_MESSAGES)]
+            if 1 in workers:
+                targets.append(("hamsafar", f"{hamsafar.base_url}/webhooks/rest/webhook", HAMSAFAR_MESSAGES))
+            results = measure(targets, loads, args.seconds)
         finally:
             hamsafar.stop()
-            bare.terminate()
-            bare.wait(timeout=30)
+        for count in (w for w in workers if w > 1):
+            print(f"starting hamsafar run --workers {count} (nginx, PostgreSQL, Redis, RabbitMQ) …", flush=True)
+            with topology(folder, count) as running:
+                label = f"{count} workers"
+                more = measure([(label, f"{running.server.base_url}/webhooks/rest/webhook", HAMSAFAR_MESSAGES)], loads,
+                               args.seconds, results)
+                for load_label, figures in more.items():
+                    results.setdefault(load_label, {}).update(figures)
+                parts = [f"Rasa worker {i}" for i in range(1, count + 1)] + ["action server", "touchpoint consumer", "nginx"]
+                print("memory after the loads: " + ", ".join(f"{p} {running.rss_mb(p):.0f} MB" for p in parts), flush=True)
+        bare.terminate()
+        bare.wait(timeout=30)
+    print("\nsummary (throughput ratios, same run)")
+    for load_label, figures in results.items():
+        base = figures.get("hamsafar", {}).get("msg_s") or 0
+        bare_rate = figures["bare"]["msg_s"] or 0
+        parts = [f"{name}/bare {f['msg_s'] / bare_rate:.2f}" for name, f in figures.items() if name != "bare" and bare_rate]
+        parts += [f"{name}/1 process {f['msg_s'] / base:.2f}" for name, f in figures.items()
+                  if name not in ("bare", "hamsafar") and base]
+        print(f"{load_label:44} " + ", ".join(parts), flush=True)
     return 0
+
+
+def measure(targets: List[Tuple[str, str, List[str]]], loads: List[Tuple[str, int, float]], seconds: float,
+            earlier: Optional[Dict[str, Dict[str, Dict[str, float]]]] = None) -> Dict[str, Dict[str, Dict[str, float]]]:
+    """Each load against each target, one after another; prints a line per pair and a ratio to bare."""
+    results: Dict[str, Dict[str, Dict[str, float]]] = {}
+    print(f"{'load':44} {'bot':10} {'msg/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>6}")
+    for label, customers, think in loads:
+        figures = results.setdefault(label, {})
+        for bot, url, messages in targets:
+            figures[bot] = f = asyncio.run(load(url, customers, think, seconds, messages))
+            print(f"{label:44} {bot:10} {f['msg_s']:7.1f} {f['p50']:8.0f} {f['p95']:8.0f} {f['p99']:8.0f} "
+                  f"{f['errors']:6d}", flush=True)
+        bare = (earlier or {}).get(label, {}).get("bare") or figures.get("bare")
+        for bot, f in figures.items():
+            if bot != "bare" and bare and bare["msg_s"]:
+                print(f"{'':44} {'ratio':10} {f['msg_s'] / bare['msg_s']:7.2f}  ({bot}/bare throughput; "
+                      f"p95 {f['p95'] / bare['p95']:.1f}x)", flush=True)
+    return results
 
 
 if __name__ == "__main__":
