@@ -4,7 +4,8 @@ The shop (PostgreSQL by default: a fresh database next to HAMSAFAR_TEST_POSTGRES
 dropped afterwards) gets 10,000 customers, each with an order left in
 `pending_payment`, created over twelve hours from Tuesday 3 June 2025 12:00
 Tehran time; 3 % of the numbers have opted out by SMS, 10 % fall in the
-journey's hold-out. The CRM scanner turns the orders into entries. Two worker
+journey's hold-out, and 5 % live in Berlin (their shop told their time zone:
+their quiet hours are Berlin's, 1 h 30 behind Tehran). The CRM scanner turns the orders into entries. Two worker
 processes then run the same code the Rasa server runs in the background
 (`JourneyRunner`), claiming due entries with `FOR UPDATE SKIP LOCKED`, and send
 the one-hour payment reminders as SMS through the Kavenegar protocol to a fake
@@ -13,7 +14,10 @@ moves in 30-minute steps to Wednesday 11:30 (each step when the previous one is
 done): reminders due after 21:00 wait for 09:00. During the 09:00 burst one
 worker is killed (SIGKILL) and started again; its entries come back to a worker
 when their lease (15 s here, 5 minutes in the server) expires. Printed: messages due, sent, duplicated (must be 0), sent in quiet hours
-(0), sent to opted-out numbers (0), and the throughput.
+of the customer's own time zone (0), sent to opted-out numbers (0), and the throughput — beside a
+baseline measured in the same run: the same SMS sent straight through the SMS
+channel (`SmsOutput`, its idempotency log, the same fake gateway, 16 at a time
+in one process), with no journey around them.
 
     .venv/bin/python bench/journeys.py                 # 10,000 customers, PostgreSQL
     .venv/bin/python bench/journeys.py --customers 2000 --database-url sqlite:///tmp/b.db
@@ -33,6 +37,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Optional
 from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,6 +47,7 @@ os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 import sqlalchemy as sa  # noqa: E402
 
 TEHRAN = ZoneInfo("Asia/Tehran")
+BERLIN = ZoneInfo("Europe/Berlin")
 UTC = dt.timezone.utc
 START = dt.datetime(2025, 6, 3, 12, 0, tzinfo=TEHRAN).astimezone(UTC)   # Tuesday noon, Tehran
 END = dt.datetime(2025, 6, 4, 11, 30, tzinfo=TEHRAN).astimezone(UTC)    # Wednesday 11:30 (before any 24 h code)
@@ -108,6 +114,7 @@ def seed(url: str, customers: int, opted_out_share: float) -> list:
     from bot.crm.models import CustomerRow, OrderItemRow, OrderRow, ProductRow
     from bot.crm.sql import SQLCRM
     from bot.db import init_db
+    from bot.orchestration.models import JourneyWatch
 
     engine = init_db(url)
     crm = SQLCRM(url)
@@ -119,7 +126,7 @@ def seed(url: str, customers: int, opted_out_share: float) -> list:
                                                       "name_en": "JBL T520 headphones", "category": "audio",
                                                       "price": 2950000, "stock": 1000000, "warranty_months": 18,
                                                       "search_text": "jbl", "updated_at": START}])
-        rows_c, rows_o, rows_i, rows_consent = [], [], [], []
+        rows_c, rows_o, rows_i, rows_consent, rows_zone = [], [], [], [], []
         for i in range(customers):
             cid, phone = f"B{i:05d}", f"+98912{i:07d}"
             created = START + spread * i
@@ -130,11 +137,14 @@ def seed(url: str, customers: int, opted_out_share: float) -> list:
                            "created_at": created, "updated_at": created, "total": 2950000, "discount_amount": 0})
             rows_i.append({"order_id": str(500000 + i), "position": 0, "sku": "AUD-JBL-T520", "quantity": 1,
                            "unit_price": 2950000})
+            if berlin(cid):   # what an order event with the customer's `timezone` leaves (bot.orchestration.events)
+                rows_zone.append({"kind": "timezone", "key": cid, "value": "Europe/Berlin", "updated_at": START})
             if (i * 7919) % 1000 < opted_out_share * 1000:
                 opted.append(phone)
                 rows_consent.append({"channel": "sms", "address": phone, "opted_out": True, "source": "keyword",
                                      "confirmation_sent": True, "updated_at": START.replace(tzinfo=None)})
-        for table, rows in ((CustomerRow, rows_c), (OrderRow, rows_o), (OrderItemRow, rows_i), (ChannelConsent, rows_consent)):
+        for table, rows in ((CustomerRow, rows_c), (OrderRow, rows_o), (OrderItemRow, rows_i), (ChannelConsent, rows_consent),
+                            (JourneyWatch, rows_zone)):
             for start in range(0, len(rows), 2000):
                 conn.execute(table.__table__.insert(), rows[start:start + 2000])
     return opted
@@ -168,9 +178,57 @@ def start_worker(name: str, url: str, clock_file: str, sms_url: str, log: Path) 
                             cwd=ROOT, stdout=open(log, "ab"), stderr=subprocess.STDOUT)
 
 
-def in_window(moment: dt.datetime) -> bool:
-    local = moment.astimezone(TEHRAN)
+def berlin(customer_id: str) -> bool:
+    return int(customer_id[1:]) % 20 == 7
+
+
+def in_window(moment: dt.datetime, zone: ZoneInfo = TEHRAN) -> bool:
+    local = moment.astimezone(zone)
     return local.weekday() != 4 and dt.time(9) <= local.time() < dt.time(21)
+
+
+def explain_duplicate(url: str, to: str, deliveries: list, burst: Optional[dt.datetime]) -> None:
+    """What the SMS log and the journey know of a message the gateway got twice (to find the race)."""
+    from bot.channels.models import SmsMessage
+    from bot.orchestration.models import JourneyMessage
+
+    s, m = SmsMessage.__table__, JourneyMessage.__table__
+    engine = sa.create_engine(url, future=True)
+    with engine.connect() as conn:
+        logged = conn.execute(sa.select(s.c.id, s.c.idempotency_key, s.c.status, s.c.attempts, s.c.error)
+                              .where(s.c.phone.like(f"%{to[-9:]}"))).all()
+        keys = [int(row.idempotency_key.split(":")[1]) for row in logged if row.idempotency_key.startswith("journey:")]
+        journey = conn.execute(sa.select(m.c.id, m.c.status, m.c.attempts).where(m.c.id.in_(keys))).all() if keys else []
+    engine.dispose()
+    print(f"  duplicate to {to}: gateway got localids {[d['localid'] for d in deliveries]} at "
+          f"{[round(d['at'] - deliveries[0]['at'], 1) for d in deliveries]} s; SMS log {[tuple(r) for r in logged]}; "
+          f"journey message {[tuple(r) for r in journey]}; a worker was killed in the {burst} step")
+
+
+def baseline(sms_url: str, url: str, count: int = 1000, concurrency: int = 16) -> float:
+    """Messages/s of the SMS channel alone: `count` SMS through `SmsOutput` to the same gateway."""
+    from bot.channels.sms import SmsOutput
+    from bot.channels.sms_gateways.kavenegar import KavenegarGateway
+    from tests.fakes.sms_gateways import API_KEY
+
+    run_id = uuid.uuid4().hex[:8]
+
+    async def run() -> float:
+        output = SmsOutput(KavenegarGateway(API_KEY, sender="10004346", base_url=sms_url), backoff=0.05)
+        limit = asyncio.Semaphore(concurrency)
+
+        async def one(i: int) -> None:
+            async with limit:
+                await output.send_sms(f"+98935{i:07d}", f"baseline {i}", idempotency_key=f"baseline:{run_id}:{i}",
+                                      kind="journey", proactive=True, raise_on_failure=True)
+
+        began = time.monotonic()
+        await asyncio.gather(*(one(i) for i in range(count)))
+        took = time.monotonic() - began
+        await output.gateway.aclose()
+        return count / took
+
+    return asyncio.run(run())
 
 
 def main() -> int:
@@ -257,7 +315,7 @@ def main() -> int:
 
             with entries.connect() as conn:
                 messages = [dict(r) for r in conn.execute(
-                    sa.select(m.c.status, m.c.sent_at, m.c.conversation_id, m.c.step, e.c.anchor_at)
+                    sa.select(m.c.status, m.c.sent_at, m.c.conversation_id, m.c.step, e.c.anchor_at, e.c.customer_key)
                     .select_from(m.join(e, e.c.id == m.c.entry_id))).mappings()]
                 exits = collections.Counter(conn.execute(sa.select(e.c.exit_reason).where(e.c.status != "active")).scalars())
             entries.dispose()
@@ -268,7 +326,11 @@ def main() -> int:
             to_opted = sum(1 for d in delivered if d["to"] in opted_local)
             statuses = collections.Counter(r["status"] for r in messages)
             sent_rows = [r for r in messages if r["status"] == "sent"]
-            quiet = sum(1 for r in sent_rows if not in_window(r["sent_at"]))
+            zone = {r["customer_key"]: BERLIN if berlin(r["customer_key"]) else TEHRAN for r in messages}
+            quiet = sum(1 for r in sent_rows if not in_window(r["sent_at"], zone[r["customer_key"]]))
+            in_berlin = [r for r in sent_rows if zone[r["customer_key"]] is BERLIN]
+            # Berlin customers texted when it was already quiet in Tehran, or still quiet in Berlin at Tehran's 09:00
+            berlin_shifted = sum(1 for r in in_berlin if not in_window(r["sent_at"]))
             due_messages = sum(1 for r in messages if r["step"] == "payment_link") + exits.get("opted_out", 0)
             print()
             print(f"messages due:              {due_messages} (one-hour reminders of {entered} entries; "
@@ -277,14 +339,23 @@ def main() -> int:
             print(f"sent (gateway received):   {len(delivered)}  (recorded sent: {statuses.get('sent', 0)}, "
                   f"outcome unknown: {statuses.get('unknown', 0)}, failed: {statuses.get('failed', 0)})")
             print(f"duplicated:                {duplicated}")
-            held = sum(1 for r in sent_rows if not in_window(r["anchor_at"] + dt.timedelta(hours=1)))
-            print(f"sent in quiet hours:       {quiet}  ({held} reminders fell due between 21:00 and 09:00 "
-                  f"and were sent at 09:00)")
+            for (to, _text), n in [(k, n) for k, n in per_message.items() if n > 1][:5]:
+                explain_duplicate(url, to, [d for d in delivered if d["to"] == to], burst)
+            held = sum(1 for r in sent_rows if not in_window(r["anchor_at"] + dt.timedelta(hours=1), zone[r["customer_key"]]))
+            print(f"sent in quiet hours:       {quiet}  (of the customer's own time zone; {held} reminders fell due "
+                  f"in quiet hours and waited; {len(in_berlin)} sent to customers in Berlin, {berlin_shifted} of them "
+                  f"outside Tehran's window)")
             print(f"sent to opted-out numbers: {to_opted}")
             restart = (f"one killed at {burst.astimezone(TEHRAN):%a %H:%M} and restarted" if burst else
                        "NO worker was killed: no step had more than a fifth of the customers due at once")
-            print(f"throughput:                {len(delivered) / busy if busy else 0:.0f} messages/s "
+            rate = len(delivered) / busy if busy else 0.0
+            print(f"throughput:                {rate:.0f} messages/s "
                   f"({len(delivered)} in {busy:.1f} s of sending, 2 worker processes, {restart})")
+            base = baseline(gateway.url, url)
+            print(f"baseline:                  {base:.0f} messages/s from the SMS channel alone (1000 SMS through SmsOutput, "
+                  f"same gateway, 16 at a time, 1 process)")
+            print(f"per process:               journeys {rate / 2:.1f} messages/s vs SMS channel alone {base:.1f}: "
+                  f"ratio {rate / 2 / base:.2f}")
             # the run proves nothing about restarts unless a worker was really killed in the middle
             ok = duplicated == 0 and quiet == 0 and to_opted == 0 and statuses.get("failed", 0) == 0 and burst is not None
             return 0 if ok else 1

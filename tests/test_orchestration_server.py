@@ -157,3 +157,21 @@ def test_rest_event_reaches_the_customer_in_the_open_web_widget(bot: BotServer) 
     assert metadata and metadata[-1]["hamsafar_journey"]["order_id"] == "910001"
     assert metadata[-1]["hamsafar_journey"]["expects"]["slots"] == {"order_id": "910001"}
     assert ("system", "web", "shipping_updates", "shipped") in touchpoint
+
+    # the customer answers "no thanks" in the widget: the real dialogue ends that journey for them
+    said = httpx.post(f"{bot.base_url}/webhooks/web/messages", timeout=30,
+                      json={"session_id": token, "text": "no thanks", "identity": identity})
+    assert said.status_code == 200, said.text
+
+    def declined():  # type: ignore[no-untyped-def]
+        engine = sa.create_engine(bot.database_url)
+        with engine.connect() as conn:
+            exit_reason = conn.execute(sa.text(
+                "SELECT exit_reason FROM journey_entries WHERE journey = 'shipping_updates' AND order_id = '910001'")).scalar()
+            stages = conn.execute(sa.text(
+                "SELECT journey_stage FROM touchpoints WHERE conversation_id = :c AND actor = 'customer' "
+                "AND text LIKE '%no thanks%'"), {"c": conversation_ref(f"web:{session}")}).scalars().all()
+        engine.dispose()
+        return (exit_reason, stages) if exit_reason and stages else None
+
+    assert wait_for(declined, 30) == ("declined", ["retention"])   # the shipped note's stage (track_order)
