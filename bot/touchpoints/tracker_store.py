@@ -17,8 +17,10 @@ endpoints.yml: `tracker_store: {type: bot.touchpoints.tracker_store.StreamingSQL
 from __future__ import annotations
 
 import itertools
+from typing import Any, Iterator, List
 
 from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.events import Event
 from rasa.shared.core.trackers import DialogueStateTracker
 
 
@@ -30,6 +32,18 @@ class StreamingSQLTrackerStore(SQLTrackerStore):
         if self.event_broker is None:
             return
         with self.session_scope() as session:
-            stored = self._event_query(session, tracker.sender_id, fetch_events_from_all_sessions=False).count()
-        new_events = list(itertools.islice(tracker.events, stored, len(tracker.events)))
+            new_events = self._new_events(session, tracker)
         await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)
+
+    def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator[Event]:
+        """The events `save` stores: the same ones `stream_events` publishes."""
+        return iter(self._new_events(session, tracker))
+
+    def _new_events(self, session: Any, tracker: DialogueStateTracker) -> List[Event]:
+        """The tracker's events after the ones already stored (Rasa's rule: a count of the stored session)."""
+        stored = self._stored_event_count(session, tracker)
+        return list(itertools.islice(tracker.events, stored, len(tracker.events)))
+
+    def _stored_event_count(self, session: Any, tracker: DialogueStateTracker) -> int:
+        """How many of the tracker's events are stored: those of its session in the database."""
+        return self._event_query(session, tracker.sender_id, fetch_events_from_all_sessions=False).count()
