@@ -78,8 +78,8 @@ async def publish(events: List[Dict[str, Any]]) -> None:
     assert isinstance(broker, PikaEventBroker)   # the environment chose RabbitMQ
     for event in events:
         broker.publish(event)
-    while broker._background_tasks:   # Rasa publishes in background tasks (confirmed by RabbitMQ)
-        await asyncio.sleep(0.02)
+    await broker.flush()   # Rasa publishes in background tasks: wait until RabbitMQ confirmed each
+    assert not broker._background_tasks
     await broker.close()
 
 

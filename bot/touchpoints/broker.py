@@ -14,11 +14,13 @@ committed.
 
 from __future__ import annotations
 
+import asyncio
 from asyncio import AbstractEventLoop
 from typing import Any, Dict, Optional
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from rasa.core.brokers.broker import EventBroker
+from rasa.core.brokers.pika import PikaEventBroker
 from rasa.utils.endpoints import EndpointConfig
 
 from bot import settings
@@ -44,6 +46,25 @@ def pika_options(url: str, queue: str) -> Dict[str, Any]:
     }
 
 
+class ConfirmedPikaEventBroker(PikaEventBroker):
+    """Rasa's pika broker whose publishes in flight can be awaited.
+
+    Rasa's `publish` sends each event in a background task. Its `close` (a worker
+    stopping) would drop the tasks not yet confirmed by RabbitMQ, and with them the
+    touchpoints of the last messages the worker answered; here `close` waits for them.
+    `flush()` lets a caller wait until every event published so far is confirmed.
+    """
+
+    async def flush(self, timeout_s: float = 10.0) -> None:
+        pending = list(self._background_tasks)
+        if pending:
+            await asyncio.wait(pending, timeout=timeout_s)
+
+    async def close(self) -> None:
+        await self.flush()
+        await super().close()
+
+
 class TouchpointBroker(EventBroker):
     """`event_broker: {type: bot.touchpoints.broker.TouchpointBroker}` in endpoints.yml."""
 
@@ -56,10 +77,8 @@ class TouchpointBroker(EventBroker):
     ) -> EventBroker:
         url = settings.rabbitmq_url()
         if url:
-            from rasa.core.brokers.pika import PikaEventBroker
-
             options = pika_options(url, settings.rabbitmq_queue())
-            broker = PikaEventBroker(options.pop("host"), event_loop=event_loop, **options)
+            broker = ConfirmedPikaEventBroker(options.pop("host"), event_loop=event_loop, **options)
             await broker.connect()
             return broker
         options = dict(broker_config.kwargs or {}) if broker_config else {}
