@@ -5,9 +5,9 @@ consumer on PostgreSQL, Redis and RabbitMQ; docs/deploy.md) on a fresh database 
 queue, drives it with customers at human pace over the REST channel through nginx, and
 one after another SIGKILLs a Rasa worker, the action server and the touchpoint
 consumer, letting the supervisor restart each. Prints, per fault, the errors customers
-saw and the seconds until the part answered again; at the end, touchpoints lost or
-duplicated (customer rows against answered messages) and conversations that lost state
-(stored customer messages against answered ones).
+saw and the seconds until the part answered again; at the end, touchpoints lost (customer
+messages stored in the tracker without a touchpoint row, each with the fault it followed)
+or duplicated, and conversations that lost state (fewer stored messages than answered).
 
     .venv/bin/python bench/faults.py                  # 20 customers, 25 s between faults
 
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import os
 import random
 import signal
@@ -48,6 +49,7 @@ class Traffic:
 
     results: List[Tuple[str, int, float]] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
+    kills: List[Tuple[str, float]] = field(default_factory=list)   # (part, wall time of its SIGKILL)
 
 
 async def customer(client: httpx.AsyncClient, url: str, sender: str, think_s: float, traffic: Traffic) -> None:
@@ -82,6 +84,7 @@ def kill_and_time(running: Running, name: str, healthy: Callable[[], bool], traf
     """SIGKILL `name`; seconds until its successor is `healthy`; customer errors meanwhile and after."""
     victim = running.pid(name)
     killed = time.monotonic()
+    traffic.kills.append((name, time.time()))
     os.kill(victim, signal.SIGKILL)
     while running.pid(name) == victim or not healthy():
         if time.monotonic() - killed > 300:
@@ -93,19 +96,26 @@ def kill_and_time(running: Running, name: str, healthy: Callable[[], bool], traf
     return {"recover_s": recovered, "requests": len(window), "errors": len([s for s in window if s != 200])}
 
 
-def stored(running: Running, answered: Dict[str, int]) -> Tuple[Dict[str, int], Dict[str, int]]:
-    """Per conversation: customer touchpoint rows, and customer messages in the tracker store."""
+def stored(running: Running, senders: List[str]) -> Tuple[List[Tuple[str, float]], List[Tuple[str, float]]]:
+    """(conversation, time) of every customer message in the tracker store, and of every customer touchpoint row."""
     import sqlalchemy as sa
 
     engine = sa.create_engine(running.database_url, future=True)
-    ids = [f"rest:{s}" for s in answered]
+    ids = [f"rest:{s}" for s in senders]
     with engine.connect() as conn:
-        rows = dict(conn.execute(sa.text("SELECT conversation_id, count(*) FROM touchpoints WHERE actor = 'customer' "
-                                         "AND conversation_id = ANY(:ids) GROUP BY 1"), {"ids": ids}).all())
-        users = dict(conn.execute(sa.text("SELECT sender_id, count(*) FROM events WHERE type_name = 'user' "
-                                          "AND sender_id = ANY(:ids) GROUP BY 1"), {"ids": ids}).all())
+        messages = [(c, float(t)) for c, t in conn.execute(sa.text(
+            "SELECT sender_id, timestamp FROM events WHERE type_name = 'user' AND sender_id = ANY(:ids)"), {"ids": ids})]
+        rows = [(c, t.replace(tzinfo=dt.timezone.utc).timestamp()) for c, t in conn.execute(sa.text(
+            "SELECT conversation_id, occurred_at FROM touchpoints WHERE actor = 'customer' AND conversation_id = ANY(:ids)"),
+            {"ids": ids})]
     engine.dispose()
-    return rows, users
+    return messages, rows
+
+
+def after_which(kills: List[Tuple[str, float]], at: float) -> str:
+    """The last fault before wall time `at` (or 'before any fault')."""
+    previous = [f"{name} +{at - when:.1f}s" for name, when in kills if when <= at]
+    return previous[-1] if previous else "before any fault"
 
 
 def main() -> int:
@@ -148,15 +158,21 @@ def main() -> int:
         deadline = time.monotonic() + 120
         while queue_messages(running.queue) and time.monotonic() < deadline:
             time.sleep(0.5)
-        time.sleep(2)   # the consumer's last batch
-        rows, users = stored(running, {s: 0 for s in set(answered) | set(failed)})
-        lost = sum(max(0, answered.get(s, 0) - rows.get(f"rest:{s}", 0)) for s in answered)
-        duplicated = sum(max(0, rows.get(f"rest:{s}", 0) - answered.get(s, 0) - failed.get(s, 0)) for s in answered)
-        lost_state = [s for s in answered if users.get(f"rest:{s}", 0) < answered[s]]
-        total = sum(answered.values())
-        print(f"\nmessages answered {total}, failed {sum(failed.values())}; touchpoint rows {sum(rows.values())}")
-        print(f"touchpoints lost: {lost}, duplicated: {duplicated} (a failed message may or may not have been processed)")
-        print(f"conversations that lost state: {len(lost_state)} of {len(answered)}")
+        time.sleep(3)   # the consumer's last batch
+        messages, rows = stored(running, sorted(set(answered) | set(failed)))
+        written = {(c, round(t, 3)) for c, t in rows}
+        missing = [(c, t) for c, t in messages if (c, round(t, 3)) not in written]
+        duplicated = len(rows) - len(written)
+        kept: Dict[str, int] = {}
+        for c, _ in messages:
+            kept[c] = kept.get(c, 0) + 1
+        lost_state = [s for s in answered if kept.get(f"rest:{s}", 0) < answered[s]]
+        print(f"\nmessages answered {sum(answered.values())}, failed {sum(failed.values())}; "
+              f"stored in the tracker {len(messages)}; customer touchpoint rows {len(rows)}")
+        print(f"touchpoints lost (stored messages without a row): {len(missing)}; duplicated: {duplicated}")
+        for conversation, at in missing:
+            print(f"  lost: {conversation} message at {after_which(traffic.kills, at)}")
+        print(f"conversations that lost state (fewer stored messages than answered): {len(lost_state)} of {len(answered)}")
         print("not exercised: restarts of PostgreSQL, Redis and RabbitMQ (shared with other work on this machine)")
     return 0
 
