@@ -344,7 +344,11 @@ class HamsafarFormValidation(FormValidationAction, abc.ABC):
         high = 5 if self.name() == "validate_review_form" else 10
         low = 1 if high == 5 else 0
         if score is None or not low <= score <= high:
-            say(dispatcher, "rating_invalid", language, low=digits(low, language), high=digits(high, language))
+            # the scale the question showed: 1–5, or 0–10 when a journey's NPS survey asked
+            # (a feedback form still takes an 8 meant out of 10)
+            nps = tracker.get_slot("feedback_kind") == "nps"
+            say(dispatcher, "rating_invalid", language, low=digits(0 if nps else 1, language),
+                high=digits(10 if nps else 5, language))
             return {"rating": None}
         return {"rating": str(score)}
 

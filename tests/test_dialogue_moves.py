@@ -540,3 +540,26 @@ def test_ill_think_about_it_after_a_price_is_no_order() -> None:
     assert decide(message("place_order", "ok i'll think about it", 0.6), outside("ask_product_details")).encode() \
         == "start stop"
     assert decide(message("place_order", "ok I'll order it", 0.9), outside("ask_price")).encode() == "start place_order"
+
+
+@pytest.mark.parametrize("slot, form, goal", [
+    ("rating", "feedback_form", "give_feedback"),
+    ("problem_description", "problem_form", "fix_problem"),
+])
+def test_a_product_question_asked_for_a_rating_or_a_description_is_answered_not_stored(
+        slot: str, form: str, goal: str) -> None:
+    """ "can you tell me about the galaxy s24 first?" is neither a score nor the problem; with
+    "instead" the customer leaves the question for the product."""
+    first = message("ask_product_details", "can you tell me about the galaxy s24 first?", 0.75, product="MOB-SAM-S24")
+    assert decide(first, in_form(form, slot, goal)).encode() == "interrupt ask_product_details"
+    instead = message("ask_product_details", "instead can you tell me about the galaxy s24", 0.75, product="MOB-SAM-S24")
+    assert decide(instead, in_form(form, slot, goal)).encode() == "leave ask_product_details"
+
+
+@pytest.mark.parametrize("msg, expected", [
+    (message("greet", "oh wait it just started charging again lol, all good", 0.46), "stop"),
+    (message("thank_you", "it's working now, thanks", 0.7), "thank_you"),
+    (message("nlu_fallback", "درست شد خودش", 0.4), "stop"),
+])
+def test_nothing_to_do_after_a_logged_problem_is_not_a_new_request(msg: Message, expected: str) -> None:
+    assert decide(msg, outside("report_problem")).intents == (expected,)

@@ -217,10 +217,12 @@ _STOP_STRONG = re.compile(
     r"\b(?:never ?mind|nvm|forget (?:it|that|about it)|i'?ll keep it|keep it then|don'?t bother|cancel that|"
     r"i'?ll do (?:it|that) later|i'?ll (?:just )?check (?:it )?(?:myself|later|on the website|the website|the app|"
     r"in the app|online|my email|the tracking email)|bikhial|bikhiyal|"
+    r"(?:don'?t|do not|no need to) worry about it|i (?:don'?t|do not) want to (?:do (?:this|that|it)|continue|go on)"
+    r"(?: anymore| any more)?|(?:don'?t|do not) want (?:it|to) any ?more|"
     r"i'?ll (?:just )?(?:call|phone|ring|visit|email|come (?:in|by|to)|go to|drop by) (?:the |your )?"
     r"(?:store|shop|support|customer service|you guys)|"
     r"velesh kon)\b|"
-    + _fa(r"خودم زنگ میزنم|خودم زنگ می زنم|خودم تماس میگیرم|خودم تماس می گیرم|حضوری میام|خودم میام فروشگاه|"
+    + _fa(r"دیگه نمیخوام|نمیخوام دیگه|دیگه نمی خوام|نمی خوام دیگه|خودم پیگیری میکنم|خودم پیگیری می کنم|خودم زنگ میزنم|خودم زنگ می زنم|خودم تماس میگیرم|خودم تماس می گیرم|حضوری میام|خودم میام فروشگاه|"
           r"بیخیال|بی خیال|ولش کن|ولش|نگهش میدارم|نگهش می دارم|منصرف شدم|پشیمون شدم از|لازم نیست دیگه|دیگه لازم نیست"))
 _STOP_WEAK = re.compile(r"\b(?:not now|maybe later|later|skip it|no need|baadan|ba'?adan|badan|i'?ll think about it|"
                         r"that'?s (?:it|all)|(?:thanks|thank you|thx|ty|cheers) (?:anyway|anyways|all the same)|"
@@ -409,7 +411,7 @@ def nothing_to_do(text: str) -> bool:
 
 # "instead of a review I just want to return it", «به جای نظر میخوام پسش بدم»: another goal, explicitly.
 _SWITCH = re.compile(
-    r"\b(?:instead of|rather than|scratch that|forget (?:the|about the|about) \w+|change of plan|"
+    r"^instead\b|\b(?:instead of|rather than|scratch that|forget (?:the|about the|about) \w+|change of plan|"
     r"actually,? i (?:just )?(?:want|need|wanna|would like)|i just want to|never mind (?:the|that) \w+)\b|"
     + _fa(r"به جای|بجای|به جاش|بجاش|عوضش|اصلا میخوام|اصلا می خوام|فقط میخوام|فقط می خوام"))
 

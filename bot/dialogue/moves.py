@@ -272,6 +272,10 @@ def _inside_form(message: Message, context: Context) -> Move:
             return Move(INTERRUPT, (QUESTION_ABOUT_GOAL[intent],))
         if intent in QUESTIONS | CHITCHAT and message.confidence >= SOME_REQUEST:
             return Move(INTERRUPT, (intent,))
+        if intent in PRODUCT_QUESTIONS and message.entities.get("product") and message.confidence >= SOME_REQUEST \
+                and expected.entity != "product" and slot != "review_text":
+            # "instead can you tell me about the galaxy s24?" asked for a rating or a description
+            return Move(INTERRUPT, (intent,))
     if slot == "products" and clear and intent in PRODUCT_QUESTIONS and intent != "compare_products" \
             and message.entities.get("product") and not cues.compares(message.text) \
             and cues.sounds_like_question(message.text):
