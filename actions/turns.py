@@ -121,7 +121,10 @@ def _corrected_comparison(tracker: Tracker, message: Message) -> List[EventType]
     """"sorry, I meant the poco x6, not the redmi": the products compared before, the ones this
     message names taken out, the first it names put in."""
     named = message.entities.get("product") or []
-    before = [sku for sku in tracker.get_slot(SHOWN_SLOT) or [] if sku not in named]
+    shown = tracker.get_slot(SHOWN_SLOT) or []
+    dropped = re.search(r"\bnot (?:the )?([^,.!?]+)", message.text, re.IGNORECASE)
+    unwanted = chosen_product(dropped.group(1), shown) if dropped else None   # "not the a55": that one goes
+    before = [sku for sku in shown if sku not in named and sku != unwanted]
     products = (before[:1] + named[:1]) if before else named[:2]
     return [SlotSet("products", products)] if len(products) == 2 else []
 

@@ -81,6 +81,7 @@ def asks_what_next(text: str) -> bool:
 _CORRECTION = re.compile(
     r"\b(?:i meant|i mean|meant to say|i said|not that one|wrong one|my mistake|my bad|correction|"
     r"actually|rather|instead|oops|no wait|sorry no|manzooram|manzuram|eshtebah)\b|"
+    r"^sorry,? (?:the|it'?s|make (?:it|that))\b|\bnot the \w+(?: \w+)?,? (?:the|i)\b|,? not the \w+(?: \w+)?$|"
     + _fa(r"منظورم|منظور من|اشتباه گفتم|اشتباه نوشتم|اشتباه شد|ببخشید اشتباه|نه اون|نه این|اونو نه|اینو نه|"
           r"غلط نوشتم|منظورم بود|اصلاح میکنم|بجاش|به جاش|به جای")
 )
