@@ -21,7 +21,10 @@ MODELS_DIR = settings.PROJECT_ROOT / "models"
 
 
 @contextmanager
-def timed(label: str, log: List[str]) -> Iterator[None]:
+def timed(label: str, log: List[str], starting: Optional[str] = None) -> Iterator[None]:
+    """Print `starting` (for a step long enough to wonder about), run the step, print its time."""
+    if starting:
+        print(f"[hamsafar] {starting}", flush=True)
     start = time.monotonic()
     yield
     log.append(f"{label}: {time.monotonic() - start:.1f}s")
@@ -93,6 +96,8 @@ def prepare_all(train: bool = True, seed_demo: bool = True) -> List[str]:
     with timed("database schema and demo shop", log):
         prepare_database(seed_demo)
     if train:
-        with timed("model (trained if data or config changed)", log):
+        with timed("model (trained if data or config changed)", log,
+                   starting="model: Rasa trains one when data/, domain.yml or config.yml changed "
+                            "(a first training takes about a minute on 2 cores)…"):
             train_if_needed()
     return log
