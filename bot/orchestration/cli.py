@@ -234,7 +234,10 @@ def cmd_preview(args: argparse.Namespace) -> int:
     fallbacks = ", ".join(t.channel for t in targets[1:])
     window = o.window_for({"customer_key": customer.customer_id, "context": context})  # the customer's clock
     print(f"channel: {channel}{'; falls back to ' + fallbacks if fallbacks else ''}")
-    print(f"time zone: {window.timezone}{'' if window is o.window else ' (the customer’s own; times below are Tehran)'}\n")
+    print(f"time zone: {window.timezone}{'' if window is o.window else ' (the customer’s own; times below are Tehran)'}")
+    if journey.while_:
+        print(f"while: {_describe_checks(journey.while_)} — checked before every step, else the journey ends")
+    print()
     clock, sent = start, []
     # After a wait for an event the time of what follows depends on when the event happens: the
     # sends after it are shown relative to it (`after`, the waits since), never at the timeout.
