@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import shutil
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -64,6 +65,9 @@ def topology(folder: Path, workers: int, extra_env: Optional[Dict[str, str]] = N
         yield Running(server.start(timeout_s=600), database_url, name)
     finally:
         server.stop()
+        from bot import settings
+
+        shutil.rmtree(settings.STATE_DIR / f"topology-{server.port}", ignore_errors=True)   # nginx's files
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
