@@ -63,7 +63,6 @@ def _why_skip() -> Optional[str]:
     return None
 
 
-pytestmark = pytest.mark.skipif(_why_skip() is not None, reason=_why_skip() or "")
 
 
 @dataclass
@@ -167,6 +166,9 @@ def _delete_queue(queue: str) -> None:
 def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
     import sqlalchemy as sa
 
+    reason = _why_skip()
+    if reason:
+        pytest.skip(reason)
     base = postgres_url() or ""
     name = f"hamsafar_topology_{RUN}"
     admin = sa.create_engine(base, isolation_level="AUTOCOMMIT", future=True)
@@ -234,6 +236,47 @@ def test_refuses_without_shared_services(tmp_path: Path) -> None:
     assert done.returncode == 2
     for variable in ("HAMSAFAR_DATABASE_URL", "HAMSAFAR_REDIS_URL", "HAMSAFAR_RABBITMQ_URL"):
         assert variable in done.stderr
+
+
+def test_supervisor_restarts_a_part_that_exits_until_it_keeps_failing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """restart=True: an exited part is started again (a new pid); one that exits MAX_RESTARTS times within
+    the window stops everything, with its exit code. restart=False (one process): the first exit stops all."""
+    from bot.runtime import supervisor as sup
+
+    monkeypatch.setattr(sup, "RESTART_DELAY_S", 0.05)
+    steady = sup.ManagedProcess("steady", [sys.executable, "-c", "import time; time.sleep(60)"], dict(os.environ), str(PROJECT_ROOT))
+    flaky = sup.ManagedProcess("flaky", [sys.executable, "-c", "import sys; sys.exit(3)"], dict(os.environ), str(PROJECT_ROOT),
+                               restart=True)
+    pids: List[int] = []
+    original = sup.Supervisor._start
+
+    def recording(self: Any, managed: Any) -> None:
+        original(self, managed)
+        if managed is flaky:
+            pids.append(managed.pid)
+
+    monkeypatch.setattr(sup.Supervisor, "_start", recording)
+    supervisor = sup.Supervisor([steady, flaky])
+    previous = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    try:
+        supervisor.start()
+        assert supervisor.wait() == 3
+    finally:
+        signal.signal(signal.SIGINT, previous[0])
+        signal.signal(signal.SIGTERM, previous[1])
+    assert len(pids) == sup.MAX_RESTARTS + 1 and len(set(pids)) == len(pids)   # first start + restarts, each new
+    assert steady.exit_code() is not None   # stopped with the rest
+
+    once = sup.ManagedProcess("once", [sys.executable, "-c", "import sys; sys.exit(4)"], dict(os.environ), str(PROJECT_ROOT))
+    other = sup.ManagedProcess("other", [sys.executable, "-c", "import time; time.sleep(60)"], dict(os.environ), str(PROJECT_ROOT))
+    supervisor = sup.Supervisor([other, once])
+    try:
+        supervisor.start()
+        assert supervisor.wait() == 4
+    finally:
+        signal.signal(signal.SIGINT, previous[0])
+        signal.signal(signal.SIGTERM, previous[1])
+    assert other.exit_code() is not None
 
 
 CONVERSATIONS = [f"topo-{RUN}-{i}" for i in range(6)]
