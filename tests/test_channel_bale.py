@@ -444,7 +444,7 @@ def test_an_agents_reply_is_delivered_to_bale(shop, fake, monkeypatch):
 # ----------------------------------------------------------------------------- wallet invoices
 def _wallet(monkeypatch, on=True):
     from bot.channels.botapi import InvoiceSettings
-    from bot.channels.botapi.platform import BALE
+    from bot.channels.botapi import BALE
 
     if on:
         monkeypatch.setenv("HAMSAFAR_BALE_PAYMENTS", "wallet")
@@ -532,12 +532,12 @@ def test_wallet_invoice_for_an_order_checked_before_payment_and_recorded_once(sh
 
 
 def test_wallet_invoices_are_off_unless_the_shop_turns_them_on(shop, fake, monkeypatch):
-    from bot.channels.botapi.platform import TELEGRAM
+    from bot.channels.botapi import TELEGRAM
     from bot.channels.botapi import InvoiceSettings
 
     assert _wallet(monkeypatch, on=False) is None
     monkeypatch.setenv("HAMSAFAR_BALE_PAYMENTS", "wallet")
-    from bot.channels.botapi.platform import BALE
+    from bot.channels.botapi import BALE
 
     assert InvoiceSettings.from_env(BALE) is None  # no provider token: stays off
     monkeypatch.setenv("HAMSAFAR_BALE_PROVIDER_TOKEN", PROVIDER)

@@ -149,7 +149,7 @@ def test_typed_intent_shortcuts_are_neutralised_on_every_channel():
     for typed in ("/restart", "  /restart", "/session_start", '/inform{"customer_id": "C1"}'):
         assert not guard_customer_text(typed).startswith("/")
     channels = PROJECT_ROOT / "bot" / "channels"
-    for source in ("web/_routes.py", "botapi/input.py", "sms.py", "rest.py"):
+    for source in ("web/_routes.py", "botapi/_input.py", "sms.py", "rest.py"):
         assert "guard_customer_text(" in (channels / source).read_text(encoding="utf-8"), source
 
 

@@ -171,7 +171,7 @@ def save_rasa_tracker(url: str, events: List[Dict[str, Any]]) -> None:
 def fill(url: str, state_dir: Path, person: Dict[str, Any], start: float) -> None:
     """Write everything Hamsafar keeps about `person`, through its own code where practical."""
     from bot.channels import consent, web
-    from bot.channels.botapi.formatting import callback_data_for
+    from bot.channels.botapi import callback_data_for
     from bot.channels.sms import SmsOutput
     from bot.crm.models import CustomerRow, FeedbackRow, OrderRow, TicketRow
     from bot.db import session_scope

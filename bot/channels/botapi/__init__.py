@@ -2,7 +2,7 @@
 
 Both messengers speak the same HTTP Bot API (`/bot<token>/METHOD`, the `ok`/`result`
 envelope, updates, inline keyboards, contacts), so one channel serves both; a
-`Platform` (`platform.py`) holds what differs. The public face:
+`Platform` (`_platform.py`) holds what differs. The public face:
 
 * `BotApiInput` / `BotApiOutput`: the Rasa input channel and its output; the
   platform modules `bot.channels.telegram` and `bot.channels.bale` subclass them;
@@ -10,18 +10,22 @@ envelope, updates, inline keyboards, contacts), so one channel serves both; a
 * `split_message`, `callback_data_for`, `payload_for`: text and buttons in the Bot-API format;
 * `invoice_json`, `InvoiceSettings`: wallet invoices for orders (Bale).
 
-Private modules: `input`, `output`, `polling`, `formatting`, `pacing`, `payments`,
-`texts`, `platform`.
+Private modules, one concern each: `_input` (webhook, updates, contacts, consent),
+`_output` (sending, buttons, 429 retries), `_polling` (getUpdates), `_formatting`
+(splitting, callback data), `_pacing` (per-chat and global send rates), `_texts`
+(the channel's own replies), `_platform` (what differs between Telegram and Bale).
+`payments` stays public: the action server builds invoices with it and the erasure
+registry names its eraser by path.
 """
 
-from bot.channels.botapi.formatting import (MAX_CALLBACK_BYTES, MAX_MESSAGE_LENGTH, callback_data_for, payload_for,
-                                            split_message)
-from bot.channels.botapi.input import BotApiInput, OnNewMessage
-from bot.channels.botapi.output import BotApiOutput
-from bot.channels.botapi.payments import InvoiceSettings, invoice_json
-from bot.channels.botapi.platform import BALE, TELEGRAM, Platform
-from bot.channels.botapi.polling import run_polling
-from bot.channels.botapi.texts import POLITE
+from ._formatting import (MAX_CALLBACK_BYTES, MAX_MESSAGE_LENGTH, callback_data_for, payload_for,
+                          split_message)
+from ._input import BotApiInput, OnNewMessage
+from ._output import BotApiOutput
+from ._platform import BALE, TELEGRAM, Platform
+from ._polling import run_polling
+from ._texts import POLITE
+from .payments import InvoiceSettings, invoice_json
 
 __all__ = [
     "BALE",

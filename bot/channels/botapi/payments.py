@@ -33,7 +33,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from bot import settings
-from bot.channels.botapi.platform import Platform
+from ._platform import Platform
 from bot.channels.models import MessengerPayment, ensure_tables
 from bot.channels.redaction import register_secret
 from bot.db import session_scope
@@ -55,7 +55,8 @@ DESCRIPTION = {
 
 @dataclass(frozen=True)
 class InvoiceSettings:
-    """The shop's wallet-invoice settings on one platform."""
+    """The shop's wallet-invoice settings on one platform; None (from `from_env`) keeps
+    invoices off, and the order's payment link stays the way to pay."""
 
     provider_token: str  # Bale: the card or wallet number the money is paid into
 

@@ -17,18 +17,21 @@ from typing import Any, Dict, List, Optional
 
 from bot.channels import consent
 from bot.channels.base import ProactiveOutput
-from bot.channels.botapi import payments
-from bot.channels.botapi.formatting import callback_data_for, split_message
-from bot.channels.botapi.pacing import Bucket, retry_seconds
-from bot.channels.botapi.platform import TELEGRAM, Platform
-from bot.channels.botapi.texts import POLITE
+from . import payments
+from ._formatting import callback_data_for, split_message
+from ._pacing import Bucket, retry_seconds
+from ._platform import TELEGRAM, Platform
+from ._texts import POLITE
 from bot.channels.redaction import register_secret
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger(__package__)  # "bot.channels.botapi": one logger for the channel
 
 
 class BotApiOutput(ProactiveOutput):
-    """Sends to the chats of one Bot-API platform; usable without an incoming message."""
+    """Sends to the chats of one Bot-API platform; usable without an incoming message.
+
+    Rasa's replies, proactive journeys and agents' replies all send through it, so they share
+    one bot, its pacing and its splitting of long texts."""
 
     platform: Platform = TELEGRAM
     channel = "telegram"

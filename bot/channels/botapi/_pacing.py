@@ -12,7 +12,8 @@ import time
 
 
 class Bucket:
-    """Token bucket: `rate` sends per second, bursts of `capacity`."""
+    """Token bucket: `rate` sends per second, bursts of `capacity`; keeps sends within the
+    platform's documented rates instead of running into 429s."""
 
     def __init__(self, rate: float, capacity: float) -> None:
         self.rate, self.capacity = rate, capacity

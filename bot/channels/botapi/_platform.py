@@ -17,7 +17,8 @@ from bot.channels import addresses
 
 @dataclass(frozen=True)
 class Platform:
-    """One Bot-API messenger: its names, addresses and documented differences."""
+    """One Bot-API messenger: its names, addresses and documented differences, as data, so
+    the channel's code is the same for Telegram and Bale."""
 
     name: str                      # label for consent, touchpoints, metadata: "telegram" | "bale"
     rasa_name: str                 # Rasa input channel name and route prefix under /webhooks/

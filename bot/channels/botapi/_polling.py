@@ -24,12 +24,12 @@ from typing import Any, Dict, List, Optional, Tuple, TYPE_CHECKING
 
 from telegram.warnings import PTBUserWarning
 
-from bot.channels.botapi.pacing import retry_seconds
+from ._pacing import retry_seconds
 
 if TYPE_CHECKING:
-    from bot.channels.botapi.input import BotApiInput, OnNewMessage
+    from ._input import BotApiInput, OnNewMessage
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger(__package__)  # "bot.channels.botapi": one logger for the channel
 
 # do_api_request advises Bot.get_updates for this endpoint; we want the raw JSON (see above)
 warnings.filterwarnings("ignore", message=r"Please use 'Bot\.getUpdates'", category=PTBUserWarning)

@@ -12,7 +12,7 @@
   "duplicate" and not processed again.
 * Polling (no public address): `mode: polling` (or `<ENV>_MODE=polling`, which
   `hamsafar run --telegram-polling` / `--bale-polling` set) starts
-  `bot.channels.botapi.polling.run_polling` when the Sanic server starts; an update
+  `run_polling` (`_polling.py`) when the Sanic server starts; an update
   that could not be processed is not confirmed and is fetched again.
 * Handled: text, button presses (answerCallbackQuery), the sender's own shared
   contact (verified through `bot.identity`), `/start`, `/stop`, wallet payments
@@ -40,23 +40,26 @@ from bot.channels import consent
 from bot.channels.base import (DUPLICATE, ArrivalOrder, forward_then_reply, guard_customer_text, inbound_metadata,
                                process_once, refusal_status, refuse_store_failures, register_output,
                                retryable, run_identity_check)
-from bot.channels.botapi import payments
-from bot.channels.botapi.formatting import payload_for
-from bot.channels.botapi.output import BotApiOutput
-from bot.channels.botapi.platform import TELEGRAM, Platform
-from bot.channels.botapi.texts import POLITE, lang_of
+from . import payments
+from ._formatting import payload_for
+from ._output import BotApiOutput
+from ._platform import TELEGRAM, Platform
+from ._texts import POLITE, lang_of
 from bot.channels.redaction import register_secret
 from bot.text.formatting import format_toman
 from bot.text.identifiers import normalise_phone
 from bot.text.persian import to_persian_digits
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger(__package__)  # "bot.channels.botapi": one logger for the channel
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
 
 class BotApiInput(InputChannel):
-    """Rasa input channel of one Bot-API platform (webhook or polling)."""
+    """Rasa input channel of one Bot-API platform (webhook or polling).
+
+    One class for Telegram and Bale: a platform module subclasses it with its `Platform`,
+    so webhook checks, ordering per chat, contacts and consent are written once."""
 
     platform: Platform = TELEGRAM
     output_class: Type[BotApiOutput] = BotApiOutput
@@ -319,7 +322,7 @@ class BotApiInput(InputChannel):
 
     # -- Sanic ---------------------------------------------------------------
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
-        from bot.channels.botapi.polling import run_polling
+        from ._polling import run_polling
 
         bp = Blueprint(f"{self.name()}_{id(self)}", __name__)
         channel = self
