@@ -25,14 +25,16 @@ __all__ = [
 
 
 class TelegramOutput(BotApiOutput):
-    """Sends to Telegram chats; usable without an incoming message."""
+    """Sends to Telegram chats; usable without an incoming message (journeys, agents' replies,
+    which find it by the conversation's `tg:` prefix)."""
 
     platform = TELEGRAM
     channel = "telegram"
 
 
 class HamsafarTelegramInput(BotApiInput):
-    """Rasa input channel `hamsafar_telegram` (webhook or polling)."""
+    """Rasa input channel `hamsafar_telegram` (webhook or polling): the class credentials.yml names;
+    the shared Bot-API channel with the Telegram platform."""
 
     platform = TELEGRAM
     output_class = TelegramOutput
