@@ -53,6 +53,9 @@ def play(urls: Dict[str, str], messages: Dict[str, List[str]], turns: int) -> Di
     latencies: Dict[str, List[float]] = {bot: [] for bot in urls}
     cycles = {bot: itertools.cycle(messages[bot]) for bot in urls}
     with httpx.Client(timeout=120) as client:
+        for bot, url in urls.items():   # warm up (a model's first predictions are slow) in another conversation
+            for text in messages[bot]:
+                client.post(url, json={"sender": f"{sender}-warm-up", "message": text}).raise_for_status()
         for turn in range(turns):
             for bot, url in urls.items():
                 started = time.perf_counter()
