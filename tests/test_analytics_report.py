@@ -72,7 +72,8 @@ def test_cli_formats(sqlite_url, capsys):
     assert main(["simulate", "--customers", "60", "--days", "7", "--seed", "9", "--start", "2025-03-01",
                  "--database-url", sqlite_url]) == 0
     capsys.readouterr()
-    assert main(["analytics", "funnel", "--format", "json", "--database-url", sqlite_url, "--window-days", "7"]) == 0
+    assert main(["analytics", "funnel", "--format", "json", "--database-url", sqlite_url, "--window-days", "7",
+                 "--unit", "customer", "--mode", "strict"]) == 0
     data = json.loads(capsys.readouterr().out)
     counts, _ = expected_funnel(raw_rows(init_db(sqlite_url)), window_days=7)
     assert [r["units"] for r in data["rows"]] == counts and data["window_days"] == 7
