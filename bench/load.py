@@ -13,8 +13,8 @@ two Rasa workers, PostgreSQL, Redis locks, RabbitMQ and the touchpoint consumer
 else `HAMSAFAR_TEST_POSTGRES_URL`) and a queue of its own, loads it the same way and
 prints the 2-workers/1-process ratio. `--workers 1` measures the one process only.
 
-    .venv/bin/python bench/load.py                   # 1, 50 at human pace, 20 saturating
-    .venv/bin/python bench/load.py --seconds 60 --customers 200
+    .venv/bin/python bench/load.py                   # 1, 50 and 200 at human pace, 20 saturating
+    .venv/bin/python bench/load.py --seconds 60 --customers 100
     .venv/bin/python bench/load.py --workers 1       # without the several-process topology
 
 Hamsafar's customers send a mix of Persian and English shop messages (prices,
@@ -112,13 +112,13 @@ async def load(url: str, customers: int, think_s: float, seconds: float, message
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=30, help="length of each load")
-    parser.add_argument("--customers", type=int, default=50, help="customers at human pace")
+    parser.add_argument("--customers", default="50,200", help="customers at human pace (comma-separated loads)")
     parser.add_argument("--workers", default="1,2", help="Hamsafar set-ups: 1 = one process (SQLite), N = --workers N")
     args = parser.parse_args()
     workers = sorted({int(w) for w in args.workers.split(",")})
     loads: List[Tuple[str, int, float]] = [
         ("1 customer, a message every ~0.5 s", 1, 0.5),
-        (f"{args.customers} customers at human pace (~2.5 s)", args.customers, 2.5),
+        *[(f"{n} customers at human pace (~2.5 s)", n, 2.5) for n in (int(c) for c in args.customers.split(","))],
         ("20 customers, no think time (saturation)", 20, 0.0),
     ]
     with tempfile.TemporaryDirectory() as tmp:
