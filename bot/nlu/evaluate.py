@@ -253,6 +253,10 @@ def quiet_rasa() -> None:
     from rasa.utils.common import configure_logging_and_warnings
     from rasa.utils.log_utils import configure_structlog
 
+    from bot.runtime.quiet_warnings import keep_quiet_after_rasa_configures, quiet_third_party_deprecations
+
+    quiet_third_party_deprecations()
+    keep_quiet_after_rasa_configures()   # Rasa's own set-up below would put its "once" filter in front again
     configure_logging_and_warnings(logging.WARNING)
     configure_structlog(logging.WARNING)
 

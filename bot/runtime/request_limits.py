@@ -37,7 +37,7 @@ LIMITS: Sequence[Tuple[str, int]] = (
     ("/webhooks/hamsafar_bale/", 256 * KB),
     # Twilio posts a form (Body <= 1,600 characters plus ~20 short fields); Kavenegar a few fields.
     ("/webhooks/sms/", 64 * KB),
-    # The agent console: login, replies and notes; bot/handoff/console.py checks 16 KB.
+    # The agent console: login, replies and notes; bot/handoff/console/_http.py checks 16 KB.
     ("/webhooks/handoff/", 16 * KB),
     # WooCommerce order/product webhooks carry the whole record (an order with many line items and
     # metadata); bot/orchestration/webhooks.py checks 1 MB.
