@@ -106,9 +106,9 @@ def read_turn(tracker: Tracker, domain: Dict[str, Any], journey: Journey) -> Tup
         if request in PRODUCT_INTENTS and not message.entities.get("product") and move.kind != INTERRUPT:
             events += _referenced_product(tracker, message, request, points_at)
         if request == "give_feedback" and move.kind == REDO and not message.entities.get("rating"):
-            score = re.search(r"(?<!\d)(10|[0-9])(?!\d)", message.text)   # "oops, I meant 5!"
-            if score:
-                events.append(SlotSet("rating", score.group(1)))
+            score = cues.score_in(message.text)   # "oops, I meant 5!", «نه ببخشید ۴»
+            if score is not None:
+                events.append(SlotSet("rating", str(score)))
         if request == "compare_products" and not message.entities.get("product") and cues.means_both(message.text):
             events += _the_two_talked_about(tracker)
         if request == "compare_products" and move.kind == REDO and message.entities.get("product"):

@@ -563,3 +563,8 @@ def test_a_product_question_asked_for_a_rating_or_a_description_is_answered_not_
 ])
 def test_nothing_to_do_after_a_logged_problem_is_not_a_new_request(msg: Message, expected: str) -> None:
     assert decide(msg, outside("report_problem")).intents == (expected,)
+
+
+@pytest.mark.parametrize("text", ["no wait, make it 5", "نه ببخشید ۴", "oops I meant 4"])
+def test_a_corrected_score_after_feedback_replaces_it(text: str) -> None:
+    assert decide(message("deny", text, 0.6), outside("give_feedback")).encode() == "redo give_feedback"

@@ -515,3 +515,13 @@ _NO_INSIDE = re.compile(r"\b(?:no|nope|don'?t|do not|cancel that|keep it|not now
                         + _fa(r"نه|نخیر|نکن|نمیخوام|نمی خوام|منصرف|پشیمون|پشیمان|ثبت نکن|لغو نکن|تغییر نده"))
 _YES_INSIDE = re.compile(r"\b(?:yes|yeah|yep|sure|go ahead|please do|confirm)\b|"
                          + _fa(r"بله|آره|اره|حتما|ثبت کن|لغوش کن|تغییر بده|تایید"))
+
+
+_SCORE_IN_TEXT = re.compile(r"(?<![\d.,])(10|[0-9])(?![\d.,])")
+
+
+def score_in(text: str) -> Optional[int]:
+    """The one score from 0 to 10 a short message gives ("no wait, make it 5", «نه ببخشید ۴»);
+    None when it gives none or several numbers."""
+    found = _SCORE_IN_TEXT.findall(canonical(text))
+    return int(found[0]) if len(found) == 1 and word_count(text) <= 8 else None

@@ -377,6 +377,9 @@ def _outside_form(message: Message, context: Context) -> Move:
     if last == "compare_products" and vague and context.has_choices and cues.choice_among(message.text) \
             and not clear_other_request:
         return Move(REDO, ("ask_product_details",))   # «دومی رو بیشتر توضیح بده» after a comparison
+    if last == "give_feedback" and elliptic and not products and not orders and not clear_other_request \
+            and cues.score_in(message.text) is not None:
+        return Move(REDO, (last,))   # "no wait, make it 5", «نه ببخشید ۴» after a score: the new score
     needed = FOLLOW_UP_ENTITY.get(last or "")
     if needed and message.entities.get(needed) and not clear_other_request and (vague or elliptic):
         return Move(REDO, (last,))   # "oops, I meant 5", "sorry, the poco x6, not the redmi" to a comparison
