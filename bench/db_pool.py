@@ -3,14 +3,14 @@
 SQLAlchemy 1.4 gives a SQLite file `NullPool` (Rasa's SQL tracker store and, before
 issue 16, `bot.db`): every read and save opened the file, set its pragmas and closed
 it. `bot.db.create_pooled_engine` keeps connections in a `QueuePool` (with pre-ping on
-PostgreSQL). This prints, per database, the mean time of
+PostgreSQL). This prints, per database, the median time of
 
 * a `bot.db`-style query (`SELECT 1` in a session) on an engine without a pool and on ours;
 * a tracker-store read and save of a ten-message conversation (the save finds nothing
   new: a count and a commit) with Rasa's `SQLTrackerStore` on the engine Rasa makes and
   on a pooled one (what `bot.stores.WindowedSQLTrackerStore` does),
 
-and the ratio. PostgreSQL is measured when `--postgres-url` (or HAMSAFAR_TEST_POSTGRES_URL)
+and the ratio (medians, the two called alternately). PostgreSQL is measured when `--postgres-url` (or HAMSAFAR_TEST_POSTGRES_URL)
 names a server; a scratch database is created there and dropped.
 
     .venv/bin/python bench/db_pool.py
@@ -38,15 +38,17 @@ sys.path.insert(0, str(ROOT))
 from bot.db import create_pooled_engine  # noqa: E402
 
 
-def timed(fn: Callable[[], Any], repeat: int) -> float:
-    """Mean milliseconds of `fn` over `repeat` calls (after two warm-up calls)."""
-    fn(), fn()
-    samples: List[float] = []
+def compare(before: Callable[[], Any], after: Callable[[], Any], repeat: int) -> tuple:
+    """Median milliseconds of each, called alternately (the machine's load hits both alike)."""
+    samples: tuple = ([], [])
+    for _ in range(2):
+        before(), after()
     for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - started) * 1000)
-    return statistics.mean(samples)
+        for fn, into in ((before, samples[0]), (after, samples[1])):
+            started = time.perf_counter()
+            fn()
+            into.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples[0]), statistics.median(samples[1])
 
 
 def query_cost(url: str, repeat: int) -> tuple:
@@ -58,7 +60,7 @@ def query_cost(url: str, repeat: int) -> tuple:
             conn.execute(sa.text("SELECT 1")).all()
 
     try:
-        return timed(lambda: query(unpooled), repeat), timed(lambda: query(pooled), repeat)
+        return compare(lambda: query(unpooled), lambda: query(pooled), repeat)
     finally:
         unpooled.dispose()
         pooled.dispose()
@@ -83,8 +85,8 @@ def tracker_turn_cost(url: str, repeat: int) -> tuple:
     async def read_and_save(store: Any, sender: str) -> None:
         await store.save(await store.retrieve(sender))
 
-    costs = []
     loop = asyncio.new_event_loop()
+    stores = []
     try:
         for pooled in (False, True):
             store = SQLTrackerStore(domain=domain, host=url)
@@ -95,11 +97,14 @@ def tracker_turn_cost(url: str, repeat: int) -> tuple:
             sender = f"bench-{uuid.uuid4().hex[:8]}"
             for _ in range(10):   # a ten-message conversation, read and saved (nothing new) per call
                 loop.run_until_complete(turn(store, sender))
-            costs.append(timed(lambda: loop.run_until_complete(read_and_save(store, sender)), repeat))
-            store.engine.dispose()
+            stores.append((store, sender))
+        (rasa, rasa_sender), (ours, our_sender) = stores
+        return compare(lambda: loop.run_until_complete(read_and_save(rasa, rasa_sender)),
+                       lambda: loop.run_until_complete(read_and_save(ours, our_sender)), repeat)
     finally:
+        for store, _ in stores:
+            store.engine.dispose()
         loop.close()
-    return tuple(costs)
 
 
 def scratch_postgres(base: str) -> Iterator[str]:
@@ -121,7 +126,7 @@ def main() -> int:
     parser.add_argument("--postgres-url", default=os.environ.get("HAMSAFAR_TEST_POSTGRES_URL"))
     args = parser.parse_args()
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
-    print(f"{'database':12} {'what':36} {'no pool ms':>11} {'pooled ms':>10} {'ratio':>6}")
+    print(f"{'database':12} {'what':36} {'before ms':>11} {'pooled ms':>10} {'ratio':>6}")
     with tempfile.TemporaryDirectory() as tmp:
         urls = [("sqlite", f"sqlite:///{Path(tmp) / 'bench.db'}")]
         scratch: Optional[Iterator[str]] = scratch_postgres(args.postgres_url) if args.postgres_url else None
