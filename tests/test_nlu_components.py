@@ -266,3 +266,18 @@ def test_blank_spacy_model_tokenizer(tmp_path) -> None:
     assert ensure_blank_spacy_model(path) == path  # second call keeps the copy
     tokens = [t.text for t in spacy.load(path)("A55رو 4/5 میدم، the galaxy s24. ali@x.com")]
     assert tokens == ["A55", "رو", "4", "/", "5", "میدم", "،", "the", "galaxy", "s24", ".", "ali@x.com"]
+
+
+def test_the_channels_guard_before_typed_slash_text_survives_normalisation_and_payloads_pass() -> None:
+    """A typed "/intent{...}" (the channel put a zero-width space before it) must stay text for
+    Rasa's RegexMessageHandler; a button payload the bot issued (no guard) must stay a command."""
+    from bot.channels.base import guard_customer_text
+    from rasa.nlu.classifiers.regex_message_handler import RegexMessageHandler
+
+    typed = Message(data={"text": guard_customer_text('/ask_product_details{"product":"LAP-LEN-IP3"}')})
+    payload = Message(data={"text": '/ask_product_details{"product":"LAP-LEN-IP3"}'})
+    PersianNormaliser({}).process([typed, payload])
+    typed, payload = RegexMessageHandler().process([typed, payload])
+    assert typed.get("intent") is None
+    assert payload.get("intent", {}).get("name") == "ask_product_details"
+    assert [e["value"] for e in payload.get("entities")] == ["LAP-LEN-IP3"]

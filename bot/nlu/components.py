@@ -108,12 +108,12 @@ class PersianNormaliser(_Stateless):
         if not text or not isinstance(text, str):
             return
         new_text, offsets = normalise_with_offsets(text)
-        if not training and new_text.startswith("/"):
-            # Typed text that starts with "/" reached the graph as text (button payloads the
-            # bot issued are unpacked by Rasa before it): RegexMessageHandler at the end of
-            # the pipeline must not read it as an `/intent{entities}` command, so the
-            # guard the channels put in front (bot.channels.base.guard_customer_text),
-            # which normalisation drops with the other zero-width characters, goes back.
+        if not training and new_text.startswith("/") and text.lstrip().startswith(GUARD):
+            # Typed text that starts with "/" carries the guard the channels put in front
+            # (bot.channels.base.guard_customer_text); normalisation drops it with the other
+            # zero-width characters, so it goes back: RegexMessageHandler at the end of the
+            # pipeline must not read typed text as an `/intent{entities}` command. A button
+            # payload the bot issued (the channel checked it) has no guard and is unpacked.
             new_text = GUARD + new_text  # (offsets only matter for training data)
         if new_text == text:
             return
