@@ -34,6 +34,11 @@ class StreamingSQLTrackerStore(SQLTrackerStore):
         with self.session_scope() as session:
             new_events = self._new_events(session, tracker)
         await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)
+        flush = getattr(self.event_broker, "flush", None)
+        if flush is not None:
+            # RabbitMQ (bot.touchpoints.broker.ConfirmedPikaEventBroker) has confirmed the turn's
+            # events before the turn is stored: a worker killed in between loses no touchpoint
+            await flush()
 
     def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator[Event]:
         """The events `save` stores: the same ones `stream_events` publishes."""
