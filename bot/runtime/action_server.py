@@ -62,6 +62,10 @@ def main(argv: Optional[list] = None) -> None:
     from bot.db import init_db
 
     init_db()
+    from bot.runtime import action_threads
+
+    action_threads.install()   # a slow backend holds one worker thread, not every customer's action
+    action_threads.warm_up()
     app = build_app(os.environ.get("HAMSAFAR_ACTION_TOKEN") or None, args.actions)
     app.run(args.host, args.port, workers=1, access_log=False)
 

@@ -1,0 +1,65 @@
+"""Run each custom action in a worker thread, so one slow backend does not stall the others.
+
+rasa_sdk awaits every action on the action server's one event loop. Our actions
+call the CRM, identity, handoff and SMS code synchronously (SQLAlchemy, httpx):
+one CRM that answers late, or a SQLite write waiting on its lock, held every
+other customer's action too (issue 16). `install()` makes
+`ActionExecutor.run` hand each call to a bounded thread pool, where the action
+runs on an event loop of its own; the server's loop only waits for the result.
+
+Rasa never runs two actions of one conversation at once (its lock store), so
+threads only ever share process-wide objects: the database engines (pooled,
+thread-safe), the CRM client and the verifier, which `warm_up()` builds before
+the first request so that no two threads build them at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Dict, Optional
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_THREADS = 8
+
+_pool: Optional[ThreadPoolExecutor] = None
+
+
+def threads_from_env() -> int:
+    """`HAMSAFAR_ACTION_THREADS` (default 8): actions that may wait on backends at once."""
+    value = os.environ.get("HAMSAFAR_ACTION_THREADS", "").strip()
+    return max(1, int(value)) if value.isdigit() else DEFAULT_THREADS
+
+
+def install(threads: Optional[int] = None) -> None:
+    """Make rasa_sdk's `ActionExecutor.run` run each action in the pool (idempotent)."""
+    global _pool
+    from rasa_sdk.executor import ActionExecutor
+
+    if getattr(ActionExecutor.run, "hamsafar_threaded", False):
+        return
+    _pool = ThreadPoolExecutor(max_workers=threads or threads_from_env(), thread_name_prefix="action")
+    run_on_the_loop = ActionExecutor.run
+
+    async def run(self: Any, action_call: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(_pool, lambda: asyncio.run(run_on_the_loop(self, action_call)))
+
+    run.hamsafar_threaded = True  # type: ignore[attr-defined]
+    ActionExecutor.run = run  # type: ignore[method-assign]
+
+
+def warm_up() -> None:
+    """Build the process-wide CRM client and verifier now, in one thread. A backend that
+    cannot be set up is left to the first action, which answers the customer about it."""
+    from actions.common import get_crm, get_verifier
+
+    try:
+        get_crm()
+        get_verifier()
+    except Exception:  # noqa: BLE001 - reported by the action that needs it
+        logger.warning("action server: CRM or verifier not ready at start; the first action will retry",
+                       exc_info=True)

@@ -1,0 +1,66 @@
+"""Actions run in worker threads: one action blocked on a slow backend does not hold the others."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any, Dict, List
+
+from rasa_sdk import Action
+from rasa_sdk.executor import ActionExecutor
+
+from bot.runtime import action_threads
+
+release = threading.Event()
+finished: List[str] = []
+
+
+class WaitsOnABackend(Action):
+    def name(self) -> str:
+        return "action_waits_on_a_backend"
+
+    async def run(self, dispatcher: Any, tracker: Any, domain: Dict[str, Any]) -> List[Dict[str, Any]]:
+        # a synchronous call, as our CRM calls are: it blocks whatever thread runs it
+        assert release.wait(timeout=30), "the fast action never ran while this one waited"
+        finished.append("slow")
+        return []
+
+
+class AnswersAtOnce(Action):
+    def name(self) -> str:
+        return "action_answers_at_once"
+
+    async def run(self, dispatcher: Any, tracker: Any, domain: Dict[str, Any]) -> List[Dict[str, Any]]:
+        finished.append("fast")
+        release.set()
+        dispatcher.utter_message(text="done")
+        return []
+
+
+def call(name: str) -> Dict[str, Any]:
+    return {"next_action": name, "tracker": {"sender_id": "t", "slots": {}, "latest_message": {}, "events": [],
+                                             "paused": False, "followup_action": None, "active_loop": {},
+                                             "latest_action_name": None},
+            "domain": {}}
+
+
+def test_an_action_waiting_on_a_backend_does_not_hold_another() -> None:
+    original = ActionExecutor.run
+    try:
+        action_threads.install(threads=2)
+        executor = ActionExecutor()
+        executor.register_action(WaitsOnABackend)
+        executor.register_action(AnswersAtOnce)
+
+        async def both() -> List[Any]:
+            slow = asyncio.ensure_future(executor.run(call("action_waits_on_a_backend")))
+            await asyncio.sleep(0.05)
+            fast = await executor.run(call("action_answers_at_once"))
+            return [fast, await slow]
+
+        fast, slow = asyncio.run(both())
+        # on the event loop the slow action would block it until its 30 s wait failed
+        assert finished == ["fast", "slow"]
+        assert fast["responses"][0]["text"] == "done" and slow["events"] == []
+    finally:
+        ActionExecutor.run = original  # type: ignore[method-assign]
