@@ -47,8 +47,17 @@ def test_apply_replaces_rasas_methods(monkeypatch: pytest.MonkeyPatch) -> None:
     # Rasa's own methods are back after the test (later tests in this process compare with them).
     monkeypatch.setattr(RemoteAction, "_validate_action_result", RemoteAction._validate_action_result)
     monkeypatch.setattr(RasaModel, "load", RasaModel.load)
+    import rasa.core.actions.action as rasa_actions
+    from rasa.core.lock_store import LOCK_LIFETIME
+
+    monkeypatch.setattr(rasa_actions, "DEFAULT_REQUEST_TIMEOUT", rasa_actions.DEFAULT_REQUEST_TIMEOUT)
+    assert rasa_actions.DEFAULT_REQUEST_TIMEOUT > LOCK_LIFETIME   # Rasa's 300 s against its 60 s lock
     rasa_server.apply()
+    # an action call gives up before the conversation's lock expires: two messages of one
+    # conversation are never processed at once while an action hangs
+    assert rasa_actions.DEFAULT_REQUEST_TIMEOUT < LOCK_LIFETIME
     assert RemoteAction._validate_action_result is rasa_server._validate_action_result
     assert RasaModel.load.__func__ is model_loading.load_for_serving
     with pytest.raises(ValidationError):
         RemoteAction._validate_action_result(None, INVALID[0])  # type: ignore[arg-type]
+

@@ -66,14 +66,23 @@ def _with_request_limits(configure_app: Any) -> Any:
     return configure
 
 
+# A call to the action server gives up after this long. Rasa's default is 300 s, longer than
+# the 60 s a conversation's lock lives (rasa.core.lock_store.LOCK_LIFETIME): a second message of
+# the same conversation could then be processed while the first still waited for its action.
+# Our actions end within their backends' deadlines (bot.crm.http: 10 s by default).
+ACTION_CALL_TIMEOUT_S = 30
+
+
 def apply() -> None:
     """Install the adjustments into the imported Rasa (idempotent)."""
+    import rasa.core.actions.action as rasa_actions
     import rasa.core.run
     from rasa.core.actions.action import RemoteAction
 
     from bot.runtime import model_loading
 
     RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
+    rasa_actions.DEFAULT_REQUEST_TIMEOUT = ACTION_CALL_TIMEOUT_S  # read by RemoteAction.run at each call
     model_loading.install()
     # serve_application looks configure_app up in its module when it runs: the wrapped one.
     rasa.core.run.configure_app = _with_request_limits(rasa.core.run.configure_app)
