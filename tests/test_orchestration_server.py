@@ -146,15 +146,23 @@ def test_rest_event_reaches_the_customer_in_the_open_web_widget(bot: BotServer) 
     [message] = wait_for(update, 30)
     assert message["sender"] == "bot" and message["text"].startswith("Hi Sara")
     engine = sa.create_engine(bot.database_url)
-    with engine.connect() as conn:
-        rows = conn.execute(sa.text("SELECT data FROM events WHERE sender_id = :s AND type_name = 'bot'"),
-                            {"s": f"web:{session}"}).scalars().all()
-        touchpoint = conn.execute(sa.text(
-            "SELECT actor, channel, journey, journey_step FROM touchpoints WHERE conversation_id = :c AND journey IS NOT NULL"),
-            {"c": conversation_ref(f"web:{session}")}).all()   # touchpoints store the reference
+
+    def stored():  # type: ignore[no-untyped-def]
+        """The message's turn in the tracker and its touchpoint (the widget may show it first)."""
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT data FROM events WHERE sender_id = :s AND type_name = 'bot'"),
+                                {"s": f"web:{session}"}).scalars().all()
+            touchpoint = conn.execute(sa.text(
+                "SELECT actor, channel, journey, journey_step FROM touchpoints WHERE conversation_id = :c "
+                "AND journey IS NOT NULL"), {"c": conversation_ref(f"web:{session}")}).all()   # the reference
+        metadata = [json.loads(r)["metadata"] for r in rows if "hamsafar_journey" in json.loads(r).get("metadata", {})]
+        return (metadata, touchpoint) if metadata and touchpoint else None
+
+    found = wait_for(stored, 30)
     engine.dispose()
-    metadata = [json.loads(r)["metadata"] for r in rows if "hamsafar_journey" in json.loads(r).get("metadata", {})]
-    assert metadata and metadata[-1]["hamsafar_journey"]["order_id"] == "910001"
+    assert found, "the proactive message's turn or touchpoint was never stored"
+    metadata, touchpoint = found
+    assert metadata[-1]["hamsafar_journey"]["order_id"] == "910001"
     assert metadata[-1]["hamsafar_journey"]["expects"]["slots"] == {"order_id": "910001"}
     assert ("system", "web", "shipping_updates", "shipped") in touchpoint
 
