@@ -20,6 +20,7 @@ from typing import Dict, List, Optional, Sequence
 
 from bot.crm.base import CRMError, Product
 from bot.dialogue import cues
+from bot.nlu.catalogue import sku_brand_code
 from bot.text.persian import normalise
 
 from actions.common import get_crm
@@ -91,20 +92,16 @@ def chosen_product(text: str, shown: Sequence[str], current: Optional[str] = Non
     return named[0].sku if len(named) == 1 else None
 
 
-_SKU_BRAND_CODE = re.compile(r"^[A-Za-z]+-([A-Za-z0-9]+)-")
-
-
 def products_of_brand(brand: str) -> List[Product]:
     """The products of a brand: those whose name says it and, where SKUs carry a brand code
     (`MOB-APL-IP15`), the others with that code — the iPhone is an Apple product though its
     name does not say "Apple"."""
     crm = get_crm()
     named = {p.sku: p for p in crm.search_products(brand, limit=50) if brand in _name(p)}
-    codes = {m.group(1).upper() for p in named.values() if (m := _SKU_BRAND_CODE.match(p.sku))}
+    codes = {code for p in named.values() if (code := sku_brand_code(p.sku))}
     for code in codes:
         for product in crm.search_products(code, limit=50):
-            match = _SKU_BRAND_CODE.match(product.sku)
-            if match and match.group(1).upper() == code:
+            if sku_brand_code(product.sku) == code:
                 named.setdefault(product.sku, product)
     return list(named.values())
 

@@ -7,27 +7,15 @@ retry's timeout plus the backoff. Real HTTP against the local shop service.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 from bot.crm.base import CRMUnavailable
-from bot.crm.demo_data import REFERENCE_DATE
-from bot.crm.importer import seed_demo
 from bot.crm.rest import RestCRM
-from bot.crm.sql import SQLCRM
 from tests.fakes.shop_rest_server import FakeShopRest
+from tests.test_crm_rest import shop  # noqa: F401 - the fake shop fixture
 
 
-@pytest.fixture
-def shop(tmp_path: Path) -> Iterator[FakeShopRest]:
-    url = f"sqlite:///{tmp_path / 'shop.db'}"
-    seed_demo(url, shift_to_today=False)
-    server = FakeShopRest(SQLCRM(url, clock=lambda: REFERENCE_DATE), token="t0ken")
-    server.start()
-    yield server
-    server.stop()
 
 
 def test_retries_of_a_slow_backend_stop_at_the_deadline(shop: FakeShopRest) -> None:

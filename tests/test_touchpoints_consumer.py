@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.conftest import postgres_url
+from tests.support.topology import delete_queue
 
 RABBITMQ_URL = os.environ.get("HAMSAFAR_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
 
@@ -46,16 +47,7 @@ def queue(fresh_postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[
 
     init_db(fresh_postgres_url)
     yield name
-
-    async def delete() -> None:
-        import aio_pika
-
-        async with await aio_pika.connect(RABBITMQ_URL) as connection:
-            channel = await connection.channel()
-            await channel.queue_delete(name)
-            await channel.exchange_delete(f"{name}.events")
-
-    asyncio.run(delete())
+    delete_queue(name, RABBITMQ_URL)
 
 
 def turn(sender: str, message_id: str, start: float) -> List[Dict[str, Any]]:

@@ -215,6 +215,12 @@ def build_catalogue(products: List[Product], synonyms: Dict[str, List[str]]) -> 
 _SKU_BRAND = re.compile(r"^[A-Z]+-([A-Z0-9]+)-")
 
 
+def sku_brand_code(sku: str) -> Optional[str]:
+    """The brand code a SKU carries (`MOB-APL-IP15` → `APL`), if it follows that pattern."""
+    match = _SKU_BRAND.match(sku.upper())
+    return match.group(1) if match else None
+
+
 def _products_by_brand(products: List[Product]) -> Dict[str, set]:
     """brand key -> SKUs of that brand. A brand is read from the names and, where SKUs carry a
     brand code (`MOB-APL-IP15`), extended to every SKU with that code: the iPhone is an Apple

@@ -86,13 +86,15 @@ def queue_messages(queue: str) -> int:
     return asyncio.run(count())
 
 
-def delete_queue(queue: str) -> None:
+def delete_queue(queue: str, url: str = RABBITMQ_URL) -> None:
     import aio_pika
 
+    from bot.touchpoints.broker import exchange_name
+
     async def delete() -> None:
-        async with await aio_pika.connect(RABBITMQ_URL) as connection:
+        async with await aio_pika.connect(url) as connection:
             channel = await connection.channel()
             await channel.queue_delete(queue)
-            await channel.exchange_delete(f"{queue}.events")
+            await channel.exchange_delete(exchange_name(queue))
 
     asyncio.run(delete())
