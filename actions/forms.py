@@ -255,6 +255,26 @@ class HamsafarFormValidation(FormValidationAction, abc.ABC):
         return self._checked_order(order)
 
     # ---------------------------------------------------------------- products
+    async def extract_product(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                              domain: Dict[Text, Any]) -> Dict[str, Any]:
+        """"How much is your cheapest laptop?", «گرون‌ترین گوشیتون چیه؟»: a kind of product and a pick
+        by price name one product, as a shop assistant would read it, instead of asking which."""
+        if tracker.get_slot("product") or tracker.get_slot("requested_slot") not in (None, "product") \
+                or entity_values(tracker, "product"):
+            return {}
+        message = latest_text(tracker)
+        choice = cues.choice_among(message)
+        if choice not in ("cheapest", "priciest"):
+            return {}
+        try:
+            kind = [p for p in products_hinted(message, limit=50) if p.in_stock]
+        except CRMError:
+            return {}
+        if len(kind) < 2:
+            return {}
+        pick = min if choice == "cheapest" else max
+        return {"product": pick(kind, key=lambda p: p.price).sku}
+
     @given
     def validate_product(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                          domain: Dict[Text, Any]) -> Dict[str, Any]:

@@ -26,6 +26,7 @@ from actions.common import (
     requested_intents,
     policy_text, product_name, reply_language, say, text, toman,
 )
+from actions.budget import discussed_products, price_ceiling
 from actions.products import chosen_product, find_products, products_hinted
 
 logger = logging.getLogger(__name__)
@@ -311,6 +312,9 @@ class ActionBrowseProducts(Action):
         hints = entity_values(tracker, "product")
         message = latest_text(tracker)
         category = next((h for h in hints if h in categories), None)   # a category button
+        ceiling = price_ceiling(message)
+        if ceiling is not None or cues.choice_among(message) == "cheapest":
+            return self._within_budget(dispatcher, tracker, language, category, hints, ceiling)
         products: List[Product] = []
         if category:
             products = crm.list_products(category, limit=50)
@@ -339,6 +343,50 @@ class ActionBrowseProducts(Action):
         say(dispatcher, "browse_products", language, category=title,
             count=digits(len(products), language),
             buttons=[button(product_line(p, language), "ask_product_details", {"product": p.sku}) for p in shown])
+        return Outcome.completed(SlotSet("shown_products", [p.sku for p in shown]))
+
+    def _within_budget(self, dispatcher: CollectingDispatcher, tracker: Tracker, language: str,
+                       category: Optional[str], hints: List[str], ceiling: Optional[int]) -> List[EventType]:
+        """"under 30 million" / "anything cheaper?": the products of the kind asked for (or last talked
+        about) within the budget, cheapest first; when none is, say so and show the least expensive."""
+        crm = get_crm()
+        message = latest_text(tracker)
+        discussed = [p for sku in discussed_products(tracker.events) for p in [crm.get_product(sku)] if p]
+        named = [p for h in hints if h != category for p in find_products(h, limit=1)]
+        # "a TV under 25 million": the kind the words name (TVs, not every home appliance)
+        kind = [] if category or named else products_hinted(message, limit=200)
+        kinds = {p.category for p in kind}
+        category = category or (kinds.pop() if len(kinds) == 1 else None) or category_of_text(message) \
+            or next((p.category for p in named), None) or next((p.category for p in discussed), None)
+        reference = None
+        if ceiling is None:   # "cheaper": than the one product talked about, if there is one
+            single = named or (discussed if len(discussed) == 1 else [])
+            reference = single[0] if single else None
+            if reference is None and category is None:
+                names = crm.list_categories() or list(policy().get("categories") or {})
+                say(dispatcher, "browse_categories", language,
+                    buttons=[button(category_title(c, language), "browse_products", {"product": c}) for c in names])
+                return []
+        products = kind or (crm.list_products(category, limit=200) if category else crm.list_products(limit=200))
+        limit = ceiling if ceiling is not None else (reference.price - 1 if reference else None)
+        within = sorted((p for p in products if limit is None or p.price <= limit),
+                        key=lambda p: (not p.in_stock, p.price))
+        whole_category = bool(category) and (not kind or len(kind) == len(crm.list_products(category, limit=200)))
+        title = category_title(category, language) if whole_category else text("products", language)
+        if not within:
+            cheapest = sorted(products, key=lambda p: (not p.in_stock, p.price))[:3]
+            say(dispatcher, "browse_nothing_within" if whole_category else "browse_nothing_within_any", language,
+                category=title, amount=toman(limit or 0, language),
+                buttons=[button(product_line(p, language), "ask_product_details", {"product": p.sku}) for p in cheapest])
+            return Outcome.completed(SlotSet("shown_products", [p.sku for p in cheapest]))
+        shown = within[: self.MAX]
+        buttons = [button(product_line(p, language), "ask_product_details", {"product": p.sku}) for p in shown]
+        if reference is not None:
+            say(dispatcher, "browse_cheaper_than", language, category=title,
+                product=product_name(reference, language), count=digits(len(within), language), buttons=buttons)
+        else:
+            say(dispatcher, "browse_within", language, category=title, amount=toman(limit, language),
+                count=digits(len(within), language), buttons=buttons)
         return Outcome.completed(SlotSet("shown_products", [p.sku for p in shown]))
 
 

@@ -271,6 +271,22 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "fa": "متأسفم، «{item}» نداریم. این‌ها را داریم:",
         "en": "Sorry, we don't sell {item}. This is what we have:",
     },
+    "browse_within": {
+        "fa": "{category} تا {amount} ({count} کالا) — برای جزئیات روی هر کدام بزنید:",
+        "en": "{category} up to {amount} ({count} products) — tap one for details:",
+    },
+    "browse_cheaper_than": {
+        "fa": "{category} ارزان‌تر از {product} ({count} کالا) — برای جزئیات روی هر کدام بزنید:",
+        "en": "{category} cheaper than the {product} ({count} products) — tap one for details:",
+    },
+    "browse_nothing_within": {
+        "fa": "متأسفم، در {category} کالایی تا {amount} نداریم. ارزان‌ترین‌ها این‌ها هستند:",
+        "en": "Sorry, we have no {category} for {amount} or less. These are the least expensive:",
+    },
+    "browse_nothing_within_any": {
+        "fa": "متأسفم، کالایی تا {amount} نداریم. ارزان‌ترین‌ها این‌ها هستند:",
+        "en": "Sorry, we have nothing like that for {amount} or less. These are the least expensive:",
+    },
     "browse_categories": {
         "fa": "کدام دسته را ببینیم؟",
         "en": "Which category would you like to see?",
