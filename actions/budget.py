@@ -29,6 +29,8 @@ _CEILING = re.compile(
 )
 # «۳۰ میلیون دارم», "I have 20 million": a budget stated as an amount the customer has.
 _AMOUNT_HELD = re.compile(rf"{_NUMBER}\s*({_MILLION}){_CURRENCY}\s*(?:دارم|بیشتر ندارم|پول دارم|budget)", re.IGNORECASE)
+# «از ۱۰ میلیون ارزون‌تر», «از ۲۰ میلیون کمتر»: Persian puts the amount first.
+_CEILING_AFTER = re.compile(rf"از\s*{_NUMBER}{_UNIT}{_CURRENCY}\s*(?:ارزون ?تر|ارزان ?تر|کمتر|پایین ?تر)")
 # «یه گوشی ۱۵ میلیونی», "a 20 million phone": the kind of product at that price.
 _PRICED_KIND = re.compile(rf"{_NUMBER}\s*(میلیونی|تومنی)", re.IGNORECASE)
 _HAVE_AMOUNT = re.compile(rf"(?:i have|i've got|i got|my budget'?s?)\s*(?:only\s+|just\s+)?{_NUMBER}{_UNIT}", re.IGNORECASE)
@@ -48,7 +50,7 @@ def _amount(number: str, unit: Optional[str]) -> Optional[int]:
 def price_ceiling(message: str) -> Optional[int]:
     """The most a customer wants to pay, in Toman, if the message says so; else None."""
     clean = normalise(message).replace("\u200c", " ")
-    for pattern in (_CEILING, _AMOUNT_HELD, _HAVE_AMOUNT, _PRICED_KIND):
+    for pattern in (_CEILING, _CEILING_AFTER, _AMOUNT_HELD, _HAVE_AMOUNT, _PRICED_KIND):
         match = pattern.search(clean)
         if match:
             return _amount(match.group(1), match.group(2))

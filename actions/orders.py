@@ -252,10 +252,13 @@ class ActionTrackOrder(Action):
 
 _TIME_WORDS = re.compile(r"ساعت|صبح|ظهر|عصر|شب|فردا|پس ?فردا|شنبه|یکشنبه|دوشنبه|سه ?شنبه|چهارشنبه|پنجشنبه|جمعه|"
                          r"زمان|وقت|تاریخ|time|morning|afternoon|evening|tomorrow|monday|tuesday|wednesday|thursday|"
-                         r"friday|saturday|sunday|date|deliver (?:it )?on|o'?clock|\d{1,2}(?::\d\d)?\s*(?:am|pm)",
+                         r"friday|saturday|sunday|date|deliver (?:it )?on|o'?clock|\d{1,2}(?::\d\d)?\s*(?:am|pm)|"
+                         r"\b(?:saat|sobh|zohr|asr|shab|farda|pas ?farda|(?:yek|do|se|chahar|panj) ?shanbe|shanbe|"
+                         r"jome|zaman|vaght|tarikh)\b",   # Finglish: «panjshanbe asr lotfan»
                          re.IGNORECASE)
 _ADDRESS_WORDS = re.compile(r"آدرس|نشانی|خیابان|کوچه|پلاک|واحد|بلوار|میدان|address|street|st\.|avenue|ave|"
-                            r"no\.|unit|apt|road|square", re.IGNORECASE)
+                            r"no\.|unit|apt|road|square|\b(?:adres|khiaban|kh\.|koocheh?|kuche|pelak|vahed|meydan)\b",
+                            re.IGNORECASE)
 
 
 def classify_change(request: str) -> str:

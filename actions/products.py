@@ -126,6 +126,11 @@ def product_of_brand(text: str, current: Optional[str]) -> Optional[str]:
     if talked is None or talked.sku in {p.sku for p in products}:
         return None
     same_kind = [p for p in products if p.category == talked.category]
+    if len(same_kind) > 1:   # the LG TV and the LG washing machine are both home appliances: the TV, after a TV
+        def name_words(product: Product) -> set:
+            return {w for w in words_of(f"{product.name('fa')} {product.name('en')}") if not w.isdigit()}
+        kind_words = name_words(talked) - set(words_of(brand))
+        same_kind = [p for p in same_kind if kind_words & name_words(p)] or same_kind
     candidates = same_kind or products
     return candidates[0].sku if len(candidates) == 1 else None
 

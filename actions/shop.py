@@ -46,13 +46,21 @@ def product_in_question(tracker: Tracker) -> List[str]:
 
 
 def _slot_filled_since_the_message(tracker: Tracker, slot: str) -> bool:
-    """`slot` got a value after the latest customer message (a form's validation filled it)."""
+    """`slot` got a new value after the latest customer message (a form's validation filled it);
+    a side question that only put the form's own value back (the Mi Band being ordered, while
+    the customer asks the Galaxy Watch's price) does not count."""
+    since: List[Any] = []
+    before: Any = None
+    seen_user = False
     for event in reversed(tracker.events):
         if event.get("event") == "user":
-            return False
-        if event.get("event") == "slot" and event.get("name") == slot and event.get("value"):
-            return True
-    return False
+            seen_user = True
+        elif event.get("event") == "slot" and event.get("name") == slot:
+            if seen_user:
+                before = event.get("value")
+                break
+            since.append(event.get("value"))
+    return any(value and value != before for value in since)
 
 
 def ran_since_the_message(tracker: Tracker, action: str) -> bool:

@@ -512,5 +512,6 @@ INTENT_LABELS: Dict[str, Dict[str, str]] = {
     "ask_loyalty_points": {"fa": "امتیاز باشگاه", "en": "Club points"},
     "request_human": {"fa": "صحبت با پشتیبان", "en": "Talk to a person"},
     "bot_challenge": {"fa": "شما ربات هستید؟", "en": "Are you a bot?"},
+    "ask_data_use": {"fa": "شماره‌ام برای چیست؟", "en": "Why my number?"},
     "switch_language": {"fa": "English", "en": "فارسی"},
 }

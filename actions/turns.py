@@ -30,8 +30,11 @@ from rasa_sdk.events import EventType, SlotSet
 from bot.crm.base import CRMError
 from bot.dialogue import cues
 from bot.dialogue.expectations import CONFIRMATION_SLOTS, VERIFICATION_SLOTS, expectation
-from bot.dialogue.moves import ANSWER, CLARIFY, INTERRUPT, LEAVE, REDO, START, Context, Message, Move, decide
+from bot.dialogue.moves import (
+    ANSWER, CLARIFY, INTERRUPT, LEAVE, PRODUCT_FOLLOW_UPS, REDO, START, Context, Message, Move, decide,
+)
 from bot.journey import Journey
+from bot.nlu.catalogue import sku_brand_code
 
 from actions.common import IN_PROGRESS, previous_slot_value, typed_text
 from actions.products import chosen_product, find_products, product_of_brand, products_hinted
@@ -217,12 +220,31 @@ def _referenced_product(tracker: Tracker, message: Message, request: str, points
 def _product_by_brand_correction(tracker: Tracker, message: Message, form: Optional[str],
                                  requested: Optional[str], domain: Dict[str, Any]) -> Optional[str]:
     """The product a correction naming only a brand means, inside a form that already has a
-    product and asks something else ("sorry, I meant the sony ones" at the phone number)."""
-    if not form or requested in ("product", "products") or "product" not in form_slots(domain, form) \
-            or message.entities.get("product") or not cues.is_correction(message.text):
+    product and asks something else ("sorry, I meant the sony ones" at the phone number), or
+    right after a product's answer ("no wait, the LG one" after the Samsung TV's price; "no, I
+    meant the case for it" after the A55's: the one product those words point at)."""
+    if message.entities.get("product") or not cues.is_correction(message.text):
         return None
-    current = previous_slot_value(tracker, "product")
-    return product_of_brand(message.text, str(current)) if current else None
+    if form:
+        if requested in ("product", "products") or "product" not in form_slots(domain, form):
+            return None
+        current = previous_slot_value(tracker, "product")
+        return product_of_brand(message.text, str(current)) if current else None
+    if tracker.get_slot(LAST_REQUEST_SLOT) not in PRODUCT_FOLLOW_UPS:
+        return None
+    current = tracker.get_slot("product") or previous_slot_value(tracker, "product")
+    if not current:
+        return None
+    by_brand = product_of_brand(message.text, str(current))
+    if by_brand:
+        return by_brand
+    try:
+        pointed = [p for p in products_hinted(message.text) if p.sku != current]
+    except CRMError:
+        return None
+    if len(pointed) > 1:   # «نه هدفونش رو میگم» after the JBL speaker: the JBL's headphones
+        pointed = [p for p in pointed if sku_brand_code(p.sku) == sku_brand_code(str(current))] or pointed
+    return pointed[0].sku if len(pointed) == 1 else None
 
 
 def previous_request(tracker: Tracker) -> Optional[str]:

@@ -25,6 +25,8 @@ from actions.budget import discussed_products, price_ceiling
     ("یه گوشی ۱۵ تومنی میخوام", 15_000_000),
     ("گوشی ۲۰ میلیونی چی دارین", 20_000_000),
     ("زیر ۲/۵ میلیون", 2_500_000),
+    ("از ۵ میلیون ارزونتر چی دارین", 5_000_000),
+    ("هدفون از ۳ میلیون کمتر دارین؟", 3_000_000),
 ])
 def test_a_budget_is_read_in_toman(message: str, toman: int) -> None:
     assert price_ceiling(message) == toman

@@ -131,8 +131,9 @@ def refers_back(text: str) -> bool:
 
 _COMPARES = re.compile(
     r"\b(?:cheaper than|more expensive than|pricier than|better than|worse than|compared? (?:to|with)|"
-    r"vs|versus)\b|"
-    + _fa(r"(?:(?:ارزون|ارزان|گرون|گران) ?تر|بهتر|بدتر) (?:از|ازه)|در مقایسه با|مقایسه ?(?:با|اش|ش)")
+    r"vs|versus)\b|\baz\s.{1,40}?\s(?:(?:arzoon|arzoun|arzun|geroon|gerun|gheymat) ?tar|behtar|badtar)|"
+    + _fa(r"(?:(?:ارزون|ارزان|گرون|گران) ?تر|بهتر|بدتر) (?:از|ازه)|در مقایسه با|مقایسه ?(?:با|اش|ش)|"
+          r"(?:^|\s)از\s.{1,40}?\s(?:(?:ارزون|ارزان|گرون|گران) ?تر|بهتر|بدتر)(?:ه|ی|ین|یه)?")   # «از آیفون ارزون‌تره؟»
 )
 
 
@@ -226,7 +227,8 @@ _STOP_STRONG = re.compile(
     + _fa(r"دیگه نمیخوام|نمیخوام دیگه|دیگه نمی خوام|نمی خوام دیگه|خودم پیگیری میکنم|خودم پیگیری می کنم|خودم زنگ میزنم|خودم زنگ می زنم|خودم تماس میگیرم|خودم تماس می گیرم|حضوری میام|خودم میام فروشگاه|"
           r"بیخیال|بی خیال|ولش کن|ولش|نگهش میدارم|نگهش می دارم|منصرف شدم|پشیمون شدم از|لازم نیست دیگه|دیگه لازم نیست"))
 _STOP_WEAK = re.compile(r"\b(?:not now|maybe later|later|skip it|no need|baadan|ba'?adan|badan|i'?ll think about it|"
-                        r"that'?s (?:it|all)|(?:thanks|thank you|thx|ty|cheers) (?:anyway|anyways|all the same)|"
+                        r"that'?s (?:it|all)|that'?s enough(?: for now| for today)?|that'?ll do(?: for now)?|"
+                        r"(?:thanks|thank you|thx|ty|cheers) (?:anyway|anyways|all the same)|"
                         r"felan na|felan nemikham|lazem nist|(?:some ?)?other time|"
                         r"another (?:time|day)|not today|next time|some other day|let me think(?: about it| it over)?|"
                         r"i (?:need|have) to think(?: about it)?|i'?ll think it over|bezar fekr konam|"
@@ -237,7 +239,8 @@ _STOP_WEAK = re.compile(r"\b(?:not now|maybe later|later|skip it|no need|baadan|
                               r"(?:\S+ ){0,2}(?:میدم|می دم|میخرم|می خرم|میکنم|می کنم|میام|برمیگردم|پیام میدم|میگیرم)") + "|"
                         + _fa(r"(?:به هر حال|در هر حال|در هر صورت|بهرحال) (?:ممنون|مرسی|متشکرم|سپاس)|"
                               r"(?:ممنون|مرسی|متشکرم) (?:به هر حال|در هر حال|در هر صورت|بهرحال)|مهم نیست|لازم نیست|بعدا|بعداً|فعلا نه|الان نه|نمیخوام|نمی خوام|بهش فکر میکنم|فکرامو میکنم|فکرامو بکنم|"
-                              r"بذار فکر کنم|بزار فکر کنم|باید فکر کنم|یکم فکر کنم"))
+                              r"بذار فکر کنم|بزار فکر کنم|باید فکر کنم|یکم فکر کنم|(?:فعلا |فعلاً |همینقدر |همین قدر |همین )+کافیه(?!\s*[؟?])|"
+                              r"کافیه دیگه|فعلا بسه|همینا بسه"))
 
 
 def wants_to_stop(text: str, strong_only: bool = False) -> bool:
@@ -270,7 +273,8 @@ def refuses(text: str) -> bool:
 
 _ADDRESS_OR_TIME = re.compile(
     r"\d|\b(?:street|st|ave|avenue|alley|road|rd|blvd|unit|floor|apt|no|saturday|sunday|monday|tuesday|wednesday|"
-    r"thursday|friday|morning|afternoon|evening|tonight|tomorrow|between|before|after|am|pm|o'?clock)\b|"
+    r"thursday|friday|morning|afternoon|evening|tonight|tomorrow|between|before|after|am|pm|o'?clock|"
+    r"khiaban|koocheh?|kuche|pelak|vahed|meydan|saat|sobh|zohr|asr|farda|(?:yek|do|se|chahar|panj) ?shanbe|shanbe|jome)\b|"
     + _fa(r"خیابان|خ|کوچه|پلاک|طبقه|واحد|بلوار|میدان|شهرک|محله|شنبه|یکشنبه|دوشنبه|سه شنبه|چهارشنبه|پنجشنبه|جمعه|"
           r"صبح|ظهر|عصر|شب|فردا|پس فردا|ساعت|بین|قبل از|بعد از"))
 
@@ -413,8 +417,10 @@ def nothing_to_do(text: str) -> bool:
 # "instead of a review I just want to return it", «به جای نظر میخوام پسش بدم»: another goal, explicitly.
 _SWITCH = re.compile(
     r"^instead\b|\b(?:instead of|rather than|scratch that|forget (?:the|about the|about) \w+|change of plan|"
-    r"actually,? i (?:just )?(?:want|need|wanna|would like)|i just want to|never mind (?:the|that) \w+)\b|"
-    + _fa(r"به جای|بجای|به جاش|بجاش|عوضش|اصلا میخوام|اصلا می خوام|فقط میخوام|فقط می خوام"))
+    r"actually,? i (?:just )?(?:want|need|wanna|would like)|i just want to|never mind (?:the|that) \w+|"
+    r"i'?d (?:much )?rather(?: just)?|i'?d prefer to|on second thought|you know what,? (?:i|let'?s))\b|"
+    + _fa(r"به جای|بجای|به جاش|بجاش|عوضش|اصلا میخوام|اصلا می خوام|فقط میخوام|فقط می خوام|ترجیح میدم|"
+          r"ترجیح می دم|راستش میخوام|راستش می خوام"))
 
 
 def switches_goal(text: str) -> bool:

@@ -322,6 +322,12 @@ def _other_request_among_clauses(message: Message, context: Context) -> Optional
                 and sure < SURE_CLAUSE:
             trusted = False   # "thanks, that's all, I'll check the app": no order in "check the app"
         if trusted and intent in REQUESTS and context.goal_of_intent.get(intent) not in (None, context.goal):
+            if intent in PRODUCT_QUESTIONS and message.intent in PRODUCT_QUESTIONS and message.intent != intent \
+                    and message.confidence >= CLEAR_REQUEST \
+                    and context.goal_of_intent.get(message.intent) not in (None, context.goal):
+                # "skip that. which is cheaper, the X or the Y?": the whole message's reading of the
+                # product question is surer than one clause's (a comparison, not one product's details)
+                return message.intent
             return intent
     return None
 
@@ -372,7 +378,8 @@ def _outside_form(message: Message, context: Context) -> Move:
     if elliptic and last in PRODUCT_FOLLOW_UPS and not products and context.points_at_products \
             and not clear_other_request:
         return Move(REDO, (last,))   # "hmm, and the jbl?" after a price: the price of a JBL (which one?)
-    if vague and context.has_choices and cues.buys_choice(message.text) and not clear_other_request:
+    if (vague or intent == "browse_products") and context.has_choices and cues.buys_choice(message.text) \
+            and not clear_other_request:
         return Move(REDO, ("place_order",))   # «ارزون‌تره رو سفارش بده» after a comparison: that one, to order
     if last == "compare_products" and vague and context.has_choices and cues.choice_among(message.text) \
             and not clear_other_request:
