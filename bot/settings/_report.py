@@ -22,7 +22,7 @@ class Row:
     name: str
     group: str
     description: str
-    secret: bool
+    secret: str         # "yes": masked whole; "password": a URL, its password masked; "": shown
     value: str          # effective value, masked
     source: str         # "environment" or "default"
     default: str        # for the documentation: no machine's path, no secret
@@ -67,7 +67,7 @@ def rows(settings: Settings) -> List[Row]:
         from_env = raw is not None and (bool(raw.strip()) or bool(extra.get("empty_is_value")))
         found.append(Row(
             name=name, group=extra["group"], description=field.field_info.description or "",
-            secret=bool(extra.get("secret") or extra.get("url")),
+            secret="yes" if extra.get("secret") else "password" if extra.get("url") else "",
             value=_shown(getattr(settings, field.name), secret=bool(extra.get("secret")), url=bool(extra.get("url"))),
             source="environment" if from_env else "default", default=_documented_default(field),
         ))
@@ -88,8 +88,9 @@ def text_table(found: List[Row]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def markdown_table(found: List[Row]) -> str:
+def markdown_table() -> str:
     """docs/settings.md: every variable, its default and meaning, grouped; secrets marked."""
+    found = rows(Settings.construct())
     lines = [
         "# Settings",
         "",
@@ -101,14 +102,15 @@ def markdown_table(found: List[Row]) -> str:
         "name. `hamsafar config` prints the effective settings, secrets masked. Channel values",
         "in `credentials.yml` take precedence over the variables of that channel.",
         "",
-        "**secret**: the value is masked in `hamsafar config`; for URLs, only their password.",
+        "**secret**: `yes`, the value is masked in `hamsafar config`; `password`, a URL shown with its",
+        "password masked.",
     ]
     group: Optional[str] = None
     for row in found:
         if row.group != group:
             group = row.group
             lines += ["", f"## {group}", "", "| variable | default | secret | meaning |", "|---|---|---|---|"]
-        lines.append(f"| `{row.name}` | {row.default} | {'yes' if row.secret else ''} | {row.description} |")
+        lines.append(f"| `{row.name}` | {row.default} | {row.secret} | {row.description} |")
     text = "\n".join(lines) + "\n"
     assert str(PROJECT_ROOT) not in text, "a machine's path in docs/settings.md"
     return text
