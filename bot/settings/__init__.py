@@ -23,7 +23,7 @@ from ._report import Row, markdown_table, rows, text_table
 
 __all__ = [
     "PROJECT_ROOT", "STATE_DIR", "DEMO_SHOP_DIR", "JOURNEY_FILE", "SHOP_POLICY_FILE",
-    "Settings", "SettingsError", "current", "value", "default_of", "env_secret",
+    "VARIABLES", "Settings", "SettingsError", "current", "value", "default_of", "env_secret",
     "database_url", "redis_url", "rabbitmq_url", "rabbitmq_queue",
     "unknown_variables", "refusal_at_start", "Row", "rows", "text_table", "markdown_table",
 ]
@@ -33,6 +33,8 @@ STATE_DIR = Path(os.environ.get("HAMSAFAR_STATE_DIR", "").strip() or PROJECT_ROO
 DEMO_SHOP_DIR = PROJECT_ROOT / "demo_shop"
 JOURNEY_FILE = PROJECT_ROOT / "journey.yml"
 SHOP_POLICY_FILE = PROJECT_ROOT / "shop_policy.yml"
+
+VARIABLES = tuple(FIELDS)   # every setting's variable name, in table order
 
 # Read by the test suite and bench/ scripts, never by Hamsafar itself: not settings, not typos.
 NOT_SETTINGS_PREFIXES = ("HAMSAFAR_TEST_", "HAMSAFAR_BENCH")
@@ -94,8 +96,9 @@ def unknown_variables(environ: Optional[Mapping[str, str]] = None) -> List[str]:
     for name in sorted(environ):
         if not name.startswith(PREFIX) or name in FIELDS or name.startswith(NOT_SETTINGS_PREFIXES):
             continue
-        close = difflib.get_close_matches(name, FIELDS, n=1, cutoff=0.6)
-        hint = f" (did you mean {close[0]}?)" if close else " (docs/settings.md lists the settings)"
+        # compared without the prefix every name shares, which would make any two names look alike
+        close = difflib.get_close_matches(name[len(PREFIX):], [known[len(PREFIX):] for known in FIELDS], n=1)
+        hint = f" (did you mean {PREFIX}{close[0]}?)" if close else " (docs/settings.md lists the settings)"
         warnings.append(f"{name} is not a Hamsafar setting and is ignored{hint}")
     return warnings
 
