@@ -9,7 +9,6 @@ button payloads keep ASCII so customers can copy them.
 from __future__ import annotations
 
 import logging
-import os
 import re
 from typing import Any, Callable, Dict, List, Optional, Sequence, Text, TypeVar
 
@@ -17,6 +16,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from bot import settings
 from bot.crm.base import CRM, OPEN_STATUSES, CRMError, CRMUnavailable, Order
 from bot.text import formatting
 from bot.text.persian import to_persian_digits
@@ -131,7 +131,7 @@ def get_verifier():  # type: ignore[no-untyped-def]
             from bot.identity.verification import set_code_sender
 
             sender = code_sender_from_env()
-            if sender is None and os.environ.get("HAMSAFAR_DEMO_CODES") == "log":
+            if sender is None and settings.current().demo_codes == "log":
                 sender = print_code_for_demo
             if sender is not None:
                 set_code_sender(sender)

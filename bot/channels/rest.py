@@ -101,7 +101,7 @@ class ValidatedRestInput(RestInput):
         return "rest"
 
     def __init__(self, token: Optional[str] = None) -> None:
-        self.token = token or settings.env_secret("HAMSAFAR_REST_TOKEN")
+        self.token = token or settings.current().rest_token
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[str, Any]]) -> "ValidatedRestInput":

@@ -303,7 +303,7 @@ def code_sender_from_env(credentials: Optional[Dict[str, Any]] = None) -> Option
 def _cost_settings(credentials: Dict[str, Any]) -> Dict[str, float]:
     costs: Dict[str, float] = {}
     for encoding, env in (("gsm7", "HAMSAFAR_SMS_COST_GSM7"), ("ucs2", "HAMSAFAR_SMS_COST_UCS2")):
-        value = credentials.get(f"cost_per_segment_{encoding}") or settings.env_secret(env)
+        value = credentials.get(f"cost_per_segment_{encoding}") or settings.value(env)
         if value not in (None, ""):
             costs[encoding] = float(value)
     return costs

@@ -1,49 +1,38 @@
-"""Handoff settings from the environment (documented in docs/handoff.md), with working defaults.
-
-| variable | default | meaning |
-|---|---|---|
-| `HAMSAFAR_HANDOFF_TIMEZONE` | `Asia/Tehran` | time zone of the working hours |
-| `HAMSAFAR_HANDOFF_HOURS` | `09:00-18:00` | agents' hours each working day; `always` = 24/7 |
-| `HAMSAFAR_HANDOFF_DAYS_OFF` | `fri` | comma-separated days off (`sat,sun,mon,tue,wed,thu,fri`); empty or `none` = no day off |
-| `HAMSAFAR_HANDOFF_CLAIM_TIMEOUT` | `300` | seconds a conversation waits for an agent before apology + ticket |
-| `HAMSAFAR_HANDOFF_AFTER_FALLBACKS` | `2` | hand off after this many not-understood messages in a row (0 = never) |
-| `HAMSAFAR_HANDOFF_ON_FRUSTRATION` | `1` | hand off when the detector marks a message `frustrated` |
-| `HAMSAFAR_CONSOLE_SECURE_COOKIE` | `0` | add `Secure` to the console cookie (set 1 behind HTTPS) |
+"""Handoff settings, read from `bot.settings` (the `HAMSAFAR_HANDOFF_*` rows of docs/settings.md;
+docs/handoff.md explains them): working hours, claim timeout, when to hand off, the console cookie.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 from dataclasses import dataclass
 from typing import Optional, Set, Tuple
 from zoneinfo import ZoneInfo
+
+from bot import settings
 
 logger = logging.getLogger(__name__)
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # datetime.weekday() order
 
 
-def _env(name: str, default: str) -> str:
-    value = os.environ.get(name)
-    return value.strip() if value and value.strip() else default
-
-
 def claim_timeout_seconds() -> float:
-    return float(_env("HAMSAFAR_HANDOFF_CLAIM_TIMEOUT", "300"))
+    return settings.current().handoff_claim_timeout
 
 
 def fallbacks_before_handoff(default: int = 2) -> int:
-    return int(_env("HAMSAFAR_HANDOFF_AFTER_FALLBACKS", str(default)))
+    """`HAMSAFAR_HANDOFF_AFTER_FALLBACKS`, else `default` (the policy's `fallbacks_in_a_row`)."""
+    configured = settings.current().handoff_after_fallbacks
+    return default if configured is None else configured
 
 
 def handoff_on_frustration() -> bool:
-    return _env("HAMSAFAR_HANDOFF_ON_FRUSTRATION", "1").lower() not in ("0", "false", "no", "off")
+    return settings.current().handoff_on_frustration
 
 
 def secure_cookie() -> bool:
-    return _env("HAMSAFAR_CONSOLE_SECURE_COOKIE", "0").lower() in ("1", "true", "yes", "on")
+    return settings.current().console_secure_cookie
 
 
 @dataclass(frozen=True)
@@ -55,12 +44,13 @@ class WorkingHours:
 
     @classmethod
     def from_env(cls) -> "WorkingHours":
-        hours = _env("HAMSAFAR_HANDOFF_HOURS", "09:00-18:00").lower()
-        days = _days_off(os.environ.get("HAMSAFAR_HANDOFF_DAYS_OFF", "fri"))
+        configured = settings.current()
+        hours = configured.handoff_hours.lower()
+        days = _days_off(configured.handoff_days_off)
         if hours in ("always", "24/7", "24x7"):
-            return cls(_env("HAMSAFAR_HANDOFF_TIMEZONE", "Asia/Tehran"), None, None, days)
+            return cls(configured.handoff_timezone, None, None, days)
         start, end = hours.split("-", 1)
-        return cls(_env("HAMSAFAR_HANDOFF_TIMEZONE", "Asia/Tehran"), _time(start), _time(end), days)
+        return cls(configured.handoff_timezone, _time(start), _time(end), days)
 
     def _local(self, now_utc: dt.datetime) -> dt.datetime:
         if now_utc.tzinfo is None:

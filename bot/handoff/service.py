@@ -14,13 +14,13 @@ import datetime as dt
 import hashlib
 import hmac
 import logging
-import os
 import secrets
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
 import sqlalchemy as sa
 
+from bot import settings
 from bot.db import init_db, session_scope
 from bot.handoff import config
 from bot.handoff.models import (DISPOSITIONS, OPEN_STATUSES, ROLES, Agent, AgentSession, AuditEntry, Handoff,
@@ -260,19 +260,19 @@ def max_requests_per_conversation() -> int:
 
     5 by default: a customer handed back, timed out or closed can ask again a few times a day;
     more is a loop or a flood. Each one costs an agent's attention (or a ticket)."""
-    return max(1, int(os.environ.get("HAMSAFAR_HANDOFF_MAX_REQUESTS_PER_DAY") or 5))
+    return max(1, settings.current().handoff_max_requests_per_day)
 
 
 def max_waiting() -> int:
     """Conversations waiting for an agent at most (100 by default); beyond it a customer is told
     the queue is full instead of being promised an agent who would time out anyway."""
-    return max(1, int(os.environ.get("HAMSAFAR_HANDOFF_MAX_WAITING") or 100))
+    return max(1, settings.current().handoff_max_waiting)
 
 
 def max_after_hours_tickets() -> int:
     """CRM tickets opened for after-hours requests in 24 hours, all conversations together (200 by
     default): beyond it the customer is asked to write again when agents are back, no ticket."""
-    return max(0, int(os.environ.get("HAMSAFAR_HANDOFF_MAX_AFTER_HOURS_TICKETS") or 200))
+    return max(0, settings.current().handoff_max_after_hours_tickets)
 
 
 class _QueueFull(Exception):

@@ -27,7 +27,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import os
 import secrets
 import time
 from dataclasses import dataclass
@@ -35,7 +34,7 @@ from typing import Any, Callable, Optional, Protocol, Union, runtime_checkable
 
 import sqlalchemy as sa
 
-from bot import db
+from bot import db, settings
 from bot.crm.base import CRM, CRMError, Order, utcnow
 from bot.identity.models import OneTimeCode, VerifiedIdentity
 from bot.text.identifiers import normalise_order_id, normalise_phone
@@ -99,7 +98,7 @@ class CodeRequest:
 
 def sign_web_identity(customer_id: str, expires: int, secret: Optional[str] = None) -> str:
     """Hex HMAC-SHA256 of `"{customer_id}:{expires}"` (what the shop website computes)."""
-    key = (secret if secret is not None else os.environ.get("HAMSAFAR_WEB_IDENTITY_SECRET", "")).encode("utf-8")
+    key = (secret if secret is not None else settings.current().web_identity_secret or "").encode("utf-8")
     if not key:
         raise CRMError("HAMSAFAR_WEB_IDENTITY_SECRET is not set")
     return hmac.new(key, f"{customer_id}:{int(expires)}".encode("utf-8"), hashlib.sha256).hexdigest()
@@ -107,15 +106,14 @@ def sign_web_identity(customer_id: str, expires: int, secret: Optional[str] = No
 
 def configured_otp_pepper() -> str:
     """The key of the one-time-code hashes: `HAMSAFAR_OTP_PEPPER`, else the web identity secret."""
-    return os.environ.get("HAMSAFAR_OTP_PEPPER", "").strip() or \
-        os.environ.get("HAMSAFAR_WEB_IDENTITY_SECRET", "").strip()
+    configured = settings.current()
+    return configured.otp_pepper or configured.web_identity_secret or ""
 
 
 def sms_gateway_configured() -> bool:
     """Whether one-time codes would go out to real phones (a Kavenegar or Twilio account is set)."""
-    env = os.environ
-    return bool(env.get("HAMSAFAR_KAVENEGAR_API_KEY", "").strip() or
-                (env.get("HAMSAFAR_TWILIO_ACCOUNT_SID", "").strip() and env.get("HAMSAFAR_TWILIO_AUTH_TOKEN", "").strip()))
+    configured = settings.current()
+    return bool(configured.kavenegar_api_key or (configured.twilio_account_sid and configured.twilio_auth_token))
 
 
 def missing_pepper_refusal() -> Optional[str]:
@@ -363,7 +361,7 @@ class Verifier:
     # ------------------------------------------------------------------ (c) signed web identity
     def verify_web_identity(self, conversation_id: str, customer_id: str, expires: Union[int, str],
                             signature: str, *, web_user_id: Optional[str] = None) -> Verification:
-        secret = self.web_secret if self.web_secret is not None else os.environ.get("HAMSAFAR_WEB_IDENTITY_SECRET", "")
+        secret = self.web_secret if self.web_secret is not None else settings.current().web_identity_secret or ""
         if not secret:
             return Verification("invalid_signature")
         try:

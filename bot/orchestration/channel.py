@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from typing import Any, Awaitable, Callable, Dict, Optional
 
 from sanic import Blueprint, response
@@ -33,14 +32,11 @@ logger = logging.getLogger(__name__)
 
 
 def runner_enabled() -> bool:
-    return os.environ.get("HAMSAFAR_JOURNEYS", "on").strip().lower() not in ("off", "0", "false", "no")
+    return settings.current().journeys
 
 
 def interval_seconds() -> float:
-    try:
-        return max(1.0, float(os.environ.get("HAMSAFAR_JOURNEYS_INTERVAL", "30")))
-    except ValueError:
-        return 30.0
+    return max(1.0, settings.current().journeys_interval)
 
 
 class _AgentLog:

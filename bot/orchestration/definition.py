@@ -535,10 +535,7 @@ def load_book_file(path: Union[str, Path]) -> JourneyBook:
 
 def book_path() -> Path:
     """`HAMSAFAR_ORCHESTRATION_FILE`, else `orchestration.yml` next to journey.yml."""
-    import os
-
-    value = os.environ.get("HAMSAFAR_ORCHESTRATION_FILE", "").strip()
-    return Path(value) if value else settings.PROJECT_ROOT / "orchestration.yml"
+    return settings.current().orchestration_file or settings.PROJECT_ROOT / "orchestration.yml"
 
 
 @functools.lru_cache(maxsize=8)

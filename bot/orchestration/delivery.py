@@ -25,13 +25,13 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Protocol, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from bot import settings
 from bot.channels import addresses, consent
 
 logger = logging.getLogger(__name__)
@@ -161,15 +161,13 @@ class EnvironmentOutputs:
                 self._outputs["sms"] = output
         except Exception:  # noqa: BLE001 - a misconfigured gateway: SMS unavailable, others still work
             logger.exception("journeys: SMS output could not be built")
-        from bot import settings
-
-        if settings.env_secret("HAMSAFAR_TELEGRAM_TOKEN"):
+        if settings.current().telegram_token:
             from bot.channels.telegram import HamsafarTelegramInput
 
             output = HamsafarTelegramInput.from_credentials({}).output
             if output is not None:
                 self._outputs["telegram"] = output
-        if settings.env_secret("HAMSAFAR_BALE_TOKEN"):
+        if settings.current().bale_token:
             from bot.channels.bale import HamsafarBaleInput
 
             output = HamsafarBaleInput.from_credentials({}).output
@@ -192,7 +190,7 @@ class EnvironmentOutputs:
 
 
 def demo_sms_enabled() -> bool:
-    return os.environ.get("HAMSAFAR_DEMO_CODES") == "log"
+    return settings.current().demo_codes == "log"
 
 
 def print_demo_sms(phone: str, text: str) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import hmac
 import logging
-import os
 from typing import TYPE_CHECKING, Optional
 
 if TYPE_CHECKING:
@@ -43,16 +42,17 @@ def build_app(token: Optional[str], actions_package: str = "actions"):  # type: 
 
 def main(argv: Optional[list] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--host", default=os.environ.get("HAMSAFAR_ACTIONS_HOST", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("HAMSAFAR_ACTIONS_PORT", "5055")))
+    parser.add_argument("--host", default=None, help="default HAMSAFAR_ACTIONS_HOST, 127.0.0.1")
+    parser.add_argument("--port", type=int, default=None, help="default HAMSAFAR_ACTIONS_PORT, 5055")
     parser.add_argument("--actions", default="actions")
     args = parser.parse_args(argv)
     from bot.runtime.quiet_warnings import quiet_third_party_deprecations
 
     quiet_third_party_deprecations()
+    from bot import settings
     from bot.identity.verification import missing_pepper_refusal
 
-    refusal = missing_pepper_refusal()
+    refusal = settings.refusal_at_start() or missing_pepper_refusal()
     if refusal:
         raise SystemExit(refusal)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -66,8 +66,10 @@ def main(argv: Optional[list] = None) -> None:
 
     action_threads.install()   # a slow backend holds one worker thread, not every customer's action
     action_threads.warm_up()
-    app = build_app(os.environ.get("HAMSAFAR_ACTION_TOKEN") or None, args.actions)
-    app.run(args.host, args.port, workers=1, access_log=False)
+    configured = settings.current()
+    app = build_app(configured.action_token, args.actions)
+    app.run(configured.actions_host if args.host is None else args.host,
+            configured.actions_port if args.port is None else args.port, workers=1, access_log=False)
 
 
 if __name__ == "__main__":

@@ -17,21 +17,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, Optional
 
+from bot import settings
+
 logger = logging.getLogger(__name__)
 
-DEFAULT_THREADS = 8
+DEFAULT_THREADS: int = settings.default_of("HAMSAFAR_ACTION_THREADS")
 
 _pool: Optional[ThreadPoolExecutor] = None
 
 
 def threads_from_env() -> int:
     """`HAMSAFAR_ACTION_THREADS` (default 8): actions that may wait on backends at once."""
-    value = os.environ.get("HAMSAFAR_ACTION_THREADS", "").strip()
-    return max(1, int(value)) if value.isdigit() else DEFAULT_THREADS
+    return max(1, settings.current().action_threads)
 
 
 def install(threads: Optional[int] = None) -> None:

@@ -1,9 +1,8 @@
-"""`hamsafar setup | train | run | chat`."""
+"""`hamsafar setup | train | run | chat | config`."""
 
 from __future__ import annotations
 
 import argparse
-import os
 import secrets
 import sys
 import time
@@ -22,9 +21,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.set_defaults(func=cmd_train)
 
     run = subparsers.add_parser("run", help="set up, then run the action server and the Rasa server")
-    run.add_argument("--host", default=os.environ.get("HAMSAFAR_HOST", "127.0.0.1"), help="interface of the Rasa server (default 127.0.0.1)")
-    run.add_argument("--port", type=int, default=int(os.environ.get("HAMSAFAR_PORT", "5005")))
-    run.add_argument("--actions-port", type=int, default=int(os.environ.get("HAMSAFAR_ACTIONS_PORT", "5055")))
+    # Defaults from the settings are resolved when the command runs, after they are validated.
+    run.add_argument("--host", default=None, help="interface of the Rasa server (default HAMSAFAR_HOST, 127.0.0.1)")
+    run.add_argument("--port", type=int, default=None, help="default HAMSAFAR_PORT, 5005")
+    run.add_argument("--actions-port", type=int, default=None, help="default HAMSAFAR_ACTIONS_PORT, 5055")
     run.add_argument("--skip-setup", action="store_true", help="use the existing model and database as they are")
     run.add_argument("--skip-train", action="store_true", help="prepare the database but use the newest model as it is")
     run.add_argument("--telegram-polling", action="store_true", help="poll Telegram instead of receiving its webhook")
@@ -35,9 +35,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.set_defaults(func=cmd_run)
 
     chat = subparsers.add_parser("chat", help="chat with a running bot from the terminal")
-    chat.add_argument("--url", default=f"http://127.0.0.1:{os.environ.get('HAMSAFAR_PORT', '5005')}")
+    chat.add_argument("--url", default=None, help="default http://127.0.0.1:<HAMSAFAR_PORT>")
     chat.add_argument("--sender", default=None, help="conversation name (default: a new one)")
     chat.set_defaults(func=cmd_chat)
+
+    config = subparsers.add_parser("config", help="print the effective settings (secrets masked) and check them")
+    config.add_argument("--markdown", action="store_true", help="the table of every setting (docs/settings.md)")
+    config.set_defaults(func=cmd_config)
 
 
 def cmd_setup(args: argparse.Namespace) -> int:
@@ -58,15 +62,30 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_chat(args: argparse.Namespace) -> int:
     from bot.runtime.chat import chat
 
-    return chat(args.url, args.sender, settings.env_secret("HAMSAFAR_REST_TOKEN"))
+    configured = settings.current()
+    return chat(args.url or f"http://127.0.0.1:{configured.port}", args.sender, configured.rest_token)
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    """Effective settings (or, with --markdown, the documentation table); 2 on an unusable value."""
+    if args.markdown:
+        print(settings.markdown_table(), end="")
+        return 0
+    for warning in settings.unknown_variables():
+        print(f"[hamsafar] warning: {warning}", file=sys.stderr, flush=True)
+    try:
+        configured = settings.current()
+    except settings.SettingsError as error:
+        print(f"[hamsafar] invalid settings: {error}", file=sys.stderr, flush=True)
+        return 2
+    print(settings.text_table(settings.rows(configured)), end="")
+    return 0
 
 
 def setup_started_at() -> float:
     """When set-up began: the bootstrap script's timestamp, else now."""
-    try:
-        return float(os.environ["HAMSAFAR_SETUP_STARTED"])
-    except (KeyError, ValueError):
-        return time.time()
+    started = settings.current().setup_started
+    return time.time() if started is None else started
 
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -79,9 +98,8 @@ def open_rest_refusal(host: str) -> Optional[str]:
     anyone who guesses a sender could read and act in that customer's conversation
     (an SMS-verified one included). Allowed only when the operator says so explicitly
     with `HAMSAFAR_ALLOW_OPEN_REST=1` (e.g. a reverse proxy that authenticates)."""
-    if host in LOOPBACK_HOSTS or settings.env_secret("HAMSAFAR_REST_TOKEN"):
-        return None
-    if os.environ.get("HAMSAFAR_ALLOW_OPEN_REST", "").strip().lower() in ("1", "true", "yes"):
+    configured = settings.current()
+    if host in LOOPBACK_HOSTS or configured.rest_token or configured.allow_open_rest:
         return None
     return (f"[hamsafar] refusing to listen on {host} without HAMSAFAR_REST_TOKEN: the REST channel would let "
             "anyone who guesses a sender into that customer's conversation. Set HAMSAFAR_REST_TOKEN (callers send "
@@ -93,7 +111,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bot.runtime.setup import child_environment, prepare_all
     from bot.runtime.supervisor import ManagedProcess, Supervisor, wait_for_http
 
+    refusal = settings.refusal_at_start()
+    if refusal:
+        print(refusal, file=sys.stderr, flush=True)
+        return 2
     started = setup_started_at()
+    configured = settings.current()
+    args.host = configured.host if args.host is None else args.host
+    args.port = configured.port if args.port is None else args.port
+    args.actions_port = configured.actions_port if args.actions_port is None else args.actions_port
     from bot.identity.verification import missing_pepper_refusal
 
     refusal = open_rest_refusal(args.host) or missing_pepper_refusal()
@@ -111,7 +137,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         prepare_all(train=not args.skip_train)
     env = child_environment({
         "HAMSAFAR_ACTIONS_URL": f"http://127.0.0.1:{args.actions_port}/webhook",
-        "HAMSAFAR_ACTION_TOKEN": os.environ.get("HAMSAFAR_ACTION_TOKEN") or secrets.token_urlsafe(24),
+        "HAMSAFAR_ACTION_TOKEN": configured.action_token or secrets.token_urlsafe(24),
     })
     polling = {}
     if args.telegram_polling:
@@ -129,7 +155,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     rasa = ManagedProcess(
         "Rasa server",
-        [sys.executable, "-m", "bot.runtime.rasa_server", "run", "--model", "models", "--endpoints", os.environ.get("HAMSAFAR_ENDPOINTS", "endpoints.yml"),
+        [sys.executable, "-m", "bot.runtime.rasa_server", "run", "--model", "models", "--endpoints", configured.endpoints,
          "--credentials", "credentials.yml", "--interface", args.host, "--port", str(args.port)],
         env, root,
     )

@@ -92,6 +92,11 @@ def main() -> None:
     from bot.runtime.quiet_warnings import keep_quiet_after_rasa_configures, quiet_third_party_deprecations
 
     quiet_third_party_deprecations()
+    from bot import settings
+
+    refusal = settings.refusal_at_start()   # before Rasa loads: an unusable value stops the start
+    if refusal:
+        raise SystemExit(refusal)
     keep_quiet_after_rasa_configures()
     apply()
     from bot.runtime import log_redaction

@@ -73,7 +73,7 @@ def refusal() -> Optional[str]:
     Every worker must see the same conversations, locks and events: SQLite, in-memory
     locks or the in-process touchpoint writer would each give every worker its own."""
     missing = []
-    database = os.environ.get("HAMSAFAR_DATABASE_URL", "").strip()
+    database = settings.current().database_url or ""
     if not database.startswith("postgresql"):
         missing.append("HAMSAFAR_DATABASE_URL (PostgreSQL, e.g. postgresql://user@127.0.0.1:5432/hamsafar)")
     if not settings.redis_url():
@@ -173,7 +173,7 @@ def processes(topology: Topology, env: Dict[str, str], polling_env: Dict[str, st
 
     `polling_env` (Telegram/Bale polling) goes to worker 1 only: one poller per bot token."""
     root = str(settings.PROJECT_ROOT)
-    endpoints = os.environ.get("HAMSAFAR_ENDPOINTS", "endpoints.yml")
+    endpoints = settings.current().endpoints
     worker_env = {**env, "SANIC_PROXIES_COUNT": "1"}   # nginx's X-Forwarded-For is the client's address
     parts = [
         ManagedProcess("action server", [sys.executable, "-m", "bot.runtime.action_server", "--port", str(topology.actions_port)],
@@ -206,7 +206,7 @@ def describe(topology: Topology) -> List[str]:
     lines += [
         f"action server:        http://127.0.0.1:{topology.actions_port}",
         f"touchpoint consumer:  queue {settings.rabbitmq_queue()} on {where(settings.rabbitmq_url())}",
-        f"tracker store + data: {where(os.environ.get('HAMSAFAR_DATABASE_URL'))}",
+        f"tracker store + data: {where(settings.current().database_url)}",
         f"lock store:           {where(settings.redis_url())}",
     ]
     return lines

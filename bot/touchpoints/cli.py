@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -15,7 +14,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     touchpoints = subparsers.add_parser("touchpoints", help="touchpoint data maintenance")
     sub = touchpoints.add_subparsers(dest="touchpoints_command", metavar="SUBCOMMAND")
     drop = sub.add_parser("drop-old-text", help="blank stored text older than the retention period")
-    drop.add_argument("--days", type=int, default=int(os.environ.get("HAMSAFAR_TEXT_RETENTION_DAYS", "180")))
+    drop.add_argument("--days", type=int, default=None, help="default HAMSAFAR_TEXT_RETENTION_DAYS, 180")
     drop.add_argument("--database-url", default=None)
     drop.set_defaults(func=cmd_drop_old_text)
 
@@ -31,7 +30,10 @@ def cmd_erase(args: argparse.Namespace) -> int:
 
 
 def cmd_drop_old_text(args: argparse.Namespace) -> int:
+    from bot import settings
     from bot.touchpoints.erasure import drop_old_text
 
+    if args.days is None:
+        args.days = settings.current().text_retention_days
     print(f"text dropped from {drop_old_text(args.days, args.database_url)} touchpoints older than {args.days} days")
     return 0

@@ -219,6 +219,9 @@ def main() -> None:
     from bot.runtime.quiet_warnings import quiet_third_party_deprecations
 
     quiet_third_party_deprecations()
+    refusal = settings.refusal_at_start()
+    if refusal:
+        raise SystemExit(refusal)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     url = settings.rabbitmq_url()
     if not url:

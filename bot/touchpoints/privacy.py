@@ -91,7 +91,7 @@ class Finding:
 
 def raw_text_enabled() -> bool:
     """The operator's switch (HAMSAFAR_TOUCHPOINTS_RAW_TEXT=1) to store text unmasked."""
-    return os.environ.get("HAMSAFAR_TOUCHPOINTS_RAW_TEXT", "").strip().lower() in ("1", "true", "yes")
+    return settings.current().touchpoints_raw_text
 
 
 # -- finding identifiers --------------------------------------------------------------------

@@ -25,7 +25,6 @@ but keeps order, amount and charge ids: the shop's books need them, the person i
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -65,12 +64,7 @@ class InvoiceSettings:
         """`<ENV>_PAYMENTS=wallet` and `<ENV>_PROVIDER_TOKEN`; None when off or incomplete."""
         if not platform.wallet_invoices:
             return None
-        mode = os.environ.get(platform.variable("PAYMENTS"), "").strip().lower()
-        if mode in ("", "off", "link", "none"):
-            return None
-        if mode != "wallet":
-            logger.warning("%s=%r is not 'wallet' or 'off'; wallet invoices stay off",
-                           platform.variable("PAYMENTS"), mode)
+        if settings.value(platform.variable("PAYMENTS")) != "wallet":   # off, link, none (bot.settings checks)
             return None
         token = settings.env_secret(platform.variable("PROVIDER_TOKEN"))
         if not token:

@@ -25,16 +25,10 @@ from ._live import notify
 from ._output import WebOutput
 from ._requests import parse_message
 from ._routes import OnNewMessage, blueprint
-from ._sessions import (COOKIE, DEFAULT_SESSION_MAX_DAYS, DEFAULT_VERIFIED_IDLE_MINUTES, DEFAULT_VERIFIED_MAX_HOURS,
-                        SESSION_RE, Live, SessionLimits, end_session, new_conversation_key, resolve_session,
+from ._sessions import (COOKIE, SESSION_RE, Live, SessionLimits, end_session, new_conversation_key, resolve_session,
                         rotate_session, start_session, verified_customer)
 
 logger = logging.getLogger(__package__)  # "bot.channels.web", as before the package split
-
-
-def _env_float(name: str, default: float) -> float:
-    value = settings.env_secret(name)
-    return float(value) if value else default
 
 
 class WebInput(InputChannel):
@@ -47,10 +41,11 @@ class WebInput(InputChannel):
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[str, Any]]) -> "WebInput":
         credentials = credentials or {}
-        origins = credentials.get("allowed_origins") or settings.env_secret("HAMSAFAR_WEB_ALLOWED_ORIGINS") or []
+        configured = settings.current()
+        origins = credentials.get("allowed_origins") or configured.web_allowed_origins or []
 
-        def number(key: str, env: str, default: float) -> float:
-            return float(credentials[key]) if credentials.get(key) is not None else _env_float(env, default)
+        def number(key: str, configured_value: float) -> float:
+            return float(credentials[key]) if credentials.get(key) is not None else configured_value
 
         return cls(
             allowed_origins=origins,
@@ -61,12 +56,9 @@ class WebInput(InputChannel):
             streams_per_address=int(credentials.get("streams_per_address", 8)),
             streams_total=int(credentials.get("streams_total", 500)),
             limits=SessionLimits(
-                verified_idle=dt.timedelta(minutes=number("verified_idle_minutes", "HAMSAFAR_WEB_VERIFIED_IDLE_MINUTES",
-                                                          DEFAULT_VERIFIED_IDLE_MINUTES)),
-                verified_max=dt.timedelta(hours=number("verified_max_hours", "HAMSAFAR_WEB_VERIFIED_MAX_HOURS",
-                                                       DEFAULT_VERIFIED_MAX_HOURS)),
-                session_max=dt.timedelta(days=number("session_max_days", "HAMSAFAR_WEB_SESSION_MAX_DAYS",
-                                                     DEFAULT_SESSION_MAX_DAYS))),
+                verified_idle=dt.timedelta(minutes=number("verified_idle_minutes", configured.web_verified_idle_minutes)),
+                verified_max=dt.timedelta(hours=number("verified_max_hours", configured.web_verified_max_hours)),
+                session_max=dt.timedelta(days=number("session_max_days", configured.web_session_max_days))),
         )
 
     def __init__(self, *, allowed_origins: Any = None, rate_burst: int = 8, rate_per_seconds: float = 2.0,

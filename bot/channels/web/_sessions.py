@@ -18,6 +18,7 @@ from typing import Any, List, Optional, Set
 
 import sqlalchemy as sa
 
+from bot import settings
 from bot.channels.addresses import address_of, channel_of, conversation_id
 from bot.channels.models import utcnow
 from bot.db import Base, get_engine, init_db, session_scope
@@ -28,10 +29,11 @@ from ._live import notify_conversation_ended
 SESSION_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 COOKIE = "hamsafar_web"
 
-# Defaults of the session limits (docs/web_sessions.md); credentials.yml or the environment override them.
-DEFAULT_VERIFIED_IDLE_MINUTES = 30.0
-DEFAULT_VERIFIED_MAX_HOURS = 12.0
-DEFAULT_SESSION_MAX_DAYS = 30.0
+# Defaults of the session limits (docs/web_sessions.md), owned by bot.settings; credentials.yml or
+# the environment override them.
+DEFAULT_VERIFIED_IDLE_MINUTES: float = settings.default_of("HAMSAFAR_WEB_VERIFIED_IDLE_MINUTES")
+DEFAULT_VERIFIED_MAX_HOURS: float = settings.default_of("HAMSAFAR_WEB_VERIFIED_MAX_HOURS")
+DEFAULT_SESSION_MAX_DAYS: float = settings.default_of("HAMSAFAR_WEB_SESSION_MAX_DAYS")
 
 # What the customer reads when their session ended or was replaced (shown in the new conversation).
 NOTICES = {
