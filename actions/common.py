@@ -278,6 +278,18 @@ def entity_values(tracker: Tracker, entity: str) -> List[str]:
             if e.get("entity") == entity and e.get("value") is not None]
 
 
+_ORDER_WORDS = re.compile(r"\border\b|\bsefaresh|سفارش")
+
+
+def names_an_order(tracker: Tracker) -> bool:
+    """The message gives an order number in words that say so («ببخشید شماره سفارشم ۱۰۰۱۴۲ هست»,
+    "sorry, my order number is 100142") while asked for a phone: a correction of the order,
+    not a phone number."""
+    if not entity_values(tracker, "order_id") or tracker.get_slot("requested_slot") != "phone_number":
+        return False
+    return bool(_ORDER_WORDS.search(latest_text(tracker).lower()))
+
+
 def requested_intents(tracker: Tracker) -> List[str]:
     """What the customer's latest message asked for: the intents its dialogue move routes
     (several questions in one message, a correction redoing an earlier one), else its intent."""

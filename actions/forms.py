@@ -31,7 +31,7 @@ from bot.text.persian import normalise, to_ascii_digits
 
 from actions.products import chosen_product, find_products, products_hinted
 from actions.common import (
-    RESUMED, button, digits, entity_values, get_crm, get_verifier, goal_message, known_customer, latest_open_order, latest_text,
+    RESUMED, button, digits, names_an_order, entity_values, get_crm, get_verifier, goal_message, known_customer, latest_open_order, latest_text,
     previous_slot_value, product_name, recent_slot_values, reply_language, say, text, toman,
 )
 
@@ -174,6 +174,8 @@ class HamsafarFormValidation(FormValidationAction, abc.ABC):
                 say(dispatcher, "verified", language)
                 return {"phone_number": VERIFIED_MARK, "otp_code": VERIFIED_MARK,
                         "customer_id": late.customer_id, "verification_status": "verified"}
+        if phone is None and names_an_order(tracker):
+            return {"phone_number": None}   # «ببخشید شماره سفارشم ۱۰۰۱۴۲ هست»: the order number, corrected
         if phone is None:
             say(dispatcher, "phone_invalid", language)
             return {"phone_number": None}
@@ -234,7 +236,7 @@ class HamsafarFormValidation(FormValidationAction, abc.ABC):
     def validate_order_id(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                           domain: Dict[Text, Any]) -> Dict[str, Any]:
         language = reply_language(tracker)
-        if tracker.get_slot("requested_slot") in VERIFICATION_SLOTS:
+        if tracker.get_slot("requested_slot") in VERIFICATION_SLOTS and not names_an_order(tracker):
             # the digits of a one-time code (or a phone) are not an order number
             return {"order_id": previous_slot_value(tracker, "order_id")}
         order_id = normalise_order_id(str(value or ""))

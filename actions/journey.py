@@ -41,7 +41,7 @@ from bot.journey import load_journey
 from bot.nlu.language import is_decisive
 
 from actions.common import (
-    ABANDONED, IN_PROGRESS, LANGUAGES, STARTED, known_customer, latest_text, previous_slot_value, reply_language, say,
+    ABANDONED, IN_PROGRESS, LANGUAGES, STARTED, known_customer, latest_text, names_an_order, previous_slot_value, reply_language, say,
 )
 from actions.profile import restored_profile, save_language_choice
 from actions.turns import read_turn
@@ -115,7 +115,7 @@ def state_events(tracker: Tracker, domain: Optional[Dict[Text, Any]] = None) -> 
     requested = tracker.get_slot("requested_slot")
 
     # The digits of a one-time code or a phone number are not an order number.
-    if requested in ("otp_code", "phone_number") and "order_id" in fresh:
+    if requested in ("otp_code", "phone_number") and "order_id" in fresh and not names_an_order(tracker):
         events.append(SlotSet("order_id", previous_slot_value(tracker, "order_id")))
 
     move, turn_events = read_turn(tracker, domain or {}, journey)

@@ -420,7 +420,7 @@ _SWITCH = re.compile(
     r"actually,? i (?:just )?(?:want|need|wanna|would like)|i just want to|never mind (?:the|that) \w+|"
     r"i'?d (?:much )?rather(?: just)?|i'?d prefer to|on second thought|you know what,? (?:i|let'?s))\b|"
     + _fa(r"به جای|بجای|به جاش|بجاش|عوضش|اصلا میخوام|اصلا می خوام|فقط میخوام|فقط می خوام|ترجیح میدم|"
-          r"ترجیح می دم|راستش میخوام|راستش می خوام"))
+          r"ترجیح می دم|راستش میخوام|راستش می خوام|فقط میخواستم|فقط می خواستم|فقط خواستم"))
 
 
 def switches_goal(text: str) -> bool:

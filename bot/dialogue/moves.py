@@ -191,6 +191,10 @@ def _inside_form(message: Message, context: Context) -> Move:
             and ((intent in REQUESTS and not same_goal) or intent in QUESTIONS):
         # "instead of a review I just want to return it", "scratch that, how do I set up my camera?"
         return Move(LEAVE, (intent,))
+    wanted_instead = _last_clause_for_another_goal(message, context)
+    if cues.switches_goal(message.text) and not carries_answer and wanted_instead:
+        # «فعلا شماره نمیدم، فقط میخواستم قیمتشو بدونم»: the whole message is unsure, its last clause is not
+        return Move(LEAVE, (wanted_instead,))
     question_after_stop = _question_after_stop(message)
     if question_after_stop and not carries_answer:
         return Move(LEAVE, (question_after_stop,))   # "ok skip that, what payment methods do you take?"
@@ -242,8 +246,13 @@ def _inside_form(message: Message, context: Context) -> Move:
         # "thanks, that's all I needed" is thanks; "no thanks, never mind" is a stop
         polite = thanks and not cues.refuses(message.text) and not cues.wants_to_stop(message.text, strong_only=True)
         return Move(LEAVE, ("thank_you",) if polite else ("stop",))
-    if switch_clause and (wordy or slot in CONFIRMATION_SLOTS or cues.wants_to_stop(message.text)
-                   or cues.is_correction(message.text)):
+    # "no, don't place it, my husband already bought one" is a no, not a problem report; "no, I want to
+    # track my order" (a clause the clause model is sure of) is a switch
+    plain_no = slot in CONFIRMATION_SLOTS and cues.yes_or_no(message.text) is False and intent not in REQUESTS \
+        and not cues.switches_goal(message.text) and _clause_confidence(message, switch_clause) < TRUSTED_CLAUSE
+    if switch_clause and not plain_no and (wordy or slot in CONFIRMATION_SLOTS or cues.wants_to_stop(message.text)
+                                           or (cues.is_correction(message.text) and not carries_answer)):
+        # (but «ببخشید اشتباه زدم، شمارم ۰۹۱۲… هست» corrects the answer: its "mistake" is no change request)
         # (also "forget the review, where is order 100151?" inside any question)
         # "no wait, I don't want to cancel, I want to change the address": the clause that asks
         return Move(LEAVE, (switch_clause,))
@@ -330,6 +339,23 @@ def _other_request_among_clauses(message: Message, context: Context) -> Optional
                 return message.intent
             return intent
     return None
+
+
+def _last_clause_for_another_goal(message: Message, context: Context) -> Optional[str]:
+    """The last clause's request when it is a question or another goal's request the clause model
+    reads with some confidence (a message that says "instead" / «فقط میخواستم» before it)."""
+    if len(message.requests) < 2:
+        return None
+    clause, sure = message.requests[-1], (message.clause_confidences or (1.0,) * len(message.requests))[-1]
+    if sure < 0.5 or clause not in REQUESTS | QUESTIONS:
+        return None
+    return clause if context.goal_of_intent.get(clause) not in (None, context.goal) or clause in QUESTIONS else None
+
+
+def _clause_confidence(message: Message, intent: Optional[str]) -> float:
+    """How sure the clause model is of the last clause that asks for `intent` (0 when none does)."""
+    confidences = message.clause_confidences or (1.0,) * len(message.requests)
+    return next((sure for clause, sure in reversed(list(zip(message.requests, confidences))) if clause == intent), 0.0)
 
 
 def _question_after_stop(message: Message) -> Optional[str]:
