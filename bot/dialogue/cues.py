@@ -423,6 +423,15 @@ _SWITCH = re.compile(
           r"ترجیح می دم|راستش میخوام|راستش می خوام|فقط میخواستم|فقط می خواستم|فقط خواستم"))
 
 
+_THANKS = re.compile(r"\b(?:thanks|thank you|thank u|thx|ty|cheers|merci|mersi|mamnoon|mamnun|tnx)\b|"
+                     + _fa(r"ممنون|ممنونم|مرسی|متشکرم|سپاس|سپاسگزارم|دمت گرم|دستت درد نکنه|لطف کردی|لطف کردید"))
+
+
+def thanks(text: str) -> bool:
+    """The message thanks ("yes that's the one, thanks", «آره همین، ممنون»), whatever else it says."""
+    return bool(_THANKS.search(canonical(text)))
+
+
 def switches_goal(text: str) -> bool:
     """Words that put another request in place of the current one."""
     return bool(_SWITCH.search(canonical(text)))

@@ -404,8 +404,10 @@ def _outside_form(message: Message, context: Context) -> Move:
     if elliptic and last in PRODUCT_FOLLOW_UPS and not products and context.points_at_products \
             and not clear_other_request:
         return Move(REDO, (last,))   # "hmm, and the jbl?" after a price: the price of a JBL (which one?)
-    if (vague or intent == "browse_products") and context.has_choices and cues.buys_choice(message.text) \
-            and not clear_other_request:
+    ranked = dict(message.ranking)
+    ordering = intent == "browse_products" and ranked.get("place_order", 0.0) > ranked.get("ask_product_details", 0.0)
+    if (vague or ordering) and context.has_choices and cues.buys_choice(message.text) and not clear_other_request \
+            and "ask_product_details" not in message.requests:   # «ارزون‌تره رو میخوام، مشخصاتشو بگو»: its details
         return Move(REDO, ("place_order",))   # «ارزون‌تره رو سفارش بده» after a comparison: that one, to order
     if last == "compare_products" and vague and context.has_choices and cues.choice_among(message.text) \
             and not clear_other_request:
@@ -437,6 +439,8 @@ def _outside_form(message: Message, context: Context) -> Move:
             return Move(REDO, ("give_feedback",))
     if (intent in CLOSING or intent == FALLBACK) and cues.says_goodbye(message.text):
         return Move(START, ("goodbye",))
+    if intent == "affirm" and cues.thanks(message.text) and not products and not orders:
+        return Move(START, ("thank_you",))   # «آره همین، ممنون» after the right answer: you're welcome
     if (intent in CLOSING or vague or message.confidence < CLEAR_REQUEST_IN_FREE_TEXT) and not products \
             and not orders and not clear_other_request \
             and cues.wants_to_stop(message.text) and not cues.sounds_like_question(message.text):

@@ -91,7 +91,7 @@ def consecutive_fallbacks(tracker: DialogueStateTracker) -> int:
 # Ordinary conversational turns: a goodbye, thanks, "no", "what?" or a correction is never
 # frustration, however the sentiment model scores its words ("never mind, bye").
 CONVERSATIONAL_INTENTS = frozenset({"goodbye", "thank_you", "stop", "affirm", "deny", "greet", "inform",
-                                    "switch_language", "bot_challenge", "ask_data_use"})
+                                    "switch_language", "bot_challenge"})
 CONVERSATIONAL_MOVES = ("repeat", "redo", "leave stop", "leave goodbye", "leave thank_you", "start stop",
                         "start goodbye")   # leaving a form, however grumpily ("ugh, no time for this now")
 
