@@ -1,4 +1,4 @@
-"""Schema set-up (bot.db.init_db) when many threads and processes start at once.
+"""Schema set-up (bot.schema.init_db) when many threads and processes start at once.
 
 Channels, the action server and several Rasa processes may all create the
 schema on a fresh database together; none of them may fail with "table already
@@ -13,7 +13,8 @@ from typing import List
 
 import sqlalchemy as sa
 
-from bot.db import get_engine, init_db
+from bot.db import get_engine
+from bot.schema import init_db
 
 
 def _init_from_threads(url: str, threads: int = 6) -> List[str]:

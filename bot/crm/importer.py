@@ -30,7 +30,7 @@ from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, Union
 import jdatetime
 import sqlalchemy as sa
 
-from bot import db, settings
+from bot import db, schema, settings
 from bot.crm import base
 from bot.crm.models import CustomerRow, OrderItemRow, OrderRow, ProductRow
 from bot.crm.policy import ShopPolicy, load_policy, parse_datetime
@@ -339,7 +339,7 @@ def import_files(customers: Optional[PathLike] = None, products: Optional[PathLi
 
     policy = policy or load_policy()
     report = ImportReport()
-    engine = db.init_db(url)
+    engine = schema.engine(url)
     with engine.connect() as conn:
         known_customers = set(conn.execute(sa.select(CustomerRow.customer_id)).scalars())
         known_skus = {s.upper() for s in conn.execute(sa.select(ProductRow.sku)).scalars()}
@@ -459,7 +459,7 @@ def seed_demo(url: Optional[str] = None, *, shift_to_today: bool = True) -> Impo
 
 def seed_demo_if_empty(url: Optional[str] = None) -> bool:
     """Load the demo shop when the CRM has no customers; True if it did."""
-    engine = db.init_db(url)
+    engine = schema.engine(url)
     with engine.connect() as conn:
         if conn.execute(sa.select(CustomerRow.customer_id).limit(1)).first() is not None:
             return False

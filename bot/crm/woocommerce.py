@@ -92,10 +92,10 @@ class WooCommerceCRM(LocalStore, CRM):
         if local is not None:
             self.local_url = local.url
         else:
-            from bot import db
+            from bot import schema, settings
 
-            self.local_url = local_url or db.settings.database_url()
-            db.init_db(self.local_url)
+            self.local_url = local_url or settings.database_url()
+            schema.engine(self.local_url)
         self.policy = policy or load_policy()
         self.clock = clock
         self.divisor = 10 if currency.upper() == "IRR" else 1
