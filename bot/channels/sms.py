@@ -83,6 +83,9 @@ def stored_text(text: str, kind: str) -> str:
 
 @dataclass
 class SmsResult:
+    """What became of one SMS (sent, failed, blocked by consent, unknown), with its cost; returned to
+    callers and tests."""
+
     status: str  # sent | failed | blocked | unknown
     idempotency_key: str
     phone: str

@@ -53,6 +53,9 @@ _INT = re.compile(r"^-?\d+$")
 
 @dataclass
 class ImportIssue:
+    """One problem found in an imported CSV file, with its file, line and column, so the operator can fix
+    it."""
+
     file: str
     line: int
     column: str
@@ -64,6 +67,8 @@ class ImportIssue:
 
 @dataclass
 class ImportReport:
+    """The outcome of an import: its problems, or the rows created and updated per table."""
+
     errors: List[ImportIssue] = field(default_factory=list)
     created: Dict[str, int] = field(default_factory=dict)
     updated: Dict[str, int] = field(default_factory=dict)
@@ -81,6 +86,8 @@ class ImportReport:
 
 
 class ImportFailed(Exception):
+    """An import was refused because a file had problems; nothing was written."""
+
     def __init__(self, report: ImportReport) -> None:
         self.report = report
         super().__init__("\n".join(str(e) for e in report.errors))

@@ -84,6 +84,9 @@ def _gmt(value: Any) -> Optional[dt.datetime]:
 
 
 class WooCommerceCRM(LocalStore, CRM):
+    """The CRM of a WooCommerce shop: customers, products and orders from its REST API; what WooCommerce
+    does not keep (tickets, carts, feedback) in our database."""
+
     def __init__(self, url: str, consumer_key: str, consumer_secret: str, *, local: Any = None,
                  local_url: Optional[str] = None, policy: Optional[ShopPolicy] = None,
                  timeout: float = 5.0, retries: int = 2, backoff: float = 0.25, auth_mode: Optional[str] = None,

@@ -71,7 +71,7 @@ _DUMMY_HASH = hash_password(secrets.token_hex(8))  # equal work for unknown logi
 
 # --------------------------------------------------------------------------- agents
 class AgentError(ValueError):
-    pass
+    """A console user could not be created or changed (bad login, role or password); the message says why."""
 
 
 def _agent_dict(agent: Agent) -> Dict[str, Any]:
@@ -124,7 +124,7 @@ def list_agents() -> List[Dict[str, Any]]:
 
 
 class RateLimited(Exception):
-    pass
+    """Too many failed log-ins for this login or address: try again later."""
 
 
 def authenticate(login: str, password: str, address: str = "", now: Optional[dt.datetime] = None) -> Optional[Dict[str, Any]]:
@@ -264,6 +264,9 @@ class _QueueFull(Exception):
 
 @dataclass
 class HandoffOutcome:
+    """What a request for a person led to (queued, after hours, limited, queue full), so the action can
+    tell the customer."""
+
     status: str                       # queued | waiting | with_agent | after_hours | limited | queue_full
     handoff_id: Optional[int] = None
     position: Optional[int] = None

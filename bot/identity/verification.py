@@ -62,6 +62,8 @@ class CodeSender(Protocol):
 
 
 class _CallableSender:
+    """Lets a plain function `fn(phone, text)` serve as the one-time-code sender."""
+
     def __init__(self, fn: Callable[[str, str], Any]) -> None:
         self.fn = fn
 

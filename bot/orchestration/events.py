@@ -41,6 +41,9 @@ SI = StockInterest.__table__
 
 @dataclass
 class Event:
+    """Something that happened to a customer (order paid, cart left, stock back …) that journeys may react
+    to."""
+
     kind: str                                   # e.g. order.paid (definition.EVENTS), segment.inactive_customers
     key: str                                    # unique per real-world occurrence (dedupe)
     occurred_at: dt.datetime
@@ -60,6 +63,8 @@ class Event:
 
 @dataclass
 class EmitResult:
+    """What one event did to the journeys: entries entered, exited, converted, woken or skipped (and why)."""
+
     duplicate: bool = False
     entered: List[int] = field(default_factory=list)
     exited: List[int] = field(default_factory=list)

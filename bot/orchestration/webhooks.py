@@ -60,6 +60,8 @@ class WebhookRejected(Exception):
 
 @dataclass
 class WebhookOutcome:
+    """What one webhook call did (events, duplicate, entered), answered to the sender as JSON."""
+
     events: int = 0
     duplicate: bool = False
     ping: bool = False
