@@ -26,7 +26,6 @@ from sqlalchemy.engine import Engine
 
 from bot import settings
 from bot import schema
-from bot.db import get_engine
 from bot.touchpoints.assembler import MAX_CONVERSATIONS, ConversationState, TurnAssembler
 from bot.touchpoints.privacy import conversation_ref
 from bot.touchpoints.store import insert_rows, last_state

@@ -14,7 +14,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from typing import Any, List, Optional, Set
+from typing import Any, List, Optional
 
 import sqlalchemy as sa
 
