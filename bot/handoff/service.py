@@ -37,6 +37,7 @@ MAX_FAILURES_PER_LOGIN_AND_ADDRESS = 5
 MAX_FAILURES_PER_ADDRESS = 20
 MAX_FAILURES_PER_LOGIN = 50
 
+
 def ensure_tables() -> None:
     """Have the schema ready before the first request (the console calls it at start)."""
     schema.engine()
