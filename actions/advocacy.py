@@ -31,6 +31,8 @@ def feedback_kind(score: int, message: str) -> str:
 
 
 class ActionRecordFeedback(Action):
+    """Stores the customer's CSAT/NPS answer in the CRM, so the shop can measure how the conversation went."""
+
     def name(self) -> Text:
         return "action_record_feedback"
 
@@ -60,6 +62,8 @@ class ActionRecordFeedback(Action):
 
 
 class ActionLeaveReview(Action):
+    """Records a verified customer's product review in the CRM (only for a product they ordered)."""
+
     def name(self) -> Text:
         return "action_leave_review"
 
@@ -111,6 +115,8 @@ def level_title(level: str, language: str) -> str:
 
 
 class ActionLoyaltyPoints(Action):
+    """Tells a verified customer their loyalty points and what the next level needs."""
+
     def name(self) -> Text:
         return "action_loyalty_points"
 

@@ -54,6 +54,9 @@ def kept_entities(tracker: Tracker) -> Dict[str, str]:
 
 
 class ActionAskRephraseWithSuggestions(Action):
+    """Asks the customer to rephrase, with buttons for the intents the classifier half-believed, instead of
+    a bare "I did not understand"."""
+
     def name(self) -> Text:
         return "action_ask_rephrase_with_suggestions"
 

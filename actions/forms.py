@@ -496,6 +496,8 @@ class AskPhoneNumber(AskAction):
 
 
 class AskOtpCode(AskAction):
+    """Asks for the one-time code that was just sent to the customer's phone."""
+
     key = "ask_otp_code"
 
     def name(self) -> Text:
@@ -554,6 +556,8 @@ class AskProduct(AskAction):
 
 
 class AskProducts(AskAction):
+    """Asks which products to compare, naming the one already given."""
+
     key = "ask_products"
 
     def name(self) -> Text:
@@ -579,6 +583,8 @@ class AskProducts(AskAction):
 
 
 class AskDiscountCode(AskAction):
+    """Asks for the discount code the customer wants checked."""
+
     key = "ask_discount_code"
 
     def name(self) -> Text:
@@ -598,6 +604,8 @@ class AskRating(AskAction):
 
 
 class AskReviewRating(AskRating):
+    """Asks for the star rating of a review (the rating question of the review form)."""
+
     key = "ask_review_rating"
 
     def name(self) -> Text:
@@ -605,6 +613,8 @@ class AskReviewRating(AskRating):
 
 
 class AskChangeRequest(AskAction):
+    """Asks what the customer wants changed in their order."""
+
     key = "ask_change_request"
 
     def name(self) -> Text:
@@ -612,6 +622,9 @@ class AskChangeRequest(AskAction):
 
 
 class AskConfirmCancel(AskAction):
+    """Asks the customer to confirm cancelling the named order (yes/no buttons), since a cancel cannot be
+    undone."""
+
     key = "ask_confirm_cancel"
 
     def name(self) -> Text:
@@ -646,6 +659,8 @@ class AskConfirmOrder(AskAction):
 
 
 class AskConfirmChange(AskAction):
+    """Asks the customer to confirm the change to their order before it is sent to the CRM."""
+
     key = "ask_confirm_change"
 
     def name(self) -> Text:
@@ -660,6 +675,8 @@ class AskConfirmChange(AskAction):
 
 
 class AskReturnReason(AskAction):
+    """Asks why the customer returns the order (the return request needs a reason)."""
+
     key = "ask_return_reason"
 
     def name(self) -> Text:
@@ -667,6 +684,8 @@ class AskReturnReason(AskAction):
 
 
 class AskProblemDescription(AskAction):
+    """Asks the customer to describe their problem, which becomes the ticket's description."""
+
     key = "ask_problem_description"
 
     def name(self) -> Text:
@@ -674,6 +693,8 @@ class AskProblemDescription(AskAction):
 
 
 class AskReviewText(AskAction):
+    """Asks for the text of a product review."""
+
     key = "ask_review_text"
 
     def name(self) -> Text:

@@ -47,6 +47,8 @@ def said_before(tracker: Tracker) -> bool:
 
 
 class ActionGreet(Action):
+    """Greets the customer, by name and in their language when the conversation is verified."""
+
     def name(self) -> Text:
         return "action_greet"
 

@@ -137,6 +137,9 @@ def resume_lost_handoff(dispatcher: CollectingDispatcher, tracker: Tracker, lang
 
 
 class ActionRequestHuman(Action):
+    """Hands the conversation to a person (bot.handoff queue) and tells the customer what happens next:
+    waiting, after hours, or a ticket."""
+
     def name(self) -> Text:
         return "action_request_human"
 

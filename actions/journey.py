@@ -64,6 +64,9 @@ def speaks_no_language(message: str) -> bool:
 
 
 class ActionValidateSlotMappings(ValidationAction):
+    """Reads each message in its context (language, journey stage, goal, dialogue move) and sets the slots,
+    after Rasa's own slot mappings."""
+
     def name(self) -> Text:
         return "action_validate_slot_mappings"
 
@@ -226,6 +229,8 @@ def requested_language(message: str, message_language: Optional[str], current: s
 
 
 class ActionSwitchLanguage(Action):
+    """Switches the reply language on request and remembers the choice for the customer's other channels."""
+
     def name(self) -> Text:
         return "action_switch_language"
 

@@ -224,6 +224,8 @@ def payment_order(tracker: Tracker, customer_id: str) -> Optional[Order]:
 
 
 class ActionTrackOrder(Action):
+    """Tells a verified customer where their order is (status, carrier, tracking code)."""
+
     def name(self) -> Text:
         return "action_track_order"
 
@@ -271,6 +273,9 @@ def classify_change(request: str) -> str:
 
 
 class ActionChangeOrder(Action):
+    """Sends a verified customer's confirmed change of an order to the CRM, where its status still allows
+    one."""
+
     def name(self) -> Text:
         return "action_change_order"
 
@@ -301,6 +306,8 @@ class ActionChangeOrder(Action):
 
 
 class ActionCancelOrder(Action):
+    """Cancels a verified customer's order after confirmation, where its status still allows it."""
+
     def name(self) -> Text:
         return "action_cancel_order"
 

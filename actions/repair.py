@@ -40,6 +40,8 @@ def last_answer(tracker: Tracker) -> List[Dict[str, Any]]:
 
 
 class ActionRepeatLast(Action):
+    """Says the bot's last answer again when the customer asks "what?"."""
+
     def name(self) -> Text:
         return "action_repeat_last"
 
@@ -58,6 +60,8 @@ class ActionRepeatLast(Action):
 
 
 class ActionClarify(Action):
+    """Asks which of several meanings the customer had, with a button for each."""
+
     def name(self) -> Text:
         return "action_clarify"
 

@@ -119,6 +119,8 @@ class ActionShopInfo(Action):
 
 
 class ActionShowPromotions(Action):
+    """Lists the shop's current promotions from shop_policy.yml."""
+
     def name(self) -> Text:
         return "action_show_promotions"
 
@@ -136,6 +138,8 @@ class ActionShowPromotions(Action):
 
 
 class ActionShippingInfo(Action):
+    """Answers shipping questions (methods, days, costs) from shop_policy.yml."""
+
     def name(self) -> Text:
         return "action_shipping_info"
 
@@ -183,6 +187,8 @@ class ActionWarrantyPolicy(Action):
 
 
 class ActionPaymentMethods(Action):
+    """Lists the payment methods the shop accepts (shop_policy.yml)."""
+
     def name(self) -> Text:
         return "action_payment_methods"
 
@@ -215,6 +221,8 @@ def _order_awaiting_payment(tracker: Tracker) -> Optional[Any]:
 
 
 class ActionUsageHelp(Action):
+    """Answers how to use a product, or opens a usage ticket when the policy has no answer."""
+
     def name(self) -> Text:
         return "action_usage_help"
 
@@ -427,6 +435,8 @@ def _product(tracker: Tracker) -> Optional[Product]:
 
 
 class ActionProductDetails(Action):
+    """Describes one product from the CRM: price, stock, warranty, return window."""
+
     def name(self) -> Text:
         return "action_product_details"
 
@@ -476,6 +486,8 @@ class ActionProductPrice(Action):
 
 
 class ActionCompareProducts(Action):
+    """Compares the products the customer named side by side (price, warranty, stock)."""
+
     def name(self) -> Text:
         return "action_compare_products"
 

@@ -2,14 +2,15 @@
 
 Every module (crm, touchpoints, handoff, ...) declares its models on `Base`
 and may register ordered schema migrations with `register_migration`; the
-`schema_migrations` table records which ran, so `init_db` both creates a new
-database and upgrades an old one.
+`schema_migrations` table records which ran, so `create_schema` both creates a
+new database and upgrades an old one. This module imports no Hamsafar module
+but settings: the list of model modules and the start-up of a process
+(`init_db`, `engine`) are `bot.schema`'s, one layer up.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterator, List, Optional, Union
@@ -22,16 +23,6 @@ from sqlalchemy.orm import Session, declarative_base, sessionmaker
 from bot import settings
 
 Base = declarative_base()
-
-# Modules whose models live on `Base`; imported by `init_db` so their tables exist.
-MODEL_MODULES: List[str] = [
-    "bot.crm.models",
-    "bot.touchpoints.models",
-    "bot.handoff.models",
-    "bot.identity.models",
-    "bot.channels.models",
-    "bot.orchestration.models",
-]
 
 _engines: Dict[str, Engine] = {}
 _lock = threading.Lock()
@@ -137,14 +128,11 @@ def _sqlite_file_lock(engine: Engine) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def init_db(url: Optional[str] = None) -> Engine:
-    """Create missing tables and run pending migrations; safe to call repeatedly."""
-    for name in MODEL_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as error:
-            if not error.name or not name.startswith(error.name):
-                raise
+def create_schema(url: Optional[str] = None) -> Engine:
+    """Create the missing tables of every model imported on `Base` and run pending migrations.
+
+    Safe to call repeatedly. Call `bot.schema.init_db`, which imports every model module
+    first; this function knows only the models that happen to be imported."""
     engine = get_engine(url)
     # Threads of one process (channels, action server) and several server
     # processes on one PostgreSQL may all start at once: create tables and
@@ -158,9 +146,6 @@ def init_db(url: Optional[str] = None) -> Engine:
             if (migration.module, migration.version) not in done:
                 migration.upgrade(conn)
                 conn.execute(schema_migrations.insert().values(module=migration.module, version=migration.version))
-        from bot.analytics.views import create_views  # the analysts' SQL views over touchpoints
-
-        create_views(conn)
     return engine
 
 

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from bot.analytics import metrics
 from bot.analytics.data import Filters, load_rows
 from bot.analytics.simulate import simulate, simulate_rows
-from bot.db import init_db
+from bot.schema import init_db
 from bot.journey import load_journey
 from bot.touchpoints.store import insert_rows
 

@@ -14,7 +14,7 @@ from bot.analytics.report import build_report
 from bot.analytics.simulate import simulate
 from bot.analytics.views import create_views, views_sql
 from bot.cli import main
-from bot.db import init_db
+from bot.schema import init_db
 from bot.touchpoints.store import insert_rows
 
 from tests.test_analytics_metrics import START, expected_funnel, expected_goals, raw_rows, row

@@ -423,7 +423,6 @@ def test_an_agents_reply_is_delivered_to_bale(shop, fake, monkeypatch):
 
     monkeypatch.setenv("HAMSAFAR_HANDOFF_HOURS", "always")
     monkeypatch.setenv("HAMSAFAR_HANDOFF_DAYS_OFF", "")
-    service._ready.clear()
     service.create_agent("maryam", PASSWORD, "agent", "مریم")
     make_channel(fake)  # registers the Bale output, as the Rasa server does from credentials.yml
     outcome = service.request_handoff("bale:4242", channel="bale", language="fa", journey_stage="retention",

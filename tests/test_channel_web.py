@@ -33,11 +33,10 @@ def web(**kwargs):
 
 
 def count_rows():
-    from bot.channels.models import WebMessage, ensure_tables
-    from bot.db import session_scope
+    from bot import schema
+    from bot.channels.models import WebMessage
 
-    ensure_tables()
-    with session_scope() as session:
+    with schema.session() as session:
         return session.query(WebMessage).count()
 
 

@@ -24,7 +24,6 @@ def environment(tmp_path, monkeypatch):
     monkeypatch.setattr(bot.crm.factory, "get_crm", lambda *a, **k: crm)
     from bot.handoff import service
 
-    service._ready.clear()
     for login_name, role in (("alice", "agent"), ("bob", "agent"), ("root", "admin"), ("ana", "analyst")):
         service.create_agent(login_name, PASSWORD, role, login_name.title())
     yield crm

@@ -59,7 +59,6 @@ def bot(tmp_path_factory):
     os.environ["HAMSAFAR_DATABASE_URL"] = url
     from bot.handoff import service
 
-    service._ready.clear()
     service.create_agent("alice", PASSWORD, "agent", "Alice")
     service.create_agent("ana", PASSWORD, "analyst", "Ana")
     server = BotServer(url, _free_port(), _free_port(), tmp / "server.log", extra_env={

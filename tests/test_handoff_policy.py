@@ -200,7 +200,6 @@ def queue_db(tmp_path, monkeypatch):
 
     crm = FakeCRM()
     monkeypatch.setattr(bot.crm.factory, "get_crm", lambda *a, **k: crm)
-    service._ready.clear()
     return crm
 
 

@@ -71,13 +71,13 @@ def persian_telegram(url: str, customer_id: str = "C001", start: float = 1_780_0
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    from bot import db
+    from bot import db, schema
 
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'profile.db'}"
     else:
         url = request.getfixturevalue("fresh_postgres_url")
-    db.init_db(url)
+    schema.init_db(url)
     yield url
     db.dispose_engines()
 

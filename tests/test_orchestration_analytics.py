@@ -11,7 +11,7 @@ import pytest
 
 from bot.analytics.report import build_report
 from bot.analytics.simulate import simulate
-from bot.db import init_db
+from bot.schema import init_db
 from bot.orchestration.definition import load_book
 from bot.orchestration.models import JourneyEntry
 from bot.orchestration.stats import journey_stats, uplift_interval

@@ -460,7 +460,7 @@ def test_crm_import_of_a_status_change_starts_the_journey(world: World, tmp_path
 
 def test_the_last_sms_conversation_is_texted_at_its_phone_never_at_its_reference(sqlite_url: str) -> None:
     """Touchpoints name an SMS conversation `sms:ref-…`: `last` texts the CRM phone it stands for."""
-    from bot.db import init_db
+    from bot.schema import init_db
     from bot.orchestration.delivery import Target, customer_targets
     from bot.touchpoints.store import insert_rows
 
@@ -480,7 +480,7 @@ def test_the_last_sms_conversation_is_texted_at_its_phone_never_at_its_reference
 def test_the_last_web_conversation_is_messaged_in_the_widget_never_at_its_reference(sqlite_url: str) -> None:
     """Touchpoints name a widget conversation `web:ref-…`: `last` finds the customer's online widget."""
     from bot.channels.models import WebMessage
-    from bot.db import init_db
+    from bot.schema import init_db
     from bot.identity.models import VerifiedIdentity
     from bot.orchestration.delivery import Target, customer_targets
     from bot.touchpoints.store import insert_rows

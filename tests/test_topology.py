@@ -351,7 +351,6 @@ def test_widget_is_sticky_and_the_agent_console_works_on_every_worker(topology: 
     previous = os.environ.get("HAMSAFAR_DATABASE_URL")
     os.environ["HAMSAFAR_DATABASE_URL"] = topology.database_url
     try:
-        service._ready.clear()
         service.create_agent(f"mina{RUN}", AGENT_PASSWORD, "agent", "Mina")
     finally:
         if previous is None:

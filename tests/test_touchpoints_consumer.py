@@ -43,7 +43,7 @@ def queue(fresh_postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     monkeypatch.setenv("HAMSAFAR_DATABASE_URL", fresh_postgres_url)
     monkeypatch.setenv("HAMSAFAR_RABBITMQ_URL", RABBITMQ_URL)
     monkeypatch.setenv("HAMSAFAR_RABBITMQ_QUEUE", name)
-    from bot.db import init_db
+    from bot.schema import init_db
 
     init_db(fresh_postgres_url)
     yield name

@@ -12,7 +12,8 @@ from typing import Any, Dict, List
 import pytest
 import sqlalchemy as sa
 
-from bot.db import get_engine, init_db
+from bot.db import get_engine
+from bot.schema import init_db
 from bot.touchpoints.assembler import TurnAssembler
 from bot.touchpoints.privacy import mask_personal_data
 from bot.touchpoints.recorder import TouchpointRecorder

@@ -71,20 +71,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     simulate.add_argument("--seed", type=int, default=1)
     simulate.add_argument("--start", help="first UTC day, YYYY-MM-DD (default: DAYS days ago)")
     simulate.add_argument("--database-url")
-    simulate.set_defaults(func=cmd_simulate)
+    simulate.set_defaults(func=cmd_simulate, uses_database=True)
 
 
 def _load(args: argparse.Namespace):
     """(filters, engine) from the common options.
 
-    Analytics only reads: the schema is the server's business (`init_db`), so
+    Analytics only reads: the schema is the server's business (`bot.schema.init_db`), so
     it is created here only when the database has no touchpoints table at all
     (then every figure is empty). A read-only database user is enough.
     """
     import sqlalchemy as sa
 
     from bot.analytics.data import Filters, parse_date, split_list
-    from bot.db import get_engine, init_db
+    from bot.db import get_engine
+    from bot.schema import init_db
 
     filters = Filters(parse_date(args.since), parse_date(args.until), split_list(args.channel),
                       split_list(args.language))
@@ -179,7 +180,7 @@ def cmd_views(args: argparse.Namespace) -> int:
     if args.print:
         sys.stdout.write(views_sql())
         return 0
-    from bot.db import init_db
+    from bot.schema import init_db
 
     create_views(init_db(args.database_url))
     print("created views: " + ", ".join(VIEW_NAMES))
@@ -201,9 +202,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from bot.analytics.data import parse_date
     from bot.analytics.simulate import simulate
-    from bot.db import init_db
+    from bot.schema import engine as ready_engine
 
-    engine = init_db(args.database_url)
+    engine = ready_engine(args.database_url)
     written = simulate(engine, args.customers, args.days, args.seed, parse_date(args.start))
     print(f"simulated {args.customers} customers over {args.days} days (seed {args.seed}): {written} new touchpoint rows")
     return 0

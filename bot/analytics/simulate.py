@@ -107,6 +107,9 @@ class _Writer:
 
 
 class Simulator:
+    """Generates plausible touchpoint rows for many customers, so the analytics and the report can be shown
+    and tested without real traffic."""
+
     def __init__(self, seed: int, journey: Journey) -> None:
         self.seed, self.rng, self.journey = seed, random.Random(seed), journey
         self.rows: List[Dict[str, Any]] = []

@@ -35,8 +35,9 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Optional
 import sqlalchemy as sa
 from rasa.core.channels.channel import OutputChannel
 
+from bot import schema
 from bot.channels import addresses, consent
-from bot.channels.models import InboundSeen, ensure_tables, mark_inbound_seen
+from bot.channels.models import InboundSeen
 
 logger = logging.getLogger(__name__)
 
@@ -287,11 +288,18 @@ def refusal_status(error: BaseException) -> int:
 
 def inbound_processed(channel: str, external_id: str) -> bool:
     """True if a delivery of this inbound message was processed (raises if the database cannot tell)."""
-    from bot.db import session_scope
-
-    ensure_tables()
-    with session_scope() as session:
+    with schema.session() as session:
         return session.get(InboundSeen, (channel, str(external_id)[:100])) is not None
+
+
+def mark_inbound_seen(channel: str, external_id: str) -> bool:
+    """Record an inbound id; False if it was already recorded (a duplicate delivery)."""
+    try:
+        with schema.session() as session:
+            session.add(InboundSeen(channel=channel, external_id=str(external_id)[:100]))
+        return True
+    except sa.exc.IntegrityError:
+        return False
 
 
 async def process_once(order: ArrivalOrder, key: Any, channel: str, external_id: Optional[str],

@@ -22,12 +22,12 @@ import logging
 import re
 from typing import Optional
 
-from bot.db import session_scope
+from bot import schema
 from bot.text.identifiers import normalise_phone
 from bot.text.persian import normalise
 
 from bot.channels import addresses
-from bot.channels.models import ChannelConsent, ensure_tables, utcnow
+from bot.channels.models import ChannelConsent, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -78,9 +78,8 @@ def _get(session, channel: str, address: str) -> Optional[ChannelConsent]:
 
 
 def is_opted_out(channel: str, address: str) -> bool:
-    ensure_tables()
     address = normalise_address(channel, address)
-    with session_scope() as session:
+    with schema.session() as session:
         row = _get(session, channel, address)
         return bool(row and row.opted_out)
 
@@ -91,9 +90,8 @@ def check_outbound(channel: str, address: str, *, proactive: bool = False, kind:
     `kind="opt_out_confirmation"` is allowed exactly once per opt-out and is
     marked as used by this call.
     """
-    ensure_tables()
     address = normalise_address(channel, address)
-    with session_scope() as session:
+    with schema.session() as session:
         row = _get(session, channel, address)
         if row is None or not row.opted_out:
             return True
@@ -118,9 +116,8 @@ def ensure_may_send(channel: str, address: str, *, proactive: bool = False, kind
 
 def opt_out(channel: str, address: str, *, source: str = "keyword") -> bool:
     """Record an opt-out; True if the state changed (then a confirmation is due)."""
-    ensure_tables()
     address = normalise_address(channel, address)
-    with session_scope() as session:
+    with schema.session() as session:
         row = _get(session, channel, address)
         if row is None:
             row = ChannelConsent(channel=channel, address=address, opted_out=False, confirmation_sent=False)
@@ -136,9 +133,8 @@ def opt_out(channel: str, address: str, *, source: str = "keyword") -> bool:
 
 def opt_in(channel: str, address: str, *, source: str = "keyword") -> bool:
     """Record an opt-in; True if the address was opted out before."""
-    ensure_tables()
     address = normalise_address(channel, address)
-    with session_scope() as session:
+    with schema.session() as session:
         row = _get(session, channel, address)
         if row is None or not row.opted_out:
             return False
@@ -149,8 +145,7 @@ def opt_in(channel: str, address: str, *, source: str = "keyword") -> bool:
 
 
 def opt_out_source(channel: str, address: str) -> Optional[str]:
-    ensure_tables()
     address = normalise_address(channel, address)
-    with session_scope() as session:
+    with schema.session() as session:
         row = _get(session, channel, address)
         return row.source if row and row.opted_out else None

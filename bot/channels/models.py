@@ -1,20 +1,18 @@
 """Tables of the channels: consent, SMS log, inbound de-duplication, web history,
 Bot-API callback ids, wallet payments received through a messenger (Bale).
 
-Documented in docs/channels.md. `ensure_tables()` creates just these tables (the
-channels work before the rest of the schema exists); `bot.db.init_db` creates them
-too because this module is listed in `bot.db.MODEL_MODULES`.
+Documented in docs/channels.md. `bot.schema` lists this module, so `bot.schema.init_db`
+creates these tables with the rest; channel code gets a ready engine or session from
+`bot.schema.engine` / `bot.schema.session`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import threading
-from typing import Optional, Set
 
 import sqlalchemy as sa
 
-from bot.db import Base, get_engine
+from bot.db import Base
 
 
 def utcnow() -> dt.datetime:
@@ -112,39 +110,21 @@ class MessengerPayment(Base):
     paid_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
 
 
-TABLES = [
-    ChannelConsent.__table__,
-    SmsMessage.__table__,
-    InboundSeen.__table__,
-    WebMessage.__table__,
-    TelegramCallback.__table__,
-    MessengerPayment.__table__,
-]
 
-_ready: Set[str] = set()
-_lock = threading.Lock()
+class WebSession(Base):
+    """One bearer token of the website widget: which conversation it opens, and until when.
 
+    Only a SHA-256 of the token is stored. A rotated, logged-out, expired or replaced
+    token keeps its row (with `ended_at`) so it can never be claimed again
+    (bot/channels/web/_sessions.py; docs/web_sessions.md).
+    """
 
-def ensure_tables(url: Optional[str] = None) -> None:
-    """Create the channel tables if missing (once per database per process)."""
-    engine = get_engine(url)
-    key = str(engine.url)
-    if key in _ready:
-        return
-    with _lock:
-        if key not in _ready:
-            Base.metadata.create_all(engine, tables=TABLES)
-            _ready.add(key)
+    __tablename__ = "web_sessions"
 
-
-def mark_inbound_seen(channel: str, external_id: str) -> bool:
-    """Record an inbound id; False if it was already recorded (a duplicate delivery)."""
-    from bot.db import session_scope
-
-    ensure_tables()
-    try:
-        with session_scope() as session:
-            session.add(InboundSeen(channel=channel, external_id=str(external_id)[:100]))
-        return True
-    except sa.exc.IntegrityError:
-        return False
+    token_hash = sa.Column(sa.String(64), primary_key=True)
+    conversation = sa.Column(sa.String(64), nullable=False, index=True)
+    created_at = sa.Column(sa.DateTime, nullable=False)       # the conversation's start (kept on rotation)
+    last_seen_at = sa.Column(sa.DateTime, nullable=False)     # the customer's last message (idle clock)
+    verified_since = sa.Column(sa.DateTime, nullable=True)    # when this conversation became verified
+    ended_at = sa.Column(sa.DateTime, nullable=True, index=True)
+    end_reason = sa.Column(sa.String(12), nullable=True)      # rotated | logout | expired | replaced

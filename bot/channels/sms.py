@@ -51,9 +51,9 @@ from bot.channels import addresses, consent
 from bot.channels.base import (ArrivalOrder, ProactiveOutput, forward_then_reply, guard_customer_text,
                                inbound_metadata, process_once, refusal_status, refuse_store_failures,
                                register_output, retryable, run_identity_check)
-from bot.channels.models import SmsMessage, ensure_tables, utcnow
-from bot.channels.sms_gateways.base import GatewayError, SmsGateway, segment_info
-from bot.db import session_scope
+from bot.channels.models import SmsMessage, utcnow
+from bot.channels.sms_gateways import GATEWAYS, GatewayError, KavenegarGateway, SmsGateway, TwilioGateway, segment_info
+from bot import schema
 from bot.text.identifiers import normalise_phone
 from bot.text.persian import has_persian_letters
 
@@ -83,6 +83,9 @@ def stored_text(text: str, kind: str) -> str:
 
 @dataclass
 class SmsResult:
+    """What became of one SMS (sent, failed, blocked by consent, unknown), with its cost; returned to
+    callers and tests."""
+
     status: str  # sent | failed | blocked | unknown
     idempotency_key: str
     phone: str
@@ -172,14 +175,13 @@ class SmsOutput(ProactiveOutput):
         raise_on_failure: bool = True,
     ) -> SmsResult:
         """Send one SMS at most once per `idempotency_key` (give one for anything you may retry)."""
-        ensure_tables()
         raw = addresses.address_of(phone, "sms")
         number = normalise_phone(raw) or raw
         key = idempotency_key or f"auto:{uuid.uuid4().hex}"
         info = segment_info(text)
         cost = self.cost_of(info.encoding, info.segments)
 
-        with session_scope() as session:
+        with schema.session() as session:
             row = session.query(SmsMessage).filter_by(idempotency_key=key).one_or_none()
             if row is None:
                 row = SmsMessage(
@@ -240,7 +242,7 @@ class SmsOutput(ProactiveOutput):
         return True
 
     def _update(self, row_id: int, *, increment: bool = False, **values: Any) -> None:
-        with session_scope() as session:
+        with schema.session() as session:
             row = session.get(SmsMessage, row_id)
             for name, value in values.items():
                 setattr(row, name, value)
@@ -249,7 +251,7 @@ class SmsOutput(ProactiveOutput):
             row.updated_at = utcnow()
 
     def _result(self, row_id: int, *, sent_now: bool = False) -> SmsResult:
-        with session_scope() as session:
+        with schema.session() as session:
             row = session.get(SmsMessage, row_id)
             status = {"sending": "unknown", "pending": "unknown"}.get(row.status, row.status)
             return SmsResult(
@@ -351,9 +353,6 @@ class SmsInput(InputChannel):
             value = str(value).strip() if value not in (None, "") else None
             return value or settings.env_secret(env)
 
-        from bot.channels.sms_gateways.kavenegar import KavenegarGateway
-        from bot.channels.sms_gateways.twilio import TwilioGateway
-
         gateways: Dict[str, SmsGateway] = {}
         api_key = pick("kavenegar_api_key", "HAMSAFAR_KAVENEGAR_API_KEY")
         if api_key:
@@ -371,6 +370,9 @@ class SmsInput(InputChannel):
                 webhook_url=pick("twilio_webhook_url", "HAMSAFAR_TWILIO_WEBHOOK_URL"),
             )
         outbound = pick("gateway", "HAMSAFAR_SMS_GATEWAY") or next(iter(gateways), None)
+        if outbound and outbound not in GATEWAYS:  # a typo would leave the channel unable to send, silently
+            raise ValueError(f"sms: unknown gateway {outbound!r} (credentials `gateway` or HAMSAFAR_SMS_GATEWAY); "
+                             f"known: {', '.join(GATEWAYS)}")
         return cls(gateways, outbound=outbound, cost_per_segment=_cost_settings(credentials),
                    currency=pick("currency", "HAMSAFAR_SMS_CURRENCY"))
 

@@ -109,6 +109,8 @@ class ActionNotAllowed(CRMError):
 
 @dataclass
 class Customer:
+    """A shop customer as every CRM backend returns them."""
+
     customer_id: str
     name: str
     phone: Optional[str] = None          # E.164
@@ -119,6 +121,8 @@ class Customer:
 
 @dataclass
 class Product:
+    """A product of the catalogue as every CRM backend returns it (prices in Toman)."""
+
     sku: str
     name_fa: str
     name_en: str
@@ -138,12 +142,16 @@ class Product:
 
 @dataclass
 class CartItem:
+    """One line of a cart or of a return request: a SKU and how many."""
+
     sku: str
     quantity: int = 1
 
 
 @dataclass
 class OrderItem:
+    """One line of an order, with the price paid at the time."""
+
     sku: str
     quantity: int
     unit_price: int = 0                  # Toman, at the time of the order
@@ -157,6 +165,8 @@ class OrderItem:
 
 @dataclass
 class Order:
+    """An order as every CRM backend returns it, so actions need not know the backend."""
+
     order_id: str
     customer_id: str
     status: str
@@ -187,6 +197,8 @@ class Order:
 
 @dataclass
 class Cart:
+    """The products a customer (or an unverified conversation) put aside."""
+
     owner: str                           # customer id or conversation id
     items: List[CartItem] = field(default_factory=list)
     updated_at: Optional[dt.datetime] = None
@@ -194,6 +206,8 @@ class Cart:
 
 @dataclass
 class Ticket:
+    """A support ticket the bot opened; its reference is what the customer is told."""
+
     reference: str                       # e.g. "T-7K3M9Q", shown to the customer
     customer_id: Optional[str]
     subject: str
@@ -207,6 +221,8 @@ class Ticket:
 
 @dataclass
 class ReturnRequest:
+    """A customer's request to return items of an order, within the return window."""
+
     reference: str                       # e.g. "R-4D8F2A"
     order_id: str
     customer_id: str
@@ -219,6 +235,8 @@ class ReturnRequest:
 
 @dataclass
 class DiscountCode:
+    """A discount code and its rules (kind, minimum, cap, validity, usage limit)."""
+
     code: str                            # upper case
     kind: str                            # percent | fixed
     value: int                           # percent (1..100) or Toman
@@ -248,6 +266,8 @@ class DiscountCheck:
 
 @dataclass
 class Feedback:
+    """A CSAT or NPS answer given in a conversation or to a proactive message."""
+
     kind: str                            # csat (1..5) | nps (0..10)
     score: int
     customer_id: Optional[str] = None
@@ -261,6 +281,8 @@ class Feedback:
 
 @dataclass
 class Review:
+    """A customer's rating and text for a product they ordered."""
+
     customer_id: str
     sku: str
     rating: int                          # 1..5
@@ -272,6 +294,8 @@ class Review:
 
 @dataclass
 class Loyalty:
+    """A customer's loyalty points and level, and how far the next level is."""
+
     customer_id: str
     points: int
     level: str                           # bronze | silver | gold | platinum

@@ -22,14 +22,14 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     imp.add_argument("--database-url", metavar="URL", help="SQLAlchemy URL (default: HAMSAFAR_DATABASE_URL)")
     imp.add_argument("--policy-codes", action="store_true",
                      help="also create/update the discount codes listed in shop_policy.yml")
-    imp.set_defaults(func=_import)
+    imp.set_defaults(func=_import, uses_database=True)
 
     seed = commands.add_parser("seed-demo", help="import demo_shop/ (only when the CRM is empty, unless --force)")
     seed.add_argument("--database-url", metavar="URL", help="SQLAlchemy URL (default: HAMSAFAR_DATABASE_URL)")
     seed.add_argument("--force", action="store_true", help="import even if customers exist (updates them)")
     seed.add_argument("--keep-dates", action="store_true",
                       help="keep the CSV dates instead of moving them so the newest order is today")
-    seed.set_defaults(func=_seed)
+    seed.set_defaults(func=_seed, uses_database=True)
     crm.set_defaults(func=lambda args: (crm.print_help(), 2)[1])
 
 

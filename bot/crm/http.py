@@ -30,6 +30,9 @@ RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 
 
 class HttpClient:
+    """The HTTP client of the remote CRM backends: time-outs, retries with backoff and an overall deadline,
+    so a slow shop cannot hold a conversation."""
+
     def __init__(self, base_url: str, *, timeout: float = 5.0, retries: int = 2, backoff: float = 0.25,
                  max_backoff: float = 4.0, auth: Optional[httpx.Auth] = None,
                  params: Optional[Mapping[str, str]] = None, headers: Optional[Mapping[str, str]] = None,

@@ -30,7 +30,7 @@ from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, Union
 import jdatetime
 import sqlalchemy as sa
 
-from bot import db, settings
+from bot import db, schema, settings
 from bot.crm import base
 from bot.crm.models import CustomerRow, OrderItemRow, OrderRow, ProductRow
 from bot.crm.policy import ShopPolicy, load_policy, parse_datetime
@@ -53,6 +53,9 @@ _INT = re.compile(r"^-?\d+$")
 
 @dataclass
 class ImportIssue:
+    """One problem found in an imported CSV file, with its file, line and column, so the operator can fix
+    it."""
+
     file: str
     line: int
     column: str
@@ -64,6 +67,8 @@ class ImportIssue:
 
 @dataclass
 class ImportReport:
+    """The outcome of an import: its problems, or the rows created and updated per table."""
+
     errors: List[ImportIssue] = field(default_factory=list)
     created: Dict[str, int] = field(default_factory=dict)
     updated: Dict[str, int] = field(default_factory=dict)
@@ -81,6 +86,8 @@ class ImportReport:
 
 
 class ImportFailed(Exception):
+    """An import was refused because a file had problems; nothing was written."""
+
     def __init__(self, report: ImportReport) -> None:
         self.report = report
         super().__init__("\n".join(str(e) for e in report.errors))
@@ -339,7 +346,7 @@ def import_files(customers: Optional[PathLike] = None, products: Optional[PathLi
 
     policy = policy or load_policy()
     report = ImportReport()
-    engine = db.init_db(url)
+    engine = schema.engine(url)
     with engine.connect() as conn:
         known_customers = set(conn.execute(sa.select(CustomerRow.customer_id)).scalars())
         known_skus = {s.upper() for s in conn.execute(sa.select(ProductRow.sku)).scalars()}
@@ -459,7 +466,7 @@ def seed_demo(url: Optional[str] = None, *, shift_to_today: bool = True) -> Impo
 
 def seed_demo_if_empty(url: Optional[str] = None) -> bool:
     """Load the demo shop when the CRM has no customers; True if it did."""
-    engine = db.init_db(url)
+    engine = schema.engine(url)
     with engine.connect() as conn:
         if conn.execute(sa.select(CustomerRow.customer_id).limit(1)).first() is not None:
             return False

@@ -40,6 +40,8 @@ def _now() -> dt.datetime:
 
 
 class CustomerRow(Base):
+    """Table `customers` of the SQL CRM."""
+
     __tablename__ = "customers"
     customer_id = sa.Column(sa.String(64), primary_key=True)
     name = sa.Column(sa.String(200), nullable=False)
@@ -51,6 +53,8 @@ class CustomerRow(Base):
 
 
 class ProductRow(Base):
+    """Table `products`: the catalogue of the SQL CRM."""
+
     __tablename__ = "products"
     sku = sa.Column(sa.String(64), primary_key=True)
     name_fa = sa.Column(sa.String(300), nullable=False)
@@ -65,6 +69,8 @@ class ProductRow(Base):
 
 
 class OrderRow(Base):
+    """Table `orders` of the SQL CRM."""
+
     __tablename__ = "orders"
     order_id = sa.Column(sa.String(32), primary_key=True)
     customer_id = sa.Column(sa.String(64), sa.ForeignKey("customers.customer_id"), nullable=False, index=True)
@@ -85,6 +91,8 @@ class OrderRow(Base):
 
 
 class OrderItemRow(Base):
+    """Table `order_items`: the lines of an order."""
+
     __tablename__ = "order_items"
     id = sa.Column(sa.Integer, primary_key=True, autoincrement=True)
     order_id = sa.Column(sa.String(32), sa.ForeignKey("orders.order_id", ondelete="CASCADE"), nullable=False, index=True)
@@ -95,6 +103,8 @@ class OrderItemRow(Base):
 
 
 class CartItemRow(Base):
+    """Table `carts`: one SKU put aside by a customer or a conversation (kept for every CRM backend)."""
+
     __tablename__ = "carts"
     owner = sa.Column(sa.String(200), primary_key=True)      # customer id or conversation id
     sku = sa.Column(sa.String(64), primary_key=True)
@@ -104,6 +114,8 @@ class CartItemRow(Base):
 
 
 class TicketRow(Base):
+    """Table `tickets`: support tickets the bot opened."""
+
     __tablename__ = "tickets"
     reference = sa.Column(sa.String(20), primary_key=True)
     customer_id = sa.Column(sa.String(64), index=True)
@@ -117,6 +129,8 @@ class TicketRow(Base):
 
 
 class ReturnRequestRow(Base):
+    """Table `return_requests` (kept for every CRM backend; orders may live elsewhere)."""
+
     __tablename__ = "return_requests"
     reference = sa.Column(sa.String(20), primary_key=True)
     order_id = sa.Column(sa.String(32), nullable=False, index=True)     # no FK: orders may live in WooCommerce
@@ -129,6 +143,8 @@ class ReturnRequestRow(Base):
 
 
 class DiscountCodeRow(Base):
+    """Table `discount_codes`: the shop's codes and their rules."""
+
     __tablename__ = "discount_codes"
     code = sa.Column(sa.String(64), primary_key=True)        # upper case
     kind = sa.Column(sa.String(10), nullable=False)          # percent | fixed
@@ -145,6 +161,8 @@ class DiscountCodeRow(Base):
 
 
 class FeedbackRow(Base):
+    """Table `feedback`: CSAT and NPS answers."""
+
     __tablename__ = "feedback"
     id = sa.Column(sa.Integer, primary_key=True, autoincrement=True)
     kind = sa.Column(sa.String(8), nullable=False, index=True)   # csat | nps
@@ -158,6 +176,8 @@ class FeedbackRow(Base):
 
 
 class ReviewRow(Base):
+    """Table `reviews`: product reviews customers left in a conversation."""
+
     __tablename__ = "reviews"
     id = sa.Column(sa.Integer, primary_key=True, autoincrement=True)
     customer_id = sa.Column(sa.String(64), nullable=False, index=True)
@@ -169,6 +189,8 @@ class ReviewRow(Base):
 
 
 class ReferralCodeRow(Base):
+    """Table `referral_codes`: each customer's own code to share."""
+
     __tablename__ = "referral_codes"
     customer_id = sa.Column(sa.String(64), primary_key=True)
     code = sa.Column(sa.String(32), nullable=False, unique=True)
@@ -176,6 +198,8 @@ class ReferralCodeRow(Base):
 
 
 class LoyaltyRow(Base):
+    """Table `loyalty`: bonus points on top of those earned by delivered orders."""
+
     __tablename__ = "loyalty"
     customer_id = sa.Column(sa.String(64), primary_key=True)
     bonus_points = sa.Column(sa.Integer, nullable=False, default=0)   # on top of points from delivered orders

@@ -19,6 +19,9 @@ from bot.crm.base import DiscountCode, Loyalty
 
 @dataclass
 class ShopPolicy:
+    """The shop's rules from shop_policy.yml (returns, shipping, warranty, payment), read through methods
+    so callers do not parse YAML."""
+
     raw: Dict[str, Any] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ returns

@@ -75,6 +75,9 @@ def from_json(cls: Type[T], data: Dict[str, Any]) -> T:
 
 
 class RestCRM(CRM):
+    """The CRM of a shop that offers our small REST contract (docs/crm.md) instead of a database or
+    WooCommerce."""
+
     def __init__(self, url: str, *, token: Optional[str] = None, timeout: float = 5.0, retries: int = 2,
                  backoff: float = 0.25, transport: Optional[httpx.BaseTransport] = None) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else None

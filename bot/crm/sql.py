@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from bot import db
+from bot import db, schema
 from bot.crm import base
 from bot.crm.base import (
     CRM, ActionNotAllowed, CartItem, CRMUnavailable, Customer, DiscountCheck, DiscountCode, Order, OrderItem,
@@ -94,7 +94,7 @@ class SQLCRM(LocalStore, CRM):
         self.clock = clock
         if create_tables:
             try:
-                db.init_db(self.url)
+                schema.engine(self.url)
             except (OperationalError, DBAPIError) as error:
                 raise CRMUnavailable(f"database unavailable: {error.__class__.__name__}") from error
 

@@ -84,6 +84,9 @@ def _gmt(value: Any) -> Optional[dt.datetime]:
 
 
 class WooCommerceCRM(LocalStore, CRM):
+    """The CRM of a WooCommerce shop: customers, products and orders from its REST API; what WooCommerce
+    does not keep (tickets, carts, feedback) in our database."""
+
     def __init__(self, url: str, consumer_key: str, consumer_secret: str, *, local: Any = None,
                  local_url: Optional[str] = None, policy: Optional[ShopPolicy] = None,
                  timeout: float = 5.0, retries: int = 2, backoff: float = 0.25, auth_mode: Optional[str] = None,
@@ -92,10 +95,10 @@ class WooCommerceCRM(LocalStore, CRM):
         if local is not None:
             self.local_url = local.url
         else:
-            from bot import db
+            from bot import schema, settings
 
-            self.local_url = local_url or db.settings.database_url()
-            db.init_db(self.local_url)
+            self.local_url = local_url or settings.database_url()
+            schema.engine(self.local_url)
         self.policy = policy or load_policy()
         self.clock = clock
         self.divisor = 10 if currency.upper() == "IRR" else 1

@@ -139,6 +139,9 @@ def actions_since_user(tracker: DialogueStateTracker) -> List[str]:
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True)
 class DialogueRepairPolicy(Policy):
+    """The Rasa policy that carries out the dialogue move of a message (side question, leaving, repeat,
+    correction, several requests) so a form is not derailed."""
+
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         return {"priority": 7}

@@ -18,20 +18,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add.add_argument("--name", default="", help="name shown to customers (default: the login)")
     add.add_argument("--password-env", metavar="VAR",
                      help="read the password from this environment variable (default: prompt)")
-    add.set_defaults(func=_add)
+    add.set_defaults(func=_add, uses_database=True)
 
     password = commands.add_parser("password", help="set a new password (ends the user's sessions)")
     password.add_argument("login")
     password.add_argument("--password-env", metavar="VAR")
-    password.set_defaults(func=_password)
+    password.set_defaults(func=_password, uses_database=True)
 
     for name, active in (("disable", False), ("enable", True)):
         sub = commands.add_parser(name, help=f"{name} a console user")
         sub.add_argument("login")
-        sub.set_defaults(func=lambda args, active=active: _active(args, active))
+        sub.set_defaults(func=lambda args, active=active: _active(args, active), uses_database=True)
 
     listing = commands.add_parser("list", help="list console users")
-    listing.set_defaults(func=_list)
+    listing.set_defaults(func=_list, uses_database=True)
     parser.set_defaults(func=lambda args: (parser.print_help() or 2))
 
 

@@ -37,6 +37,8 @@ def secure_cookie() -> bool:
 
 @dataclass(frozen=True)
 class WorkingHours:
+    """When agents are at work, in the shop's time zone: outside them a handoff becomes a ticket."""
+
     timezone: str = "Asia/Tehran"
     opens: Optional[dt.time] = dt.time(9, 0)   # None: always open
     closes: Optional[dt.time] = dt.time(18, 0)

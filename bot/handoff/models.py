@@ -31,6 +31,8 @@ DISPOSITIONS = ("resolved", "ticket_opened", "no_response", "duplicate", "other"
 
 
 class Agent(Base):
+    """Table `handoff_agents`: a person who may log in to the console, with a role."""
+
     __tablename__ = "handoff_agents"
 
     id = sa.Column(sa.Integer, primary_key=True)
@@ -43,6 +45,8 @@ class Agent(Base):
 
 
 class AgentSession(Base):
+    """Table `handoff_sessions`: a logged-in console session (hashed token, CSRF token, expiry)."""
+
     __tablename__ = "handoff_sessions"
 
     token_hash = sa.Column(sa.String(64), primary_key=True)
@@ -54,6 +58,8 @@ class AgentSession(Base):
 
 
 class LoginFailure(Base):
+    """Table `handoff_login_failures`: failed log-ins, counted to slow down password guessing."""
+
     __tablename__ = "handoff_login_failures"
 
     id = sa.Column(sa.Integer, primary_key=True)
@@ -63,6 +69,8 @@ class LoginFailure(Base):
 
 
 class Handoff(Base):
+    """Table `handoff_conversations`: one handoff of a conversation to a person, from waiting to closed."""
+
     __tablename__ = "handoff_conversations"
     __table_args__ = (sa.Index("ix_handoff_conv_status", "conversation_id", "status"),
                       sa.Index("ix_handoff_status_requested", "status", "requested_at"))
@@ -86,6 +94,8 @@ class Handoff(Base):
 
 
 class Note(Base):
+    """Table `handoff_notes`: an agent's internal note on a handoff (never shown to the customer)."""
+
     __tablename__ = "handoff_notes"
 
     id = sa.Column(sa.Integer, primary_key=True)
@@ -97,6 +107,8 @@ class Note(Base):
 
 
 class AuditEntry(Base):
+    """Table `handoff_audit`: who did what in the console, when, on which handoff."""
+
     __tablename__ = "handoff_audit"
 
     id = sa.Column(sa.Integer, primary_key=True)

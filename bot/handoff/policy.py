@@ -181,6 +181,9 @@ def queue_has_open_handoff(conversation_id: str) -> bool:
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True)
 class HandoffPolicy(Policy):
+    """The Rasa policy that keeps the bot silent while a person has the conversation, and hands over after
+    repeated fallbacks or frustration."""
+
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         return {"priority": 8, "fallbacks_in_a_row": 2, "on_frustration": True}

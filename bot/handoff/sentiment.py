@@ -70,6 +70,9 @@ def load_lexicon(path: Path = DATA_DIR / "lexicon.tsv") -> Dict[str, List[Tuple[
 
 
 class SentimentModel:
+    """A small Persian/English sentiment classifier (TF-IDF, logistic regression and a lexicon), to notice
+    a frustrated customer."""
+
     def __init__(self, examples: Optional[List[Tuple[str, str]]] = None,
                  lexicon: Optional[Dict[str, List[Tuple[str, float]]]] = None) -> None:
         from sklearn.feature_extraction.text import TfidfVectorizer

@@ -20,8 +20,7 @@ from typing import Any, Dict, List, Optional
 
 import sqlalchemy as sa
 
-from bot import settings
-from bot.db import init_db, session_scope
+from bot import schema, settings
 from bot.handoff import config
 from bot.handoff.models import (DISPOSITIONS, OPEN_STATUSES, ROLES, Agent, AgentSession, AuditEntry, Handoff,
                                 LoginFailure, Note, utcnow)
@@ -38,17 +37,10 @@ MAX_FAILURES_PER_LOGIN_AND_ADDRESS = 5
 MAX_FAILURES_PER_ADDRESS = 20
 MAX_FAILURES_PER_LOGIN = 50
 
-_ready: Dict[str, bool] = {}
-
 
 def ensure_tables() -> None:
-    """Create our tables once per process (init_db is idempotent)."""
-    from bot import settings
-
-    url = settings.database_url()
-    if not _ready.get(url):
-        init_db(url)
-        _ready[url] = True
+    """Have the schema ready before the first request (the console calls it at start)."""
+    schema.engine()
 
 
 # --------------------------------------------------------------------------- passwords
@@ -80,7 +72,7 @@ _DUMMY_HASH = hash_password(secrets.token_hex(8))  # equal work for unknown logi
 
 # --------------------------------------------------------------------------- agents
 class AgentError(ValueError):
-    pass
+    """A console user could not be created or changed (bad login, role or password); the message says why."""
 
 
 def _agent_dict(agent: Agent) -> Dict[str, Any]:
@@ -96,8 +88,7 @@ def create_agent(login: str, password: str, role: str = "agent", display_name: s
         raise AgentError(f"role must be one of {', '.join(ROLES)}")
     if len(password or "") < 10:
         raise AgentError("password must have at least 10 characters")
-    ensure_tables()
-    with session_scope() as session:
+    with schema.session() as session:
         if session.execute(sa.select(Agent.id).where(Agent.login == login)).first():
             raise AgentError(f"agent {login!r} exists")
         agent = Agent(login=login, password_hash=hash_password(password), role=role,
@@ -110,8 +101,7 @@ def create_agent(login: str, password: str, role: str = "agent", display_name: s
 def set_password(login: str, password: str) -> None:
     if len(password or "") < 10:
         raise AgentError("password must have at least 10 characters")
-    ensure_tables()
-    with session_scope() as session:
+    with schema.session() as session:
         agent = session.execute(sa.select(Agent).where(Agent.login == login.lower())).scalar_one_or_none()
         if agent is None:
             raise AgentError(f"no agent {login!r}")
@@ -120,8 +110,7 @@ def set_password(login: str, password: str) -> None:
 
 
 def set_active(login: str, active: bool) -> None:
-    ensure_tables()
-    with session_scope() as session:
+    with schema.session() as session:
         agent = session.execute(sa.select(Agent).where(Agent.login == login.lower())).scalar_one_or_none()
         if agent is None:
             raise AgentError(f"no agent {login!r}")
@@ -131,13 +120,12 @@ def set_active(login: str, active: bool) -> None:
 
 
 def list_agents() -> List[Dict[str, Any]]:
-    ensure_tables()
-    with session_scope() as session:
+    with schema.session() as session:
         return [_agent_dict(a) for a in session.execute(sa.select(Agent).order_by(Agent.login)).scalars()]
 
 
 class RateLimited(Exception):
-    pass
+    """Too many failed log-ins for this login or address: try again later."""
 
 
 def authenticate(login: str, password: str, address: str = "", now: Optional[dt.datetime] = None) -> Optional[Dict[str, Any]]:
@@ -147,19 +135,18 @@ def authenticate(login: str, password: str, address: str = "", now: Optional[dt.
     count each other: the count never lags behind the attempts. A success clears the failures of
     that login from that address. Behind a reverse proxy the address is the client's only when the
     proxy is trusted (`SANIC_PROXIES_COUNT`, docs/handoff.md)."""
-    ensure_tables()
     now = now or utcnow()
     login = (login or "").strip().lower()[:64]
     address = (address or "")[:64]
     since = now - FAILURE_WINDOW
-    with session_scope() as session:
+    with schema.session() as session:
         session.add(LoginFailure(login=login, address=address, at=now))
 
     def failures(session: Any, *conditions: Any) -> int:
         return session.execute(sa.select(sa.func.count()).select_from(LoginFailure).where(
             LoginFailure.at >= since, *conditions)).scalar() or 0
 
-    with session_scope() as session:
+    with schema.session() as session:
         if failures(session, LoginFailure.login == login, LoginFailure.address == address) \
                 > MAX_FAILURES_PER_LOGIN_AND_ADDRESS \
                 or failures(session, LoginFailure.address == address) > MAX_FAILURES_PER_ADDRESS \
@@ -177,7 +164,7 @@ def create_session(agent_id: int, now: Optional[dt.datetime] = None) -> Dict[str
     now = now or utcnow()
     token = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(32)
-    with session_scope() as session:
+    with schema.session() as session:
         session.add(AgentSession(token_hash=_token_hash(token), agent_id=agent_id, csrf_token=csrf,
                                  created_at=now, expires_at=now + SESSION_LIFETIME, last_seen_at=now))
         session.execute(sa.delete(AgentSession).where(AgentSession.expires_at < now))
@@ -192,9 +179,8 @@ def session_agent(token: Optional[str], now: Optional[dt.datetime] = None) -> Op
     """The agent (with the session's `csrf`) of a live session cookie, else None."""
     if not token or len(token) > 200:
         return None
-    ensure_tables()
     now = now or utcnow()
-    with session_scope() as session:
+    with schema.session() as session:
         row = session.execute(sa.select(AgentSession, Agent).join(Agent, Agent.id == AgentSession.agent_id)
                               .where(AgentSession.token_hash == _token_hash(token))).first()
         if row is None:
@@ -210,22 +196,20 @@ def session_agent(token: Optional[str], now: Optional[dt.datetime] = None) -> Op
 
 def end_session(token: Optional[str]) -> None:
     if token:
-        with session_scope() as session:
+        with schema.session() as session:
             session.execute(sa.delete(AgentSession).where(AgentSession.token_hash == _token_hash(token)))
 
 
 # --------------------------------------------------------------------------- audit
 def audit(actor: str, action: str, *, handoff_id: Optional[int] = None, conversation_id: Optional[str] = None,
           detail: Optional[Dict[str, Any]] = None, address: Optional[str] = None) -> None:
-    ensure_tables()
-    with session_scope() as session:
+    with schema.session() as session:
         session.add(AuditEntry(actor=actor[:64], action=action[:32], handoff_id=handoff_id,
                                conversation_id=conversation_id, detail=detail, address=(address or "")[:64] or None))
 
 
 def audit_log(limit: int = 200) -> List[Dict[str, Any]]:
-    ensure_tables()
-    with session_scope() as session:
+    with schema.session() as session:
         rows = session.execute(sa.select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)).scalars().all()
         return [{"at": _iso(r.at), "actor": r.actor, "action": r.action, "handoff_id": r.handoff_id,
                  "detail": r.detail} for r in rows]
@@ -281,6 +265,9 @@ class _QueueFull(Exception):
 
 @dataclass
 class HandoffOutcome:
+    """What a request for a person led to (queued, after hours, limited, queue full), so the action can
+    tell the customer."""
+
     status: str                       # queued | waiting | with_agent | after_hours | limited | queue_full
     handoff_id: Optional[int] = None
     position: Optional[int] = None
@@ -289,8 +276,7 @@ class HandoffOutcome:
 
 
 def open_handoff(conversation_id: str) -> Optional[Dict[str, Any]]:
-    ensure_tables()
-    with session_scope() as session:
+    with schema.session() as session:
         row = session.execute(sa.select(Handoff).where(Handoff.conversation_id == conversation_id,
                                                        Handoff.status.in_(OPEN_STATUSES))
                               .order_by(Handoff.id.desc()).limit(1)).scalar_one_or_none()
@@ -299,15 +285,14 @@ def open_handoff(conversation_id: str) -> Optional[Dict[str, Any]]:
 
 def latest_handoff(conversation_id: str) -> Optional[Dict[str, Any]]:
     """The conversation's newest handoff, whatever its status (None if it never reached the queue)."""
-    ensure_tables()
-    with session_scope() as session:
+    with schema.session() as session:
         row = session.execute(sa.select(Handoff).where(Handoff.conversation_id == conversation_id)
                               .order_by(Handoff.id.desc()).limit(1)).scalar_one_or_none()
         return handoff_dict(row) if row else None
 
 
 def queue_position(handoff_id: int) -> Optional[int]:
-    with session_scope() as session:
+    with schema.session() as session:
         row = session.get(Handoff, handoff_id)
         if row is None or row.status != "waiting":
             return None
@@ -338,7 +323,6 @@ def request_handoff(conversation_id: str, *, channel: Optional[str] = None, lang
     at most `max_waiting()` waiting in all (`queue_full`); after hours one ticket per conversation or
     customer until agents are back (a repeated request gets the same ticket), and at most
     `max_after_hours_tickets()` tickets a day in all."""
-    ensure_tables()
     now = now or utcnow()
     hours = hours or config.WorkingHours.from_env()
     existing = open_handoff(conversation_id)
@@ -353,7 +337,7 @@ def request_handoff(conversation_id: str, *, channel: Optional[str] = None, lang
         return _after_hours(conversation_id, requester, now, hours, channel=channel, language=language,
                             journey_stage=journey_stage, goal=goal, reason=reason, customer_id=customer_id,
                             summary=summary)
-    with session_scope() as session:
+    with schema.session() as session:
         recent = session.execute(sa.select(sa.func.count()).select_from(Handoff).where(
             requester, Handoff.requested_at > now - REQUEST_WINDOW)).scalar() or 0
     if recent >= max_requests_per_conversation():
@@ -363,7 +347,7 @@ def request_handoff(conversation_id: str, *, channel: Optional[str] = None, lang
     # committed, so the caller's "failed" always means "not in the queue" (it then leaves
     # `handoff_active` unset: a conversation is never marked handed off without a queue row).
     try:
-        with session_scope() as session:
+        with schema.session() as session:
             row = Handoff(conversation_id=conversation_id, channel=channel, language=language,
                           journey_stage=journey_stage, goal=goal, reason=reason, customer_id=customer_id,
                           status="waiting", requested_at=now, summary=summary)
@@ -386,13 +370,13 @@ def _after_hours(conversation_id: str, requester: Any, now: dt.datetime, hours: 
     """Outside working hours: one after-hours handoff with one ticket per conversation or customer
     until agents are back; a repeated request is told the same ticket and opens nothing."""
     back = hours.next_opening(now)
-    with session_scope() as session:
+    with schema.session() as session:
         earlier = session.execute(sa.select(Handoff.id, Handoff.requested_at, Handoff.ticket_ref).where(
             requester, Handoff.status == "after_hours", Handoff.requested_at > now - SAME_CLOSURE_AT_MOST,
             Handoff.requested_at <= now).order_by(Handoff.id.desc()).limit(1)).first()
     if earlier is not None and hours.next_opening(earlier.requested_at) == back:
         return HandoffOutcome("after_hours", earlier.id, ticket=earlier.ticket_ref, back_at=back)
-    with session_scope() as session:
+    with schema.session() as session:
         tickets_today = session.execute(sa.select(sa.func.count()).select_from(Handoff).where(
             Handoff.status == "after_hours", Handoff.ticket_ref.isnot(None),
             Handoff.requested_at > now - REQUEST_WINDOW)).scalar() or 0
@@ -409,7 +393,7 @@ def _after_hours(conversation_id: str, requester: Any, now: dt.datetime, hours: 
 
 def _open_ticket(handoff_id: int, why: str) -> Optional[str]:
     """A CRM ticket for a handoff nobody could take; its reference (None if the CRM failed)."""
-    with session_scope() as session:
+    with schema.session() as session:
         row = session.get(Handoff, handoff_id)
         if row is None:
             return None
@@ -430,7 +414,7 @@ def _open_ticket(handoff_id: int, why: str) -> Optional[str]:
     except Exception:  # noqa: BLE001 - CRM down: the customer is still told, without a reference
         logger.exception("could not open a ticket for handoff %s", handoff_id)
         return None
-    with session_scope() as session:
+    with schema.session() as session:
         session.execute(sa.update(Handoff).where(Handoff.id == handoff_id).values(ticket_ref=reference))
     audit("system", "ticket_opened", handoff_id=handoff_id, conversation_id=conversation,
           detail={"ticket": reference, "why": why})
@@ -440,7 +424,7 @@ def _open_ticket(handoff_id: int, why: str) -> Optional[str]:
 def claim(handoff_id: int, agent_login: str, now: Optional[dt.datetime] = None) -> bool:
     """Exactly one agent wins: UPDATE ... WHERE status = 'waiting'."""
     now = now or utcnow()
-    with session_scope() as session:
+    with schema.session() as session:
         result = session.execute(sa.update(Handoff).where(Handoff.id == handoff_id, Handoff.status == "waiting")
                                  .values(status="active", agent_login=agent_login, claimed_at=now)
                                  .execution_options(synchronize_session=False))
@@ -457,7 +441,7 @@ def end(handoff_id: int, agent_login: str, status: str, disposition: Optional[st
     condition = [Handoff.id == handoff_id, Handoff.status == "active"]
     if not any_agent:
         condition.append(Handoff.agent_login == agent_login)
-    with session_scope() as session:
+    with schema.session() as session:
         result = session.execute(sa.update(Handoff).where(*condition)
                                  .values(status=status, ended_at=now, disposition=disposition)
                                  .execution_options(synchronize_session=False))
@@ -465,17 +449,15 @@ def end(handoff_id: int, agent_login: str, status: str, disposition: Optional[st
 
 
 def get_handoff(handoff_id: int) -> Optional[Dict[str, Any]]:
-    ensure_tables()
-    with session_scope() as session:
+    with schema.session() as session:
         row = session.get(Handoff, handoff_id)
         return handoff_dict(row) if row else None
 
 
 def list_queue(now: Optional[dt.datetime] = None) -> List[Dict[str, Any]]:
     """Waiting (oldest first, with their position) and active conversations."""
-    ensure_tables()
     now = now or utcnow()
-    with session_scope() as session:
+    with schema.session() as session:
         rows = session.execute(sa.select(Handoff).where(Handoff.status.in_(OPEN_STATUSES))
                                .order_by(Handoff.requested_at, Handoff.id)).scalars().all()
         out, position = [], 0
@@ -489,7 +471,7 @@ def list_queue(now: Optional[dt.datetime] = None) -> List[Dict[str, Any]]:
 
 
 def earlier_handoffs(conversation_ids: List[str], customer_id: Optional[str], exclude: int) -> List[Dict[str, Any]]:
-    with session_scope() as session:
+    with schema.session() as session:
         condition = Handoff.conversation_id.in_(conversation_ids or ["-"])
         if customer_id:
             condition = sa.or_(condition, Handoff.customer_id == customer_id)
@@ -500,16 +482,15 @@ def earlier_handoffs(conversation_ids: List[str], customer_id: Optional[str], ex
 
 def expire_unclaimed(timeout_seconds: Optional[float] = None, now: Optional[dt.datetime] = None) -> List[Dict[str, Any]]:
     """Waiting handoffs older than the claim timeout -> `timed_out` with a ticket (each exactly once)."""
-    ensure_tables()
     now = now or utcnow()
     timeout = config.claim_timeout_seconds() if timeout_seconds is None else timeout_seconds
     cutoff = now - dt.timedelta(seconds=timeout)
     expired = []
-    with session_scope() as session:
+    with schema.session() as session:
         ids = session.execute(sa.select(Handoff.id).where(Handoff.status == "waiting", Handoff.requested_at <= cutoff)
                               ).scalars().all()
     for handoff_id in ids:
-        with session_scope() as session:
+        with schema.session() as session:
             won = session.execute(sa.update(Handoff).where(Handoff.id == handoff_id, Handoff.status == "waiting")
                                   .values(status="timed_out", ended_at=now)
                                   .execution_options(synchronize_session=False)).rowcount == 1
@@ -521,7 +502,7 @@ def expire_unclaimed(timeout_seconds: Optional[float] = None, now: Optional[dt.d
 
 
 def add_note(handoff_id: int, agent_login: str, text: str) -> Dict[str, Any]:
-    with session_scope() as session:
+    with schema.session() as session:
         row = session.get(Handoff, handoff_id)
         note = Note(handoff_id=handoff_id, conversation_id=row.conversation_id, agent_login=agent_login, text=text)
         session.add(note)
@@ -530,7 +511,7 @@ def add_note(handoff_id: int, agent_login: str, text: str) -> Dict[str, Any]:
 
 
 def notes_for(conversation_id: str) -> List[Dict[str, Any]]:
-    with session_scope() as session:
+    with schema.session() as session:
         rows = session.execute(sa.select(Note).where(Note.conversation_id == conversation_id).order_by(Note.id)
                                ).scalars().all()
         return [{"id": n.id, "handoff_id": n.handoff_id, "agent": n.agent_login, "text": n.text,
@@ -539,9 +520,8 @@ def notes_for(conversation_id: str) -> List[Dict[str, Any]]:
 
 # --------------------------------------------------------------------------- reports (no personal data)
 def report(now: Optional[dt.datetime] = None) -> Dict[str, Any]:
-    ensure_tables()
     now = now or utcnow()
-    with session_scope() as session:
+    with schema.session() as session:
         rows = session.execute(sa.select(Handoff.status, Handoff.reason, Handoff.channel, Handoff.language,
                                          Handoff.requested_at, Handoff.claimed_at, Handoff.disposition)).all()
     by = lambda key: _count(getattr(r, key) or "-" for r in rows)  # noqa: E731

@@ -9,7 +9,8 @@ them from two places (reads only; the one write is `save_language`):
   `save_language` when they switch language on any channel), else the
   language of their latest conversation turn, else the CRM's `customers.language`;
 * their latest journey stage and goal, from the `touchpoints` table, which
-  every channel writes with the same `customer_id`.
+  every channel writes with the same `customer_id` (read through
+  `bot.touchpoints.queries`, which owns that table's layout).
 
 `goal_history` is the one query for a customer's goals on every channel; the
 console's 360° panel and the bot both use it.
@@ -18,22 +19,16 @@ console's 360° panel and the bot both use it.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass
 from typing import List, Optional
 
-import sqlalchemy as sa
-
-from bot import db
+from bot import db, schema
 from bot.crm.base import utcnow
 from bot.identity.models import CustomerPreference
-from bot.touchpoints.models import Touchpoint
-from bot.touchpoints.privacy import stored_conversation_ids
+from bot.touchpoints import queries
+from bot.touchpoints.queries import GOAL_OUTCOMES  # noqa: F401 - part of this module's interface
 
 LANGUAGES = ("fa", "en")
-GOAL_OUTCOMES = ("started", "completed", "failed", "abandoned")
-# A goal transition row's `actions` text, exactly as the recorder writes it (`["goal_completed"]`).
-_TRANSITION_TEXT = {json.dumps([f"goal_{status}"]): status for status in GOAL_OUTCOMES}
 
 
 @dataclass
@@ -82,43 +77,19 @@ def save_language(customer_id: str, language: str, url: Optional[str] = None) ->
 def latest_journey(customer_id: str, url: Optional[str] = None, *,
                    exclude_conversation: Optional[str] = None) -> Optional[JourneyState]:
     """The customer's latest touchpoint that has a journey stage, on any channel."""
-    tp = Touchpoint.__table__
-    query = (sa.select(tp.c.journey_stage, tp.c.goal, tp.c.goal_status, tp.c.language, tp.c.channel,
-                       tp.c.conversation_id, tp.c.occurred_at)
-             .where(tp.c.customer_id == str(customer_id), tp.c.journey_stage.isnot(None))
-             .order_by(tp.c.occurred_at.desc(), tp.c.id.desc()).limit(1))
-    if exclude_conversation:
-        # touchpoints store an SMS conversation as `sms:ref-…` (bot.touchpoints.privacy)
-        query = query.where(tp.c.conversation_id.notin_(sorted(stored_conversation_ids([exclude_conversation]))))
-    with db.session_scope(url) as s:
-        row = s.execute(query).first()
+    with schema.engine(url).connect() as conn:
+        row = queries.latest_stage(conn, customer_id, exclude_conversation=exclude_conversation)
     return JourneyState(*row) if row is not None else None
 
 
 def last_language(customer_id: str, url: Optional[str] = None, *,
                   exclude_conversation: Optional[str] = None) -> Optional[str]:
     """The language of the customer's latest own message on any channel, or None."""
-    tp = Touchpoint.__table__
-    query = (sa.select(tp.c.language)
-             .where(tp.c.customer_id == str(customer_id), tp.c.actor == "customer", tp.c.language.in_(LANGUAGES))
-             .order_by(tp.c.occurred_at.desc(), tp.c.id.desc()).limit(1))
-    if exclude_conversation:
-        # touchpoints store an SMS conversation as `sms:ref-…` (bot.touchpoints.privacy)
-        query = query.where(tp.c.conversation_id.notin_(sorted(stored_conversation_ids([exclude_conversation]))))
-    with db.session_scope(url) as s:
-        return s.execute(query).scalar_one_or_none()
+    with schema.engine(url).connect() as conn:
+        return queries.latest_customer_language(conn, customer_id, LANGUAGES, exclude_conversation=exclude_conversation)
 
 
 def goal_history(customer_id: str, url: Optional[str] = None, limit: int = 50) -> List[GoalEvent]:
-    """The customer's goal transitions on every channel, newest first.
-
-    Goal transitions are the `system` rows the touchpoint recorder writes when
-    `goal_status` changes (docs/touchpoints.md); handoff rows are left out.
-    """
-    tp = Touchpoint.__table__
-    query = (sa.select(tp.c.goal, tp.c.goal_status, tp.c.channel, tp.c.conversation_id, tp.c.occurred_at)
-             .where(tp.c.customer_id == str(customer_id), tp.c.actor == "system", tp.c.goal.isnot(None),
-                    sa.cast(tp.c.actions, sa.Text).in_(list(_TRANSITION_TEXT)))
-             .order_by(tp.c.occurred_at.desc(), tp.c.id.desc()).limit(int(limit)))
-    with db.session_scope(url) as s:
-        return [GoalEvent(*row) for row in s.execute(query).all()]
+    """The customer's goal transitions on every channel, newest first (handoff rows left out)."""
+    with schema.engine(url).connect() as conn:
+        return [GoalEvent(*row) for row in queries.goal_transitions(conn, customer_id, limit)]

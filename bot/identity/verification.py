@@ -34,7 +34,7 @@ from typing import Any, Callable, Optional, Protocol, Union, runtime_checkable
 
 import sqlalchemy as sa
 
-from bot import db, settings
+from bot import db, schema, settings
 from bot.crm.base import CRM, CRMError, Order, utcnow
 from bot.identity.models import OneTimeCode, VerifiedIdentity
 from bot.text.identifiers import normalise_order_id, normalise_phone
@@ -62,6 +62,8 @@ class CodeSender(Protocol):
 
 
 class _CallableSender:
+    """Lets a plain function `fn(phone, text)` serve as the one-time-code sender."""
+
     def __init__(self, fn: Callable[[str, str], Any]) -> None:
         self.fn = fn
 
@@ -144,7 +146,7 @@ class Verifier:
         self.web_secret = web_secret
         self.pepper = otp_pepper if otp_pepper is not None else configured_otp_pepper()
         self.clock = clock
-        db.init_db(url)
+        schema.engine(url)  # the tables of one-time codes and verified identities
 
     @property
     def crm(self) -> CRM:

@@ -18,6 +18,8 @@ class JourneyDefinitionError(ValueError):
 
 @dataclass(frozen=True)
 class Stage:
+    """One stage of the customer journey (journey.yml), in order, with its titles."""
+
     name: str
     order: int
     title: Dict[str, str]
@@ -25,6 +27,8 @@ class Stage:
 
 @dataclass(frozen=True)
 class Goal:
+    """A goal a customer can reach in a stage, and the actions that complete it."""
+
     name: str
     stage: str
     title: Dict[str, str]
@@ -33,6 +37,8 @@ class Goal:
 
 @dataclass(frozen=True)
 class Journey:
+    """journey.yml read and checked: stages, goals, and which intent belongs to which stage and goal."""
+
     version: int
     stages: Tuple[Stage, ...]
     goals: Dict[str, Goal]

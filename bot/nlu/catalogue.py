@@ -78,6 +78,8 @@ def alias_key(text: str) -> str:
 
 @dataclass(frozen=True)
 class Product:
+    """A catalogue product as the NLU needs it: SKU and names to recognise in a message."""
+
     sku: str
     name_fa: str
     name_en: str

@@ -74,6 +74,8 @@ QUANTITY_BEFORE_PRODUCT = re.compile(rf"{_B}({_NUM})\s*$", re.IGNORECASE)
 
 @dataclass
 class Candidate:
+    """An entity a rule found in a message, before overlapping candidates are resolved."""
+
     entity: str
     start: int
     end: int

@@ -38,6 +38,8 @@ NONE_STAGE = "none"
 
 @dataclass
 class Example:
+    """One held-out NLU example: text, expected intent, language and entities."""
+
     text: str
     intent: str
     language: str
@@ -46,6 +48,8 @@ class Example:
 
 @dataclass
 class Prediction:
+    """What the trained pipeline said about one example, and how long it took."""
+
     intent: str
     confidence: float
     stage: Optional[str]

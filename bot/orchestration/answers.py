@@ -19,6 +19,7 @@ from typing import List, Optional
 
 import sqlalchemy as sa
 
+from bot import schema
 from bot.orchestration.engine import E, end_entry, utcnow
 
 logger = logging.getLogger(__name__)
@@ -31,10 +32,8 @@ def decline(entry_id: int, database_url: Optional[str] = None, now: Optional[dt.
 
     Each entry ends by compare-and-set, so a runner working on it meanwhile
     cannot send its next step afterwards (its own write fails)."""
-    from bot.orchestration.events import _ready_engine
-
     now = now or utcnow()
-    engine = _ready_engine(database_url)
+    engine = schema.engine(database_url)
     ended: List[int] = []
     with engine.begin() as conn:
         origin = conn.execute(sa.select(E.c.journey, E.c.customer_key).where(E.c.id == int(entry_id))).first()

@@ -40,21 +40,21 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     preview.add_argument("--sku", help="product for back-in-stock (default: an out-of-stock product)")
     preview.add_argument("--language", choices=("fa", "en"), help="default: the customer's language")
     preview.add_argument("--at", help="when the trigger happens, ISO 8601 (default: now)")
-    preview.set_defaults(func=cmd_preview)
+    preview.set_defaults(func=cmd_preview, uses_database=True)
 
     run = commands.add_parser("run-due", help="process every journey step due at a time (cron, back-fills, tests)")
     common(run)
     run.add_argument("--now", help="ISO 8601 time to act at (default: now; naive times are UTC)")
     run.add_argument("--dry-run", action="store_true", help="show what would happen; send and write nothing")
     run.add_argument("--no-scan", action="store_true", help="do not look for new CRM events first")
-    run.set_defaults(func=cmd_run_due)
+    run.set_defaults(func=cmd_run_due, uses_database=True)
 
     stats = commands.add_parser("stats", help="entered, messaged, converted, hold-out and uplift per journey")
     common(stats)
     stats.add_argument("--since", help="first UTC day of entry, YYYY-MM-DD")
     stats.add_argument("--until", help="last UTC day of entry, YYYY-MM-DD")
     stats.add_argument("--format", choices=("table", "csv", "json"), default="table")
-    stats.set_defaults(func=cmd_stats)
+    stats.set_defaults(func=cmd_stats, uses_database=True)
     journeys.set_defaults(func=lambda args: (journeys.print_help(), 2)[1])
 
 
@@ -183,10 +183,10 @@ class _PreviewCRM:
         import sqlalchemy as sa
 
         from bot.crm.models import ReferralCodeRow
-        from bot.db import get_engine
+        from bot import schema
 
         table = ReferralCodeRow.__table__
-        with get_engine(self._url).connect() as conn:
+        with schema.engine(self._url).connect() as conn:
             code = conn.execute(sa.select(table.c.code).where(table.c.customer_id == str(customer_id))).scalar()
         return code or "(new code when sent)"
 
@@ -367,10 +367,10 @@ def cmd_stats(args: argparse.Namespace) -> int:
         return 1
     from bot.analytics.data import parse_date
     from bot.analytics.output import render
-    from bot.db import init_db
     from bot.orchestration.stats import journey_stats
+    from bot.schema import engine as ready_engine
 
-    engine = init_db(args.database_url)
+    engine = ready_engine(args.database_url)
     lines = journey_stats(engine, book, since=parse_date(args.since), until=parse_date(args.until))
     if args.format == "json":
         sys.stdout.write(json.dumps({"journeys": lines}, ensure_ascii=False, indent=2, default=str) + "\n")

@@ -119,6 +119,8 @@ def _mapping(value: Any, where: str) -> Dict[str, Any]:
 # --------------------------------------------------------------------------- model
 @dataclass(frozen=True)
 class Button:
+    """A button of a proactive message: a link or a payload the bot understands."""
+
     title: Dict[str, str]
     url: Optional[str] = None
     payload: Optional[str] = None
@@ -136,6 +138,8 @@ class Expects:
 
 @dataclass(frozen=True)
 class Wait:
+    """A step that waits: a delay, a clock time, or an event with a time-out."""
+
     delay: Optional[dt.timedelta] = None         # after the previous step
     since_entry: Optional[dt.timedelta] = None   # after the trigger event
     until: Optional[dt.time] = None              # next local clock time
@@ -146,12 +150,16 @@ class Wait:
 
 @dataclass(frozen=True)
 class Condition:
+    """A step that checks the entry's data and exits or skips the next step when it does not hold."""
+
     checks: Dict[str, Any]
     otherwise: str = "exit"                      # exit | skip (the next step)
 
 
 @dataclass(frozen=True)
 class Send:
+    """A step that sends a message (text per language, buttons, the answers it expects, allowed channels)."""
+
     name: str
     text: Dict[str, str]
     buttons: Tuple[Button, ...] = ()
@@ -164,6 +172,8 @@ Step = Union[Wait, Condition, Send]
 
 @dataclass(frozen=True)
 class Trigger:
+    """What enters a customer into a journey: an event or a segment, with filters and a maximum age."""
+
     event: Optional[str] = None
     segment: Optional[str] = None
     days: int = 0                                # for segment inactive_customers
@@ -173,6 +183,8 @@ class Trigger:
 
 @dataclass(frozen=True)
 class GoalSpec:
+    """What counts as the journey's conversion: events within a window (for the same order)."""
+
     events: Tuple[str, ...]
     within: dt.timedelta
     same_order: bool = True
@@ -180,6 +192,8 @@ class GoalSpec:
 
 @dataclass(frozen=True)
 class ProactiveJourney:
+    """One journey of orchestration.yml: trigger, steps, goal, exits, hold-out and priority."""
+
     name: str
     title: Dict[str, str]
     stage: Optional[str]
@@ -204,6 +218,9 @@ class ProactiveJourney:
 
 @dataclass(frozen=True)
 class Settings:
+    """The rules every proactive message obeys: sending window, days off, holidays, frequency caps,
+    channels."""
+
     timezone: str = "Asia/Tehran"
     window_from: dt.time = dt.time(9, 0)
     window_to: dt.time = dt.time(21, 0)

@@ -41,12 +41,16 @@ PUSHABLE = ("telegram", "bale", "web", "sms")
 
 @dataclass(frozen=True)
 class Target:
+    """Where one proactive message goes: a channel and the conversation on it."""
+
     channel: str            # telegram | bale | web | sms
     conversation_id: str    # tg:<chat> | bale:<chat> | web:<session> | sms:<E.164> (never a sms:ref-… reference)
 
 
 @dataclass
 class Outcome:
+    """What became of one proactive send (sent, opted out, no channel, failed) and the channels tried."""
+
     status: str                              # sent | opted_out | no_channel | failed
     target: Optional[Target] = None
     error: Optional[str] = None
@@ -129,6 +133,9 @@ def customer_targets(conn: Connection, customer_id: Optional[str], phone: Option
 
 # --------------------------------------------------------------------------- outputs
 class Outputs(Protocol):
+    """Anything that gives the output channel for a channel name (the Rasa server's registry, or a test's
+    fakes)."""
+
     def get(self, channel: str) -> Any: ...
 
 
@@ -270,6 +277,8 @@ async def deliver(targets: Iterable[Target], outputs: Outputs, text: str, button
 
 # --------------------------------------------------------------------------- the conversation
 class ConversationLog(Protocol):
+    """Where a sent proactive message is written into the conversation, so the bot knows what it said."""
+
     async def append(self, conversation_id: str, text: str, buttons: List[Dict[str, str]],
                      metadata: Dict[str, Any]) -> None: ...
 

@@ -37,7 +37,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from bot.analytics.data import JOURNEY_CHANNEL  # touchpoint channel of entered / exited / converted rows
 from bot.crm.base import CRM, PAID, CRMError
-from bot.db import init_db
+from bot import schema
 from bot.orchestration.definition import (
     Condition, JourneyBook, ProactiveJourney, Send, Wait, load_book,
 )
@@ -183,7 +183,7 @@ class Orchestrator:
                  lease: dt.timedelta = LEASE) -> None:
         self.book = book or load_book()
         self.database_url = database_url
-        self.engine: Engine = init_db(database_url)
+        self.engine: Engine = schema.engine(database_url)
         self.window = SendingWindow(self.book.settings)   # the shop's own time zone
         self._windows: Dict[str, SendingWindow] = {}
         self._crm = crm

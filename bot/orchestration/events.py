@@ -27,6 +27,7 @@ from typing import Any, Dict, List, Optional
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from bot import schema
 from bot.orchestration.definition import ProactiveJourney
 from bot.orchestration.engine import (
     E, EV, Orchestrator, holdout_of, insert_ignoring_duplicates, remember_zone, touchpoint, utcnow,
@@ -40,6 +41,9 @@ SI = StockInterest.__table__
 
 @dataclass
 class Event:
+    """Something that happened to a customer (order paid, cart left, stock back …) that journeys may react
+    to."""
+
     kind: str                                   # e.g. order.paid (definition.EVENTS), segment.inactive_customers
     key: str                                    # unique per real-world occurrence (dedupe)
     occurred_at: dt.datetime
@@ -59,6 +63,8 @@ class Event:
 
 @dataclass
 class EmitResult:
+    """What one event did to the journeys: entries entered, exited, converted, woken or skipped (and why)."""
+
     duplicate: bool = False
     entered: List[int] = field(default_factory=list)
     exited: List[int] = field(default_factory=list)
@@ -293,26 +299,12 @@ def emit(event: Event, orchestrator: Optional[Orchestrator] = None, now: Optiona
     return Emitter(orchestrator or Orchestrator()).emit(event, now)
 
 
-_ready: Dict[str, Any] = {}
-
-
-def _ready_engine(database_url: Optional[str]) -> Any:
-    """The engine, with the schema checked once per database and process (actions call this per message)."""
-    from bot.db import get_engine, init_db
-
-    engine = get_engine(database_url)
-    key = str(engine.url)
-    if key not in _ready:
-        _ready[key] = init_db(database_url)
-    return _ready[key]
-
-
 def record_stock_interest(customer_id: str, sku: str, conversation_id: Optional[str] = None,
                           database_url: Optional[str] = None, now: Optional[dt.datetime] = None) -> bool:
     """A customer asked for `sku` while it was out of stock: tell them when it is back (once).
 
     Called by the product actions; True if a new interest was recorded."""
-    engine = _ready_engine(database_url)
+    engine = schema.engine(database_url)
     with engine.begin() as conn:
         open_interest = conn.execute(sa.select(SI.c.id).where(SI.c.customer_id == str(customer_id), SI.c.sku == sku,
                                                               SI.c.notified_at.is_(None)).limit(1)).first()

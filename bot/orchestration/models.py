@@ -42,6 +42,8 @@ def utcnow() -> dt.datetime:
 
 
 class JourneyEvent(Base):
+    """Table `journey_events`: every event once (its key de-duplicates), the journeys' input."""
+
     __tablename__ = "journey_events"
 
     id = sa.Column(BigId, primary_key=True, autoincrement=True)
@@ -58,6 +60,8 @@ class JourneyEvent(Base):
 
 
 class JourneyEntry(Base):
+    """Table `journey_entries`: the work table, one customer in one journey, its step and when it is due."""
+
     __tablename__ = "journey_entries"
     __table_args__ = (
         sa.UniqueConstraint("journey", "entry_key", name="uq_journey_entries_key"),
@@ -100,6 +104,8 @@ class JourneyEntry(Base):
 
 
 class JourneyMessage(Base):
+    """Table `journey_messages`: each proactive message once per step, with its channel and status."""
+
     __tablename__ = "journey_messages"
     __table_args__ = (
         sa.UniqueConstraint("entry_id", "step", name="uq_journey_messages_step"),
@@ -124,6 +130,8 @@ class JourneyMessage(Base):
 
 
 class JourneyWatch(Base):
+    """Table `journey_watch`: the CRM watcher's last seen state, so it reports only changes."""
+
     __tablename__ = "journey_watch"
 
     kind = sa.Column(sa.String(20), primary_key=True)            # order | ticket | cursor
@@ -133,6 +141,9 @@ class JourneyWatch(Base):
 
 
 class StockInterest(Base):
+    """Table `journey_stock_interest`: a customer asked for an out-of-stock product; tell them when it is
+    back."""
+
     __tablename__ = "journey_stock_interest"
     __table_args__ = (sa.Index("ix_journey_stock_interest_open", "sku", "notified_at"),)
 

@@ -28,6 +28,8 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class RunStats:
+    """What one run of the due entries did (events, sends, failures per channel), for the CLI and the logs."""
+
     events: Dict[str, int] = field(default_factory=dict)
     entries: int = 0
     sent: int = 0

@@ -56,6 +56,8 @@ def ratio(a: int, b: int) -> Optional[float]:
 
 @dataclass
 class Group:
+    """Counts of one group (messaged or hold-out) of a journey, for its conversion rate."""
+
     entered: int = 0
     decided: int = 0      # outcome known: converted, or window over
     converted: int = 0

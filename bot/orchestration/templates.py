@@ -49,6 +49,8 @@ class Subject:
 
 @dataclass
 class Rendered:
+    """A proactive message filled in for one customer: text, buttons and the slots it sets."""
+
     text: str
     buttons: List[Dict[str, str]]
     slots: Dict[str, str]

@@ -60,6 +60,8 @@ class WebhookRejected(Exception):
 
 @dataclass
 class WebhookOutcome:
+    """What one webhook call did (events, duplicate, entered), answered to the sender as JSON."""
+
     events: int = 0
     duplicate: bool = False
     ping: bool = False
@@ -106,7 +108,7 @@ def _json(body: bytes) -> Dict[str, Any]:
 
 def _seen(channel: str, delivery_id: str) -> bool:
     """True if this delivery id was handled before (else it is recorded now)."""
-    from bot.channels.models import mark_inbound_seen
+    from bot.channels.base import mark_inbound_seen
 
     return not mark_inbound_seen(channel, delivery_id)
 
@@ -115,10 +117,10 @@ def _forget(channel: str, delivery_id: str) -> None:
     """Un-record a delivery id whose events could not be applied, so the sender's retry is not a
     "duplicate" (the events are keyed: what was applied before the failure is not applied twice)."""
     from bot.channels.models import InboundSeen
-    from bot.db import session_scope
+    from bot import schema
 
     try:
-        with session_scope() as session:
+        with schema.session() as session:
             session.query(InboundSeen).filter_by(channel=channel, external_id=str(delivery_id)[:100]).delete()
     except Exception:  # noqa: BLE001 - the database is down: the original error is what the caller reports
         logger.exception("journeys: could not forget delivery %s/%s", channel, delivery_id)

@@ -59,9 +59,9 @@ def main(argv: Optional[list] = None) -> None:
     from bot.runtime import log_redaction
 
     log_redaction.install()   # httpx logs URLs, which may carry a shop's keys
-    from bot.db import init_db
+    from bot.schema import init_db
 
-    init_db()
+    init_db()   # start-up: the schema is created or upgraded once, before the first action
     from bot.runtime import action_threads
 
     action_threads.install()   # a slow backend holds one worker thread, not every customer's action

@@ -54,8 +54,12 @@ def install(threads: Optional[int] = None) -> None:
 
 def warm_up() -> None:
     """Build the process-wide CRM client and verifier now, in one thread. A backend that
-    cannot be set up is left to the first action, which answers the customer about it."""
-    from actions.common import get_crm, get_verifier
+    cannot be set up is left to the first action, which answers the customer about it.
+
+    These are the objects `actions.common.get_crm`/`get_verifier` hand out (bot/ does not
+    import actions/); the one-time-code sender is plugged in by the first action that asks."""
+    from bot.crm.factory import get_crm
+    from bot.identity.verification import get_verifier
 
     try:
         get_crm()

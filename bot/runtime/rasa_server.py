@@ -15,11 +15,16 @@ The adjustments (both measured with py-spy, issue #16):
 And one protection (issue 17, finding 9): the Sanic app Rasa builds
 (`rasa.core.run.configure_app`) gets per-path request body limits enforced before
 the body is read (`bot.runtime.request_limits`, docs/limits.md).
+
+Start-up: `run` creates or upgrades the database schema (`bot.schema.init_db`)
+before Rasa loads the model, so a database that cannot be reached stops the
+server at once instead of failing its first message.
 """
 
 from __future__ import annotations
 
 import functools
+import sys
 from typing import Any, Dict, Text
 
 
@@ -102,6 +107,10 @@ def main() -> None:
     from bot.runtime import log_redaction
 
     log_redaction.install()
+    if sys.argv[1:2] == ["run"]:  # the server (not `rasa train`/`shell`): start-up creates or upgrades the schema
+        from bot.schema import init_db
+
+        init_db()
     from rasa.__main__ import main as rasa_main
 
     rasa_main()

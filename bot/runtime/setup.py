@@ -56,10 +56,11 @@ def prepare_spacy_model() -> Path:
 
 
 def prepare_database(seed_demo: bool = True) -> bool:
-    """Create/upgrade the schema; seed the demo shop into an empty database."""
-    from bot.db import init_db
+    """Create/upgrade the schema and the analysts' views; seed the demo shop into an empty database."""
+    from bot.analytics.views import create_views
+    from bot.schema import init_db
 
-    init_db()
+    create_views(init_db())
     if not seed_demo:
         return False
     from bot.crm.importer import seed_demo_if_empty

@@ -29,6 +29,8 @@ RESTART_WINDOW_S = 120.0
 
 @dataclass
 class ManagedProcess:
+    """A child process `hamsafar run` starts, watches and, if asked, restarts when it exits."""
+
     name: str
     command: Sequence[str]
     env: dict

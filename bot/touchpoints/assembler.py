@@ -57,6 +57,11 @@ def utc(timestamp: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(timestamp, tz=dt.timezone.utc).replace(tzinfo=None)
 
 
+def goal_transition(status: str) -> str:
+    """The action a goal transition row records (`goal_completed`); bot.touchpoints.queries reads it back."""
+    return f"goal_{status}"
+
+
 @dataclass
 class ConversationState:
     """What the assembler remembers of one conversation between events."""
@@ -237,7 +242,7 @@ class TurnAssembler:
             changed = value != state.goal_status
             state.goal_status = value
             if changed and value:
-                return [self._system_like_row(sender, state, stamp, "system", f"goal_{value}")]
+                return [self._system_like_row(sender, state, stamp, "system", goal_transition(value))]
         elif name == "requested_slot":
             state.code_asked = value == CODE_SLOT
         elif name == "handoff_active":

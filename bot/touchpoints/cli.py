@@ -9,14 +9,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     erase = subparsers.add_parser("erase", help="erase a customer's conversations and touchpoints everywhere")
     erase.add_argument("--customer", required=True, help="CRM customer id")
     erase.add_argument("--database-url", default=None)
-    erase.set_defaults(func=cmd_erase)
+    erase.set_defaults(func=cmd_erase, uses_database=True)
 
     touchpoints = subparsers.add_parser("touchpoints", help="touchpoint data maintenance")
     sub = touchpoints.add_subparsers(dest="touchpoints_command", metavar="SUBCOMMAND")
     drop = sub.add_parser("drop-old-text", help="blank stored text older than the retention period")
     drop.add_argument("--days", type=int, default=None, help="default HAMSAFAR_TEXT_RETENTION_DAYS, 180")
     drop.add_argument("--database-url", default=None)
-    drop.set_defaults(func=cmd_drop_old_text)
+    drop.set_defaults(func=cmd_drop_old_text, uses_database=True)
 
 
 def cmd_erase(args: argparse.Namespace) -> int:

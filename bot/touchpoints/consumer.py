@@ -34,7 +34,7 @@ from typing import Any, Dict, List, Optional
 from sqlalchemy.engine import Engine
 
 from bot import settings
-from bot.db import init_db
+from bot import schema
 from bot.touchpoints.assembler import ConversationState, TurnAssembler
 from bot.touchpoints.broker import exchange_name, pika_options
 from bot.touchpoints.privacy import conversation_ref
@@ -78,7 +78,7 @@ class TouchpointConsumer:
     # -- the database side (runs in a worker thread, one batch at a time) ----------------
     def _engine_ready(self) -> Engine:
         if self._engine is None:
-            self._engine = init_db(self.database_url)
+            self._engine = schema.engine(self.database_url)
         return self._engine
 
     def _seed(self, sender: str) -> None:
@@ -226,6 +226,7 @@ def main() -> None:
     url = settings.rabbitmq_url()
     if not url:
         raise SystemExit("[hamsafar] the touchpoint consumer needs HAMSAFAR_RABBITMQ_URL")
+    schema.init_db()  # start-up: the schema is created or upgraded before the first event
     consumer = TouchpointConsumer(url, settings.rabbitmq_queue())
 
     async def serve() -> None:

@@ -8,7 +8,7 @@ is used in both forms, and a reference is traced back to its `sms:<phone>`
 through Rasa's `events` and the SMS log), then
 deletes, in one transaction, their touchpoints, Rasa's tracker events of
 those conversations and whatever each module that keeps customer data
-registers in `ERASERS`. Afterwards the spool files lose the customer's
+lists in `ERASERS`. Afterwards the spool files lose the customer's
 lines and touchpoint writers in this process forget the conversations. It
 returns the rows deleted per table, which the CLI prints.
 
@@ -21,7 +21,6 @@ assembler resets its customer id on `session_started` and nothing re-attaches it
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import json
 import os
 from pathlib import Path
@@ -32,7 +31,13 @@ from sqlalchemy.engine import Connection
 
 from bot import settings
 from bot.channels.addresses import conversation_id, id_prefix
-from bot.db import init_db
+from bot import schema
+from bot.channels import erasure as channel_erasure
+from bot.channels.botapi import payments as messenger_payments
+from bot.crm import erasure as crm_erasure
+from bot.handoff import erasure as handoff_erasure
+from bot.identity import erasure as identity_erasure
+from bot.orchestration import erasure as orchestration_erasure
 from bot.touchpoints.models import Touchpoint
 from bot.touchpoints.privacy import conversation_ref, is_conversation_ref, stored_conversation_ids
 from bot.touchpoints.recorder import files_with_rows, forget_conversations
@@ -41,32 +46,33 @@ TP = Touchpoint.__table__
 
 Eraser = Callable[[Connection, str, List[str]], Dict[str, int]]
 
-# "module:function" taking (connection, customer_id, conversation_ids) and returning
-# {table: rows deleted}. Every module with tables that can hold customer data has one;
-# one that cannot be loaded stops the erase (an erase that skips a module is not one).
-# Order matters: channels looks up the customer's phone numbers (in the CRM, one-time
-# codes, verified identities), so it runs before crm and identity remove them.
-ERASERS: List[str] = [
-    "bot.channels.erasure:erase_customer_data",
-    "bot.channels.botapi.payments:erase_customer_data",
-    "bot.handoff.erasure:erase_customer_data",
-    "bot.orchestration.erasure:erase_customer_data",
-    "bot.crm.erasure:erase_customer_data",
-    "bot.identity.erasure:erase_customer_data",
-]
+# Functions taking (connection, customer_id, conversation_ids) and returning {table: rows
+# deleted}. Every table that can hold customer data is covered by one of them (this module
+# erases `touchpoints`; tests/test_registries.py checks every table on `bot.db.Base`).
+# Imported by name in code: an eraser that does not exist stops the import, not an erase
+# half-way. Order matters: channels looks up the customer's phone numbers (in the CRM,
+# one-time codes, verified identities), so it runs before crm and identity remove them.
+ERASERS: Tuple[Eraser, ...] = (
+    channel_erasure.erase_customer_data,
+    messenger_payments.erase_customer_data,
+    handoff_erasure.erase_customer_data,
+    orchestration_erasure.erase_customer_data,
+    crm_erasure.erase_customer_data,
+    identity_erasure.erase_customer_data,
+)
 
-
-class EraserMissing(RuntimeError):
-    """An ERASERS entry names a module or function that does not exist."""
-
-
-def load_eraser(spec: str) -> Eraser:
-    """The eraser function of `spec`; raises EraserMissing when it cannot be found."""
-    module_name, _, function = spec.partition(":")
-    try:
-        return getattr(importlib.import_module(module_name), function)
-    except (ImportError, AttributeError) as error:
-        raise EraserMissing(f"eraser {spec!r} cannot be loaded ({error}); nothing was erased") from error
+# Tables on `bot.db.Base` that hold no customer data, so no eraser touches them (why, each).
+NO_CUSTOMER_DATA: Dict[str, str] = {
+    "schema_migrations": "which schema migrations ran",
+    "products": "the shop's catalogue",
+    "discount_codes": "the shop's discount codes (a customer's own referral code is in referral_codes)",
+    "order_items": "an order's lines (SKU, quantity, price): kept with the order, which is anonymised",
+    "handoff_agents": "the shop's staff accounts",
+    "handoff_sessions": "the staff's log-in sessions",
+    "handoff_login_failures": "failed staff log-ins",
+    "channel_inbound_seen": "ids of platform deliveries already handled (no text, no address)",
+    "journey_watch": "the CRM watcher's last seen status per order and ticket id",
+}
 
 
 def conversations_of(conn: Connection, customer_id: str) -> Set[str]:
@@ -159,16 +165,13 @@ def clean_spool_files(directory: Path, customer_id: str, conversations: Set[str]
 
 def erase_customer(customer_id: str, database_url: Optional[str] = None) -> Dict[str, int]:
     """Delete the customer's conversations everywhere; rows deleted per table."""
-    from bot.channels.erasure import phones_of
-
-    erasers = [load_eraser(spec) for spec in ERASERS]  # all of them, before anything is deleted
-    engine = init_db(database_url)
+    engine = schema.engine(database_url)
     spool_dir = settings.STATE_DIR
     deleted: Dict[str, int] = {}
     with engine.begin() as conn:
         found = conversations_of(conn, customer_id) | spooled_conversations(spool_dir, customer_id)
         found |= resolve_references(conn, found)  # touchpoints name SMS conversations by reference only
-        phones = phones_of(conn, customer_id, sorted(c for c in found if not is_conversation_ref(c)))
+        phones = channel_erasure.phones_of(conn, customer_id, sorted(c for c in found if not is_conversation_ref(c)))
         found |= {conversation_id("sms", phone) for phone in phones} | {f"journey:{customer_id}"}
         found |= {f"journey:phone:{phone}" for phone in phones}
         # Both forms of every id: touchpoints (and their spool rows) store `sms:ref-…`, Rasa's
@@ -182,7 +185,7 @@ def erase_customer(customer_id: str, database_url: Optional[str] = None) -> Dict
                 sa.text("DELETE FROM events WHERE sender_id IN :ids").bindparams(sa.bindparam("ids", expanding=True)),
                 {"ids": conversations},
             ).rowcount or 0
-        for eraser in erasers:
+        for eraser in ERASERS:
             deleted.update(eraser(conn, customer_id, conversations))
     deleted["spool file lines"] = clean_spool_files(spool_dir, customer_id, set(conversations))
     return deleted
@@ -190,7 +193,7 @@ def erase_customer(customer_id: str, database_url: Optional[str] = None) -> Dict
 
 def drop_old_text(days: int, database_url: Optional[str] = None, now: Optional[dt.datetime] = None) -> int:
     """Blank `text`/`reply_text` of touchpoints older than `days`; rows stay for metrics."""
-    engine = init_db(database_url)
+    engine = schema.engine(database_url)
     cutoff = (now or dt.datetime.utcnow()) - dt.timedelta(days=days)
     with engine.begin() as conn:
         result = conn.execute(

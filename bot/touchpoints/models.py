@@ -19,6 +19,9 @@ GOAL_STATUSES = ("started", "completed", "abandoned", "failed")
 
 
 class Touchpoint(Base):
+    """Table `touchpoints`: one row per customer turn, bot-initiated, agent or transition message, which
+    analytics reads."""
+
     __tablename__ = "touchpoints"
 
     id = sa.Column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True)

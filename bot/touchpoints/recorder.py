@@ -25,7 +25,7 @@ from typing import Any, Dict, Iterable, List, Optional, Set
 from sqlalchemy.engine import Engine
 
 from bot import settings
-from bot.db import get_engine, init_db
+from bot import schema
 from bot.touchpoints.assembler import MAX_CONVERSATIONS, ConversationState, TurnAssembler
 from bot.touchpoints.privacy import conversation_ref
 from bot.touchpoints.store import insert_rows, last_state
@@ -129,7 +129,7 @@ class TouchpointRecorder:
     # -- the writer thread ----------------------------------------------------------
     def _engine_ready(self) -> Engine:
         if self._engine is None:
-            self._engine = init_db(self.database_url)
+            self._engine = schema.engine(self.database_url)
         return self._engine
 
     def _seed_state(self, event: Dict[str, Any]) -> None:

@@ -24,11 +24,9 @@ def agents(request: pytest.FixtureRequest, tmp_path, monkeypatch: pytest.MonkeyP
     else:
         url = request.getfixturevalue("fresh_postgres_url")
     monkeypatch.setenv("HAMSAFAR_DATABASE_URL", url)
-    service._ready.clear()
     service.create_agent("bob", PASSWORD, "agent", "Bob")
     service.create_agent("alice", PASSWORD, "agent", "Alice")
     yield
-    service._ready.clear()
 
 
 @pytest.mark.usefixtures("agents")

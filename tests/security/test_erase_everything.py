@@ -259,9 +259,7 @@ def fill(url: str, state_dir: Path, person: Dict[str, Any], start: float) -> Non
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A fresh database with the whole schema, as the default database of this process."""
-    from bot import db, settings
-    from bot.channels import models as channel_models
-    from bot.handoff import service as handoff_service
+    from bot import db, schema, settings
     from bot.identity import verification
 
     url = f"sqlite:///{tmp_path / 'erase.db'}" if request.param == "sqlite" else request.getfixturevalue("fresh_postgres_url")
@@ -271,9 +269,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest
     monkeypatch.setenv("HAMSAFAR_CRM_BACKEND", "sql")
     monkeypatch.setattr(settings, "STATE_DIR", state)
     monkeypatch.setattr(verification, "_verifier", None, raising=False)
-    channel_models._ready.discard(url)
-    handoff_service._ready.pop(url, None)
-    db.init_db(url)
+    schema.init_db(url)
     yield url
     db.dispose_engines()
 
@@ -307,7 +303,8 @@ def test_the_touchpoint_writer_does_not_attach_the_erased_id_again(sqlite_url: s
     from bot.touchpoints.erasure import erase_customer
     from bot.touchpoints.recorder import TouchpointRecorder
     from bot.touchpoints.store import rows_for
-    from bot.db import get_engine, init_db
+    from bot.db import get_engine
+    from bot.schema import init_db
 
     monkeypatch.setattr(settings, "STATE_DIR", tmp_path)
     init_db(sqlite_url)
@@ -353,21 +350,12 @@ def test_a_new_session_resets_the_writer_state_of_a_conversation() -> None:
     assert rows and all(row["customer_id"] == "C-KEEP-2" for row in rows)
 
 
-def test_an_eraser_that_cannot_be_loaded_stops_the_erase(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from bot.touchpoints import erasure
-
-    monkeypatch.setattr(erasure, "ERASERS", erasure.ERASERS + ["bot.no_such_module.erasure:erase_customer_data"])
-    with pytest.raises(Exception, match="no_such_module"):
-        erasure.erase_customer("C-ERASE-1", sqlite_url)
-    monkeypatch.setattr(erasure, "ERASERS", ["bot.identity.erasure:no_such_function"])
-    with pytest.raises(Exception, match="no_such_function"):
-        erasure.erase_customer("C-ERASE-1", sqlite_url)
-
-
 def test_every_module_with_tables_registers_an_eraser() -> None:
-    """Each module listed in bot.db.MODEL_MODULES (whose tables can hold customer data) has an eraser."""
-    from bot.db import MODEL_MODULES
+    """Each module listed in bot.schema.MODEL_MODULES (whose tables can hold customer data) has an eraser;
+    tests/test_registries.py checks it table by table. ERASERS are imported by name in code, so one that
+    does not exist stops the import of bot.touchpoints.erasure instead of an erase half-way."""
+    from bot.schema import MODEL_MODULES
     from bot.touchpoints.erasure import ERASERS
 
-    packages: Set[str] = {spec.split(":")[0].split(".")[1] for spec in ERASERS} | {"touchpoints"}
-    assert {module.split(".")[1] for module in MODEL_MODULES} <= packages
+    packages: Set[str] = {eraser.__module__.split(".")[1] for eraser in ERASERS} | {"touchpoints"}
+    assert {module.__name__.split(".")[1] for module in MODEL_MODULES} <= packages

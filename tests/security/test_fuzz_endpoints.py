@@ -149,7 +149,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dict[str, Any]]:
     from bot.handoff import service
     from bot.handoff.console import AgentConsoleInput
 
-    service._ready.clear()
     service.create_agent("bob", AGENT_PASSWORD, "agent", "Bob")
     append_message(SESSION, "bot", "Which one?", buttons=[{"title": "Yes", "payload": "/affirm"},
                                                           {"title": "Order", "payload": '/inform{"order_id":"1"}'}])
@@ -172,7 +171,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dict[str, Any]]:
         yield {"client": client, "agent": agent, "server": server, "url": url}
     telegram.stop()
     bale.stop()
-    service._ready.clear()
     for key, value in saved.items():
         if value is None:
             os.environ.pop(key, None)

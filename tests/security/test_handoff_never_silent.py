@@ -54,10 +54,8 @@ def queue(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Mo
 
     crm = FakeCRM()
     monkeypatch.setattr(bot.crm.factory, "get_crm", lambda *a, **k: crm)
-    service._ready.clear()
     service.ensure_tables()
     yield crm
-    service._ready.clear()
 
 
 @contextlib.contextmanager

@@ -364,10 +364,12 @@ def every_cell(engine: sa.engine.Engine) -> Iterator[Tuple[str, str, str]]:
 
 
 def test_a_recorded_sms_conversation_keeps_no_personal_data(sqlite_url: str, tmp_path: Path) -> None:
+    from bot.analytics.views import create_views
     from bot.db import get_engine
 
     record(sqlite_url, tmp_path, sms_conversation())
     engine = get_engine(sqlite_url)
+    create_views(engine)  # as set-up does (bot.runtime.setup.prepare_database)
     cells = list(every_cell(engine))
     assert {r for r, _, _ in cells} >= {"touchpoints", "analytics_conversations"}
     leaks = [(relation, column, value) for relation, column, value in cells
@@ -399,7 +401,8 @@ def test_a_new_writer_continues_the_pseudonymous_conversation(sqlite_url: str, t
 def test_rows_stored_by_older_code_are_scrubbed(sqlite_url: str) -> None:
     import datetime as dt
 
-    from bot.db import get_engine, init_db
+    from bot.db import get_engine
+    from bot.schema import init_db
     from bot.touchpoints.store import insert_rows
 
     engine = init_db(sqlite_url)
@@ -421,7 +424,8 @@ def test_init_db_scrubs_rows_an_older_release_stored(sqlite_url: str) -> None:
     """Migration ("touchpoints", 2): a database written before the masking is rewritten by init_db."""
     import datetime as dt
 
-    from bot.db import dispose_engines, get_engine, init_db
+    from bot.db import dispose_engines, get_engine
+    from bot.schema import init_db
     from bot.touchpoints.store import insert_rows
 
     engine = init_db(sqlite_url)
@@ -476,7 +480,8 @@ def test_erase_finds_the_pseudonymous_sms_conversation(sqlite_url: str, tmp_path
 def test_erase_traces_a_reference_back_to_the_raw_sms_conversation(sqlite_url: str, tmp_path: Path) -> None:
     """Only the touchpoints (by reference) tie the SMS conversation to the customer: Rasa's events
     and the SMS log, which name the phone, are erased all the same."""
-    from bot.db import get_engine, init_db
+    from bot.db import get_engine
+    from bot.schema import init_db
     from bot.touchpoints.erasure import erase_customer
 
     record(sqlite_url, tmp_path, sms_conversation())  # customer_id C-MASK-1 arrives mid-conversation

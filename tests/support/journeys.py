@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from bot.crm.models import CustomerRow, FeedbackRow, OrderItemRow, OrderRow, ProductRow, ReviewRow, TicketRow
 from bot.crm.sql import SQLCRM
-from bot.db import init_db
+from bot.schema import init_db
 from bot.orchestration.definition import load_book
 from bot.orchestration.engine import Orchestrator, holdout_of
 from bot.orchestration.models import JourneyEntry, JourneyMessage
@@ -159,9 +159,8 @@ class World:
 
     def web_visit(self, session_id: str, at: dt.datetime) -> None:
         """The visitor wrote in the widget at `at` (so they count as online shortly after)."""
-        from bot.channels.models import WebMessage, ensure_tables
+        from bot.channels.models import WebMessage
 
-        ensure_tables(self.url)
         with self.engine.begin() as conn:
             conn.execute(WebMessage.__table__.insert().values(session_id=session_id, seq=1, sender="customer", text="سلام",
                                                               created_at=at.replace(tzinfo=None)))

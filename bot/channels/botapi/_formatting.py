@@ -13,8 +13,8 @@ import base64
 import hashlib
 from typing import List, Optional
 
-from bot.channels.models import TelegramCallback, ensure_tables
-from bot.db import session_scope
+from bot.channels.models import TelegramCallback
+from bot import schema
 
 MAX_MESSAGE_LENGTH = 4096  # UTF-16 code units, Telegram's limit for message text
 MAX_CALLBACK_BYTES = 64
@@ -62,8 +62,7 @@ def callback_data_for(payload: str) -> str:
     """A short callback id for `payload` (stored once; deterministic)."""
     digest = hashlib.sha256(payload.encode("utf-8")).digest()[:12]
     short_id = base64.urlsafe_b64encode(digest).decode("ascii")
-    ensure_tables()
-    with session_scope() as session:
+    with schema.session() as session:
         if session.get(TelegramCallback, short_id) is None:
             session.add(TelegramCallback(short_id=short_id, payload=payload))
     data = "b:" + short_id
@@ -75,7 +74,6 @@ def payload_for(callback_data: Optional[str]) -> Optional[str]:
     """The payload behind a callback id we issued; None for anything else."""
     if not callback_data or not callback_data.startswith("b:"):
         return None
-    ensure_tables()
-    with session_scope() as session:
+    with schema.session() as session:
         row = session.get(TelegramCallback, callback_data[2:])
         return row.payload if row else None

@@ -33,9 +33,9 @@ from sqlalchemy.engine import Connection
 
 from bot import settings
 from ._platform import Platform
-from bot.channels.models import MessengerPayment, ensure_tables
+from bot.channels.models import MessengerPayment
 from bot.channels.redaction import register_secret
-from bot.db import session_scope
+from bot import schema
 from bot.text.formatting import format_toman
 from bot.text.persian import to_persian_digits
 
@@ -137,9 +137,8 @@ def record_payment(channel: str, conversation_id: str, payment: Any) -> Optional
     if order_id is None or not charge:
         logger.warning("%s: a payment without our payload or a charge id was not recorded", channel)
         return None
-    ensure_tables()
     try:
-        with session_scope() as session:
+        with schema.session() as session:
             session.add(MessengerPayment(
                 channel=channel, charge_id=str(charge)[:200],
                 provider_charge_id=(str(payment.provider_payment_charge_id)[:200]

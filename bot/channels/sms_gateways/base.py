@@ -25,6 +25,8 @@ _EXTENSION = frozenset(GSM7_EXTENSION)
 
 @dataclass(frozen=True)
 class SegmentInfo:
+    """How an SMS text is encoded and how many segments it costs, computed before sending."""
+
     encoding: str  # "gsm7" or "ucs2"
     units: int  # septets (GSM-7) or UTF-16 code units (UCS-2)
     segments: int
@@ -64,6 +66,8 @@ class SendResult:
 
 @dataclass
 class InboundSms:
+    """One SMS received through a gateway's webhook, in the same shape for every gateway."""
+
     phone: str
     text: str
     external_id: str

@@ -41,6 +41,8 @@ def receptor(phone: str) -> str:
 
 
 class KavenegarGateway(SmsGateway):
+    """Sends and receives SMS through Kavenegar, the Iranian gateway (its REST API and inbound webhook)."""
+
     name = "kavenegar"
 
     def __init__(

@@ -48,6 +48,8 @@ def twilio_signature(auth_token: str, url: str, params: Iterable[Tuple[str, str]
 
 
 class TwilioGateway(SmsGateway):
+    """Sends and receives SMS through Twilio (REST API, signed inbound webhooks)."""
+
     name = "twilio"
 
     def __init__(

@@ -9,8 +9,8 @@ from typing import Any, Dict, List, Optional, Set
 
 import sqlalchemy as sa
 
-from bot.channels.models import WebMessage, ensure_tables, utcnow
-from bot.db import session_scope
+from bot.channels.models import WebMessage, utcnow
+from bot import schema
 
 from ._live import notify
 
@@ -30,14 +30,13 @@ def _as_dict(row: WebMessage) -> Dict[str, Any]:
 def append_message(session_id: str, sender: str, text: str, buttons: Optional[List[Dict[str, Any]]] = None) -> Dict[str, Any]:
     """Store a message with the next `seq` of its conversation and push it to live listeners."""
     assert sender in SENDERS
-    ensure_tables()
     clean_buttons = [
         {"title": str(b.get("title") or b.get("payload") or ""), "payload": str(b.get("payload") or b.get("title") or "")}
         for b in (buttons or [])
     ] or None
     for _ in range(20):
         try:
-            with session_scope() as session:
+            with schema.session() as session:
                 last = session.execute(
                     sa.select(sa.func.max(WebMessage.seq)).where(WebMessage.session_id == session_id)
                 ).scalar()
@@ -55,15 +54,14 @@ def append_message(session_id: str, sender: str, text: str, buttons: Optional[Li
 
 def retract_message(session_id: str, seq: int) -> None:
     """Remove a customer message the bot could not handle (the client keeps the text and retries)."""
-    with session_scope() as session:
+    with schema.session() as session:
         session.execute(sa.delete(WebMessage).where(WebMessage.session_id == session_id, WebMessage.seq == seq,
                                                     WebMessage.sender == "customer"))
     notify(session_id, {"type": "retract", "seq": seq})
 
 
 def history(session_id: str, after: int = 0, limit: int = 500) -> List[Dict[str, Any]]:
-    ensure_tables()
-    with session_scope() as session:
+    with schema.session() as session:
         rows = session.execute(
             sa.select(WebMessage).where(WebMessage.session_id == session_id, WebMessage.seq > after)
             .order_by(WebMessage.seq).limit(limit)
@@ -73,8 +71,7 @@ def history(session_id: str, after: int = 0, limit: int = 500) -> List[Dict[str,
 
 def offered_payloads(session_id: str, lookback: int = 20) -> Set[str]:
     """The button payloads the bot (or an agent) offered lately in this conversation."""
-    ensure_tables()
-    with session_scope() as session:
+    with schema.session() as session:
         rows = session.execute(
             sa.select(WebMessage.buttons).where(WebMessage.session_id == session_id, WebMessage.sender != "customer")
             .order_by(WebMessage.seq.desc()).limit(lookback)

@@ -14,14 +14,14 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from typing import Any, List, Optional, Set
+from typing import Any, List, Optional
 
 import sqlalchemy as sa
 
 from bot import settings
 from bot.channels.addresses import address_of, channel_of, conversation_id
-from bot.channels.models import utcnow
-from bot.db import Base, get_engine, init_db, session_scope
+from bot.channels.models import WebSession, utcnow
+from bot import schema
 
 from ._errors import SessionEnded
 from ._live import notify_conversation_ended
@@ -47,35 +47,6 @@ NOTICES = {
 def session_of(recipient_id: str) -> str:
     """The conversation key of `web:<key>` (what web_messages.session_id holds)."""
     return address_of(recipient_id, "web")
-
-
-class WebSession(Base):
-    """One bearer token of the widget: which conversation it opens, and until when.
-
-    Only a SHA-256 of the token is stored. A rotated, logged-out, expired or replaced
-    token keeps its row (with `ended_at`) so it can never be claimed again.
-    """
-
-    __tablename__ = "web_sessions"
-
-    token_hash = sa.Column(sa.String(64), primary_key=True)
-    conversation = sa.Column(sa.String(64), nullable=False, index=True)
-    created_at = sa.Column(sa.DateTime, nullable=False)       # the conversation's start (kept on rotation)
-    last_seen_at = sa.Column(sa.DateTime, nullable=False)     # the customer's last message (idle clock)
-    verified_since = sa.Column(sa.DateTime, nullable=True)    # when this conversation became verified
-    ended_at = sa.Column(sa.DateTime, nullable=True, index=True)
-    end_reason = sa.Column(sa.String(12), nullable=True)      # rotated | logout | expired | replaced
-
-
-_session_tables: Set[str] = set()
-
-
-def ensure_session_table() -> None:
-    """Create `web_sessions` and the tables it consults (verified identities) once per database."""
-    key = str(get_engine().url)
-    if key not in _session_tables:
-        init_db()  # every model on Base, this one included
-        _session_tables.add(key)
 
 
 def _hash(token: str) -> str:
@@ -150,10 +121,9 @@ def resolve_session(token: str, limits: SessionLimits, *, claim: bool = False,
 
 
 def _resolve_session(token: str, limits: SessionLimits, claim: bool, now: Optional[dt.datetime]) -> Live:
-    ensure_session_table()
     now = now or utcnow()
     reason: Optional[str] = None
-    with session_scope() as session:
+    with schema.session() as session:
         row = session.get(WebSession, _hash(token))
         if row is None:
             if claim and _claimable(session, token):
@@ -182,11 +152,10 @@ def _resolve_session(token: str, limits: SessionLimits, claim: bool, now: Option
 def start_session(now: Optional[dt.datetime] = None, conversation: Optional[str] = None,
                   verified: bool = False) -> Live:
     """A new token for a new (or the given) conversation."""
-    ensure_session_table()
     now = now or utcnow()
     token = new_token()
     conversation = conversation or new_conversation_key()
-    with session_scope() as session:
+    with schema.session() as session:
         session.add(WebSession(token_hash=_hash(token), conversation=conversation, created_at=now,
                                last_seen_at=now, verified_since=now if verified else None))
     return Live(token, conversation, now if verified else None, created=True)
@@ -194,10 +163,9 @@ def start_session(now: Optional[dt.datetime] = None, conversation: Optional[str]
 
 def rotate_session(live: Live, now: Optional[dt.datetime] = None) -> Live:
     """The conversation became verified: a new token, and the old one opens nothing any more."""
-    ensure_session_table()
     now = now or utcnow()
     token = new_token()
-    with session_scope() as session:
+    with schema.session() as session:
         old = session.get(WebSession, _hash(live.token))
         created = old.created_at if old is not None else now
         if old is not None:
@@ -209,9 +177,8 @@ def rotate_session(live: Live, now: Optional[dt.datetime] = None) -> Live:
 
 def end_session(token: str, reason: str, now: Optional[dt.datetime] = None) -> Optional[str]:
     """End the session of `token` (log out, replaced) and forget its verification; its conversation key."""
-    ensure_session_table()
     now = now or utcnow()
-    with session_scope() as session:
+    with schema.session() as session:
         row = session.get(WebSession, _hash(token))
         if row is None or row.ended_at is not None:
             return None
@@ -224,7 +191,7 @@ def end_session(token: str, reason: str, now: Optional[dt.datetime] = None) -> O
 
 def touch_session(live: Live, now: Optional[dt.datetime] = None) -> None:
     """The customer wrote: the idle clock starts again."""
-    with session_scope() as session:
+    with schema.session() as session:
         row = session.get(WebSession, _hash(live.token))
         if row is not None:
             row.last_seen_at = now or utcnow()

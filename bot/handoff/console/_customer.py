@@ -16,7 +16,7 @@ def customer_360(handoff: Dict[str, Any], customer_id: Optional[str], slots: Dic
     """Profile, orders, tickets, journey stage, earlier conversations and goals on every channel."""
     import sqlalchemy as sa
 
-    from bot.db import session_scope
+    from bot import schema
 
     panel: Dict[str, Any] = {"customer_id": customer_id, "profile": None, "orders": [], "tickets": [],
                              "journey": {"stage": slots.get("journey_stage") or handoff.get("journey_stage"),
@@ -53,7 +53,7 @@ def customer_360(handoff: Dict[str, Any], customer_id: Optional[str], slots: Dic
         condition = tp.c.conversation_id.in_(sorted(current))
         if customer_id:
             condition = sa.or_(condition, tp.c.customer_id == customer_id)
-        with session_scope() as session:
+        with schema.session() as session:
             rows = session.execute(
                 sa.select(tp.c.conversation_id, tp.c.channel, sa.func.min(tp.c.occurred_at), sa.func.max(tp.c.occurred_at),
                           sa.func.count()).where(condition).group_by(tp.c.conversation_id, tp.c.channel)
