@@ -40,11 +40,13 @@ _REPEAT_PHRASE = (
     r"(?:what|wait what|what\?+|huh|pardon|sorry|come again|say (?:that|it) again|say again|"
     r"(?:can|could) you (?:please )?(?:repeat|say) (?:that|it)(?: again)?|repeat(?: that| it)?(?: please)?|"
     r"what did you (?:just )?say|i didn'?t (?:get|catch|understand) (?:that|it|you)|what was that|"
+    r"i (?:don'?t|do not) (?:get|understand)(?: (?:it|that|this|you|what you mean))?|i'?m (?:confused|lost)|"
+    r"what do you mean|what does that mean|(?:that )?makes no sense|"
     r"chi|chi goftin?|chi goftid|chi shod|motevajeh nashodam|nafahmidam|dobare begoo?|ye bar dige begoo?|"
     r"چی|چی شد|چی گفتی|چی گفتین|چی گفتید|چی گفتی دقیقا|ببخشید چی|ببخشید چی گفتید|"
     r"متوجه نشدم|نفهمیدم|دوباره بگو|دوباره بگید|دوباره بگین|یه بار دیگه بگو|یه بار دیگه بگید|"
     r"یک بار دیگر بگویید|تکرار کن|تکرار کنید|میشه تکرار کنی|میشه تکرار کنید|میشه دوباره بگی|"
-    r"میشه دوباره بگید|یعنی چی)"
+    r"میشه دوباره بگید|یعنی چی|منظورت چیه|منظورتون چیه|منظورتون چیست|گیج شدم|سر در نمیارم|نمیفهمم|نمی فهمم)"
 )
 # one or two such phrases ("chi? nafahmidam", "huh? say that again") and nothing else
 _REPEAT = re.compile(
@@ -416,7 +418,7 @@ def nothing_to_do(text: str) -> bool:
 
 # "instead of a review I just want to return it", «به جای نظر میخوام پسش بدم»: another goal, explicitly.
 _SWITCH = re.compile(
-    r"^instead\b|\b(?:instead of|rather than|scratch that|forget (?:the|about the|about) \w+|change of plan|"
+    r"^instead\b|\binstead\W*$|\b(?:instead of|rather than|scratch that|forget (?:the|about the|about) \w+|change of plan|"
     r"actually,? i (?:just )?(?:want|need|wanna|would like)|i just want to|never mind (?:the|that) \w+|"
     r"i'?d (?:much )?rather(?: just)?|i'?d prefer to|on second thought|you know what,? (?:i|let'?s))\b|"
     + _fa(r"به جای|بجای|به جاش|بجاش|عوضش|اصلا میخوام|اصلا می خوام|فقط میخوام|فقط می خوام|ترجیح میدم|"

@@ -24,6 +24,7 @@ slot into actions.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
@@ -188,11 +189,13 @@ def _inside_form(message: Message, context: Context) -> Move:
     switch_clause = _other_request_among_clauses(message, context)   # "…, cancel it altogether"
     asks_other = (intent in REQUESTS and not same_goal and message.confidence >= SOME_REQUEST) or bool(switch_clause)
     if cues.switches_goal(message.text) and message.confidence >= SOME_REQUEST and not carries_answer \
-            and ((intent in REQUESTS and not same_goal) or intent in QUESTIONS):
+            and ((intent in REQUESTS and not same_goal) or intent in QUESTIONS) \
+            and not _corrects_the_form(message, context):   # "no, make it the Tune 520 instead" corrects
         # "instead of a review I just want to return it", "scratch that, how do I set up my camera?"
         return Move(LEAVE, (intent,))
     wanted_instead = _last_clause_for_another_goal(message, context)
-    if cues.switches_goal(message.text) and not carries_answer and wanted_instead:
+    if cues.switches_goal(message.text) and not carries_answer and wanted_instead \
+            and not _corrects_the_form(message, context):
         # «فعلا شماره نمیدم، فقط میخواستم قیمتشو بدونم»: the whole message is unsure, its last clause is not
         return Move(LEAVE, (wanted_instead,))
     question_after_stop = _question_after_stop(message)
@@ -215,6 +218,9 @@ def _inside_form(message: Message, context: Context) -> Move:
             and not other_clause and slot not in CONFIRMATION_SLOTS:
         # "merci felan na, badan kharid mikonam": not now — whatever the question was
         return Move(LEAVE, ("goodbye",) if cues.says_goodbye(message.text) else ("stop",))
+    if slot in CONFIRMATION_SLOTS and cues.yes_or_no(message.text) is False and cues.wants_to_stop(message.text) \
+            and not asks_other:
+        return Move(ANSWER)   # "actually no, I'll keep it" to "cancel it?": the no, said as such ("not cancelled")
     if cues.wants_to_stop(message.text, strong_only=True) and not carries_answer and not asks_other:
         # "you know what, I'll keep it" — but "never mind that, cancel my order" is a new request
         return Move(LEAVE, ("goodbye",) if cues.says_goodbye(message.text) else ("stop",))
@@ -297,6 +303,13 @@ def _inside_form(message: Message, context: Context) -> Move:
             return Move(INTERRUPT, (leaning,))
         if intent in REQUESTS and not same_goal and message.confidence >= SOME_REQUEST:
             return Move(LEAVE, (intent,))
+    if wordy and intent == FALLBACK and cues.sounds_like_question(message.text) \
+            and not _ABOUT_THE_QUESTION.search(cues.canonical(message.text)):
+        # «روشهای پرداختتون چیه راستی؟» while asked for a phone: a question the NLU half-read, not a
+        # wrong phone number — answered when one question stands out
+        leaning, likelihood = message.likeliest(QUESTIONS)
+        if leaning and likelihood >= 0.25:
+            return Move(INTERRUPT, (leaning,))
     if intent in answers or intent == FALLBACK:
         return Move(ANSWER)
     if carries_answer and not (clear and intent in REQUESTS and intent not in PRODUCT_QUESTIONS):
@@ -339,6 +352,10 @@ def _other_request_among_clauses(message: Message, context: Context) -> Optional
                 return message.intent
             return intent
     return None
+
+
+# Words about the question being asked ("which number?", «کدوم کد؟»): not another question.
+_ABOUT_THE_QUESTION = re.compile(r"\b(?:number|phone|mobile|code|sms|text|order)\b|شماره|کد|موبایل|پیامک|سفارش")
 
 
 def _last_clause_for_another_goal(message: Message, context: Context) -> Optional[str]:
