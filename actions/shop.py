@@ -170,6 +170,9 @@ class ActionWarrantyPolicy(Action):
         product = next((found[0] for sku in product_in_question(tracker)[:1] if (found := find_products(sku, limit=1))),
                        None)
         if product is not None:   # the product's own warranty first, then how returns work
+            if cues.asks_price(latest_text(tracker)):   # «قیمت و گارانتی دل ووسترو چقدره؟»: the price too
+                say(dispatcher, "product_price" if product.in_stock else "product_price_out_of_stock", language,
+                    product=product_name(product, language), price=toman(product.price, language))
             say(dispatcher, "product_warranty", language, product=product_name(product, language),
                 months=digits(product.warranty_months, language))
             say(dispatcher, "returns_policy", language, returns=returns)
@@ -480,6 +483,9 @@ class ActionProductPrice(Action):
         for each in products or [product]:
             key = "product_price" if each.in_stock else "product_price_out_of_stock"
             say(dispatcher, key, language, product=product_name(each, language), price=toman(each.price, language))
+        if not products and cues.asks_warranty(latest_text(tracker)):   # "price and warranty of the A55?"
+            say(dispatcher, "product_warranty", language, product=product_name(product, language),
+                months=digits(product.warranty_months, language))
         if len(products) > 1 and not tracker.active_loop:   # "the cheaper one" next picks among them
             return Outcome.completed(SlotSet("shown_products", [p.sku for p in products]))
         return Outcome.completed(*talked_about(tracker, product))

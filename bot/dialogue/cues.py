@@ -434,6 +434,21 @@ def thanks(text: str) -> bool:
     return bool(_THANKS.search(canonical(text)))
 
 
+_ASKS_PRICE = re.compile(r"\b(?:price|prices|cost|costs|how much|gheymat|ghimat|chande|chand)\b|"
+                         + _fa(r"قیمت|قیمتش|قیمتشون|چنده|چند میشه|چند تومنه|چند هست"))
+_ASKS_WARRANTY = re.compile(r"\b(?:warranty|warrantee|guarantee|garanti|garantish)\b|" + _fa(r"گارانتی|گارانتیش|ضمانت"))
+
+
+def asks_price(text: str) -> bool:
+    """The message asks a price («قیمت و گارانتیش؟», "price and warranty?"), whatever else it asks."""
+    return bool(_ASKS_PRICE.search(canonical(text)))
+
+
+def asks_warranty(text: str) -> bool:
+    """The message asks about the warranty, whatever else it asks."""
+    return bool(_ASKS_WARRANTY.search(canonical(text)))
+
+
 def switches_goal(text: str) -> bool:
     """Words that put another request in place of the current one."""
     return bool(_SWITCH.search(canonical(text)))
