@@ -176,6 +176,10 @@ class HamsafarFormValidation(FormValidationAction, abc.ABC):
                         "customer_id": late.customer_id, "verification_status": "verified"}
         if phone is None and names_an_order(tracker):
             return {"phone_number": None}   # «ببخشید شماره سفارشم ۱۰۰۱۴۲ هست»: the order number, corrected
+        if phone is None and not re.search(r"\d", to_ascii_digits(str(value or ""))):
+            # words, not a wrong number ("ugh, I just want to know where my package is"): no "invalid"
+            say(dispatcher, "phone_needed", language)
+            return {"phone_number": None}
         if phone is None:
             say(dispatcher, "phone_invalid", language)
             return {"phone_number": None}

@@ -38,6 +38,10 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "fa": "برای ثبت سفارش {product}، لطفاً شماره موبایلی را که با آن خرید می‌کنید بنویسید (مثلاً ۰۹۱۲۱۲۳۴۵۶۷).",
         "en": "To order the {product}, please type the mobile number you shop with (for example 09121234567).",
     },
+    "phone_needed": {
+        "fa": "ببخشید بابت زحمت؛ فقط با شماره موبایلی که با آن خرید می‌کنید می‌توانم ادامه دهم.",
+        "en": "Sorry for the hassle — I can only go on with the mobile number you shop with.",
+    },
     "phone_invalid": {
         "fa": "این شماره موبایل معتبر به نظر نمی‌رسد. لطفاً شماره را به شکل ۰۹۱۲۱۲۳۴۵۶۷ بنویسید.",
         "en": "That doesn't look like a valid mobile number. Please type it like 09121234567.",

@@ -427,8 +427,9 @@ def ranked(intent: str, confidence: float, text: str, clauses: tuple = (), ranki
     # not now, in Finglish and Persian
     (ranked("deny", 0.75, "merc felan na, badan kharid mikonam", (("deny", 0.9), ("place_order", 0.6))),
      in_form("place_order_form", "product", "place_order"), "leave stop"),
+    # …and a "later" that thanks is thanked (you're welcome), not dropped (never mind)
     (ranked("place_order", 0.62, "باشه پس فردا سفارش میدم، مرسی"),
-     in_form("place_order_form", "phone_number", "place_order", ("product",)), "leave stop"),
+     in_form("place_order_form", "phone_number", "place_order", ("product",)), "leave thank_you"),
     # a clause the clause model alone half-reads is not a switch ("hmm which code?" → compare?)
     (ranked("nlu_fallback", 0.4, "hmm which code? i got a bunch of texts today, im confused",
             (("compare_products", 0.71), ("goodbye", 0.82)),

@@ -248,7 +248,8 @@ def _inside_form(message: Message, context: Context) -> Move:
             return Move(INTERRUPT, (intent,))   # politeness while the code is on its way
         if cues.says_goodbye(message.text):
             return Move(LEAVE, ("goodbye",))
-        thanks = intent == "thank_you" or (message.ends_closing and message.requests[-1] == "thank_you")
+        thanks = intent == "thank_you" or (message.ends_closing and message.requests[-1] == "thank_you") \
+            or cues.thanks(message.text)   # «باشه ممنون، بعدا سفارش میدم»: thanked, not dropped
         # "thanks, that's all I needed" is thanks; "no thanks, never mind" is a stop
         polite = thanks and not cues.refuses(message.text) and not cues.wants_to_stop(message.text, strong_only=True)
         return Move(LEAVE, ("thank_you",) if polite else ("stop",))
