@@ -264,18 +264,22 @@ class HamsafarFormValidation(FormValidationAction, abc.ABC):
     async def extract_product(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                               domain: Dict[Text, Any]) -> Dict[str, Any]:
         """"How much is your cheapest laptop?", «گرون‌ترین گوشیتون چیه؟»: a kind of product and a pick
-        by price name one product, as a shop assistant would read it, instead of asking which."""
+        by price name one product, as a shop assistant would read it, instead of asking which; so do
+        words that point at the shop's only product of a kind ("how much is the kettle?")."""
         if tracker.get_slot("product") or tracker.get_slot("requested_slot") not in (None, "product") \
                 or entity_values(tracker, "product"):
             return {}
         message = latest_text(tracker)
         choice = cues.choice_among(message)
-        if choice not in ("cheapest", "priciest"):
-            return {}
         try:
-            kind = [p for p in products_hinted(message, limit=50) if p.in_stock]
+            hinted = products_hinted(message, limit=50)
         except CRMError:
             return {}
+        if len(hinted) == 1 and (tracker.active_loop or {}).get("name") != "review_form":
+            return {"product": hinted[0].sku}   # "how much is the kettle?": the shop has one
+        if choice not in ("cheapest", "priciest"):
+            return {}
+        kind = [p for p in hinted if p.in_stock]
         if len(kind) < 2:
             return {}
         pick = min if choice == "cheapest" else max
