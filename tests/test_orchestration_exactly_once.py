@@ -125,3 +125,39 @@ def _with(world: World, orchestrator: Orchestrator) -> World:
     other.__dict__.update(world.__dict__)
     other.o = orchestrator
     return other
+
+
+def test_an_ambiguous_gateway_error_is_recorded_unknown_and_never_retried(world: World) -> None:
+    """Kavenegar answers 500 (it may or may not have queued the SMS) and does not show it when asked: at most
+    once, so the reminder is `unknown` — not retried, no other channel — and the journey goes on."""
+    [cid] = customer_ids("AM", "abandoned_payment", holdout=False)
+    phone = world.customer(cid)
+    world.order(cid, "pending_payment", T0)
+    world.run(T0 + MIN)
+    world.sms.script("kavenegar", "500")
+    stats = world.run(T0 + HOUR)
+    assert (stats.sent, stats.unknown) == (0, 1)
+    assert sends_received(world.sms) == 1 and world.sms_to(phone) == []
+    [message] = world.messages("abandoned_payment")
+    assert message["status"] == "unknown" and "not resent" in message["error"]
+    world.run(T0 + HOUR + 10 * MIN)      # later runs (past the old retry delay) leave it alone
+    world.run(T0 + 2 * HOUR)
+    assert sends_received(world.sms) == 1
+    assert world.entry("abandoned_payment", cid)["status"] == "active"   # the 24-hour code is still to come
+
+
+def test_a_message_table_of_an_older_release_gets_the_attempt_columns(database: str) -> None:
+    """Migration `orchestration` 2 adds `attempt_id` and `claimant` to an existing `journey_messages`."""
+    import sqlalchemy as sa
+
+    from bot.db import init_db
+
+    engine = init_db(database)
+    with engine.begin() as conn:
+        for column in ("attempt_id", "claimant"):
+            conn.execute(sa.text(f"ALTER TABLE journey_messages DROP COLUMN {column}"))
+        conn.execute(sa.text("DELETE FROM schema_migrations WHERE module = 'orchestration' AND version = 2"))
+    init_db(database)
+    with engine.connect() as conn:
+        columns = {c["name"] for c in sa.inspect(conn).get_columns("journey_messages")}
+    assert {"attempt_id", "claimant"} <= columns

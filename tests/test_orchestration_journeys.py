@@ -346,7 +346,8 @@ def test_the_message_is_written_into_the_conversation_for_the_answer(database: s
 
 
 def test_a_send_interrupted_by_a_crash_is_not_sent_twice(world: World) -> None:
-    """A runner dies after the gateway took the SMS but before recording it; the next runner asks the gateway."""
+    """A runner dies after the gateway took the SMS but before recording it; the next runner finds it sent in
+    the SMS log (keyed by the journey message) and records it, without sending it again."""
     import asyncio
 
     from bot.orchestration import delivery
@@ -360,7 +361,7 @@ def test_a_send_interrupted_by_a_crash_is_not_sent_twice(world: World) -> None:
     token, ids = world.o.claim(T0 + HOUR)
     plan = world.o.advance(ids[0], token, T0 + HOUR)
     assert plan is not None and plan.targets[0].channel == "sms"
-    world.o.attempting(plan.message_id, plan.targets[0])
+    assert world.o.attempting(plan, plan.targets[0])
 
     async def send_then_die() -> None:
         outputs = Outputs(world.sms.url, None)
@@ -372,7 +373,7 @@ def test_a_send_interrupted_by_a_crash_is_not_sent_twice(world: World) -> None:
     world.run(T0 + HOUR + 2 * MIN)  # lease not expired: nobody touches it
     assert world.entry("abandoned_payment", cid)["lease_owner"] == token
     time.sleep(1.2)                 # the (real-time) lease expires
-    world.run(T0 + HOUR + 2 * MIN)  # resumed through the SMS key: the gateway is asked, it already has it
+    world.run(T0 + HOUR + 2 * MIN)  # taken over: the SMS log has it sent, so it is recorded sent, not resent
     assert len(world.sms_to(phone)) == 1
     [message] = world.messages("abandoned_payment")
     assert (message["status"], message["channel"]) == ("sent", "sms")
