@@ -15,6 +15,7 @@ import re
 import time
 
 import pytest
+from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from bot.orchestration.engine import holdout_of
@@ -630,6 +631,30 @@ def test_quiet_hours_follow_the_customers_own_time_zone(world: World) -> None:
     world.run(evening + HOUR + MIN)                # 21:01 Tehran, 19:31 Berlin: within the Berlin customer's window
     assert len(world.sms_to(phones[late])) == 1
     assert world.o.zone_of({"customer_key": home, "context": {"timezone": "Mars/Olympus_Mons"}}) == "Asia/Tehran"
+
+
+def test_quiet_hours_follow_the_time_zone_on_the_sql_crm_customer(world: World) -> None:
+    """The SQL CRM's customer record carries the zone (`customers.timezone`; empty: the shop's, Tehran).
+    Both order at 15:00 Tehran on Wednesday 4 June 2025; the reminder is due at 16:00 Tehran, which is
+    21:30 in Tokyo (UTC+9): the Tokyo customer's waits for 09:00 Tokyo, 03:30 Thursday in Tehran."""
+    tokyo, home = customer_ids("TK", "abandoned_payment", holdout=False, count=2)
+    phones = {tokyo: world.customer(tokyo, "Kenji Sato", language="en", timezone="Asia/Tokyo"),
+              home: world.customer(home)}
+    ordered = tehran(2025, 6, 4, 15, 0)
+    for cid in (tokyo, home):
+        world.order(cid, "pending_payment", ordered)
+    world.run(ordered + MIN)
+    world.run(ordered + HOUR)                          # 16:00 Tehran: the Tehran customer only
+    assert len(world.sms_to(phones[home])) == 1 and world.sms_to(phones[tokyo]) == []
+    waiting = world.entry("abandoned_payment", tokyo)
+    assert waiting["due_at"] == dt.datetime(2025, 6, 5, 9, 0, tzinfo=ZoneInfo("Asia/Tokyo"))
+    assert waiting["due_at"] == tehran(2025, 6, 5, 3, 30)
+    world.run(tehran(2025, 6, 5, 3, 29))
+    assert world.sms_to(phones[tokyo]) == []
+    world.run(tehran(2025, 6, 5, 3, 30))               # quiet in Tehran, 09:00 in Tokyo: sent
+    [text] = world.sms_to(phones[tokyo])
+    assert text.startswith("Hi Kenji")
+    assert world.o.zone_of({"customer_key": home, "customer_id": home}) == "Asia/Tehran"   # empty: the shop's
 
 
 def test_an_order_placed_meanwhile_stops_the_abandoned_order_journey_before_its_next_step(world: World) -> None:

@@ -243,18 +243,26 @@ class Orchestrator:
 
     def zone_of(self, entry: Dict[str, Any]) -> str:
         """The customer's time zone: the latest one their events carried (`journey_watch`), else the
-        trigger's, else the shop's (`defaults.timezone`). Read once per `advance`."""
+        CRM's customer record (the SQL CRM's `customers.timezone`), else the trigger's, else the shop's
+        (`defaults.timezone`, Asia/Tehran). Read once per `advance`."""
         cache = getattr(self._local, "zones", None)
         if cache is not None and entry["customer_key"] in cache:
             return cache[entry["customer_key"]]
         with self.engine.connect() as conn:
             stored = conn.execute(sa.select(W.c.value).where(W.c.kind == ZONE_WATCH,
                                                              W.c.key == entry["customer_key"])).scalar()
-        zone = valid_zone(stored) or valid_zone((entry.get("context") or {}).get("timezone")) \
-            or self.book.settings.timezone
+        zone = valid_zone(stored) or self._crm_zone(entry) \
+            or valid_zone((entry.get("context") or {}).get("timezone")) or self.book.settings.timezone
         if cache is not None:
             cache[entry["customer_key"]] = zone
         return zone
+
+    def _crm_zone(self, entry: Dict[str, Any]) -> Optional[str]:
+        """The time zone on the CRM's customer record, if the backend keeps one (CRMError propagates)."""
+        if not entry.get("customer_id"):
+            return None
+        customer = self.crm.get_customer(entry["customer_id"])
+        return valid_zone(getattr(customer, "timezone", None)) if customer is not None else None
 
     def window_for(self, entry: Dict[str, Any]) -> SendingWindow:
         """The sending window in the entry's customer's time zone."""
