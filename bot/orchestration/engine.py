@@ -261,8 +261,19 @@ class Orchestrator:
         """The time zone on the CRM's customer record, if the backend keeps one (CRMError propagates)."""
         if not entry.get("customer_id"):
             return None
-        customer = self.crm.get_customer(entry["customer_id"])
+        customer = self.customer_of(entry)
         return valid_zone(getattr(customer, "timezone", None)) if customer is not None else None
+
+    def customer_of(self, entry: Dict[str, Any]) -> Any:
+        """The entry's customer from the CRM, read once per `advance` (time zone, language, message)."""
+        if not entry.get("customer_id"):
+            return None
+        cache = getattr(self._local, "customers", None)
+        if cache is None:
+            return self.crm.get_customer(entry["customer_id"])
+        if entry["customer_id"] not in cache:
+            cache[entry["customer_id"]] = self.crm.get_customer(entry["customer_id"])
+        return cache[entry["customer_id"]]
 
     def window_for(self, entry: Dict[str, Any]) -> SendingWindow:
         """The sending window in the entry's customer's time zone."""
@@ -331,11 +342,11 @@ class Orchestrator:
     # ------------------------------------------------------------------ the steps
     def advance(self, entry_id: int, token: str, now: dt.datetime) -> Optional[SendPlan]:
         """Run the entry's steps until it waits, ends, or has a message to deliver (returned)."""
-        self._local.orders, self._local.zones = {}, {}
+        self._local.orders, self._local.zones, self._local.customers = {}, {}, {}
         try:
             return self._advance(entry_id, token, now)
         finally:
-            self._local.orders = self._local.zones = None
+            self._local.orders = self._local.zones = self._local.customers = None
 
     def _advance(self, entry_id: int, token: str, now: dt.datetime) -> Optional[SendPlan]:
         for _ in range(100):
@@ -551,7 +562,7 @@ class Orchestrator:
         if not window.allows(now):
             return "parked" if self._park(entry, token, window.next_allowed(now)) else "next"
 
-        customer = self.crm.get_customer(entry["customer_id"]) if entry.get("customer_id") else None
+        customer = self.customer_of(entry)
         language = self._language(entry, customer)
         subject = Subject(entry.get("customer_id"), entry.get("order_id"),
                           entry.get("subject") if journey.trigger.event == "product.back_in_stock" else None,
