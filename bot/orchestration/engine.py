@@ -741,7 +741,10 @@ class Orchestrator:
         if outcome.status == "superseded":   # another runner owns the message: it records it
             return
         with self.engine.begin() as conn:
-            entry = conn.execute(sa.select(E).where(E.c.id == plan.entry_id)).mappings().first()
+            # the entry row first, as `_reserve` locks it before the message row: the same lock order,
+            # or a runner recording while another takes the entry over deadlock on PostgreSQL
+            read = sa.select(E).where(E.c.id == plan.entry_id)
+            entry = conn.execute(read.with_for_update() if self.postgres else read).mappings().first()
             entry = dict(entry) if entry else None
             mine = [M.c.id == plan.message_id, M.c.attempt_id == plan.attempt]
             if outcome.status == "sent":
