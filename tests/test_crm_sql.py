@@ -69,7 +69,8 @@ def test_a_customer_carries_a_time_zone_and_an_older_table_gains_the_column(crm:
     import sqlalchemy as sa
 
     from bot.crm.models import CustomerRow
-    from bot.db import get_engine, init_db
+    from bot.db import get_engine
+    from bot.schema import init_db
 
     assert crm.get_customer("C001").timezone is None
     engine = get_engine(db_url)

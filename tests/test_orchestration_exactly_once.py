@@ -150,7 +150,7 @@ def test_a_message_table_of_an_older_release_gets_the_attempt_columns(database: 
     """Migration `orchestration` 2 adds `attempt_id` and `claimant` to an existing `journey_messages`."""
     import sqlalchemy as sa
 
-    from bot.db import init_db
+    from bot.schema import init_db
 
     engine = init_db(database)
     with engine.begin() as conn:
