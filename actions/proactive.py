@@ -15,11 +15,15 @@ When the customer's next message comes right after such a message:
   gives the feedback goal: «۹» after the NPS question is an NPS of 9;
 * "yes" to a message that expects a request ("yes, pay now" after the payment
   reminder, "ok" after the discount offer) is that request;
-* "no thanks", "not interested", «نه ممنون», «نمی‌خوام» — or an opt-out word
-  («لغو», STOP) — declines it: that journey stops for the customer
-  (`bot.orchestration.answers.decline`, exit reason `declined`), an opt-out word
-  also opts the chat out of proactive messages on its channel, and the bot
-  answers as to any "no" (`deny`: "OK, let me know if there is anything else").
+* "no thanks", "not interested", «نه ممنون», «نمی‌خوام» declines it: that journey
+  stops for the customer (`bot.orchestration.answers.decline`, exit reason
+  `declined`) and the bot says so (`utter_journey_declined`: "OK, I won't
+  message you about this again");
+* an opt-out word («لغو», STOP) or asking to stop the messages ("stop sending
+  these", «دیگه پیام نده») also opts the conversation out on its channel through
+  the one consent check (`bot.channels.consent.opt_out`: no more proactive
+  messages there; on SMS nothing at all until START), and the bot confirms it
+  (`utter_journey_opted_out`, the one confirmation consent lets through).
 The answer's touchpoint carries the journey stage of the message (the stage of
 its goal, else the journey's): a "no" to the payment reminder is a decision-stage turn.
 Anything else is read as usual.
@@ -48,9 +52,19 @@ _SCORE = re.compile(r"^\D{0,12}(\d{1,2})\D{0,20}$")
 # ZWNJ as a space, lower case; punctuation stripped).
 _DECLINE = re.compile(
     r"^(?:no|nope|nah|no (?:thanks|thank you|thx|need)|not interested|i ?a?m not interested|not for me|"
-    r"no,? i(?: do not|'?m not| don'?t)(?: want it| need it)?|stop sending(?: me)?(?: these| messages)?|"
+    r"no,? i(?: do not|'?m not| don'?t)(?: want it| need it)?|"
     r"نه|نخیر|نه (?:ممنون|مرسی|متشکرم|ممنونم|مچکرم|سپاس)|ممنون نه|مرسی نه|نمی ?خوام|نمی ?خواهم|"
-    r"(?:نه )?علاقه(?:ای)? ندارم|لازم ندارم|لازم نیست|دیگه (?:پیام )?(?:نفرست|نفرستید)|پیام ن(?:ده|دید|فرست|فرستید))$")
+    r"(?:نه )?علاقه(?:ای)? ندارم|لازم ندارم|لازم نیست)$")
+# Whole messages asking for no more messages at all (same normalisation): an opt-out, like «لغو».
+_UNSUBSCRIBE = re.compile(
+    r"^(?:(?:no thanks |please )?(?:stop|quit) (?:sending|texting|messaging)(?: me)?"
+    r"(?: these| this| them| those| messages| texts| sms| anymore| any more)*(?: please)?|"
+    r"(?:please )?(?:do not|don ?t) (?:send|text|message) me(?: these| this| them| messages| anymore| any more| again)*|"
+    r"no more (?:messages|texts|reminders)(?: please)?|unsubscribe me|"
+    r"(?:نه )?(?:لطفا )?(?:دیگه |دیگر )?(?:برام |برایم |به من )?(?:این )?(?:پیام|پیامک)(?: ها)?(?: رو| را)?"
+    r"(?: دیگه| دیگر)? (?:نده|ندید|ندین|نفرست|نفرستید|نفرستین)(?: دیگه| دیگر)?(?: لطفا)?|"
+    r"(?:نه )?(?:لطفا )?(?:دیگه|دیگر) (?:برام |برایم |به من )?(?:نفرست|نفرستید|نفرستین)(?: لطفا)?)$")
+DECLINED_REPLY, OPTED_OUT_REPLY = "utter_journey_declined", "utter_journey_opted_out"
 _PUNCTUATION = re.compile(r"[.!?؟،,;:«»\"'()\-_*]+")
 
 
@@ -77,11 +91,14 @@ def journey_expectation(tracker: Tracker) -> Optional[Dict[str, Any]]:
 
 
 def declines(message: Message) -> Optional[str]:
-    """"opt_out" for an opt-out word («لغو», STOP), "decline" for a no ("no thanks", «نه ممنون»,
-    "not interested", a short `deny`), else None. "no, I want to pay by card" is not a no."""
+    """"opt_out" for an opt-out word («لغو», STOP) or a request to stop the messages ("stop sending
+    these", «دیگه پیام نده»), "decline" for a no ("no thanks", «نه ممنون», "not interested", a short
+    `deny`), else None. "no, I want to pay by card" is not a no."""
     if consent.keyword(message.text) == "opt_out":
         return "opt_out"
     clean = re.sub(r"\s+", " ", _PUNCTUATION.sub(" ", canonical(message.text))).strip()
+    if _UNSUBSCRIBE.match(clean):
+        return "opt_out"
     if _DECLINE.match(clean):
         return "decline"
     if message.intent in ("deny", "stop") and len(clean.split()) <= 3 and not message.entities:
@@ -97,11 +114,12 @@ def _stage(meta: Dict[str, Any]) -> Optional[str]:
 
 
 def _decline(tracker: Tracker, meta: Dict[str, Any], why: str) -> None:
-    """Stop the journey for this customer (and, for an opt-out word, proactive messages on this chat)."""
+    """Stop the journey for this customer (and, for an opt-out, proactive messages on this conversation's
+    channel: the one consent record every send checks)."""
     conversation = tracker.sender_id or ""
     channel = addresses.channel_of(conversation)
     try:
-        if why == "opt_out" and channel in addresses.CHAT_CHANNELS + ("web",):
+        if why == "opt_out" and channel in addresses.CHAT_CHANNELS + ("web", "sms"):
             consent.opt_out(channel, conversation, source="keyword")
         if meta.get("entry_id") is not None:
             from bot.orchestration.answers import decline
@@ -123,7 +141,8 @@ def answer_to_journey(tracker: Tracker, message: Message) -> Tuple[Optional[Move
     if why is not None:
         _decline(tracker, meta, why)
         in_form = bool((tracker.active_loop or {}).get("name"))
-        return Move(LEAVE if in_form else REDO, ("deny",)), events
+        reply = OPTED_OUT_REPLY if why == "opt_out" else DECLINED_REPLY   # said as is (bot.dialogue.policy)
+        return Move(LEAVE if in_form else REDO, (reply,)), events
     if not expects:
         return None, events
     events += [SlotSet(name, value) for name, value in (expects.get("slots") or {}).items()

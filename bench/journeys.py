@@ -113,7 +113,7 @@ def seed(url: str, customers: int, opted_out_share: float) -> list:
     from bot.channels.models import ChannelConsent
     from bot.crm.models import CustomerRow, OrderItemRow, OrderRow, ProductRow
     from bot.crm.sql import SQLCRM
-    from bot.db import init_db
+    from bot.schema import init_db
     from bot.orchestration.models import JourneyWatch
 
     engine = init_db(url)

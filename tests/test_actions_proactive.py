@@ -121,7 +121,7 @@ def test_no_thanks_to_the_payment_reminder_stops_that_journey_and_is_recorded(sq
     assert slots.get("dialogue_move") != "redo deny" and slots["last_order_id"] == "100245"
     assert _entry(sqlite_url, entry_id)["status"] == "active"
     slots = after(_reminder_of(entry_id), intent="deny", text="نه ممنون", language="fa", sender="sms:+989121234567")
-    assert slots["dialogue_move"] == "redo deny"          # answered as a no ("OK, anything else?")
+    assert slots["dialogue_move"] == "redo utter_journey_declined"   # "OK, I won't message you about this again"
     assert slots["journey_stage"] == "decision"           # the answer's touchpoint is a decision-stage turn
     entry = _entry(sqlite_url, entry_id)
     assert (entry["status"], entry["exit_reason"]) == ("exited", "declined")
@@ -146,9 +146,37 @@ def test_an_opt_out_word_answering_on_telegram_declines_and_opts_the_chat_out(sq
     monkeypatch.setenv("HAMSAFAR_DATABASE_URL", sqlite_url)
     entry_id = _reminder_entry(sqlite_url, "C502", "100246")
     slots = after(_reminder_of(entry_id), intent="cancel_order", text="لغو", language="fa", sender="tg:555001")
-    assert slots["dialogue_move"] == "redo deny"          # not "cancel the order": an opt-out word answers the message
+    # not "cancel the order": an opt-out word answers the message, and the opt-out is confirmed
+    assert slots["dialogue_move"] == "redo utter_journey_opted_out"
     assert _entry(sqlite_url, entry_id)["exit_reason"] == "declined"
     assert consent.is_opted_out("telegram", "tg:555001")
     assert not consent.check_outbound("telegram", "555001", proactive=True)   # no proactive message on this chat
     assert consent.check_outbound("telegram", "555001", proactive=False)      # replies to the customer still go
 
+
+
+def test_asking_to_stop_the_messages_opts_out_through_consent_and_is_confirmed(sqlite_url, monkeypatch) -> None:
+    """"stop sending these" / «دیگه پیام نده» answering a proactive message is an opt-out (the one consent
+    record), on SMS and in the widget alike; a plain no is not."""
+    from bot.channels import consent
+
+    monkeypatch.setenv("HAMSAFAR_DATABASE_URL", sqlite_url)
+    said = [("stop sending these", "en", "sms:+989121110001"), ("Please stop sending me these messages!", "en",
+            "web:stopsession0001"), ("دیگه پیام نده", "fa", "sms:+989121110002"),
+            ("لطفاً دیگه پیامک نفرستید", "fa", "tg:555002"), ("این پیام‌ها رو نفرستید", "fa", "bale:555003")]
+    for i, (text, language, sender) in enumerate(said):
+        entry_id = _reminder_entry(sqlite_url, f"C6{i:02d}", f"1006{i:02d}")
+        slots = after(_reminder_of(entry_id), intent="stop", text=text, language=language, sender=sender)
+        assert slots["dialogue_move"] == "redo utter_journey_opted_out", text
+        assert _entry(sqlite_url, entry_id)["exit_reason"] == "declined", text
+        channel = {"sms": "sms", "web": "web", "tg": "telegram", "bale": "bale"}[sender.split(":")[0]]
+        assert consent.is_opted_out(channel, sender), text
+        assert not consent.check_outbound(channel, sender, proactive=True), text
+    entry_id = _reminder_entry(sqlite_url, "C699", "100699")
+    slots = after(_reminder_of(entry_id), intent="deny", text="no thanks", language="en", sender="sms:+989121110009")
+    assert slots["dialogue_move"] == "redo utter_journey_declined"
+    assert not consent.is_opted_out("sms", "+989121110009")
+    # SMS: the opted-out number gets nothing more, except the one confirmation of its opt-out
+    assert not consent.check_outbound("sms", "+989121110001", kind="message")
+    assert consent.check_outbound("sms", "+989121110001", kind="opt_out_confirmation")
+    assert not consent.check_outbound("sms", "+989121110001", kind="opt_out_confirmation")

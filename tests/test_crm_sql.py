@@ -63,6 +63,30 @@ def test_find_customer_by_email_and_id(crm: SQLCRM) -> None:
     assert crm.get_customer("C999") is None
 
 
+def test_a_customer_carries_a_time_zone_and_an_older_table_gains_the_column(crm: SQLCRM, db_url: str) -> None:
+    """`customers.timezone` (empty: the shop's zone, Asia/Tehran); migration `crm` 1 adds the column to a
+    customers table of an older release, keeping its rows."""
+    import sqlalchemy as sa
+
+    from bot.crm.models import CustomerRow
+    from bot.db import get_engine
+    from bot.schema import init_db
+
+    assert crm.get_customer("C001").timezone is None
+    engine = get_engine(db_url)
+    table = CustomerRow.__table__
+    with engine.begin() as conn:
+        conn.execute(table.update().where(table.c.customer_id == "C002").values(timezone="Europe/Berlin"))
+    assert crm.get_customer("C002").timezone == "Europe/Berlin"
+    with engine.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE customers DROP COLUMN timezone"))
+        conn.execute(sa.text("DELETE FROM schema_migrations WHERE module = 'crm' AND version = 1"))
+    init_db(db_url)
+    with engine.connect() as conn:
+        assert "timezone" in {c["name"] for c in sa.inspect(conn).get_columns("customers")}
+    assert crm.get_customer("C002").timezone is None and crm.get_customer("C002").name == "Sara Ahmadi"
+
+
 def test_products_by_category_text_and_sku(crm: SQLCRM) -> None:
     mobiles = crm.list_products("mobile")
     assert mobiles and all(p.category == "mobile" for p in mobiles)

@@ -226,6 +226,9 @@ ROUTES = Routes(starts={"goodbye": "utter_goodbye", "stop": "utter_stopped", "bo
     ("start ask_shipping ask_warranty", ["action_shipping_info", "action_warranty_policy", "action_listen"]),
     ("start ask_warranty", ["action_warranty_policy", "action_listen"]),
     ("answer", []),
+    ("redo utter_journey_declined", ["utter_journey_declined", "action_listen"]),   # a response said as is
+    ("leave utter_journey_opted_out", ["action_deactivate_loop", "utter_journey_opted_out", "action_listen"]),
+    ("redo not_an_intent", []),
 ])
 def test_plan_of_each_move(move: str, steps: list) -> None:
     decoded = Move.decode(move)

@@ -15,6 +15,7 @@ import re
 import time
 
 import pytest
+from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from bot.orchestration.engine import holdout_of
@@ -346,7 +347,8 @@ def test_the_message_is_written_into_the_conversation_for_the_answer(database: s
 
 
 def test_a_send_interrupted_by_a_crash_is_not_sent_twice(world: World) -> None:
-    """A runner dies after the gateway took the SMS but before recording it; the next runner asks the gateway."""
+    """A runner dies after the gateway took the SMS but before recording it; the next runner finds it sent in
+    the SMS log (keyed by the journey message) and records it, without sending it again."""
     import asyncio
 
     from bot.orchestration import delivery
@@ -360,7 +362,7 @@ def test_a_send_interrupted_by_a_crash_is_not_sent_twice(world: World) -> None:
     token, ids = world.o.claim(T0 + HOUR)
     plan = world.o.advance(ids[0], token, T0 + HOUR)
     assert plan is not None and plan.targets[0].channel == "sms"
-    world.o.attempting(plan.message_id, plan.targets[0])
+    assert world.o.attempting(plan, plan.targets[0])
 
     async def send_then_die() -> None:
         outputs = Outputs(world.sms.url, None)
@@ -372,7 +374,7 @@ def test_a_send_interrupted_by_a_crash_is_not_sent_twice(world: World) -> None:
     world.run(T0 + HOUR + 2 * MIN)  # lease not expired: nobody touches it
     assert world.entry("abandoned_payment", cid)["lease_owner"] == token
     time.sleep(1.2)                 # the (real-time) lease expires
-    world.run(T0 + HOUR + 2 * MIN)  # resumed through the SMS key: the gateway is asked, it already has it
+    world.run(T0 + HOUR + 2 * MIN)  # taken over: the SMS log has it sent, so it is recorded sent, not resent
     assert len(world.sms_to(phone)) == 1
     [message] = world.messages("abandoned_payment")
     assert (message["status"], message["channel"]) == ("sent", "sms")
@@ -629,6 +631,30 @@ def test_quiet_hours_follow_the_customers_own_time_zone(world: World) -> None:
     world.run(evening + HOUR + MIN)                # 21:01 Tehran, 19:31 Berlin: within the Berlin customer's window
     assert len(world.sms_to(phones[late])) == 1
     assert world.o.zone_of({"customer_key": home, "context": {"timezone": "Mars/Olympus_Mons"}}) == "Asia/Tehran"
+
+
+def test_quiet_hours_follow_the_time_zone_on_the_sql_crm_customer(world: World) -> None:
+    """The SQL CRM's customer record carries the zone (`customers.timezone`; empty: the shop's, Tehran).
+    Both order at 15:00 Tehran on Wednesday 4 June 2025; the reminder is due at 16:00 Tehran, which is
+    21:30 in Tokyo (UTC+9): the Tokyo customer's waits for 09:00 Tokyo, 03:30 Thursday in Tehran."""
+    tokyo, home = customer_ids("TK", "abandoned_payment", holdout=False, count=2)
+    phones = {tokyo: world.customer(tokyo, "Kenji Sato", language="en", timezone="Asia/Tokyo"),
+              home: world.customer(home)}
+    ordered = tehran(2025, 6, 4, 15, 0)
+    for cid in (tokyo, home):
+        world.order(cid, "pending_payment", ordered)
+    world.run(ordered + MIN)
+    world.run(ordered + HOUR)                          # 16:00 Tehran: the Tehran customer only
+    assert len(world.sms_to(phones[home])) == 1 and world.sms_to(phones[tokyo]) == []
+    waiting = world.entry("abandoned_payment", tokyo)
+    assert waiting["due_at"] == dt.datetime(2025, 6, 5, 9, 0, tzinfo=ZoneInfo("Asia/Tokyo"))
+    assert waiting["due_at"] == tehran(2025, 6, 5, 3, 30)
+    world.run(tehran(2025, 6, 5, 3, 29))
+    assert world.sms_to(phones[tokyo]) == []
+    world.run(tehran(2025, 6, 5, 3, 30))               # quiet in Tehran, 09:00 in Tokyo: sent
+    [text] = world.sms_to(phones[tokyo])
+    assert text.startswith("Hi Kenji")
+    assert world.o.zone_of({"customer_key": home, "customer_id": home}) == "Asia/Tehran"   # empty: the shop's
 
 
 def test_an_order_placed_meanwhile_stops_the_abandoned_order_journey_before_its_next_step(world: World) -> None:

@@ -8,6 +8,10 @@
 * A customer chatting in the website widget (signed identity of C002) gets the
   shipping update from the REST backend's signed event in that same widget session,
   and the message is in the conversation's Rasa tracker with the journey metadata.
+* The answers to a proactive message, through the real dialogue: «نه ممنون» gets
+  the decline reply (that journey stops); "stop sending these" in the widget and
+  by SMS opts the conversation out (the one consent record) and is confirmed —
+  by SMS too, where the opt-out lets exactly that one confirmation through.
 
 The journeys file is the shipped one with the sending window opened to all hours,
 so the test does not depend on the time of day in Tehran.
@@ -41,6 +45,7 @@ pytestmark = pytest.mark.skipif(
 WOO_SECRET = "woo-webhook-secret-server-test"
 EVENTS_SECRET = "rest-events-secret-server-test"
 WEB_SECRET = "journeys-server-web-secret"
+SMS_INBOUND_SECRET = "journeys-server-kavenegar-inbound-secret-0123456789"
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +68,8 @@ def bot(sms: FakeSmsGateways, tmp_path_factory: pytest.TempPathFactory) -> Itera
            "HAMSAFAR_WOOCOMMERCE_WEBHOOK_SECRET": WOO_SECRET, "HAMSAFAR_JOURNEY_EVENTS_SECRET": EVENTS_SECRET,
            "HAMSAFAR_WEB_IDENTITY_SECRET": WEB_SECRET,
            "HAMSAFAR_SMS_GATEWAY": "kavenegar", "HAMSAFAR_KAVENEGAR_API_KEY": API_KEY, "HAMSAFAR_OTP_PEPPER": "test-pepper-of-this-run",
-           "HAMSAFAR_KAVENEGAR_BASE_URL": sms.url, "HAMSAFAR_KAVENEGAR_SENDER": "10004346"}
+           "HAMSAFAR_KAVENEGAR_BASE_URL": sms.url, "HAMSAFAR_KAVENEGAR_SENDER": "10004346",
+           "HAMSAFAR_KAVENEGAR_INBOUND_SECRET": SMS_INBOUND_SECRET}
     server = BotServer(f"sqlite:///{folder / 'hamsafar.db'}", free_port(), free_port(), folder / "bot.log",
                        extra_env=env).start()
     yield server
@@ -183,3 +189,106 @@ def test_rest_event_reaches_the_customer_in_the_open_web_widget(bot: BotServer) 
         return (exit_reason, stages) if exit_reason and stages else None
 
     assert wait_for(declined, 30) == ("declined", ["retention"])   # the shipped note's stage (track_order)
+
+
+def rest_event(bot: BotServer, order: dict, event_id: str) -> httpx.Response:
+    """The REST backend's signed `order.updated` event (docs/orchestration.md)."""
+    body = json.dumps({"type": "order.updated", "order": order}).encode()
+    stamp = str(int(time.time()))
+    signature = "sha256=" + hmac.new(EVENTS_SECRET.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return httpx.post(f"{bot.base_url}/webhooks/journeys/events", content=body, timeout=30, headers={
+        "Content-Type": "application/json", "X-Hamsafar-Timestamp": stamp, "X-Hamsafar-Signature": signature,
+        "X-Hamsafar-Event-Id": event_id})
+
+
+def shipped(order_id: str, customer_id: str, tracking: str) -> dict:
+    return {"order_id": order_id, "customer_id": customer_id, "status": "shipped", "total": 2950000,
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 86400)),
+            "updated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "tracking_code": tracking, "carrier": "پیک همسفر", "items": [{"sku": "AUD-JBL-T520", "quantity": 1}]}
+
+
+def exit_reason(bot: BotServer, order_id: str) -> Any:
+    engine = sa.create_engine(bot.database_url)
+    with engine.connect() as conn:
+        found = conn.execute(sa.text("SELECT exit_reason FROM journey_entries WHERE order_id = :o"),
+                             {"o": order_id}).scalar()
+    engine.dispose()
+    return found
+
+
+def test_no_thanks_then_stop_sending_these_in_the_widget_get_their_own_replies(bot: BotServer) -> None:
+    from bot.channels import consent
+
+    session = f"declinesession{uuid.uuid4().hex[:12]}"
+    identity = web_identity_for("C001", secret=WEB_SECRET)
+    said = httpx.post(f"{bot.base_url}/webhooks/web/messages", timeout=30,
+                      json={"session_id": session, "text": "سلام", "identity": identity})
+    assert said.status_code == 200, said.text
+    token = said.json().get("session_id", session)
+
+    def history() -> list:
+        return httpx.get(f"{bot.base_url}/webhooks/web/history", params={"session_id": token},
+                         timeout=10).json()["messages"]
+
+    def bot_after(text: str) -> Any:
+        """The bot's messages after the customer's `text` (once there is one)."""
+        messages = history()
+        at = max((i for i, m in enumerate(messages) if m["sender"] == "customer" and m["text"] == text), default=None)
+        later = [m["text"] for m in messages[at + 1:] if m["sender"] == "bot"] if at is not None else []
+        return later or None
+
+    assert wait_for(lambda: [m for m in history() if m["sender"] == "bot"], 60)
+    assert rest_event(bot, shipped("910201", "C001", "HMS-DECLINE-1"), f"evt-{session}-1").json()["entered"] == 1
+    assert wait_for(lambda: [m for m in history() if "HMS-DECLINE-1" in m["text"]], 30)
+    httpx.post(f"{bot.base_url}/webhooks/web/messages", timeout=30,
+               json={"session_id": token, "text": "نه ممنون", "identity": identity})
+    replies = wait_for(lambda: bot_after("نه ممنون"), 60)
+    assert replies[0] == "باشه، دیگر درباره این موضوع پیامی برایتان نمی‌فرستم. اگر کاری داشتید همین‌جا هستم.", replies
+    assert wait_for(lambda: exit_reason(bot, "910201"), 30) == "declined"
+    assert not consent.is_opted_out("web", f"web:{session}")   # a no is not an opt-out
+
+    assert rest_event(bot, shipped("910202", "C001", "HMS-DECLINE-2"), f"evt-{session}-2").json()["entered"] == 1
+    assert wait_for(lambda: [m for m in history() if "HMS-DECLINE-2" in m["text"]], 30)
+    httpx.post(f"{bot.base_url}/webhooks/web/messages", timeout=30,
+               json={"session_id": token, "text": "stop sending these", "identity": identity})
+    replies = wait_for(lambda: bot_after("stop sending these"), 60)
+    assert replies and replies[0].startswith("Done — you won't get any more reminders or offers from us here"), replies
+    assert wait_for(lambda: exit_reason(bot, "910202"), 30) == "declined"
+    engine = sa.create_engine(bot.database_url)
+    with engine.connect() as conn:   # the one consent record, as every send reads it
+        opted = conn.execute(sa.text("SELECT channel, opted_out, source FROM channel_consent WHERE address = :a"),
+                             {"a": session}).all()
+    engine.dispose()
+    assert [tuple(row) for row in opted] == [("web", True, "keyword")]
+
+
+def test_stop_sending_these_by_sms_opts_the_number_out_and_confirms_it_once(bot: BotServer,
+                                                                            sms: FakeSmsGateways) -> None:
+    phone = "09191112233"   # C003, a Persian-speaking customer of the demo shop
+
+    def texts() -> list:
+        return [d["text"] for d in sms.delivered if d["to"] == phone]
+
+    assert rest_event(bot, shipped("910301", "C003", "HMS-SMS-STOP"), "evt-sms-stop").json()["entered"] == 1
+    assert wait_for(lambda: [t for t in texts() if "HMS-SMS-STOP" in t], 30)
+    before = len(texts())
+    answered = httpx.get(f"{bot.base_url}/webhooks/sms/kavenegar/{SMS_INBOUND_SECRET}", timeout=60, params={
+        "from": phone, "to": "10004346", "message": "دیگه پیام نده", "messageid": "in-stop-1"})
+    assert answered.status_code == 200, answered.text
+    confirmation = "لغو عضویت انجام شد؛ دیگر پیامکی از ما دریافت نمی‌کنید. برای عضویت دوباره «شروع» را بفرستید."
+    assert wait_for(lambda: texts()[before:], 30) == [confirmation]
+    assert wait_for(lambda: exit_reason(bot, "910301"), 30) == "declined"
+    engine = sa.create_engine(bot.database_url)
+    with engine.connect() as conn:
+        opted = conn.execute(sa.text("SELECT opted_out, confirmation_sent FROM channel_consent "
+                                     "WHERE channel = 'sms' AND address = '+989191112233'")).all()
+    engine.dispose()
+    assert [tuple(row) for row in opted] == [(True, True)]
+    # the number gets nothing more: not the next shipping update, not a reply to another message
+    assert rest_event(bot, shipped("910302", "C003", "HMS-SMS-AFTER"), "evt-sms-after").json()["entered"] == 1
+    httpx.get(f"{bot.base_url}/webhooks/sms/kavenegar/{SMS_INBOUND_SECRET}", timeout=60, params={
+        "from": phone, "to": "10004346", "message": "سفارشم کجاست؟", "messageid": "in-stop-2"})
+    time.sleep(4)   # a few runner passes
+    assert texts()[before:] == [confirmation]
+    assert wait_for(lambda: exit_reason(bot, "910302"), 30) == "opted_out"

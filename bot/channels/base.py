@@ -81,17 +81,27 @@ class ProactiveOutput(OutputChannel):
     async def _deliver(self, recipient_id: str, text: str, buttons: List[Dict[str, Any]], *, kind: str) -> None:
         raise NotImplementedError
 
-    # Rasa's entry points (replies): all go through send_text, hence consent.
+    # Rasa's entry points (replies): all go through send_text, hence consent. A response whose
+    # `metadata` says `consent: opt_out_confirmation` (domain.yml) is the confirmation of the
+    # opt-out just recorded, which consent lets through once even where the opt-out stops replies.
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
-        await self.send_text(recipient_id, text, None, proactive=self.proactive)
+        await self.send_text(recipient_id, text, None, proactive=self.proactive, kind=reply_kind(kwargs))
 
     async def send_text_with_buttons(
         self, recipient_id: str, text: str, buttons: List[Dict[str, Any]], **kwargs: Any
     ) -> None:
-        await self.send_text(recipient_id, text, buttons, proactive=self.proactive)
+        await self.send_text(recipient_id, text, buttons, proactive=self.proactive, kind=reply_kind(kwargs))
 
     async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
         await self.send_text(recipient_id, image, None, proactive=self.proactive)
+
+
+def reply_kind(message: Dict[str, Any]) -> str:
+    """`opt_out_confirmation` for a response marked so in its metadata, else `message`."""
+    metadata = message.get("metadata")
+    if isinstance(metadata, dict) and metadata.get("consent") == "opt_out_confirmation":
+        return "opt_out_confirmation"
+    return "message"
 
 
 def register_output(output: "ProactiveOutput") -> None:

@@ -173,8 +173,13 @@ class SmsOutput(ProactiveOutput):
         kind: str = "message",
         proactive: bool = True,
         raise_on_failure: bool = True,
+        resend_unconfirmed: bool = True,
     ) -> SmsResult:
-        """Send one SMS at most once per `idempotency_key` (give one for anything you may retry)."""
+        """Send one SMS at most once per `idempotency_key` (give one for anything you may retry).
+
+        After an ambiguous failure the provider is asked first; `resend_unconfirmed=False` (journeys)
+        does not send again when it does not show the message either — a request still in flight
+        there is not shown yet — and leaves the outcome unknown instead."""
         raw = addresses.address_of(phone, "sms")
         number = normalise_phone(raw) or raw
         key = idempotency_key or f"auto:{uuid.uuid4().hex}"
@@ -203,7 +208,7 @@ class SmsOutput(ProactiveOutput):
             return self._finish(self._result(row_id), raise_on_failure=False)
         if status == "sending":
             # an earlier attempt's outcome is unknown: ask the provider first
-            if await self._resolved_as_sent(row_id, number, text, first_at) is not False:
+            if await self._resolved_as_sent(row_id, number, text, first_at) is not False or not resend_unconfirmed:
                 return self._finish(self._result(row_id), raise_on_failure)
 
         for attempt in range(1, self.max_attempts + 1):
@@ -215,6 +220,10 @@ class SmsOutput(ProactiveOutput):
                 if error.ambiguous:
                     outcome = await self._resolved_as_sent(row_id, number, text, first_at, error=str(error))
                     if outcome is not False:  # sent, or unknown: never send again blindly
+                        return self._finish(self._result(row_id), raise_on_failure)
+                    if not resend_unconfirmed:
+                        self._update(row_id, status="sending", error=f"outcome unknown: {error}; not shown by "
+                                                                     f"{self.gateway.name} (yet); not resent")
                         return self._finish(self._result(row_id), raise_on_failure)
                 if not error.retryable or attempt == self.max_attempts:
                     self._update(row_id, status="failed", error=str(error))

@@ -117,6 +117,7 @@ class Customer:
     email: Optional[str] = None          # lower case
     language: str = "fa"                 # fa | en
     created_at: Optional[dt.datetime] = None
+    timezone: Optional[str] = None       # IANA zone when the backend knows it (SQL CRM); else the shop's
 
 
 @dataclass

@@ -11,7 +11,7 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 
-from bot.db import Base
+from bot.db import Base, register_migration
 
 
 class UTCDateTime(TypeDecorator):
@@ -48,6 +48,8 @@ class CustomerRow(Base):
     phone = sa.Column(sa.String(20), index=True)            # E.164
     email = sa.Column(sa.String(254), index=True)           # lower case
     language = sa.Column(sa.String(2), nullable=False, default="fa")
+    # IANA time zone of the customer (quiet hours, local days); empty: the shop's, Asia/Tehran by default
+    timezone = sa.Column(sa.String(64), nullable=True)
     created_at = sa.Column(UTCDateTime, nullable=False, default=_now)
     updated_at = sa.Column(UTCDateTime, nullable=False, default=_now, onupdate=_now)
 
@@ -204,3 +206,11 @@ class LoyaltyRow(Base):
     customer_id = sa.Column(sa.String(64), primary_key=True)
     bonus_points = sa.Column(sa.Integer, nullable=False, default=0)   # on top of points from delivered orders
     updated_at = sa.Column(UTCDateTime, nullable=False, default=_now)
+
+
+@register_migration("crm", 1)
+def add_customer_timezone(conn: sa.engine.Connection) -> None:
+    """Customer tables created before customers had a time zone get the (empty) `timezone` column."""
+    existing = {c["name"] for c in sa.inspect(conn).get_columns("customers")}
+    if "timezone" not in existing:
+        conn.execute(sa.text("ALTER TABLE customers ADD COLUMN timezone VARCHAR(64)"))

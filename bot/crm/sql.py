@@ -36,7 +36,7 @@ def product_search_text(sku: str, name_fa: str, name_en: str, category: str, pol
 
 
 def _customer(row: CustomerRow) -> Customer:
-    return Customer(row.customer_id, row.name, row.phone, row.email, row.language, row.created_at)
+    return Customer(row.customer_id, row.name, row.phone, row.email, row.language, row.created_at, row.timezone)
 
 
 def _product(row: ProductRow) -> Product:

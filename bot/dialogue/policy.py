@@ -13,7 +13,9 @@ the same way for every goal:
 * `repeat`: `action_repeat_last`;
 * `clarify X…`: `action_clarify` (which of X…, as buttons);
 * `hold`: `action_hold` ("take your time"), then the form asks again;
-* `redo X…` and `start X Y…`: the rules of X, Y… in order.
+* `redo X…` and `start X Y…`: the rules of X, Y… in order; an `utter_…` among
+  them is a response said as it is (one no intent starts, such as the reply to
+  a declined proactive message, actions/proactive.py).
 
 `answer`, and `start` of the message's own intent, are left to the rules and
 forms (RulePolicy). Which action or form an intent starts, and which action
@@ -53,6 +55,7 @@ REPEAT_ACTION = "action_repeat_last"
 CLARIFY_ACTION = "action_clarify"
 HOLD_ACTION = "action_hold"
 ROUTES_FILE = "routes.json"
+RESPONSE = "utter_"   # a move's item naming a response of the domain rather than an intent
 
 
 class Routes:
@@ -117,7 +120,7 @@ def plan(move: Move, routes: Routes, message_intent: Optional[str]) -> List[str]
     if move.kind in (LEAVE, REDO, START):
         if move.kind == START and move.intents == (message_intent,):
             return []
-        steps = [routes.starts[i] for i in move.intents if i in routes.starts]
+        steps = [routes.starts.get(i) or i for i in move.intents if i in routes.starts or i.startswith(RESPONSE)]
         if move.kind == LEAVE:
             steps.insert(0, DEACTIVATE)
         if steps and steps[-1] not in routes.forms:

@@ -49,9 +49,10 @@ class Target:
 
 @dataclass
 class Outcome:
-    """What became of one proactive send (sent, opted out, no channel, failed) and the channels tried."""
+    """What became of one proactive send (sent, unknown: may have arrived, opted out, no channel, failed)
+    and the channels tried."""
 
-    status: str                              # sent | opted_out | no_channel | failed
+    status: str                              # sent | unknown | opted_out | no_channel | failed (| superseded: runner)
     target: Optional[Target] = None
     error: Optional[str] = None
     tried: List[str] = field(default_factory=list)
@@ -213,6 +214,21 @@ def consent_allows(target: Target) -> bool:
     return not consent.is_opted_out(target.channel, _address(target))
 
 
+class MayHaveArrived(Exception):
+    """The channel cannot tell whether the message reached the customer (at most once: not resent)."""
+
+
+def may_have_arrived(error: Exception) -> bool:
+    """A Bot API timeout after the request left (`telegram.error.TimedOut`): it may have been delivered."""
+    if isinstance(error, MayHaveArrived):
+        return True
+    try:
+        from telegram.error import TimedOut
+    except ImportError:  # pragma: no cover - python-telegram-bot is a dependency
+        return False
+    return isinstance(error, TimedOut)
+
+
 async def send_to(target: Target, outputs: Outputs, text: str, buttons: List[Dict[str, str]],
                   idempotency_key: str) -> Optional[str]:
     """Send on one target; None on success, else why not (`opted_out`, `no_output`, an error)."""
@@ -226,9 +242,11 @@ async def send_to(target: Target, outputs: Outputs, text: str, buttons: List[Dic
                 return None
             return "no_output"
         result = await output.send_sms(_address(target), text, idempotency_key=idempotency_key, kind="journey",
-                                       proactive=True, raise_on_failure=False)
+                                       proactive=True, raise_on_failure=False, resend_unconfirmed=False)
         if result.status == "sent":
             return None
+        if result.status == "unknown":
+            raise MayHaveArrived(f"sms unknown: {result.error or ''}".strip())
         return "opted_out" if result.status == "blocked" else f"sms {result.status}: {result.error or ''}".strip()
     if output is None:
         return "no_output"
@@ -259,6 +277,12 @@ async def deliver(targets: Iterable[Target], outputs: Outputs, text: str, button
         try:
             problem = await send_to(target, outputs, text, buttons, idempotency_key)
         except Exception as error:  # noqa: BLE001 - a channel failing is a reason to fall back
+            if may_have_arrived(error):   # no fallback: the customer may already have it
+                logger.warning("journeys: %s outcome unknown (%s); not sent again", target.channel, error)
+                outcome.tried.append(f"{target.channel}: {error}")
+                outcome.status, outcome.target = "unknown", target
+                outcome.error = "; ".join(outcome.tried)
+                return outcome
             logger.warning("journeys: %s failed (%s); trying the next channel", target.channel, error)
             problem = f"{type(error).__name__}: {error}"
         if problem is None:

@@ -7,12 +7,19 @@ a single atomic statement on SQLite (one writer). Every later write is a
 compare-and-set on the entry's `revision`, so an event that ends or advances
 an entry while a runner works on it is never overwritten.
 
-A send is reserved before anything goes out: a `journey_messages` row unique
-per (entry, step), inserted in the same transaction that checks the frequency
-cap (serialised per customer with an advisory lock on PostgreSQL). A runner
-that finds the row already reserved after a crash resumes it only where that
-cannot duplicate the message (an SMS, whose gateway is asked first);
-otherwise the message is recorded as `unknown` and not sent again.
+A send is claimed before anything goes out: a `journey_messages` row unique
+per (entry, step), marked `sending` with an attempt id and the runner's lease
+token in the transaction that compare-and-sets the entry under that lease and
+checks the frequency cap (serialised per customer with an advisory lock on
+PostgreSQL). Only that attempt may send: each channel is noted on the row
+(`attempting`, a compare-and-set on the attempt id) before it is tried, and the
+outcome is written only for that attempt. A runner that takes an entry over
+(the lease expired: its runner died, or is merely slow) never starts a send
+that was started: a row still `sending` with a channel noted is recorded `sent`
+if the channel's own log shows it sent (the SMS log), else `unknown`, and the
+journey moves on — at most once. A row `sending` with no channel noted was
+never tried: the new runner takes it with a new attempt id, which refuses the
+old attempt if it is still alive.
 
 The runner (`bot.orchestration.runner`) calls `claim`, `advance` (no network:
 waits, conditions, hold-out, quiet hours, cap, rendering) and, after the
@@ -57,7 +64,8 @@ LEASE = dt.timedelta(minutes=5)            # real time a claimed entry stays wit
 RETRY_AFTER = dt.timedelta(minutes=5)
 MAX_ATTEMPTS = 3
 PAID_OR_LATER = frozenset({PAID, "processing", "shipped", "delivered"})
-COUNTED = ("reserved", "sent", "unknown")   # messages that count toward the frequency cap
+COUNTED = ("reserved", "sending", "sent", "unknown")   # messages that count toward the frequency cap
+IN_FLIGHT = ("sending", "reserved")        # "reserved": the same, written by older releases
 
 
 def utcnow() -> dt.datetime:
@@ -157,11 +165,16 @@ class SendPlan:
     buttons: List[Dict[str, str]]
     targets: List[Target]
     metadata: Dict[str, Any]
-    resume_sms: bool = False  # a retry after a crash: only the SMS key may be reused
+    attempt: str = ""  # the attempt id on the message row: only this attempt may send and record it
 
     @property
     def idempotency_key(self) -> str:
-        return f"journey:{self.message_id}"
+        return self.key_of(self.message_id)
+
+    @staticmethod
+    def key_of(message_id: int) -> str:
+        """The channel's idempotency key of a journey message (the SMS log's `idempotency_key`)."""
+        return f"journey:{message_id}"
 
 
 @dataclass
@@ -230,18 +243,37 @@ class Orchestrator:
 
     def zone_of(self, entry: Dict[str, Any]) -> str:
         """The customer's time zone: the latest one their events carried (`journey_watch`), else the
-        trigger's, else the shop's (`defaults.timezone`). Read once per `advance`."""
+        CRM's customer record (the SQL CRM's `customers.timezone`), else the trigger's, else the shop's
+        (`defaults.timezone`, Asia/Tehran). Read once per `advance`."""
         cache = getattr(self._local, "zones", None)
         if cache is not None and entry["customer_key"] in cache:
             return cache[entry["customer_key"]]
         with self.engine.connect() as conn:
             stored = conn.execute(sa.select(W.c.value).where(W.c.kind == ZONE_WATCH,
                                                              W.c.key == entry["customer_key"])).scalar()
-        zone = valid_zone(stored) or valid_zone((entry.get("context") or {}).get("timezone")) \
-            or self.book.settings.timezone
+        zone = valid_zone(stored) or self._crm_zone(entry) \
+            or valid_zone((entry.get("context") or {}).get("timezone")) or self.book.settings.timezone
         if cache is not None:
             cache[entry["customer_key"]] = zone
         return zone
+
+    def _crm_zone(self, entry: Dict[str, Any]) -> Optional[str]:
+        """The time zone on the CRM's customer record, if the backend keeps one (CRMError propagates)."""
+        if not entry.get("customer_id"):
+            return None
+        customer = self.customer_of(entry)
+        return valid_zone(getattr(customer, "timezone", None)) if customer is not None else None
+
+    def customer_of(self, entry: Dict[str, Any]) -> Any:
+        """The entry's customer from the CRM, read once per `advance` (time zone, language, message)."""
+        if not entry.get("customer_id"):
+            return None
+        cache = getattr(self._local, "customers", None)
+        if cache is None:
+            return self.crm.get_customer(entry["customer_id"])
+        if entry["customer_id"] not in cache:
+            cache[entry["customer_id"]] = self.crm.get_customer(entry["customer_id"])
+        return cache[entry["customer_id"]]
 
     def window_for(self, entry: Dict[str, Any]) -> SendingWindow:
         """The sending window in the entry's customer's time zone."""
@@ -310,11 +342,11 @@ class Orchestrator:
     # ------------------------------------------------------------------ the steps
     def advance(self, entry_id: int, token: str, now: dt.datetime) -> Optional[SendPlan]:
         """Run the entry's steps until it waits, ends, or has a message to deliver (returned)."""
-        self._local.orders, self._local.zones = {}, {}
+        self._local.orders, self._local.zones, self._local.customers = {}, {}, {}
         try:
             return self._advance(entry_id, token, now)
         finally:
-            self._local.orders = self._local.zones = None
+            self._local.orders = self._local.zones = self._local.customers = None
 
     def _advance(self, entry_id: int, token: str, now: dt.datetime) -> Optional[SendPlan]:
         for _ in range(100):
@@ -530,7 +562,7 @@ class Orchestrator:
         if not window.allows(now):
             return "parked" if self._park(entry, token, window.next_allowed(now)) else "next"
 
-        customer = self.crm.get_customer(entry["customer_id"]) if entry.get("customer_id") else None
+        customer = self.customer_of(entry)
         language = self._language(entry, customer)
         subject = Subject(entry.get("customer_id"), entry.get("order_id"),
                           entry.get("subject") if journey.trigger.event == "product.back_in_stock" else None,
@@ -619,17 +651,10 @@ class Orchestrator:
             if existing is not None and existing["status"] in ("sent", "held_out", "skipped", "unknown"):
                 self._cas(conn, entry, token, step=entry["step"] + 1, attempts=0)
                 return "next"
-            if existing is not None and existing["status"] == "reserved" and existing["channel"] is not None:
-                # an earlier run stopped while delivering (each channel is noted before it is tried):
-                # resend only through the SMS key (the gateway is asked first); a Telegram or web
-                # message might already have been delivered, so it is not sent again
-                sms = [t for t in targets if t.channel == "sms" and t.conversation_id == existing["conversation_id"]]
-                if existing["channel"] == "sms" and sms:
-                    return SendPlan(entry["id"], token, existing["id"], journey.name, step.name, language,
-                                    existing["text"] or rendered.text, rendered.buttons, sms, metadata, resume_sms=True)
-                conn.execute(M.update().where(M.c.id == existing["id"]).values(
-                    status="unknown", error="outcome unknown after an interrupted delivery; not resent"))
-                self._cas(conn, entry, token, step=entry["step"] + 1, attempts=0)
+            if existing is not None and existing["status"] in IN_FLIGHT and existing["channel"] is not None:
+                # an earlier attempt started sending (a channel is noted before it is tried) and its runner
+                # lost the lease: never send it again — settle it from the channel's own log, else `unknown`
+                self._settle_interrupted(conn, entry, dict(existing), token, now)
                 return "next"
             if journey.capped:
                 window = self.window_for(entry)
@@ -638,16 +663,52 @@ class Orchestrator:
                     due = window.next_allowed(free_at)
                     self._cas(conn, entry, token, due_at=due, lease_owner=None, lease_until=None)
                     return "parked"
-            if existing is not None:  # failed earlier, or reserved but never tried: (re)try
-                conn.execute(M.update().where(M.c.id == existing["id"]).values(
-                    status="reserved", created_at=now, text=rendered.text, language=language, channel=None,
-                    conversation_id=None))
+            attempt = uuid.uuid4().hex
+            claim = {"status": "sending", "attempt_id": attempt, "claimant": token[:64], "created_at": now,
+                     "text": rendered.text, "language": language, "channel": None, "conversation_id": None,
+                     "error": None}
+            if existing is not None:
+                # failed earlier, or claimed but never tried (its runner died or lost its lease before any
+                # channel): a new attempt; the old one, if still alive, is refused by `attempting`
+                taken = conn.execute(M.update().where(
+                    M.c.id == existing["id"], M.c.status == existing["status"],
+                    M.c.attempt_id.is_(None) if existing["attempt_id"] is None else M.c.attempt_id == existing["attempt_id"],
+                    M.c.channel.is_(None) if existing["status"] in IN_FLIGHT else sa.true()).values(**claim))
+                if taken.rowcount != 1:
+                    return "next"
                 message_id = existing["id"]
             else:
-                row = self._message_row(entry, journey, step, "reserved", now, language, rendered.text)
+                row = self._message_row(entry, journey, step, "sending", now, language, rendered.text)
+                row.update(attempt_id=attempt, claimant=token[:64])
                 message_id = conn.execute(M.insert().values(**row)).inserted_primary_key[0]
         return SendPlan(entry["id"], token, int(message_id), journey.name, step.name, language, rendered.text,
-                        rendered.buttons, targets, metadata)
+                        rendered.buttons, targets, metadata, attempt=attempt)
+
+    def _settle_interrupted(self, conn: Connection, entry: Dict[str, Any], message: Dict[str, Any], token: str,
+                            now: dt.datetime) -> None:
+        """An interrupted send (its runner lost the lease after trying a channel): `sent` if the SMS log says
+        the gateway took it, else `unknown`; never resent. The entry moves on to its next step."""
+        sent_at = None
+        if message["channel"] == "sms" and sa.inspect(conn).has_table("sms_messages"):
+            from bot.channels.models import SmsMessage
+
+            sms = SmsMessage.__table__
+            if conn.execute(sa.select(sms.c.status).where(
+                    sms.c.idempotency_key == SendPlan.key_of(message["id"]))).scalar() == "sent":
+                sent_at = now
+        same_attempt = [M.c.id == message["id"], M.c.status.in_(IN_FLIGHT),
+                        M.c.attempt_id.is_(None) if message["attempt_id"] is None else M.c.attempt_id == message["attempt_id"]]
+        if sent_at is None:
+            conn.execute(M.update().where(*same_attempt).values(
+                status="unknown", error="outcome unknown: the sending runner stopped mid-send; not resent"))
+            self._cas(conn, entry, token, step=entry["step"] + 1, attempts=0)
+            return
+        if conn.execute(M.update().where(*same_attempt).values(status="sent", sent_at=sent_at, error=None)).rowcount == 1:
+            touchpoint(conn, what=["journey_message"], event_key=f"message:{message['id']}", at=sent_at, entry=entry,
+                       channel=message["channel"], conversation_id=message["conversation_id"], step=message["step"],
+                       text=message["text"])
+            self._cas(conn, entry, token, step=entry["step"] + 1, attempts=0, messages_sent=E.c.messages_sent + 1,
+                      first_channel=sa.func.coalesce(E.c.first_channel, message["channel"]))
 
     def message_metadata(self, entry: Dict[str, Any], journey: ProactiveJourney, step: Send,
                          slots: Dict[str, str]) -> Dict[str, Any]:
@@ -663,32 +724,54 @@ class Orchestrator:
         }
 
     # ------------------------------------------------------------------ after delivery
-    def attempting(self, message_id: int, target: Target) -> None:
-        """Note the channel being tried, so a crash mid-send is resumed only where that is safe."""
+    def attempting(self, plan: SendPlan, target: Target) -> bool:
+        """Note the channel about to be tried; False if this attempt no longer owns the message (another
+        runner took it over): then nothing may be sent. Once a channel is noted, nobody else sends it."""
         with self.engine.begin() as conn:
-            conn.execute(M.update().where(M.c.id == message_id, M.c.status == "reserved").values(
-                channel=target.channel, conversation_id=target.conversation_id, attempts=M.c.attempts + 1))
+            return conn.execute(M.update().where(
+                M.c.id == plan.message_id, M.c.status == "sending", M.c.attempt_id == plan.attempt).values(
+                channel=target.channel, conversation_id=target.conversation_id,
+                attempts=M.c.attempts + 1)).rowcount == 1
 
     def record(self, plan: SendPlan, outcome: Outcome, now: dt.datetime) -> None:
-        """The delivery's outcome: message row, entry step, touchpoint — one transaction."""
+        """The delivery's outcome: message row, entry step, touchpoint — one transaction.
+
+        Written only for the plan's own attempt. `sent` also replaces an `unknown` that a runner
+        taking the entry over wrote meanwhile (this runner was slow, not dead)."""
+        if outcome.status == "superseded":   # another runner owns the message: it records it
+            return
         with self.engine.begin() as conn:
-            entry = conn.execute(sa.select(E).where(E.c.id == plan.entry_id)).mappings().first()
+            # the entry row first, as `_reserve` locks it before the message row: the same lock order,
+            # or a runner recording while another takes the entry over deadlock on PostgreSQL
+            read = sa.select(E).where(E.c.id == plan.entry_id)
+            entry = conn.execute(read.with_for_update() if self.postgres else read).mappings().first()
             entry = dict(entry) if entry else None
+            mine = [M.c.id == plan.message_id, M.c.attempt_id == plan.attempt]
             if outcome.status == "sent":
                 target = outcome.target
-                conn.execute(M.update().where(M.c.id == plan.message_id).values(
+                done = conn.execute(M.update().where(*mine, M.c.status.in_(("sending", "unknown"))).values(
                     status="sent", channel=target.channel, conversation_id=target.conversation_id, sent_at=now,
                     error=None))
-                if entry is not None:
-                    touchpoint(conn, what=["journey_message"], event_key=f"message:{plan.message_id}", at=now,
-                               entry=entry, channel=target.channel, conversation_id=target.conversation_id,
-                               step=plan.step, text=plan.text)
-                    self._cas(conn, entry, plan.token, step=entry["step"] + 1, attempts=0, due_at=now,
-                              messages_sent=E.c.messages_sent + 1,
-                              first_channel=sa.func.coalesce(E.c.first_channel, target.channel))
+                if done.rowcount != 1 or entry is None:
+                    return
+                touchpoint(conn, what=["journey_message"], event_key=f"message:{plan.message_id}", at=now,
+                           entry=entry, channel=target.channel, conversation_id=target.conversation_id,
+                           step=plan.step, text=plan.text)
+                counted = {"messages_sent": E.c.messages_sent + 1,
+                           "first_channel": sa.func.coalesce(E.c.first_channel, target.channel)}
+                if not self._cas(conn, entry, plan.token, step=entry["step"] + 1, attempts=0, due_at=now, **counted):
+                    # taken over meanwhile (the new runner moved the step on): count the message all the same
+                    conn.execute(E.update().where(E.c.id == plan.entry_id).values(revision=E.c.revision + 1, **counted))
                 return
-            conn.execute(M.update().where(M.c.id == plan.message_id).values(status="failed", error=(outcome.error or "")[:2000]))
-            if entry is None or entry["status"] != "active":
+            if outcome.status == "unknown":   # may have been delivered: at most once, so not tried again
+                conn.execute(M.update().where(*mine, M.c.status == "sending").values(
+                    status="unknown", error=f"outcome unknown; not resent: {outcome.error or ''}"[:2000]))
+                if entry is not None:
+                    self._cas(conn, entry, plan.token, step=entry["step"] + 1, attempts=0, due_at=now)
+                return
+            failed = conn.execute(M.update().where(*mine, M.c.status == "sending").values(
+                status="failed", error=(outcome.error or "")[:2000]))
+            if failed.rowcount != 1 or entry is None or entry["status"] != "active":
                 return
             if outcome.status in ("opted_out", "no_channel"):
                 self.exit_entry(conn, entry, outcome.status, now, plan.token)

@@ -9,8 +9,12 @@
   `FOR UPDATE SKIP LOCKED`), so several processes never run the same entry.
   `revision` grows with every write, so a runner never overwrites an event
   that arrived while it was working (compare-and-set).
-* `journey_messages` — one row per (entry, send step), unique: it is reserved
-  before anything goes out, which makes every message exactly once.
+* `journey_messages` — one row per (entry, send step), unique. Before anything
+  goes out it is marked `sending` by one attempt (`attempt_id`, and `claimant`:
+  the lease token of the runner that made it), in the transaction that checks
+  the entry's lease; only that attempt may send it, and a send once started is
+  never started again by anyone (at most once: an attempt whose outcome cannot
+  be known is recorded `unknown`).
 * `journey_watch` — what the CRM scanner saw last (order / ticket status,
   cursors), to turn the SQL CRM's rows into change events.
 * `journey_stock_interest` — customers who asked for a product while it was
@@ -34,7 +38,7 @@ from bot.db import Base, register_migration
 BigId = sa.BigInteger().with_variant(sa.Integer, "sqlite")
 
 ENTRY_STATUSES = ("active", "completed", "exited")
-MESSAGE_STATUSES = ("reserved", "sent", "failed", "held_out", "skipped", "unknown")
+MESSAGE_STATUSES = ("sending", "sent", "failed", "held_out", "skipped", "unknown")  # "reserved": rows of older releases
 
 
 def utcnow() -> dt.datetime:
@@ -117,13 +121,15 @@ class JourneyMessage(Base):
     journey = sa.Column(sa.String(40), nullable=False)
     step = sa.Column(sa.String(40), nullable=False)
     customer_key = sa.Column(sa.String(100), nullable=False)
-    status = sa.Column(sa.String(12), nullable=False)           # reserved -> sent | failed | unknown; held_out; skipped
+    status = sa.Column(sa.String(12), nullable=False)           # sending -> sent | failed | unknown; held_out; skipped
     capped = sa.Column(sa.Boolean, nullable=False, default=True)
     channel = sa.Column(sa.String(16), nullable=True)
     conversation_id = sa.Column(sa.String(255), nullable=True)
     language = sa.Column(sa.String(2), nullable=True)
     text = sa.Column(sa.Text, nullable=True)
     attempts = sa.Column(sa.Integer, nullable=False, default=0)
+    attempt_id = sa.Column(sa.String(32), nullable=True)        # the one attempt allowed to send it now
+    claimant = sa.Column(sa.String(64), nullable=True)          # lease token of the runner that made that attempt
     error = sa.Column(sa.Text, nullable=True)
     created_at = sa.Column(UTCDateTime, nullable=False)
     sent_at = sa.Column(UTCDateTime, nullable=True)
@@ -166,3 +172,12 @@ def add_touchpoint_journey_columns(conn: Connection) -> None:
     for name in ("journey", "journey_step"):
         if name not in existing:
             conn.execute(sa.text(f"ALTER TABLE touchpoints ADD COLUMN {name} VARCHAR(40)"))
+
+
+@register_migration("orchestration", 2)
+def add_message_attempt_columns(conn: Connection) -> None:
+    """Message tables created before at-most-once sends get `attempt_id` and `claimant`."""
+    existing = {c["name"] for c in sa.inspect(conn).get_columns("journey_messages")}
+    for name, kind in (("attempt_id", "VARCHAR(32)"), ("claimant", "VARCHAR(64)")):
+        if name not in existing:
+            conn.execute(sa.text(f"ALTER TABLE journey_messages ADD COLUMN {name} {kind}"))

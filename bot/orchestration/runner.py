@@ -34,6 +34,7 @@ class RunStats:
     entries: int = 0
     sent: int = 0
     failed: int = 0
+    unknown: int = 0     # outcome unknown (may have arrived): recorded, never resent
     by_channel: Dict[str, int] = field(default_factory=lambda: collections.defaultdict(int))
     decisions: List[Decision] = field(default_factory=list)
 
@@ -41,7 +42,8 @@ class RunStats:
         channels = ", ".join(f"{c} {n}" for c, n in sorted(self.by_channel.items())) or "-"
         events = ", ".join(f"{k} {n}" for k, n in sorted(self.events.items())) or "none"
         return (f"events: {events}; entries processed: {self.entries}; messages sent: {self.sent} "
-                f"({channels}); failed deliveries: {self.failed}")
+                f"({channels}); failed deliveries: {self.failed}"
+                + (f"; outcome unknown (not resent): {self.unknown}" if self.unknown else ""))
 
 
 class JourneyRunner:
@@ -88,6 +90,9 @@ class JourneyRunner:
                     return
                 outcome = await self._deliver(plan)
                 await asyncio.to_thread(self.o.record, plan, outcome, now)
+                if outcome.status == "unknown":   # recorded, not retried: the entry goes on with its next step
+                    stats.unknown += 1
+                    continue
                 if outcome.status != "sent":
                     stats.failed += 1
                     return
@@ -100,14 +105,18 @@ class JourneyRunner:
             await asyncio.to_thread(self.o.release, entry_id, token)
 
     async def _deliver(self, plan: SendPlan) -> delivery.Outcome:
-        """Each target in turn (noting it first, for a safe resume after a crash) until one takes it."""
+        """Each target in turn until one takes it. Each is noted on the message first (only while this
+        attempt still owns it: else nothing is sent), and a send that may have arrived ends the attempt."""
         outcome = delivery.Outcome("no_channel")
         all_opted_out = True
         for target in plan.targets:
-            await asyncio.to_thread(self.o.attempting, plan.message_id, target)
+            if not await asyncio.to_thread(self.o.attempting, plan, target):
+                logger.warning("journeys: %s/%s of entry %s was taken over by another runner; not sent here",
+                               plan.journey, plan.step, plan.entry_id)
+                return delivery.Outcome("superseded", tried=outcome.tried)
             result = await delivery.deliver([target], self.outputs, plan.text, plan.buttons, plan.idempotency_key)
             outcome.tried += result.tried
-            if result.status == "sent":
+            if result.status in ("sent", "unknown"):   # no fallback after a send that may have arrived
                 result.tried = outcome.tried
                 return result
             all_opted_out = all_opted_out and result.status == "opted_out"
@@ -139,7 +148,7 @@ class JourneyRunner:
         while not stop.is_set():
             try:
                 stats = await self.run_due(clock())
-                if stats.sent or stats.failed:
+                if stats.sent or stats.failed or stats.unknown:
                     logger.info("journeys: %s", stats.summary())
             except asyncio.CancelledError:
                 raise

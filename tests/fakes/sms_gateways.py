@@ -6,8 +6,9 @@ Twilio: `POST|GET /2010-04-01/Accounts/{Sid}/Messages.json` with Basic auth.
 
 `script(kind, ...)` queues behaviours for the next sends: "accept_then_500"
 (message delivered, answer lost as a 500), "500" (not delivered), "drop"
-(delivered, connection closed without an answer). `delivered` lists messages
-that really went out.
+(delivered, connection closed without an answer), "slow:SECONDS" (the request is
+held that long, then delivered — a send still in flight when its sender dies or
+another process looks it up). `delivered` lists messages that really went out.
 """
 
 from __future__ import annotations
@@ -117,6 +118,8 @@ class FakeSmsGateways:
             if not params.get("receptor") or not params.get("message"):
                 return 411, {"return": {"status": 411, "message": "گیرنده نامعتبر است"}, "entries": None}
             behaviour = self._pop("kavenegar")
+            if behaviour and behaviour.startswith("slow:"):
+                time.sleep(float(behaviour.split(":", 1)[1]))
             if behaviour == "411":
                 return 411, {"return": {"status": 411, "message": "گیرنده نامعتبر است"}, "entries": None}
             if behaviour == "500":

@@ -90,12 +90,12 @@ class World:
 
     # ------------------------------------------------------------------ the shop's data
     def customer(self, customer_id: str, name: str = "علی رضایی", phone: Optional[str] = None, language: str = "fa",
-                 created_at: dt.datetime = T0 - dt.timedelta(days=400)) -> str:
+                 created_at: dt.datetime = T0 - dt.timedelta(days=400), timezone: Optional[str] = None) -> str:
         number = phone or f"+98912{zlib.crc32(customer_id.encode()) % 10_000_000:07d}"
         with self.engine.begin() as conn:
             conn.execute(CustomerRow.__table__.insert().values(customer_id=customer_id, name=name, phone=number,
                                                                email=None, language=language, created_at=created_at,
-                                                               updated_at=created_at))
+                                                               updated_at=created_at, timezone=timezone))
         return number
 
     def product(self, sku: str, stock: int = 10, price: int = 2_500_000, name_fa: str = "هدفون سونی",
