@@ -31,6 +31,7 @@ PERSIAN_ALLOWED: Dict[str, str] = {
     "bot/analytics/metrics.py": "words of an NPS question, to recognise it in stored replies",
     "bot/crm/importer.py": "language names a shop's export may use in its language column",
     "actions/advocacy.py": "words of an NPS question customers answer (cue regex)",
+    "actions/budget.py": "amount and budget words customers type («۱۵ میلیونی», «تومنی»; cue regex)",
     "actions/forms.py": "«سفارشم»-style cues for «my order» (cue regex)",
     "actions/journey.py": "language names customers type to switch language (cue regex)",
     "actions/orders.py": "time and address words in a change request (cue regex)",
