@@ -1,9 +1,10 @@
 """Helpers shared by every action: reply language, fa/en text, CRM access, goal outcome.
 
 Actions stay thin: they read slots, call `bot.crm` / `bot.identity`, and choose
-the Persian or English text from the catalogue (`bot.text.catalogue`, re-exported here as `text`). Persian replies get Persian
-digits (numbers formatted here or with `bot.text.formatting`); codes, links and
-button payloads keep ASCII so customers can copy them.
+the Persian or English text from the text catalogue (`bot.text.catalogue`, its
+`text` re-exported here). Persian replies get Persian digits (numbers formatted
+here or with `bot.text.formatting`); codes, links and button payloads keep ASCII
+so customers can copy them.
 """
 
 from __future__ import annotations

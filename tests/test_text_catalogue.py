@@ -60,7 +60,8 @@ LONE_ASCII_DIGITS = re.compile(r"(?<![A-Za-z0-9])[0-9]+(?![A-Za-z0-9])")
 def is_persian_letter(char: str) -> bool:
     """An Arabic-script letter (digits and punctuation such as «؟» or «٬» are formatting, not words)."""
     code = ord(char)
-    arabic = 0x0600 <= code <= 0x06FF or 0x0750 <= code <= 0x077F or 0xFB50 <= code <= 0xFDFF or 0xFE70 <= code <= 0xFEFF
+    arabic = (0x0600 <= code <= 0x06FF or 0x0750 <= code <= 0x077F
+              or 0xFB50 <= code <= 0xFDFF or 0xFE70 <= code <= 0xFEFF)
     return arabic and unicodedata.category(char).startswith("L")
 
 
@@ -155,7 +156,8 @@ def test_an_unknown_key_or_a_missing_value_fails_loudly() -> None:
 def test_every_key_written_in_the_code_exists() -> None:
     """A literal key in a call (`say(dispatcher, "key", …)`, `text("key", …)`, `catalogue_text("key", …)`,
     the handoff's `texts.text("key", …)`) names a text of the catalogue: a typo fails here, not in a chat."""
-    call = re.compile(r'(?P<owner>\btexts\.|\.)?\b(?:say\(\s*\w+,|catalogue_text\(|text\()\s*"(?P<key>[a-z][a-z0-9_.]*)"')
+    call = re.compile(r'(?P<owner>\btexts\.|\.)?\b(?:say\(\s*\w+,|catalogue_text\(|text\()'
+                      r'\s*"(?P<key>[a-z][a-z0-9_.]*)"')
     unknown, seen = [], 0
     for name, path in python_modules():
         source = path.read_text(encoding="utf-8")

@@ -288,8 +288,8 @@ class BotApiInput(InputChannel):
             logger.exception("%s: pre-checkout check failed", self.platform.title)
             ok = False
         lang = lang_of(query.from_user.language_code)
-        await bot.answer_pre_checkout_query(query.id, ok=bool(ok),
-                                            error_message=None if ok else catalogue_text("botapi.payment_refused", lang))
+        refusal = None if ok else catalogue_text("botapi.payment_refused", lang)
+        await bot.answer_pre_checkout_query(query.id, ok=bool(ok), error_message=refusal)
 
     async def _confirm_payment(self, message, conv: str, lang: str,  # type: ignore[no-untyped-def]
                                output: BotApiOutput) -> None:

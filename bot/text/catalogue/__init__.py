@@ -8,13 +8,14 @@ domain.yml; shop-editable journey messages stay in their YAML.
 
 Keys are grouped by who sends the text, each group in a private module of this package:
 
-| keys                          | module         | sent by                                        |
-|-------------------------------|----------------|------------------------------------------------|
-| no dot, `intent.<name>`       | `_dialogue`    | the custom actions (actions/)                  |
-| `handoff.*`                   | `_handoff`     | bot.handoff and actions/handoff.py             |
-| `botapi.*`, `sms.*`, `web.*`  | `_channels`    | the channels (bot.channels)                    |
-| `identity.*`                  | `_identity`    | bot.identity.verification                      |
-| `money.*`, `date.*`, `order_status.*`, `list.*`, `journey.*` | `_words` | bot.text.formatting, bot.orchestration.templates |
+| keys                                  | module      | sent by                                  |
+|---------------------------------------|-------------|------------------------------------------|
+| no dot, `intent.<name>`               | `_dialogue` | the custom actions (actions/)            |
+| `handoff.*`                           | `_handoff`  | bot.handoff and actions/handoff.py       |
+| `botapi.*`, `sms.*`, `web.*`          | `_channels` | the channels (bot.channels)              |
+| `identity.*`                          | `_identity` | bot.identity.verification                |
+| `money.*`, `date.*`, `order_status.*` | `_words`    | bot.text.formatting                      |
+| `list.*`, `journey.*`                 | `_words`    | bot.orchestration.templates              |
 
 An unknown key or a placeholder without a value raises `MissingText` (a KeyError), so a
 typo fails the test that reaches it instead of sending a customer "{name}".
