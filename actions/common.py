@@ -1,9 +1,10 @@
 """Helpers shared by every action: reply language, fa/en text, CRM access, goal outcome.
 
 Actions stay thin: they read slots, call `bot.crm` / `bot.identity`, and choose
-the Persian or English text from `actions.texts`. Persian replies get Persian
-digits (numbers formatted here or with `bot.text.formatting`); codes, links and
-button payloads keep ASCII so customers can copy them.
+the Persian or English text from the text catalogue (`bot.text.catalogue`, its
+`text` re-exported here). Persian replies get Persian digits (numbers formatted
+here or with `bot.text.formatting`); codes, links and button payloads keep ASCII
+so customers can copy them.
 """
 
 from __future__ import annotations
@@ -19,9 +20,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from bot import settings
 from bot.crm.base import CRM, OPEN_STATUSES, CRMError, CRMUnavailable, Order
 from bot.text import formatting
+from bot.text.catalogue import has, text
 from bot.text.persian import to_persian_digits
-
-from actions.texts import TEXTS
 
 logger = logging.getLogger(__name__)
 
@@ -74,15 +74,15 @@ def date(value: Any, language: str) -> str:
     return formatting.format_date(value, language) if value is not None else ""
 
 
-def text(key: str, language: str, **values: Any) -> str:
-    """The `key` text of actions/texts.py in `language`, formatted with `values`.
+# `text(key, language, **values)` is bot.text.catalogue's: values are inserted as given, so
+# format numbers with `digits`/`number`/`toman` first (codes and links must stay ASCII).
 
-    Values are inserted as given: format numbers with `digits`/`number`/`toman`
-    first (codes and links must stay ASCII).
-    """
-    entry = TEXTS[key]
-    template = entry.get(language) or entry["fa"]
-    return template.format(**values) if values else template
+
+def intent_label(intent: str, language: str) -> Optional[str]:
+    """The title of a button that triggers `intent` (catalogue key `intent.<name>`), None for an
+    intent that is never offered as a button."""
+    key = f"intent.{intent}"
+    return text(key, language) if has(key) else None
 
 
 def say(dispatcher: CollectingDispatcher, key: str, language: str, *,

@@ -18,8 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.crm.base import CRMError
 
-from actions.common import button, entity_values, latest_text, product_name, reply_language, say
-from actions.texts import INTENT_LABELS
+from actions.common import button, entity_values, intent_label, latest_text, product_name, reply_language, say
 
 MAX_SUGGESTIONS = 3
 # A message not understood but leaning to one of these, naming a brand or a category: product buttons.
@@ -41,9 +40,10 @@ def suggestions(ranking: List[Dict[str, Any]], language: str, limit: int = MAX_S
     buttons = []
     for entry in ranking or []:
         name = entry.get("name")
-        if not name or name in NOT_SUGGESTED or name not in INTENT_LABELS:
+        label = intent_label(name, language) if name and name not in NOT_SUGGESTED else None
+        if label is None:
             continue
-        buttons.append(button(INTENT_LABELS[name][language], name, entities or None))
+        buttons.append(button(label, name, entities or None))
         if len(buttons) >= limit:
             break
     return buttons

@@ -19,7 +19,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.crm.base import CRMError
 
-from actions.common import LANGUAGES, customer_events, get_crm, known_customer, reply_language, say
+from actions.common import LANGUAGES, customer_events, get_crm, known_customer, reply_language, say, text
 from actions.profile import saved_language
 
 logger = logging.getLogger(__name__)
@@ -28,9 +28,9 @@ logger = logging.getLogger(__name__)
 def greeting_name(name: str, language: str) -> str:
     """«علی رضایی عزیز» in Persian; the first name ("Sara") in English."""
     name = " ".join(str(name or "").split())
-    if language == "fa":
-        return f"{name} عزیز" if name else ""
-    return name.split(" ")[0] if name else ""
+    if not name:
+        return ""
+    return text("dear_name", language, name=name if language == "fa" else name.split(" ")[0])
 
 
 def said_before(tracker: Tracker) -> bool:

@@ -18,8 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.dialogue.moves import Move
 
-from actions.common import button, reply_language, say
-from actions.texts import INTENT_LABELS
+from actions.common import button, intent_label, reply_language, say
 
 
 def last_answer(tracker: Tracker) -> List[Dict[str, Any]]:
@@ -69,9 +68,9 @@ class ActionClarify(Action):
                   domain: Dict[Text, Any]) -> List[EventType]:
         language = reply_language(tracker)
         move = Move.decode(tracker.get_slot("dialogue_move"))
-        options = [intent for intent in (move.intents if move else ()) if intent in INTENT_LABELS]
+        labelled = [(intent, intent_label(intent, language)) for intent in (move.intents if move else ())]
         say(dispatcher, "clarify_request", language,
-            buttons=[button(INTENT_LABELS[intent][language], intent) for intent in options] or None)
+            buttons=[button(label, intent) for intent, label in labelled if label is not None] or None)
         return []
 
 

@@ -54,21 +54,12 @@ from bot.channels.base import (ArrivalOrder, ProactiveOutput, forward_then_reply
 from bot.channels.models import SmsMessage, utcnow
 from bot.channels.sms_gateways import GATEWAYS, GatewayError, KavenegarGateway, SmsGateway, TwilioGateway, segment_info
 from bot import schema
+from bot.text.catalogue import text as catalogue_text
 from bot.text.identifiers import normalise_phone
 from bot.text.persian import has_persian_letters
 
 logger = logging.getLogger(__name__)
 
-CONFIRM = {
-    "opt_out": {
-        "fa": "لغو عضویت انجام شد؛ دیگر پیامکی از ما دریافت نمی‌کنید. برای عضویت دوباره «شروع» را بفرستید.",
-        "en": "You are unsubscribed and will get no more messages from us. Reply START to subscribe again.",
-    },
-    "opt_in": {
-        "fa": "عضویت شما دوباره فعال شد. برای لغو «لغو» را بفرستید.",
-        "en": "You are subscribed again. Reply STOP to unsubscribe.",
-    },
-}
 TWIML_EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 
@@ -436,7 +427,7 @@ class SmsInput(InputChannel):
         opted_out = consent.is_opted_out("sms", phone)
         if word == "opt_out":
             if consent.opt_out("sms", phone, source="keyword") and self.output:
-                await self.output.send_sms(phone, CONFIRM["opt_out"][lang], kind="opt_out_confirmation",
+                await self.output.send_sms(phone, catalogue_text("sms.opt_out", lang), kind="opt_out_confirmation",
                                            idempotency_key=f"optout:{gateway}:{external_id or uuid.uuid4().hex}",
                                            proactive=False, raise_on_failure=False)
             return "opted_out"
@@ -444,7 +435,7 @@ class SmsInput(InputChannel):
             if word == "opt_in":
                 consent.opt_in("sms", phone, source="keyword")
                 if self.output:
-                    await self.output.send_sms(phone, CONFIRM["opt_in"][lang], kind="opt_in_confirmation",
+                    await self.output.send_sms(phone, catalogue_text("sms.opt_in", lang), kind="opt_in_confirmation",
                                                idempotency_key=f"optin:{gateway}:{external_id or uuid.uuid4().hex}",
                                                proactive=False, raise_on_failure=False)
                 return "opted_in"

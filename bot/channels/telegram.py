@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from typing import List, Optional
 
-from bot.channels.botapi import (MAX_CALLBACK_BYTES, MAX_MESSAGE_LENGTH, POLITE, TELEGRAM, BotApiInput, BotApiOutput,
+from bot.channels.botapi import (MAX_CALLBACK_BYTES, MAX_MESSAGE_LENGTH, TELEGRAM, BotApiInput, BotApiOutput,
                                  OnNewMessage, callback_data_for, payload_for, run_polling, split_message)
 
 ALLOWED_UPDATES: List[str] = list(TELEGRAM.allowed_updates or ())
 
 __all__ = [
-    "ALLOWED_UPDATES", "MAX_CALLBACK_BYTES", "MAX_MESSAGE_LENGTH", "POLITE", "HamsafarTelegramInput", "OnNewMessage",
+    "ALLOWED_UPDATES", "MAX_CALLBACK_BYTES", "MAX_MESSAGE_LENGTH", "HamsafarTelegramInput", "OnNewMessage",
     "TelegramOutput", "callback_data_for", "chat_of", "conversation_id", "payload_for", "run_polling",
     "split_message",
 ]

@@ -37,6 +37,7 @@ import sqlalchemy as sa
 from bot import db, schema, settings
 from bot.crm.base import CRM, CRMError, Order, utcnow
 from bot.identity.models import OneTimeCode, VerifiedIdentity
+from bot.text.catalogue import text as catalogue_text
 from bot.text.identifiers import normalise_order_id, normalise_phone
 from bot.text.persian import to_ascii_digits
 
@@ -48,10 +49,6 @@ WEB_MAX_AHEAD = dt.timedelta(days=1)
 
 CONVERSATION = "conversation"
 
-SMS_TEXT = {
-    "fa": "کد تأیید همسفر: {code}\nاین کد تا ۵ دقیقه معتبر است. آن را به کسی ندهید.",
-    "en": "Hamsafar verification code: {code}\nValid for 5 minutes. Do not share it.",
-}
 
 
 @runtime_checkable
@@ -302,7 +299,7 @@ class Verifier:
             if self.sender is None:
                 raise CRMError("no SMS code sender configured (Verifier.set_sender)")
             try:
-                self.sender.send(e164, SMS_TEXT.get(language, SMS_TEXT["fa"]).format(code=code))
+                self.sender.send(e164, catalogue_text("identity.code_sms", language, code=code))
             except Exception:  # the gateway failed: the code is useless, let the user ask again
                 with db.session_scope(self.url) as s:
                     s.execute(sa.update(OneTimeCode).where(OneTimeCode.conversation_id == str(conversation_id),

@@ -19,13 +19,13 @@ from typing import Any, Callable, Dict, List, Optional
 from bot.crm.base import CRM, CRMError, Customer, Order, Product
 from bot.crm.policy import load_policy
 from bot.orchestration.definition import Button, Send, Settings
+from bot.text.catalogue import text as catalogue_text
 from bot.text.formatting import format_date, format_number, format_toman
 from bot.text.persian import to_persian_digits
 
 logger = logging.getLogger(__name__)
 
 PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
-FALLBACK_NAME = {"fa": "مشتری", "en": "there"}
 
 
 class MissingValue(Exception):
@@ -143,10 +143,10 @@ class Values:
     def compute(self, name: str) -> Optional[str]:
         s, lang = self.subject, self.language
         if name == "name":
-            return self._name() or FALLBACK_NAME[lang]
+            return self._name() or catalogue_text("journey.fallback_name", lang)
         if name == "first_name":
             full = self._name()
-            return full.split()[0] if full and full.split() else FALLBACK_NAME[lang]
+            return full.split()[0] if full and full.split() else catalogue_text("journey.fallback_name", lang)
         if name == "shop":
             return _policy_text((self.policy.get("shop") or {}).get("name"), lang) or None
         if name == "website":
@@ -180,7 +180,7 @@ class Values:
             if not order or not order.items:
                 return None
             names = [((i.name_en if lang == "en" else i.name_fa) or i.name_fa or i.sku) for i in order.items]
-            return ("، " if lang == "fa" else ", ").join(names)
+            return catalogue_text("list.separator", "fa" if lang == "fa" else "en").join(names)
         if name == "product":
             return self._product_name()
         if name in ("product_link", "guide_link"):

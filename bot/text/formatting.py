@@ -3,7 +3,8 @@
 Persian replies use the Jalali (Solar Hijri) calendar, Persian digits and the
 Arabic thousands separator: «۱۱ خرداد ۱۴۰۴», «۲۸٬۹۰۰٬۰۰۰ تومان». English replies
 use the Gregorian calendar and ASCII digits: "1 June 2025", "28,900,000 Toman".
-Times are shown in Tehran time.
+Times are shown in Tehran time. The words (month and weekday names, «تومان», order
+statuses) are the text catalogue's (bot.text.catalogue, `_words`); the rules are here.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Optional, Union
 
 import jdatetime
 
+from bot.text.catalogue import has, text as catalogue_text
 from bot.text.persian import to_persian_digits
 
 try:
@@ -24,20 +26,9 @@ except Exception:  # pragma: no cover - no tz database: Iran has had no DST sinc
 
 PERSIAN_THOUSANDS = "\u066c"  # «٬»
 
-JALALI_MONTHS = ["فروردین", "اردیبهشت", "خرداد", "تیر", "مرداد", "شهریور",
-                 "مهر", "آبان", "آذر", "دی", "بهمن", "اسفند"]
+JALALI_MONTHS = [catalogue_text(f"date.month.{month}", "fa") for month in range(1, 13)]
 # Python weekday(): Monday=0 … Sunday=6
-PERSIAN_WEEKDAYS = ["دوشنبه", "سه‌شنبه", "چهارشنبه", "پنجشنبه", "جمعه", "شنبه", "یکشنبه"]
-
-ORDER_STATUS_LABELS = {
-    "pending_payment": {"fa": "در انتظار پرداخت", "en": "awaiting payment"},
-    "paid": {"fa": "پرداخت‌شده", "en": "paid"},
-    "processing": {"fa": "در حال آماده‌سازی", "en": "being prepared"},
-    "shipped": {"fa": "ارسال‌شده", "en": "shipped"},
-    "delivered": {"fa": "تحویل‌شده", "en": "delivered"},
-    "cancelled": {"fa": "لغوشده", "en": "cancelled"},
-    "returned": {"fa": "مرجوع‌شده", "en": "returned"},
-}
+PERSIAN_WEEKDAYS = [catalogue_text(f"date.weekday.{day}", "fa") for day in range(7)]
 
 Number = Union[int, float]
 
@@ -52,7 +43,7 @@ def format_number(value: Number, language: str = "fa") -> str:
 
 def format_toman(amount: Number, language: str = "fa") -> str:
     """«۲۸٬۹۰۰٬۰۰۰ تومان» / "28,900,000 Toman"."""
-    return f"{format_number(amount, language)} {'تومان' if language == 'fa' else 'Toman'}"
+    return catalogue_text("money.toman", "fa" if language == "fa" else "en", amount=format_number(amount, language))
 
 
 def to_tehran(value: dt.datetime) -> dt.datetime:
@@ -91,16 +82,17 @@ def format_date(value: Optional[Union[dt.datetime, dt.date]], language: str = "f
         if weekday:
             text = f"{PERSIAN_WEEKDAYS[local_date.weekday()]} {text}"
         if clock:
-            text += f" ساعت {clock}"
+            text = catalogue_text("date.at_clock", "fa", date=text, clock=clock)
         return to_persian_digits(text)
     text = f"{local_date.day} {local_date:%B %Y}"
     if weekday:
         text = f"{local_date:%A} {text}"
     if clock:
-        text += f", {clock}"
+        text = catalogue_text("date.at_clock", "en", date=text, clock=clock)
     return text
 
 
 def order_status_label(status: str, language: str = "fa") -> str:
-    labels = ORDER_STATUS_LABELS.get(status)
-    return labels["fa" if language == "fa" else "en"] if labels else status
+    """The status as customers read it («ارسال‌شده» / "shipped"); an unknown status as stored."""
+    key = f"order_status.{status}"
+    return catalogue_text(key, "fa" if language == "fa" else "en") if has(key) else status

@@ -12,8 +12,9 @@ envelope, updates, inline keyboards, contacts), so one channel serves both; a
 
 Private modules, one concern each: `_input` (webhook, updates, contacts, consent),
 `_output` (sending, buttons, 429 retries), `_polling` (getUpdates), `_formatting`
-(splitting, callback data), `_pacing` (per-chat and global send rates), `_texts`
-(the channel's own replies), `_platform` (what differs between Telegram and Bale).
+(splitting, callback data), `_pacing` (per-chat and global send rates), `_platform`
+(what differs between Telegram and Bale). What the channel itself says to customers is
+in the text catalogue (bot.text.catalogue, keys `botapi.*`).
 `payments` stays public: the action server builds invoices with it and the erasure
 registry names its eraser by path.
 """
@@ -24,14 +25,12 @@ from ._input import BotApiInput, OnNewMessage
 from ._output import BotApiOutput
 from ._platform import BALE, TELEGRAM, Platform
 from ._polling import run_polling
-from ._texts import POLITE
 from .payments import InvoiceSettings, invoice_json
 
 __all__ = [
     "BALE",
     "MAX_CALLBACK_BYTES",
     "MAX_MESSAGE_LENGTH",
-    "POLITE",
     "TELEGRAM",
     "BotApiInput",
     "BotApiOutput",

@@ -44,8 +44,8 @@ from . import payments
 from ._formatting import payload_for
 from ._output import BotApiOutput
 from ._platform import TELEGRAM, Platform
-from ._texts import POLITE, lang_of
 from bot.channels.redaction import register_secret
+from bot.text.catalogue import text as catalogue_text
 from bot.text.formatting import format_toman
 from bot.text.identifiers import normalise_phone
 from bot.text.persian import to_persian_digits
@@ -228,7 +228,7 @@ class BotApiInput(InputChannel):
         text = message.text
         if text is None:
             if chat.type == "private" and not _is_service(message):
-                await output.send_text(conv, POLITE["unsupported"][lang], proactive=False)
+                await output.send_text(conv, catalogue_text("botapi.unsupported", lang), proactive=False)
             return
         command = text.strip().split()[0].split("@")[0].lower() if text.strip().startswith("/") else None
         if command == "/start":
@@ -237,7 +237,7 @@ class BotApiInput(InputChannel):
             text = "/greet"
         elif command == "/stop":
             consent.opt_out(label, str(chat.id), source="command")
-            await output.send_text(conv, POLITE["stopped"][lang], proactive=False)
+            await output.send_text(conv, catalogue_text("botapi.stopped", lang), proactive=False)
             return
         else:
             text = guard_customer_text(text)
@@ -248,11 +248,11 @@ class BotApiInput(InputChannel):
         contact, user = message.contact, message.from_user
         if contact.user_id is None or contact.user_id != user.id:
             logger.info("%s: refused a contact that is not the sender's own", self.platform.title)
-            await output.send_text(conv, POLITE["foreign_contact"][lang], proactive=False)
+            await output.send_text(conv, catalogue_text("botapi.foreign_contact", lang), proactive=False)
             return
         phone = normalise_phone(contact.phone_number or "")
         if phone is None:
-            await output.send_text(conv, POLITE["foreign_contact"][lang], proactive=False)
+            await output.send_text(conv, catalogue_text("botapi.foreign_contact", lang), proactive=False)
             return
         verified: Any = None
         try:
@@ -288,8 +288,8 @@ class BotApiInput(InputChannel):
             logger.exception("%s: pre-checkout check failed", self.platform.title)
             ok = False
         lang = lang_of(query.from_user.language_code)
-        await bot.answer_pre_checkout_query(query.id, ok=bool(ok),
-                                            error_message=None if ok else POLITE["payment_refused"][lang])
+        refusal = None if ok else catalogue_text("botapi.payment_refused", lang)
+        await bot.answer_pre_checkout_query(query.id, ok=bool(ok), error_message=refusal)
 
     async def _confirm_payment(self, message, conv: str, lang: str,  # type: ignore[no-untyped-def]
                                output: BotApiOutput) -> None:
@@ -298,8 +298,8 @@ class BotApiInput(InputChannel):
             return
         order_id, toman = recorded
         shown = order_id if lang == "en" else to_persian_digits(order_id)
-        await output.send_text(conv, POLITE["payment_received"][lang].format(
-            order_id=shown, total=format_toman(toman, lang)), proactive=False)
+        await output.send_text(conv, catalogue_text(
+            "botapi.payment_received", lang, order_id=shown, total=format_toman(toman, lang)), proactive=False)
 
     async def _forward(self, on_new_message, text, output, conv, chat, user, message_id,  # type: ignore[no-untyped-def]
                        update_id, extra=None) -> None:
@@ -385,6 +385,11 @@ class BotApiInput(InputChannel):
             await channel.drain(timeout=5)
 
         return bp
+
+
+def lang_of(language_code: Optional[str]) -> str:
+    """`en` for an English client, otherwise Persian (the shop's first language)."""
+    return "en" if (language_code or "").lower().startswith("en") else "fa"
 
 
 def log_refusal(title: str, update_id: Any, error: BaseException) -> None:

@@ -21,8 +21,8 @@ from . import payments
 from ._formatting import callback_data_for, split_message
 from ._pacing import Bucket, retry_seconds
 from ._platform import TELEGRAM, Platform
-from ._texts import POLITE
 from bot.channels.redaction import register_secret
+from bot.text.catalogue import text as catalogue_text
 
 logger = logging.getLogger(__package__)  # "bot.channels.botapi": one logger for the channel
 
@@ -187,7 +187,7 @@ class BotApiOutput(ProactiveOutput):
             return
         if json_message.get("request_contact"):
             lang = json_message.get("language") or "fa"
-            label = json_message.get("button") or POLITE["share_button"].get(lang, POLITE["share_button"]["fa"])
+            label = json_message.get("button") or catalogue_text("botapi.share_button", lang)
             text = json_message.get("text") or label
             chat_id = self.platform.chat_of(recipient_id)
             keyboard = ReplyKeyboardMarkup(

@@ -36,6 +36,7 @@ from ._platform import Platform
 from bot.channels.models import MessengerPayment
 from bot.channels.redaction import register_secret
 from bot import schema
+from bot.text.catalogue import text as catalogue_text
 from bot.text.formatting import format_toman
 from bot.text.persian import to_persian_digits
 
@@ -46,10 +47,6 @@ CURRENCY = "IRR"        # what Bale's samples send; amounts are in Rial
 RIAL_PER_TOMAN = 10     # the CRM keeps Toman
 TITLE_MAX, DESCRIPTION_MAX = 32, 255  # sendInvoice limits as Bale's client libraries document them
 
-DESCRIPTION = {
-    "fa": "پرداخت سفارش {order_id} به مبلغ {total}",
-    "en": "Payment for order {order_id}: {total}",
-}
 
 
 @dataclass(frozen=True)
@@ -94,7 +91,8 @@ def invoice_parameters(invoice: Dict[str, Any], shop: InvoiceSettings) -> Option
     language = "en" if invoice.get("language") == "en" else "fa"
     shown_id = order_id if language == "en" else to_persian_digits(order_id)
     title = str(invoice.get("title") or shown_id).strip()[:TITLE_MAX] or shown_id
-    description = DESCRIPTION[language].format(order_id=shown_id, total=format_toman(total, language))
+    description = catalogue_text("botapi.invoice_description", language, order_id=shown_id,
+                                 total=format_toman(total, language))
     return {
         "title": title,
         "description": description[:DESCRIPTION_MAX],

@@ -8,6 +8,9 @@ from pathlib import Path
 from typing import Dict, List
 
 from bot import settings
+from bot.text.catalogue import text as catalogue_text
+from bot.text.formatting import PERSIAN_THOUSANDS, format_toman
+from bot.text.persian import to_persian_digits
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "web_static"
 
@@ -29,28 +32,28 @@ def _products(limit: int = 6) -> List[Dict[str, str]]:
 
 
 def _fa_digits(value: str) -> str:
-    return value.translate(str.maketrans("0123456789,", "۰۱۲۳۴۵۶۷۸۹٬"))
+    return to_persian_digits(value.replace(",", PERSIAN_THOUSANDS))
 
 
 def demo_page(lang: str = "fa") -> str:
     """The demo shop: a few products and the one-tag widget (Persian RTL; `?lang=en` for English)."""
     english = lang == "en"
+    language = "en" if english else "fa"
     cards = []
     for product in _products():
         name = product.get("name_en" if english else "name_fa") or product.get("sku", "")
         try:
-            price = f"{int(product.get('price', '0')):,}"
+            price = format_toman(int(product.get("price", "0")), language)
         except ValueError:
-            price = product.get("price", "")
-        price = f"{price} Toman" if english else f"{_fa_digits(price)} تومان"
+            raw = product.get("price", "")
+            price = catalogue_text("money.toman", language, amount=raw if english else _fa_digits(raw))
         cards.append(
             f'<article class="product"><h2>{html.escape(name)}</h2>'
             f'<p class="sku" dir="ltr">{html.escape(product.get("sku", ""))}</p>'
             f'<p class="price">{html.escape(price)}</p></article>'
         )
-    title = "Hamsafar demo shop" if english else "فروشگاه نمونه‌ی همسفر"
-    intro = ("Ask the assistant about products, orders and delivery (bottom corner)." if english else
-             "درباره‌ی کالاها، سفارش و ارسال از دستیار همسفر بپرسید (گوشه‌ی پایین صفحه).")
+    title = catalogue_text("web.demo_title", language)
+    intro = catalogue_text("web.demo_intro", language)
     return f"""<!doctype html>
 <html lang="{'en' if english else 'fa'}" dir="{'ltr' if english else 'rtl'}">
 <head>

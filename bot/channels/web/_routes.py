@@ -17,6 +17,7 @@ from rasa.core.channels.channel import UserMessage
 
 from bot.channels.addresses import conversation_id
 from bot.channels.base import guard_customer_text
+from bot.text.catalogue import text as catalogue_text
 
 from ._errors import RateLimited, SessionEnded, WebInputError
 from ._history import append_message, history, offered_payloads, retract_message
@@ -25,7 +26,7 @@ from ._live import listen, stop_listening
 from ._output import WebOutput
 from ._pages import DEMO_CSP, STATIC_DIR, demo_page
 from ._requests import checked_session_id, json_body, parse_seq
-from ._sessions import (COOKIE, NOTICES, SESSION_RE, Live, end_session, rotate_session, start_session,
+from ._sessions import (COOKIE, SESSION_RE, Live, end_session, rotate_session, start_session,
                         touch_session, verified_customer)
 
 if TYPE_CHECKING:
@@ -120,7 +121,8 @@ async def open_session(request: Request, channel: "WebInput") -> HTTPResponse:
     live, _, replaced = await asyncio.to_thread(channel._apply_identity, live, data.get("identity"))
     notice = replaced or notice
     if notice:
-        await asyncio.to_thread(append_message, live.conversation, "system", NOTICES[notice][lang])
+        await asyncio.to_thread(append_message, live.conversation, "system",
+                                catalogue_text(f"web.session_{notice}", lang))
     verified = live.verified_since is not None
     reply = response.json({"ok": True, "verified": verified, "notice": notice}, headers=channel._cors(request))
     channel._set_cookie(request, reply, live)

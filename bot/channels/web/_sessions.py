@@ -35,14 +35,6 @@ DEFAULT_VERIFIED_IDLE_MINUTES: float = settings.default_of("HAMSAFAR_WEB_VERIFIE
 DEFAULT_VERIFIED_MAX_HOURS: float = settings.default_of("HAMSAFAR_WEB_VERIFIED_MAX_HOURS")
 DEFAULT_SESSION_MAX_DAYS: float = settings.default_of("HAMSAFAR_WEB_SESSION_MAX_DAYS")
 
-# What the customer reads when their session ended or was replaced (shown in the new conversation).
-NOTICES = {
-    "expired": {"fa": "نشست قبلی شما به پایان رسید. برای دیدن سفارش‌هایتان دوباره هویت خود را تأیید کنید.",
-                "en": "Your previous session has ended. Please verify yourself again to see your orders."},
-    "replaced": {"fa": "گفتگوی تازه‌ای برای حساب واردشده شروع شد.",
-                 "en": "A new conversation has started for the account now signed in."},
-}
-
 
 def session_of(recipient_id: str) -> str:
     """The conversation key of `web:<key>` (what web_messages.session_id holds)."""

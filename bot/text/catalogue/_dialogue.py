@@ -1,8 +1,9 @@
-"""Every text the actions send, in Persian (fa) and English (en).
+"""What the dialogue's custom actions say (actions/), and the titles of the buttons that name an intent.
 
-Placeholders are filled by the actions with values already formatted for the
-language (Persian digits, Jalali dates, Toman amounts: actions.common and
-bot.text.formatting). Persian numbers written in the templates use Persian digits.
+Keys without a dot are the actions' own texts (`actions.common.say`); `intent.<name>` is the
+title of a suggestion button that triggers intent <name> (fallback and clarification).
+Persian numbers written in the templates use Persian digits; placeholders are filled with
+values already formatted for the language.
 """
 
 from typing import Dict
@@ -29,6 +30,8 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "fa": "سلام {name}، خوش آمدید! 🌷 چه کاری برایتان انجام دهم؟ مثلاً پیگیری سفارش، خرید یا مرجوعی.",
         "en": "Hi {name}, welcome back! What can I do for you today? For example track an order, shop or return an item.",
     },
+    # How a known customer is named in a greeting: «علی رضایی عزیز»; in English the first name alone.
+    "dear_name": {"fa": "{name} عزیز", "en": "{name}"},
     # ------------------------------------------------------------------ verification
     "ask_phone_number": {
         "fa": "برای دسترسی به سفارش‌ها و حساب شما، لطفاً شماره موبایلی را که با آن خرید کرده‌اید بنویسید (مثلاً ۰۹۱۲۱۲۳۴۵۶۷).",
@@ -487,35 +490,32 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "fa": "هنوز امتیازی در باشگاه مشتریان ندارید.",
         "en": "You have no club points yet.",
     },
-}
-
-# Button titles for the fallback's suggestions (intent -> label).
-INTENT_LABELS: Dict[str, Dict[str, str]] = {
-    "ask_about_company": {"fa": "درباره فروشگاه", "en": "About the shop"},
-    "ask_contact_info": {"fa": "تماس با ما", "en": "Contact details"},
-    "ask_promotions": {"fa": "تخفیف‌ها", "en": "Current offers"},
-    "browse_products": {"fa": "دیدن کالاها", "en": "Browse products"},
-    "ask_product_details": {"fa": "مشخصات کالا", "en": "Product details"},
-    "compare_products": {"fa": "مقایسه کالاها", "en": "Compare products"},
-    "ask_price": {"fa": "قیمت کالا", "en": "A price"},
-    "ask_shipping": {"fa": "ارسال و هزینه آن", "en": "Shipping"},
-    "ask_warranty": {"fa": "گارانتی و مرجوعی", "en": "Warranty and returns"},
-    "place_order": {"fa": "ثبت سفارش", "en": "Place an order"},
-    "ask_payment_methods": {"fa": "روش‌های پرداخت", "en": "Payment methods"},
-    "apply_discount_code": {"fa": "کد تخفیف", "en": "Use a discount code"},
-    "payment_problem": {"fa": "مشکل پرداخت", "en": "Payment problem"},
-    "track_order": {"fa": "پیگیری سفارش", "en": "Track an order"},
-    "change_order": {"fa": "تغییر سفارش", "en": "Change an order"},
-    "cancel_order": {"fa": "لغو سفارش", "en": "Cancel an order"},
-    "return_item": {"fa": "مرجوع کردن کالا", "en": "Return an item"},
-    "report_problem": {"fa": "گزارش مشکل کالا", "en": "Report a problem"},
-    "ask_usage_help": {"fa": "راهنمای استفاده", "en": "How to use a product"},
-    "give_feedback": {"fa": "ثبت نظر درباره خدمات", "en": "Give feedback"},
-    "leave_review": {"fa": "نوشتن نقد کالا", "en": "Review a product"},
-    "ask_referral": {"fa": "کد معرف", "en": "Referral code"},
-    "ask_loyalty_points": {"fa": "امتیاز باشگاه", "en": "Club points"},
-    "request_human": {"fa": "صحبت با پشتیبان", "en": "Talk to a person"},
-    "bot_challenge": {"fa": "شما ربات هستید؟", "en": "Are you a bot?"},
-    "ask_data_use": {"fa": "شماره‌ام برای چیست؟", "en": "Why my number?"},
-    "switch_language": {"fa": "English", "en": "فارسی"},
+    # ------------------------------------------------------------------ suggestion buttons (intent -> title)
+    "intent.ask_about_company": {"fa": "درباره فروشگاه", "en": "About the shop"},
+    "intent.ask_contact_info": {"fa": "تماس با ما", "en": "Contact details"},
+    "intent.ask_promotions": {"fa": "تخفیف‌ها", "en": "Current offers"},
+    "intent.browse_products": {"fa": "دیدن کالاها", "en": "Browse products"},
+    "intent.ask_product_details": {"fa": "مشخصات کالا", "en": "Product details"},
+    "intent.compare_products": {"fa": "مقایسه کالاها", "en": "Compare products"},
+    "intent.ask_price": {"fa": "قیمت کالا", "en": "A price"},
+    "intent.ask_shipping": {"fa": "ارسال و هزینه آن", "en": "Shipping"},
+    "intent.ask_warranty": {"fa": "گارانتی و مرجوعی", "en": "Warranty and returns"},
+    "intent.place_order": {"fa": "ثبت سفارش", "en": "Place an order"},
+    "intent.ask_payment_methods": {"fa": "روش‌های پرداخت", "en": "Payment methods"},
+    "intent.apply_discount_code": {"fa": "کد تخفیف", "en": "Use a discount code"},
+    "intent.payment_problem": {"fa": "مشکل پرداخت", "en": "Payment problem"},
+    "intent.track_order": {"fa": "پیگیری سفارش", "en": "Track an order"},
+    "intent.change_order": {"fa": "تغییر سفارش", "en": "Change an order"},
+    "intent.cancel_order": {"fa": "لغو سفارش", "en": "Cancel an order"},
+    "intent.return_item": {"fa": "مرجوع کردن کالا", "en": "Return an item"},
+    "intent.report_problem": {"fa": "گزارش مشکل کالا", "en": "Report a problem"},
+    "intent.ask_usage_help": {"fa": "راهنمای استفاده", "en": "How to use a product"},
+    "intent.give_feedback": {"fa": "ثبت نظر درباره خدمات", "en": "Give feedback"},
+    "intent.leave_review": {"fa": "نوشتن نقد کالا", "en": "Review a product"},
+    "intent.ask_referral": {"fa": "کد معرف", "en": "Referral code"},
+    "intent.ask_loyalty_points": {"fa": "امتیاز باشگاه", "en": "Club points"},
+    "intent.request_human": {"fa": "صحبت با پشتیبان", "en": "Talk to a person"},
+    "intent.bot_challenge": {"fa": "شما ربات هستید؟", "en": "Are you a bot?"},
+    "intent.ask_data_use": {"fa": "شماره‌ام برای چیست؟", "en": "Why my number?"},
+    "intent.switch_language": {"fa": "English", "en": "فارسی"},
 }
