@@ -572,3 +572,20 @@ def test_nothing_to_do_after_a_logged_problem_is_not_a_new_request(msg: Message,
 @pytest.mark.parametrize("text", ["no wait, make it 5", "نه ببخشید ۴", "oops I meant 4"])
 def test_a_corrected_score_after_feedback_replaces_it(text: str) -> None:
     assert decide(message("deny", text, 0.6), outside("give_feedback")).encode() == "redo give_feedback"
+
+
+@pytest.mark.parametrize("text", [
+    "why do you need my phone number?", "what will you do with my number", "is my data safe with you?",
+    "whats your privacy policy", "شمارمو برای چی میخواین؟ به کسی نمیدین که؟", "چرا باید شمارمو بدم",
+    "اطلاعاتم پیش شما امنه؟", "chera shomare mikhay"])
+def test_why_the_shop_needs_a_number_is_answered_then_the_question_asked_again(text: str) -> None:
+    """No intent of the spec's catalogue says it: the words do, inside a form and outside one."""
+    inside = decide(message("ask_contact_info", text, 0.7), in_form("track_order_form", "phone_number", "track_order"))
+    assert inside.encode() == "interrupt utter_data_use"
+    assert decide(message("ask_contact_info", text, 0.7), Context()).encode() == "start utter_data_use"
+
+
+@pytest.mark.parametrize("text", ["چرا کد نیومد؟", "why didn't the code arrive", "what is your phone number",
+                                  "شماره تماس فروشگاه چنده", "is it safe to use the charger overnight"])
+def test_other_questions_about_numbers_and_codes_are_not_about_data_use(text: str) -> None:
+    assert decide(message("ask_contact_info", text, 0.7), Context()).encode() != "start utter_data_use"

@@ -418,7 +418,7 @@ def nothing_to_do(text: str) -> bool:
 
 # "instead of a review I just want to return it", «به جای نظر میخوام پسش بدم»: another goal, explicitly.
 _SWITCH = re.compile(
-    r"^instead\b|\binstead\W*$|\b(?:instead of|rather than|scratch that|forget (?:the|about the|about) \w+|change of plan|"
+    r"^instead\b|\b(?:instead of|rather than|scratch that|forget (?:the|about the|about) \w+|change of plan|"
     r"actually,? i (?:just )?(?:want|need|wanna|would like)|i just want to|never mind (?:the|that) \w+|"
     r"i'?d (?:much )?rather(?: just)?|i'?d prefer to|on second thought|you know what,? (?:i|let'?s))\b|"
     + _fa(r"به جای|بجای|به جاش|بجاش|عوضش|اصلا میخوام|اصلا می خوام|فقط میخوام|فقط می خوام|ترجیح میدم|"
@@ -447,6 +447,35 @@ def asks_price(text: str) -> bool:
 def asks_warranty(text: str) -> bool:
     """The message asks about the warranty, whatever else it asks."""
     return bool(_ASKS_WARRANTY.search(canonical(text)))
+
+
+# "why do you need my number?", «شمارمو برای چی میخواین؟» — what the shop does with the customer's data.
+_DATA_USE = re.compile(
+    r"\bwhy (?:do|d'?|would|should) ?(?:you|u) (?:need|want|ask for) (?:my|the|a|all)\b|"
+    r"\bwhat (?:do|d'?) (?:you|u) need my (?:phone|number|mobile|info|information|details|data)\b|"
+    r"\bwhy (?:should|do|must) i (?:give|share|send|tell) (?:you )?my\b|"
+    r"\bwhat (?:will|do|are) you (?:going to )?do with my (?:number|phone|data|information|info|details)\b|"
+    r"\bis (?:my (?:data|information|number|info|phone)|it) safe (?:with you|to give)|"
+    r"\bdo you (?:share|sell|store|keep|save) my\b|\bwill you (?:spam|sell|share)\b|"
+    r"\b(?:what'?s|what is) the code for\b|\bwhy (?:are you asking|do you ask|the) (?:for )?(?:a |my |the )?(?:code|number|phone)\b|"
+    r"\bprivacy(?: policy)?\b|\bchera shomare|\bshomar(?:e|a)mo (?:baraye|vase) chi|"
+    + _fa(r"(?:شماره|شمارمو|شماره مو|شمارم|شماره موبایلمو|شماره موبایلم|اطلاعاتمو|اطلاعاتم|کد)(?: \S+){0,3} "
+          r"(?:برای چی|واسه چی|به چه دردتون|برای چیه|واسه چیه|لازمه برای چی)") + "|"
+    + _fa(r"چرا (?:باید )?(?:شماره|شمارمو|شماره مو|شماره موبایلمو|شماره موبایل|اطلاعات|اطلاعاتمو)(?: \S+){0,2} "
+          r"(?:میخواید|میخوای|می خواید|میخواین|می خواین|بدم|لازمه|لازم دارید)") + "|"
+    + _fa(r"اطلاعات(?:م|مو| شخصی| شخصیمو)?(?: \S+){0,3} (?:امنه|امن است|ذخیره میکنید|ذخیره می کنید|نگه میدارید)|"
+          r"حریم خصوصی|به کسی نمی ?دین|به کسی نمی ?دید|تبلیغ (?:که )?نمی ?فرستین|تبلیغ (?:که )?نمی ?فرستید|"
+          r"جایی پخش نمیشه"))
+
+
+def asks_about_data_use(text: str) -> bool:
+    """The customer asks why the shop wants their number or code, or what it does with their data."""
+    return bool(_DATA_USE.search(canonical(text)))
+
+
+def ends_with_instead(text: str) -> bool:
+    """"can you show me your headphones instead?": what follows replaces what was going on."""
+    return bool(re.search(r"\binstead\W*$", canonical(text)))
 
 
 def switches_goal(text: str) -> bool:

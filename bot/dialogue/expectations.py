@@ -25,7 +25,7 @@ FALLBACK = "nlu_fallback"
 CLOSING = frozenset({"goodbye", "thank_you", "stop"})
 HUMAN = frozenset({"request_human"})
 # Small talk answered by one response; never a goal.
-CHITCHAT = frozenset({"greet", "bot_challenge", "ask_data_use", "out_of_scope", "switch_language"})
+CHITCHAT = frozenset({"greet", "bot_challenge", "out_of_scope", "switch_language"})
 # Questions with a one-action answer (no form): answered inside a form, which then resumes.
 QUESTIONS = frozenset({"ask_about_company", "ask_contact_info", "ask_promotions", "browse_products", "ask_shipping",
                        "ask_warranty", "ask_payment_methods", "ask_usage_help"})

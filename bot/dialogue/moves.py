@@ -42,6 +42,9 @@ KINDS = (ANSWER, INTERRUPT, LEAVE, REPEAT, REDO, START, CLARIFY, HOLD)
 DIGIT_SLOTS = frozenset({"phone_number", "otp_code", "order_id"})
 # Inside such a question, a request or side question this likely is taken as one.
 SOME_REQUEST = 0.4
+# The response that says what the shop does with a customer's number and code (no intent of its own:
+# the spec's intent catalogue is fixed, so a cue in the words starts it, bot.dialogue.cues.asks_about_data_use).
+DATA_USE_REPLY = "utter_data_use"
 # A review is opinions in any words: only a near-certain request leaves it ("charges my phone 4
 # times" is a review, not a payment problem).
 FREE_TEXT_THRESHOLDS = {"review_text": 0.97}
@@ -160,6 +163,9 @@ def decide(message: Message, context: Context) -> Move:
         return Move(REPEAT)
     if context.active_form and cues.asks_what_next(message.text) and message.intent not in HUMAN:
         return Move(REPEAT)   # the last answer is the form's question
+    if cues.asks_about_data_use(message.text) and message.intent not in HUMAN and not message.entities:
+        # "why do you need my number?": what the number and the code are for, then the question again
+        return Move(INTERRUPT if context.active_form else START, (DATA_USE_REPLY,))
     if context.active_form:
         return _inside_form(message, context)
     return _outside_form(message, context)
@@ -192,6 +198,12 @@ def _inside_form(message: Message, context: Context) -> Move:
             and ((intent in REQUESTS and not same_goal) or intent in QUESTIONS) \
             and not _corrects_the_form(message, context):   # "no, make it the Tune 520 instead" corrects
         # "instead of a review I just want to return it", "scratch that, how do I set up my camera?"
+        return Move(LEAVE, (intent,))
+    if cues.ends_with_instead(message.text) and message.confidence >= SOME_REQUEST and not carries_answer \
+            and ((intent in REQUESTS and not same_goal) or intent == "browse_products") \
+            and not _corrects_the_form(message, context):
+        # "show me your headphones instead?" leaves the discount code for browsing; "a number I can call
+        # instead?" is a side question (answered, then the form goes on)
         return Move(LEAVE, (intent,))
     wanted_instead = _last_clause_for_another_goal(message, context)
     if cues.switches_goal(message.text) and not carries_answer and wanted_instead \

@@ -96,6 +96,8 @@ class Routes:
     def answer_inside_form(self, intent: str) -> Optional[str]:
         """The one action that answers `intent` while another form is active ("thanks" there is a
         plain "you're welcome", not "anything else?": the form's question comes next)."""
+        if intent.startswith(RESPONSE):
+            return intent   # a response no intent starts ("why do you need my number?")
         start = self.starts.get(intent)
         answer = self.completions.get(start) if start in self.forms else start
         return IN_FORM_VARIANTS.get(answer or "", answer)

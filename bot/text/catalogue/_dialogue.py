@@ -516,6 +516,5 @@ TEXTS: Dict[str, Dict[str, str]] = {
     "intent.ask_loyalty_points": {"fa": "امتیاز باشگاه", "en": "Club points"},
     "intent.request_human": {"fa": "صحبت با پشتیبان", "en": "Talk to a person"},
     "intent.bot_challenge": {"fa": "شما ربات هستید؟", "en": "Are you a bot?"},
-    "intent.ask_data_use": {"fa": "شماره‌ام برای چیست؟", "en": "Why my number?"},
     "intent.switch_language": {"fa": "English", "en": "فارسی"},
 }
