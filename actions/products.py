@@ -41,6 +41,11 @@ def words_of(text: str) -> List[str]:
     return [w for w in clean.split() if len(w) > 1 and w not in NOT_PRODUCT_WORDS]
 
 
+def name_of(product: Product) -> str:
+    """Every name of a product (Persian, English, SKU) in one lower-case string, for word matching."""
+    return _name(product)
+
+
 def _name(product: Product) -> str:
     return " ".join((product.name("fa"), product.name("en"), product.sku)).lower().replace("\u200c", " ")
 
@@ -88,7 +93,7 @@ def chosen_product(text: str, shown: Sequence[str], current: Optional[str] = Non
         pick = min if choice == "cheapest" else max
         return pick(products, key=lambda p: p.price).sku
     words = words_of(text)
-    named = [p for p in products if words and any(_word_in(w, _name(p)) for w in words)]
+    named = [p for p in products if words and any(word_in_name(w, _name(p)) for w in words)]
     return named[0].sku if len(named) == 1 else None
 
 
@@ -140,7 +145,7 @@ def _singular(word: str) -> str:
     return word[:-1] if len(word) >= 3 and word.endswith("s") and not word.endswith("ss") else word
 
 
-def _word_in(word: str, name: str) -> bool:
+def word_in_name(word: str, name: str) -> bool:
     """A customer's word is a word of a product name, or the start of one when it is long
     enough ("vivo" → "vivobook"; but "and" is not in "SanDisk" or "Mi Band"); the Persian
     ending «ه/ش/و» is allowed ("ایکس باکسه")."""
@@ -178,7 +183,7 @@ def products_hinted(message: str, limit: int = 6) -> List[Product]:
     for word in words:
         bare = word[:-1] if len(word) > 3 and word[-1] in "هشو" else word   # «باکسه» → «باکس»
         for form in dict.fromkeys((word, _singular(word), bare)):
-            named = [p for p in crm.search_products(form, limit=50) if _word_in(form, _name(p))]
+            named = [p for p in crm.search_products(form, limit=50) if word_in_name(form, _name(p))]
             for product in named:
                 found[product.sku] = product
                 scores[product.sku] = scores.get(product.sku, 0) + 1

@@ -357,6 +357,13 @@ class ActionBrowseProducts(Action):
             say(dispatcher, "browse_categories", language, buttons=buttons)
             return []
         products.sort(key=lambda p: (not p.in_stock, p.price))
+        if len(products) == 1:   # "do you sell air fryers?" — "Yes, we have the Philips air fryer: …"
+            only = products[0]
+            say(dispatcher, "browse_one", language, product=product_name(only, language),
+                price=toman(only.price, language), stock=text("in_stock" if only.in_stock else "out_of_stock", language),
+                buttons=[button(text("details_button", language), "ask_product_details", {"product": only.sku}),
+                         button(text("buy_this", language), "place_order", {"product": only.sku})])
+            return Outcome.completed(*talked_about(tracker, only))
         shown = products[: self.MAX]
         title = category_title(category, language) if category else text("products", language)
         say(dispatcher, "browse_products", language, category=title,

@@ -36,8 +36,10 @@ from bot.dialogue.moves import (
 from bot.journey import Journey
 from bot.nlu.catalogue import sku_brand_code
 
-from actions.common import IN_PROGRESS, previous_slot_value, typed_text
-from actions.products import chosen_product, find_products, product_of_brand, products_hinted
+from actions.common import IN_PROGRESS, get_crm, previous_slot_value, typed_text
+from actions.products import (
+    chosen_product, find_products, name_of, product_of_brand, products_hinted, word_in_name, words_of,
+)
 from actions.proactive import answer_to_journey
 
 logger = logging.getLogger(__name__)
@@ -68,6 +70,9 @@ def read_turn(tracker: Tracker, domain: Dict[str, Any], journey: Journey) -> Tup
     if picked:   # "the apple one", «ایکس باکسه» among the products just shown: as if named
         message = dataclasses.replace(message, entities={**message.entities, "product": [picked]})
         events.append(SlotSet("product", picked))
+    same = None if form or picked or message.entities.get("product") else _the_product_talked_about(tracker, message)
+    if same:   # "the console" right after the PS5's price: that product, the same answer
+        message = dataclasses.replace(message, entities={**message.entities, "product": [same]})
     rebranded = _product_by_brand_correction(tracker, message, form, requested, domain)
     if rebranded:   # «منظورم سونی بود» while ordering the JBL: as if the Sony had been named
         message = dataclasses.replace(message, entities={**message.entities, "product": [rebranded]})
@@ -245,6 +250,23 @@ def _product_by_brand_correction(tracker: Tracker, message: Message, form: Optio
     if len(pointed) > 1:   # «نه هدفونش رو میگم» after the JBL speaker: the JBL's headphones
         pointed = [p for p in pointed if sku_brand_code(p.sku) == sku_brand_code(str(current))] or pointed
     return pointed[0].sku if len(pointed) == 1 else None
+
+
+def _the_product_talked_about(tracker: Tracker, message: Message) -> Optional[str]:
+    """A vague message after a product's answer whose words are all words of that product's name
+    ("the console" after the PlayStation 5's price): it is that product."""
+    current = tracker.get_slot("product")
+    if not current or message.intent not in ("inform", "nlu_fallback", "affirm") \
+            or tracker.get_slot(LAST_REQUEST_SLOT) not in PRODUCT_FOLLOW_UPS:
+        return None
+    words = [w for w in words_of(message.text) if len(w) > 2 and not w.isdigit()]
+    try:
+        product = get_crm().get_product(str(current))
+    except CRMError:
+        return None
+    if product is None or not words or len(words) > 3:
+        return None
+    return product.sku if all(word_in_name(w, name_of(product)) for w in words) else None
 
 
 def previous_request(tracker: Tracker) -> Optional[str]:

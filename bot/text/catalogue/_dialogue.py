@@ -298,6 +298,10 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "fa": "کدام دسته را ببینیم؟",
         "en": "Which category would you like to see?",
     },
+    "browse_one": {
+        "fa": "بله، {product} داریم: {price} ({stock}).",
+        "en": "Yes, we have the {product}: {price} ({stock}).",
+    },
     "browse_products": {
         "fa": "{category} ({count} کالا) — برای جزئیات روی هر کدام بزنید:",
         "en": "{category} ({count} products) — tap one for details:",
@@ -307,6 +311,7 @@ TEXTS: Dict[str, Dict[str, str]] = {
     "out_of_stock": {"fa": "ناموجود", "en": "out of stock"},
     "in_stock_count": {"fa": "موجود ({count} عدد)", "en": "in stock ({count})"},
     "buy_this": {"fa": "خرید همین کالا", "en": "Buy this"},
+    "details_button": {"fa": "مشخصات کالا", "en": "Details"},
     "product_details": {
         "fa": "{product}\nدسته: {category}\nقیمت: {price}\nموجودی: {stock}\nگارانتی: {months} ماه",
         "en": "{product}\nCategory: {category}\nPrice: {price}\nAvailability: {stock}\nWarranty: {months} months",
