@@ -43,10 +43,6 @@ def words_of(text: str) -> List[str]:
 
 def name_of(product: Product) -> str:
     """Every name of a product (Persian, English, SKU) in one lower-case string, for word matching."""
-    return _name(product)
-
-
-def _name(product: Product) -> str:
     return " ".join((product.name("fa"), product.name("en"), product.sku)).lower().replace("\u200c", " ")
 
 
@@ -93,7 +89,7 @@ def chosen_product(text: str, shown: Sequence[str], current: Optional[str] = Non
         pick = min if choice == "cheapest" else max
         return pick(products, key=lambda p: p.price).sku
     words = words_of(text)
-    named = [p for p in products if words and any(word_in_name(w, _name(p)) for w in words)]
+    named = [p for p in products if words and any(word_in_name(w, name_of(p)) for w in words)]
     return named[0].sku if len(named) == 1 else None
 
 
@@ -102,7 +98,7 @@ def products_of_brand(brand: str) -> List[Product]:
     (`MOB-APL-IP15`), the others with that code — the iPhone is an Apple product though its
     name does not say "Apple"."""
     crm = get_crm()
-    named = {p.sku: p for p in crm.search_products(brand, limit=50) if brand in _name(p)}
+    named = {p.sku: p for p in crm.search_products(brand, limit=50) if brand in name_of(p)}
     codes = {code for p in named.values() if (code := sku_brand_code(p.sku))}
     for code in codes:
         for product in crm.search_products(code, limit=50):
@@ -183,7 +179,7 @@ def products_hinted(message: str, limit: int = 6) -> List[Product]:
     for word in words:
         bare = word[:-1] if len(word) > 3 and word[-1] in "هشو" else word   # «باکسه» → «باکس»
         for form in dict.fromkeys((word, _singular(word), bare)):
-            named = [p for p in crm.search_products(form, limit=50) if word_in_name(form, _name(p))]
+            named = [p for p in crm.search_products(form, limit=50) if word_in_name(form, name_of(p))]
             for product in named:
                 found[product.sku] = product
                 scores[product.sku] = scores.get(product.sku, 0) + 1
@@ -193,7 +189,7 @@ def products_hinted(message: str, limit: int = 6) -> List[Product]:
         best = max(scores.values())
         named = [found[sku] for sku, score in scores.items() if score == best]
         if brand:   # "lenovo laptops", «گوشی شیائومی»: the brand's among them
-            named = [p for p in named if brand in _name(p)] or named
+            named = [p for p in named if brand in name_of(p)] or named
         if 2 <= len(named) <= 6 or (len(named) == 1 and (not category or best > 1 or brand)):
             products = named
     if not products and brand:
@@ -201,5 +197,5 @@ def products_hinted(message: str, limit: int = 6) -> List[Product]:
     if not products and category:
         products = crm.list_products(category, limit=50)
         if brand:
-            products = [p for p in products if brand in _name(p)] or products
+            products = [p for p in products if brand in name_of(p)] or products
     return sorted(products, key=lambda p: (not p.in_stock, p.price))[:limit]

@@ -393,11 +393,12 @@ class ActionBrowseProducts(Action):
                 say(dispatcher, "browse_categories", language,
                     buttons=[button(category_title(c, language), "browse_products", {"product": c}) for c in names])
                 return []
-        products = kind or (crm.list_products(category, limit=200) if category else crm.list_products(limit=200))
+        of_category = crm.list_products(category, limit=200) if category else []
+        products = kind or (of_category if category else crm.list_products(limit=200))
         limit = ceiling if ceiling is not None else (reference.price - 1 if reference else None)
         within = sorted((p for p in products if limit is None or p.price <= limit),
                         key=lambda p: (not p.in_stock, p.price))
-        whole_category = bool(category) and (not kind or len(kind) == len(crm.list_products(category, limit=200)))
+        whole_category = bool(category) and (not kind or len(kind) == len(of_category))
         title = category_title(category, language) if whole_category else text("products", language)
         if not within:
             cheapest = sorted(products, key=lambda p: (not p.in_stock, p.price))[:3]
