@@ -233,7 +233,8 @@ def report_goal(action_name: str, tracker: Tracker, events: List[EventType]) -> 
 
 def guarded(run: Callable[..., Any]) -> Callable[..., Any]:
     """Decorator for a goal action's `run`: a CRM outage (or any CRM error not handled
-    by the action) becomes an apology in the customer's language and a failed goal;
+    by the action) becomes an apology in the customer's language and a failed goal, and
+    so does a bug (logged with its traceback: the customer is never left without an answer);
     the outcome is reported on the action's own goal (`report_goal`)."""
     import functools
 
@@ -247,6 +248,10 @@ def guarded(run: Callable[..., Any]) -> Callable[..., Any]:
         except CRMError:
             logger.exception("CRM error in %s", self.name())
             events = crm_unavailable(dispatcher, reply_language(tracker))
+        except Exception:  # noqa: BLE001 - a bug must not leave the customer with no answer at all
+            logger.exception("unexpected error in %s", self.name())
+            say(dispatcher, "action_failed", reply_language(tracker))
+            events = Outcome.failed()
         return report_goal(self.name(), tracker, events)
 
     return wrapper

@@ -90,7 +90,14 @@ def chosen_product(text: str, shown: Sequence[str], current: Optional[str] = Non
         return pick(products, key=lambda p: p.price).sku
     words = words_of(text)
     named = [p for p in products if words and any(word_in_name(w, name_of(p)) for w in words)]
-    return named[0].sku if len(named) == 1 else None
+    if len(named) == 1:
+        return named[0].sku
+    from actions.shop import category_of_text
+
+    # «گوشیشو میگم», "the phone one" among a phone and earbuds: the one of that kind
+    category = category_of_text(text)
+    of_kind = [p for p in products if category and p.category == category]
+    return of_kind[0].sku if len(of_kind) == 1 else None
 
 
 def products_of_brand(brand: str) -> List[Product]:

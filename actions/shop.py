@@ -253,6 +253,13 @@ class ActionUsageHelp(Action):
 # --------------------------------------------------------------------------- catalogue
 
 
+def product_count(count: int, language: str) -> str:
+    """"1 product", "3 products", «۳ کالا» for a list's title."""
+    if count == 1:
+        return text("product_count_one", language)
+    return text("product_count", language, count=digits(count, language))
+
+
 def category_of_text(message: str) -> Optional[str]:
     """The shop category whose name or keyword appears in the message (longest keyword wins)."""
     canonical = normalise(message).lower().replace("\u200c", " ")
@@ -367,7 +374,7 @@ class ActionBrowseProducts(Action):
         shown = products[: self.MAX]
         title = category_title(category, language) if category else text("products", language)
         say(dispatcher, "browse_products", language, category=title,
-            count=digits(len(products), language),
+            count=product_count(len(products), language),
             buttons=[button(product_line(p, language), "ask_product_details", {"product": p.sku}) for p in shown])
         return Outcome.completed(SlotSet("shown_products", [p.sku for p in shown]))
 
@@ -408,12 +415,17 @@ class ActionBrowseProducts(Action):
             return Outcome.completed(SlotSet("shown_products", [p.sku for p in cheapest]))
         shown = within[: self.MAX]
         buttons = [button(product_line(p, language), "ask_product_details", {"product": p.sku}) for p in shown]
-        if reference is not None:
+        if limit is None:   # "what's your cheapest phone?": that one by name, then the others by price
+            first = within[0]
+            say(dispatcher, "browse_cheapest", language, category=title, product=product_name(first, language),
+                price=toman(first.price, language),
+                stock=text("in_stock" if first.in_stock else "out_of_stock", language), buttons=buttons)
+        elif reference is not None:
             say(dispatcher, "browse_cheaper_than", language, category=title,
-                product=product_name(reference, language), count=digits(len(within), language), buttons=buttons)
+                product=product_name(reference, language), count=product_count(len(within), language), buttons=buttons)
         else:
             say(dispatcher, "browse_within", language, category=title, amount=toman(limit, language),
-                count=digits(len(within), language), buttons=buttons)
+                count=product_count(len(within), language), buttons=buttons)
         return Outcome.completed(SlotSet("shown_products", [p.sku for p in shown]))
 
 

@@ -354,3 +354,25 @@ def test_known_customer_is_greeted_by_name_in_their_saved_language(shop) -> None
     set_crm(DownCRM())  # type: ignore[arg-type]
     _, messages = run(ActionGreet(), make_tracker({"customer_id": "C001", "language": "fa"}))
     assert messages[0]["response"] == "utter_greet"
+
+
+def test_the_cheapest_of_a_kind_is_named_with_the_others_by_price(shop) -> None:  # type: ignore[no-untyped-def]
+    events, messages = run(shop_actions.ActionBrowseProducts(),
+                           make_tracker({"language": "en"}, intent="browse_products",
+                                        text="what's the cheapest phone you have?"))
+    assert "Nokia 105" in texts(messages) and "1,450,000 Toman" in texts(messages)
+    titles = [b["title"] for b in messages[0]["buttons"]]
+    assert titles[0].startswith("Nokia 105") and len(titles) > 1
+    assert slots_of(events)["goal_status"] == "completed"
+
+
+def test_a_bug_in_an_action_is_an_apology_and_a_failed_goal(shop, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise TypeError("a bug")
+
+    monkeypatch.setattr(shop_actions, "price_ceiling", broken)
+    events, messages = run(shop_actions.ActionBrowseProducts(),
+                           make_tracker({"language": "en", "goal": "find_product", "goal_status": "started"},
+                                        intent="browse_products", text="tablets under 10 million?"))
+    assert "something went wrong" in texts(messages)
+    assert slots_of(events)["goal_status"] == "failed"

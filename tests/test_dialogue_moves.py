@@ -589,3 +589,54 @@ def test_why_the_shop_needs_a_number_is_answered_then_the_question_asked_again(t
                                   "شماره تماس فروشگاه چنده", "is it safe to use the charger overnight"])
 def test_other_questions_about_numbers_and_codes_are_not_about_data_use(text: str) -> None:
     assert decide(message("ask_contact_info", text, 0.7), Context()).encode() != "start utter_data_use"
+
+
+# --------------------------------------------------------------------------- twelfth batch
+
+def test_a_problem_told_beside_a_return_is_its_reason() -> None:
+    text = "actually no, I want to return it, it stopped working after a week"
+    msg = Message("report_problem", 0.71, text, requests=("deny", "return_item", "report_problem"),
+                  clause_confidences=(1.0, 1.0, 0.99), ranking=(("report_problem", 0.71), ("return_item", 0.28)))
+    assert decide(msg, in_form("review_form", "phone_number", "review_product")).encode() == "leave return_item"
+    assert decide(msg, outside()).encode() == "start return_item"
+
+
+def test_no_thats_all_thanks_is_thanks_and_a_plain_no_thanks_a_stop() -> None:
+    assert decide(message("deny", "نه دیگه همین بود، مرسی"), outside("ask_warranty")).encode() == "start thank_you"
+    assert decide(message("deny", "no that's all, thank you"), outside("ask_price")).encode() == "start thank_you"
+    assert decide(message("deny", "no thanks"), outside("ask_price")).encode() == "start stop"
+
+
+def test_browsing_first_is_a_digression_and_forgetting_the_code_a_switch() -> None:
+    context = in_form("discount_form", "discount_code", "use_discount")
+    first = message("browse_products", "hmm actually first show me what headphones you have", 0.99)
+    assert decide(first, context).encode() == "interrupt browse_products"
+    instead = message("browse_products", "forget the code, just show me what headphones you have", 0.99)
+    assert decide(instead, context).encode() == "leave browse_products"
+
+
+@pytest.mark.parametrize("text", ["ببخشید یه بار دیگه بگین؟", "میشه دوباره بگید", "could you say that one more time?",
+                                  "one more time?"])
+def test_asks_to_repeat_in_its_usual_forms(text: str) -> None:
+    assert cues.asks_to_repeat(text)
+
+
+def test_a_no_then_a_price_question_when_asked_what_to_buy_is_the_price() -> None:
+    msg = message("ask_price", "na aslan, gheymate airpod chande?", 0.9, product="AUD-APL-APP")
+    assert decide(msg, in_form("place_order_form", "product", "place_order")).encode() == "leave ask_price"
+    plain = message("ask_price", "how much is the airpods?", 0.9, product="AUD-APL-APP")
+    assert decide(plain, in_form("place_order_form", "product", "place_order")).encode() == "answer"
+
+
+def test_a_language_switch_names_a_language() -> None:
+    lost = message("switch_language", "I don't understand what you want from me", 0.7)
+    assert decide(lost, in_form("track_order_form", "phone_number", "track_order")).encode() == "repeat"
+    unsure = message("switch_language", "I can't follow this", 0.7)
+    assert decide(unsure, outside()).encode() == "start nlu_fallback"
+    assert decide(message("switch_language", "can you write in english?"), outside()).encode() == "start switch_language"
+
+
+def test_how_much_in_a_details_question_is_the_price() -> None:
+    msg = Message("ask_product_details", 0.74, "ماشین لباسشویی ال جی ۸ کیلویی چنده؟", {"product": ["HOM-LG-WM"]},
+                  ranking=(("ask_product_details", 0.74), ("ask_price", 0.26)))
+    assert decide(msg, outside()).encode() == "start ask_price"

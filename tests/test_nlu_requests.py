@@ -68,3 +68,20 @@ def test_a_clause_the_whole_message_did_not_see_is_not_a_request(splitter: Reque
 def test_one_request_in_several_clauses_is_no_split(splitter: RequestSplitter) -> None:
     assert splitter.requests("do you ship to tabriz and how long does delivery take?", "ask_shipping",
                              ranking(ask_shipping=0.99)) == []
+
+
+def test_a_clause_that_opens_like_a_question_is_asked_without_its_mark() -> None:
+    assert clauses_with_marks("how can I pay, and how much is delivery to Shiraz?")[0] == ("how can i pay", True)
+    assert clauses_with_marks("چطوری پرداخت کنم، ارسال چند روزه؟")[0][1] is True
+    assert clauses_with_marks("i want the a55, and a case for it")[0] == ("i want the a55", False)
+
+
+def test_a_one_go_question_asked_in_its_own_clause_counts_at_some_confidence() -> None:
+    model = train_clause_model([t for examples in EXAMPLES.values() for t in examples],
+                               [i for i, examples in EXAMPLES.items() for _ in examples])
+    strict = RequestSplitter({"one_go": 0.99}, None, None, model)  # type: ignore[arg-type]
+    usual = RequestSplitter({}, None, None, model)  # type: ignore[arg-type]
+    text = "is there a guarantee? and how long is shipping"
+    # the whole message was read as shipping only: the warranty clause counts by its own question
+    assert intents(usual.requests(text, "ask_shipping", ranking(ask_shipping=0.99))) == ["ask_warranty", "ask_shipping"]
+    assert strict.requests(text, "ask_shipping", ranking(ask_shipping=0.99)) == []

@@ -38,15 +38,17 @@ def _fa(pattern: str) -> str:
 # "what?", «چی گفتی؟» — the customer did not get the last answer. Whole message only.
 _REPEAT_PHRASE = (
     r"(?:what|wait what|what\?+|huh|pardon|sorry|come again|say (?:that|it) again|say again|"
-    r"(?:can|could) you (?:please )?(?:repeat|say) (?:that|it)(?: again)?|repeat(?: that| it)?(?: please)?|"
+    r"(?:can|could|would) you (?:please )?(?:repeat|say) (?:that|it|this)(?: again| one more time)?|repeat(?: that| it)?(?: please)?|one more time|"
     r"what did you (?:just )?say|i didn'?t (?:get|catch|understand) (?:that|it|you)|what was that|"
     r"i (?:don'?t|do not) (?:get|understand)(?: (?:it|that|this|you|what you mean|anything))?|"
+    r"i (?:don'?t|do not) (?:get|understand|know) what you (?:want|mean|need|are asking|'?re asking)(?: from me| me to do)?|"
+    r"what do you want (?:from me|me to (?:do|say|type|write))|"
     r"(?:i'?m|i am) (?:so |really |a bit |a little |kind of |totally |very )?(?:confused|lost)(?: (?:right )?now| here)?|"
     r"(?:this|that|it)(?:'?s| is) (?:so |really |a bit |very )?confusing|"
     r"what do you mean|what does that mean|(?:that )?makes no sense|"
     r"chi|chi goftin?|chi goftid|chi shod|motevajeh nashodam|nafahmidam|dobare begoo?|ye bar dige begoo?|"
     r"چی|چی شد|چی گفتی|چی گفتین|چی گفتید|چی گفتی دقیقا|ببخشید چی|ببخشید چی گفتید|"
-    r"متوجه نشدم|نفهمیدم|دوباره بگو|دوباره بگید|دوباره بگین|یه بار دیگه بگو|یه بار دیگه بگید|"
+    r"متوجه نشدم|نفهمیدم|(?:میشه |می شه |میشه یه |لطفا )?(?:دوباره|یه بار دیگه|یک بار دیگه|یکبار دیگه) (?:بگو|بگی|بگید|بگین|بگویید|میگی|میگید|میگین|بنویس|بنویسید)|"
     r"یک بار دیگر بگویید|تکرار کن|تکرار کنید|میشه تکرار کنی|میشه تکرار کنید|میشه دوباره بگی|"
     r"میشه دوباره بگید|یعنی چی|منظورت چیه|منظورتون چیه|منظورتون چیست|گیج شدم|سر در نمیارم|نمیفهمم|نمی فهمم)"
 )
@@ -90,6 +92,11 @@ _CORRECTION = re.compile(
           r"غلط نوشتم|منظورم بود|اصلاح میکنم|بجاش|به جاش|به جای")
 )
 _STARTS_WITH_NO = re.compile(r"^(?:no|nope|nah|na|نه|نخیر)\b[ ,،.]*(?=\S)")
+
+
+def starts_with_no(text: str) -> bool:
+    """The message opens with a no ("nah, …", «نه، …») and goes on."""
+    return bool(_STARTS_WITH_NO.match(canonical(text)))
 
 
 def is_correction(text: str) -> bool:
@@ -268,6 +275,27 @@ def asks_to_wait(text: str) -> bool:
 
 _REFUSAL = re.compile(r"^(?:actually |oh |hmm |well )?(?:no thanks|no thank you|nah thanks|no,? i'?m good|no,? that'?s ok|"
                       r"no,? it'?s ok|نه ممنون|نه مرسی|نه ممنونم|نه دیگه|نه لازم نیست|na mersi|na merci|na mamnoon)\b")
+
+
+# "no, that's all, thanks", «نه دیگه همین بود، مرسی»: nothing more to ask (a closing, not a declined offer).
+_NOTHING_MORE = re.compile(
+    r"\b(?:that'?s (?:it|all)|that was (?:it|all)|nothing else|nothing more|i'?m (?:all )?(?:good|set|done)|"
+    r"no more questions)\b|" + _fa(r"همین بود|همینا بود|همین بود فقط|نه دیگه|سوال دیگه ای ندارم|"
+                                  r"سوال دیگه‌ای ندارم|کار دیگه ای ندارم|کار دیگه‌ای ندارم|چیز دیگه ای نه"))
+
+
+def nothing_more(text: str) -> bool:
+    """The customer has nothing more to ask ("that's all", «همین بود»)."""
+    return bool(_NOTHING_MORE.search(canonical(text)))
+
+
+_LANGUAGE_NAMED = re.compile(r"\b(?:english|inglish|engilisi|englisi|persian|farsi|finglish|pinglish|language|"
+                             r"languages|zaban|zabun)\b|" + _fa(r"انگلیسی|فارسی|فینگلیش|زبان|زبون"))
+
+
+def names_a_language(text: str) -> bool:
+    """The message names a language or says "language" ("in English please", «فارسی بنویس»)."""
+    return bool(_LANGUAGE_NAMED.search(canonical(text)))
 
 
 def refuses(text: str) -> bool:
@@ -493,9 +521,13 @@ def says_goodbye(text: str) -> bool:
 _TAKE_IT = re.compile(
     r"\b(?:i'?ll take (?:it|this|that|one|them|the)|i will take (?:it|this|that|one|them)|i'?ll (?:buy|get|order) (?:it|this|that|one)|"
     r"i want (?:it|this one|that one)|let me (?:get|buy|order) (?:it|this|that)|(?:buy|order|get) (?:it|this|that) for me|"
-    r"sold|add (?:it|this) to (?:my )?cart|i'?m taking it|mikharamesh|hamino mikham|bekharamesh)\b|"
+    r"sold|add (?:it|this) to (?:my )?cart|i'?m taking it|mikharamesh|bekharamesh|"
+    r"(?:(?:\d|ye|yek|do|se)\s*ta az )?(?:hamino|hamin ro|hamino|hamoono|hamoon ro|hamoon|hamin|ino|in ro|oono) "
+    r"(?:mikham|bede|mikharam|sefaresh bede)|(?:\d|ye|yek|do|se)\s*ta azash (?:mikham|bede))\b|"
     + _fa(r"میخرمش|می خرمش|میخرمشون|برش میدارم|برمیدارمش|همینو میخوام|همینو بده|همینو برام بفرست|همینو سفارش بده|"
-          r"سفارشش بده|بخرمش|همونو میخوام|اینو میخوام|اونو میخوام|میگیرمش|می گیرمش")
+          r"سفارشش بده|بخرمش|همونو میخوام|اینو میخوام|اونو میخوام|میگیرمش|می گیرمش|"
+          r"(?:[۰-۹\d]|یه|یک|دو|سه)\s*تا (?:از )?(?:همین|همون|این|اون)(?:و|ها|ا)? (?:میخوام|می خوام|بده|میخرم)|"
+          r"(?:[۰-۹\d]|یه|یک|دو|سه)\s*تا ازش (?:میخوام|می خوام|بده)")
 )
 
 

@@ -25,7 +25,7 @@ slot into actions.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
 from bot.dialogue import cues
@@ -66,6 +66,9 @@ QUESTION_ABOUT_GOAL = {"return_item": "ask_warranty", "cancel_order": "ask_warra
 # Goals a bare product name or a correction can be redone for ("and the S24?").
 PRODUCT_FOLLOW_UPS = ("ask_price", "ask_product_details", "ask_warranty", "ask_usage_help")
 ORDER_FOLLOW_UPS = ("track_order",)
+# A problem told next to one of these requests is its reason ("I want to return it, it stopped
+# working"): the request is what the customer asks for, not a ticket about the problem.
+REASON_FOR = {"report_problem": frozenset({"return_item", "cancel_order", "change_order"})}
 # What else a correction or follow-up can give an earlier request.
 FOLLOW_UP_ENTITY = {"compare_products": "product", "give_feedback": "rating", "apply_discount_code": "discount_code"}
 
@@ -157,8 +160,18 @@ class Context:
     picked_from_shown: bool = False            # the product was picked among those just shown ("the second")
 
 
+# Details asked in price words («… چنده؟», "how much is …") when the NLU leans this much to the price too.
+PRICE_WORDS_LEANING = 0.1
+
+
 def decide(message: Message, context: Context) -> Move:
     """The move of `message` in `context` (see the module docstring)."""
+    if message.intent == "ask_product_details" and cues.asks_price(message.text) \
+            and dict(message.ranking).get("ask_price", 0.0) >= PRICE_WORDS_LEANING:
+        message = replace(message, intent="ask_price")   # the details say the price too; the goal is the price
+    if message.intent == "switch_language" and not cues.names_a_language(message.text):
+        # "I don't understand what you want from me" is no request for Persian
+        message = replace(message, intent=FALLBACK)
     if cues.asks_to_repeat(message.text) and message.intent not in HUMAN:
         return Move(REPEAT)
     if context.active_form and cues.asks_what_next(message.text) and message.intent not in HUMAN:
@@ -220,6 +233,10 @@ def _inside_form(message: Message, context: Context) -> Move:
     if expected.free_text and cues.nothing_to_do(message.text) and not carries_answer \
             and (intent in CLOSING | ANSWERS or message.ends_closing):
         return Move(LEAVE, ("thank_you",) if intent == "thank_you" or message.ends_closing else ("stop",))
+    if slot == "product" and intent in PRODUCT_QUESTIONS and not same_goal and cues.starts_with_no(message.text) \
+            and message.confidence >= CLEAR_REQUEST:
+        # «na aslan, gheymate airpod chande?» asked what to buy: the price, not an order of it
+        return Move(LEAVE, (intent,))
     if slot in ("product", "products") and intent in CLOSING and message.confidence >= CLEAR_REQUEST \
             and not carries_answer:
         # a product name is never a thanks or a goodbye: «راستش باید برم، فعلا خداحافظ» when asked which
@@ -351,6 +368,8 @@ def _other_request_among_clauses(message: Message, context: Context) -> Optional
     confidences = message.clause_confidences or (1.0,) * len(message.requests)
     seen = dict(message.ranking)
     for intent, sure in reversed(list(zip(message.requests, confidences))):
+        if REASON_FOR.get(intent, frozenset()) & set(message.requests):
+            continue   # "I want to return it, it stopped working": the return, with its reason
         trusted = sure >= TRUSTED_CLAUSE or seen.get(intent, 0.0) >= SEEN_IN_MESSAGE or intent == message.intent \
             or not message.ranking
         if message.intent in ("thank_you", "goodbye") and intent != message.intent and not message.entities \
@@ -413,8 +432,11 @@ def _outside_form(message: Message, context: Context) -> Move:
     elliptic = cues.is_follow_up(message.text) or cues.is_correction(message.text)
     clear_other_request = intent in REQUESTS - PRODUCT_QUESTIONS and message.confidence >= CLEAR_REQUEST_IN_FREE_TEXT
     if cues.refuses(message.text) and not products and not orders and not clear_other_request:
-        # "actually no thanks, I'll check the website myself"; "no thanks, bye" is a goodbye
-        return Move(START, ("goodbye",) if cues.says_goodbye(message.text) else ("stop",))
+        # "actually no thanks, I'll check the website myself"; "no thanks, bye" is a goodbye; «نه دیگه همین
+        # بود، مرسی» to "anything else?" is thanks
+        if cues.says_goodbye(message.text):
+            return Move(START, ("goodbye",))
+        return Move(START, ("thank_you",) if cues.thanks(message.text) and cues.nothing_more(message.text) else ("stop",))
     if context.options:
         # the answer to "which of these?" in words: the offered request the NLU leans to most
         chosen = message.likeliest(frozenset(context.options))[0] if intent not in context.options else intent
@@ -469,8 +491,12 @@ def _outside_form(message: Message, context: Context) -> Move:
             return Move(REDO, ("give_feedback",))
     if (intent in CLOSING or intent == FALLBACK) and cues.says_goodbye(message.text):
         return Move(START, ("goodbye",))
-    if intent == "affirm" and cues.thanks(message.text) and not products and not orders:
-        return Move(START, ("thank_you",))   # «آره همین، ممنون» after the right answer: you're welcome
+    if (intent == "affirm" or intent == "deny" and (cues.nothing_more(message.text)
+                                                    or not cues.wants_to_stop(message.text))) \
+            and cues.thanks(message.text) and not products and not orders \
+            and not clear_other_request and not cues.sounds_like_question(message.text):
+        # «آره همین، ممنون» after the right answer, «نه دیگه همین بود، مرسی» to "anything else?": you're welcome
+        return Move(START, ("thank_you",))
     if (intent in CLOSING or vague or message.confidence < CLEAR_REQUEST_IN_FREE_TEXT) and not products \
             and not orders and not clear_other_request \
             and cues.wants_to_stop(message.text) and not cues.sounds_like_question(message.text):
@@ -497,6 +523,7 @@ def _several_requests(message: Message) -> Tuple[str, ...]:
         if intent in CLOSING | {"greet", FALLBACK} | ANSWERS or intent in wanted:
             continue
         wanted.append(intent)
+    wanted = [intent for intent in wanted if not REASON_FOR.get(intent, frozenset()) & set(wanted)]
     if "ask_price" in wanted:   # "do you sell X and how much is it?": the price says if it is in stock too
         wanted = [intent for intent in wanted if intent != "ask_product_details"]
     one_action = [intent for intent in wanted if intent in QUESTIONS | CHITCHAT]

@@ -59,8 +59,14 @@ def clauses(text: str, minimum_words: int = 2) -> List[str]:
     return [part for part, _ in clauses_with_marks(text, minimum_words)]
 
 
+# A clause that opens like a question asks one, with or without its question mark ("how can I pay, and …").
+_QUESTION_OPENING = re.compile(
+    r"^(?:(?:and|so|also|ok|okay|و|ولی|راستی) )?(?:how|what|when|where|which|who|why|is|are|do|does|can|could|"
+    r"will|would|should|any|آیا|چطور|چطوری|چجوری|چگونه|چند|چقدر|کی|کجا|کجاست|چرا|میشه|می شه|امکانش هست)\b")
+
+
 def clauses_with_marks(text: str, minimum_words: int = 2) -> List[Tuple[str, bool]]:
-    """(clause, asked) pairs: `asked` when the clause ends with a question mark."""
+    """(clause, asked) pairs: `asked` when the clause ends with a question mark or opens like a question."""
     marked = _GREETING.sub(r"\1, ", clean(text))
     pieces: List[Tuple[str, bool]] = []
     position = 0
@@ -81,7 +87,7 @@ def clauses_with_marks(text: str, minimum_words: int = 2) -> List[Tuple[str, boo
     if len(merged) > 1 and len(merged[0][0].split()) < minimum_words and merged[0][0] not in _SHORT_CLAUSES:
         merged[1] = (f"{merged[0][0]} {merged[1][0]}", merged[1][1])
         merged.pop(0)
-    return merged
+    return [(part, asked or bool(_QUESTION_OPENING.match(part))) for part, asked in merged]
 
 
 # Short clauses that stand alone: greetings and thanks around a question.
@@ -153,7 +159,9 @@ class RequestSplitter(GraphComponent):
         # A clause counts as a request when its intent is at least this likely.
         # …and, unless the message is a greeting or thanks around it, has at least `agreement`
         # in the whole message's intent ranking.
-        return {"threshold": 0.5, "agreement": 0.02, "C": 0.5}
+        # A one-go question asked in a clause of its own counts when its intent is at least `one_go`
+        # likely («اقساطی هم میفروشین؟ ارسال به مشهد چند روزه؟»: both are answered).
+        return {"threshold": 0.5, "agreement": 0.02, "one_go": 0.6, "C": 0.5}
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
                  model: Optional[ClauseModel] = None) -> None:
@@ -241,7 +249,8 @@ class RequestSplitter(GraphComponent):
             agreed = trust_clauses or intent in WRAPPERS \
                 or (ranking or {}).get(intent, 0.0) >= float(self._config["agreement"]) \
                 or any(name and name in part for name in named or []) \
-                or (intent in ONE_GO and confidence >= 0.95 and (asked or intent in CHITCHAT))
+                or (intent in ONE_GO and confidence >= float(self._config["one_go"]) and asked) \
+                or (intent in CHITCHAT and confidence >= 0.95)
             if agreed:
                 found.append({"intent": intent, "confidence": round(confidence, 3), "text": part})
         intents = {f["intent"] for f in found}

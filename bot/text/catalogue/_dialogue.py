@@ -10,6 +10,10 @@ from typing import Dict
 
 TEXTS: Dict[str, Dict[str, str]] = {
     # ------------------------------------------------------------------ general
+    "action_failed": {
+        "fa": "متأسفم، در انجام این کار مشکلی پیش آمد. لطفاً طور دیگری بپرسید یا بنویسید «اپراتور» تا یکی از همکاران کمک کند.",
+        "en": "Sorry, something went wrong on my side with that. Please ask in other words, or type \"agent\" and a colleague will help.",
+    },
     "crm_unavailable": {
         "fa": "متأسفم، الان به سامانه فروشگاه دسترسی ندارم و نمی‌توانم این کار را انجام دهم. لطفاً چند دقیقه دیگر دوباره امتحان کنید یا بنویسید «اپراتور» تا یکی از همکاران پیگیری کند.",
         "en": "Sorry, I can't reach the shop's system right now, so I can't do this. Please try again in a few minutes, or type \"agent\" and a colleague will follow up.",
@@ -279,12 +283,16 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "en": "Sorry, we don't sell {item}. This is what we have:",
     },
     "browse_within": {
-        "fa": "{category} تا {amount} ({count} کالا) — برای جزئیات روی هر کدام بزنید:",
-        "en": "{category} up to {amount} ({count} products) — tap one for details:",
+        "fa": "{category} تا {amount} ({count}) — برای جزئیات روی هر کدام بزنید:",
+        "en": "{category} up to {amount} ({count}) — tap one for details:",
     },
     "browse_cheaper_than": {
-        "fa": "{category} ارزان‌تر از {product} ({count} کالا) — برای جزئیات روی هر کدام بزنید:",
-        "en": "{category} cheaper than the {product} ({count} products) — tap one for details:",
+        "fa": "{category} ارزان‌تر از {product} ({count}) — برای جزئیات روی هر کدام بزنید:",
+        "en": "{category} cheaper than the {product} ({count}) — tap one for details:",
+    },
+    "browse_cheapest": {
+        "fa": "ارزان‌ترین کالای {category}: {product} — {price} ({stock}). بقیه به ترتیب قیمت:",
+        "en": "The least expensive of our {category}: the {product} — {price} ({stock}). All of them by price:",
     },
     "browse_nothing_within": {
         "fa": "متأسفم، در {category} کالایی تا {amount} نداریم. ارزان‌ترین‌ها این‌ها هستند:",
@@ -303,10 +311,12 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "en": "Yes, we have the {product}: {price} ({stock}).",
     },
     "browse_products": {
-        "fa": "{category} ({count} کالا) — برای جزئیات روی هر کدام بزنید:",
-        "en": "{category} ({count} products) — tap one for details:",
+        "fa": "{category} ({count}) — برای جزئیات روی هر کدام بزنید:",
+        "en": "{category} ({count}) — tap one for details:",
     },
     "products": {"fa": "کالاها", "en": "Products"},
+    "product_count": {"fa": "{count} کالا", "en": "{count} products"},
+    "product_count_one": {"fa": "۱ کالا", "en": "1 product"},
     "in_stock": {"fa": "موجود", "en": "in stock"},
     "out_of_stock": {"fa": "ناموجود", "en": "out of stock"},
     "in_stock_count": {"fa": "موجود ({count} عدد)", "en": "in stock ({count})"},
