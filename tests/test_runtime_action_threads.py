@@ -64,3 +64,43 @@ def test_an_action_waiting_on_a_backend_does_not_hold_another() -> None:
         assert fast["responses"][0]["text"] == "done" and slow["events"] == []
     finally:
         ActionExecutor.run = original  # type: ignore[method-assign]
+
+
+class HasABug(Action):
+    def name(self) -> str:
+        return "action_has_a_bug"
+
+    async def run(self, dispatcher: Any, tracker: Any, domain: Dict[str, Any]) -> List[Dict[str, Any]]:
+        return [{"event": "slot", "name": "x", "value": 1 / 0}]
+
+
+class RejectsTheSlot(Action):
+    def name(self) -> str:
+        return "action_rejects_the_slot"
+
+    async def run(self, dispatcher: Any, tracker: Any, domain: Dict[str, Any]) -> List[Dict[str, Any]]:
+        from rasa_sdk.interfaces import ActionExecutionRejection
+
+        raise ActionExecutionRejection(self.name(), "not this one")
+
+
+def test_a_bug_in_an_action_is_an_apology_in_the_conversation_language_not_silence() -> None:
+    import pytest
+    from rasa_sdk.interfaces import ActionExecutionRejection
+
+    original = ActionExecutor.run
+    try:
+        action_threads.install(threads=1)
+        executor = ActionExecutor()
+        executor.register_action(HasABug)
+        executor.register_action(RejectsTheSlot)
+        english = call("action_has_a_bug")
+        english["tracker"]["slots"] = {"language": "en"}
+        answer = asyncio.run(executor.run(english))
+        assert answer["events"] == [] and "something went wrong" in answer["responses"][0]["text"]
+        persian = asyncio.run(executor.run(call("action_has_a_bug")))
+        assert "مشکلی پیش آمد" in persian["responses"][0]["text"]
+        with pytest.raises(ActionExecutionRejection):   # rasa_sdk's own answer to a rejection stays
+            asyncio.run(executor.run(call("action_rejects_the_slot")))
+    finally:
+        ActionExecutor.run = original  # type: ignore[method-assign]

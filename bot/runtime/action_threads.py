@@ -45,11 +45,29 @@ def install(threads: Optional[int] = None) -> None:
     run_on_the_loop = ActionExecutor.run
 
     async def run(self: Any, action_call: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+        from rasa_sdk.interfaces import ActionExecutionRejection, ActionNotFoundException
+
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(_pool, lambda: asyncio.run(run_on_the_loop(self, action_call)))
+        try:
+            return await loop.run_in_executor(_pool, lambda: asyncio.run(run_on_the_loop(self, action_call)))
+        except (ActionExecutionRejection, ActionNotFoundException):
+            raise   # rasa_sdk answers these itself (a form's rejection, an unknown action)
+        except Exception:  # noqa: BLE001 - the last line of defence: never leave a customer without an answer
+            logger.exception("action %s failed", action_call.get("next_action"))
+            return apology(action_call)
 
     run.hamsafar_threaded = True  # type: ignore[attr-defined]
     ActionExecutor.run = run  # type: ignore[method-assign]
+
+
+def apology(action_call: Dict[str, Any]) -> Dict[str, Any]:
+    """The answer of an action that failed with a bug: an apology in the conversation's language
+    and no events (Rasa then goes on as if the action did nothing; a form asks its question again)."""
+    from bot.text.catalogue import text
+
+    slots = (action_call.get("tracker") or {}).get("slots") or {}
+    language = "en" if slots.get("language") == "en" else "fa"
+    return {"events": [], "responses": [{"text": text("action_failed", language)}]}
 
 
 def warm_up() -> None:
