@@ -179,12 +179,16 @@ def _answer(tracker: Tracker, message: Message, form: str, requested: str, fresh
         if named is not None and len(find_products(str(named), limit=2)) != 1:
             events.append(SlotSet("product", previous_slot_value(tracker, "product")))
         return events
+    affirmed = product_not_negated(tracker)
+    if affirmed and "product" in form_slots(domain, form) and requested != "product":
+        fresh = {**fresh, "product": affirmed}   # "no wait, the s24 not the a55": the S24
     corrected = [slot for slot in form_slots(domain, form)
                  if slot not in not_corrections and slot in fresh and fresh[slot] is not None
                  and previous_slot_value(tracker, slot) not in (None, fresh[slot])]
     if corrected:
         # "no, the A55": the new value replaces the old one and any confirmation is asked again
-        return [SlotSet(slot, None) for slot in form_slots(domain, form) if slot in CONFIRMATION_SLOTS]
+        return [SlotSet(slot, fresh[slot]) for slot in corrected if slot == "product" and affirmed] + \
+            [SlotSet(slot, None) for slot in form_slots(domain, form) if slot in CONFIRMATION_SLOTS]
     if requested == "confirm_change":
         # "no wait, wrong number — it's 212 Valiasr St, unit 4": the new address, asked again
         new_value = cues.corrected_value(message.text) if cues.yes_or_no(message.text) is not True else None
@@ -203,6 +207,23 @@ def _answer(tracker: Tracker, message: Message, form: str, requested: str, fresh
     if expected.entity and message.entities.get(expected.entity):
         return []
     return [SlotSet(requested, (typed_text(tracker) or message.text).strip()[:2000] or None)]
+
+
+# "not", «نه», "instead of" right before a product name: the customer means another one.
+_NEGATION_BEFORE = re.compile(r"(?:\bnot|\bnot the|\binstead of(?: the)?|\brather than(?: the)?|نه|به جای|بجای)\s*$",
+                              re.IGNORECASE)
+
+
+def product_not_negated(tracker: Tracker) -> Optional[str]:
+    """Of several products a message names, the one it does not negate ("the s24 not the a55",
+    "not the a55, the s24", «اس ۲۴ نه آ ۵۵»); None unless exactly one is left."""
+    text = str(tracker.latest_message.get("text") or "")
+    products = [e for e in tracker.latest_message.get("entities") or []
+                if e.get("entity") == "product" and isinstance(e.get("start"), int) and e.get("value")]
+    if len(products) < 2:
+        return None
+    kept = {str(e["value"]) for e in products if not _NEGATION_BEFORE.search(text[:e["start"]].rstrip(" ,،"))}
+    return kept.pop() if len(kept) == 1 and len({str(e["value"]) for e in products}) > 1 else None
 
 
 def _referenced_product(tracker: Tracker, message: Message, request: str, points_at: bool) -> List[EventType]:

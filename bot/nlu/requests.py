@@ -39,7 +39,7 @@ logger = logging.getLogger(__name__)
 
 REQUESTS_KEY = "requests"
 _SPLIT = re.compile(
-    r"[?؟!.;؛]+\s+|[,،]\s*|\s+(?:and also|and then|and|also|plus|btw|by the way|oh and|va|ham|"
+    r"[?؟!.;؛]+\s+|[,،]\s*|\s+(?:and also|and then|and|also|plus|btw|by the way|oh and|va|"
     r"و|و همچنین|همچنین|ضمنا|ضمناً|راستی|بعدش|یه سوال دیگه|یک سوال دیگر)\s+",
     re.IGNORECASE,
 )
