@@ -42,7 +42,6 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from bot.analytics.data import JOURNEY_CHANNEL  # touchpoint channel of entered / exited / converted rows
 from bot.crm.base import CRM, PAID, CRMError
 from bot import schema
 from bot.orchestration.definition import (
@@ -52,6 +51,7 @@ from bot.orchestration.delivery import Outcome, Target, consent_allows, customer
 from bot.orchestration.models import JourneyEntry, JourneyEvent, JourneyMessage, JourneyWatch
 from bot.orchestration.schedule import SendingWindow, aware, valid_zone
 from bot.orchestration.templates import MissingValue, Subject, Values, render
+from bot.touchpoints.assembler import JOURNEY_CHANNEL  # touchpoint channel of entered / exited / converted rows
 
 logger = logging.getLogger(__name__)
 
