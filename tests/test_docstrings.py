@@ -1,4 +1,4 @@
-"""Every class in bot/ and actions/ says, in a docstring, why it exists (read with `ast`).
+"""Every module and every class in bot/ and actions/ says, in a docstring, why it exists (read with `ast`).
 
 A nested `Config`/`Meta` class (pydantic, marshmallow) only configures its outer
 class and is left out.
@@ -30,8 +30,30 @@ def classes_without_docstring(source: str, name: str) -> List[str]:
     return missing
 
 
+def modules() -> List[Path]:
+    return sorted((ROOT / "bot").rglob("*.py")) + sorted((ROOT / "actions").rglob("*.py"))
+
+
+def module_without_docstring(source: str, name: str) -> List[str]:
+    return [] if ast.get_docstring(ast.parse(source)) else [f"{name}: no module docstring"]
+
+
+def test_every_module_has_a_docstring() -> None:
+    paths = modules()
+    assert len(paths) > 50
+    missing = [m for path in paths
+               for m in module_without_docstring(path.read_text(encoding="utf-8"), str(path.relative_to(ROOT)))]
+    assert missing == []
+
+
+def test_the_check_sees_a_missing_module_docstring() -> None:
+    assert module_without_docstring('"""Why."""\nx = 1\n', "a.py") == []
+    assert module_without_docstring('# a comment is no docstring\nx = "not one either"\n', "b.py") == [
+        "b.py: no module docstring"]
+
+
 def test_every_class_has_a_docstring() -> None:
-    paths = sorted((ROOT / "bot").rglob("*.py")) + sorted((ROOT / "actions").rglob("*.py"))
+    paths = modules()
     assert len(paths) > 50
     missing = [m for path in paths
                for m in classes_without_docstring(path.read_text(encoding="utf-8"), str(path.relative_to(ROOT)))]

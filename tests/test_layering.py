@@ -4,11 +4,15 @@
 - bot/settings/ imports no Hamsafar module but itself; bot/text/ only bot.text and settings;
   bot/db.py only bot.settings (the model registry and start-up are bot.schema's).
 - bot/ never imports actions/ (the action server's package sits on top of bot/).
+- The touchpoints table is bot/touchpoints/'s (and bot/analytics/'s, the analysts' interface):
+  elsewhere in bot/ and actions/ nobody imports its model or writes SQL against it; reads go
+  through `bot.touchpoints.queries`, writes through `bot.touchpoints.store` / the recorder.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 from typing import Dict, Iterator, List, Tuple
 
@@ -91,3 +95,66 @@ def test_the_check_sees_an_upward_import(tmp_path: Path) -> None:
     assert upward_imports("bot/db.py", LOW_LEVEL["bot/db.py"], tmp_path) == [
         "bot/db.py:2 imports bot.analytics.views",
         "bot/db.py:2 imports bot.analytics.views.create_views"]
+
+
+# --------------------------------------------------------------------------- the touchpoints table
+TOUCHPOINT_TABLE_OWNERS = ("bot/touchpoints/", "bot/analytics/")
+# Names that hand out the table itself: its model module, and the table objects of the store and the queries.
+TOUCHPOINT_TABLE_NAMES = ("bot.touchpoints.models", "bot.touchpoints.store.TABLE", "bot.touchpoints.queries.TP")
+# bot/schema.py imports the models module only to register the table (MODEL_MODULES), never to query it.
+TOUCHPOINT_MODEL_REGISTRY = ("bot/schema.py",)
+# Raw SQL that reads or writes the table (`ALTER TABLE touchpoints` is a schema migration: see below).
+TOUCHPOINT_SQL = re.compile(r"\b(?:FROM|JOIN|INTO|UPDATE)\s+touchpoints\b")
+
+
+def touchpoint_table_uses(root: Path = ROOT) -> List[str]:
+    """Every import of the touchpoint model or table, and every SQL string on it, outside its owners."""
+    found = []
+    for top in ("actions", "bot"):
+        for path in sorted((root / top).rglob("*.py")):
+            relative = path.relative_to(root).as_posix()
+            if relative.startswith(TOUCHPOINT_TABLE_OWNERS):
+                continue
+            for line, name in imports(path, root):
+                if relative in TOUCHPOINT_MODEL_REGISTRY and name == "bot.touchpoints.models":
+                    continue
+                if any(name == n or name.startswith(n + ".") for n in TOUCHPOINT_TABLE_NAMES):
+                    found.append(f"{relative}:{line} imports {name}")
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Constant) and isinstance(node.value, str) and TOUCHPOINT_SQL.search(node.value):
+                    found.append(f"{relative}:{node.lineno} SQL on touchpoints")
+    return found
+
+
+def test_only_touchpoints_and_analytics_touch_the_touchpoints_table() -> None:
+    """The orchestration package and the agent console read through bot.touchpoints.queries.
+
+    One cross-package use remains, on purpose: migration `orchestration` 1 (bot/orchestration/models.py)
+    adds the journey columns with `ALTER TABLE`; moving it would reorder upgrades of old databases
+    (migrations run by module name, and `touchpoints` 2 needs those columns)."""
+    assert touchpoint_table_uses() == []
+
+
+def test_the_check_sees_a_touchpoint_table_read(tmp_path: Path) -> None:
+    """The scan can fail: a lazy model import and raw SQL in a console module, a table import in actions/;
+    the registry import of bot/schema.py and the owners' own imports pass."""
+    for folder in ("bot/handoff/console", "bot/touchpoints", "bot/analytics", "actions"):
+        (tmp_path / folder).mkdir(parents=True)
+    (tmp_path / "bot" / "handoff" / "console" / "_customer.py").write_text(
+        "def panel(conn):\n    from bot.touchpoints.models import Touchpoint\n"
+        "    return conn.execute(f\"SELECT count(*) FROM touchpoints WHERE id > {1}\")\n", encoding="utf-8")
+    (tmp_path / "actions" / "recent.py").write_text("from bot.touchpoints.store import TABLE\n", encoding="utf-8")
+    (tmp_path / "bot" / "schema.py").write_text("from bot.touchpoints import models as touchpoint_models\n",
+                                                encoding="utf-8")
+    (tmp_path / "bot" / "touchpoints" / "queries.py").write_text(
+        "from bot.touchpoints.models import Touchpoint\n", encoding="utf-8")
+    (tmp_path / "bot" / "analytics" / "views.py").write_text(
+        "from bot.touchpoints.models import Touchpoint\nSQL = 'SELECT 1 FROM touchpoints t'\n", encoding="utf-8")
+    (tmp_path / "bot" / "handoff" / "console" / "_ok.py").write_text(
+        "from bot.touchpoints.queries import conversations_of\nfrom bot.touchpoints.store import insert_rows\n",
+        encoding="utf-8")
+    assert touchpoint_table_uses(tmp_path) == [
+        "actions/recent.py:1 imports bot.touchpoints.store.TABLE",
+        "bot/handoff/console/_customer.py:2 imports bot.touchpoints.models",
+        "bot/handoff/console/_customer.py:2 imports bot.touchpoints.models.Touchpoint",
+        "bot/handoff/console/_customer.py:3 SQL on touchpoints"]

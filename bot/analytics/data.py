@@ -25,6 +25,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from bot.touchpoints.assembler import JOURNEY_CHANNEL
 from bot.touchpoints.models import Touchpoint
 
 TABLE = Touchpoint.__table__
@@ -98,9 +99,7 @@ TRANSITION_TEXT = {name: json.dumps([name]) for name in TRANSITIONS}
 TRANSITION_OF_TEXT = {text: name for name, text in TRANSITION_TEXT.items()}
 
 
-# Touchpoint channel of a proactive journey's entered / exited / converted rows (bot.orchestration):
-# bookkeeping, not a conversation, so the conversation metrics leave them out (docs/orchestration.md).
-JOURNEY_CHANNEL = "journey"
+# JOURNEY_CHANNEL (bot.touchpoints.assembler): the rows of a journey's bookkeeping, left out of the metrics.
 
 
 def conditions(t: Any, filters: Filters) -> List[Any]:

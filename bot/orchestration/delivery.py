@@ -64,8 +64,8 @@ def customer_targets(conn: Connection, customer_id: Optional[str], phone: Option
     """The customer's reachable conversations in the preferred order (no duplicates)."""
     from bot.channels.models import WebMessage
     from bot.identity.models import VerifiedIdentity
-    from bot.touchpoints.models import Touchpoint
     from bot.touchpoints.privacy import conversation_ref, is_conversation_ref
+    from bot.touchpoints.queries import latest_customer_conversation
 
     conversations: List[str] = []
     if customer_id:
@@ -108,10 +108,7 @@ def customer_targets(conn: Connection, customer_id: Optional[str], phone: Option
     targets: List[Target] = []
     for choice in order:
         if choice == "last" and customer_id:
-            tp = Touchpoint.__table__
-            last = conn.execute(
-                sa.select(tp.c.conversation_id).where(tp.c.customer_id == customer_id, tp.c.actor == "customer")
-                .order_by(tp.c.occurred_at.desc(), tp.c.id.desc()).limit(1)).scalar()
+            last = latest_customer_conversation(conn, customer_id)
             target = reachable(last) if last else None
             targets += [target] if target else []
         elif choice in addresses.CHAT_CHANNELS:   # a Telegram or Bale chat verified as the customer's

@@ -42,7 +42,6 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from bot.analytics.data import JOURNEY_CHANNEL  # touchpoint channel of entered / exited / converted rows
 from bot.crm.base import CRM, PAID, CRMError
 from bot import schema
 from bot.orchestration.definition import (
@@ -52,6 +51,7 @@ from bot.orchestration.delivery import Outcome, Target, consent_allows, customer
 from bot.orchestration.models import JourneyEntry, JourneyEvent, JourneyMessage, JourneyWatch
 from bot.orchestration.schedule import SendingWindow, aware, valid_zone
 from bot.orchestration.templates import MissingValue, Subject, Values, render
+from bot.touchpoints.assembler import JOURNEY_CHANNEL  # touchpoint channel of entered / exited / converted rows
 
 logger = logging.getLogger(__name__)
 
@@ -104,20 +104,14 @@ def touchpoint(conn: Connection, *, what: List[str], event_key: str, at: dt.date
     """One `system` touchpoint of a journey: entered / exited / converted / message (docs/orchestration.md)."""
     from bot.journey import load_journey
     from bot.touchpoints.assembler import event_id
-    from bot.touchpoints.models import Touchpoint
     from bot.touchpoints.privacy import conversation_ref, prepare_text
+    from bot.touchpoints.queries import conversation_state
+    from bot.touchpoints.store import insert_rows_in
 
     # As touchpoints store it: an SMS conversation (and `journey:phone:<phone>`) by its reference.
     conversation = conversation_ref(conversation_id or f"journey:{entry['customer_key']}")
-    state: Dict[str, Any] = {}
-    if conversation_id:  # carry the conversation's state, so a recorder seeded from this row keeps it
-        from bot.touchpoints.store import STATE_COLUMNS
-
-        table = Touchpoint.__table__
-        row = conn.execute(sa.select(*[table.c[c] for c in STATE_COLUMNS])
-                           .where(table.c.conversation_id == conversation_ref(conversation_id))
-                           .order_by(table.c.occurred_at.desc(), table.c.id.desc()).limit(1)).mappings().first()
-        state = dict(row) if row else {}
+    # Carry the conversation's state, so a recorder seeded from this row keeps it.
+    state: Dict[str, Any] = conversation_state(conn, conversation_id) if conversation_id else {}
     row = {
         "event_id": event_id("journey", event_key), "occurred_at": aware(at).replace(tzinfo=None),
         "conversation_id": conversation, "customer_id": entry.get("customer_id"), "channel": channel,
@@ -128,7 +122,7 @@ def touchpoint(conn: Connection, *, what: List[str], event_key: str, at: dt.date
         "latency_ms": None, "fallback": False, "text": prepare_text(text), "reply_text": None,
         "journey_version": load_journey().version, "journey": entry["journey"], "journey_step": step,
     }
-    insert_ignoring_duplicates(conn, Touchpoint.__table__, [row], ["event_id"])
+    insert_rows_in(conn, [row])
 
 
 def cas(conn: Connection, entry: Dict[str, Any], token: Optional[str], **values: Any) -> bool:

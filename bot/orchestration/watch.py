@@ -25,7 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -158,36 +158,43 @@ class CrmWatcher:
                     set_watch(conn, "ticket", row["reference"], row["status"], now)
 
     # ------------------------------------------------------------------ append-only tables
-    def _after_cursor(self, name: str, table: sa.Table, where: List, make: Any) -> Iterator[Tuple[Connection, List[Event]]]:
+    def _after_cursor(self, name: str, read: Callable[[Connection, int], List[Dict[str, Any]]],
+                      make: Callable[[Dict[str, Any]], Event]) -> Iterator[Tuple[Connection, List[Event]]]:
+        """Batches of events from the rows `read(conn, cursor)` gives past the cursor `name` (each has an `id`)."""
         while True:
             with self.o.engine.begin() as conn:
                 cursor = int(get_watch(conn, "cursor", name) or 0)
-                rows = [dict(r) for r in conn.execute(sa.select(table).where(table.c.id > cursor, *where)
-                                                      .order_by(table.c.id).limit(BATCH)).mappings()]
+                rows = read(conn, cursor)
                 if not rows:
                     return
                 yield conn, [make(row) for row in rows]
                 set_watch(conn, "cursor", name, str(rows[-1]["id"]), utcnow())
 
+    @staticmethod
+    def _rows_after(table: sa.Table, *where: Any) -> Callable[[Connection, int], List[Dict[str, Any]]]:
+        """A reader of one of our append-only CRM tables past a cursor, a batch at a time."""
+        return lambda conn, cursor: [dict(r) for r in conn.execute(
+            sa.select(table).where(table.c.id > cursor, *where).order_by(table.c.id).limit(BATCH)).mappings()]
+
     def _feedback(self, now: dt.datetime, source: str) -> Iterator[Tuple[Connection, List[Event]]]:
-        return self._after_cursor("feedback", F, [F.c.customer_id.isnot(None)], lambda row: Event(
+        return self._after_cursor("feedback", self._rows_after(F, F.c.customer_id.isnot(None)), lambda row: Event(
             f"feedback.{row['kind']}", f"sql:feedback:{row['id']}", row["created_at"], source=source,
             customer_id=row["customer_id"], order_id=row["order_id"], subject=row["kind"],
             data={"score": int(row["score"])}))
 
     def _reviews(self, now: dt.datetime, source: str) -> Iterator[Tuple[Connection, List[Event]]]:
-        return self._after_cursor("reviews", R, [], lambda row: Event(
+        return self._after_cursor("reviews", self._rows_after(R), lambda row: Event(
             "review.written", f"sql:review:{row['id']}", row["created_at"], source=source,
             customer_id=row["customer_id"], order_id=row["order_id"], subject=row["sku"],
             data={"rating": int(row["rating"])}))
 
     def _goals_abandoned(self, now: dt.datetime, source: str) -> Iterator[Tuple[Connection, List[Event]]]:
-        from bot.touchpoints.models import Touchpoint
+        from bot.touchpoints.queries import goal_abandonments_after
 
-        tp = Touchpoint.__table__
-        where = [tp.c.actor == "system", sa.cast(tp.c.actions, sa.Text) == '["goal_abandoned"]',
-                 tp.c.customer_id.isnot(None), tp.c.goal.isnot(None)]
-        return self._after_cursor("goal_abandoned", tp, where, lambda row: Event(
+        def read(conn: Connection, cursor: int) -> List[Dict[str, Any]]:
+            return goal_abandonments_after(conn, cursor, BATCH)
+
+        return self._after_cursor("goal_abandoned", read, lambda row: Event(
             "goal.abandoned", f"tp:{row['event_id']}", aware(row["occurred_at"]), source="touchpoints",
             customer_id=row["customer_id"], subject=row["goal"],
             data={"goal": row["goal"], "conversation_id": row["conversation_id"]}))

@@ -40,6 +40,9 @@ IGNORED_ACTIONS = {"action_listen", "action_session_start", "action_validate_slo
 FALLBACK_INTENT = "nlu_fallback"
 AGENT_ACTOR_KEY = "hamsafar_actor"  # BotUttered metadata {"hamsafar_actor": "agent", "agent": "..."}
 JOURNEY_KEY = "hamsafar_journey"    # a proactive journey message: bot.orchestration writes its own row
+# Touchpoint channel of a proactive journey's entered / exited / converted rows (bot.orchestration):
+# bookkeeping, not a conversation, so the conversation metrics leave them out (docs/orchestration.md).
+JOURNEY_CHANNEL = "journey"
 CODE_SLOT = "otp_code"              # the form slot of the one-time code (domain.yml)
 ASK_CODE_ACTION = "action_ask_otp_code"
 # Conversations remembered at once: ~1 KB each, so about 10 MB; a returning one is seeded from the database.

@@ -1,4 +1,4 @@
-"""Writing touchpoint rows: idempotent batch inserts and the reads the recorder needs."""
+"""Writing touchpoint rows: idempotent batch inserts (the recorder, the consumer, journeys, the simulator)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ from typing import Any, Dict, Iterable, List, Optional
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
+from bot.touchpoints import queries
 from bot.touchpoints.models import Touchpoint
 
 TABLE = Touchpoint.__table__
-STATE_COLUMNS = ("channel", "customer_id", "language", "journey_stage", "goal", "goal_status", "handoff")
 
 
 # Bound parameters per INSERT statement: under SQLite's 32766 and PostgreSQL's 65535.
@@ -28,6 +28,16 @@ def _full_rows(rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
 def insert_rows(engine: Engine, rows: List[Dict[str, Any]]) -> int:
     """Insert `rows`, skipping any whose `event_id` is already stored; one transaction.
 
+    Returns how many rows were really inserted (`insert_rows_in`)."""
+    if not rows:
+        return 0
+    with engine.begin() as conn:
+        return insert_rows_in(conn, rows)
+
+
+def insert_rows_in(conn: Connection, rows: List[Dict[str, Any]]) -> int:
+    """`insert_rows` inside the caller's transaction (a journey writes its row with its own state change).
+
     Returns how many rows were really inserted. Each page is one multi-row
     `INSERT … VALUES (…), (…) ON CONFLICT DO NOTHING`, whose rowcount is exact:
     an executemany's is not on PostgreSQL (psycopg2 pages it with
@@ -35,41 +45,30 @@ def insert_rows(engine: Engine, rows: List[Dict[str, Any]]) -> int:
     """
     if not rows:
         return 0
-    dialect = engine.dialect.name
+    dialect = conn.dialect.name
     if dialect == "postgresql":
         insert = postgresql.insert
     elif dialect == "sqlite":
         insert = sqlite.insert
     else:  # pragma: no cover - other databases: filter known ids first
-        with engine.connect() as conn:
-            known = set(conn.execute(sa.select(TABLE.c.event_id).where(TABLE.c.event_id.in_([r["event_id"] for r in rows]))).scalars())
+        known = set(conn.execute(sa.select(TABLE.c.event_id).where(TABLE.c.event_id.in_([r["event_id"] for r in rows]))).scalars())
         rows = [r for r in rows if r["event_id"] not in known]
-        if not rows:
-            return 0
-        with engine.begin() as conn:
+        if rows:
             conn.execute(TABLE.insert(), rows)
         return len(rows)
     rows = _full_rows(rows)
     page = max(1, MAX_PARAMETERS // len(rows[0]))
     inserted = 0
-    with engine.begin() as conn:
-        for start in range(0, len(rows), page):
-            statement = insert(TABLE).values(rows[start:start + page]).on_conflict_do_nothing(index_elements=["event_id"])
-            inserted += max(conn.execute(statement).rowcount or 0, 0)
+    for start in range(0, len(rows), page):
+        statement = insert(TABLE).values(rows[start:start + page]).on_conflict_do_nothing(index_elements=["event_id"])
+        inserted += max(conn.execute(statement).rowcount or 0, 0)
     return inserted
 
 
 def last_state(engine: Engine, conversation_id: str) -> Optional[Dict[str, Any]]:
-    """The conversation state carried by its newest row (seeds a fresh recorder)."""
-    query = (
-        sa.select(*[TABLE.c[name] for name in STATE_COLUMNS])
-        .where(TABLE.c.conversation_id == conversation_id)
-        .order_by(TABLE.c.occurred_at.desc(), TABLE.c.id.desc())
-        .limit(1)
-    )
+    """The conversation state carried by its newest row (seeds a fresh recorder); None if it has none."""
     with engine.connect() as conn:
-        row = conn.execute(query).mappings().first()
-    return dict(row) if row else None
+        return queries.conversation_state(conn, conversation_id) or None
 
 
 def count_rows(engine: Engine, **filters: Any) -> int:

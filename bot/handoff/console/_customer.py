@@ -14,8 +14,6 @@ logger = logging.getLogger(__package__)  # "bot.handoff.console", as before the 
 
 def customer_360(handoff: Dict[str, Any], customer_id: Optional[str], slots: Dict[str, Any]) -> Dict[str, Any]:
     """Profile, orders, tickets, journey stage, earlier conversations and goals on every channel."""
-    import sqlalchemy as sa
-
     from bot import schema
 
     panel: Dict[str, Any] = {"customer_id": customer_id, "profile": None, "orders": [], "tickets": [],
@@ -44,24 +42,14 @@ def customer_360(handoff: Dict[str, Any], customer_id: Optional[str], slots: Dic
             logger.exception("console: CRM lookup failed")
             panel["crm_error"] = type(error).__name__
     try:
-        from bot.touchpoints.models import Touchpoint
-        from bot.touchpoints.privacy import stored_conversation_ids
+        from bot.touchpoints.queries import conversations_of
 
-        tp = Touchpoint.__table__
-        # Touchpoints store an SMS conversation by its pseudonymous reference (sms:ref-…).
-        current = stored_conversation_ids([handoff["conversation_id"]])
-        condition = tp.c.conversation_id.in_(sorted(current))
-        if customer_id:
-            condition = sa.or_(condition, tp.c.customer_id == customer_id)
-        with schema.session() as session:
-            rows = session.execute(
-                sa.select(tp.c.conversation_id, tp.c.channel, sa.func.min(tp.c.occurred_at), sa.func.max(tp.c.occurred_at),
-                          sa.func.count()).where(condition).group_by(tp.c.conversation_id, tp.c.channel)
-                .order_by(sa.func.max(tp.c.occurred_at).desc()).limit(30)).all()
-        panel["conversations"] = [{"conversation_id": r[0], "channel": r[1],
-                                   "first": r[2].isoformat() + "Z" if r[2] else None,
-                                   "last": r[3].isoformat() + "Z" if r[3] else None, "turns": r[4],
-                                   "current": r[0] in current} for r in rows]
+        with schema.engine().connect() as conn:
+            conversations = conversations_of(conn, handoff["conversation_id"], customer_id, limit=30)
+        panel["conversations"] = [{"conversation_id": c.conversation_id, "channel": c.channel,
+                                   "first": c.first.isoformat() + "Z" if c.first else None,
+                                   "last": c.last.isoformat() + "Z" if c.last else None, "turns": c.turns,
+                                   "current": c.current} for c in conversations]
     except Exception:  # noqa: BLE001
         logger.exception("console: touchpoints lookup failed")
     if customer_id:
