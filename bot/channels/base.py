@@ -81,6 +81,11 @@ class ProactiveOutput(OutputChannel):
     async def _deliver(self, recipient_id: str, text: str, buttons: List[Dict[str, Any]], *, kind: str) -> None:
         raise NotImplementedError
 
+    def written_by(self, sender: str) -> "ProactiveOutput":
+        """This output for messages written by `sender` ("bot", "agent", "system"). Channels that
+        show who wrote a message (the web widget) return one that says so; the others are the same."""
+        return self
+
     # Rasa's entry points (replies): all go through send_text, hence consent. A response whose
     # `metadata` says `consent: opt_out_confirmation` (domain.yml) is the confirmation of the
     # opt-out just recorded, which consent lets through once even where the opt-out stops replies.
@@ -119,15 +124,17 @@ def get_output(channel: str) -> Optional["ProactiveOutput"]:
 
 
 async def send_proactive(
-    conversation_id: str, text: str, buttons: Optional[List[Dict[str, Any]]] = None, *, proactive: bool = True
+    conversation_id: str, text: str, buttons: Optional[List[Dict[str, Any]]] = None, *, proactive: bool = True,
+    sender: str = "bot",
 ) -> bool:
-    """Send to a conversation on its own channel (from its id prefix); False if not sent."""
+    """Send to a conversation on its own channel (from its id prefix), as written by `sender`
+    (the bot, an agent, a system notice); False if not sent."""
     channel = addresses.channel_of(conversation_id)
     output = get_output(channel) if channel else None
     if output is None:
         logger.warning("no output channel configured for conversation %s", conversation_id)
         return False
-    return await output.send_text(conversation_id, text, buttons, proactive=proactive)
+    return await output.written_by(sender).send_text(conversation_id, text, buttons, proactive=proactive)
 
 
 def guard_customer_text(text: str) -> str:

@@ -105,15 +105,10 @@ async def deliver(conversation_id: str, text: str, sender: str = "agent") -> boo
     if channel is None or channel == "rest":
         return False  # rest: the caller's HTTP exchange is over; the message is kept in the tracker
     try:
-        if channel == "web":
-            # Not the registered web output: the widget shows who wrote each message, and the
-            # registered output writes as the bot; an agent's or system message needs its `sender`.
-            from bot.channels.web import WebOutput
-
-            return bool(await WebOutput(proactive=False, sender=sender).send_text(conversation_id, text, proactive=False))
         from bot.channels.base import send_proactive
 
-        return bool(await send_proactive(conversation_id, text, proactive=False))
+        # the registered output of the conversation's channel, writing as the agent or the system
+        return bool(await send_proactive(conversation_id, text, proactive=False, sender=sender))
     except Exception:  # noqa: BLE001 - the message is still in the tracker; the agent sees "not delivered"
         logger.exception("could not deliver to %s", conversation_id)
         return False

@@ -26,6 +26,10 @@ class WebOutput(ProactiveOutput):
     async def _deliver(self, recipient_id: str, text: str, buttons: List[Dict[str, Any]], *, kind: str) -> None:
         append_message(session_of(recipient_id), self.sender, text or "", buttons)
 
+    def written_by(self, sender: str) -> "WebOutput":
+        """The widget shows who wrote each message: an output that writes as `sender`."""
+        return self if sender == self.sender else WebOutput(proactive=self.proactive, sender=sender)
+
     async def send_custom_json(self, recipient_id: str, json_message: Dict[str, Any], **kwargs: Any) -> None:
         if json_message.get("text"):
             await self.send_text(recipient_id, str(json_message["text"]), json_message.get("buttons"),

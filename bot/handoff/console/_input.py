@@ -35,7 +35,14 @@ class AgentConsoleInput(InputChannel):
         return cls(watch_interval=float(credentials.get("watch_interval", 5.0)))
 
     def __init__(self, watch_interval: float = 5.0) -> None:
+        from bot.channels.base import get_output, register_output
+        from bot.channels.web import WebOutput
+
         self.watch_interval = watch_interval
+        if get_output("web") is None:
+            # agents answer web conversations from here whatever inputs this server has: the web
+            # output writes into our own history table, which the widget reads
+            register_output(WebOutput(proactive=False))
         self._watcher: Optional[asyncio.Task] = None
         self._app: Any = None
 
