@@ -265,6 +265,14 @@ def latest_text(tracker: Tracker) -> str:
     return str((tracker.latest_message or {}).get("text") or "")
 
 
+def clause_texts(tracker: Tracker, intent: str) -> List[str]:
+    """The clauses of the latest message that ask for `intent`, last first (bot/nlu/requests.py):
+    in "…, i'm looking for a gift. do you sell espresso machines? and do you deliver to Qazvin?"
+    the browse is about "do you sell espresso machines", not the whole message."""
+    requests = (tracker.latest_message or {}).get("requests") or []
+    return [str(r.get("text")) for r in reversed(requests) if r.get("intent") == intent and r.get("text")]
+
+
 def typed_text(tracker: Tracker) -> str:
     """The latest message as the customer typed it, for answers kept word for word
     (an address, a review): the user event keeps the original, the parse the normalised copy."""

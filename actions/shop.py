@@ -17,12 +17,13 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.crm.base import Product
+from bot.crm.base import CRMError, Product
 from bot.dialogue import cues
 from bot.text.persian import normalise
 
 from actions.common import (
-    Outcome, button, digits, entity_values, get_crm, guarded, known_customer, last_goal_intent, latest_text, policy,
+    Outcome, button, clause_texts, digits, entity_values, get_crm, guarded, known_customer, last_goal_intent,
+    latest_text, policy,
     requested_intents,
     policy_text, product_name, reply_language, say, text, toman,
 )
@@ -336,7 +337,7 @@ class ActionBrowseProducts(Action):
         crm = get_crm()
         categories = policy().get("categories") or {}
         hints = entity_values(tracker, "product")
-        message = latest_text(tracker)
+        message = self._asked(tracker, hints)
         category = next((h for h in hints if h in categories), None)   # a category button
         ceiling = price_ceiling(message)
         if ceiling is not None or cues.choice_among(message) == "cheapest":
@@ -377,6 +378,21 @@ class ActionBrowseProducts(Action):
             count=product_count(len(products), language),
             buttons=[button(product_line(p, language), "ask_product_details", {"product": p.sku}) for p in shown])
         return Outcome.completed(SlotSet("shown_products", [p.sku for p in shown]))
+
+    @staticmethod
+    def _asked(tracker: Tracker, hints: List[str]) -> str:
+        """The words of the browse request: in a message that asks several things, the browse
+        clause that points at products (the last such), else the whole message."""
+        message = latest_text(tracker)
+        if hints:
+            return message
+        for clause in clause_texts(tracker, "browse_products"):
+            try:
+                if category_of_text(clause) or products_hinted(clause, limit=50) or price_ceiling(clause):
+                    return clause
+            except CRMError:
+                break
+        return message
 
     def _within_budget(self, dispatcher: CollectingDispatcher, tracker: Tracker, language: str,
                        category: Optional[str], hints: List[str], ceiling: Optional[int]) -> List[EventType]:

@@ -209,20 +209,15 @@ def _answer(tracker: Tracker, message: Message, form: str, requested: str, fresh
     return [SlotSet(requested, (typed_text(tracker) or message.text).strip()[:2000] or None)]
 
 
-# "not", «نه», "instead of" right before a product name: the customer means another one.
-_NEGATION_BEFORE = re.compile(r"(?:\bnot|\bnot the|\binstead of(?: the)?|\brather than(?: the)?|نه|به جای|بجای)\s*$",
-                              re.IGNORECASE)
-
-
 def product_not_negated(tracker: Tracker) -> Optional[str]:
     """Of several products a message names, the one it does not negate ("the s24 not the a55",
-    "not the a55, the s24", «اس ۲۴ نه آ ۵۵»); None unless exactly one is left."""
+    "not the a55, the s24"); None unless exactly one is left."""
     text = str(tracker.latest_message.get("text") or "")
     products = [e for e in tracker.latest_message.get("entities") or []
                 if e.get("entity") == "product" and isinstance(e.get("start"), int) and e.get("value")]
     if len(products) < 2:
         return None
-    kept = {str(e["value"]) for e in products if not _NEGATION_BEFORE.search(text[:e["start"]].rstrip(" ,،"))}
+    kept = {str(e["value"]) for e in products if not cues.negates_what_follows(text[:e["start"]])}
     return kept.pop() if len(kept) == 1 and len({str(e["value"]) for e in products}) > 1 else None
 
 

@@ -94,6 +94,16 @@ _CORRECTION = re.compile(
 _STARTS_WITH_NO = re.compile(r"^(?:no|nope|nah|na|نه|نخیر)\b[ ,،.]*(?=\S)")
 
 
+# "not", «نه», "instead of" right before a product name: the customer means another one.
+_NEGATION_AT_END = re.compile(r"(?:\bnot|\bnot the|\binstead of(?: the)?|\brather than(?: the)?|نه|به جای|بجای)\s*$",
+                              re.IGNORECASE)
+
+
+def negates_what_follows(text_before: str) -> bool:
+    """The words right before a name negate it ("…the s24 not |the a55", «اس ۲۴ نه |آ ۵۵»)."""
+    return bool(_NEGATION_AT_END.search(text_before.rstrip(" ,،")))
+
+
 def starts_with_no(text: str) -> bool:
     """The message opens with a no ("nah, …", «نه، …») and goes on."""
     return bool(_STARTS_WITH_NO.match(canonical(text)))
