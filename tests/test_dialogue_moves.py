@@ -613,6 +613,10 @@ def test_browsing_first_is_a_digression_and_forgetting_the_code_a_switch() -> No
     assert decide(first, context).encode() == "interrupt browse_products"
     instead = message("browse_products", "forget the code, just show me what headphones you have", 0.99)
     assert decide(instead, context).encode() == "leave browse_products"
+    plain = message("browse_products", "what laptops do you have?", 0.95)
+    assert decide(plain, context).encode() == "leave browse_products"
+    # asked which product to buy, a look at a category helps answer the question
+    assert decide(plain, in_form("place_order_form", "product", "place_order")).kind != "leave"
 
 
 @pytest.mark.parametrize("text", ["ببخشید یه بار دیگه بگین؟", "میشه دوباره بگید", "could you say that one more time?",

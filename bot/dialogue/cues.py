@@ -37,7 +37,7 @@ def _fa(pattern: str) -> str:
 
 # "what?", «چی گفتی؟» — the customer did not get the last answer. Whole message only.
 _REPEAT_PHRASE = (
-    r"(?:what|wait what|what\?+|huh|pardon|sorry|come again|say (?:that|it) again|say again|"
+    r"(?:what|wait what|what\?+|huh|pardon|sorry|come again|say (?:that|it) again|say again|wdym|wym|[?؟]+|"
     r"(?:can|could|would) you (?:please )?(?:repeat|say) (?:that|it|this)(?: again| one more time)?|repeat(?: that| it)?(?: please)?|one more time|"
     r"what did you (?:just )?say|i didn'?t (?:get|catch|understand) (?:that|it|you)|what was that|"
     r"i (?:don'?t|do not) (?:get|understand)(?: (?:it|that|this|you|what you mean|anything))?|"
@@ -102,6 +102,15 @@ _NEGATION_AT_END = re.compile(r"(?:\bnot|\bnot the|\binstead of(?: the)?|\brathe
 def negates_what_follows(text_before: str) -> bool:
     """The words right before a name negate it ("…the s24 not |the a55", «اس ۲۴ نه |آ ۵۵»)."""
     return bool(_NEGATION_AT_END.search(text_before.rstrip(" ,،")))
+
+
+# "first show me…", «قبلش …»: a look around before answering, not leaving the question.
+_FIRST = re.compile(r"\b(?:first|before that|in the meantime|meanwhile|aval|ghablesh)\b|" + _fa(r"اول|قبلش|قبل از اون|تا اون موقع"))
+
+
+def digresses_first(text: str) -> bool:
+    """The customer will come back to the question after this ("first show me your headphones")."""
+    return bool(_FIRST.search(canonical(text)))
 
 
 def starts_with_no(text: str) -> bool:

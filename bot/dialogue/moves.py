@@ -218,6 +218,11 @@ def _inside_form(message: Message, context: Context) -> Move:
         # "show me your headphones instead?" leaves the discount code for browsing; "a number I can call
         # instead?" is a side question (answered, then the form goes on)
         return Move(LEAVE, (intent,))
+    if intent == "browse_products" and clear and slot not in ("product", "products") and not carries_answer \
+            and not cues.digresses_first(message.text) and not _corrects_the_form(message, context):
+        # "show me your laptops" asked for a discount code or a phone number: browsing, not a side
+        # question (the code can be sent any time); "first show me…" comes back to the question
+        return Move(LEAVE, (intent,))
     wanted_instead = _last_clause_for_another_goal(message, context)
     if cues.switches_goal(message.text) and not carries_answer and wanted_instead \
             and not _corrects_the_form(message, context):
@@ -250,6 +255,9 @@ def _inside_form(message: Message, context: Context) -> Move:
     if slot in CONFIRMATION_SLOTS and cues.yes_or_no(message.text) is False and cues.wants_to_stop(message.text) \
             and not asks_other:
         return Move(ANSWER)   # "actually no, I'll keep it" to "cancel it?": the no, said as such ("not cancelled")
+    if slot in CONFIRMATION_SLOTS and cues.yes_or_no(message.text) is False and intent in CLOSING | {"deny"} \
+            and not asks_other and not cues.says_goodbye(message.text):
+        return Move(ANSWER)   # "nah I changed my mind, keep it" to "cancel it?": the no ("not cancelled")
     if cues.wants_to_stop(message.text, strong_only=True) and not carries_answer and not asks_other:
         # "you know what, I'll keep it" — but "never mind that, cancel my order" is a new request
         return Move(LEAVE, ("goodbye",) if cues.says_goodbye(message.text) else ("stop",))
