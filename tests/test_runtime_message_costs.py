@@ -106,3 +106,19 @@ def test_rasas_own_request_opens_a_connection_per_call() -> None:
         pytest.skip("Rasa's request was replaced in this process by an earlier test")
     peers = _calls(rasa_request)
     assert len(set(peers)) == len(peers) == 4
+
+
+def test_request_bodies_read_back_to_the_same_value() -> None:
+    body = {"tracker": {"events": [{"event": "user", "text": "قیمت ایرپاد پرو ۲ چنده؟", "timestamp": 1733580000.123456,
+                                    "parse_data": {"intent": {"confidence": 0.1 + 0.2}}, "n": None, "ok": True}]},
+            "domain": {1: "int key", "nan": float("nan")}}
+    import json
+
+    written = message_costs._dumps(body)
+    assert json.dumps(json.loads(written), sort_keys=True) == json.dumps(json.loads(json.dumps(body)), sort_keys=True)
+
+    class Unknown:
+        """Neither serialiser writes it: the standard library's error, as in Rasa."""
+
+    with pytest.raises(TypeError):
+        message_costs._dumps({"x": Unknown()})
