@@ -35,6 +35,7 @@ import datetime as dt
 import os
 import random
 import re
+import shutil
 import signal
 import sys
 import tempfile
@@ -160,6 +161,7 @@ def main() -> int:
     parser.add_argument("--settle", type=float, default=25.0, help="seconds of load between faults")
     parser.add_argument("--down", type=float, default=5.0, help="seconds a restarted service stays stopped")
     parser.add_argument("--only", default=",".join(FAULTS), help=f"faults to run, in this order: {','.join(FAULTS)}")
+    parser.add_argument("--keep-log", type=Path, help="copy the topology's log (every part's output) to this file")
     args = parser.parse_args()
     chosen = [f.strip() for f in args.only.split(",") if f.strip()]
     unknown = set(chosen) - set(FAULTS)
@@ -270,6 +272,9 @@ def exercise(running: Running, services: PrivateServices, args: argparse.Namespa
     print(f"conversations that lost state (fewer stored messages than answered): {len(lost_state)} of {len(answered_n)}")
     restarts = re.findall(r"\[hamsafar\] (.+?) exited with code (-?\d+); restarting it", running.server.log_path.read_text(errors="replace"))
     print("supervisor restarts: " + (", ".join(f"{name} (code {code})" for name, code in restarts) or "none"))
+    if args.keep_log:
+        shutil.copyfile(running.server.log_path, args.keep_log)
+        print(f"topology log copied to {args.keep_log}")
     return 0
 
 
