@@ -145,6 +145,26 @@ def stored(running: Running, senders: List[str]) -> Tuple[List[Tuple[str, float]
     return messages, rows
 
 
+def match(messages: List[Tuple[str, float]], rows: List[Tuple[str, float]],
+          tolerance_s: float = 0.002) -> Tuple[List[Tuple[str, float]], int]:
+    """(stored messages without a customer row, rows beyond one per message).
+
+    A row's time is the message's, through a datetime (microseconds): compared within
+    `tolerance_s`, not by rounding both (a rounding boundary between them counted a row lost)."""
+    left: Dict[str, List[float]] = {}
+    for conversation, at in rows:
+        left.setdefault(conversation, []).append(at)
+    missing = []
+    for conversation, at in sorted(messages, key=lambda m: m[1]):
+        times = left.get(conversation, [])
+        nearest = min(range(len(times)), key=lambda i: abs(times[i] - at), default=None)
+        if nearest is None or abs(times[nearest] - at) > tolerance_s:
+            missing.append((conversation, at))
+        else:
+            times.pop(nearest)
+    return missing, sum(len(times) for times in left.values())
+
+
 def after_which(kills: List[Tuple[str, float]], at: float) -> str:
     """The last fault before wall time `at` (or 'before any fault')."""
     previous = [f"{name} +{at - when:.1f}s" for name, when in kills if when <= at]
@@ -257,16 +277,15 @@ def exercise(running: Running, services: PrivateServices, args: argparse.Namespa
         time.sleep(0.5)
     time.sleep(3)   # the consumer's last batch
     messages, rows = stored(running, sorted(set(answered_n) | set(failed)))
-    written = {(c, round(t, 3)) for c, t in rows}
-    missing = [(c, t) for c, t in messages if (c, round(t, 3)) not in written]
-    duplicated = len(rows) - len(written)
+    missing, duplicated = match(messages, rows)
     kept: Dict[str, int] = {}
     for c, _ in messages:
         kept[c] = kept.get(c, 0) + 1
     lost_state = [s for s in answered_n if kept.get(f"rest:{s}", 0) < answered_n[s]]
     print(f"\nmessages answered {sum(answered_n.values())}, failed {sum(failed.values())}; "
           f"stored in the tracker {len(messages)}; customer touchpoint rows {len(rows)}")
-    print(f"touchpoints lost (stored messages without a row): {len(missing)}; duplicated: {duplicated}")
+    print(f"touchpoints lost (stored messages without a row): {len(missing)}; "
+          f"duplicated (rows beyond one per stored message): {duplicated}")
     for conversation, at in missing:
         print(f"  lost: {conversation} message at {after_which(traffic.kills, at)}")
     print(f"conversations that lost state (fewer stored messages than answered): {len(lost_state)} of {len(answered_n)}")
