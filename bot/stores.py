@@ -56,6 +56,27 @@ from bot.db import create_pooled_engine
 from bot.touchpoints.tracker_store import StreamingSQLTrackerStore
 
 
+class ReleasingRedisLockStore(RedisLockStore):
+    """Rasa's Redis lock store, except that a failed release does not fail a handled message.
+
+    Rasa releases a conversation's lock in a `finally` after the turn is stored. With Redis
+    restarting at that moment the release raised, and the customer got an error (503) for a
+    message that was answered and stored: sending it again would have processed it twice
+    (bench/faults.py counted 11 such messages in one Redis restart). The release is now
+    logged instead: a restarted Redis has lost the lock anyway, and a lock that outlived a
+    failed release expires after its lifetime. A failure to *take* the lock still refuses
+    the message before anything is done."""
+
+    def cleanup(self, conversation_id: str, ticket_number: int) -> None:
+        from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeoutError
+
+        try:
+            super().cleanup(conversation_id, ticket_number)
+        except (RedisConnectionError, RedisTimeoutError) as error:
+            logger.warning("lock store: could not release the lock of a conversation (%s); it expires by itself",
+                           error.__class__.__name__)
+
+
 class EnvLockStore(LockStore):
     """Factory for Rasa's lock store: Redis when `HAMSAFAR_REDIS_URL` is set.
 
@@ -70,7 +91,7 @@ class EnvLockStore(LockStore):
             return InMemoryLockStore()
         parts = urlsplit(url)
         database = int(parts.path.strip("/") or 0)
-        return RedisLockStore(
+        return ReleasingRedisLockStore(
             host=parts.hostname or "localhost",
             port=parts.port or 6379,
             db=database,

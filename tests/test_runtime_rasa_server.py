@@ -45,7 +45,12 @@ def test_apply_replaces_rasas_methods(monkeypatch: pytest.MonkeyPatch) -> None:
     from bot.runtime import model_loading
 
     # Rasa's own methods are back after the test (later tests in this process compare with them).
+    from rasa.shared.core.events import Event
+    from rasa.utils.endpoints import EndpointConfig
+
     monkeypatch.setattr(RemoteAction, "_validate_action_result", RemoteAction._validate_action_result)
+    monkeypatch.setattr(EndpointConfig, "request", EndpointConfig.request)
+    monkeypatch.setattr(Event, "resolve_by_type", Event.__dict__["resolve_by_type"])
     monkeypatch.setattr(RasaModel, "load", RasaModel.load)
     import rasa.core.actions.action as rasa_actions
     from rasa.core.lock_store import LOCK_LIFETIME
@@ -64,3 +69,7 @@ def test_apply_replaces_rasas_methods(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValidationError):
         RemoteAction._validate_action_result(None, INVALID[0])  # type: ignore[arg-type]
 
+    from bot.runtime import message_costs
+
+    assert EndpointConfig.request is message_costs.kept_alive_request
+    assert Event.resolve_by_type("user").__name__ == "UserUttered"

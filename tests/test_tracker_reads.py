@@ -270,3 +270,49 @@ def test_an_erased_conversation_is_not_rebuilt_from_its_checkpoint(sqlite_url: s
         assert await store.retrieve("tg:9") is None
 
     asyncio.run(run())
+
+
+def test_a_save_with_an_event_broker_counts_the_stored_events_once_and_publishes_what_it_stores(sqlite_url: str) -> None:
+    """Rasa counted the session's stored events for the stream and again for the save; the count is
+    now made once per message, and what is published is exactly what is stored, windowed or not."""
+    from rasa.core.brokers.broker import EventBroker
+
+    class Recording(EventBroker):
+        """Keeps what the tracker store publishes."""
+
+        def __init__(self) -> None:
+            self.events: List[Any] = []
+
+        def publish(self, event: Any) -> None:
+            self.events.append(event)
+
+        def is_ready(self) -> bool:
+            return True
+
+    broker = Recording()
+    store = store_on(sqlite_url)
+    store.event_broker = broker
+    counts: List[str] = []
+
+    def count_statements(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "count(" in statement.lower():
+            counts.append(statement)
+
+    sa.event.listen(store.engine, "before_cursor_execute", count_statements)
+
+    async def run() -> None:
+        for turn in range(1, 51):   # past the window: windowed trackers too
+            tracker = await store.get_or_create_tracker("rest:counted", append_action_listen=False)
+            if turn == 1:
+                for event in (ActionExecuted(ACTION_SESSION_START_NAME), SessionStarted(), ActionExecuted(ACTION_LISTEN_NAME)):
+                    tracker.update(event)
+            for event in turn_events(turn):
+                tracker.update(event)
+            counts.clear()
+            await store.save(tracker)
+            assert len(counts) == 1, f"turn {turn}: {len(counts)} counts"
+
+    asyncio.run(run())
+    rows = stored_rows(sqlite_url, "rest:counted")
+    assert [json.loads(row.data)["event"] for row in rows] == [event["event"] for event in broker.events]
+    assert all(WINDOW_KEY not in json.dumps(event) for event in broker.events)

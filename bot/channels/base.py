@@ -289,13 +289,15 @@ def refuse_store_failures(app: Any) -> None:
 
 
 def retryable(error: BaseException) -> bool:
-    """True for failures a redelivery may get past: the conversation store, our database, Rasa's lock store."""
+    """True for failures a redelivery may get past: the conversation store, our database, Rasa's lock store
+    (its Redis restarting: redis-py's connection errors reach us as they are)."""
     from rasa.core.lock_store import LockError
     from rasa.shared.exceptions import ConnectionException
+    from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeoutError
 
     return isinstance(error, (MessageRefused, LockError, ConnectionException, asyncio.TimeoutError,
                               sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.DisconnectionError,
-                              sa.exc.TimeoutError))
+                              sa.exc.TimeoutError, RedisConnectionError, RedisTimeoutError))
 
 
 def refusal_status(error: BaseException) -> int:

@@ -11,6 +11,9 @@ The adjustments (both measured with py-spy, issue #16):
   `jsonschema.ValidationError` with Rasa's hint.
 - DIET and TED are loaded for serving (`bot.runtime.model_loading`): without
   tracing a training step, which was most of the server's start-up.
+- Calls to the action server reuse kept-alive connections, and an event's class is
+  looked up once per type name instead of by a walk over every `Event` subclass for
+  every event read (`bot.runtime.message_costs`).
 
 And one protection (issue 17, finding 9): the Sanic app Rasa builds
 (`rasa.core.run.configure_app`) gets per-path request body limits enforced before
@@ -63,9 +66,15 @@ def _with_request_limits(configure_app: Any) -> Any:
 
     @functools.wraps(configure_app)
     def configure(*args: Any, **kwargs: Any) -> Any:
-        from bot.runtime import request_limits
+        from bot.runtime import message_costs, request_limits
 
-        return request_limits.install(configure_app(*args, **kwargs))
+        app = request_limits.install(configure_app(*args, **kwargs))
+
+        async def close_action_sessions(*_: Any) -> None:
+            await message_costs.close_sessions()
+
+        app.register_listener(close_action_sessions, "after_server_stop")
+        return app
 
     configure.hamsafar_request_limits = True  # type: ignore[attr-defined]
     return configure
@@ -84,11 +93,12 @@ def apply() -> None:
     import rasa.core.run
     from rasa.core.actions.action import RemoteAction
 
-    from bot.runtime import model_loading
+    from bot.runtime import message_costs, model_loading
 
     RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
     rasa_actions.DEFAULT_REQUEST_TIMEOUT = ACTION_CALL_TIMEOUT_S  # read by RemoteAction.run at each call
     model_loading.install()
+    message_costs.install()
     # serve_application looks configure_app up in its module when it runs: the wrapped one.
     rasa.core.run.configure_app = _with_request_limits(rasa.core.run.configure_app)
 

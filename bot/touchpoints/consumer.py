@@ -31,6 +31,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
+from aio_pika.exceptions import CONNECTION_EXCEPTIONS
+from aiormq.exceptions import ChannelInvalidStateError
 from sqlalchemy.engine import Engine
 
 from bot import settings
@@ -183,28 +185,64 @@ class TouchpointConsumer:
         # Not a robust (reconnecting) connection: after a reconnect RabbitMQ delivers the held events
         # again while this assembler still holds their turns. Exiting instead lets the supervisor start
         # a fresh consumer, which assembles them from the queue alone.
-        connection = await aio_pika.connect(self.url)
+        connection = await self._connect(options["host"])
+        if connection is None:   # stopped while RabbitMQ was unreachable
+            return
         connection.close_callbacks.add(self._on_connection_closed)
-        async with connection:
-            channel = await connection.channel()
-            await channel.set_qos(prefetch_count=self.prefetch)
-            exchange = await channel.declare_exchange(options["exchange_name"], type=aio_pika.ExchangeType.FANOUT)
-            queue = await channel.declare_queue(self.queue_name, durable=True)
-            await queue.bind(exchange, "")
-            await asyncio.to_thread(self._engine_ready)
-            tag = await queue.consume(self._on_message)
-            print(f"[hamsafar] touchpoint consumer: queue {self.queue_name} on {options['host']}", flush=True)
-            stop = asyncio.ensure_future(self._stop.wait())
-            while not self._stop.is_set():
-                batch_task = asyncio.ensure_future(self._next_batch())
-                done, _ = await asyncio.wait({batch_task, stop}, return_when=asyncio.FIRST_COMPLETED)
-                if batch_task not in done:
-                    batch_task.cancel()
-                    break
-                await self._handle(batch_task.result())
-            if not self.connection_lost:
-                await queue.cancel(tag)
-            # Deliveries still held (open turns) are not acknowledged: the broker gives them to the next consumer.
+        try:
+            async with connection:
+                await self._consume(connection, options)
+        except CONNECTION_EXCEPTIONS + (ChannelInvalidStateError,):
+            # RabbitMQ went away while a batch was being acknowledged: what was not acknowledged
+            # is delivered again to the next consumer.
+            if self._stop.is_set() and not self.connection_lost:
+                raise
+            self.connection_lost = True
+
+    async def _connect(self, where: str) -> Optional[Any]:
+        """A connection to RabbitMQ, waiting for it while it is unreachable (restarting, not up yet).
+
+        A consumer started by the supervisor while RabbitMQ restarts would otherwise exit at
+        once, again and again, until the supervisor gives up on it and stops the topology."""
+        import aio_pika
+
+        backoff = 0.5
+        while not self._stop.is_set():
+            try:
+                return await aio_pika.connect(self.url)
+            except CONNECTION_EXCEPTIONS as error:
+                logger.warning("touchpoints: RabbitMQ at %s unavailable (%s); retrying in %.1fs", where,
+                               error.__class__.__name__, backoff)
+                try:
+                    await asyncio.wait_for(self._stop.wait(), backoff)
+                except asyncio.TimeoutError:
+                    pass
+                backoff = min(backoff * 2, 5.0)
+        return None
+
+    async def _consume(self, connection: Any, options: Dict[str, Any]) -> None:
+        """Declare the queue, then read and write batches until stopped or the connection is lost."""
+        import aio_pika
+
+        channel = await connection.channel()
+        await channel.set_qos(prefetch_count=self.prefetch)
+        exchange = await channel.declare_exchange(options["exchange_name"], type=aio_pika.ExchangeType.FANOUT)
+        queue = await channel.declare_queue(self.queue_name, durable=True)
+        await queue.bind(exchange, "")
+        await asyncio.to_thread(self._engine_ready)
+        tag = await queue.consume(self._on_message)
+        print(f"[hamsafar] touchpoint consumer: queue {self.queue_name} on {options['host']}", flush=True)
+        stop = asyncio.ensure_future(self._stop.wait())
+        while not self._stop.is_set():
+            batch_task = asyncio.ensure_future(self._next_batch())
+            done, _ = await asyncio.wait({batch_task, stop}, return_when=asyncio.FIRST_COMPLETED)
+            if batch_task not in done:
+                batch_task.cancel()
+                break
+            await self._handle(batch_task.result())
+        if not self.connection_lost:
+            await queue.cancel(tag)
+        # Deliveries still held (open turns) are not acknowledged: the broker gives them to the next consumer.
 
     def stop(self) -> None:
         self._stop.set()

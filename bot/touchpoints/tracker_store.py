@@ -11,6 +11,12 @@ one `SQLTrackerStore.save` itself uses), and the new events are the
 tracker's events after it — exactly what Rasa's `TrackerEventDiffEngine`
 returns for the retrieved tracker.
 
+Rasa's `save` then counts the stored events a second time, in its own session, to find
+the same new events again (3 % of the server's CPU at saturation): the count made for
+the stream is handed to `save` on the tracker object itself (`COUNTED`, with the number
+of events the tracker had), used once, and only while the tracker is unchanged. The
+conversation's lock is held from the stream to the save, so nothing is stored in between.
+
 endpoints.yml: `tracker_store: {type: bot.touchpoints.tracker_store.StreamingSQLTrackerStore, url: …}`.
 """
 
@@ -24,6 +30,10 @@ from rasa.shared.core.events import Event
 from rasa.shared.core.trackers import DialogueStateTracker
 
 
+# Attribute set on a tracker by `stream_events`: (events in the tracker, events of it stored).
+COUNTED = "_hamsafar_stored_count"
+
+
 class StreamingSQLTrackerStore(SQLTrackerStore):
     """`SQLTrackerStore` whose `stream_events` counts the stored events instead of loading them."""
 
@@ -32,6 +42,8 @@ class StreamingSQLTrackerStore(SQLTrackerStore):
         if self.event_broker is None:
             return
         with self.session_scope() as session:
+            # Counted once, here; the `save` that follows finds the count on the tracker.
+            tracker.__dict__[COUNTED] = (len(tracker.events), self._stored_event_count(session, tracker))
             new_events = self._new_events(session, tracker)
         await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)
         flush = getattr(self.event_broker, "flush", None)
@@ -41,12 +53,18 @@ class StreamingSQLTrackerStore(SQLTrackerStore):
             await flush()
 
     def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator[Event]:
-        """The events `save` stores: the same ones `stream_events` publishes."""
-        return iter(self._new_events(session, tracker))
+        """The events `save` stores: the same ones `stream_events` publishes (its count used up here)."""
+        events = self._new_events(session, tracker)
+        tracker.__dict__.pop(COUNTED, None)
+        return iter(events)
 
     def _new_events(self, session: Any, tracker: DialogueStateTracker) -> List[Event]:
         """The tracker's events after the ones already stored (Rasa's rule: a count of the stored session)."""
-        stored = self._stored_event_count(session, tracker)
+        counted = tracker.__dict__.get(COUNTED)
+        if counted is not None and counted[0] == len(tracker.events):
+            stored = counted[1]
+        else:   # no stream before (no event broker), or the tracker changed since
+            stored = self._stored_event_count(session, tracker)
         return list(itertools.islice(tracker.events, stored, len(tracker.events)))
 
     def _stored_event_count(self, session: Any, tracker: DialogueStateTracker) -> int:

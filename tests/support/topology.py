@@ -1,4 +1,7 @@
-"""`hamsafar run --workers N` on a fresh PostgreSQL database and RabbitMQ queue, for bench/ scripts."""
+"""`hamsafar run --workers N` on a fresh PostgreSQL database and RabbitMQ queue, for bench/ scripts.
+
+By default on the machine's services (or `HAMSAFAR_BENCH_*_URL`); a bench that restarts
+them passes the URLs of private ones (tests.support.private_services)."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterator, Optional
+from typing import Dict, Iterator, Optional, Tuple
 
 from tests.conftest import free_port
 from tests.support.bot_server import BotServer
@@ -26,9 +29,12 @@ def postgres_base() -> str:
 
 @dataclass
 class Running:
+    """A started topology: its `hamsafar run` process, database and queue."""
+
     server: BotServer
     database_url: str
     queue: str
+    rabbitmq_url: str = RABBITMQ_URL
 
     def pid(self, name: str) -> int:
         """The newest pid the supervisor announced for `name` ("Rasa worker 1", "action server", …)."""
@@ -47,22 +53,25 @@ class Running:
 
 
 @contextmanager
-def topology(folder: Path, workers: int, extra_env: Optional[Dict[str, str]] = None) -> Iterator[Running]:
-    """Start it (fresh database `hamsafar_bench_<id>`, queue of the same id); drop both afterwards."""
+def topology(folder: Path, workers: int, extra_env: Optional[Dict[str, str]] = None, postgres: Optional[str] = None,
+             redis_url: str = REDIS_URL, rabbitmq_url: str = RABBITMQ_URL) -> Iterator[Running]:
+    """Start it (fresh database `hamsafar_bench_<id>`, queue of the same id); drop both afterwards.
+
+    `postgres`: the server's base URL (a database on it is created), else `postgres_base()`."""
     import sqlalchemy as sa
 
-    base = postgres_base()
+    base = postgres or postgres_base()
     name = f"hamsafar_bench_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(base, isolation_level="AUTOCOMMIT", future=True)
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    env = {"HAMSAFAR_JOURNEYS": "off", "HAMSAFAR_REDIS_URL": REDIS_URL, "HAMSAFAR_RABBITMQ_URL": RABBITMQ_URL,
+    env = {"HAMSAFAR_JOURNEYS": "off", "HAMSAFAR_REDIS_URL": redis_url, "HAMSAFAR_RABBITMQ_URL": rabbitmq_url,
            "HAMSAFAR_RABBITMQ_QUEUE": name, **(extra_env or {})}
     database_url = base.rsplit("/", 1)[0] + "/" + name
     server = BotServer(database_url, free_port(), free_port(), folder / f"workers{workers}.log",
                        extra_env=env, extra_args=["--workers", str(workers)])
     try:
-        yield Running(server.start(timeout_s=600), database_url, name)
+        yield Running(server.start(timeout_s=600), database_url, name, rabbitmq_url)
     finally:
         server.stop()
         from bot import settings
@@ -71,17 +80,23 @@ def topology(folder: Path, workers: int, extra_env: Optional[Dict[str, str]] = N
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
-        delete_queue(name)
+        delete_queue(name, rabbitmq_url)
 
 
-def queue_messages(queue: str) -> int:
+def queue_messages(queue: str, url: str = RABBITMQ_URL) -> int:
     """Messages ready in the queue (passive declare: nothing is created)."""
+    return queue_state(queue, url)[0]
+
+
+def queue_state(queue: str, url: str = RABBITMQ_URL) -> Tuple[int, int]:
+    """(messages ready, consumers) of the queue (passive declare: nothing is created)."""
     import aio_pika
 
-    async def count() -> int:
-        async with await aio_pika.connect(RABBITMQ_URL) as connection:
+    async def count() -> Tuple[int, int]:
+        async with await aio_pika.connect(url) as connection:
             channel = await connection.channel()
-            return int((await channel.declare_queue(queue, passive=True)).declaration_result.message_count or 0)
+            result = (await channel.declare_queue(queue, passive=True)).declaration_result
+            return int(result.message_count or 0), int(result.consumer_count or 0)
 
     return asyncio.run(count())
 

@@ -20,7 +20,7 @@ from bot import settings
 from bot.channels.base import register_output
 
 from ._errors import RateLimited, WebInputError
-from ._limits import RateLimiter, client_address
+from ._limits import client_address, limiter
 from ._live import notify
 from ._output import WebOutput
 from ._requests import parse_message
@@ -72,8 +72,10 @@ class WebInput(InputChannel):
             logger.warning("web: allowed_origins '*' is ignored; list the shop's origins (docs/web_sessions.md)")
             origins = [o for o in origins if o != "*"]
         self.allowed_origins = origins
-        self.limiter = RateLimiter(rate_burst, rate_per_seconds)            # per conversation
-        self.address_limiter = RateLimiter(address_burst, address_per_seconds)  # per client address
+        # In Redis when it is configured: every worker of `hamsafar run --workers N` counts in one bucket.
+        redis_url, database_url = settings.redis_url(), settings.database_url()
+        self.limiter = limiter("conversation", rate_burst, rate_per_seconds, redis_url, database_url)
+        self.address_limiter = limiter("address", address_burst, address_per_seconds, redis_url, database_url)
         self.streams_per_address, self.streams_total = streams_per_address, streams_total
         self._streams: Dict[str, int] = {}  # open event streams per client address
         self.limits = limits or SessionLimits()
@@ -179,10 +181,10 @@ class WebInput(InputChannel):
         return response.json({"ok": False, "error": error.code, "detail": error.detail}, status=error.status,
                              headers={**self._cors(request), **(headers or {})})
 
-    def _check_origin_and_address(self, request: Request) -> None:
+    async def _check_origin_and_address(self, request: Request) -> None:
         if not self._origin_allowed(request):
             raise WebInputError(403, "origin_not_allowed", "this origin may not use the chat")
-        wait = self.address_limiter.allow(client_address(request))
+        wait = await self.address_limiter.check(client_address(request))
         if wait is not None:
             raise RateLimited(wait)
 

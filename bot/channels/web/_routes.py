@@ -103,7 +103,7 @@ async def preflight(request: Request, channel: "WebInput") -> HTTPResponse:
 async def open_session(request: Request, channel: "WebInput") -> HTTPResponse:
     """POST /session, the widget's first call on every page: resume the cookie's session or start one."""
     try:
-        channel._check_origin_and_address(request)
+        await channel._check_origin_and_address(request)
         data = json_body(request)
     except WebInputError as error:
         return refused(request, channel, error)
@@ -133,7 +133,7 @@ async def logout(request: Request, channel: "WebInput") -> HTTPResponse:
     """POST /logout, "forget me": the session ends here (history and verification gone with its token);
     a fresh one starts."""
     try:
-        channel._check_origin_and_address(request)
+        await channel._check_origin_and_address(request)
         data = json_body(request)
         given = checked_session_id(data["session_id"]) if "session_id" in data else None
         token, from_body = channel._token(request, given)
@@ -152,11 +152,11 @@ async def logout(request: Request, channel: "WebInput") -> HTTPResponse:
 async def post_message(request: Request, channel: "WebInput", on_new_message: OnNewMessage) -> HTTPResponse:
     """POST /messages: answered only once the bot has handled the message (503 and nothing kept if not)."""
     try:
-        channel._check_origin_and_address(request)
+        await channel._check_origin_and_address(request)
         data = channel.parse_post(request)
         token, from_body = channel._token(request, data["session_id"])
         live = await asyncio.to_thread(channel._resolve, token, from_body)
-        wait = channel.limiter.allow(live.conversation)
+        wait = await channel.limiter.check(live.conversation)
         if wait is not None:
             raise RateLimited(wait)
         live, identity, _ = await asyncio.to_thread(channel._apply_identity, live, data.get("identity"))

@@ -1,0 +1,224 @@
+"""Restarts of PostgreSQL, Redis and RabbitMQ: each part of the topology carries on afterwards (issue 16).
+
+The machine's own services are shared with other work and are never restarted: these tests
+start private ones on free ports (tests.support.private_services, Debian's binaries) and
+restart those. What is checked is what `bench/faults.py` relies on under load:
+
+* a pooled engine (`bot.db.create_pooled_engine`: Rasa's tracker store and our data) answers
+  the first query after PostgreSQL restarted, instead of failing it on a dead connection;
+* Rasa's Redis lock store (`bot.stores.EnvLockStore`) locks again after Redis restarted;
+* Rasa's pika broker, as the workers use it (`TouchpointBroker` with `HAMSAFAR_RABBITMQ_URL`),
+  keeps the events published while RabbitMQ was down and publishes them once it is back,
+  in order, none lost;
+* the touchpoint consumer started while RabbitMQ is down waits for it instead of exiting
+  (the supervisor would give up on a consumer that exits five times in two minutes), and
+  writes every turn once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Dict, Iterator, List
+
+import pytest
+
+from tests.test_touchpoints_consumer import turn
+
+
+def _why_skip() -> str:
+    from glob import glob
+
+    if not glob("/usr/lib/postgresql/*/bin/pg_ctl"):
+        return "PostgreSQL server binaries are not installed"
+    if not shutil.which("redis-server"):
+        return "redis-server is not installed"
+    if not os.access("/usr/lib/rabbitmq/bin/rabbitmq-server", os.X_OK):
+        return "rabbitmq-server is not installed"
+    return ""
+
+
+pytestmark = pytest.mark.skipif(bool(_why_skip()), reason=_why_skip() or "-")
+
+
+@pytest.fixture(scope="module")
+def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from tests.support.private_services import PrivateServices
+
+    started = PrivateServices(Path(tmp_path_factory.mktemp("services")))
+    try:
+        yield started.start_all()
+    finally:
+        started.stop_all()
+
+
+@pytest.fixture
+def database(services: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh database on the private PostgreSQL, as HAMSAFAR_DATABASE_URL."""
+    import sqlalchemy as sa
+
+    name = f"restarts_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(services.postgres.url, isolation_level="AUTOCOMMIT", future=True)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    url = services.postgres.url.rsplit("/", 1)[0] + "/" + name
+    monkeypatch.setenv("HAMSAFAR_DATABASE_URL", url)
+    monkeypatch.setenv("RASA_TELEMETRY_ENABLED", "false")
+    yield url
+    from bot.db import dispose_engines
+
+    dispose_engines()
+
+
+def test_a_pooled_engine_answers_the_first_query_after_postgres_restarted(services: Any, database: str) -> None:
+    import sqlalchemy as sa
+
+    from bot.db import create_pooled_engine
+
+    engine = create_pooled_engine(database)
+    with engine.connect() as conn:
+        backend = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+    services.postgres.restart()   # the pooled connection's server process is gone
+    with engine.connect() as conn:
+        after = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+    assert after != backend   # a new connection, made on checkout, not an error
+    engine.dispose()
+
+
+def test_the_redis_lock_store_locks_again_after_redis_restarted(services: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rasa.core.lock_store import RedisLockStore
+
+    from bot.stores import EnvLockStore
+
+    monkeypatch.setenv("HAMSAFAR_REDIS_URL", services.redis.url)
+    store = EnvLockStore()
+    assert isinstance(store, RedisLockStore)
+    conversation = f"restarts-{uuid.uuid4().hex[:8]}"
+
+    async def one_message() -> int:
+        async with store.lock(conversation) as lock:
+            return len(lock.tickets)
+
+    assert asyncio.run(one_message()) == 1
+    services.redis.restart()
+    assert asyncio.run(one_message()) == 1
+
+
+def test_a_message_handled_while_redis_went_away_is_not_failed_by_its_lock_release(
+        services: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The turn is stored when Redis goes; releasing the lock fails, the message does not (it was
+    answered: failing it would have the customer send it again and the bot process it twice)."""
+    from rasa.core.lock_store import LockError
+
+    from bot.stores import EnvLockStore
+
+    monkeypatch.setenv("HAMSAFAR_REDIS_URL", services.redis.url)
+    store = EnvLockStore()
+    conversation = f"restarts-{uuid.uuid4().hex[:8]}"
+
+    async def handled_while_redis_goes() -> str:
+        async with store.lock(conversation):
+            await asyncio.to_thread(services.redis.stop)
+            return "answered"
+
+    async def one_message() -> None:
+        async with store.lock(conversation):
+            pass
+
+    try:
+        assert asyncio.run(handled_while_redis_goes()) == "answered"
+        with pytest.raises(LockError):   # taking a lock still fails loudly: nothing is done
+            asyncio.run(one_message())
+    finally:
+        services.redis.start()
+    asyncio.run(one_message())
+
+
+def _drain(url: str, queue: str) -> List[Dict[str, Any]]:
+    """Every message in `queue`, acknowledged, in queue order."""
+    import aio_pika
+
+    async def read() -> List[Dict[str, Any]]:
+        found: List[Dict[str, Any]] = []
+        async with await aio_pika.connect(url) as connection:
+            channel = await connection.channel()
+            declared = await channel.declare_queue(queue, durable=True)
+            while True:
+                message = await declared.get(no_ack=True, fail=False)
+                if message is None:
+                    return found
+                found.append(json.loads(message.body))
+
+    return asyncio.run(read())
+
+
+def test_the_pika_broker_publishes_what_it_was_given_while_rabbitmq_was_down(
+        services: Any, database: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    queue = f"restarts_{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("HAMSAFAR_RABBITMQ_URL", services.rabbitmq.url)
+    monkeypatch.setenv("HAMSAFAR_RABBITMQ_QUEUE", queue)
+    sender = f"rest:restarts-{uuid.uuid4().hex[:8]}"
+    events = [{"event": "user", "sender_id": sender, "timestamp": 1000.0 + i, "text": f"message {i}"} for i in range(9)]
+
+    async def scenario() -> None:
+        from bot.touchpoints.broker import TouchpointBroker
+
+        broker = await TouchpointBroker.from_endpoint_config(None)
+        for event in events[:3]:
+            broker.publish(event)
+        await broker.flush()
+        await asyncio.to_thread(services.rabbitmq.stop)
+        for event in events[3:6]:   # RabbitMQ is down: Rasa keeps them to publish after reconnecting
+            broker.publish(event)
+        await broker.flush()
+        await asyncio.to_thread(services.rabbitmq.start)
+        deadline = time.monotonic() + 90
+        while broker._unpublished_events and time.monotonic() < deadline:   # reconnects every 5 s
+            await asyncio.sleep(0.2)
+        await broker.flush()
+        for event in events[6:]:
+            broker.publish(event)
+        await broker.close()
+
+    asyncio.run(scenario())
+    texts = [event["text"] for event in _drain(services.rabbitmq.url, queue)]
+    assert texts == [event["text"] for event in events]
+
+
+def test_a_consumer_started_while_rabbitmq_is_down_waits_and_writes_every_turn_once(
+        services: Any, database: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.schema import init_db
+    from bot.touchpoints.consumer import TouchpointConsumer
+    from tests.test_touchpoints_consumer import customer_rows, publish
+
+    queue = f"restarts_{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("HAMSAFAR_RABBITMQ_URL", services.rabbitmq.url)
+    monkeypatch.setenv("HAMSAFAR_RABBITMQ_QUEUE", queue)
+    init_db(database)
+    sender = f"rest:restarts-{uuid.uuid4().hex[:8]}"
+    start = time.time()
+
+    async def scenario() -> None:
+        await publish(turn(sender, "m1", start))          # declares the queue; the turn waits in it
+        await asyncio.to_thread(services.rabbitmq.stop)
+        consumer = TouchpointConsumer(services.rabbitmq.url, queue)
+        task = asyncio.ensure_future(consumer.run())
+        await asyncio.sleep(3)
+        assert not task.done()   # waiting for RabbitMQ, not exited
+        await asyncio.to_thread(services.rabbitmq.start)
+        await publish(turn(sender, "m2", start + 5))
+        deadline = time.monotonic() + 60
+        while await asyncio.to_thread(customer_rows, sender) < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        consumer.stop()
+        await asyncio.wait_for(task, 30)
+        assert not consumer.connection_lost
+
+    asyncio.run(scenario())
+    assert customer_rows(sender) == 2
