@@ -222,3 +222,41 @@ def test_a_consumer_started_while_rabbitmq_is_down_waits_and_writes_every_turn_o
 
     asyncio.run(scenario())
     assert customer_rows(sender) == 2
+
+
+def test_a_consumer_whose_rabbitmq_restarts_exits_and_a_fresh_one_writes_every_turn_once(
+        services: Any, database: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.schema import init_db
+    from bot.touchpoints.consumer import TouchpointConsumer
+    from tests.test_touchpoints_consumer import customer_rows, publish
+
+    queue = f"restarts_{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("HAMSAFAR_RABBITMQ_URL", services.rabbitmq.url)
+    monkeypatch.setenv("HAMSAFAR_RABBITMQ_QUEUE", queue)
+    init_db(database)
+    sender = f"rest:restarts-{uuid.uuid4().hex[:8]}"
+    start = time.time()
+
+    async def wait_for_rows(count: int) -> None:
+        deadline = time.monotonic() + 60
+        while await asyncio.to_thread(customer_rows, sender) < count and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+
+    async def scenario() -> None:
+        await publish(turn(sender, "m1", start))
+        first = TouchpointConsumer(services.rabbitmq.url, queue)
+        running = asyncio.ensure_future(first.run())
+        await wait_for_rows(1)
+        await asyncio.to_thread(services.rabbitmq.stop)
+        await asyncio.wait_for(running, 60)      # it notices and exits (the supervisor starts another)
+        assert first.connection_lost
+        await asyncio.to_thread(services.rabbitmq.start)
+        await publish(turn(sender, "m2", start + 5))
+        second = TouchpointConsumer(services.rabbitmq.url, queue)
+        task = asyncio.ensure_future(second.run())
+        await wait_for_rows(2)
+        second.stop()
+        await asyncio.wait_for(task, 30)
+
+    asyncio.run(scenario())
+    assert customer_rows(sender) == 2

@@ -43,6 +43,8 @@ from bot.touchpoints.privacy import conversation_ref
 from bot.touchpoints.store import insert_rows, last_state
 
 logger = logging.getLogger(__name__)
+# How long an acknowledgement may take before the connection is taken as lost.
+ACK_TIMEOUT_S = 10.0
 
 
 @dataclass
@@ -175,7 +177,9 @@ class TouchpointConsumer:
             if state is not None and state.turn is not None and now - held.since < self.hold_limit_s:
                 continue
             for message in held.messages:
-                await message.ack()
+                # an acknowledgement on a connection RabbitMQ dropped may never complete: bounded,
+                # it ends the consumer (the broker gives the unacknowledged deliveries to the next)
+                await asyncio.wait_for(message.ack(), ACK_TIMEOUT_S)
             del self.held[sender]
 
     async def run(self) -> None:
@@ -192,7 +196,7 @@ class TouchpointConsumer:
         try:
             async with connection:
                 await self._consume(connection, options)
-        except CONNECTION_EXCEPTIONS + (ChannelInvalidStateError,):
+        except CONNECTION_EXCEPTIONS + (ChannelInvalidStateError, asyncio.TimeoutError):
             # RabbitMQ went away while a batch was being acknowledged: what was not acknowledged
             # is delivered again to the next consumer.
             if self._stop.is_set() and not self.connection_lost:
@@ -238,6 +242,12 @@ class TouchpointConsumer:
             done, _ = await asyncio.wait({batch_task, stop}, return_when=asyncio.FIRST_COMPLETED)
             if batch_task not in done:
                 batch_task.cancel()
+                break
+            if connection.is_closed or channel.is_closed:
+                # a restart the close callback did not report (seen after `rabbitmqctl stop`): the
+                # deliveries are no longer ours; exit so that a fresh consumer reads the queue again
+                logger.warning("touchpoints: the RabbitMQ connection is closed; exiting to start afresh")
+                self.connection_lost = True
                 break
             await self._handle(batch_task.result())
         if not self.connection_lost:
