@@ -137,6 +137,9 @@ def test_parse_date_forms() -> None:
     assert parse_date("2025-01-31T10:00:00Z") == dt.datetime(2025, 1, 31, 10, tzinfo=dt.timezone.utc)
     assert parse_date("2025-01-31 13:30:00+03:30") == dt.datetime(2025, 1, 31, 10, tzinfo=dt.timezone.utc)
     assert parse_date("۱۴۰۴/۰۱/۰۱") == dt.datetime(2025, 3, 20, 20, 30, tzinfo=dt.timezone.utc)
+    # Tehran's clock of the day, by zoneinfo: summer time (+04:30) until 2022, none since
+    assert parse_date("1400/04/01 10:00") == dt.datetime(2021, 6, 22, 5, 30, tzinfo=dt.timezone.utc)
+    assert parse_date("1403/04/01 10:00") == dt.datetime(2024, 6, 21, 6, 30, tzinfo=dt.timezone.utc)
     with pytest.raises(ValueError):
         parse_date("31/01/2025")
 

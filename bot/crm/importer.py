@@ -176,8 +176,8 @@ def parse_date(value: str) -> dt.datetime:
     if jalali:
         y, m, d, hh, mm, ss = (int(g) if g else 0 for g in jalali.groups())
         local = jdatetime.datetime(y, m, d, hh, mm, ss).togregorian()
-        tehran = dt.timezone(dt.timedelta(hours=3, minutes=30))
-        return local.replace(tzinfo=tehran).astimezone(dt.timezone.utc)
+        # zoneinfo, not a fixed +03:30: Iran kept summer time (+04:30) until 2022
+        return local.replace(tzinfo=zoneinfo.ZoneInfo("Asia/Tehran")).astimezone(dt.timezone.utc)
     text = text.replace("/", "-")
     parsed = parse_datetime(text)
     assert parsed is not None
