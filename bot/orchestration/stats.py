@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
@@ -159,10 +160,7 @@ def shop_kpis(engine: Engine, now: Optional[dt.datetime] = None, churn_days: int
         closed = conn.execute(sa.select(t.c.created_at, w.c.updated_at).select_from(
             t.join(w, sa.and_(w.c.kind == "ticket", w.c.key == t.c.reference)))
             .where(t.c.status == "closed", w.c.value == "closed")).all()
-    hours = sorted(max(0.0, (aware(seen) - aware(created)).total_seconds() / 3600) for created, seen in closed)
-    median = None
-    if hours:
-        mid = len(hours) // 2
-        median = hours[mid] if len(hours) % 2 else (hours[mid - 1] + hours[mid]) / 2
+    hours = [max(0.0, (aware(seen) - aware(created)).total_seconds() / 3600) for created, seen in closed]
+    median = statistics.median(hours) if hours else None
     return {"customers_with_orders": int(total), "churned": int(churned), "churn_rate": ratio(int(churned), int(total)),
             "churn_days": churn_days, "tickets_closed": len(hours), "median_hours_to_resolution": median}
