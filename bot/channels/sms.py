@@ -220,8 +220,8 @@ class SmsOutput(ProactiveOutput):
                         self._update(row_id, status="sending", error=f"outcome unknown: {error}; not shown by "
                                                                      f"{self.gateway.name} (yet); not resent")
                         return self._finish(self._result(row_id), raise_on_failure)
-                    error = GatewayError(f"not sent: {error}; {self.gateway.name} has no message {row_id}",
-                                         retryable=error.retryable)
+                    error = GatewayError(f"not sent: {error}; {self.gateway.name} does not have it "
+                                         f"(local id {row_id})", retryable=error.retryable)
                 if not error.retryable or attempt == self.max_attempts:
                     self._update(row_id, status="failed", error=str(error))
                     return self._finish(self._result(row_id), raise_on_failure)
