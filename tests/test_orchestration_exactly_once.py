@@ -147,6 +147,13 @@ def lookups(sms: FakeSmsGateways) -> int:
     return len([r for r in sms.requests if r["path"].endswith("statuslocalmessageid.json")])
 
 
+def stats_line(world: World, journey: str) -> dict:
+    """The journey's line of `hamsafar journeys stats`."""
+    from bot.orchestration.stats import journey_stats
+
+    return next(line for line in journey_stats(world.engine, world.book) if line["journey"] == journey)
+
+
 def closed_port() -> int:
     """A port on 127.0.0.1 nothing listens on: connecting is refused before any byte is written."""
     import socket
@@ -202,6 +209,8 @@ def test_a_5xx_page_of_a_proxy_in_front_of_the_gateway_is_unknown_and_never_retr
     world.run(T0 + 2 * HOUR)
     assert sends_received(world.sms) == 1
     assert world.entry("abandoned_payment", cid)["status"] == "active"   # the 24-hour code is still to come
+    line = stats_line(world, "abandoned_payment")
+    assert (line["messages"], line["unknown"], line["failed"]) == (0, 1, 0)   # `hamsafar journeys stats`
 
 
 def test_a_read_timeout_after_the_request_was_written_is_unknown_and_never_resent(world: World) -> None:
@@ -273,6 +282,8 @@ def test_retries_of_a_message_provably_not_sent_are_bounded(world: World) -> Non
     world.sms = gateway
     world.run(T0 + HOUR + 30 * MIN)
     assert sends_received(world.sms) == 0                     # the given-up reminder is not sent later
+    line = stats_line(world, "abandoned_payment")
+    assert (line["messages"], line["unknown"], line["failed"]) == (0, 0, 1)
 
 
 def test_a_message_table_of_an_older_release_gets_the_attempt_columns(database: str) -> None:

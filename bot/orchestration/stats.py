@@ -85,10 +85,12 @@ def journey_stats(engine: Engine, book: JourneyBook, now: Optional[dt.datetime] 
     now = aware(now or dt.datetime.now(dt.timezone.utc))
     rows = _entries(engine, since, until)
     with engine.connect() as conn:
-        sent = Counter((j, c) for j, c in conn.execute(
-            sa.select(M.c.journey, M.c.channel).select_from(M.join(E, E.c.id == M.c.entry_id))
-            .where(M.c.status == "sent", *([E.c.entered_at >= dt.datetime.combine(since, dt.time(), tzinfo=dt.timezone.utc)] if since else []),
+        outcomes = Counter((j, c, status) for j, c, status in conn.execute(
+            sa.select(M.c.journey, M.c.channel, M.c.status).select_from(M.join(E, E.c.id == M.c.entry_id))
+            .where(M.c.status.in_(("sent", "unknown", "failed")),
+                   *([E.c.entered_at >= dt.datetime.combine(since, dt.time(), tzinfo=dt.timezone.utc)] if since else []),
                    *([E.c.entered_at < dt.datetime.combine(until + dt.timedelta(days=1), dt.time(), tzinfo=dt.timezone.utc)] if until else []))))
+    sent = Counter({(j, c): n for (j, c, status), n in outcomes.items() if status == "sent"})
     names = list(book.journeys) + sorted({r["journey"] for r in rows} - set(book.journeys))
     out = []
     for name in names:
@@ -122,6 +124,9 @@ def journey_stats(engine: Engine, book: JourneyBook, now: Optional[dt.datetime] 
             "entered": len(mine), "active": sum(r["status"] == "active" for r in mine),
             "treated": treated.entered, "holdout": holdout.entered,
             "messaged": sum(1 for r in mine if r["messages_sent"]), "messages": sum(n for (j, _c), n in sent.items() if j == name),
+            # messages that may have arrived (never resent), and those not sent (waiting for a retry, or given up)
+            "unknown": sum(n for (j, _c, status), n in outcomes.items() if j == name and status == "unknown"),
+            "failed": sum(n for (j, _c, status), n in outcomes.items() if j == name and status == "failed"),
             "converted": treated.converted + holdout.converted, "pending": pending,
             "conversion": treated.rate, "holdout_conversion": holdout.rate,
             "uplift": uplift[0] if uplift else None, "uplift_low": uplift[1] if uplift else None,
