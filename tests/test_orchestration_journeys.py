@@ -274,6 +274,32 @@ def test_frequency_cap_moves_a_second_message_to_the_next_day(world: World) -> N
     assert len(world.sms_to(phone)) == 2 and "پرداخت" in world.sms_to(phone)[1]
 
 
+def test_frequency_cap_per_week_holds_a_fourth_message_until_a_week_after_the_first(world: World) -> None:
+    """Three reminders on three days (Wednesday, Thursday, Saturday: Friday is off) fill the week's cap of
+    three; Sunday's waits until 7 × 24 h after the first one, then goes out."""
+    [cid] = customer_ids("WK", "abandoned_payment", holdout=False)
+    phone = world.customer(cid)
+    for count, day in enumerate((0, 1, 3), start=1):
+        at = T0 + day * DAY
+        order = world.order(cid, "pending_payment", at)
+        world.run(at + MIN)
+        world.run(at + HOUR)
+        assert len(world.sms_to(phone)) == count
+        world.set_order(order, status="paid", paid_at=at + 2 * HOUR)   # paid: no 24-hour code
+        world.run(at + 2 * HOUR + MIN)
+    sunday = T0 + 4 * DAY
+    world.order(cid, "pending_payment", sunday)
+    world.run(sunday + MIN)
+    world.run(sunday + HOUR)
+    assert len(world.sms_to(phone)) == 3
+    fourth = world.entries("abandoned_payment", cid)[-1]
+    assert (fourth["status"], fourth["due_at"]) == ("active", T0 + HOUR + 7 * DAY)
+    world.run(T0 + HOUR + 7 * DAY - MIN)
+    assert len(world.sms_to(phone)) == 3
+    world.run(T0 + HOUR + 7 * DAY)
+    assert len(world.sms_to(phone)) == 4
+
+
 def test_an_opted_out_number_gets_nothing(world: World) -> None:
     from bot.channels import consent
 
