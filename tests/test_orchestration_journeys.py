@@ -300,6 +300,34 @@ def test_frequency_cap_per_week_holds_a_fourth_message_until_a_week_after_the_fi
     assert len(world.sms_to(phone)) == 4
 
 
+def test_if_conditions_on_the_order_language_score_and_stage(world: World) -> None:
+    """An `if:` step's conditions read the CRM's order, the entry's language and score, and the customer's
+    journey stage from the touchpoints (the shipped journeys use only some of them)."""
+    from bot.touchpoints.store import insert_rows
+
+    [cid] = customer_ids("IF", "abandoned_payment", holdout=False)
+    world.customer(cid, "Sara Ahmadi", language="en")
+    order = world.order(cid, "pending_payment", T0, total=2_500_000)
+    entry = {"id": 0, "customer_id": cid, "order_id": order, "language": "en", "context": {"score": 9},
+             "subject": None}
+
+    def check(**checks) -> bool:
+        return world.o.check(entry, checks, T0)
+
+    assert check(order_status=["pending_payment"], min_total=2_000_000, max_total=3_000_000, language="en",
+                 min_score=9)
+    assert not check(order_status=["paid", "shipped"]) and not check(min_total=3_000_000)
+    assert not check(max_total=2_000_000) and not check(language="fa") and not check(max_score=6)
+    assert not check(stage=["decision"])                        # no touchpoint of theirs has a stage yet
+    insert_rows(world.engine, [
+        {"event_id": "if-1", "occurred_at": (T0 - HOUR).replace(tzinfo=None), "customer_id": cid,
+         "conversation_id": "tg:5151", "channel": "telegram", "actor": "customer", "journey_stage": "consideration"},
+        {"event_id": "if-2", "occurred_at": (T0 - MIN).replace(tzinfo=None), "customer_id": cid,
+         "conversation_id": "tg:5151", "channel": "telegram", "actor": "customer", "journey_stage": "decision"},
+    ])
+    assert check(stage=["decision", "purchase"]) and not check(stage=["consideration"])   # the latest stage
+
+
 def test_an_opted_out_number_gets_nothing(world: World) -> None:
     from bot.channels import consent
 
