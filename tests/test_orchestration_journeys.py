@@ -328,6 +328,20 @@ def test_if_conditions_on_the_order_language_score_and_stage(world: World) -> No
     assert check(stage=["decision", "purchase"]) and not check(stage=["consideration"])   # the latest stage
 
 
+def test_order_dates_are_jalali_and_amounts_toman_in_persian(world: World) -> None:
+    """`{order_date}` and `{delivered_date}` (placeholders the shop may use; no shipped text does yet) are
+    Jalali dates with Persian digits in Persian, Gregorian in English; `{total}` is in Toman."""
+    from bot.orchestration.templates import Subject, Values, fill
+
+    [cid] = customer_ids("JD", "abandoned_payment", holdout=False)
+    world.customer(cid)
+    order = world.order(cid, "delivered", T0, total=2_500_000, delivered_at=T0 + 2 * DAY)
+    text = "{order_date} | {delivered_date} | {total}"
+    values = {lang: Values(Subject(cid, order), lang, world.crm, world.book.settings) for lang in ("fa", "en")}
+    assert fill(text, values["fa"].get) == "۱۴ خرداد ۱۴۰۴ | ۱۶ خرداد ۱۴۰۴ | ۲٬۵۰۰٬۰۰۰ تومان"
+    assert fill(text, values["en"].get) == "4 June 2025 | 6 June 2025 | 2,500,000 Toman"
+
+
 def test_an_opted_out_number_gets_nothing(world: World) -> None:
     from bot.channels import consent
 
