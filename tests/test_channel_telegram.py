@@ -472,3 +472,44 @@ def test_a_chats_updates_reach_the_bot_in_arrival_order(fake):
     # the other chat did not wait for the slow acknowledgement
     assert [m.sender_id for m in agent.messages].index("tg:777") < agent.messages.index(
         [m for m in agent.messages if m.text == "/affirm"][0])
+
+
+async def test_a_send_whose_connection_is_lost_after_writing_is_not_retried(fake):
+    """The Bot API carried out sendMessage, but the connection closed before its answer: the message may
+    have arrived, so it is reported (`may_have_arrived`), not retried — a retry would send it twice."""
+    from telegram.error import NetworkError
+
+    from bot.channels.botapi import may_have_arrived
+    from bot.channels.telegram import TelegramOutput
+
+    output = TelegramOutput(TOKEN, base_url=fake.base_url)   # up to 6 attempts for what may be retried
+    fake.drop_next("sendMessage")
+    try:
+        with pytest.raises(NetworkError) as raised:
+            await output.send_text("tg:4242", "یادآوری سفارش")
+    finally:
+        await output.close()
+    assert may_have_arrived(raised.value)
+    assert [p["text"] for p in fake.sent("sendMessage")] == ["یادآوری سفارش"]
+
+
+async def test_a_send_to_an_unreachable_bot_api_is_known_not_to_have_arrived():
+    """Connection refused: no byte of the request was written, so the error says it never arrived (a
+    journey falls back to the next channel at once, and may try again later)."""
+    import socket
+
+    from telegram.error import NetworkError
+
+    from bot.channels.botapi import may_have_arrived, never_written
+    from bot.channels.telegram import TelegramOutput
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    output = TelegramOutput(TOKEN, base_url=f"http://127.0.0.1:{port}/bot", max_attempts=2)
+    try:
+        with pytest.raises(NetworkError) as raised:
+            await output.send_text("tg:4242", "یادآوری سفارش")
+    finally:
+        await output.close()
+    assert never_written(raised.value) and not may_have_arrived(raised.value)

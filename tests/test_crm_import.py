@@ -137,6 +137,9 @@ def test_parse_date_forms() -> None:
     assert parse_date("2025-01-31T10:00:00Z") == dt.datetime(2025, 1, 31, 10, tzinfo=dt.timezone.utc)
     assert parse_date("2025-01-31 13:30:00+03:30") == dt.datetime(2025, 1, 31, 10, tzinfo=dt.timezone.utc)
     assert parse_date("۱۴۰۴/۰۱/۰۱") == dt.datetime(2025, 3, 20, 20, 30, tzinfo=dt.timezone.utc)
+    # Tehran's clock of the day, by zoneinfo: summer time (+04:30) until 2022, none since
+    assert parse_date("1400/04/01 10:00") == dt.datetime(2021, 6, 22, 5, 30, tzinfo=dt.timezone.utc)
+    assert parse_date("1403/04/01 10:00") == dt.datetime(2024, 6, 21, 6, 30, tzinfo=dt.timezone.utc)
     with pytest.raises(ValueError):
         parse_date("31/01/2025")
 
@@ -150,6 +153,14 @@ def test_cli_import_reports_errors_and_exit_code(tmp_path: Path) -> None:
                          capture_output=True, text=True, cwd=settings.PROJECT_ROOT)
     assert run.returncode == 1
     assert f"{bad}:4: column phone: not a mobile number" in run.stderr
+    zones = write(tmp_path, "zones.csv", "customer_id,name,phone,email,language,created_at,timezone\n"
+                                         "K1,علی,09121234567,,fa,,Asia/Tehrn\n")
+    run = subprocess.run([sys.executable, "-c", "from bot.crm.cli import register; import argparse, sys;"
+                          "p=argparse.ArgumentParser(); register(p.add_subparsers()); a=p.parse_args(sys.argv[1:]);"
+                          "sys.exit(a.func(a))", "crm", "import", "--customers", str(zones), "--database-url", url],
+                         capture_output=True, text=True, cwd=settings.PROJECT_ROOT)
+    assert run.returncode == 1
+    assert f"{zones}:2: column timezone: unknown time zone 'Asia/Tehrn' for customer 'K1'" in run.stderr
     good = write(tmp_path, "good.csv", CUSTOMERS)
     run = subprocess.run([sys.executable, "-c", "from bot.crm.cli import register; import argparse, sys;"
                           "p=argparse.ArgumentParser(); register(p.add_subparsers()); a=p.parse_args(sys.argv[1:]);"
@@ -157,6 +168,31 @@ def test_cli_import_reports_errors_and_exit_code(tmp_path: Path) -> None:
                          capture_output=True, text=True, cwd=settings.PROJECT_ROOT)
     assert run.returncode == 0, run.stderr
     assert "customers: 2 new" in run.stdout
+
+
+def test_customer_time_zones_are_read_validated_and_kept(tmp_path: Path, db_url: str) -> None:
+    """An optional `timezone` column: IANA names checked with zoneinfo (any letter case, stored as zoneinfo
+    spells them), empty = the shop's; an unknown zone names its file, line and customer; a file without
+    the column leaves the zones already stored."""
+    zones = "customer_id,name,phone,email,language,created_at,timezone\n" \
+            "K1,علی,09121234567,,fa,2025-01-01,\n" \
+            "K2,Sara,+98 935 123 4567,,en,2025-01-02,europe/berlin\n"
+    report = import_files(write(tmp_path, "zones.csv", zones), url=db_url)
+    assert report.ok, report.errors
+    crm = SQLCRM(db_url)
+    assert crm.get_customer("K1").timezone is None and crm.get_customer("K2").timezone == "Europe/Berlin"
+
+    assert import_files(write(tmp_path, "plain.csv", CUSTOMERS), url=db_url).ok   # no timezone column
+    assert SQLCRM(db_url).get_customer("K2").timezone == "Europe/Berlin"
+
+    bad = write(tmp_path, "bad.csv", zones.replace("europe/berlin", "Mars/Olympus")
+                + "K3,Reza,09351112233,,fa,,Tehran\nK4,Mina,09351112244,,fa,,../../etc/passwd\n")
+    report = import_files(bad, url=db_url)
+    assert [(e.line, e.column) for e in report.errors] == [(3, "timezone"), (4, "timezone"), (5, "timezone")]
+    assert str(report.errors[0]).startswith(f"{bad}:3: column timezone: unknown time zone 'Mars/Olympus' "
+                                            "for customer 'K2' (an IANA name such as Asia/Tehran")
+    assert SQLCRM(db_url).get_customer("K2").timezone == "Europe/Berlin"   # nothing written
+    assert counts(db_url)["customers"] == 2
 
 
 # ----------------------------------------------------------------------------- demo shop

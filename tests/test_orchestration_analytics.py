@@ -128,3 +128,34 @@ def test_analytics_funnel_without_options_is_the_reports_headline_and_says_so(sq
     first = capsys.readouterr().out.splitlines()[0]
     assert first == "conversations reaching each journey stage in any order within 30 days " \
                     "(also: --unit customer, --mode strict)"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_shop_kpis_churn_and_time_to_resolution_from_the_crm(backend, sqlite_url, request, monkeypatch) -> None:
+    """Churn: customers whose newest order (not cancelled) is older than 90 days, of those with one; time to
+    resolution: a ticket's creation to the scan that first saw it closed, median hours."""
+    from bot.orchestration.stats import shop_kpis
+    from tests.support.journeys import T0, World
+
+    url = sqlite_url if backend == "sqlite" else request.getfixturevalue("fresh_postgres_url")
+    monkeypatch.setenv("HAMSAFAR_DATABASE_URL", url)
+    hour, day = dt.timedelta(hours=1), dt.timedelta(days=1)
+    world = World(url)
+    for cid in ("KA", "KB", "KC"):
+        world.customer(cid)
+    world.order("KA", "delivered", T0 - 100 * day)                 # churned
+    world.order("KB", "delivered", T0 - 100 * day)
+    world.order("KB", "delivered", T0 - 10 * day)                  # ordered again: not churned
+    world.order("KC", "cancelled", T0 - 5 * day)                   # no order that counts
+    world.ticket("TK-1", "KA", "open", T0 - hour)
+    world.ticket("TK-2", "KB", "open", T0 - 2 * hour)
+    world.ticket("TK-3", "KB", "open", T0)
+    world.run(T0)                                                  # the scanner sees them open
+    world.ticket("TK-1", "KA", "closed", T0 - hour)
+    world.run(T0 + hour)                                           # 2 h after TK-1 was opened
+    world.ticket("TK-2", "KB", "closed", T0 - 2 * hour)
+    world.ticket("TK-3", "KB", "closed", T0)
+    world.run(T0 + 4 * hour)                                       # 6 h and 4 h
+    kpis = shop_kpis(world.engine, now=T0)
+    assert (kpis["customers_with_orders"], kpis["churned"], kpis["churn_rate"]) == (2, 1, 0.5)
+    assert (kpis["tickets_closed"], kpis["median_hours_to_resolution"]) == (3, pytest.approx(4.0))

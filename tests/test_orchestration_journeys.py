@@ -274,6 +274,74 @@ def test_frequency_cap_moves_a_second_message_to_the_next_day(world: World) -> N
     assert len(world.sms_to(phone)) == 2 and "پرداخت" in world.sms_to(phone)[1]
 
 
+def test_frequency_cap_per_week_holds_a_fourth_message_until_a_week_after_the_first(world: World) -> None:
+    """Three reminders on three days (Wednesday, Thursday, Saturday: Friday is off) fill the week's cap of
+    three; Sunday's waits until 7 × 24 h after the first one, then goes out."""
+    [cid] = customer_ids("WK", "abandoned_payment", holdout=False)
+    phone = world.customer(cid)
+    for count, day in enumerate((0, 1, 3), start=1):
+        at = T0 + day * DAY
+        order = world.order(cid, "pending_payment", at)
+        world.run(at + MIN)
+        world.run(at + HOUR)
+        assert len(world.sms_to(phone)) == count
+        world.set_order(order, status="paid", paid_at=at + 2 * HOUR)   # paid: no 24-hour code
+        world.run(at + 2 * HOUR + MIN)
+    sunday = T0 + 4 * DAY
+    world.order(cid, "pending_payment", sunday)
+    world.run(sunday + MIN)
+    world.run(sunday + HOUR)
+    assert len(world.sms_to(phone)) == 3
+    fourth = world.entries("abandoned_payment", cid)[-1]
+    assert (fourth["status"], fourth["due_at"]) == ("active", T0 + HOUR + 7 * DAY)
+    world.run(T0 + HOUR + 7 * DAY - MIN)
+    assert len(world.sms_to(phone)) == 3
+    world.run(T0 + HOUR + 7 * DAY)
+    assert len(world.sms_to(phone)) == 4
+
+
+def test_if_conditions_on_the_order_language_score_and_stage(world: World) -> None:
+    """An `if:` step's conditions read the CRM's order, the entry's language and score, and the customer's
+    journey stage from the touchpoints (the shipped journeys use only some of them)."""
+    from bot.touchpoints.store import insert_rows
+
+    [cid] = customer_ids("IF", "abandoned_payment", holdout=False)
+    world.customer(cid, "Sara Ahmadi", language="en")
+    order = world.order(cid, "pending_payment", T0, total=2_500_000)
+    entry = {"id": 0, "customer_id": cid, "order_id": order, "language": "en", "context": {"score": 9},
+             "subject": None}
+
+    def check(**checks) -> bool:
+        return world.o.check(entry, checks, T0)
+
+    assert check(order_status=["pending_payment"], min_total=2_000_000, max_total=3_000_000, language="en",
+                 min_score=9)
+    assert not check(order_status=["paid", "shipped"]) and not check(min_total=3_000_000)
+    assert not check(max_total=2_000_000) and not check(language="fa") and not check(max_score=6)
+    assert not check(stage=["decision"])                        # no touchpoint of theirs has a stage yet
+    insert_rows(world.engine, [
+        {"event_id": "if-1", "occurred_at": (T0 - HOUR).replace(tzinfo=None), "customer_id": cid,
+         "conversation_id": "tg:5151", "channel": "telegram", "actor": "customer", "journey_stage": "consideration"},
+        {"event_id": "if-2", "occurred_at": (T0 - MIN).replace(tzinfo=None), "customer_id": cid,
+         "conversation_id": "tg:5151", "channel": "telegram", "actor": "customer", "journey_stage": "decision"},
+    ])
+    assert check(stage=["decision", "purchase"]) and not check(stage=["consideration"])   # the latest stage
+
+
+def test_order_dates_are_jalali_and_amounts_toman_in_persian(world: World) -> None:
+    """`{order_date}` and `{delivered_date}` (placeholders the shop may use; no shipped text does yet) are
+    Jalali dates with Persian digits in Persian, Gregorian in English; `{total}` is in Toman."""
+    from bot.orchestration.templates import Subject, Values, fill
+
+    [cid] = customer_ids("JD", "abandoned_payment", holdout=False)
+    world.customer(cid)
+    order = world.order(cid, "delivered", T0, total=2_500_000, delivered_at=T0 + 2 * DAY)
+    text = "{order_date} | {delivered_date} | {total}"
+    values = {lang: Values(Subject(cid, order), lang, world.crm, world.book.settings) for lang in ("fa", "en")}
+    assert fill(text, values["fa"].get) == "۱۴ خرداد ۱۴۰۴ | ۱۶ خرداد ۱۴۰۴ | ۲٬۵۰۰٬۰۰۰ تومان"
+    assert fill(text, values["en"].get) == "4 June 2025 | 6 June 2025 | 2,500,000 Toman"
+
+
 def test_an_opted_out_number_gets_nothing(world: World) -> None:
     from bot.channels import consent
 

@@ -170,7 +170,11 @@ class SmsOutput(ProactiveOutput):
 
         After an ambiguous failure the provider is asked first; `resend_unconfirmed=False` (journeys)
         does not send again when it does not show the message either — a request still in flight
-        there is not shown yet — and leaves the outcome unknown instead."""
+        there is not shown yet — and leaves the outcome unknown instead, unless the provider's own
+        record proves it never took the message: it answered the send itself and, asked by our
+        reference, has no message with it (`_proves_not_sent`). A request never written (connection
+        refused, connect or pool timeout) is not ambiguous. A message provably not sent is retried
+        here (`max_attempts`) and, if it still fails, `failed` — which a caller may send again."""
         raw = addresses.address_of(phone, "sms")
         number = normalise_phone(raw) or raw
         key = idempotency_key or f"auto:{uuid.uuid4().hex}"
@@ -212,10 +216,12 @@ class SmsOutput(ProactiveOutput):
                     outcome = await self._resolved_as_sent(row_id, number, text, first_at, error=str(error))
                     if outcome is not False:  # sent, or unknown: never send again blindly
                         return self._finish(self._result(row_id), raise_on_failure)
-                    if not resend_unconfirmed:
+                    if not resend_unconfirmed and not self._proves_not_sent(error):
                         self._update(row_id, status="sending", error=f"outcome unknown: {error}; not shown by "
                                                                      f"{self.gateway.name} (yet); not resent")
                         return self._finish(self._result(row_id), raise_on_failure)
+                    error = GatewayError(f"not sent: {error}; {self.gateway.name} does not have it "
+                                         f"(local id {row_id})", retryable=error.retryable)
                 if not error.retryable or attempt == self.max_attempts:
                     self._update(row_id, status="failed", error=str(error))
                     return self._finish(self._result(row_id), raise_on_failure)
@@ -224,6 +230,14 @@ class SmsOutput(ProactiveOutput):
             self._update(row_id, status="sent", gateway_message_id=sent.message_id, error=None)
             return self._result(row_id, sent_now=True)
         return self._finish(self._result(row_id), raise_on_failure)  # pragma: no cover
+
+    def _proves_not_sent(self, error: GatewayError) -> bool:
+        """After an ambiguous error, does the provider's "no such message" prove it never took it?
+
+        Only if the provider itself answered the send (the request is finished there, not
+        in flight) and it is asked by our own reference (Kavenegar's `localid`), not by
+        matching the messages it lists (Twilio)."""
+        return error.answered and self.gateway.looks_up_by_reference
 
     async def _resolved_as_sent(self, row_id: int, phone: str, text: str, since: dt.datetime,
                                 error: Optional[str] = None) -> Optional[bool]:

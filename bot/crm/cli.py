@@ -15,7 +15,7 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
         "import", help="validate and import customers/products/orders CSV files (all or nothing)",
         description="Validates every row first and reports each bad one as FILE:LINE: column C: reason. "
                     "Imports nothing unless all files are valid; re-importing updates existing rows.")
-    imp.add_argument("--customers", metavar="F", help="customers.csv: customer_id,name,phone,email,language,created_at")
+    imp.add_argument("--customers", metavar="F", help="customers.csv: customer_id,name,phone,email,language,created_at[,timezone]")
     imp.add_argument("--products", metavar="F", help="products.csv: sku,name_fa,name_en,category,price,stock,warranty_months")
     imp.add_argument("--orders", metavar="F",
                      help="orders.csv: order_id,customer_id,status,created_at,total,items,tracking_code,carrier")

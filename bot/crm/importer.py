@@ -7,7 +7,7 @@ order_id) are updated, new ones inserted, so importing again never duplicates.
 
 Formats (docs/crm.md):
 
-* customers.csv: customer_id,name,phone,email,language,created_at
+* customers.csv: customer_id,name,phone,email,language,created_at[,timezone]
 * products.csv:  sku,name_fa,name_en,category,price,stock,warranty_months[,return_days]
 * orders.csv:    order_id,customer_id,status,created_at,total,items,tracking_code,carrier
                  [,paid_at,shipped_at,delivered_at,shipping_address,delivery_time,discount_code,discount_amount]
@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import re
+import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, Union
@@ -40,6 +42,7 @@ from bot.text.persian import normalise, to_ascii_digits
 PathLike = Union[str, Path]
 
 CUSTOMER_COLUMNS = ["customer_id", "name", "phone", "email", "language", "created_at"]
+CUSTOMER_OPTIONAL = ["timezone"]
 PRODUCT_COLUMNS = ["sku", "name_fa", "name_en", "category", "price", "stock", "warranty_months"]
 PRODUCT_OPTIONAL = ["return_days"]
 ORDER_COLUMNS = ["order_id", "customer_id", "status", "created_at", "total", "items", "tracking_code", "carrier"]
@@ -173,8 +176,8 @@ def parse_date(value: str) -> dt.datetime:
     if jalali:
         y, m, d, hh, mm, ss = (int(g) if g else 0 for g in jalali.groups())
         local = jdatetime.datetime(y, m, d, hh, mm, ss).togregorian()
-        tehran = dt.timezone(dt.timedelta(hours=3, minutes=30))
-        return local.replace(tzinfo=tehran).astimezone(dt.timezone.utc)
+        # zoneinfo, not a fixed +03:30: Iran kept summer time (+04:30) until 2022
+        return local.replace(tzinfo=zoneinfo.ZoneInfo("Asia/Tehran")).astimezone(dt.timezone.utc)
     text = text.replace("/", "-")
     parsed = parse_datetime(text)
     assert parsed is not None
@@ -217,7 +220,7 @@ def parse_items_field(value: str) -> Tuple[List[Tuple[str, int]], Optional[str]]
 
 
 def _validate_customers(path: Path, issues: List[ImportIssue]) -> List[Dict[str, Any]]:
-    rows = _Rows(path, CUSTOMER_COLUMNS, [], issues)
+    rows = _Rows(path, CUSTOMER_COLUMNS, CUSTOMER_OPTIONAL, issues)
     out, ids, phones = [], {}, {}
     for line, row in rows.read():
         before = len(issues)
@@ -255,10 +258,35 @@ def _validate_customers(path: Path, issues: List[ImportIssue]) -> List[Dict[str,
         if language not in ("fa", "en"):
             rows.error(line, "language", f"must be fa or en: {row['language']!r}")
         created = _date(rows, line, "created_at", row["created_at"], required=False)
+        zone = _zone(rows, line, row["timezone"], cid) if "timezone" in row else None
         if len(issues) == before:
             out.append(dict(customer_id=cid, name=name, phone=phone, email=email, language=language,
-                            created_at=created, _line=line))
+                            created_at=created, _line=line,
+                            **({"timezone": zone or None} if "timezone" in row else {})))
     return out
+
+
+@functools.lru_cache(maxsize=1)
+def _zone_names() -> Dict[str, str]:
+    """Every IANA zone name zoneinfo knows, by its lower-case form (read once: it walks the zone files)."""
+    return {name.lower(): name for name in zoneinfo.available_timezones()}
+
+
+def _zone(rows: _Rows, line: int, value: str, customer_id: str) -> Optional[str]:
+    """An IANA time zone zoneinfo knows (`Europe/Berlin`, any letter case), "" for none (the shop's)."""
+    text = value.strip()
+    if not text:
+        return ""
+    name = _zone_names().get(text.lower())
+    try:
+        if name is None or len(name) > 64:
+            raise zoneinfo.ZoneInfoNotFoundError(text)
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        rows.error(line, "timezone", f"unknown time zone {value!r} for customer {customer_id!r} (an IANA name "
+                                     "such as Asia/Tehran or Europe/Berlin; empty = the shop's)")
+        return None
+    return name
 
 
 def _validate_products(path: Path, issues: List[ImportIssue]) -> List[Dict[str, Any]]:
@@ -380,6 +408,8 @@ def import_files(customers: Optional[PathLike] = None, products: Optional[PathLi
                 row, is_new = _get_or_add(s, CustomerRow, customer_id=r["customer_id"])
                 created, updated = created + is_new, updated + (not is_new)
                 row.name, row.phone, row.email, row.language = r["name"], r["phone"], r["email"], r["language"]
+                if "timezone" in r:  # a file without the column leaves the stored zone as it is
+                    row.timezone = r["timezone"]
                 row.created_at = shift(r["created_at"]) or row.created_at or now
                 row.updated_at = now
             report.created["customers"], report.updated["customers"] = created, updated

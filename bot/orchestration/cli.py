@@ -349,8 +349,9 @@ def cmd_run_due(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- stats
-STATS_COLUMNS = ("journey", "entered", "active", "treated", "holdout", "messaged", "messages", "declined", "converted",
-                 "pending", "conversion", "holdout_conversion", "uplift", "uplift_low", "uplift_high")
+STATS_COLUMNS = ("journey", "entered", "active", "treated", "holdout", "messaged", "messages", "unknown", "failed",
+                 "declined", "converted", "pending", "conversion", "holdout_conversion", "uplift", "uplift_low",
+                 "uplift_high")
 
 
 def _flat(lines: List[Dict[str, Any]]) -> List[Dict[str, Any]]:

@@ -216,14 +216,14 @@ class MayHaveArrived(Exception):
 
 
 def may_have_arrived(error: Exception) -> bool:
-    """A Bot API timeout after the request left (`telegram.error.TimedOut`): it may have been delivered."""
+    """A send that may have been delivered: an SMS the gateway cannot account for, or a Bot API
+    timeout / lost connection after the request was written (`bot.channels.botapi.may_have_arrived`).
+    A request never written (connection refused, connect or pool timeout) did not: it falls back."""
     if isinstance(error, MayHaveArrived):
         return True
-    try:
-        from telegram.error import TimedOut
-    except ImportError:  # pragma: no cover - python-telegram-bot is a dependency
-        return False
-    return isinstance(error, TimedOut)
+    from bot.channels.botapi import may_have_arrived as bot_api_may_have_arrived
+
+    return bot_api_may_have_arrived(error)
 
 
 async def send_to(target: Target, outputs: Outputs, text: str, buttons: List[Dict[str, str]],

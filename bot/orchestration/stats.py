@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
@@ -84,10 +85,12 @@ def journey_stats(engine: Engine, book: JourneyBook, now: Optional[dt.datetime] 
     now = aware(now or dt.datetime.now(dt.timezone.utc))
     rows = _entries(engine, since, until)
     with engine.connect() as conn:
-        sent = Counter((j, c) for j, c in conn.execute(
-            sa.select(M.c.journey, M.c.channel).select_from(M.join(E, E.c.id == M.c.entry_id))
-            .where(M.c.status == "sent", *([E.c.entered_at >= dt.datetime.combine(since, dt.time(), tzinfo=dt.timezone.utc)] if since else []),
+        outcomes = Counter((j, c, status) for j, c, status in conn.execute(
+            sa.select(M.c.journey, M.c.channel, M.c.status).select_from(M.join(E, E.c.id == M.c.entry_id))
+            .where(M.c.status.in_(("sent", "unknown", "failed")),
+                   *([E.c.entered_at >= dt.datetime.combine(since, dt.time(), tzinfo=dt.timezone.utc)] if since else []),
                    *([E.c.entered_at < dt.datetime.combine(until + dt.timedelta(days=1), dt.time(), tzinfo=dt.timezone.utc)] if until else []))))
+    sent = Counter({(j, c): n for (j, c, status), n in outcomes.items() if status == "sent"})
     names = list(book.journeys) + sorted({r["journey"] for r in rows} - set(book.journeys))
     out = []
     for name in names:
@@ -121,6 +124,9 @@ def journey_stats(engine: Engine, book: JourneyBook, now: Optional[dt.datetime] 
             "entered": len(mine), "active": sum(r["status"] == "active" for r in mine),
             "treated": treated.entered, "holdout": holdout.entered,
             "messaged": sum(1 for r in mine if r["messages_sent"]), "messages": sum(n for (j, _c), n in sent.items() if j == name),
+            # messages that may have arrived (never resent), and those not sent (waiting for a retry, or given up)
+            "unknown": sum(n for (j, _c, status), n in outcomes.items() if j == name and status == "unknown"),
+            "failed": sum(n for (j, _c, status), n in outcomes.items() if j == name and status == "failed"),
             "converted": treated.converted + holdout.converted, "pending": pending,
             "conversion": treated.rate, "holdout_conversion": holdout.rate,
             "uplift": uplift[0] if uplift else None, "uplift_low": uplift[1] if uplift else None,
@@ -159,10 +165,7 @@ def shop_kpis(engine: Engine, now: Optional[dt.datetime] = None, churn_days: int
         closed = conn.execute(sa.select(t.c.created_at, w.c.updated_at).select_from(
             t.join(w, sa.and_(w.c.kind == "ticket", w.c.key == t.c.reference)))
             .where(t.c.status == "closed", w.c.value == "closed")).all()
-    hours = sorted(max(0.0, (aware(seen) - aware(created)).total_seconds() / 3600) for created, seen in closed)
-    median = None
-    if hours:
-        mid = len(hours) // 2
-        median = hours[mid] if len(hours) % 2 else (hours[mid - 1] + hours[mid]) / 2
+    hours = [max(0.0, (aware(seen) - aware(created)).total_seconds() / 3600) for created, seen in closed]
+    median = statistics.median(hours) if hours else None
     return {"customers_with_orders": int(total), "churned": int(churned), "churn_rate": ratio(int(churned), int(total)),
             "churn_days": churn_days, "tickets_closed": len(hours), "median_hours_to_resolution": median}

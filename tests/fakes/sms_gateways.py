@@ -5,7 +5,9 @@ and `/v1/{API-KEY}/sms/statuslocalmessageid.json` (localid).
 Twilio: `POST|GET /2010-04-01/Accounts/{Sid}/Messages.json` with Basic auth.
 
 `script(kind, ...)` queues behaviours for the next sends: "accept_then_500"
-(message delivered, answer lost as a 500), "500" (not delivered), "drop"
+(message delivered, answer lost as a 500), "500" (not delivered; Kavenegar's own
+JSON error), "proxy_502" (not delivered, but answered by a proxy's HTML page in
+front of the API, which cannot tell whether the API took it), "drop"
 (delivered, connection closed without an answer), "slow:SECONDS" (the request is
 held that long, then delivered — a send still in flight when its sender dies or
 another process looks it up). `delivered` lists messages that really went out.
@@ -25,6 +27,9 @@ from urllib.parse import parse_qs, urlsplit
 API_KEY = "6B4F-FAKE-KAVENEGAR-KEY-0000"
 TWILIO_SID = "AC" + "0" * 32
 TWILIO_TOKEN = "fake-twilio-auth-token-123"
+
+
+PROXY_502 = "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>"
 
 
 class FakeSmsGateways:
@@ -60,9 +65,10 @@ class FakeSmsGateways:
                     self.close_connection = True
                     self.connection.close()
                     return
-                data = json.dumps(payload, ensure_ascii=False).encode()
+                page = isinstance(payload, str)   # a proxy's error page in front of the API, not its JSON
+                data = payload.encode() if page else json.dumps(payload, ensure_ascii=False).encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", "text/html" if page else "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -124,6 +130,8 @@ class FakeSmsGateways:
                 return 411, {"return": {"status": 411, "message": "گیرنده نامعتبر است"}, "entries": None}
             if behaviour == "500":
                 return 500, {"return": {"status": 500, "message": "خطای سرور"}, "entries": None}
+            if behaviour == "proxy_502":
+                return 502, PROXY_502
             record = self._deliver("kavenegar", params["receptor"], params["message"], params.get("localid"))
             if behaviour == "accept_then_500":
                 return 502, {"return": {"status": 502, "message": "Bad gateway"}, "entries": None}

@@ -3,7 +3,8 @@
 `POST /bot<token>/<method>` with form-encoded, multipart or JSON parameters;
 answers `{"ok": true, "result": ...}` like api.telegram.org and tapi.bale.ai. Tests
 script failures with `fail_next(method, status, description, retry_after)`, slow
-answers with `delays[method] = seconds`, and read `calls` (method, params, time).
+answers with `delays[method] = seconds`, a call carried out whose connection is
+then closed unanswered with `drop_next(method)`, and read `calls` (method, params, time).
 `push(update)` delivers an update to the webhook registered with setWebhook, the
 way the platform does.
 
@@ -43,6 +44,7 @@ class FakeTelegram:
         self.updates: List[Dict[str, Any]] = []
         self.request_lines: List[str] = []
         self.delays: Dict[str, float] = {}  # method -> seconds to wait before answering
+        self.drops: Dict[str, int] = {}     # method -> calls to carry out but not answer (connection closed)
         self._lock = threading.Lock()
         self._message_id = 100
         fake = self
@@ -65,6 +67,12 @@ class FakeTelegram:
                     return self._send(401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
                 method = self.path[len(prefix):].split("?")[0]
                 params = fake._parse(self.headers.get("Content-Type", ""), body)
+                if fake._take_drop(method):  # delivered, but the connection is lost before the answer
+                    with fake._lock:
+                        fake.calls.append((method, params, time.monotonic()))
+                    self.close_connection = True
+                    self.connection.close()
+                    return
                 status, payload = fake._dispatch(method, params)
                 self._send(status, payload)
 
@@ -100,6 +108,18 @@ class FakeTelegram:
     def fail_next(self, method: str, status: int, description: str, retry_after: Optional[int] = None) -> None:
         with self._lock:
             self.failures.setdefault(method, []).append((status, description, retry_after))
+
+    def drop_next(self, method: str) -> None:
+        """The next `method` call is carried out, then its connection closed without an answer."""
+        with self._lock:
+            self.drops[method] = self.drops.get(method, 0) + 1
+
+    def _take_drop(self, method: str) -> bool:
+        with self._lock:
+            if self.drops.get(method):
+                self.drops[method] -= 1
+                return True
+            return False
 
     def sent(self, method: str = "sendMessage") -> List[Dict[str, Any]]:
         with self._lock:

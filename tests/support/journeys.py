@@ -51,7 +51,8 @@ def customer_ids(prefix: str, journey: str, holdout: bool, count: int = 1, share
 class Outputs:
     """Real channel outputs for one event loop: SMS to the fake Kavenegar, Telegram to the fake Bot API, web."""
 
-    def __init__(self, sms_url: Optional[str], telegram_url: Optional[str]) -> None:
+    def __init__(self, sms_url: Optional[str], telegram_url: Optional[str], *, sms_timeout: float = 10.0,
+                 telegram_timeout: float = 15.0) -> None:
         from bot.channels.web import WebOutput
 
         self.outputs: Dict[str, Any] = {"web": WebOutput()}
@@ -60,11 +61,13 @@ class Outputs:
             from bot.channels.sms_gateways.kavenegar import KavenegarGateway
             from tests.fakes.sms_gateways import API_KEY
 
-            self.outputs["sms"] = SmsOutput(KavenegarGateway(API_KEY, sender="10004346", base_url=sms_url), backoff=0.01)
+            self.outputs["sms"] = SmsOutput(KavenegarGateway(API_KEY, sender="10004346", base_url=sms_url,
+                                                                     timeout=sms_timeout), backoff=0.01)
         if telegram_url:
             from bot.channels.telegram import TelegramOutput
 
-            self.outputs["telegram"] = TelegramOutput(TELEGRAM_TOKEN, base_url=telegram_url, max_attempts=1)
+            self.outputs["telegram"] = TelegramOutput(TELEGRAM_TOKEN, base_url=telegram_url, max_attempts=1,
+                                                       timeout=telegram_timeout)
 
     def get(self, channel: str) -> Any:
         return self.outputs.get(channel)
@@ -87,6 +90,7 @@ class World:
         self.sms, self.telegram = sms, telegram
         self.log = conversation_log
         self._next_order = 300001
+        self.sms_timeout, self.telegram_timeout = 10.0, 15.0   # seconds the channels wait for an answer
 
     # ------------------------------------------------------------------ the shop's data
     def customer(self, customer_id: str, name: str = "علی رضایی", phone: Optional[str] = None, language: str = "fa",
@@ -168,7 +172,8 @@ class World:
     # ------------------------------------------------------------------ running
     def run(self, now: dt.datetime) -> RunStats:
         async def go() -> RunStats:
-            outputs = Outputs(self.sms.url if self.sms else None, self.telegram.base_url if self.telegram else None)
+            outputs = Outputs(self.sms.url if self.sms else None, self.telegram.base_url if self.telegram else None,
+                              sms_timeout=self.sms_timeout, telegram_timeout=self.telegram_timeout)
             try:
                 return await JourneyRunner(self.o, outputs, self.log).run_due(now)
             finally:

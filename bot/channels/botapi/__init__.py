@@ -22,7 +22,7 @@ registry names its eraser by path.
 from ._formatting import (MAX_CALLBACK_BYTES, MAX_MESSAGE_LENGTH, callback_data_for, payload_for,
                           split_message)
 from ._input import BotApiInput, OnNewMessage
-from ._output import BotApiOutput
+from ._output import BotApiOutput, may_have_arrived, never_written
 from ._platform import BALE, TELEGRAM, Platform
 from ._polling import run_polling
 from .payments import InvoiceSettings, invoice_json
@@ -39,6 +39,8 @@ __all__ = [
     "Platform",
     "callback_data_for",
     "invoice_json",
+    "may_have_arrived",
+    "never_written",
     "payload_for",
     "run_polling",
     "split_message",

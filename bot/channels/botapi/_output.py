@@ -2,8 +2,10 @@
 
 Every send goes through `ProactiveOutput.send_text` (consent first), then
 `call()`: in order per chat (a lock), paced (a token bucket per chat and one for
-the bot), a 429 retried after its `retry_after`, a network error retried with
-backoff, a timeout not retried (the message may have arrived). Replies longer
+the bot), a 429 retried after its `retry_after`, a request never written
+(connection refused, connect or pool timeout) or an error the Bot API answered
+retried with backoff, a timeout or a connection lost after the request was
+written not retried (the message may have arrived: `may_have_arrived`). Replies longer
 than the platform's limit are split; no `parse_mode` is ever sent, because the
 text may contain what a customer typed.
 """
@@ -53,6 +55,7 @@ class BotApiOutput(ProactiveOutput):
         global_rate: float = 30.0,
         max_attempts: int = 6,
         invoices: Optional[payments.InvoiceSettings] = None,
+        timeout: float = 15.0,
     ) -> None:
         super().__init__(proactive=proactive)
         self.token = token
@@ -71,6 +74,7 @@ class BotApiOutput(ProactiveOutput):
                 "max_attempts": max_attempts,
                 "keyboard_open": set(),
                 "invoices": invoices if self.platform.wallet_invoices else None,
+                "timeout": timeout,   # seconds to write a request and to wait for its answer
             }
 
     def for_reply(self) -> "BotApiOutput":
@@ -89,7 +93,8 @@ class BotApiOutput(ProactiveOutput):
         base_url = self.base_url or self.platform.base_url
         return Bot(
             self.token,
-            request=HTTPXRequest(connection_pool_size=32, read_timeout=15, write_timeout=15),
+            request=HTTPXRequest(connection_pool_size=32, read_timeout=self._state["timeout"],
+                                 write_timeout=self._state["timeout"]),
             get_updates_request=HTTPXRequest(connection_pool_size=2, read_timeout=60),
             base_url=base_url,
             base_file_url=_file_url(base_url) if self.base_url else self.platform.base_file_url,
@@ -121,7 +126,7 @@ class BotApiOutput(ProactiveOutput):
 
     async def call(self, chat_id: int, method: str, **kwargs: Any) -> Any:
         """Call Bot API `method` for `chat_id`, in order per chat, paced, retrying 429s."""
-        from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
+        from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
 
         title = self.platform.title
         bot = await self.bot()
@@ -144,13 +149,14 @@ class BotApiOutput(ProactiveOutput):
                     return None
                 except ChatMigrated as error:
                     chat_id = error.new_chat_id
-                except (BadRequest, TimedOut):
-                    # BadRequest will not get better; a timeout may have been delivered,
-                    # so it is not retried (no duplicate messages) but reported.
+                except BadRequest:  # will not get better
                     raise
                 except NetworkError as error:
-                    # also a 429 without `retry_after` (python-telegram-bot raises NetworkError then)
-                    if attempt == attempts:
+                    # A request that may have been delivered (a read timeout, a connection lost after
+                    # writing it) is not retried — no duplicate messages — but reported. Retried: one
+                    # never written (connection refused, connect or pool timeout) and an error the
+                    # Bot API answered (also a 429 without `retry_after`: a NetworkError then).
+                    if attempt == attempts or may_have_arrived(error):
                         raise
                     logger.warning("%s: network error (%s), retrying", title, error)
                     await asyncio.sleep(min(2 ** attempt * 0.25, 5))
@@ -207,6 +213,27 @@ class BotApiOutput(ProactiveOutput):
             logger.warning("%s: malformed invoice request ignored", self.platform.title)
             return
         await self.call(self.platform.chat_of(recipient_id), "send_invoice", **params)
+
+
+def never_written(error: BaseException) -> bool:
+    """The Bot API request failed before any byte of it was written, so the platform never saw it:
+    no connection was made (refused, connect timeout) or none was free in the pool.
+    python-telegram-bot raises these as NetworkError / TimedOut *from* httpx's error."""
+    import httpx
+
+    return isinstance(error.__cause__, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
+
+
+def may_have_arrived(error: BaseException) -> bool:
+    """A failed Bot API call whose message may have been delivered all the same: a timeout after
+    the request was written, or the connection lost before the answer (an httpx transport error
+    other than `never_written`). An error the Bot API answered, or one never written, did not."""
+    import httpx
+    from telegram.error import NetworkError, TimedOut
+
+    if not isinstance(error, NetworkError) or never_written(error):
+        return False
+    return isinstance(error, TimedOut) or isinstance(error.__cause__, httpx.TransportError)
 
 
 def _file_url(base_url: str) -> str:

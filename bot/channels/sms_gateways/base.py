@@ -14,6 +14,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Dict, Mapping, Optional, Tuple
 
+import httpx
+
 GSM7_BASIC = (
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
@@ -81,14 +83,18 @@ class GatewayError(Exception):
     `ambiguous`: the provider may have accepted the message anyway (timeout
     after the request was sent, 5xx); before any retry the log/provider must be
     checked with `find_sent`, so no message goes out twice.
+    `answered`: the provider's own API answered the request (its error envelope),
+    so the request is no longer in flight there; a 5xx page of a proxy in front
+    of it, a timeout or a dropped connection are not answers (the provider may
+    still be working on the request).
     """
 
     def __init__(
         self, message: str, *, retryable: bool = False, ambiguous: bool = False,
-        status_code: Optional[int] = None, code: Optional[Any] = None,
+        status_code: Optional[int] = None, code: Optional[Any] = None, answered: bool = False,
     ) -> None:
         super().__init__(message)
-        self.retryable, self.ambiguous = retryable, ambiguous
+        self.retryable, self.ambiguous, self.answered = retryable, ambiguous, answered
         self.status_code, self.code = status_code, code
 
 
@@ -96,6 +102,9 @@ class SmsGateway:
     """Interface every SMS provider implements."""
 
     name = "base"
+    # `find_sent` asks the provider by our own reference (`local_id`), not by matching what it lists:
+    # after the provider *answered* an ambiguous error, its "no such message" proves it did not take it.
+    looks_up_by_reference = False
 
     async def send(self, phone: str, text: str, *, local_id: int) -> SendResult:
         raise NotImplementedError
@@ -119,9 +128,16 @@ class SmsGateway:
         return None
 
 
-def transport_error(error: Exception, *, request_sent: bool) -> GatewayError:
-    """GatewayError for an httpx transport failure: ambiguous once the request left."""
-    return GatewayError(f"{type(error).__name__}: {error}", retryable=True, ambiguous=request_sent)
+# httpx failures raised before any byte of the request was written: no connection was made
+# (refused, unreachable, TLS handshake, connect timeout) or none was free in the pool.
+NOT_WRITTEN = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+def transport_failure(error: httpx.HTTPError) -> GatewayError:
+    """GatewayError for an httpx failure of a call: not sent (retry freely) if it never wrote the
+    request (`NOT_WRITTEN`), else ambiguous (a read timeout, a dropped connection after writing)."""
+    return GatewayError(f"{type(error).__name__}: {error}", retryable=True,
+                        ambiguous=not isinstance(error, NOT_WRITTEN))
 
 
 def classify_status(status: int) -> Tuple[bool, bool]:

@@ -8,6 +8,9 @@ Made safe against double sends by `localid`: every message carries our
 `sms_messages.id` as `localid`, and after an ambiguous failure we ask
 `sms/statuslocalmessageid.json?localid=...` before sending again; if that
 lookup fails we do not resend (the message stays `sending` = unknown).
+The lookup proves "not sent" only once Kavenegar itself answered the send
+(its JSON envelope, `GatewayError.answered`): after a timeout or a dropped
+connection the request may still be queued there and not shown yet.
 
 Inbound: Kavenegar signs nothing, so the receive URL configured in its panel
 contains a long random secret: `https://<host>/webhooks/sms/kavenegar/<secret>`;
@@ -26,7 +29,7 @@ import httpx
 
 from bot.channels.redaction import register_secret
 from bot.channels.sms_gateways.base import (
-    GatewayError, InboundSms, SendResult, SmsGateway, classify_status, transport_error,
+    GatewayError, InboundSms, SendResult, SmsGateway, classify_status, transport_failure,
 )
 from bot.text.identifiers import national_phone
 
@@ -44,6 +47,7 @@ class KavenegarGateway(SmsGateway):
     """Sends and receives SMS through Kavenegar, the Iranian gateway (its REST API and inbound webhook)."""
 
     name = "kavenegar"
+    looks_up_by_reference = True   # sms/statuslocalmessageid.json by our `localid`
 
     def __init__(
         self, api_key: str, *, sender: Optional[str] = None, inbound_secret: Optional[str] = None,
@@ -69,22 +73,22 @@ class KavenegarGateway(SmsGateway):
         url = f"{self.base_url}/v1/{self.api_key}/{method}"
         try:
             response = await self._http().post(url, data=data)
-        except (httpx.ConnectError, httpx.ConnectTimeout) as error:
-            raise transport_error(error, request_sent=False) from None
         except httpx.HTTPError as error:
-            raise transport_error(error, request_sent=True) from None
+            raise transport_failure(error) from None
+        envelope = False  # Kavenegar's own answer ({"return": {"status", "message"}, ...}), not a proxy's page
         try:
             body = response.json()
+            envelope = isinstance(body.get("return"), dict) and "status" in body["return"]
             status = int(body.get("return", {}).get("status", response.status_code))
             message = body.get("return", {}).get("message", "")
-        except (ValueError, AttributeError):
-            body, status, message = {}, response.status_code, response.text[:200]
+        except (ValueError, AttributeError, TypeError):
+            body, status, message, envelope = {}, response.status_code, response.text[:200], False
         if response.status_code >= 400 or status != 200:
             code = status if status != 200 else response.status_code
             retryable, ambiguous = classify_status(response.status_code if response.status_code >= 400 else code)
             raise GatewayError(
                 f"kavenegar {method} failed: {code} {message}", retryable=retryable, ambiguous=ambiguous,
-                status_code=response.status_code, code=code,
+                status_code=response.status_code, code=code, answered=envelope,
             )
         return body
 

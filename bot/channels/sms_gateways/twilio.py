@@ -7,7 +7,9 @@ Basic auth (Account SID, auth token), form-encoded `To`, `From` (or
 Twilio has no idempotency key for Messages, so after an ambiguous failure we
 list `Messages.json?To=...&From=...` (newest first) and look for the same body
 created since our first attempt; only if it is not there do we send again, and
-if the listing itself fails we do not resend.
+if the listing itself fails we do not resend. The listing is no lookup by our own
+reference (Twilio keeps none), so for sends that must not be repeated
+(`resend_unconfirmed=False`, journeys) a message it does not list stays unknown.
 
 Inbound: Twilio signs every webhook: `X-Twilio-Signature` = base64(HMAC-SHA1(auth
 token, full URL + every POST parameter name and value, sorted by name)). The URL
@@ -34,7 +36,7 @@ import httpx
 
 from bot.channels.redaction import register_secret
 from bot.channels.sms_gateways.base import (
-    GatewayError, InboundSms, SendResult, SmsGateway, classify_status, transport_error,
+    GatewayError, InboundSms, SendResult, SmsGateway, classify_status, transport_failure,
 )
 
 DEFAULT_BASE_URL = "https://api.twilio.com"
@@ -80,21 +82,21 @@ class TwilioGateway(SmsGateway):
     async def _request(self, method: str, **kwargs: Any) -> dict:
         try:
             response = await self._http().request(method, self._messages_url, **kwargs)
-        except (httpx.ConnectError, httpx.ConnectTimeout) as error:
-            raise transport_error(error, request_sent=False) from None
         except httpx.HTTPError as error:
-            raise transport_error(error, request_sent=True) from None
+            raise transport_failure(error) from None
         if response.status_code >= 400:
             try:
                 body = response.json()
             except ValueError:
                 body = {"message": response.text[:200]}
+            body = body if isinstance(body, dict) else {"message": str(body)[:200]}
             retryable, ambiguous = classify_status(response.status_code)
             if method == "GET":
                 ambiguous = False
             raise GatewayError(
                 f"twilio {method} failed: {response.status_code} {body.get('code', '')} {body.get('message', '')}",
                 retryable=retryable, ambiguous=ambiguous, status_code=response.status_code, code=body.get("code"),
+                answered="code" in body and "status" in body,   # Twilio's error object, not a proxy's page
             )
         return response.json()
 
