@@ -426,7 +426,7 @@ def test_a_send_interrupted_by_a_crash_is_not_sent_twice(world: World) -> None:
     phone = world.customer(cid)
     world.order(cid, "pending_payment", T0)
     world.run(T0 + MIN)
-    world.o.lease = dt.timedelta(seconds=1)
+    world.o.lease = dt.timedelta(minutes=10)   # long: a loaded machine must not expire it early
     token, ids = world.o.claim(T0 + HOUR)
     plan = world.o.advance(ids[0], token, T0 + HOUR)
     assert plan is not None and plan.targets[0].channel == "sms"
@@ -441,7 +441,11 @@ def test_a_send_interrupted_by_a_crash_is_not_sent_twice(world: World) -> None:
     assert len(world.sms_to(phone)) == 1
     world.run(T0 + HOUR + 2 * MIN)  # lease not expired: nobody touches it
     assert world.entry("abandoned_payment", cid)["lease_owner"] == token
-    time.sleep(1.2)                 # the (real-time) lease expires
+    from bot.orchestration.models import JourneyEntry
+
+    with world.engine.begin() as conn:   # the (real-time) lease runs out
+        conn.execute(sa.update(JourneyEntry.__table__).where(JourneyEntry.__table__.c.lease_owner == token)
+                     .values(lease_until=dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - dt.timedelta(seconds=1)))
     world.run(T0 + HOUR + 2 * MIN)  # taken over: the SMS log has it sent, so it is recorded sent, not resent
     assert len(world.sms_to(phone)) == 1
     [message] = world.messages("abandoned_payment")
