@@ -158,3 +158,35 @@ def test_the_check_sees_a_touchpoint_table_read(tmp_path: Path) -> None:
         "bot/handoff/console/_customer.py:2 imports bot.touchpoints.models",
         "bot/handoff/console/_customer.py:2 imports bot.touchpoints.models.Touchpoint",
         "bot/handoff/console/_customer.py:3 SQL on touchpoints"]
+
+
+def test_every_package_has_a_public_face() -> None:
+    """Each package of bot/ and actions/ says what is public in `__all__` (httpx's way): every name
+    is a module or subpackage of it, or defined in its `__init__`; every public module is listed."""
+    problems: List[str] = []
+    for init in sorted(list((ROOT / "bot").rglob("__init__.py")) + [ROOT / "actions" / "__init__.py"]):
+        package = init.parent
+        tree = ast.parse(init.read_text(encoding="utf-8"))
+        names: List[str] = []
+        defined = set()
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "__all__" for t in node.targets):
+                names = [e.value for e in getattr(node.value, "elts", []) if isinstance(e, ast.Constant)]
+            for target in getattr(node, "targets", []) + ([node.target] if isinstance(node, ast.AnnAssign) else []):
+                defined.add(getattr(target, "id", None))
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                defined.add(node.name)
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                defined.update(alias.asname or alias.name.split(".")[0] for alias in node.names)
+        where = package.relative_to(ROOT)
+        if not names:
+            problems.append(f"{where}: no __all__")
+            continue
+        submodules = {p.stem for p in package.glob("*.py")} | {p.name for p in package.iterdir()
+                                                             if (p / "__init__.py").exists()}
+        problems += [f"{where}: __all__ names {name!r}, which it does not have"
+                     for name in names if name not in submodules and name not in defined]
+        public = {m for m in submodules if not m.startswith("_")}
+        if public - set(names) and not set(names) - submodules:   # a package that exports modules lists them all
+            problems.append(f"{where}: public modules missing from __all__: {sorted(public - set(names))}")
+    assert not problems, "\n".join(problems)

@@ -7,3 +7,15 @@
 * `simulate` — deterministic synthetic journeys written as touchpoint rows
 * `cli`      — `hamsafar analytics …`, `hamsafar report`, `hamsafar simulate`
 """
+
+# The package's public modules (`from bot.analytics import *`); a module whose name starts
+# with an underscore is private to the package.
+__all__ = [
+    "cli",
+    "data",
+    "metrics",
+    "output",
+    "report",
+    "simulate",
+    "views",
+]

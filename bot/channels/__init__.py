@@ -5,3 +5,21 @@ One connector per module (`botapi/` a package shared by `telegram.py` and
 (`bot.channels.base`) and every outbound message passes the consent check in
 `bot.channels.consent`.
 """
+
+# The package's public modules (`from bot.channels import *`); a module whose name starts
+# with an underscore is private to the package.
+__all__ = [
+    "addresses",
+    "bale",
+    "base",
+    "botapi",
+    "consent",
+    "erasure",
+    "models",
+    "redaction",
+    "rest",
+    "sms",
+    "sms_gateways",
+    "telegram",
+    "web",
+]

@@ -14,3 +14,21 @@ def get_crm(*args, **kwargs):  # type: ignore[no-untyped-def]
     from bot.crm.factory import get_crm as _get_crm
 
     return _get_crm(*args, **kwargs)
+
+# The package's public modules (`from bot.crm import *`); a module whose name starts
+# with an underscore is private to the package.
+__all__ = [
+    "base",
+    "cli",
+    "demo_data",
+    "erasure",
+    "factory",
+    "http",
+    "importer",
+    "local",
+    "models",
+    "policy",
+    "rest",
+    "sql",
+    "woocommerce",
+]

@@ -16,3 +16,23 @@ does); this package runs `orchestration.yml` (what the shop sends first):
 * `channel` — the Rasa input channel: webhook routes and the background runner;
 * `cli` — `hamsafar journeys list | preview | run-due | stats`.
 """
+
+# The package's public modules (`from bot.orchestration import *`); a module whose name starts
+# with an underscore is private to the package.
+__all__ = [
+    "answers",
+    "channel",
+    "cli",
+    "definition",
+    "delivery",
+    "engine",
+    "erasure",
+    "events",
+    "models",
+    "runner",
+    "schedule",
+    "stats",
+    "templates",
+    "watch",
+    "webhooks",
+]

@@ -12,3 +12,19 @@ analysts' documented interface (docs/touchpoints.md). Everyone else goes through
 
 tests/test_layering.py fails an import of the model, or SQL on the table, anywhere else.
 """
+
+# The package's public modules (`from bot.touchpoints import *`); a module whose name starts
+# with an underscore is private to the package.
+__all__ = [
+    "assembler",
+    "broker",
+    "cli",
+    "consumer",
+    "erasure",
+    "models",
+    "privacy",
+    "queries",
+    "recorder",
+    "store",
+    "tracker_store",
+]
