@@ -191,18 +191,23 @@ def test_the_pika_broker_publishes_what_it_was_given_while_rabbitmq_was_down(
     assert texts == [event["text"] for event in events]
 
 
-def test_a_consumer_started_while_rabbitmq_is_down_waits_and_writes_every_turn_once(
-        services: Any, database: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def consumer_queue(services: Any, database: str, monkeypatch: pytest.MonkeyPatch) -> tuple:
+    """A queue of its own on the private RabbitMQ, the database ready, and a conversation to publish."""
     from bot.schema import init_db
-    from bot.touchpoints.consumer import TouchpointConsumer
-    from tests.test_touchpoints_consumer import customer_rows, publish
 
     queue = f"restarts_{uuid.uuid4().hex[:8]}"
     monkeypatch.setenv("HAMSAFAR_RABBITMQ_URL", services.rabbitmq.url)
     monkeypatch.setenv("HAMSAFAR_RABBITMQ_QUEUE", queue)
     init_db(database)
-    sender = f"rest:restarts-{uuid.uuid4().hex[:8]}"
-    start = time.time()
+    return queue, f"rest:restarts-{uuid.uuid4().hex[:8]}", time.time()
+
+
+def test_a_consumer_started_while_rabbitmq_is_down_waits_and_writes_every_turn_once(
+        services: Any, database: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.touchpoints.consumer import TouchpointConsumer
+    from tests.test_touchpoints_consumer import customer_rows, publish
+
+    queue, sender, start = consumer_queue(services, database, monkeypatch)
 
     async def scenario() -> None:
         await publish(turn(sender, "m1", start))          # declares the queue; the turn waits in it
@@ -226,16 +231,10 @@ def test_a_consumer_started_while_rabbitmq_is_down_waits_and_writes_every_turn_o
 
 def test_a_consumer_whose_rabbitmq_restarts_exits_and_a_fresh_one_writes_every_turn_once(
         services: Any, database: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from bot.schema import init_db
     from bot.touchpoints.consumer import TouchpointConsumer
     from tests.test_touchpoints_consumer import customer_rows, publish
 
-    queue = f"restarts_{uuid.uuid4().hex[:8]}"
-    monkeypatch.setenv("HAMSAFAR_RABBITMQ_URL", services.rabbitmq.url)
-    monkeypatch.setenv("HAMSAFAR_RABBITMQ_QUEUE", queue)
-    init_db(database)
-    sender = f"rest:restarts-{uuid.uuid4().hex[:8]}"
-    start = time.time()
+    queue, sender, start = consumer_queue(services, database, monkeypatch)
 
     async def wait_for_rows(count: int) -> None:
         deadline = time.monotonic() + 60
