@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Protocol, Sequence
 
@@ -200,7 +201,9 @@ def demo_sms_enabled() -> bool:
 
 def print_demo_sms(phone: str, text: str) -> None:
     """Demo only (`scripts/run.sh`): no SMS gateway, so the proactive SMS is shown in the terminal."""
-    print(f"[hamsafar demo] SMS to {phone}: {text}", flush=True)
+    # one write, its newline included: sends from several threads must not run into each other's lines
+    sys.stdout.write(f"[hamsafar demo] SMS to {phone}: {text}\n")
+    sys.stdout.flush()
 
 
 def _address(target: Target) -> str:
