@@ -179,7 +179,7 @@ def _answer(tracker: Tracker, message: Message, form: str, requested: str, fresh
         if named is not None and len(find_products(str(named), limit=2)) != 1:
             events.append(SlotSet("product", previous_slot_value(tracker, "product")))
         return events
-    affirmed = product_not_negated(tracker)
+    affirmed = _product_not_negated(tracker)
     if affirmed and "product" in form_slots(domain, form) and requested != "product":
         fresh = {**fresh, "product": affirmed}   # "no wait, the s24 not the a55": the S24
     corrected = [slot for slot in form_slots(domain, form)
@@ -209,7 +209,7 @@ def _answer(tracker: Tracker, message: Message, form: str, requested: str, fresh
     return [SlotSet(requested, (typed_text(tracker) or message.text).strip()[:2000] or None)]
 
 
-def product_not_negated(tracker: Tracker) -> Optional[str]:
+def _product_not_negated(tracker: Tracker) -> Optional[str]:
     """Of several products a message names, the one it does not negate ("the s24 not the a55",
     "not the a55, the s24"); None unless exactly one is left."""
     text = str(tracker.latest_message.get("text") or "")
