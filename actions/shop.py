@@ -388,7 +388,7 @@ class ActionBrowseProducts(Action):
             return message
         for clause in clause_texts(tracker, "browse_products"):
             try:
-                if category_of_text(clause) or products_hinted(clause, limit=50) or price_ceiling(clause):
+                if category_of_text(clause) or price_ceiling(clause) or products_hinted(clause, limit=50):
                     return clause
             except CRMError:
                 break

@@ -223,17 +223,21 @@ class Orchestrator:
         logger.info("journeys: orchestration.yml version %s loaded (%d journeys)", book.version, len(book.journeys))
         return True
 
+    def _read_once(self, kind: str, key: Any, read: Any) -> Any:
+        """`read(key)` from the CRM, remembered for the rest of one `advance` (outside one: read again)."""
+        cache = getattr(self._local, kind, None)
+        if cache is None:
+            return read(key)
+        if key not in cache:
+            cache[key] = read(key)
+        return cache[key]
+
     def order_of(self, entry: Dict[str, Any]) -> Any:
         """The entry's order from the CRM, read once per `advance` (a condition, the goal check and the
         message all need it)."""
         if not entry.get("order_id"):
             return None
-        cache = getattr(self._local, "orders", None)
-        if cache is None:
-            return self.crm.get_order(entry["order_id"])
-        if entry["order_id"] not in cache:
-            cache[entry["order_id"]] = self.crm.get_order(entry["order_id"])
-        return cache[entry["order_id"]]
+        return self._read_once("orders", entry["order_id"], self.crm.get_order)
 
     def zone_of(self, entry: Dict[str, Any]) -> str:
         """The customer's time zone: the latest one their events carried (`journey_watch`), else the
@@ -262,12 +266,7 @@ class Orchestrator:
         """The entry's customer from the CRM, read once per `advance` (time zone, language, message)."""
         if not entry.get("customer_id"):
             return None
-        cache = getattr(self._local, "customers", None)
-        if cache is None:
-            return self.crm.get_customer(entry["customer_id"])
-        if entry["customer_id"] not in cache:
-            cache[entry["customer_id"]] = self.crm.get_customer(entry["customer_id"])
-        return cache[entry["customer_id"]]
+        return self._read_once("customers", entry["customer_id"], self.crm.get_customer)
 
     def window_for(self, entry: Dict[str, Any]) -> SendingWindow:
         """The sending window in the entry's customer's time zone."""
