@@ -18,7 +18,7 @@ import logging
 import re
 from typing import Dict, List, Optional, Sequence
 
-from bot.crm.base import CRMError, Product
+from bot.crm.base import CRM, CRMError, Product
 from bot.dialogue import cues
 from bot.nlu.catalogue import sku_brand_code
 from bot.text.persian import normalise
@@ -169,35 +169,74 @@ KIND_MODIFIERS = frozenset({"سیم", "بیسیم", "wireless", "bluetooth", "ب
 SHORT_KINDS = frozenset({"tv", "pc"})
 
 
+# Persian endings a customer puts on a kind: «جاروبرقیاتون» (your vacuums), «گوشیاش», «هدفونه».
+_PERSIAN_ENDINGS = ("هاتون", "هاشون", "هامون", "یاتون", "یاشون", "اتون", "اشون", "امون", "های", "ها", "تون", "شون",
+                    "ای", "ا", "ه", "ش", "و")
+
+
+def _word_forms(word: str) -> List[str]:
+    """The word, its English singular, and the word without a Persian ending, to search names with."""
+    forms = [word, _singular(word)]
+    for ending in _PERSIAN_ENDINGS:
+        if word.endswith(ending) and len(word) - len(ending) >= 3:
+            forms.append(word[: -len(ending)])
+    return list(dict.fromkeys(forms))
+
+
+def _joined_compounds(crm: CRM, words: List[str]) -> List[str]:
+    """Two words a catalogue writes as one: «جارو برقی» is «جاروبرقی» (not every «برقی» kettle),
+    "play station" is "playstation"."""
+    joined: List[str] = []
+    index = 0
+    while index < len(words):
+        pair = "".join(words[index:index + 2])
+        if index + 1 < len(words) and len(pair) >= 6 \
+                and any(word_in_name(pair, name_of(p)) for p in crm.search_products(pair, limit=5)):
+            joined.append(pair)
+            index += 2
+        else:
+            joined.append(words[index])
+            index += 1
+    return joined
+
+
 def products_hinted(message: str, limit: int = 6) -> List[Product]:
     """Products a message points at without naming one ("how much is the samsung?",
     «قیمت لپ تاپ چنده؟», "what TVs do you sell?")."""
     from actions.shop import brand_of_text, category_of_text
 
     crm = get_crm()
+    product_words = cues.without_target_device(message)
+    if product_words != cues.canonical(message):   # "my logitech to my laptop": the Logitech, if it names any
+        found = products_hinted(product_words, limit)
+        if found:
+            return found
     brand = brand_of_text(message)
     category = category_of_text(message)
     products: List[Product] = []
-    words = [w for w in words_of(message) if (len(w) > 2 or w in SHORT_KINDS) and not w.isdigit() and w != brand
-             and w not in KIND_MODIFIERS][:4]
+    words = [w for w in _joined_compounds(crm, words_of(message)) if (len(w) > 2 or w in SHORT_KINDS)
+             and not w.isdigit() and w != brand and w not in KIND_MODIFIERS][:4]
     # the products named by most of the words: "galaxy buds" is the Buds, not every Galaxy
     scores: Dict[str, int] = {}
     found: Dict[str, Product] = {}
+    accessories: set = set()   # named by "charger", «قاب»: what is asked for, beside the device it goes with
     for word in words:
-        bare = word[:-1] if len(word) > 3 and word[-1] in "هشو" else word   # «باکسه» → «باکس»
-        for form in dict.fromkeys((word, _singular(word), bare)):
+        for form in _word_forms(word):
             named = [p for p in crm.search_products(form, limit=50) if word_in_name(form, name_of(p))]
             for product in named:
                 found[product.sku] = product
                 scores[product.sku] = scores.get(product.sku, 0) + 1
+                if cues.names_an_accessory(form):
+                    accessories.add(product.sku)
             if named:
                 break
     if scores:
         best = max(scores.values())
         named = [found[sku] for sku, score in scores.items() if score == best]
+        named = [p for p in named if p.sku in accessories] or named
         if brand:   # "lenovo laptops", «گوشی شیائومی»: the brand's among them
             named = [p for p in named if brand in name_of(p)] or named
-        if 2 <= len(named) <= 6 or (len(named) == 1 and (not category or best > 1 or brand)):
+        if 1 <= len(named) <= 6:
             products = named
     if not products and brand:
         products = products_of_brand(brand)

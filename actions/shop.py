@@ -340,6 +340,10 @@ class ActionBrowseProducts(Action):
         message = self._asked(tracker, hints)
         category = next((h for h in hints if h in categories), None)   # a category button
         ceiling = price_ceiling(message)
+        shown_before = [str(sku) for sku in tracker.get_slot("shown_products") or []]
+        if ceiling is None and len(shown_before) >= 2 and cues.asks_which(message) and not hints \
+                and cues.choice_among(message) in ("cheapest", "priciest"):
+            return self._pick_among_shown(dispatcher, tracker, language, shown_before, cues.choice_among(message))
         if ceiling is not None or cues.choice_among(message) == "cheapest":
             return self._within_budget(dispatcher, tracker, language, category, hints, ceiling)
         products: List[Product] = []
@@ -378,6 +382,23 @@ class ActionBrowseProducts(Action):
             count=product_count(len(products), language),
             buttons=[button(product_line(p, language), "ask_product_details", {"product": p.sku}) for p in shown])
         return Outcome.completed(SlotSet("shown_products", [p.sku for p in shown]))
+
+    @staticmethod
+    def _pick_among_shown(dispatcher: CollectingDispatcher, tracker: Tracker, language: str,
+                          shown: List[str], choice: str) -> List[EventType]:
+        """"which one is cheaper?", «کدومش گرون‌تره؟» after a list: that one of the list, by name,
+        not a new search for products cheaper than one of them."""
+        crm = get_crm()
+        products = [p for p in (crm.get_product(sku) for sku in shown) if p is not None]
+        if not products:
+            return []
+        pick = (min if choice == "cheapest" else max)(products, key=lambda p: p.price)
+        say(dispatcher, "browse_cheapest_of_these" if choice == "cheapest" else "browse_priciest_of_these", language,
+            product=product_name(pick, language), price=toman(pick.price, language),
+            stock=text("in_stock" if pick.in_stock else "out_of_stock", language),
+            buttons=[button(text("details_button", language), "ask_product_details", {"product": pick.sku}),
+                     button(text("buy_this", language), "place_order", {"product": pick.sku})])
+        return Outcome.completed(*talked_about(tracker, pick))
 
     @staticmethod
     def _asked(tracker: Tracker, hints: List[str]) -> str:

@@ -644,3 +644,39 @@ def test_how_much_in_a_details_question_is_the_price() -> None:
     msg = Message("ask_product_details", 0.74, "ماشین لباسشویی ال جی ۸ کیلویی چنده؟", {"product": ["HOM-LG-WM"]},
                   ranking=(("ask_product_details", 0.74), ("ask_price", 0.26)))
     assert decide(msg, outside()).encode() == "start ask_price"
+
+
+# --------------------------------------------------------------------------- which of those shown
+
+@pytest.mark.parametrize("intent, text", [("compare_products", "which one is cheaper?"),
+                                          ("compare_products", "کدومش ارزون‌تره؟"),
+                                          ("browse_products", "which is the most expensive one?")])
+def test_which_one_is_cheaper_after_a_list_picks_among_the_list(intent: str, text: str) -> None:
+    assert decide(message(intent, text), outside("browse_products", has_choices=True)).encode() == "redo browse_products"
+
+
+def test_anything_cheaper_is_not_a_pick_among_the_list() -> None:
+    assert decide(message("browse_products", "anything cheaper?"), outside("browse_products", has_choices=True)).encode() \
+        != "redo browse_products"
+
+
+@pytest.mark.parametrize("text, device_left", [
+    ("how do I connect my logitech to my laptop?", False), ("ایرپاد با لپ تاپم کار میکنه؟", False),
+    ("how much is delivery to tabriz", True)])
+def test_the_device_a_product_goes_with_is_taken_out_of_the_product_words(text: str, device_left: bool) -> None:
+    device = {"how do I connect my logitech to my laptop?": "laptop", "ایرپاد با لپ تاپم کار میکنه؟": "تاپم",
+              "how much is delivery to tabriz": "tabriz"}[text]
+    assert (device in cues.without_target_device(text)) == device_left
+
+
+@pytest.mark.parametrize("text", ["you lost me", "I'm not following", "hmm not sure what you mean",
+                                  "what do you mean by that?", "im confused lol", "من گیج شدم", "اصلا نفهمیدم چی گفتی",
+                                  "could you say it differently?"])
+def test_confusion_asks_to_repeat_and_is_no_frustration(text: str) -> None:
+    assert cues.asks_to_repeat(text)
+    assert decide(message("nlu_fallback", text, 0.4), outside("ask_shipping")).kind == "repeat"
+
+
+@pytest.mark.parametrize("text", ["what do you mean, how much is shipping?", "I don't follow the instructions for the jbl"])
+def test_a_question_after_confusion_is_not_a_repeat(text: str) -> None:
+    assert not cues.asks_to_repeat(text)

@@ -191,6 +191,21 @@ def test_reconciler_keeps_one_entity_per_span() -> None:
         ("order_id", "100234"), ("product", "GAM-SNY-PS5")]
 
 
+@pytest.mark.parametrize("text, device, kept", [
+    ("do you have a charger for the galaxy s24?", "galaxy s24", False),
+    ("قاب مناسب گلکسی A55 دارین؟", "گلکسی A55", False),
+    ("how much is the galaxy s24?", "galaxy s24", True),
+    ("is the galaxy s24 charger included?", "galaxy s24", True),
+])
+def test_the_device_an_accessory_is_for_is_not_the_product_asked_about(text: str, device: str, kept: bool) -> None:
+    start = text.index(device)
+    message = Message(data={"text": text, "entities": [
+        {"entity": "product", "start": start, "end": start + len(device), "value": "MOB-SAM-S24",
+         "extractor": "RuleEntityExtractor"}]})
+    EntityReconciler(EntityReconciler.get_default_config()).process([message])
+    assert bool(message.get("entities")) == kept
+
+
 def test_canonical_values_for_evaluation() -> None:
     assert canonical_value("order_id", "#۱۰۰۲۳۴") == "100234"
     assert canonical_value("phone_number", "0912 345 6789") == "+989123456789"

@@ -43,20 +43,29 @@ _REPEAT_PHRASE = (
     r"i (?:don'?t|do not) (?:get|understand)(?: (?:it|that|this|you|what you mean|anything))?|"
     r"i (?:don'?t|do not) (?:get|understand|know) what you (?:want|mean|need|are asking|'?re asking)(?: from me| me to do)?|"
     r"what do you want (?:from me|me to (?:do|say|type|write))|"
-    r"(?:i'?m|i am) (?:so |really |a bit |a little |kind of |totally |very )?(?:confused|lost)(?: (?:right )?now| here)?|"
-    r"(?:this|that|it)(?:'?s| is) (?:so |really |a bit |very )?confusing|"
-    r"what do you mean|what does that mean|(?:that )?makes no sense|"
-    r"chi|chi goftin?|chi goftid|chi shod|motevajeh nashodam|nafahmidam|dobare begoo?|ye bar dige begoo?|"
+    r"(?:i'?m|im|i am) (?:so |really |a bit |a little |kind of |totally |very )?(?:confused|lost)(?: (?:right )?now| here)?|"
+    r"(?:this|that|it)(?:'?s| is) (?:so |really |a bit |very )?confusing|you lost me|you'?ve lost me|"
+    r"(?:i'?m|im|i am) not following(?: you)?|i (?:don'?t|do not) follow(?: you)?|(?:i'?m |im )?not sure what you mean|"
+    r"i (?:don'?t|do not|didn'?t|did not) (?:get|understand) what you (?:said|just said|wrote|mean|meant)|"
+    r"what do you mean(?: by (?:that|this|it))?|what does (?:that|this|it) (?:even )?mean|"
+    r"i have no idea what (?:that|this|it) means|what are you (?:talking about|saying)|(?:that )?makes no sense|"
+    r"(?:can|could) you (?:please )?explain (?:that|it|this)(?: again| better| more simply)?|"
+    r"(?:can|could) you (?:please )?(?:say|put|explain) (?:it|that|this) (?:differently|another way|in other words|more simply|simpler)|"
+    r"(?:in )?simpler words|that went over my head|"
+    r"chi|chi goftin?|chi goftid|chi shod|chi migi|chi migin|motevajeh nashodam|nafahmidam|dobare begoo?|ye bar dige begoo?|"
+    r"gij shodam|manzooret chie|manzoretoon chie|"
     r"چی|چی شد|چی گفتی|چی گفتین|چی گفتید|چی گفتی دقیقا|ببخشید چی|ببخشید چی گفتید|"
     r"متوجه نشدم|نفهمیدم|(?:میشه |می شه |میشه یه |لطفا )?(?:دوباره|یه بار دیگه|یک بار دیگه|یکبار دیگه) (?:بگو|بگی|بگید|بگین|بگویید|میگی|میگید|میگین|بنویس|بنویسید)|"
     r"یک بار دیگر بگویید|تکرار کن|تکرار کنید|میشه تکرار کنی|میشه تکرار کنید|میشه دوباره بگی|"
-    r"میشه دوباره بگید|یعنی چی|منظورت چیه|منظورتون چیه|منظورتون چیست|گیج شدم|سر در نمیارم|نمیفهمم|نمی فهمم)"
+    r"میشه دوباره بگید|یعنی چی|منظورت چیه|منظورتون چیه|منظورتون چیست|(?:من )?گیج شدم|سر در نمیارم|نمیفهمم|نمی فهمم|"
+    r"(?:اصلا )?نفهمیدم چی (?:گفتی|گفتین|گفتید|میگی|میگین)|منظورتو نمیفهمم|منظورتونو نمیفهمم|منظورتون رو نمیفهمم|"
+    r"متوجه منظورتون نشدم|متوجه منظورت نشدم|چی میگی|چی میگین|چی میگید|(?:واضح|ساده) ?تر (?:بگو|بگید|بگین|توضیح بده|توضیح بدید))"
 )
 # one or two such phrases ("chi? nafahmidam", "huh? say that again") and nothing else
 _REPEAT = re.compile(
-    r"^(?:(?:sorry|pardon|excuse me|um+|uh+|eh|huh|bebakhshid|ببخشید|ببخشین|ببخشيد|هان|ها|عه)[ ,،]*)?"
+    r"^(?:(?:sorry|pardon|excuse me|um+|uh+|eh|huh|hmm+|ok|okay|well|bebakhshid|ببخشید|ببخشین|ببخشيد|هان|ها|عه|اصلا)[ ,،]*)?"
     + _REPEAT_PHRASE + r"(?:[ ?!.؟,،]+" + _REPEAT_PHRASE + r")?"
-    r"(?: please| لطفا)?[ ?!.؟]*$"
+    r"(?: please| لطفا| lol| haha)?[ ?!.؟]*$"
 )
 
 
@@ -234,6 +243,50 @@ def choice_among(text: str) -> Optional[str]:
         if pattern.search(clean):
             return f"index:{index}"
     return None
+
+
+_WHICH = re.compile(r"\bwhich\b|\bkodoom|\bkodum|" + _fa(r"کدوم(?:ش|شون|یکی|اش|ا)?|کدام(?:ش|یک)?|کدوم یکی|کدوم یک"))
+
+
+def asks_which(text: str) -> bool:
+    """The message asks which of several products is meant ("which one is cheaper?",
+    «کدومش ارزون‌تره؟»), not for another product ("anything cheaper?")."""
+    return bool(_WHICH.search(canonical(text)))
+
+
+# "…to my laptop", «…به گوشیم»: the device a product is used with, not the product asked about.
+_TARGET_DEVICE = re.compile(r"\b(?:to|with|into|on|onto|from|for) (?:my|our|his|her|the|a|an) [a-z]+(?: [a-z0-9]+)?\b|"
+                            + _fa(r"(?:به|با|روی|رو|برای) (?:[^\s]+ )?[^\s]+م"))
+
+
+def without_target_device(text: str) -> str:
+    """The message without the device the product goes with ("connect my logitech to my laptop"
+    asks about the Logitech, not laptops)."""
+    return _TARGET_DEVICE.sub(" ", canonical(text))
+
+
+# An accessory asked for a device: "a charger for the S24", «قاب برای آیفون ۱۵» — the device named
+# after it is not the product asked about.
+_ACCESSORY = re.compile(r"\b(?:charger|chargers|cable|cables|case|cases|cover|covers|screen protector|adapter|"
+                        r"strap|straps|band for|power ?bank|earbuds|earphones|headphones|headset|speaker|mouse|"
+                        r"keyboard|controller|works?|compatible|connect|pair|ghab|sharjer|kabl)\b|"
+                        + _fa(r"شارژر|شارژرش|کابل|قاب|قابش|کاور|گلس|محافظ صفحه|آداپتور|بند|پاوربانک|هندزفری|هدفون|"
+                              r"اسپیکر|ماوس|موس|کیبورد|دسته|سازگار|وصل"))
+_FOR_THE_DEVICE = re.compile(r"(?:\b(?:for|with|to|fits?|compatible with)(?: (?:my|our|the|a|an))?|"
+                             + _fa(r"برای|واسه|به|با|مخصوص|مناسب") + r")\s*$")
+
+
+def names_an_accessory(word: str) -> bool:
+    """"charger", «قاب»: a word for a kind of product that goes with another."""
+    return bool(_ACCESSORY.fullmatch(canonical(word))) and word not in ("works", "work", "compatible", "connect",
+                                                                       "pair", "سازگار", "وصل")
+
+
+def accessory_for_device(text_before: str) -> bool:
+    """The words before a product name ask for an accessory of it ("do you have a charger for the",
+    «قاب برای»): that product is the device, not what is wanted."""
+    before = canonical(text_before)
+    return bool(_FOR_THE_DEVICE.search(before)) and bool(_ACCESSORY.search(before))
 
 
 _GOODBYE = re.compile(r"\b(?:bye|goodbye|good bye|bye bye|see you|see ya|cya|later|take care|khodafez|khodahafez|"

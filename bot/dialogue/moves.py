@@ -450,6 +450,11 @@ def _outside_form(message: Message, context: Context) -> Move:
         chosen = message.likeliest(frozenset(context.options))[0] if intent not in context.options else intent
         if chosen and message.likeliest(frozenset(context.options))[1] >= 0.05:
             return Move(REDO, (chosen,))
+    if context.has_choices and (not products or context.picked_from_shown) and not orders \
+            and cues.asks_which(message.text) \
+            and cues.choice_among(message.text) in ("cheapest", "priciest") \
+            and intent in ("browse_products", "compare_products", "ask_price", "inform", FALLBACK):
+        return Move(REDO, ("browse_products",))   # «کدومش ارزون‌تره؟» after a list: that one of the list
     if context.picked_from_shown and last in PRODUCT_FOLLOW_UPS and elliptic:
         return Move(REDO, (last,))   # «دومی چی؟» after the price of the first: the second's price
     if products and cues.compares(message.text) and (context.has_product or len(products) > 1) \

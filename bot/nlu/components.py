@@ -37,6 +37,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.dialogue.cues import accessory_for_device
 from bot.text.persian import normalise, normalise_with_offsets
 
 GUARD = "\u200b"  # the zero-width space bot.channels.base.guard_customer_text puts before a typed '/'
@@ -257,10 +258,19 @@ class EntityReconciler(_Stateless):
                         continue
                     entity = dict(entity, value=number)
                 kept.append(entity)
+            kept = self._without_devices_of_accessories(kept, message.get(TEXT) or "")
             kept.sort(key=lambda e: (e.get(ENTITY_ATTRIBUTE_START) or 0))
             message.set(ENTITIES, kept, add_to_output=True)
         return messages
 
+
+    @staticmethod
+    def _without_devices_of_accessories(entities: List[Dict[Text, Any]], text: str) -> List[Dict[Text, Any]]:
+        """"a charger for the Galaxy S24": the S24 is the device the charger is for, not the product
+        asked about; its entity goes, and the actions look for chargers (the words left)."""
+        return [e for e in entities if e.get(ENTITY_ATTRIBUTE_TYPE) != "product"
+                or e.get(ENTITY_ATTRIBUTE_START) is None
+                or not accessory_for_device(text[: e[ENTITY_ATTRIBUTE_START]])]
 
     @staticmethod
     def _keep_unknown_product(entity: Dict[Text, Any], kept: List[Dict[Text, Any]], text: str) -> bool:

@@ -294,6 +294,14 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "fa": "ارزان‌ترین کالای {category}: {product} — {price} ({stock}). بقیه به ترتیب قیمت:",
         "en": "The least expensive of our {category}: the {product} — {price} ({stock}). All of them by price:",
     },
+    "browse_cheapest_of_these": {
+        "fa": "از این‌ها ارزان‌ترین {product} است: {price} ({stock}).",
+        "en": "Of these, the least expensive is the {product}: {price} ({stock}).",
+    },
+    "browse_priciest_of_these": {
+        "fa": "از این‌ها گران‌ترین {product} است: {price} ({stock}).",
+        "en": "Of these, the most expensive is the {product}: {price} ({stock}).",
+    },
     "browse_nothing_within": {
         "fa": "متأسفم، در {category} کالایی تا {amount} نداریم. ارزان‌ترین‌ها این‌ها هستند:",
         "en": "Sorry, we have no {category} for {amount} or less. These are the least expensive:",
