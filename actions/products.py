@@ -234,6 +234,8 @@ def products_hinted(message: str, limit: int = 6) -> List[Product]:
         best = max(scores.values())
         named = [found[sku] for sku, score in scores.items() if score == best]
         named = [p for p in named if p.sku in accessories] or named
+        if category:   # "gaming consoles": the consoles, not the gaming laptop
+            named = [p for p in named if p.category == category] or named
         if brand:   # "lenovo laptops", «گوشی شیائومی»: the brand's among them
             named = [p for p in named if brand in name_of(p)] or named
         if 1 <= len(named) <= 6:

@@ -680,3 +680,28 @@ def test_confusion_asks_to_repeat_and_is_no_frustration(text: str) -> None:
 @pytest.mark.parametrize("text", ["what do you mean, how much is shipping?", "I don't follow the instructions for the jbl"])
 def test_a_question_after_confusion_is_not_a_repeat(text: str) -> None:
     assert not cues.asks_to_repeat(text)
+
+
+# --------------------------------------------------------------------------- asked for a discount code
+
+@pytest.mark.parametrize("text", ["NOWRUZ", "yalda10", "SPRING15."])
+def test_one_token_in_capitals_or_with_digits_is_the_code(text: str) -> None:
+    msg = message("ask_promotions", text, 0.93)
+    assert decide(msg, in_form("discount_form", "discount_code", "use_discount")).kind == "answer"
+
+
+@pytest.mark.parametrize("text", ["OK", "thanks", "no"])
+def test_short_words_are_no_code(text: str) -> None:
+    assert not cues.looks_like_code(text)
+
+
+def test_where_to_get_a_code_is_answered_with_the_offers_then_the_code_is_asked_again() -> None:
+    msg = message("apply_discount_code", "where do I get a code?", 0.6)
+    assert decide(msg, in_form("discount_form", "discount_code", "use_discount")).encode() == "interrupt ask_promotions"
+
+
+def test_a_question_is_not_taken_as_the_code() -> None:
+    msg = Message.from_parse({"intent": {"name": "nlu_fallback", "confidence": 0.4}, "text": "what do you sell anyway?",
+                              "entities": [], "intent_ranking": [{"name": "ask_about_company", "confidence": 0.52},
+                                                                 {"name": "browse_products", "confidence": 0.47}]})
+    assert decide(msg, in_form("discount_form", "discount_code", "use_discount")).kind != "answer"

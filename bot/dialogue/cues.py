@@ -282,6 +282,16 @@ def names_an_accessory(word: str) -> bool:
                                                                        "pair", "سازگار", "وصل")
 
 
+_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{2,19}")
+
+
+def looks_like_code(text: str) -> bool:
+    """One token in capitals or with digits ("NOWRUZ", "yalda10"): typed as a code."""
+    token = (text or "").strip().strip(".!")
+    return bool(_CODE.fullmatch(token)) and (token.isupper() or any(c.isdigit() for c in token)) \
+        and any(c.isalpha() for c in token)
+
+
 def accessory_for_device(text_before: str) -> bool:
     """The words before a product name ask for an accessory of it ("do you have a charger for the",
     «قاب برای»): that product is the device, not what is wanted."""

@@ -196,12 +196,18 @@ def _inside_form(message: Message, context: Context) -> Move:
     words = cues.word_count(message.text)
     short = words <= SHORT_MESSAGE_WORDS
     carries_answer = bool(expected.entity and message.entities.get(expected.entity))
-    # a phone number, a one-time code or an order number: words without digits are not one
-    wordy = slot in DIGIT_SLOTS and not cues.has_digits(message.text)
+    # a phone number, a one-time code or an order number: words without digits are not one; a discount
+    # code is one word, not a sentence without a code in it ("what do you sell anyway?")
+    wordy = (slot in DIGIT_SLOTS and not cues.has_digits(message.text)) \
+        or (slot == "discount_code" and not carries_answer and words >= 3 and cues.sounds_like_question(message.text))
     closing = intent in CLOSING or message.ends_closing or cues.says_goodbye(message.text)
 
     if intent in HUMAN and (clear or (short and not expected.free_text)):
         return Move(LEAVE, (intent,))
+    if slot == "discount_code" and cues.looks_like_code(message.text) and intent not in CLOSING:
+        return Move(ANSWER)   # "NOWRUZ" asked for the code is a code (the NLU may read a sale in it)
+    if slot == "discount_code" and wordy and intent == "apply_discount_code" and not message.entities.get("product"):
+        return Move(INTERRUPT, ("ask_promotions",))   # "where do I get a code?": the offers and their codes
     if cues.cancels_this(message.text) and context.goal != context.goal_of_intent.get("cancel_order") \
             and slot not in CONFIRMATION_SLOTS and not message.entities.get("order_id"):
         return Move(LEAVE, ("stop",))   # "cancel" while asked for a phone number: not "cancel my order"
