@@ -363,7 +363,8 @@ class ActionBrowseProducts(Action):
             names = crm.list_categories() or list(categories)
             buttons = [button(category_title(c, language), "browse_products", {"product": c}) for c in names]
             item = asked_item(message)
-            if item and not hints:   # "do you sell air fryers?": say no before showing what we have
+            if item and not hints and not cues.asks_variant(message):
+                # "do you sell air fryers?": say no before showing what we have
                 say(dispatcher, "browse_not_sold", language, item=item, buttons=buttons)
                 return Outcome.completed()
             say(dispatcher, "browse_categories", language, buttons=buttons)
@@ -515,6 +516,8 @@ class ActionProductDetails(Action):
             months=digits(product.warranty_months, language),
             buttons=[button(text("buy_this", language), "place_order", {"product": product.sku})]
             if product.in_stock else None)
+        if cues.asks_variant(latest_text(tracker)):   # colours and versions are not in the catalogue
+            say(dispatcher, "variants_unknown", language, link=website())
         remember_interest(tracker, product)
         return Outcome.completed(*talked_about(tracker, product))
 

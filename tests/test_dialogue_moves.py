@@ -705,3 +705,12 @@ def test_a_question_is_not_taken_as_the_code() -> None:
                               "entities": [], "intent_ranking": [{"name": "ask_about_company", "confidence": 0.52},
                                                                  {"name": "browse_products", "confidence": 0.47}]})
     assert decide(msg, in_form("discount_form", "discount_code", "use_discount")).kind != "answer"
+
+
+@pytest.mark.parametrize("text, variant", [("do you have it in black?", True), ("رنگ مشکیش رو دارین؟", True),
+                                           ("نسخه ۲۵۶ گیگش رو دارین؟", True), ("how much is it?", False),
+                                           ("the second one", False)])
+def test_colours_and_versions_are_asked_about_the_product_talked_about(text: str, variant: bool) -> None:
+    assert cues.asks_variant(text) == variant
+    context = dataclasses.replace(outside("ask_price"), has_product=True)
+    assert (decide(message("browse_products", text, 0.6), context).encode() == "redo ask_product_details") == variant

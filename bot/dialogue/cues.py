@@ -292,6 +292,18 @@ def looks_like_code(text: str) -> bool:
         and any(c.isalpha() for c in token)
 
 
+_VARIANT = re.compile(r"\b(?:colou?rs?|black|white|blue|red|green|gold|golden|silver|gr[ae]y|pink|purple|midnight|"
+                      r"\d+ ?(?:gb|tb|gig)|sizes?|version with|rang|meshki|sefid)\b|"
+                      + _fa(r"رنگ|رنگش|رنگاش|رنگای|رنگهای|مشکی|مشکیش|مشکیشو|سفید|سفیدش|سفیدشو|آبی|ابی|قرمز|سبز|طلایی|"
+                            r"نقره ای|نقره‌ای|خاکستری|صورتی|بنفش|سرمه ای|سایز|سایزش") + r"|\d+ ?(?:گیگ|ترا)")
+
+
+def asks_variant(text: str) -> bool:
+    """The message asks for a colour, a size or a storage version ("do you have it in black?",
+    «۲۵۶ گیگش رو دارین؟»), which the catalogue does not record."""
+    return bool(_VARIANT.search(canonical(text)))
+
+
 def accessory_for_device(text_before: str) -> bool:
     """The words before a product name ask for an accessory of it ("do you have a charger for the",
     «قاب برای»): that product is the device, not what is wanted."""

@@ -451,6 +451,9 @@ def _outside_form(message: Message, context: Context) -> Move:
         if cues.says_goodbye(message.text):
             return Move(START, ("goodbye",))
         return Move(START, ("thank_you",) if cues.thanks(message.text) and cues.nothing_more(message.text) else ("stop",))
+    if cues.asks_variant(message.text) and (products or context.has_product) and not orders \
+            and intent in ("browse_products", "ask_product_details", "ask_promotions", "ask_price", "inform", FALLBACK):
+        return Move(REDO, ("ask_product_details",))   # "do you have it in black?": its details, and what we know
     if context.options:
         # the answer to "which of these?" in words: the offered request the NLU leans to most
         chosen = message.likeliest(frozenset(context.options))[0] if intent not in context.options else intent

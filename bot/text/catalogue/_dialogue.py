@@ -302,6 +302,10 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "fa": "از این‌ها گران‌ترین {product} است: {price} ({stock}).",
         "en": "Of these, the most expensive is the {product}: {price} ({stock}).",
     },
+    "variants_unknown": {
+        "fa": "رنگ‌ها و نسخه‌های مختلف کالا را اینجا نمی‌بینم؛ در صفحه کالا در سایت ({link}) هست، یا بنویسید «اپراتور» تا همکارانم بررسی کنند.",
+        "en": "I can't see a product's colours or versions here; its page on our website ({link}) has them, or type \"agent\" and our team will check.",
+    },
     "browse_nothing_within": {
         "fa": "متأسفم، در {category} کالایی تا {amount} نداریم. ارزان‌ترین‌ها این‌ها هستند:",
         "en": "Sorry, we have no {category} for {amount} or less. These are the least expensive:",
