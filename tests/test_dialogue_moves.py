@@ -671,7 +671,8 @@ def test_the_device_a_product_goes_with_is_taken_out_of_the_product_words(text: 
 
 @pytest.mark.parametrize("text", ["you lost me", "I'm not following", "hmm not sure what you mean",
                                   "what do you mean by that?", "im confused lol", "من گیج شدم", "اصلا نفهمیدم چی گفتی",
-                                  "could you say it differently?"])
+                                  "could you say it differently?", "ugh what", "nope, still don't get it",
+                                  "you're not making sense", "یعنی چی آخه؟ نفهمیدم", "گیج شدم واقعا"])
 def test_confusion_asks_to_repeat_and_is_no_frustration(text: str) -> None:
     assert cues.asks_to_repeat(text)
     assert decide(message("nlu_fallback", text, 0.4), outside("ask_shipping")).kind == "repeat"

@@ -196,6 +196,7 @@ def test_reconciler_keeps_one_entity_per_span() -> None:
     ("قاب مناسب گلکسی A55 دارین؟", "گلکسی A55", False),
     ("how much is the galaxy s24?", "galaxy s24", True),
     ("is the galaxy s24 charger included?", "galaxy s24", True),
+    ("مي بند ۸ رو با اپل واچ مقایسه کن", "اپل واچ", True),   # «می بند» (Mi Band) is no watch strap
 ])
 def test_the_device_an_accessory_is_for_is_not_the_product_asked_about(text: str, device: str, kept: bool) -> None:
     start = text.index(device)

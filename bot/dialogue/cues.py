@@ -50,6 +50,9 @@ _REPEAT_PHRASE = (
     r"what do you mean(?: by (?:that|this|it))?|what does (?:that|this|it) (?:even )?mean|"
     r"i have no idea what (?:that|this|it) means|what are you (?:talking about|saying)|(?:that )?makes no sense|"
     r"(?:can|could) you (?:please )?explain (?:that|it|this)(?: again| better| more simply)?|"
+    r"(?:still )?(?:don'?t|do not) get it|you'?re not making (?:any )?sense|what are you even (?:talking about|saying)|"
+    r"(?:that|this|your) (?:answer |reply )?makes no sense(?: to me)?|wtf|"
+    r"what the (?:hell|heck) (?:does (?:that|this) mean|are you (?:talking about|saying))|"
     r"(?:can|could) you (?:please )?(?:say|put|explain) (?:it|that|this) (?:differently|another way|in other words|more simply|simpler)|"
     r"(?:in )?simpler words|that went over my head|"
     r"chi|chi goftin?|chi goftid|chi shod|chi migi|chi migin|motevajeh nashodam|nafahmidam|dobare begoo?|ye bar dige begoo?|"
@@ -61,11 +64,12 @@ _REPEAT_PHRASE = (
     r"(?:اصلا )?نفهمیدم چی (?:گفتی|گفتین|گفتید|میگی|میگین)|منظورتو نمیفهمم|منظورتونو نمیفهمم|منظورتون رو نمیفهمم|"
     r"متوجه منظورتون نشدم|متوجه منظورت نشدم|چی میگی|چی میگین|چی میگید|(?:واضح|ساده) ?تر (?:بگو|بگید|بگین|توضیح بده|توضیح بدید))"
 )
+_REPEAT_FILLER = r"(?: please| لطفا| lol| haha| to me| at all| اصلا| آخه| واقعا| دیگه)?"
 # one or two such phrases ("chi? nafahmidam", "huh? say that again") and nothing else
 _REPEAT = re.compile(
-    r"^(?:(?:sorry|pardon|excuse me|um+|uh+|eh|huh|hmm+|ok|okay|well|bebakhshid|ببخشید|ببخشین|ببخشيد|هان|ها|عه|اصلا)[ ,،]*)?"
-    + _REPEAT_PHRASE + r"(?:[ ?!.؟,،]+" + _REPEAT_PHRASE + r")?"
-    r"(?: please| لطفا| lol| haha)?[ ?!.؟]*$"
+    r"^(?:(?:sorry|pardon|excuse me|um+|uh+|eh|huh|hmm+|ugh|ok|okay|well|wait|seriously|nope|no|now|ok now|"
+    r"bebakhshid|ببخشید|ببخشین|ببخشيد|هان|ها|عه|اصلا)[ ,،]*)?"
+    + _REPEAT_PHRASE + _REPEAT_FILLER + r"(?:[ ?!.؟,،]+" + _REPEAT_PHRASE + _REPEAT_FILLER + r")?[ ?!.؟]*$"
 )
 
 
@@ -270,7 +274,7 @@ def without_target_device(text: str) -> str:
 _ACCESSORY = re.compile(r"\b(?:charger|chargers|cable|cables|case|cases|cover|covers|screen protector|adapter|"
                         r"strap|straps|band for|power ?bank|earbuds|earphones|headphones|headset|speaker|mouse|"
                         r"keyboard|controller|works?|compatible|connect|pair|ghab|sharjer|kabl)\b|"
-                        + _fa(r"شارژر|شارژرش|کابل|قاب|قابش|کاور|گلس|محافظ صفحه|آداپتور|بند|پاوربانک|هندزفری|هدفون|"
+                        + _fa(r"شارژر|شارژرش|کابل|قاب|قابش|کاور|گلس|محافظ صفحه|آداپتور|بند ساعت|پاوربانک|هندزفری|هدفون|"
                               r"اسپیکر|ماوس|موس|کیبورد|دسته|سازگار|وصل"))
 _FOR_THE_DEVICE = re.compile(r"(?:\b(?:for|with|to|fits?|compatible with)(?: (?:my|our|the|a|an))?|"
                              + _fa(r"برای|واسه|به|با|مخصوص|مناسب") + r")\s*$")
