@@ -321,7 +321,8 @@ def _inside_form(message: Message, context: Context) -> Move:
             and not carries_answer:
         # «اگه پسش بدم پولم کی برمیگرده؟» while asked for the phone number of a return: the policy, then the number
         return Move(INTERRUPT, (QUESTION_ABOUT_GOAL[intent],))
-    if wordy and intent == FALLBACK and cues.sounds_like_question(message.text):
+    if wordy and intent == FALLBACK and cues.sounds_like_question(message.text) \
+            and not _ABOUT_THE_QUESTION.search(cues.canonical(message.text)):   # "which code?" is about the question
         leaning, likelihood = message.likeliest(QUESTIONS | CHITCHAT)
         if leaning and likelihood >= LEANING:   # «روشهای پرداختتون چیه؟» half understood, asked for a number
             return Move(INTERRUPT, (leaning,))
@@ -441,7 +442,9 @@ def _corrects_the_form(message: Message, context: Context) -> bool:
 def _outside_form(message: Message, context: Context) -> Move:
     intent, last = message.intent, context.last_request
     products, orders = message.entities.get("product"), message.entities.get("order_id")
-    vague = intent in ("inform", "deny", FALLBACK)
+    # "the robot vacuum" is a product named, not "are you a robot?"
+    vague = intent in ("inform", "deny", FALLBACK) or (intent in CHITCHAT and bool(products) and not orders
+                                                       and cues.word_count(message.text) <= 4)
     # "and the S24?" may parse as any product question: the earlier question is the one meant
     elliptic = cues.is_follow_up(message.text) or cues.is_correction(message.text)
     clear_other_request = intent in REQUESTS - PRODUCT_QUESTIONS and message.confidence >= CLEAR_REQUEST_IN_FREE_TEXT
