@@ -214,7 +214,7 @@ def products_hinted(message: str, limit: int = 6) -> List[Product]:
     brand = brand_of_text(message)
     category = category_of_text(message)
     products: List[Product] = []
-    words = [w for w in _joined_compounds(crm, words_of(message)) if (len(w) > 2 or w in SHORT_KINDS)
+    words = [w for w in _joined_compounds(crm, words_of(message)[:8]) if (len(w) > 2 or w in SHORT_KINDS)
              and not w.isdigit() and w != brand and w not in KIND_MODIFIERS][:4]
     # the products named by most of the words: "galaxy buds" is the Buds, not every Galaxy
     scores: Dict[str, int] = {}

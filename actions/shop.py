@@ -341,10 +341,11 @@ class ActionBrowseProducts(Action):
         category = next((h for h in hints if h in categories), None)   # a category button
         ceiling = price_ceiling(message)
         shown_before = [str(sku) for sku in tracker.get_slot("shown_products") or []]
+        choice = cues.choice_among(message)
         if ceiling is None and len(shown_before) >= 2 and cues.asks_which(message) and not hints \
-                and cues.choice_among(message) in ("cheapest", "priciest"):
-            return self._pick_among_shown(dispatcher, tracker, language, shown_before, cues.choice_among(message))
-        if ceiling is not None or cues.choice_among(message) == "cheapest":
+                and choice in ("cheapest", "priciest"):
+            return self._pick_among_shown(dispatcher, tracker, language, shown_before, choice)
+        if ceiling is not None or choice == "cheapest":
             return self._within_budget(dispatcher, tracker, language, category, hints, ceiling)
         products: List[Product] = []
         if category:

@@ -715,3 +715,23 @@ def test_colours_and_versions_are_asked_about_the_product_talked_about(text: str
     assert cues.asks_variant(text) == variant
     context = dataclasses.replace(outside("ask_price"), has_product=True)
     assert (decide(message("browse_products", text, 0.6), context).encode() == "redo ask_product_details") == variant
+
+
+def test_which_code_asked_for_the_code_is_no_switch_to_a_comparison() -> None:
+    msg = ranked("nlu_fallback", 0.4, "hmm which code? i got a bunch of texts today, im confused",
+                 (("compare_products", 0.789), ("goodbye", 0.827)),
+                 (("nlu_fallback", 0.4), ("ask_promotions", 0.35), ("browse_products", 0.16)))
+    assert decide(msg, in_form("track_order_form", "otp_code", "track_order")).kind not in ("leave", "interrupt")
+
+
+def test_two_form_requests_not_understood_as_either_start_the_last() -> None:
+    msg = ranked("nlu_fallback", 0.4, "I want to know where order 100013 is, and if it hasn't shipped yet please cancel it",
+                 (("track_order", 0.905), ("cancel_order", 0.984)),
+                 (("nlu_fallback", 0.4), ("cancel_order", 0.53), ("track_order", 0.47)), order_id="100013")
+    assert decide(msg, outside()).encode() == "start cancel_order"
+
+
+def test_going_with_one_of_those_compared_orders_it() -> None:
+    msg = ranked("browse_products", 0.53, "i'll go with the cheaper one then", (),
+                 (("browse_products", 0.53), ("place_order", 0.41)))
+    assert decide(msg, outside("compare_products", has_choices=True)).encode() == "redo place_order"

@@ -634,7 +634,8 @@ def wants_it(text: str) -> bool:
     return bool(_TAKE_IT.search(canonical(text)))
 
 
-_BUY = re.compile(r"\b(?:order|buy|purchase|take|get me|i'?ll get|i want|sefaresh|mikharam|bekharam|mikham)\b|"
+_BUY = re.compile(r"\b(?:order|buy|purchase|take|get me|i'?ll get|i want|(?:i'?ll |let'?s )?go (?:with|for)|"
+                  r"i'?ll pick|i pick|i choose|sefaresh|mikharam|bekharam|mikham)\b|"
                   + _fa(r"سفارش بده|سفارش میدم|سفارش می دم|سفارشش|ثبت کن|میخرم|می خرم|بخرم|میخوام|می خوام|میگیرم|"
                         r"می گیرم|بگیرم|برام بفرست|برداشتم|برمیدارم"))
 

@@ -382,10 +382,15 @@ def _other_request_among_clauses(message: Message, context: Context) -> Optional
     a comparison by the clause model alone is not a switch)."""
     confidences = message.clause_confidences or (1.0,) * len(message.requests)
     seen = dict(message.ranking)
+    # "hmm which code? …" asked for the code talks about the question: only a clause the model is
+    # quite sure of (or the whole message's reading) leaves it
+    about_the_question = context.requested_slot in DIGIT_SLOTS \
+        and bool(_ABOUT_THE_QUESTION.search(cues.canonical(message.text)))
+    clause_bar = SURE_CLAUSE if about_the_question else TRUSTED_CLAUSE
     for intent, sure in reversed(list(zip(message.requests, confidences))):
         if REASON_FOR.get(intent, frozenset()) & set(message.requests):
             continue   # "I want to return it, it stopped working": the return, with its reason
-        trusted = sure >= TRUSTED_CLAUSE or seen.get(intent, 0.0) >= SEEN_IN_MESSAGE or intent == message.intent \
+        trusted = sure >= clause_bar or seen.get(intent, 0.0) >= SEEN_IN_MESSAGE or intent == message.intent \
             or not message.ranking
         if message.intent in ("thank_you", "goodbye") and intent != message.intent and not message.entities \
                 and sure < SURE_CLAUSE:
@@ -536,7 +541,20 @@ def _outside_form(message: Message, context: Context) -> Move:
     options = cues.vague_request(message.text)
     if options and not message.entities:
         return Move(CLARIFY, options)   # "order": place, track, change or cancel one?
-    return Move(START, _several_requests(message) or (intent,))
+    return Move(START, _several_requests(message) or _last_of_two_forms(message) or (intent,))
+
+
+def _last_of_two_forms(message: Message) -> Tuple[str, ...]:
+    """"where is order 100013, and if it hasn't shipped please cancel it": two requests that each
+    need a form, both clauses sure and both among the whole message's two readings (so it was not
+    understood as either): the last, the one the customer ends on."""
+    if message.intent != FALLBACK:
+        return ()
+    confidences = message.clause_confidences or (1.0,) * len(message.requests)
+    seen = dict(message.ranking)
+    forms = [intent for intent, sure in zip(message.requests, confidences)
+             if intent in REQUESTS and sure >= TRUSTED_CLAUSE and seen.get(intent, 0.0) >= SEEN_IN_MESSAGE]
+    return (forms[-1],) if len(set(forms)) == 2 else ()
 
 
 def _several_requests(message: Message) -> Tuple[str, ...]:

@@ -19,4 +19,5 @@ __all__ = [
     "lookup",
     "requests",
     "spacy_model",
+    "spelling",
 ]

@@ -1,0 +1,151 @@
+"""Typos in Latin words fixed before the NLU reads them ("how mcuh is the ipone 15").
+
+Customers type fast on phones: "mcuh", "ipone", "samsnug", "warrenty". The intent
+classifier's character n-grams forgive some of that, the product rules none — an
+alias either matches or not. `SpellingCorrector` learns the Latin words of the
+training data (examples, synonyms, lookup tables: English, Finglish and product
+names) and, at parse time, replaces a word it does not know with the one known word
+one edit away (a letter missing, extra, wrong, or two letters swapped). It leaves
+alone what could be meant as typed: short words, words with digits or in capitals
+(a discount code, a model number), and words with no single closest neighbour.
+Persian words are not touched: their endings make "unknown" words normal.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections import Counter
+from typing import Any, Dict, Iterable, List, Optional, Text
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+logger = logging.getLogger(__name__)
+
+_LATIN_WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
+# A word on its own: not part of an email, a web address, a code or a model ("ali@gmial.com", "x6pro").
+_LONE_WORD = re.compile(r"(?<![\w@./:\-])[A-Za-z]+(?:'[A-Za-z]+)?(?![\w@/:\-]|\.\w)")
+
+
+def latin_words(text: str) -> List[str]:
+    return [w.lower() for w in _LATIN_WORD.findall(text or "")]
+
+
+def _deletes(word: str) -> List[str]:
+    return [word[:i] + word[i + 1:] for i in range(len(word))]
+
+
+def one_edit_apart(a: str, b: str) -> bool:
+    """One insertion, deletion, substitution or swap of two neighbouring letters."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1
+                                  and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]])
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    return any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
+
+
+class Vocabulary:
+    """Known words with their counts, and an index of their one-letter deletions."""
+
+    MIN_LENGTH = 4   # "teh" → "the" is not worth the risk of "hp" → "hi"
+
+    def __init__(self, counts: Dict[str, int]) -> None:
+        self.counts = counts
+        self._by_deletion: Dict[str, List[str]] = {}
+        for word in counts:
+            for key in [word] + _deletes(word):
+                self._by_deletion.setdefault(key, []).append(word)
+
+    @classmethod
+    def of_texts(cls, texts: Iterable[str]) -> "Vocabulary":
+        return cls(dict(Counter(w for text in texts for w in latin_words(text))))
+
+    def correction(self, word: str) -> Optional[str]:
+        """The known word `word` was meant as, or None (known, too short, or no single closest)."""
+        lower = word.lower()
+        if len(lower) < self.MIN_LENGTH or lower in self.counts or word.isupper():
+            return None
+        candidates = {c for key in [lower] + _deletes(lower) for c in self._by_deletion.get(key, ())
+                      if one_edit_apart(lower, c)}
+        if not candidates:
+            return None
+        ranked = sorted(candidates, key=lambda c: -self.counts[c])
+        if len(ranked) > 1 and self.counts[ranked[0]] < 3 * self.counts[ranked[1]]:
+            return None   # "cse" could be "case" or "use": no guess
+        return ranked[0]
+
+    def corrected(self, text: str) -> str:
+        def fix(match: "re.Match[str]") -> str:
+            word = match.group(0)
+            better = self.correction(word)
+            return better if better is not None else word
+
+        return _LONE_WORD.sub(fix, text)
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=True)
+class SpellingCorrector(GraphComponent):
+    """Replaces unknown Latin words of a message with the known word one edit away (see module)."""
+
+    FILE = "vocabulary.json"
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {}
+
+    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+                 vocabulary: Optional[Vocabulary] = None) -> None:
+        self._config = config
+        self._storage = model_storage
+        self._resource = resource
+        self._vocabulary = vocabulary
+
+    @classmethod
+    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> "SpellingCorrector":
+        return cls(config, model_storage, resource)
+
+    def train(self, training_data: TrainingData) -> Resource:
+        texts: List[str] = [str(m.get(TEXT) or "") for m in training_data.training_examples]
+        texts += [str(k) + " " + str(v) for k, v in training_data.entity_synonyms.items()]
+        for table in training_data.lookup_tables:
+            texts += [str(e) for e in table.get("elements") or [] if isinstance(table.get("elements"), list)]
+        self._vocabulary = Vocabulary.of_texts(texts)
+        with self._storage.write_to(self._resource) as directory:
+            (directory / self.FILE).write_text(json.dumps(self._vocabulary.counts), encoding="utf-8")
+        return self._resource
+
+    @classmethod
+    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+             execution_context: ExecutionContext, **kwargs: Any) -> "SpellingCorrector":
+        try:
+            with model_storage.read_from(resource) as directory:
+                vocabulary = Vocabulary(json.loads((directory / cls.FILE).read_text(encoding="utf-8")))
+        except (ValueError, FileNotFoundError):
+            logger.warning("SpellingCorrector: no vocabulary in %s; messages pass unchanged", resource.name)
+            vocabulary = None
+        return cls(config, model_storage, resource, vocabulary)
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data   # the training data is the vocabulary: nothing to correct
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        if self._vocabulary is None:
+            return messages
+        for message in messages:
+            text = message.get(TEXT)
+            if isinstance(text, str) and text and not text.startswith("/"):
+                corrected = self._vocabulary.corrected(text)
+                if corrected != text:
+                    message.set(TEXT, corrected)
+        return messages

@@ -1,0 +1,34 @@
+"""Typos in Latin words corrected before the NLU (bot/nlu/spelling.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.nlu.spelling import Vocabulary, one_edit_apart
+
+VOCABULARY = Vocabulary.of_texts(["how much is the iphone 15", "what is the warranty", "samsung galaxy s24",
+                                  "gmail", "do you sell cases", "can I use it", "the case"])
+
+
+@pytest.mark.parametrize("typed, meant", [("how mcuh is the ipone 15", "how much is the iphone 15"),
+                                          ("waht is the warrenty", "what is the warranty"),
+                                          ("samsnug galaxy", "samsung galaxy")])
+def test_a_word_one_edit_from_a_known_word_is_that_word(typed: str, meant: str) -> None:
+    assert VOCABULARY.corrected(typed) == meant
+
+
+@pytest.mark.parametrize("text", ["ali@gmial.com", "www.gmial.com", "NOWRUZ", "yalda10", "teh", "قیمت ایفون"])
+def test_emails_addresses_codes_short_and_persian_words_are_left_as_typed(text: str) -> None:
+    assert VOCABULARY.corrected(text) == text
+
+
+def test_no_guess_between_two_equally_likely_words() -> None:
+    vocabulary = Vocabulary({"case": 5, "cast": 5})
+    assert vocabulary.correction("casx") is None
+
+
+@pytest.mark.parametrize("a, b, apart", [("ipone", "iphone", True), ("samsnug", "samsung", True),
+                                         ("mcuh", "much", True), ("phone", "phones", True),
+                                         ("case", "cast", True), ("case", "cats", False), ("abc", "abc", False)])
+def test_one_edit_apart(a: str, b: str, apart: bool) -> None:
+    assert one_edit_apart(a, b) == apart
