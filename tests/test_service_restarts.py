@@ -313,3 +313,43 @@ def test_turns_answered_while_rabbitmq_stops_each_get_one_touchpoint(
     for sender in senders:
         rows = [row for row in rows_for(get_engine(), sender) if row["actor"] == "customer"]
         assert sorted(row["occurred_at"] for row in rows) == expected, sender
+
+
+def test_a_consumer_acknowledging_after_rabbitmq_stopped_exits_and_a_fresh_one_writes_the_turn_once(
+        services: Any, database: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """RabbitMQ stops between the commit of a turn's rows and their acknowledgement.
+
+    aiormq sends an acknowledgement on a closed connection without failing it: it waits for
+    ever (bench/faults.py once saw a consumer sit 5 minutes on a dead connection, reading
+    nothing). The consumer bounds each acknowledgement (`ACK_TIMEOUT_S`) and exits, so the
+    supervisor starts a fresh one, which gets the unacknowledged events again and adds no row."""
+    from bot.touchpoints.consumer import TouchpointConsumer
+    from tests.test_touchpoints_consumer import customer_rows, publish
+
+    queue, sender, start = consumer_queue(services, database, monkeypatch)
+    first = TouchpointConsumer(services.rabbitmq.url, queue)
+    write = first._write
+
+    def write_then_lose_rabbitmq() -> int:
+        written = write()
+        services.rabbitmq.stop()   # the acknowledgements come after, on a closed connection
+        return written
+
+    monkeypatch.setattr(first, "_write", write_then_lose_rabbitmq)
+
+    async def scenario() -> None:
+        await publish(turn(sender, "m1", start))
+        await asyncio.wait_for(first.run(), 120)   # a guard against waiting for ever, not a measure
+        assert first.connection_lost and customer_rows(sender) == 1
+        await asyncio.to_thread(services.rabbitmq.start)
+        second = TouchpointConsumer(services.rabbitmq.url, queue)
+        task = asyncio.ensure_future(second.run())
+        deadline = time.monotonic() + 60
+        while second.received < len(turn(sender, "m1", start)) and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        second.stop()
+        await asyncio.wait_for(task, 30)
+        assert second.received == 4 and second.written == 0   # delivered again, nothing new
+
+    asyncio.run(scenario())
+    assert customer_rows(sender) == 1
