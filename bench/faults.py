@@ -146,7 +146,7 @@ def stored(running: Running, senders: List[str]) -> Tuple[List[Tuple[str, float]
 
 
 def match(messages: List[Tuple[str, float]], rows: List[Tuple[str, float]],
-          tolerance_s: float = 0.002) -> Tuple[List[Tuple[str, float]], int]:
+          tolerance_s: float = 0.002) -> Tuple[List[Tuple[str, float]], List[Tuple[str, float]]]:
     """(stored messages without a customer row, rows beyond one per message).
 
     A row's time is the message's, through a datetime (microseconds): compared within
@@ -162,7 +162,7 @@ def match(messages: List[Tuple[str, float]], rows: List[Tuple[str, float]],
             missing.append((conversation, at))
         else:
             times.pop(nearest)
-    return missing, sum(len(times) for times in left.values())
+    return missing, sorted(((c, at) for c, times in left.items() for at in times), key=lambda r: r[1])
 
 
 def after_which(kills: List[Tuple[str, float]], at: float) -> str:
@@ -277,7 +277,7 @@ def exercise(running: Running, services: PrivateServices, args: argparse.Namespa
         time.sleep(0.5)
     time.sleep(3)   # the consumer's last batch
     messages, rows = stored(running, sorted(set(answered_n) | set(failed)))
-    missing, duplicated = match(messages, rows)
+    missing, extra = match(messages, rows)
     kept: Dict[str, int] = {}
     for c, _ in messages:
         kept[c] = kept.get(c, 0) + 1
@@ -285,9 +285,13 @@ def exercise(running: Running, services: PrivateServices, args: argparse.Namespa
     print(f"\nmessages answered {sum(answered_n.values())}, failed {sum(failed.values())}; "
           f"stored in the tracker {len(messages)}; customer touchpoint rows {len(rows)}")
     print(f"touchpoints lost (stored messages without a row): {len(missing)}; "
-          f"duplicated (rows beyond one per stored message): {duplicated}")
+          f"duplicated (rows beyond one per stored message): {len(extra)}")
     for conversation, at in missing:
         print(f"  lost: {conversation} message at {after_which(traffic.kills, at)}")
+    for conversation, at in extra:
+        stored_near = sum(1 for c, t in messages if c == conversation and abs(t - at) <= 0.002)
+        print(f"  extra row: {conversation} at {after_which(traffic.kills, at)} "
+              f"({stored_near} stored message{'s' if stored_near != 1 else ''} at that time)")
     print(f"conversations that lost state (fewer stored messages than answered): {len(lost_state)} of {len(answered_n)}")
     restarts = re.findall(r"\[hamsafar\] (.+?) exited with code (-?\d+); restarting it", running.server.log_path.read_text(errors="replace"))
     print("supervisor restarts: " + (", ".join(f"{name} (code {code})" for name, code in restarts) or "none"))

@@ -259,3 +259,97 @@ def test_a_consumer_whose_rabbitmq_restarts_exits_and_a_fresh_one_writes_every_t
 
     asyncio.run(scenario())
     assert customer_rows(sender) == 2
+
+
+def test_turns_answered_while_rabbitmq_stops_each_get_one_touchpoint(
+        services: Any, database: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """RabbitMQ stops while a worker has turns to publish: every turn gets its customer row, once.
+
+    Twenty conversations each answer three turns, published the way a worker publishes them
+    (`TouchpointBroker` with `HAMSAFAR_RABBITMQ_URL`: Rasa's pika broker). RabbitMQ stops while the
+    second turns wait to be sent — the stop runs on the broker's event loop, which is busy with it
+    as a worker's is with a prediction — and starts again; the third turns come after. A consumer
+    then writes the queue. Before publishes were bounded, the publishes waiting on the dead channel
+    never finished: neither confirmed nor kept for re-sending, so their turns had no row
+    (bench/faults.py: the touchpoints of messages answered in the first seconds of a RabbitMQ stop).
+    """
+    from bot.db import get_engine
+    from bot.touchpoints.broker import TouchpointBroker
+    from bot.touchpoints.consumer import TouchpointConsumer
+    from bot.touchpoints.store import rows_for
+    from tests.test_touchpoints_consumer import consume_until, customer_rows
+
+    queue, _, start = consumer_queue(services, database, monkeypatch)
+    senders = [f"rest:restarts-{uuid.uuid4().hex[:8]}" for _ in range(20)]
+    turns = [start, start + 5, start + 10]
+
+    def published(when: float) -> List[Dict[str, Any]]:
+        return [event for sender in senders for event in turn(sender, f"m{when}", when)]
+
+    async def scenario() -> None:
+        broker = await TouchpointBroker.from_endpoint_config(None)
+        for event in published(turns[0]):
+            broker.publish(event)
+        await broker.flush()
+        for event in published(turns[1]):
+            broker.publish(event)            # handed over; the loop has not sent them yet
+        services.rabbitmq.stop()             # blocks the loop, as a busy worker's is blocked
+        await broker.flush()
+        await asyncio.to_thread(services.rabbitmq.start)
+        for event in published(turns[2]):
+            broker.publish(event)
+        deadline = time.monotonic() + 120    # a guard, not a measure: the broker reconnects every 5 s
+        while (broker._unpublished_events or broker._background_tasks) and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        await broker.close()
+        consumer = TouchpointConsumer(services.rabbitmq.url, queue)
+        await consume_until(consumer, lambda: sum(customer_rows(s) for s in senders) >= 3 * len(senders)
+                            and not consumer.held, timeout_s=60)
+
+    asyncio.run(scenario())
+    import datetime as dt
+
+    expected = [dt.datetime.fromtimestamp(t, tz=dt.timezone.utc).replace(tzinfo=None) for t in turns]
+    for sender in senders:
+        rows = [row for row in rows_for(get_engine(), sender) if row["actor"] == "customer"]
+        assert sorted(row["occurred_at"] for row in rows) == expected, sender
+
+
+def test_a_consumer_acknowledging_after_rabbitmq_stopped_exits_and_a_fresh_one_writes_the_turn_once(
+        services: Any, database: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """RabbitMQ stops between the commit of a turn's rows and their acknowledgement.
+
+    aiormq sends an acknowledgement on a closed connection without failing it: it waits for
+    ever (bench/faults.py once saw a consumer sit 5 minutes on a dead connection, reading
+    nothing). The consumer bounds each acknowledgement (`ACK_TIMEOUT_S`) and exits, so the
+    supervisor starts a fresh one, which gets the unacknowledged events again and adds no row."""
+    from bot.touchpoints.consumer import TouchpointConsumer
+    from tests.test_touchpoints_consumer import customer_rows, publish
+
+    queue, sender, start = consumer_queue(services, database, monkeypatch)
+    first = TouchpointConsumer(services.rabbitmq.url, queue)
+    write = first._write
+
+    def write_then_lose_rabbitmq() -> int:
+        written = write()
+        services.rabbitmq.stop()   # the acknowledgements come after, on a closed connection
+        return written
+
+    monkeypatch.setattr(first, "_write", write_then_lose_rabbitmq)
+
+    async def scenario() -> None:
+        await publish(turn(sender, "m1", start))
+        await asyncio.wait_for(first.run(), 120)   # a guard against waiting for ever, not a measure
+        assert first.connection_lost and customer_rows(sender) == 1
+        await asyncio.to_thread(services.rabbitmq.start)
+        second = TouchpointConsumer(services.rabbitmq.url, queue)
+        task = asyncio.ensure_future(second.run())
+        deadline = time.monotonic() + 60
+        while second.received < len(turn(sender, "m1", start)) and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        second.stop()
+        await asyncio.wait_for(task, 30)
+        assert second.received == 4 and second.written == 0   # delivered again, nothing new
+
+    asyncio.run(scenario())
+    assert customer_rows(sender) == 1

@@ -138,3 +138,26 @@ def test_events_delivered_again_after_their_rows_were_written_add_nothing(queue:
 
     asyncio.run(scenario())
     assert customer_rows(sender) == 2
+
+
+def test_an_event_a_worker_published_twice_is_written_once(queue: str) -> None:
+    """A worker whose publish timed out when RabbitMQ went away sends the event again, though the
+    first copy may have reached the queue (its confirm was lost with the connection). Both copies
+    carry the same message id; the second is acknowledged and not assembled again — a reply sent
+    twice after its turn was closed would otherwise become a `bot` row of its own."""
+    from bot.db import get_engine
+    from bot.touchpoints.consumer import TouchpointConsumer
+    from bot.touchpoints.store import rows_for
+
+    sender = f"rest:consumer-{uuid.uuid4().hex[:8]}"
+    events = turn(sender, "m1", time.time())
+
+    consumer = TouchpointConsumer(RABBITMQ_URL, queue)
+
+    async def scenario() -> None:
+        await publish(events + [events[2], events[3]])   # the reply and `action_listen` sent again
+        await consume_until(consumer, lambda: consumer.received == len(events) + 2 and not consumer.held)
+
+    asyncio.run(scenario())
+    assert [row["actor"] for row in rows_for(get_engine(), sender)] == ["customer"]
+    assert consumer.republished == 2

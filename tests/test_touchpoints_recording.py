@@ -457,3 +457,52 @@ def test_streaming_tracker_store_publishes_what_rasa_would_without_reading_the_c
     # each event once: 6 customer messages per conversation
     assert len([b for b in ours if b["event"] == "user"]) == 12
     assert len(ours) == len({(b["sender_id"], b["timestamp"], b["event"], b.get("name"), b.get("text")) for b in ours})
+
+
+def test_a_turn_the_tracker_store_failed_to_store_is_not_published(tmp_path: Path) -> None:
+    """The database goes away while a turn is being stored: the customer gets 503 and sends the
+    message again. The refused turn must not reach the event broker, or it becomes a touchpoint
+    of a message the tracker never kept next to the one sent again (bench/faults.py counted it
+    as a duplicated touchpoint after a PostgreSQL stop). A stored turn is published once."""
+    import asyncio
+
+    import sqlalchemy as sa
+    from rasa.core.brokers.broker import EventBroker
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from bot.touchpoints.tracker_store import StreamingSQLTrackerStore
+
+    class Collect(EventBroker):
+        def __init__(self) -> None:
+            self.bodies: List[Dict[str, Any]] = []
+
+        def publish(self, event: Dict[str, Any]) -> None:
+            self.bodies.append(event)
+
+    class DatabaseGoesAway(StreamingSQLTrackerStore):
+        failing = True
+
+        def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Any:
+            if self.failing:
+                raise sa.exc.OperationalError("INSERT", {}, Exception("server closed the connection"))
+            return super()._additional_events(session, tracker)
+
+    async def run() -> List[Dict[str, Any]]:
+        broker = Collect()
+        store = DatabaseGoesAway(Domain.empty(), db=str(tmp_path / "t.db"), event_broker=broker)
+        tracker = DialogueStateTracker("c1", [])
+        for event in (UserUttered("hi", {"name": "greet", "confidence": 0.9}, timestamp=T0),
+                      ActionExecuted("utter_greet", timestamp=T0 + 0.1), BotUttered("hello", timestamp=T0 + 0.2),
+                      ActionExecuted("action_listen", timestamp=T0 + 0.3)):
+            tracker.update(event)
+        with pytest.raises(sa.exc.OperationalError):
+            await store.save(tracker)
+        assert broker.bodies == []   # refused: nothing published
+        store.failing = False
+        await store.save(tracker)    # the message again, stored this time
+        return broker.bodies
+
+    bodies = asyncio.run(run())
+    assert [b["event"] for b in bodies] == ["user", "action", "bot", "action"]

@@ -15,6 +15,7 @@ committed.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from asyncio import AbstractEventLoop
 from typing import Any, Dict, Optional
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -46,17 +47,38 @@ def pika_options(url: str, queue: str) -> Dict[str, Any]:
     }
 
 
+# How long one publish may wait for the channel, the connection's frame queue and RabbitMQ's
+# confirm. Unbounded (aio_pika's default), a publish queued on a channel whose connection
+# RabbitMQ closed could wait for ever: aiormq's waiters on the dead channel's lock each put
+# their frame into the dead connection's write queue (10 frames) until one blocks on it for
+# good, holding the lock for all the others. Such events were neither confirmed nor kept for
+# re-sending: bench/faults.py lost the touchpoints of the messages answered in the first
+# seconds of `rabbitmqctl stop`. Bounded, a publish that times out fails like any other, and
+# Rasa keeps its event to send again. A confirm takes milliseconds; this is only ever reached
+# when the connection is gone.
+PUBLISH_TIMEOUT_S = 5.0
+# How soon events kept after a failed publish are sent again while nothing else is published
+# (Rasa sends them only on a reconnection, which may have happened before the publish failed).
+RESEND_AFTER_S = 1.0
+
+
+def message_id(body: bytes) -> str:
+    """The AMQP message id of an event: the same for every publish of it, so the consumer can drop
+    an event sent again after its confirm was lost with the connection (bot.touchpoints.consumer)."""
+    return hashlib.sha256(body).hexdigest()[:32]
+
+
 class _StraightToQueues:
     """Stands in for Rasa's exchange: publishes each message to the durable queue(s) by name,
     through the channel's default exchange (which every RabbitMQ node always has)."""
 
-    def __init__(self, channel: Any, queues: Any) -> None:
-        self.channel, self.queues = channel, list(queues)
+    def __init__(self, channel: Any, queues: Any, timeout_s: float = PUBLISH_TIMEOUT_S) -> None:
+        self.channel, self.queues, self.timeout_s = channel, list(queues), timeout_s
 
     async def publish(self, message: Any, routing_key: str) -> None:
         for queue in self.queues:
             # `default_exchange` is made anew each time the robust channel reopens: read it now.
-            await self.channel.default_exchange.publish(message, routing_key=queue)
+            await self.channel.default_exchange.publish(message, routing_key=queue, timeout=self.timeout_s)
 
 
 class ConfirmedPikaEventBroker(PikaEventBroker):
@@ -74,20 +96,30 @@ class ConfirmedPikaEventBroker(PikaEventBroker):
       that reaches the exchange before the binding is confirmed and dropped. Events go
       to the durable queue by name instead (the default exchange), which a restart keeps;
       the fanout exchange and its binding are still declared, as before.
+    * A publish is bounded (`PUBLISH_TIMEOUT_S`): one waiting on a channel RabbitMQ closed
+      could otherwise wait for ever, its event neither confirmed nor kept.
     * Rasa keeps the events it could not publish and sends them again only when the
       *connection* is re-established. Here they are also sent, before the new one, with the
-      next event published while the channel is open; order is kept.
+      next event published while the channel is open, or `RESEND_AFTER_S` after a failure;
+      order is kept. An event sent twice (its first confirm lost with the connection) has
+      the same message id both times, and the consumer writes it once.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._channel: Any = None
         self._draining = False
+        self._resend: Optional[asyncio.TimerHandle] = None
 
     async def _set_up_exchange(self, channel: Any) -> Any:
         await super()._set_up_exchange(channel)   # the fanout exchange, the queue(s), the binding
         self._channel = channel
         return _StraightToQueues(channel, self.queues)
+
+    def _message(self, event: Dict[str, Any], headers: Optional[Dict[str, str]]) -> Any:
+        message = super()._message(event, headers)   # persistent, as Rasa makes it
+        message.message_id = message_id(message.body)
+        return message
 
     def _channel_open(self) -> bool:
         return self._channel is not None and not self._channel.is_closed
@@ -106,6 +138,24 @@ class ConfirmedPikaEventBroker(PikaEventBroker):
             self._publish_unpublished_messages()   # the kept ones first: a turn's events stay in order
         super().publish(event, headers)
 
+    async def _publish(self, event: Dict[str, Any], headers: Optional[Dict[str, str]] = None) -> None:
+        await super()._publish(event, headers)   # a failed or timed-out publish: Rasa keeps the event
+        if self._unpublished_events:
+            self._resend_soon()
+
+    def _resend_soon(self) -> None:
+        if self._resend is None:
+            self._resend = self._loop.call_later(RESEND_AFTER_S, self._resend_kept)
+
+    def _resend_kept(self) -> None:
+        self._resend = None
+        if not self._unpublished_events:
+            return
+        if self._channel_open():
+            self._publish_unpublished_messages()
+        else:   # still reconnecting: look again later (Rasa also sends them on the reconnection)
+            self._resend_soon()
+
     async def flush(self, timeout_s: float = 10.0) -> None:
         pending = list(self._background_tasks)
         if pending:
@@ -113,6 +163,9 @@ class ConfirmedPikaEventBroker(PikaEventBroker):
 
     async def close(self) -> None:
         await self.flush()
+        if self._resend is not None:
+            self._resend.cancel()
+            self._resend = None
         await super().close()
 
 

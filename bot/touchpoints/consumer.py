@@ -13,7 +13,11 @@ Exactly once, across crashes of this process or of a Rasa worker:
   queue, in order, and a fresh consumer assembles the turn again;
 - rows have a stable `event_id` and inserts skip known ids
   (`bot.touchpoints.store.insert_rows`), so events delivered again after their
-  rows were committed (a crash between commit and ack) add nothing.
+  rows were committed (a crash between commit and ack) add nothing;
+- an event a worker published twice (its first confirm was lost when RabbitMQ
+  went away, so the worker sent it again) carries the same AMQP message id both
+  times (`bot.touchpoints.broker.message_id`); the second is acknowledged and not
+  assembled again, so a reply or action sent twice is not written twice.
 
 Only one consumer may read the queue: a turn's events must meet in one
 assembler. It is cheap (a batched insert per flush); what scales are the Rasa
@@ -28,6 +32,7 @@ import json
 import logging
 import signal
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
@@ -45,6 +50,8 @@ from bot.touchpoints.store import insert_rows, last_state
 logger = logging.getLogger(__name__)
 # How long an acknowledgement may take before the connection is taken as lost.
 ACK_TIMEOUT_S = 10.0
+# Message ids remembered to drop an event published again (minutes of events at peak; ~10 MB).
+SEEN_MESSAGES = 100_000
 
 
 @dataclass
@@ -78,6 +85,21 @@ class TouchpointConsumer:
         self._inbox: "asyncio.Queue[Any]" = asyncio.Queue()
         self._stop = asyncio.Event()
         self.connection_lost = False
+        self._seen: "OrderedDict[str, None]" = OrderedDict()
+        self.republished = 0   # events dropped as published again by a worker
+
+    def _first_time(self, message: Any) -> bool:
+        """Whether this process has not had this event yet (by message id; none: take it)."""
+        key = getattr(message, "message_id", None)
+        if not key:
+            return True
+        if key in self._seen:
+            self._seen.move_to_end(key)
+            return False
+        self._seen[key] = None
+        if len(self._seen) > SEEN_MESSAGES:
+            self._seen.popitem(last=False)
+        return True
 
     # -- the database side (runs in a worker thread, one batch at a time) ----------------
     def _engine_ready(self) -> Engine:
@@ -147,10 +169,13 @@ class TouchpointConsumer:
                 logger.warning("touchpoints: dropped a queue message that is not a Rasa event")
                 await message.reject(requeue=False)
                 continue
-            events.append(event)
             self.received += 1
             held = self.held.setdefault(sender, Held(since=now))
-            held.messages.append(message)
+            held.messages.append(message)   # acknowledged with its conversation's turn, even if dropped
+            if self._first_time(message):
+                events.append(event)
+            else:
+                self.republished += 1
         await self._retrying(self._seed_all, list(dict.fromkeys(str(e["sender_id"]) for e in events)))
         await asyncio.to_thread(self._feed, events)
         self.written += await self._retrying(self._write)

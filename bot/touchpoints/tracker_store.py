@@ -17,6 +17,14 @@ the stream is handed to `save` on the tracker object itself (`COUNTED`, with the
 of events the tracker had), used once, and only while the tracker is unchanged. The
 conversation's lock is held from the stream to the save, so nothing is stored in between.
 
+The new events are published once the turn is stored, not before it as Rasa's `save` does. A turn whose
+store failed (the database restarting: the customer gets 503 and sends the message again) was
+otherwise already published, and became a touchpoint of a message the tracker never kept — a
+second row for the one the customer sent again (bench/faults.py: a PostgreSQL stop counted as a
+duplicated touchpoint). A worker killed between the commit and RabbitMQ's confirm (milliseconds)
+would lose the turn's touchpoint; before, one killed between the publish and the commit (the
+confirm, the count and the save) wrote a touchpoint of a turn that was never stored.
+
 endpoints.yml: `tracker_store: {type: bot.touchpoints.tracker_store.StreamingSQLTrackerStore, url: …}`.
 """
 
@@ -32,24 +40,37 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 # Attribute set on a tracker by `stream_events`: (events in the tracker, events of it stored).
 COUNTED = "_hamsafar_stored_count"
+# Attribute set on a tracker by `stream_events`: its new events, published by `save` once stored.
+TO_PUBLISH = "_hamsafar_to_publish"
 
 
 class StreamingSQLTrackerStore(SQLTrackerStore):
     """`SQLTrackerStore` whose `stream_events` counts the stored events instead of loading them."""
 
     async def stream_events(self, tracker: DialogueStateTracker) -> None:
-        """Publish the tracker's events that are not stored yet (those `save` is about to store)."""
+        """Find the tracker's events that are not stored yet; `save` publishes them once it stored them."""
         if self.event_broker is None:
             return
         with self.session_scope() as session:
             # Counted once, here; the `save` that follows finds the count on the tracker.
             tracker.__dict__[COUNTED] = (len(tracker.events), self._stored_event_count(session, tracker))
-            new_events = self._new_events(session, tracker)
+            tracker.__dict__[TO_PUBLISH] = self._new_events(session, tracker)
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        """Store the new events (Rasa's `save`: one transaction), then publish them to the event broker."""
+        try:
+            await super().save(tracker)   # calls `stream_events` first
+        except BaseException:
+            tracker.__dict__.pop(TO_PUBLISH, None)   # not stored: not published either
+            raise
+        new_events = tracker.__dict__.pop(TO_PUBLISH, None)
+        if not new_events or self.event_broker is None:
+            return
         await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)
         flush = getattr(self.event_broker, "flush", None)
         if flush is not None:
-            # RabbitMQ (bot.touchpoints.broker.ConfirmedPikaEventBroker) has confirmed the turn's
-            # events before the turn is stored: a worker killed in between loses no touchpoint
+            # RabbitMQ (bot.touchpoints.broker.ConfirmedPikaEventBroker) confirms the turn's events
+            # before the reply goes out (events it could not publish are kept and sent again)
             await flush()
 
     def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator[Event]:

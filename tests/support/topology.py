@@ -62,7 +62,8 @@ def topology(folder: Path, workers: int, extra_env: Optional[Dict[str, str]] = N
 
     base = postgres or postgres_base()
     name = f"hamsafar_bench_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT", future=True)
+    # pre-ping: a fault bench restarts PostgreSQL between the CREATE and the DROP
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT", future=True, pool_pre_ping=True)
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     env = {"HAMSAFAR_JOURNEYS": "off", "HAMSAFAR_REDIS_URL": redis_url, "HAMSAFAR_RABBITMQ_URL": rabbitmq_url,
