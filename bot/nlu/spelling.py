@@ -1,14 +1,15 @@
-"""Typos in Latin words fixed before the NLU reads them ("how mcuh is the ipone 15").
+"""Typos in product names fixed before the NLU reads them ("how much is the ipone 15").
 
-Customers type fast on phones: "mcuh", "ipone", "samsnug", "warrenty". The intent
+Customers type fast on phones: "ipone", "samsnug", "galxy", "macbok". The intent
 classifier's character n-grams forgive some of that, the product rules none — an
 alias either matches or not. `SpellingCorrector` learns the Latin words of the
-training data (examples, synonyms, lookup tables: English, Finglish and product
-names) and, at parse time, replaces a word it does not know with the one known word
-one edit away (a letter missing, extra, wrong, or two letters swapped). It leaves
-alone what could be meant as typed: short words, words with digits or in capitals
-(a discount code, a model number), and words with no single closest neighbour.
-Persian words are not touched: their endings make "unknown" words normal.
+product names (synonyms and lookup tables) and the words the training data knows;
+at parse time, a word it does not know at all, one edit away from exactly one
+product word (a letter missing, extra, wrong, or two letters swapped — never the
+first, which typos keep), becomes that word. Only product words are targets: the training data is too small a dictionary
+of English to correct ordinary words ("sorry" is in none of its examples, and is
+one edit from "worry"). Short words, words in capitals or with digits (codes,
+models), emails and web addresses, and Persian words are left as typed.
 """
 
 from __future__ import annotations
@@ -55,32 +56,38 @@ def one_edit_apart(a: str, b: str) -> bool:
 
 
 class Vocabulary:
-    """Known words with their counts, and an index of their one-letter deletions."""
+    """Known words with their counts; the target words (product names) indexed by their
+    one-letter deletions."""
 
-    MIN_LENGTH = 4   # "teh" → "the" is not worth the risk of "hp" → "hi"
+    MIN_LENGTH = 5   # "able" is one edit from "cable", "nose" from "note"
 
-    def __init__(self, counts: Dict[str, int]) -> None:
+    def __init__(self, counts: Dict[str, int], targets: Optional[Iterable[str]] = None) -> None:
         self.counts = counts
+        self.targets = set(counts if targets is None else targets)
         self._by_deletion: Dict[str, List[str]] = {}
-        for word in counts:
+        for word in self.targets:
             for key in [word] + _deletes(word):
                 self._by_deletion.setdefault(key, []).append(word)
 
     @classmethod
-    def of_texts(cls, texts: Iterable[str]) -> "Vocabulary":
-        return cls(dict(Counter(w for text in texts for w in latin_words(text))))
+    def of_texts(cls, texts: Iterable[str], targets: Optional[Iterable[str]] = None) -> "Vocabulary":
+        counts = Counter(w for text in texts for w in latin_words(text))
+        target_words = None if targets is None else {w for text in targets for w in latin_words(text)}
+        counts.update({w: 1 for w in target_words or () if w not in counts})
+        return cls(dict(counts), target_words)
 
     def correction(self, word: str) -> Optional[str]:
         """The known word `word` was meant as, or None (known, too short, or no single closest)."""
         lower = word.lower()
         if len(lower) < self.MIN_LENGTH or lower in self.counts or word.isupper():
             return None
+        # a typo keeps the first letter ("ipone", "samsnug"); "table" is no "cable"
         candidates = {c for key in [lower] + _deletes(lower) for c in self._by_deletion.get(key, ())
-                      if one_edit_apart(lower, c)}
+                      if c[0] == lower[0] and one_edit_apart(lower, c)}
         if not candidates:
             return None
-        ranked = sorted(candidates, key=lambda c: -self.counts[c])
-        if len(ranked) > 1 and self.counts[ranked[0]] < 3 * self.counts[ranked[1]]:
+        ranked = sorted(candidates, key=lambda c: -self.counts.get(c, 1))
+        if len(ranked) > 1 and self.counts.get(ranked[0], 1) < 3 * self.counts.get(ranked[1], 1):
             return None   # "cse" could be "case" or "use": no guess
         return ranked[0]
 
@@ -117,12 +124,14 @@ class SpellingCorrector(GraphComponent):
 
     def train(self, training_data: TrainingData) -> Resource:
         texts: List[str] = [str(m.get(TEXT) or "") for m in training_data.training_examples]
-        texts += [str(k) + " " + str(v) for k, v in training_data.entity_synonyms.items()]
+        products: List[str] = [str(k) for k in training_data.entity_synonyms]
         for table in training_data.lookup_tables:
-            texts += [str(e) for e in table.get("elements") or [] if isinstance(table.get("elements"), list)]
-        self._vocabulary = Vocabulary.of_texts(texts)
+            products += [str(e) for e in table.get("elements") or [] if isinstance(table.get("elements"), list)]
+        self._vocabulary = Vocabulary.of_texts(texts, targets=products)
         with self._storage.write_to(self._resource) as directory:
-            (directory / self.FILE).write_text(json.dumps(self._vocabulary.counts), encoding="utf-8")
+            (directory / self.FILE).write_text(json.dumps({"counts": self._vocabulary.counts,
+                                                           "targets": sorted(self._vocabulary.targets)}),
+                                               encoding="utf-8")
         return self._resource
 
     @classmethod
@@ -130,8 +139,9 @@ class SpellingCorrector(GraphComponent):
              execution_context: ExecutionContext, **kwargs: Any) -> "SpellingCorrector":
         try:
             with model_storage.read_from(resource) as directory:
-                vocabulary = Vocabulary(json.loads((directory / cls.FILE).read_text(encoding="utf-8")))
-        except (ValueError, FileNotFoundError):
+                stored = json.loads((directory / cls.FILE).read_text(encoding="utf-8"))
+                vocabulary = Vocabulary(stored["counts"], stored["targets"])
+        except (ValueError, FileNotFoundError, KeyError, TypeError):
             logger.warning("SpellingCorrector: no vocabulary in %s; messages pass unchanged", resource.name)
             vocabulary = None
         return cls(config, model_storage, resource, vocabulary)
