@@ -193,7 +193,8 @@ def round_of(url: str, pids: List[int], seconds: float, messages: List[str]) -> 
 
 def report_calls(proxy: CountingProxy, messages: int) -> None:
     by_action = collections.Counter(name for name, _, _ in proxy.calls)
-    print(f"action-server calls: {len(proxy.calls) / max(messages, 1):.2f} per customer message ({messages} messages)")
+    print(f"action-server calls: {len(proxy.calls) / max(messages, 1):.2f} per customer message "
+          f"({messages} messages after the warm-up)")
     for name, count in by_action.most_common():
         sizes = [(request, response) for action, request, response in proxy.calls if action == name]
         print(f"  {name:40} {count / max(messages, 1):5.2f}/msg  request "
@@ -230,6 +231,7 @@ def main() -> int:
         threading.Thread(target=loop.run_forever, daemon=True).start()
         stop = asyncio.Event()
         proxies: Dict[str, CountingProxy] = {}
+        warm_up_messages: Dict[str, int] = {}
         servers: Dict[str, Tuple[subprocess.Popen, subprocess.Popen, str]] = {}
         try:
             for label, tree in trees:
@@ -245,6 +247,7 @@ def main() -> int:
                 asyncio.run(load_bench.load(servers[label][2], 4, 0.0, 5, load_bench.HAMSAFAR_MESSAGES))
                 proxies[label].calls.clear()
                 proxies[label].samples.clear()
+                warm_up_messages[label] = stored_events(folder / label / "hamsafar.db", "rest:load")[0]
             rows: Dict[str, List[Tuple[float, float, float]]] = collections.defaultdict(list)
             print(f"{'round':>5} {'bot':8} {'msg/s':>6} {'p95 ms':>7} | CPU ms per message: {'rasa':>6} {'actions':>7}",
                   flush=True)
@@ -277,7 +280,8 @@ def main() -> int:
                       f"{rasa_cpu / medians['bare'][1]:.2f}x bare's")
             for label in servers:
                 print(f"\n[{label}]")
-                report_calls(proxies[label], stored_events(folder / label / "hamsafar.db", "rest:load")[0])
+                report_calls(proxies[label], stored_events(folder / label / "hamsafar.db", "rest:load")[0]
+                             - warm_up_messages[label])
                 report_events(folder / label / "hamsafar.db")
         finally:
             for rasa, actions, _ in servers.values():
