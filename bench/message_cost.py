@@ -15,7 +15,7 @@ the median:
 * the events stored per customer message and their bytes, by type.
 
     .venv/bin/python bench/message_cost.py [--rounds 3] [--seconds 15] [--profile DIR]
-    git archive HEAD~1 | tar -x -C /tmp/before && .venv/bin/python bench/message_cost.py --before /tmp/before
+    DIR=$(mktemp -d) && git archive HEAD~1 | tar -x -C "$DIR" && .venv/bin/python bench/message_cost.py --before "$DIR"
 
 `--before DIR` also starts the Hamsafar of another copy of the project (an earlier commit,
 exported with `git archive`; it runs on this venv, model and spaCy pipeline) and loads it in
