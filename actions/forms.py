@@ -549,7 +549,7 @@ class AskProduct(AskAction):
             skus: List[str] = []
             for order in crm.list_orders(customer_id, status="delivered", limit=10):
                 skus += [item.sku for item in order.items if item.sku not in skus]
-            return [p for p in (crm.get_product(sku) for sku in skus[:5]) if p is not None]
+            return crm.get_products(skus[:5])
         return products_hinted(latest_text(tracker))
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,

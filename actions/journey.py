@@ -36,7 +36,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import ValidationAction
 
-from bot.dialogue.moves import ANSWER, LEAVE, REDO, START, Move
+from bot.dialogue.moves import ANSWER, LEAVE, REDO, START, Move, read_already
 from bot.journey import load_journey
 from bot.nlu.language import is_decisive
 
@@ -81,14 +81,8 @@ def reading_again(tracker: Tracker) -> bool:
     """Rasa runs slot extraction again when a form is activated later in the same turn (after a
     side question's answer, or when the dialogue moved to another form). The message was read
     once, right after it arrived; reading it again inside another form would take it for that
-    form's answer."""
-    for event in reversed(tracker.events):
-        kind = event.get("event")
-        if kind == "user":
-            return False
-        if kind in ("action", "active_loop"):
-            return True
-    return False
+    form's answer (`bot.dialogue.moves.read_already`; the Rasa server skips such calls)."""
+    return read_already(event.get("event") for event in reversed(tracker.events))
 
 
 def state_events(tracker: Tracker, domain: Optional[Dict[Text, Any]] = None) -> List[EventType]:

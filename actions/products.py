@@ -69,7 +69,7 @@ def chosen_product(text: str, shown: Sequence[str], current: Optional[str] = Non
         return None
     try:
         crm = get_crm()
-        products = [p for p in (crm.get_product(sku) for sku in shown) if p is not None]
+        products = crm.get_products(shown)
     except CRMError:
         logger.warning("catalogue unavailable: cannot pick among the products shown")
         return None

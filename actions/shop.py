@@ -423,7 +423,7 @@ class ActionBrowseProducts(Action):
         about) within the budget, cheapest first; when none is, say so and show the least expensive."""
         crm = get_crm()
         message = latest_text(tracker)
-        discussed = [p for sku in discussed_products(tracker.events) for p in [crm.get_product(sku)] if p]
+        discussed = crm.get_products(discussed_products(tracker.events))
         named = [p for h in hints if h != category for p in find_products(h, limit=1)]
         # "a TV under 25 million": the kind the words name (TVs, not every home appliance)
         kind = [] if category or named else products_hinted(message, limit=200)

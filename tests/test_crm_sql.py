@@ -57,6 +57,30 @@ def test_find_customer_by_phone_in_any_form(crm: SQLCRM) -> None:
     assert crm.find_customer_by_phone("09191112233").customer_id == "C003"
 
 
+def test_get_products_is_get_product_of_each_in_one_query(crm: SQLCRM) -> None:
+    import sqlalchemy as sa
+
+    from bot import schema
+
+    skus = ["LAP-DEL-V15", "nope", " lap-len-ip3 ", "MOB-SAM-A55", "LAP-DEL-V15", ""]
+    one_by_one = [p for p in (crm.get_product(sku) for sku in skus) if p is not None]
+    assert [p.sku for p in one_by_one] == ["LAP-DEL-V15", "LAP-LEN-IP3", "MOB-SAM-A55", "LAP-DEL-V15"]
+    statements = []
+
+    def count(*args, **kwargs):  # type: ignore[no-untyped-def]
+        statements.append(args[2])
+
+    engine = schema.engine(crm.url)
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        together = crm.get_products(skus)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    assert together == one_by_one
+    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1
+    assert crm.get_products([]) == [] and crm.get_products(["nope"]) == []
+
+
 def test_find_customer_by_email_and_id(crm: SQLCRM) -> None:
     assert crm.find_customer_by_email("Sara.Ahmadi@Example.com").customer_id == "C002"
     assert crm.get_customer("C002").language == "en"

@@ -122,3 +122,71 @@ def test_request_bodies_read_back_to_the_same_value() -> None:
 
     with pytest.raises(TypeError):
         message_costs._dumps({"x": Unknown()})
+
+
+def _tracker(*events: Any) -> Any:
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    return DialogueStateTracker.from_events("c1", list(events))
+
+
+def _turn_events(form_activated: bool) -> List[Any]:
+    from rasa.shared.core.events import ActionExecuted, ActiveLoop, SlotSet, UserUttered
+
+    events = [ActionExecuted("action_listen"), UserUttered("how much is the a55?", {"name": "ask_price"}),
+              SlotSet("goal", "know_price")]
+    if form_activated:   # the form opened later in the turn: Rasa extracts slots again
+        events += [ActionExecuted("product_price_form"), ActiveLoop("product_price_form")]
+    return events
+
+
+@pytest.mark.parametrize("form_activated", [False, True])
+def test_a_message_read_already_is_not_sent_to_be_read_again(form_activated: bool,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from rasa.core.actions.action import ActionExtractSlots
+    from rasa.shared.core.events import BotUttered, SlotSet
+
+    calls: List[Any] = []
+
+    async def rasas_own(self: Any, extraction_events: List[Any], *args: Any) -> List[Any]:
+        calls.append(extraction_events)
+        return [SlotSet("language", "en")]
+
+    monkeypatch.setattr(message_costs, "_rasa_execute_validation_action", rasas_own)
+    extracted = [SlotSet("product", "MOB-SAM-A55"), BotUttered("not a slot")]
+    tracker = _tracker(*_turn_events(form_activated))
+    answer = asyncio.run(message_costs.validate_unless_read(ActionExtractSlots(None), extracted, None, None,
+                                                            tracker, None))
+    if form_activated:
+        # what Rasa makes of the action's empty answer: the extracted slots, without the call
+        assert calls == [] and answer == [SlotSet("product", "MOB-SAM-A55")]
+    else:
+        assert calls == [extracted] and answer == [SlotSet("language", "en")]
+
+
+@pytest.mark.parametrize("form_activated", [False, True])
+def test_the_action_server_reads_a_message_again_exactly_when_the_rasa_server_skips_it(form_activated: bool) -> None:
+    from rasa_sdk import Tracker
+
+    from actions.journey import reading_again
+    from bot.dialogue.moves import read_already
+
+    tracker = _tracker(*_turn_events(form_activated))
+    state = tracker.current_state()
+    state["events"] = [event.as_dict() for event in tracker.events]   # what the action server gets
+    sdk_tracker = Tracker.from_dict(state)
+    skipped = read_already(event.type_name for event in reversed(tracker.events_after_latest_restart()))
+    assert reading_again(sdk_tracker) is skipped is form_activated
+
+
+def test_install_replaces_the_validation_call_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rasa.core.actions.action import ActionExtractSlots
+
+    rasas = ActionExtractSlots._execute_validation_action
+    if rasas is message_costs.validate_unless_read:   # installed by an earlier test in this process
+        rasas = message_costs._rasa_execute_validation_action
+    monkeypatch.setattr(ActionExtractSlots, "_execute_validation_action", rasas)   # Rasa's own afterwards
+    message_costs.install()
+    message_costs.install()
+    assert ActionExtractSlots._execute_validation_action is message_costs.validate_unless_read
+    assert message_costs._rasa_execute_validation_action is rasas

@@ -51,6 +51,9 @@ def test_apply_replaces_rasas_methods(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(RemoteAction, "_validate_action_result", RemoteAction._validate_action_result)
     monkeypatch.setattr(EndpointConfig, "request", EndpointConfig.request)
     monkeypatch.setattr(Event, "resolve_by_type", Event.__dict__["resolve_by_type"])
+    from rasa.core.actions.action import ActionExtractSlots
+
+    monkeypatch.setattr(ActionExtractSlots, "_execute_validation_action", ActionExtractSlots._execute_validation_action)
     monkeypatch.setattr(RasaModel, "load", RasaModel.load)
     import rasa.core.actions.action as rasa_actions
     from rasa.core.lock_store import LOCK_LIFETIME

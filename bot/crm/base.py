@@ -341,6 +341,12 @@ class CRM(abc.ABC):
     @abc.abstractmethod
     def get_product(self, sku: str) -> Optional[Product]: ...
 
+    def get_products(self, skus: Sequence[str]) -> List[Product]:
+        """`get_product` of each SKU, in order, leaving out the unknown ones. A backend that can
+        fetch several at once says so (the SQL one: one query instead of one per product, for
+        the products just shown that every message is compared with)."""
+        return [p for p in (self.get_product(sku) for sku in skus) if p is not None]
+
     @abc.abstractmethod
     def list_categories(self) -> List[str]: ...
 

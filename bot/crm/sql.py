@@ -205,6 +205,17 @@ class SQLCRM(LocalStore, CRM):
             row = s.get(ProductRow, (sku or "").strip().upper()) or s.get(ProductRow, (sku or "").strip())
             return _product(row) if row else None
 
+    def get_products(self, skus: Sequence[str]) -> List[Product]:
+        """`get_product` of each SKU in one query (the same lookups: upper-cased first, then as given)."""
+        keys = [((sku or "").strip().upper(), (sku or "").strip()) for sku in skus]
+        if not keys:
+            return []
+        with self._session() as s:
+            wanted = {key for pair in keys for key in pair}
+            rows = {row.sku: row for row in s.execute(sa.select(ProductRow).where(ProductRow.sku.in_(wanted))).scalars()}
+            found = [rows.get(upper) or rows.get(given) for upper, given in keys]
+            return [_product(row) for row in found if row is not None]
+
     def list_categories(self) -> List[str]:
         with self._session() as s:
             return list(s.execute(sa.select(ProductRow.category).distinct().order_by(ProductRow.category)).scalars())

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from bot.dialogue import cues
 from bot.dialogue.expectations import (
@@ -37,6 +37,23 @@ from bot.dialogue.expectations import (
 ANSWER, INTERRUPT, LEAVE, REPEAT, REDO, START, CLARIFY, HOLD = (
     "answer", "interrupt", "leave", "repeat", "redo", "start", "clarify", "hold")
 KINDS = (ANSWER, INTERRUPT, LEAVE, REPEAT, REDO, START, CLARIFY, HOLD)
+
+
+def read_already(kinds_newest_first: Iterable[str]) -> bool:
+    """Whether the customer's latest message was read already in this turn (given the conversation's
+    event kinds, newest first): an action ran, or a form was activated, after it.
+
+    Rasa runs slot extraction, and with it `action_validate_slot_mappings`, again when a form is
+    activated later in the same turn (after a side question's answer, or when the dialogue moved to
+    another form). The message was read once, right after it arrived; reading it again inside
+    another form would take it for that form's answer. The action answers such a call with nothing
+    (actions/journey.py), and the Rasa server does not make it (bot/runtime/message_costs.py)."""
+    for kind in kinds_newest_first:
+        if kind == "user":
+            return False
+        if kind in ("action", "active_loop"):
+            return True
+    return False
 
 # Questions answered by digits: words without any are something else.
 DIGIT_SLOTS = frozenset({"phone_number", "otp_code", "order_id"})

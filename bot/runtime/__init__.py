@@ -7,6 +7,7 @@ __all__ = [
     "action_threads",
     "chat",
     "cli",
+    "collector",
     "log_redaction",
     "message_costs",
     "model_loading",

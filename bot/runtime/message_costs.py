@@ -20,7 +20,14 @@ nothing on a message's way:
   the class found for each type name; names it does not find go to Rasa's own code (its
   default, `topic`, and its error), and the answer is the class Rasa's scan returns first.
 
-`install()` applies both (idempotent); `close_sessions()` closes the kept-alive sessions when
+* **A call to the action server whose answer is known.** When a form is activated later in a
+  turn, Rasa runs slot extraction again and calls `action_validate_slot_mappings` with the whole
+  tracker and domain (after replaying the tracker once more); our action answers it with nothing,
+  since the message was read already (`bot.dialogue.moves.read_already`). The Rasa server
+  applies the same rule and keeps the slots Rasa's own mappings extracted — what Rasa does with
+  an empty answer — without the call: one call of the four of a message that opens a form.
+
+`install()` applies all three (idempotent); `close_sessions()` closes the kept-alive sessions when
 the server stops (`bot.runtime.rasa_server`).
 """
 
@@ -29,13 +36,14 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
-from typing import Any, Dict, Optional, Text, Type
+from typing import Any, Dict, List, Optional, Text, Type
 
 KEEPALIVE_S = 2.0
 
 _sessions: Dict[asyncio.AbstractEventLoop, Any] = {}
 _event_types: Dict[str, type] = {}
 _rasa_resolve_by_type: Any = None
+_rasa_execute_validation_action: Any = None
 
 
 def _dumps(value: Any) -> str:
@@ -126,13 +134,31 @@ def resolve_by_type(type_name: Text, default: Optional[Type[Any]] = None) -> Opt
     return _rasa_resolve_by_type(type_name, default)
 
 
+async def validate_unless_read(self: Any, extraction_events: List[Any], output_channel: Any, nlg: Any,
+                               tracker: Any, domain: Any) -> List[Any]:
+    """Drop-in for `ActionExtractSlots._execute_validation_action`: no call to
+    `action_validate_slot_mappings` for a message read already in this turn (its answer is empty)."""
+    from rasa.shared.core.events import SlotSet
+
+    from bot.dialogue.moves import read_already
+
+    # the events Rasa's own version sends (those after the latest restart; slot events do not count)
+    if read_already(event.type_name for event in reversed(tracker.events_after_latest_restart())):
+        return [event for event in extraction_events if isinstance(event, SlotSet)]
+    return await _rasa_execute_validation_action(self, extraction_events, output_channel, nlg, tracker, domain)
+
+
 def install() -> None:
-    """Put both into the imported Rasa (idempotent)."""
-    global _rasa_resolve_by_type
+    """Put all three into the imported Rasa (idempotent)."""
+    global _rasa_resolve_by_type, _rasa_execute_validation_action
+    from rasa.core.actions.action import ActionExtractSlots
     from rasa.shared.core.events import Event
     from rasa.utils.endpoints import EndpointConfig
 
     EndpointConfig.request = kept_alive_request  # type: ignore[method-assign]
+    if ActionExtractSlots._execute_validation_action is not validate_unless_read:
+        _rasa_execute_validation_action = ActionExtractSlots._execute_validation_action
+        ActionExtractSlots._execute_validation_action = validate_unless_read  # type: ignore[method-assign]
     current = Event.__dict__["resolve_by_type"]
     current = getattr(current, "__func__", current)
     if current is not resolve_by_type:
