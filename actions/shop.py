@@ -175,7 +175,7 @@ class ActionWarrantyPolicy(Action):
                 say(dispatcher, "product_price" if product.in_stock else "product_price_out_of_stock", language,
                     product=product_name(product, language), price=toman(product.price, language))
             say(dispatcher, "product_warranty", language, product=product_name(product, language),
-                months=digits(product.warranty_months, language))
+                warranty=warranty_of(product, language))
             say(dispatcher, "returns_policy", language, returns=returns)
             return Outcome.completed(*talked_about(tracker, product))
         say(dispatcher, "warranty", language, warranty=policy_text((data.get("warranty") or {}).get("text"), language),
@@ -240,7 +240,7 @@ class ActionUsageHelp(Action):
             product = found[0] if found else None
         if product is not None:
             say(dispatcher, "usage_help_product", language, product=product_name(product, language),
-                link=f"{website()}/guides/{product.sku}", months=digits(product.warranty_months, language))
+                link=f"{website()}/guides/{product.sku}", warranty=warranty_of(product, language))
             return Outcome.completed(*talked_about(tracker, product))
         hinted = products_hinted(latest_text(tracker))
         if len(hinted) > 1:   # "how do I connect my logitech?": which one, as buttons
@@ -311,6 +311,16 @@ def brand_of_text(message: str) -> Optional[str]:
 def category_title(category: str, language: str) -> str:
     entry = (policy().get("categories") or {}).get(category) or {}
     return str(entry.get(language) or entry.get("fa") or category)
+
+
+def warranty_of(product: Product, language: str, in_a_sentence: bool = True) -> str:
+    """"18 months' warranty" / "no warranty" («بدون گارانتی», never «۰ ماه گارانتی»); as a field's
+    value ("Warranty: 18 months" / "Warranty: none") when not `in_a_sentence`."""
+    months = product.warranty_months or 0
+    key = "warranty_sentence" if in_a_sentence else "warranty_period"
+    if months <= 0:
+        return text(f"{key}_none", language)
+    return text(key, language, months=digits(months, language))
 
 
 def product_line(product: Product, language: str) -> str:
@@ -514,7 +524,7 @@ class ActionProductDetails(Action):
             category=category_title(product.category, language), price=toman(product.price, language),
             stock=text("in_stock_count", language, count=digits(product.stock, language)) if product.in_stock
             else text("out_of_stock", language),
-            months=digits(product.warranty_months, language),
+            warranty=warranty_of(product, language, in_a_sentence=False),
             buttons=[button(text("buy_this", language), "place_order", {"product": product.sku})]
             if product.in_stock else None)
         if cues.asks_variant(latest_text(tracker)):   # colours and versions are not in the catalogue
@@ -546,7 +556,7 @@ class ActionProductPrice(Action):
             say(dispatcher, key, language, product=product_name(each, language), price=toman(each.price, language))
         if not products and cues.asks_warranty(latest_text(tracker)):   # "price and warranty of the A55?"
             say(dispatcher, "product_warranty", language, product=product_name(product, language),
-                months=digits(product.warranty_months, language))
+                warranty=warranty_of(product, language))
         if len(products) > 1 and not tracker.active_loop:   # "the cheaper one" next picks among them
             return Outcome.completed(SlotSet("shown_products", [p.sku for p in products]))
         return Outcome.completed(*talked_about(tracker, product))
@@ -574,7 +584,7 @@ class ActionCompareProducts(Action):
         for p in products:
             stock = text("in_stock" if p.in_stock else "out_of_stock", language)
             lines.append(text("compare_line", language, product=product_name(p, language), price=toman(p.price, language),
-                              months=digits(p.warranty_months, language), stock=stock))
+                              warranty=warranty_of(p, language), stock=stock))
         cheapest = min(products, key=lambda p: p.price)
         difference = max(p.price for p in products) - cheapest.price
         say(dispatcher, "compare", language, lines="\n".join(lines), cheapest=product_name(cheapest, language),

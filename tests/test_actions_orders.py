@@ -376,3 +376,16 @@ def test_a_bug_in_an_action_is_an_apology_and_a_failed_goal(shop, monkeypatch) -
                                         intent="browse_products", text="tablets under 10 million?"))
     assert "something went wrong" in texts(messages)
     assert slots_of(events)["goal_status"] == "failed"
+
+
+def test_a_product_without_warranty_says_so_never_zero_months() -> None:
+    from actions.shop import warranty_of
+    from bot.crm.base import Product
+
+    case = Product(sku="ACC-CAS-A55", name_fa="قاب گوشی A55", name_en="Galaxy A55 phone case", category="accessory",
+                   price=250000, stock=80, warranty_months=0)
+    phone = Product(sku="MOB-SAM-A55", name_fa="گلکسی A55", name_en="Galaxy A55", category="mobile",
+                    price=28900000, stock=14, warranty_months=18)
+    assert warranty_of(case, "en") == "no warranty" and warranty_of(case, "fa") == "بدون گارانتی"
+    assert warranty_of(case, "en", in_a_sentence=False) == "none"
+    assert warranty_of(phone, "en") == "18 months' warranty" and warranty_of(phone, "fa", in_a_sentence=False) == "۱۸ ماه"

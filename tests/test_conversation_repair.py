@@ -96,8 +96,8 @@ def test_the_sets_are_large_and_varied_enough() -> None:
 # What a customer must never get, in any conversation: these are strict.
 NEVER = ("leaked internal text", "reply not in Persian", "reply not in English", "no reply", "request failed")
 # Success floors of each half of the tuning set, a little under what the whole set reached
-# when these were set (2026-12-07, last session: 651 conversations, all but 2 clarification
-# ones succeed; a half has about 25 conversations per kind). A change that loses conversations
+# when these were set (2026-12-07: 651 conversations, all but 2 clarification ones succeeded;
+# at the day's last session 698, all but 2 of batch b18; a half has about 25 per kind). A change that loses conversations
 # fails here; the per-conversation reports say which and why.
 OVERALL_FLOOR = 0.95
 PER_KIND_FLOOR = 0.8

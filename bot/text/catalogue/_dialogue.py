@@ -259,8 +259,8 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "en": "🛡 Warranty: {warranty}\n↩️ Returns: {returns}",
     },
     "product_warranty": {
-        "fa": "{product}: {months} ماه گارانتی.",
-        "en": "{product}: {months} months' warranty.",
+        "fa": "{product}: {warranty}.",
+        "en": "{product}: {warranty}.",
     },
     "returns_policy": {
         "fa": "↩️ مرجوعی: {returns}",
@@ -275,8 +275,8 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "en": "Setup and user guides are at {link}. Tell me the product's name for its own guide, or type \"agent\" and our support team will help you.",
     },
     "usage_help_product": {
-        "fa": "راهنمای نصب و استفاده {product}: {link}\nاگر مشکل ادامه داشت، کالا {months} ماه گارانتی دارد؛ بنویسید «اپراتور» تا همکاران پشتیبانی کمکتان کنند.",
-        "en": "Setup and user guide for {product}: {link}\nIf it still doesn't work, it has a {months}-month warranty; type \"agent\" and our support team will help.",
+        "fa": "راهنمای نصب و استفاده {product}: {link}\nاگر مشکل ادامه داشت ({warranty})، بنویسید «اپراتور» تا همکاران پشتیبانی کمکتان کنند.",
+        "en": "Setup and user guide for {product}: {link}\nIf it still doesn't work ({warranty}), type \"agent\" and our support team will help.",
     },
     "browse_not_sold": {
         "fa": "متأسفم، «{item}» نداریم. این‌ها را داریم:",
@@ -334,9 +334,25 @@ TEXTS: Dict[str, Dict[str, str]] = {
     "in_stock_count": {"fa": "موجود ({count} عدد)", "en": "in stock ({count})"},
     "buy_this": {"fa": "خرید همین کالا", "en": "Buy this"},
     "details_button": {"fa": "مشخصات کالا", "en": "Details"},
+    "warranty_period": {
+        "fa": "{months} ماه",
+        "en": "{months} months",
+    },
+    "warranty_period_none": {
+        "fa": "ندارد",
+        "en": "none",
+    },
+    "warranty_sentence": {
+        "fa": "{months} ماه گارانتی",
+        "en": "{months} months' warranty",
+    },
+    "warranty_sentence_none": {
+        "fa": "بدون گارانتی",
+        "en": "no warranty",
+    },
     "product_details": {
-        "fa": "{product}\nدسته: {category}\nقیمت: {price}\nموجودی: {stock}\nگارانتی: {months} ماه",
-        "en": "{product}\nCategory: {category}\nPrice: {price}\nAvailability: {stock}\nWarranty: {months} months",
+        "fa": "{product}\nدسته: {category}\nقیمت: {price}\nموجودی: {stock}\nگارانتی: {warranty}",
+        "en": "{product}\nCategory: {category}\nPrice: {price}\nAvailability: {stock}\nWarranty: {warranty}",
     },
     "product_price": {
         "fa": "قیمت {product}: {price} (موجود)",
@@ -347,8 +363,8 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "en": "{product} costs {price} — sorry, it is out of stock at the moment.",
     },
     "compare_line": {
-        "fa": "• {product}: {price}، {months} ماه گارانتی، {stock}",
-        "en": "• {product}: {price}, {months} months' warranty, {stock}",
+        "fa": "• {product}: {price}، {warranty}، {stock}",
+        "en": "• {product}: {price}, {warranty}, {stock}",
     },
     "compare": {
         "fa": "{lines}\nارزان‌تر: {cheapest} ({difference} کمتر).",
