@@ -55,6 +55,7 @@ def read_already(kinds_newest_first: Iterable[str]) -> bool:
             return True
     return False
 
+
 # Questions answered by digits: words without any are something else.
 DIGIT_SLOTS = frozenset({"phone_number", "otp_code", "order_id"})
 # Inside such a question, a request or side question this likely is taken as one.
