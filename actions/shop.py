@@ -39,6 +39,8 @@ def product_in_question(tracker: Tracker) -> List[str]:
     named = entity_values(tracker, "product")
     if named:
         return named
+    if _slot_filled_since_the_message(tracker, "product"):   # «ایرپادا چی؟» after a warranty: read by the turn
+        return [str(tracker.get_slot("product"))]
     picked = chosen_product(latest_text(tracker), tracker.get_slot("shown_products") or [], tracker.get_slot("product"))
     if picked:   # "the cheaper one, does it have warranty?"
         return [picked]

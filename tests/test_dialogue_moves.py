@@ -735,3 +735,8 @@ def test_going_with_one_of_those_compared_orders_it() -> None:
     msg = ranked("browse_products", 0.53, "i'll go with the cheaper one then", (),
                  (("browse_products", 0.53), ("place_order", 0.41)))
     assert decide(msg, outside("compare_products", has_choices=True)).encode() == "redo place_order"
+
+
+def test_what_about_another_product_after_a_price_is_its_price_not_a_how_to() -> None:
+    msg = message("ask_usage_help", "ایرپاد پرو چطور؟", 0.71, product="AUD-APL-APP")
+    assert decide(msg, outside("ask_price")).encode() == "redo ask_price"

@@ -495,6 +495,9 @@ def _outside_form(message: Message, context: Context) -> Move:
     if products and cues.compares(message.text) and (context.has_product or len(products) > 1) \
             and not clear_other_request and intent != "compare_products":
         return Move(REDO, ("compare_products",))   # "is it cheaper than the sony?" after the JBL
+    if products and last in PRODUCT_FOLLOW_UPS and last != "ask_usage_help" and intent == "ask_usage_help" \
+            and cues.is_follow_up(message.text) and cues.word_count(message.text) <= 4:
+        return Move(REDO, (last,))   # «ایرپاد پرو چطور؟» after a price: "what about it", not "how to use it"
     if products and last in PRODUCT_FOLLOW_UPS and not clear_other_request \
             and (vague or elliptic and (intent in PRODUCT_QUESTIONS or cues.is_correction(message.text)
                                         or message.confidence < CLEAR_REQUEST)):   # "and the gopro?" half-read
