@@ -273,17 +273,18 @@ def without_target_device(text: str) -> str:
 # after it is not the product asked about.
 _ACCESSORY = re.compile(r"\b(?:charger|chargers|cable|cables|case|cases|cover|covers|screen protector|adapter|"
                         r"strap|straps|band for|power ?bank|earbuds|earphones|headphones|headset|speaker|mouse|"
-                        r"keyboard|controller|works?|compatible|connect|pair|ghab|sharjer|kabl)\b|"
+                        r"keyboard|controller|ghab|sharjer|kabl)\b|"
                         + _fa(r"شارژر|شارژرش|کابل|قاب|قابش|کاور|گلس|محافظ صفحه|آداپتور|بند ساعت|پاوربانک|هندزفری|هدفون|"
-                              r"اسپیکر|ماوس|موس|کیبورد|دسته|سازگار|وصل"))
+                              r"اسپیکر|ماوس|موس|کیبورد|دسته"))
+# "works with", "connect to", «سازگار», «وصل»: the product named next is what something goes with.
+_GOES_WITH = re.compile(r"\b(?:works?|compatible|connect|pair)\b|" + _fa(r"سازگار|وصل"))
 _FOR_THE_DEVICE = re.compile(r"(?:\b(?:for|with|to|fits?|compatible with)(?: (?:my|our|the|a|an))?|"
                              + _fa(r"برای|واسه|به|با|مخصوص|مناسب") + r")\s*$")
 
 
 def names_an_accessory(word: str) -> bool:
     """"charger", «قاب»: a word for a kind of product that goes with another."""
-    return bool(_ACCESSORY.fullmatch(canonical(word))) and word not in ("works", "work", "compatible", "connect",
-                                                                       "pair", "سازگار", "وصل")
+    return bool(_ACCESSORY.fullmatch(canonical(word)))
 
 
 _CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{2,19}")
@@ -312,7 +313,7 @@ def accessory_for_device(text_before: str) -> bool:
     """The words before a product name ask for an accessory of it ("do you have a charger for the",
     «قاب برای»): that product is the device, not what is wanted."""
     before = canonical(text_before)
-    return bool(_FOR_THE_DEVICE.search(before)) and bool(_ACCESSORY.search(before))
+    return bool(_FOR_THE_DEVICE.search(before)) and bool(_ACCESSORY.search(before) or _GOES_WITH.search(before))
 
 
 _GOODBYE = re.compile(r"\b(?:bye|goodbye|good bye|bye bye|see you|see ya|cya|later|take care|khodafez|khodahafez|"
