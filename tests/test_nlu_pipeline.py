@@ -158,3 +158,23 @@ def test_the_serving_load_predicts_exactly_as_rasas_load(
     # and the model learnt something.
     assert by_rasa["سفارشم کجاست؟"][0][0][0] == "track_order"
     assert by_rasa["سلام"][2] != by_rasa["5 stars, great service"][2]
+
+
+def test_the_start_up_warm_up_runs_the_model(agent_loaded_by_rasa: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """bot.runtime.warm_up through a real model: its NLU graph runs on the throwaway text."""
+    from types import SimpleNamespace
+
+    from bot.runtime import warm_up
+
+    processor = agent_loaded_by_rasa.processor
+    seen: List[str] = []
+    original = processor.parse_message
+
+    async def spy(message: Any, *args: Any, **kwargs: Any) -> Any:
+        parsed = await original(message, *args, **kwargs)
+        seen.append(parsed["intent"]["name"])
+        return parsed
+
+    monkeypatch.setattr(processor, "parse_message", spy)
+    assert asyncio.run(warm_up.parse_once(SimpleNamespace(ctx=SimpleNamespace(agent=agent_loaded_by_rasa))))
+    assert len(seen) == 1 and seen[0]   # the graph ran and classified the text

@@ -63,7 +63,7 @@ def test_the_rasa_server_freezes_once_started(monkeypatch: pytest.MonkeyPatch) -
 
     calls = _registered(monkeypatch)
     rasa_server._with_request_limits(lambda: Sanic("collector_rasa_test"))()
-    assert (collector.freeze_after_start, "after_server_start") in calls
+    assert (rasa_server.warm_up_then_freeze, "after_server_start") in calls
 
 
 def test_the_action_server_freezes_once_started(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,7 +15,8 @@ The adjustments (both measured with py-spy, issue #16):
   looked up once per type name instead of by a walk over every `Event` subclass for
   every event read (`bot.runtime.message_costs`).
 
-Once the server has started (the model loaded), every object alive is exempted from the
+Once the server has started (the model loaded), it parses one throwaway message
+(`bot.runtime.warm_up`: the NLU graph's first run costs ~400 ms), then every object alive is exempted from the
 cyclic garbage collector's later full collections (`bot.runtime.collector`): walking Rasa's
 and TensorFlow's half a million objects stopped the event loop for 400-700 ms at a time.
 
@@ -63,6 +64,15 @@ def _validate_action_result(self: Any, result: Dict[Text, Any]) -> bool:
     raise error
 
 
+async def warm_up_then_freeze(app: Any, *_: Any) -> None:
+    """Sanic `after_server_start`: one throwaway parse, then the garbage collector's freeze
+    (the warm-up's objects are frozen with the model's)."""
+    from bot.runtime import collector, warm_up
+
+    await warm_up.parse_once(app)
+    collector.freeze()
+
+
 def _with_request_limits(configure_app: Any) -> Any:
     """Rasa's `configure_app`, returning its Sanic app with our body limits installed."""
     if getattr(configure_app, "hamsafar_request_limits", False):
@@ -70,7 +80,7 @@ def _with_request_limits(configure_app: Any) -> Any:
 
     @functools.wraps(configure_app)
     def configure(*args: Any, **kwargs: Any) -> Any:
-        from bot.runtime import collector, message_costs, request_limits
+        from bot.runtime import message_costs, request_limits
 
         app = request_limits.install(configure_app(*args, **kwargs))
 
@@ -79,7 +89,7 @@ def _with_request_limits(configure_app: Any) -> Any:
 
         app.register_listener(close_action_sessions, "after_server_stop")
         # after Rasa's own before_server_start listener has loaded the model
-        app.register_listener(collector.freeze_after_start, "after_server_start")
+        app.register_listener(warm_up_then_freeze, "after_server_start")
         return app
 
     configure.hamsafar_request_limits = True  # type: ignore[attr-defined]
