@@ -4,7 +4,9 @@ Starts both on loopback — the bare bot is `rasa init --no-prompt` (Rasa's defa
 pipeline and policies, its own REST channel, no action server), Hamsafar is a real
 `hamsafar run` on a fresh SQLite database with the demo shop — and drives each with
 the same closed-loop client over the REST channel: every simulated customer sends a
-message, waits for the answer, thinks, sends the next. Prints, per load, messages
+message, waits for the answer, thinks, sends the next. At human pace the customers'
+first messages are spread over one think time (a random start each), as people arrive;
+without think time (saturation) they all start at once. Prints, per load, messages
 served per second and p50/p95/p99 latency for both, and the Hamsafar/bare ratio.
 
 With `--workers 1,2` (the default) it also starts `hamsafar run --workers 2` — nginx,
@@ -76,6 +78,8 @@ def start_bare_rasa(folder: Path, port: int) -> subprocess.Popen:
 
 async def customer(client: httpx.AsyncClient, url: str, name: str, messages: List[str], think_s: float,
                    until: float, latencies: List[float], errors: List[str]) -> None:
+    if think_s:   # people arrive one by one, not all in the same millisecond
+        await asyncio.sleep(random.uniform(0, think_s))
     for text in itertools.cycle(messages):
         if time.monotonic() >= until:
             return

@@ -114,3 +114,17 @@ def test_cli_commands_that_write_the_database_initialise_it_at_start(sqlite_url:
     assert main(["touchpoints", "drop-old-text", "--days", "30", "--database-url", sqlite_url]) == 0
     with get_engine(sqlite_url).connect() as conn:
         assert {"touchpoints", "customers", "journey_entries"} <= set(sa.inspect(conn).get_table_names())
+
+
+def test_a_sqlite_file_is_shared_in_wal_without_waiting_for_the_disk(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Every pooled connection to a file: WAL (two servers share it), a busy timeout, and
+    synchronous=NORMAL (1), so a commit does not fsync."""
+    from bot.db import create_pooled_engine
+
+    engine = create_pooled_engine(f"sqlite:///{tmp_path / 'shop.db'}")
+    with engine.connect() as first, engine.connect() as second:
+        for conn in (first, second):
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10000
+    engine.dispose()
