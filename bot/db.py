@@ -11,7 +11,9 @@ but settings: the list of model modules and the start-up of a process
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterator, List, Optional, Union
 
@@ -82,8 +84,9 @@ def create_pooled_engine(url: Union[str, URL], future: bool = True, **kwargs: An
     SQLAlchemy 1.4 gives a SQLite file `NullPool`: every query opened the file,
     ran the pragmas below and closed it again. A file database gets a `QueuePool`
     (SQLAlchemy 2's default) instead; PostgreSQL keeps its `QueuePool` and checks
-    a connection before use (`pool_pre_ping`), so a restarted server costs a
-    reconnect, not a failed message. `kwargs` go to `create_engine` (Rasa's pool sizes).
+    a connection that sat unused for over `IDLE_BEFORE_PING_S` before handing it out
+    (`_ping_if_idle`), so a server restarted during a quiet moment costs a reconnect,
+    not a failed message. `kwargs` go to `create_engine` (Rasa's pool sizes).
     """
     parsed = sa.engine.make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -93,7 +96,37 @@ def create_pooled_engine(url: Union[str, URL], future: bool = True, **kwargs: An
         engine = sa.create_engine(url, future=future, connect_args=connect_args, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return sa.create_engine(url, future=future, pool_pre_ping=True, **kwargs)
+    engine = sa.create_engine(url, future=future, **kwargs)
+    event.listen(engine, "checkin", _note_idle_since)
+    event.listen(engine, "checkout", functools.partial(_ping_if_idle, engine.dialect))
+    return engine
+
+
+# A pooled connection unused for longer than this is pinged before it is handed out.
+# SQLAlchemy's `pool_pre_ping` pings on every checkout: a round trip, and PostgreSQL's
+# work, 3-4 times per message on the Rasa server's event loop (issue 16). Under load a
+# connection is reused within milliseconds; one the server closed during a restart while
+# it was in use fails its query like any other query of that moment, and SQLAlchemy then
+# invalidates the pool's connections.
+IDLE_BEFORE_PING_S = 1.0
+
+
+def _note_idle_since(_dbapi_connection: Any, record: Any) -> None:
+    record.info["idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(dialect: Any, dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """Pool `checkout`: ping a connection idle for a while; a dead one is replaced by the pool
+    (`DisconnectionError` is SQLAlchemy's signal to discard it and connect again)."""
+    idle_since = record.info.get("idle_since")
+    if idle_since is None or time.monotonic() - idle_since < IDLE_BEFORE_PING_S:
+        return
+    try:
+        alive = dialect.do_ping(dbapi_connection)
+    except Exception as error:  # noqa: BLE001 - whatever the driver raises for a closed socket
+        raise sa.exc.DisconnectionError(str(error)) from error
+    if alive is False:
+        raise sa.exc.DisconnectionError("the database did not answer a ping")
 
 
 def get_engine(url: Optional[str] = None) -> Engine:

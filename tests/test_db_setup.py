@@ -128,3 +128,30 @@ def test_a_sqlite_file_is_shared_in_wal_without_waiting_for_the_disk(tmp_path) -
             assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1
             assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10000
     engine.dispose()
+
+
+def test_postgres_connections_are_pinged_only_after_sitting_idle(fresh_postgres_url: str) -> None:  # type: ignore[no-untyped-def]
+    """No round trip before every query under load; a connection the server closed while it
+    sat idle is replaced at checkout, not failed on the customer's query."""
+    import time
+
+    from bot import db
+
+    engine = db.create_pooled_engine(fresh_postgres_url)
+    pings: List[int] = []
+    ping = engine.dialect.do_ping
+    engine.dialect.do_ping = lambda connection: (pings.append(1), ping(connection))[1]  # type: ignore[method-assign]
+    for _ in range(5):   # back-to-back use: one connection, never pinged
+        with engine.connect() as conn:
+            backend = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+    assert pings == []
+
+    admin = sa.create_engine(fresh_postgres_url, isolation_level="AUTOCOMMIT", future=True)
+    with admin.connect() as conn:   # the server ends the pooled connection's backend
+        assert conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": backend}).scalar()
+    admin.dispose()
+    time.sleep(db.IDLE_BEFORE_PING_S + 0.1)
+    with engine.connect() as conn:
+        after = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+    assert pings == [1] and after != backend
+    engine.dispose()
