@@ -22,7 +22,6 @@ database failed right after the turn was stored.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 import logging
@@ -213,12 +212,7 @@ class WindowedSQLTrackerStore(StreamingSQLTrackerStore):
             logger.warning("could not create the index ix_events_sender_id_id: %s", error)
 
     async def retrieve(self, sender_id: str) -> Optional[DialogueStateTracker]:
-        """The current session: whole while short, else a checkpoint and the events after it.
-
-        Read in a worker thread: the database's round trips do not hold the event loop."""
-        return await asyncio.to_thread(self._retrieve_now, sender_id)
-
-    def _retrieve_now(self, sender_id: str) -> Optional[DialogueStateTracker]:
+        """The current session: whole while short, else a checkpoint and the events after it."""
         with self.session_scope() as session:
             checkpoint, rows = self._read(session, sender_id)
         if self.domain is None or (checkpoint is None and not rows):

@@ -316,35 +316,3 @@ def test_a_save_with_an_event_broker_counts_the_stored_events_once_and_publishes
     rows = stored_rows(sqlite_url, "rest:counted")
     assert [json.loads(row.data)["event"] for row in rows] == [event["event"] for event in broker.events]
     assert all(WINDOW_KEY not in json.dumps(event) for event in broker.events)
-
-
-def test_a_save_waiting_for_the_database_does_not_hold_the_event_loop(sqlite_url: str) -> None:
-    """Rasa's SQL store blocks inside its coroutines; ours runs reads and saves in a worker thread,
-    so while one conversation's save waits for the database the process serves others."""
-    import sqlite3
-
-    store = store_on(sqlite_url)
-    asyncio.run(play_turn(store, "waiting", 1))
-    asyncio.run(play_turn(store, "other", 1))
-    blocker = sqlite3.connect(sqlite_url.split("///", 1)[1], isolation_level=None)
-
-    async def scenario() -> List[str]:
-        done: List[str] = []
-        blocker.execute("BEGIN IMMEDIATE")   # another writer holds the database's write lock
-        saving = asyncio.create_task(play_turn(store, "waiting", 2))
-        saving.add_done_callback(lambda _: done.append("save"))
-        await asyncio.sleep(0.3)   # a blocked loop would only come back here once the save gave up
-        assert not saving.done()
-        other = await store.retrieve("other")   # another customer's message meanwhile
-        assert other is not None and other.latest_message.text == "message 1"
-        done.append("other read")
-        blocker.execute("COMMIT")
-        await saving
-        return done
-
-    try:
-        assert asyncio.run(scenario()) == ["other read", "save"]
-    finally:
-        blocker.close()
-    assert [row.type_name for row in stored_rows(sqlite_url, "waiting")].count("user") == 2
-    store.engine.dispose()

@@ -25,40 +25,23 @@ duplicated touchpoint). A worker killed between the commit and RabbitMQ's confir
 would lose the turn's touchpoint; before, one killed between the publish and the commit (the
 confirm, the count and the save) wrote a touchpoint of a turn that was never stored.
 
-Rasa's SQL store talks to the database synchronously inside its `async` methods, so each
-read and save held the event loop — every other customer of the process — for its round
-trips (PostgreSQL under load: about a fifth of a Rasa worker's time, issue 16). `save` and
-`retrieve_full_tracker` run Rasa's code in a worker thread instead (on an event loop of its
-own there: Rasa's methods are coroutines that never wait); the windowed store does the same
-for `retrieve` (bot.stores). The conversation's lock keeps one message of a conversation
-in the store at a time; the engine's pool is thread-safe.
-
 endpoints.yml: `tracker_store: {type: bot.touchpoints.tracker_store.StreamingSQLTrackerStore, url: …}`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-from typing import Any, Coroutine, Iterator, List, Optional, TypeVar
+from typing import Any, Iterator, List
 
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import Event
 from rasa.shared.core.trackers import DialogueStateTracker
 
 
-T = TypeVar("T")
-
 # Attribute set on a tracker by `stream_events`: (events in the tracker, events of it stored).
 COUNTED = "_hamsafar_stored_count"
 # Attribute set on a tracker by `stream_events`: its new events, published by `save` once stored.
 TO_PUBLISH = "_hamsafar_to_publish"
-
-
-async def in_worker_thread(blocking: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine that blocks without ever awaiting (Rasa's SQL store methods) in a worker
-    thread, on an event loop of that thread, so this loop serves other customers meanwhile."""
-    return await asyncio.to_thread(asyncio.run, blocking)
 
 
 class StreamingSQLTrackerStore(SQLTrackerStore):
@@ -76,7 +59,7 @@ class StreamingSQLTrackerStore(SQLTrackerStore):
     async def save(self, tracker: DialogueStateTracker) -> None:
         """Store the new events (Rasa's `save`: one transaction), then publish them to the event broker."""
         try:
-            await in_worker_thread(super().save(tracker))   # calls `stream_events` first
+            await super().save(tracker)   # calls `stream_events` first
         except BaseException:
             tracker.__dict__.pop(TO_PUBLISH, None)   # not stored: not published either
             raise
@@ -89,10 +72,6 @@ class StreamingSQLTrackerStore(SQLTrackerStore):
             # RabbitMQ (bot.touchpoints.broker.ConfirmedPikaEventBroker) confirms the turn's events
             # before the reply goes out (events it could not publish are kept and sent again)
             await flush()
-
-    async def retrieve_full_tracker(self, conversation_id: str) -> Optional[DialogueStateTracker]:
-        """Every session of the conversation (history, agent console), read in a worker thread."""
-        return await in_worker_thread(super().retrieve_full_tracker(conversation_id))
 
     def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator[Event]:
         """The events `save` stores: the same ones `stream_events` publishes (its count used up here)."""
