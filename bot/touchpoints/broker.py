@@ -15,9 +15,11 @@ committed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import logging
 from asyncio import AbstractEventLoop
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Iterator, List, Optional
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from rasa.core.brokers.broker import EventBroker
@@ -26,6 +28,8 @@ from rasa.utils.endpoints import EndpointConfig
 
 from bot import settings
 from bot.touchpoints.recorder import TouchpointRecorder
+
+logger = logging.getLogger(__name__)
 
 
 def exchange_name(queue: str) -> str:
@@ -55,7 +59,13 @@ def pika_options(url: str, queue: str) -> Dict[str, Any]:
 # re-sending: bench/faults.py lost the touchpoints of the messages answered in the first
 # seconds of `rabbitmqctl stop`. Bounded, a publish that times out fails like any other, and
 # Rasa keeps its event to send again. A confirm takes milliseconds; this is only ever reached
-# when the connection is gone.
+# when the connection is gone, or the worker is so overloaded that its loop runs seconds late.
+# The publish itself is never cancelled, only no longer waited for (`asyncio.shield`): aiormq
+# 6.4 counts a publish's delivery tag before it queues its frames, and a publish cancelled
+# while waiting for room in the connection's write queue left its tag counted but never sent —
+# every later confirm then answered the publish before it, and each publish timed out for good
+# (bench/load.py at 200 customers: after ~10 s no event of that worker was confirmed again).
+# One given up on that still gets through is a second copy, which the consumer drops (message id).
 PUBLISH_TIMEOUT_S = 5.0
 # How soon events kept after a failed publish are sent again while nothing else is published
 # (Rasa sends them only on a reconnection, which may have happened before the publish failed).
@@ -68,17 +78,41 @@ def message_id(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()[:32]
 
 
+# Publishes waiting for RabbitMQ's confirm at once, per worker; the others wait their turn (in
+# order) before their `PUBLISH_TIMEOUT_S` starts. Without the bound, an overload (bench/load.py,
+# 200 customers on 2 cores) made publishes wait behind thousands of others on the one channel,
+# time out, be kept and all be sent again at once — 53,000 timeouts in a minute, and every
+# later reply waited for them (5 s) long after the load was gone.
+MAX_IN_FLIGHT = 64
+
+
+def _retrieve_outcome(publishing: "asyncio.Future[Any]") -> None:
+    """A publish given up on (timed out) may still fail later: its error is expected, not news."""
+    if not publishing.cancelled():
+        publishing.exception()
+
+
 class _StraightToQueues:
     """Stands in for Rasa's exchange: publishes each message to the durable queue(s) by name,
     through the channel's default exchange (which every RabbitMQ node always has)."""
 
-    def __init__(self, channel: Any, queues: Any, timeout_s: float = PUBLISH_TIMEOUT_S) -> None:
-        self.channel, self.queues, self.timeout_s = channel, list(queues), timeout_s
+    def __init__(self, channel: Any, queues: Any, in_flight: asyncio.Semaphore,
+                 timeout_s: float = PUBLISH_TIMEOUT_S) -> None:
+        self.channel, self.queues, self.in_flight, self.timeout_s = channel, list(queues), in_flight, timeout_s
 
     async def publish(self, message: Any, routing_key: str) -> None:
         for queue in self.queues:
             # `default_exchange` is made anew each time the robust channel reopens: read it now.
-            await self.channel.default_exchange.publish(message, routing_key=queue, timeout=self.timeout_s)
+            try:
+                async with self.in_flight:
+                    publishing = asyncio.ensure_future(self.channel.default_exchange.publish(message, routing_key=queue))
+                    publishing.add_done_callback(_retrieve_outcome)
+                    await asyncio.wait_for(asyncio.shield(publishing), self.timeout_s)
+            except Exception as error:
+                # Rasa logs the event but not why; operators need the cause (a timeout, a closed channel)
+                logger.warning("RabbitMQ publish failed (%s: %s); the event is kept to send again",
+                               error.__class__.__name__, error)
+                raise
 
 
 class ConfirmedPikaEventBroker(PikaEventBroker):
@@ -88,7 +122,8 @@ class ConfirmedPikaEventBroker(PikaEventBroker):
     Rasa's `publish` sends each event in a background task. Its `close` (a worker
     stopping) would drop the tasks not yet confirmed by RabbitMQ, and with them the
     touchpoints of the last messages the worker answered; here `close` waits for them.
-    `flush()` lets a caller wait until every event published so far is confirmed.
+    `flush()` lets a caller wait until every event published so far is confirmed;
+    `collecting()` and `confirmed()` let a turn wait for its own events only.
 
     RabbitMQ restarting (bench/faults.py lost 9 touchpoints in one restart of 5 s):
     * Rasa publishes to a fanout exchange it declares non-durable; a restarted node has
@@ -110,11 +145,13 @@ class ConfirmedPikaEventBroker(PikaEventBroker):
         self._channel: Any = None
         self._draining = False
         self._resend: Optional[asyncio.TimerHandle] = None
+        self._in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self._collected: Optional[List["asyncio.Task[None]"]] = None
 
     async def _set_up_exchange(self, channel: Any) -> Any:
         await super()._set_up_exchange(channel)   # the fanout exchange, the queue(s), the binding
         self._channel = channel
-        return _StraightToQueues(channel, self.queues)
+        return _StraightToQueues(channel, self.queues, self._in_flight)
 
     def _message(self, event: Dict[str, Any], headers: Optional[Dict[str, str]]) -> Any:
         message = super()._message(event, headers)   # persistent, as Rasa makes it
@@ -136,7 +173,28 @@ class ConfirmedPikaEventBroker(PikaEventBroker):
     def publish(self, event: Dict[str, Any], headers: Optional[Dict[str, str]] = None) -> None:
         if self._unpublished_events and self._channel_open():
             self._publish_unpublished_messages()   # the kept ones first: a turn's events stay in order
-        super().publish(event, headers)
+        # Rasa's `publish`, keeping the task: a turn waits for its own events (`confirmed`)
+        task = self._loop.create_task(self._publish(event, headers))
+        self._background_tasks.add(task)
+        task.add_done_callback(self._background_tasks.discard)
+        if self._collected is not None and not self._draining:
+            self._collected.append(task)
+
+    @contextlib.contextmanager
+    def collecting(self) -> Iterator[List["asyncio.Task[None]"]]:
+        """The publish tasks of the events published inside the block (not the kept events of
+        other turns sent again meanwhile). Publishing does not await, so no other turn's events
+        get in."""
+        self._collected = collected = []
+        try:
+            yield collected
+        finally:
+            self._collected = None
+
+    async def confirmed(self, tasks: List["asyncio.Task[None]"], timeout_s: float = 2 * PUBLISH_TIMEOUT_S) -> None:
+        """Wait until these publishes are confirmed or failed (failed ones are kept and sent again)."""
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout_s)
 
     async def _publish(self, event: Dict[str, Any], headers: Optional[Dict[str, str]] = None) -> None:
         await super()._publish(event, headers)   # a failed or timed-out publish: Rasa keeps the event

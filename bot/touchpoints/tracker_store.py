@@ -66,12 +66,16 @@ class StreamingSQLTrackerStore(SQLTrackerStore):
         new_events = tracker.__dict__.pop(TO_PUBLISH, None)
         if not new_events or self.event_broker is None:
             return
-        await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)
-        flush = getattr(self.event_broker, "flush", None)
-        if flush is not None:
-            # RabbitMQ (bot.touchpoints.broker.ConfirmedPikaEventBroker) confirms the turn's events
-            # before the reply goes out (events it could not publish are kept and sent again)
-            await flush()
+        collecting = getattr(self.event_broker, "collecting", None)
+        if collecting is None:   # the one-process recorder: nothing to confirm
+            await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)
+            return
+        # RabbitMQ (bot.touchpoints.broker.ConfirmedPikaEventBroker) confirms the turn's events
+        # before the reply goes out (events it could not publish are kept and sent again); only
+        # this turn's: waiting for every publish in flight made each reply wait for the others'.
+        with collecting() as published:
+            await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)
+        await self.event_broker.confirmed(published)
 
     def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator[Event]:
         """The events `save` stores: the same ones `stream_events` publishes (its count used up here)."""
