@@ -67,6 +67,10 @@ def pika_options(url: str, queue: str) -> Dict[str, Any]:
 # (bench/load.py at 200 customers: after ~10 s no event of that worker was confirmed again).
 # One given up on that still gets through is a second copy, which the consumer drops (message id).
 PUBLISH_TIMEOUT_S = 5.0
+# A publish given up on is cancelled after this long all the same: one stuck on a connection
+# RabbitMQ closed would otherwise stay in memory for ever. Its event was kept and sent again
+# long before; a live connection a minute behind is far beyond the overloads measured (10 s).
+ABANDON_AFTER_S = 60.0
 # How soon events kept after a failed publish are sent again while nothing else is published
 # (Rasa sends them only on a reconnection, which may have happened before the publish failed).
 RESEND_AFTER_S = 1.0
@@ -105,7 +109,8 @@ class _StraightToQueues:
             # `default_exchange` is made anew each time the robust channel reopens: read it now.
             try:
                 async with self.in_flight:
-                    publishing = asyncio.ensure_future(self.channel.default_exchange.publish(message, routing_key=queue))
+                    publishing = asyncio.ensure_future(self.channel.default_exchange.publish(
+                        message, routing_key=queue, timeout=ABANDON_AFTER_S))
                     publishing.add_done_callback(_retrieve_outcome)
                     await asyncio.wait_for(asyncio.shield(publishing), self.timeout_s)
             except Exception as error:
