@@ -1,8 +1,8 @@
 """A Rasa server parses one message before it serves customers (issue 16).
 
 The first message a freshly started Rasa server parses takes about 400 ms more than
-the next ones (its NLU graph's first run: TensorFlow traces DIET's prediction function),
-so each worker's first customer waited 0.5-0.7 s — with two workers behind nginx, enough
+the next ones: the sentiment step of the NLU graph (`bot.handoff.sentiment`) fits its
+small classifier on first use (profiled), so each worker's first customer waited 0.5-0.7 s — with two workers behind nginx, enough
 of a one-customer run's messages to make its p95. Parsing a throwaway message once the
 model is loaded moves that cost into start-up. Only the NLU runs: nothing is stored,
 no action is called and no event is published.
@@ -15,7 +15,7 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
-# Any text does it: the trace does not depend on the language or the words (measured).
+# Any text does it: the first parse of any message pays the cost (measured).
 WARM_UP_TEXT = "hello"
 
 
