@@ -34,3 +34,23 @@ def test_no_guess_between_two_equally_likely_words() -> None:
                                          ("case", "cast", True), ("case", "cats", False), ("abc", "abc", False)])
 def test_one_edit_apart(a: str, b: str, apart: bool) -> None:
     assert one_edit_apart(a, b) == apart
+
+
+COMMON_WORDS = Vocabulary({"much": 40, "what": 60, "delivery": 12, "from": 30, "form": 9, "rare": 2, "the": 90,
+                           "gheymat": 8}, targets=["iphone"])
+
+
+@pytest.mark.parametrize("typed, meant", [("how mcuh", "how much"), ("waht is it", "what is it"),
+                                          ("delviery time", "delivery time"), ("Mcuh", "much"),
+                                          ("muhc", "much")])
+def test_two_swapped_letters_of_a_common_word_are_put_back(typed: str, meant: str) -> None:
+    assert COMMON_WORDS.corrected(typed) == meant
+
+
+@pytest.mark.parametrize("text", ["teh",        # under four letters
+                                  "form",       # known: never corrected, though a swap makes "from"
+                                  "arre",       # a swap makes "rare", used too rarely to guess
+                                  "hmuc",       # the first letter is kept
+                                  "gheimat"])   # Finglish spelled another way: not a swap of a known word
+def test_swaps_stay_narrow(text: str) -> None:
+    assert COMMON_WORDS.corrected(text) == text

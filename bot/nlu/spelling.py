@@ -10,6 +10,12 @@ first, which typos keep), becomes that word. Only product words are targets: the
 of English to correct ordinary words ("sorry" is in none of its examples, and is
 one edit from "worry"). Short words, words in capitals or with digits (codes,
 models), emails and web addresses, and Persian words are left as typed.
+
+One kind of typo is also fixed in ordinary words: two neighbouring letters swapped
+("how mcuh is…", "waht", "delviery"), the commonest slip of fast thumbs. A swap is
+narrow where an edit is not: an unknown word of four letters or more becomes the one
+word, among those the training data uses often (`COMMON`), that the swap of two of
+its letters (not the first) makes.
 """
 
 from __future__ import annotations
@@ -60,6 +66,8 @@ class Vocabulary:
     one-letter deletions."""
 
     MIN_LENGTH = 5   # "able" is one edit from "cable", "nose" from "note"
+    SWAP_MIN_LENGTH = 4   # "mcuh", "waht"; "teh" is left alone
+    COMMON = 5   # a word of the training data a swap may lead to: used at least this often
 
     def __init__(self, counts: Dict[str, int], targets: Optional[Iterable[str]] = None) -> None:
         self.counts = counts
@@ -79,8 +87,11 @@ class Vocabulary:
     def correction(self, word: str) -> Optional[str]:
         """The known word `word` was meant as, or None (known, too short, or no single closest)."""
         lower = word.lower()
-        if len(lower) < self.MIN_LENGTH or lower in self.counts or word.isupper():
+        if len(lower) < self.SWAP_MIN_LENGTH or lower in self.counts or word.isupper():
             return None
+        swapped = self._swapped(lower)
+        if swapped is not None or len(lower) < self.MIN_LENGTH:
+            return swapped
         # a typo keeps the first letter ("ipone", "samsnug"); "table" is no "cable"
         candidates = {c for key in [lower] + _deletes(lower) for c in self._by_deletion.get(key, ())
                       if c[0] == lower[0] and one_edit_apart(lower, c)}
@@ -90,6 +101,12 @@ class Vocabulary:
         if len(ranked) > 1 and self.counts.get(ranked[0], 1) < 3 * self.counts.get(ranked[1], 1):
             return None   # "cse" could be "case" or "use": no guess
         return ranked[0]
+
+    def _swapped(self, lower: str) -> Optional[str]:
+        """The one common word two swapped neighbouring letters (not the first) make of `lower`."""
+        found = {lower[:i] + lower[i + 1] + lower[i] + lower[i + 2:] for i in range(1, len(lower) - 1)}
+        common = [w for w in found if self.counts.get(w, 0) >= self.COMMON]
+        return common[0] if len(common) == 1 else None
 
     def corrected(self, text: str) -> str:
         def fix(match: "re.Match[str]") -> str:
