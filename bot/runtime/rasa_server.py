@@ -16,8 +16,8 @@ The adjustments (both measured with py-spy, issue #16):
   every event read (`bot.runtime.message_costs`).
 
 Once the server has started (the model loaded), it parses one throwaway message
-(`bot.runtime.warm_up`: the sentiment step fits its classifier on first use, ~400 ms), then every object alive is exempted from the
-cyclic garbage collector's later full collections (`bot.runtime.collector`): walking Rasa's
+(`bot.runtime.warm_up`: the sentiment step fits its classifier on first use, ~400 ms),
+then every object alive is exempted from the cyclic garbage collector's later full collections (`bot.runtime.collector`): walking Rasa's
 and TensorFlow's half a million objects stopped the event loop for 400-700 ms at a time.
 
 And one protection (issue 17, finding 9): the Sanic app Rasa builds

@@ -2,10 +2,10 @@
 
 The first message a freshly started Rasa server parses takes about 400 ms more than
 the next ones: the sentiment step of the NLU graph (`bot.handoff.sentiment`) fits its
-small classifier on first use (profiled), so each worker's first customer waited 0.5-0.7 s — with two workers behind nginx, enough
-of a one-customer run's messages to make its p95. Parsing a throwaway message once the
-model is loaded moves that cost into start-up. Only the NLU runs: nothing is stored,
-no action is called and no event is published.
+small classifier on first use (profiled). Each worker's first customer waited 0.5-0.7 s;
+with two workers behind nginx, that was enough of a one-customer run's messages to make
+its p95. Parsing a throwaway message once the model is loaded moves that cost into
+start-up. Only the NLU runs: nothing is stored, no action is called, no event published.
 """
 
 from __future__ import annotations
