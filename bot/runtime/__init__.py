@@ -17,4 +17,5 @@ __all__ = [
     "setup",
     "supervisor",
     "topology",
+    "warm_up",
 ]
