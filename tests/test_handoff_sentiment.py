@@ -50,6 +50,15 @@ def test_nlu_component_sets_sentiment_in_the_output():
     assert "sentiment" in message.as_dict(only_output_properties=True)
 
 
+def test_nlu_component_fits_its_model_when_rasa_loads_it(monkeypatch):
+    """Loading the component fits the classifier, so no customer's first message waits for it."""
+    from bot.handoff import sentiment
+
+    monkeypatch.setattr(sentiment, "_model", None)
+    component = sentiment.SentimentAnalyzer({})
+    assert sentiment._model is not None and component.model is sentiment._model
+
+
 def test_sentiment_fills_the_touchpoint():
     """The detector's output in the parse data becomes the touchpoint's sentiment and label."""
     from bot.touchpoints.assembler import TurnAssembler
