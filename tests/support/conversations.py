@@ -153,7 +153,8 @@ class Player:
     def _pick_customer(self, wanted: Dict[str, Any]) -> Dict[str, Any]:
         """A demo customer with a phone (and an order in the wanted status) that no conversation
         is playing right now: the least used one, at most three conversations each (the shop
-        sends a phone at most three one-time codes an hour), each order used once."""
+        sends a phone at most three one-time codes an hour) unless none is left, each order used
+        once when it can be."""
         status = wanted.get("order")
         if status:
             candidates = self._rows(
@@ -163,16 +164,33 @@ class Player:
         else:
             candidates = self._rows("SELECT customer_id, phone, NULL AS order_id FROM customers "
                                     "WHERE phone IS NOT NULL ORDER BY customer_id")
+        rarest = self._scarcity(status)
         deadline = time.monotonic() + 120
         while True:
             with self._lock:
                 free = [row for row in candidates if row["customer_id"] not in self.in_play
                         and self.used_customers.get(row["customer_id"], 0) < 3]
                 if free:
-                    # an order still in that status, one not used before when there is one
+                    # an order still in that status, one not used before when there is one; a
+                    # customer other conversations need for a rarer status only when no other is free
                     row = min(free, key=lambda r: (r["order_id"] in self.used_orders,
+                                                   -rarest.get(r["customer_id"], 10 ** 6),
                                                    self.used_customers.get(r["customer_id"], 0)))
                     self.used_customers[row["customer_id"]] = self.used_customers.get(row["customer_id"], 0) + 1
+                    self.in_play.add(row["customer_id"])
+                    if row["order_id"]:
+                        self.used_orders.add(row["order_id"])
+                    return row
+                spent = [row for row in candidates if row["customer_id"] not in self.in_play]
+                if spent:
+                    # every such customer has had its three codes this hour: an hour passes for the
+                    # least used one (its codes are dropped), as it would between two real visits
+                    row = min(spent, key=lambda r: (r["order_id"] in self.used_orders,
+                                                    self.used_customers.get(r["customer_id"], 0)))
+                    with self.db.begin() as conn:
+                        conn.execute(sa.text("DELETE FROM otp_codes WHERE phone = :p"),
+                                     {"p": normalise_phone(str(row["phone"]))})
+                    self.used_customers[row["customer_id"]] = 1
                     self.in_play.add(row["customer_id"])
                     if row["order_id"]:
                         self.used_orders.add(row["order_id"])
@@ -180,6 +198,19 @@ class Player:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"no demo customer left for {wanted}")
             time.sleep(0.5)   # every such customer is in another conversation right now
+
+    def _scarcity(self, status: Optional[str]) -> Dict[str, int]:
+        """How rare the rarest order a customer holds is (orders in that status), for orders rarer
+        than `status` (any order, for a conversation that wants none): each customer can play three
+        conversations, and the demo shop has only ten customers with a paid order, so the others
+        take customers that rare orders do not need first."""
+        counts = {r["status"]: r["n"] for r in self._rows("SELECT status, COUNT(*) AS n FROM orders GROUP BY status")}
+        limit = counts.get(status, 0) if status else max(counts.values(), default=0) + 1
+        rarest: Dict[str, int] = {}
+        for row in self._rows("SELECT DISTINCT customer_id, status FROM orders"):
+            if counts[row["status"]] < limit:
+                rarest[row["customer_id"]] = min(rarest.get(row["customer_id"], limit), counts[row["status"]])
+        return rarest
 
     def _release(self, customer: Optional[Dict[str, Any]]) -> None:
         if customer is not None:
