@@ -21,9 +21,9 @@ from typing import Dict, List, Optional, Sequence
 from bot.crm.base import CRM, CRMError, Product
 from bot.dialogue import cues
 from bot.nlu.catalogue import sku_brand_code
-from bot.text.persian import normalise
+from bot.text.persian import normalise, to_persian_digits
 
-from actions.common import get_crm
+from actions.common import get_crm, product_name
 
 logger = logging.getLogger(__name__)
 
@@ -206,6 +206,9 @@ def products_hinted(message: str, limit: int = 6) -> List[Product]:
     from actions.shop import brand_of_text, category_of_text
 
     crm = get_crm()
+    request = cues.accessory_request(message)
+    if request:   # "a case for my iphone 15": cases that fit it, not the iPhone
+        return accessories_for(request, message)[:limit]
     product_words = cues.without_target_device(message)
     if product_words != cues.canonical(message):   # "my logitech to my laptop": the Logitech, if it names any
         found = products_hinted(product_words, limit)
@@ -247,3 +250,47 @@ def products_hinted(message: str, limit: int = 6) -> List[Product]:
         if brand:
             products = [p for p in products if brand in name_of(p)] or products
     return sorted(products, key=lambda p: (not p.in_stock, p.price))[:limit]
+
+
+def _model_words(product: Product) -> set:
+    """The words of a product's names with a digit in them ("a55", "k380", "25w"), ASCII digits."""
+    return {w for w in re.split(r"[\s/(),-]+", normalise(name_of(product))) if any(c.isdigit() for c in w)}
+
+
+def fits_device(accessory: Product, message: str) -> bool:
+    """An accessory made for one device (its name carries that device's model, as the Galaxy A55
+    case does) fits only a message naming that model; one made for none (a charger, a cable)
+    fits any device."""
+    crm = get_crm()
+    message_words = set(re.sub(r"[^\w\s]", " ", normalise(message).lower()).split())
+    for word in _model_words(accessory) - message_words:
+        if any(p.category != accessory.category and word in _model_words(p)
+               for p in crm.search_products(word, limit=20)):
+            return False   # the model of a device the message does not name
+    return True
+
+
+def accessories_for(request: cues.AccessoryRequest, message: str) -> List[Product]:
+    """The products of the accessory asked for that fit the device it is for ("a case for my
+    iphone 15": none, the shop's one case is the Galaxy A55's); none when the shop sells no such
+    accessory ("a screen protector")."""
+    return [p for p in accessories_of_kind(request.accessory) if fits_device(p, message)]
+
+
+def accessories_of_kind(accessory: str, limit: int = 50) -> List[Product]:
+    """Every product of an accessory kind ("cases", «کاور»), whatever it fits."""
+    return products_hinted(ACCESSORY_NAMES.get(accessory, accessory), limit=limit)
+
+
+# What customers call an accessory that the catalogue names otherwise.
+ACCESSORY_NAMES = {"cover": "case", "covers": "case", "ghab": "قاب", "کاور": "قاب", "قابش": "قاب", "sharjer": "شارژر",
+                   "kabl": "کابل"}
+
+
+def device_of(request: cues.AccessoryRequest, language: str) -> str:
+    """The device an accessory was asked for, as the catalogue names it when it knows it, else as
+    the customer wrote it."""
+    found = products_hinted(request.device, limit=2)
+    if len(found) == 1:
+        return product_name(found[0], language)
+    return to_persian_digits(request.device) if language == "fa" else request.device

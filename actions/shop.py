@@ -8,6 +8,7 @@ action_compare_products (catalogue through bot.crm).
 
 from __future__ import annotations
 
+import difflib
 import logging
 import re
 
@@ -28,7 +29,9 @@ from actions.common import (
     policy_text, product_name, reply_language, say, text, toman,
 )
 from actions.budget import discussed_products, price_ceiling
-from actions.products import chosen_product, find_products, products_hinted
+from actions.products import (
+    accessories_of_kind, chosen_product, device_of, find_products, name_of, products_hinted,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -277,6 +280,8 @@ def category_of_text(message: str) -> Optional[str]:
 
 
 _ASKED_ITEM = (
+    re.compile(r"^(?:and |ok |okay |so |hmm )?(?:what|how) about (?:a |an |the |some |any )?(.+?)\s*[?!.]*$", re.IGNORECASE),
+    re.compile(r"^(?:و |خب |پس )?(.+?)\s+(?:چی|چطور)\s*[؟?!.]*$"),
     re.compile(r"(?:do|d'?you|you guys|do u)\s+(?:you\s+)?(?:guys\s+)?(?:sell|have|carry|stock)\s+(?:any\s+)?(.+?)"
                r"(?:\s+for sale|\s+in stock|\s+in your (?:shop|store))?\s*[?!.]*$", re.IGNORECASE),
     re.compile(r"^(?:ok(?:ay)?,?\s+(?:then,?\s+)?)?(?:any|got any|have you got)\s+(.+?)"
@@ -284,6 +289,47 @@ _ASKED_ITEM = (
     re.compile(r"^(?:خب پس\s+|خب\s+|پس\s+)?(.+?)\s+(?:هم\s+)?(?:موجود\s+)?(?:دارید|دارین|میفروشید|می‌فروشید|"
                r"میفروشین|می‌فروشین)(?:\s+برای فروش)?\s*[؟?!.]*$"),
 )
+
+
+def names_an_unsold_kind(item: str) -> bool:
+    """"gaming chairs", «صندلی گیمینگ», "samsung fridge": a kind of product the catalogue has no
+    word for (the head noun: last in English, first in Persian), named with a word it has — which
+    would otherwise find the gaming laptop or the Samsung phones. A typo of a known word ("gaming
+    chiars"? no: "phnes") is no unknown kind."""
+    words = [w for w in re.sub(r"[^\w\s]", " ", normalise(item).lower().replace("\u200c", " ")).split()
+             if w not in ("a", "an", "the", "some", "any", "یه", "یک", "چند", "تا")]
+    if not 2 <= len(words) <= 3 or any(w.isdigit() for w in words):
+        return False
+    persian = bool(re.search(r"[\u0600-\u06ff]", item))
+    head, others = (words[0], words[1:]) if persian else (words[-1], words[:-1])
+    if head in _ANY_KIND or "".join(words) in _catalogue_words():
+        return False   # "jbl stuff"; «جارو برقی» is the catalogue's «جاروبرقی»
+    vocabulary = _catalogue_words()
+
+    def known(word: str) -> bool:
+        return word in vocabulary or (len(word) > 3 and word.rstrip("s") in vocabulary) \
+            or (len(word) >= 4 and any(v.startswith(word) for v in vocabulary)) \
+            or bool(difflib.get_close_matches(word, vocabulary, n=1, cutoff=0.8))
+
+    return len(head) >= 3 and not known(head) and all(known(w) for w in others)
+
+
+# Words for any kind of product: "jbl stuff" is everything JBL.
+_ANY_KIND = frozenset({"stuff", "things", "thing", "products", "product", "items", "item", "gear", "goods", "models",
+                       "options", "range", "collection", "chizi", "chiza", "وسایل", "محصولات", "کالا", "کالاها",
+                       "چیزی", "چیزا", "اجناس", "مدل", "مدلا", "مدلهای", "مدل‌های", "جنس"})
+
+
+def _catalogue_words() -> List[str]:
+    """Every word of the shop's product names, brands and category names and keywords."""
+    crm = get_crm()
+    words = set()
+    for product in crm.list_products(limit=10_000):
+        words.update(re.split(r"[\s/(),-]+", normalise(name_of(product))))
+    for category, entry in (policy().get("categories") or {}).items():
+        for word in [category, entry.get("fa", ""), entry.get("en", "")] + list(entry.get("keywords") or []):
+            words.update(normalise(str(word)).lower().replace("\u200c", " ").split())
+    return sorted(w for w in words if len(w) > 1)
 
 
 def asked_item(message: str) -> Optional[str]:
@@ -360,7 +406,12 @@ class ActionBrowseProducts(Action):
         if ceiling is not None or choice == "cheapest":
             return self._within_budget(dispatcher, tracker, language, category, hints, ceiling)
         products: List[Product] = []
-        if category:
+        request = cues.accessory_request(message)
+        item = asked_item(message)
+        named = [p for h in hints if h not in categories for p in find_products(h, limit=1)] if request or item else []
+        if len(named) == 1:   # «قاب گوشی A55 دارید؟», «ایرپاد دارین؟»: that one, not its whole category
+            products = named
+        elif category:
             products = crm.list_products(category, limit=50)
         elif hints:   # products named: their category
             for hint in hints:
@@ -372,10 +423,19 @@ class ActionBrowseProducts(Action):
             products = products_hinted(message, limit=50)
             kinds = {p.category for p in products}
             category = kinds.pop() if len(kinds) == 1 else None
+        if products and not hints and item and names_an_unsold_kind(item):
+            products = []   # "gaming chairs": none, not the gaming laptop
         if not products:
             names = crm.list_categories() or list(categories)
             buttons = [button(category_title(c, language), "browse_products", {"product": c}) for c in names]
-            item = asked_item(message)
+            if request and not hints:   # "a screen protector for my iphone 15?": none fits it
+                kind = accessories_of_kind(request.accessory, limit=self.MAX)
+                if kind:
+                    buttons = [button(product_line(p, language), "ask_product_details", {"product": p.sku})
+                               for p in kind]
+                say(dispatcher, "browse_no_accessory_for", language, accessory=request.accessory,
+                    device=device_of(request, language), buttons=buttons)
+                return Outcome.completed(*([SlotSet("shown_products", [p.sku for p in kind])] if kind else []))
             if item and not hints and not cues.asks_variant(message):
                 # "do you sell air fryers?": say no before showing what we have
                 say(dispatcher, "browse_not_sold", language, item=item, buttons=buttons)

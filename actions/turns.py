@@ -65,12 +65,15 @@ def read_turn(tracker: Tracker, domain: Dict[str, Any], journey: Journey) -> Tup
     form = (tracker.active_loop or {}).get("name")
     requested = tracker.get_slot("requested_slot") if form else None
     events: List[EventType] = []
+    # «کاور گوشی ردمی نوت ۱۳ هم دارین؟»: the device an accessory is for is no product picked or talked about
+    for_a_device = cues.accessory_request(message.text) is not None
     picked = None if message.entities.get("product") or (form and requested not in ("product", "products")) \
-        else _chosen_product(tracker, message.text)
+        or for_a_device else _chosen_product(tracker, message.text)
     if picked:   # "the apple one", «ایکس باکسه» among the products just shown: as if named
         message = dataclasses.replace(message, entities={**message.entities, "product": [picked]})
         events.append(SlotSet("product", picked))
-    same = None if form or picked or message.entities.get("product") else _the_product_talked_about(tracker, message)
+    same = None if form or picked or for_a_device or message.entities.get("product") \
+        else _the_product_talked_about(tracker, message)
     if same:   # "the console" right after the PS5's price: that product, the same answer
         message = dataclasses.replace(message, entities={**message.entities, "product": [same]})
     rebranded = _product_by_brand_correction(tracker, message, form, requested, domain)

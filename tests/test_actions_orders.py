@@ -366,6 +366,25 @@ def test_the_cheapest_of_a_kind_is_named_with_the_others_by_price(shop) -> None:
     assert slots_of(events)["goal_status"] == "completed"
 
 
+def test_an_accessory_for_a_device_is_one_that_fits_it(shop) -> None:  # type: ignore[no-untyped-def]
+    """The shop's only case is the Galaxy A55's: offered for the A55, not for the iPhone 15 (whose
+    name is no product asked about); an accessory the shop does not sell is a plain no."""
+    def browse(text: str, language: str):  # type: ignore[no-untyped-def]
+        return run(shop_actions.ActionBrowseProducts(),
+                   make_tracker({"language": language}, intent="browse_products", text=text))
+
+    _, messages = browse("do you have a case for my galaxy a55?", "en")
+    assert "Galaxy A55 phone case" in texts(messages) and "250,000 Toman" in texts(messages)
+    events, messages = browse("برای آیفون ۱۵ قاب دارین؟", "fa")
+    assert "قاب مناسب گوشی آیفون ۱۵ نداریم" in texts(messages)
+    assert [b["title"].split(" — ")[0] for b in messages[0]["buttons"]] == ["قاب گوشی A55"]
+    assert slots_of(events)["shown_products"] == ["ACC-CAS-A55"]
+    _, messages = browse("any screen protector for my iphone 15?", "en")
+    assert "no screen protector for the iPhone 15" in texts(messages) and "79,000,000" not in texts(messages)
+    _, messages = browse("a charger for the galaxy s24?", "en")
+    assert "Samsung 25W wall charger" in texts(messages) and "52,500,000" not in texts(messages)
+
+
 def test_a_bug_in_an_action_is_an_apology_and_a_failed_goal(shop, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise TypeError("a bug")

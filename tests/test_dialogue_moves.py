@@ -61,6 +61,10 @@ def outside(last_request: str | None = None, has_choices: bool = False) -> Conte
     (message("ask_price", "how much is the S24?", product="MOB-SAM-S24"), "phone_number", "place_order_form",
      "place_order", "interrupt ask_price"),
     (message("thank_you", "thanks"), "otp_code", "track_order_form", "track_order", "interrupt thank_you"),
+    (message("thank_you", "thanks"), "phone_number", "place_order_form", "place_order", "interrupt thank_you"),
+    (message("thank_you", "ممنون"), "phone_number", "track_order_form", "track_order", "interrupt thank_you"),
+    (message("thank_you", "no thanks"), "phone_number", "place_order_form", "place_order", "leave stop"),
+    (message("thank_you", "ok thanks bye"), "phone_number", "place_order_form", "place_order", "leave goodbye"),
     # leaving: a new request, closing words, a person
     (message("goodbye", "ممنون، خداحافظ"), "product", "product_price_form", "know_price", "leave goodbye"),
     (message("stop", "never mind, bye"), "phone_number", "track_order_form", "track_order", "leave goodbye"),
@@ -146,6 +150,25 @@ def test_i_will_take_it_orders_the_product_talked_about() -> None:
     nothing_yet = Context(goal_of_intent=GOALS)
     assert decide(message("nlu_fallback", "ok i will take it", 0.4), nothing_yet).encode() == "start nlu_fallback"
     assert not cues.wants_it("take it easy")
+    # read as another request by the NLU, but not a sure one or only a question's intent
+    assert decide(message("return_item", "send it to me", 0.57), context).encode() == "redo place_order"
+    assert decide(message("ask_promotions", "deal", 0.89), context).encode() == "redo place_order"
+    assert decide(message("ask_shipping", "ok I'll take it, how long is shipping?", 0.9), context).encode() \
+        != "redo place_order"
+
+
+@pytest.mark.parametrize("text", ["ok send it", "send it to me", "let's do it", "deal", "ok book it for me",
+                                  "ship it to me please", "take my money", "اوکی ثبت کنید", "بفرستید برام",
+                                  "باشه بفرستید", "sabtesh konid"])
+def test_ways_of_saying_i_will_take_it(text: str) -> None:
+    """After a product's price or details these buy it, whatever the NLU made of them."""
+    assert cues.wants_it(text)
+
+
+@pytest.mark.parametrize("text", ["how long does shipping take?", "did you send it yet?", "send me the invoice",
+                                  "the deal of the week?", "ثبت شکایت", "کی می‌فرستید؟"])
+def test_not_ways_of_saying_i_will_take_it(text: str) -> None:
+    assert not cues.wants_it(text)
 
 
 def test_a_choice_among_products_just_shown() -> None:
@@ -740,3 +763,33 @@ def test_going_with_one_of_those_compared_orders_it() -> None:
 def test_what_about_another_product_after_a_price_is_its_price_not_a_how_to() -> None:
     msg = message("ask_usage_help", "ایرپاد پرو چطور؟", 0.71, product="AUD-APL-APP")
     assert decide(msg, outside("ask_price")).encode() == "redo ask_price"
+
+
+@pytest.mark.parametrize("text, accessory, device", [
+    ("any screen protector for my iphone 15?", "screen protector", "iphone 15"),
+    ("برای آیفون ۱۵ قاب دارین؟", "قاب", "آیفون 15"),
+    ("قاب آیفون ۱۵ دارین؟", "قاب", "آیفون 15"),
+    ("do you have an iphone 15 case?", "case", "iphone 15"),
+    ("which earbuds work with my iphone?", "earbuds", "iphone"),
+    ("ghab baraye iphone 15 darid?", "ghab", "iphone 15"),
+    ("کیف لپ تاپ دارید؟", "کیف", "لپ تاپ"),
+])
+def test_an_accessory_asked_for_a_device(text: str, accessory: str, device: str) -> None:
+    assert cues.accessory_request(text) == (accessory, device)
+
+
+@pytest.mark.parametrize("text", ["I'd like to buy the galaxy a55 and a case", "sony headphones", "xiaomi mi band 8",
+                                  "is the galaxy s24 charger included?", "do you have cases?", "the a55 with a case please",
+                                  "آیفون ۱۵ و یه قاب میخوام", "قیمت آیفون ۱۵ چنده"])
+def test_no_accessory_asked_for_a_device(text: str) -> None:
+    assert cues.accessory_request(text) is None
+
+
+def test_an_accessory_for_a_device_is_browsed_not_the_device_or_a_product_shown() -> None:
+    shown = Context(goal_of_intent=GOALS, last_request="browse_products", has_choices=True, has_product=True)
+    asked = message("ask_product_details", "کاور گوشی ردمی نوت ۱۳ هم دارین؟", 0.63)
+    assert decide(asked, shown).encode() == "start browse_products"
+    priced = message("ask_price", "how much is a case for the a55?", 0.9)
+    assert decide(priced, shown).encode() == "start browse_products"
+    named = message("ask_price", "how much is the galaxy a55 case?", 0.9, product="ACC-CAS-A55")
+    assert decide(named, shown).encode() != "start browse_products"

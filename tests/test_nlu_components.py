@@ -197,6 +197,12 @@ def test_reconciler_keeps_one_entity_per_span() -> None:
     ("how much is the galaxy s24?", "galaxy s24", True),
     ("is the galaxy s24 charger included?", "galaxy s24", True),
     ("مي بند ۸ رو با اپل واچ مقایسه کن", "اپل واچ", True),   # «می بند» (Mi Band) is no watch strap
+    ("برای آیفون ۱۵ قاب دارین؟", "آیفون ۱۵", False),   # the device before the accessory
+    ("قاب آیفون ۱۵ دارین؟", "آیفون ۱۵", False),
+    ("do you have an iphone 15 case?", "iphone 15", False),
+    ("any screen protector for my iphone 15?", "iphone 15", False),
+    ("I'd like the galaxy s24 and a case", "galaxy s24", True),
+    ("قاب گوشی A55 دارید؟", "قاب گوشی A55", True),   # the case's own name
 ])
 def test_the_device_an_accessory_is_for_is_not_the_product_asked_about(text: str, device: str, kept: bool) -> None:
     start = text.index(device)

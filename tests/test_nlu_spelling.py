@@ -54,3 +54,12 @@ def test_two_swapped_letters_of_a_common_word_are_put_back(typed: str, meant: st
                                   "gheimat"])   # Finglish spelled another way: not a swap of a known word
 def test_swaps_stay_narrow(text: str) -> None:
     assert COMMON_WORDS.corrected(text) == text
+
+
+@pytest.mark.parametrize("typed, meant", [("the iphone15 price", "the iphone 15 price"), ("redmi note13?", "redmi note 13?"),
+                                          ("ipone15", "iphone 15"),
+                                          ("samsung s24", "samsung s24"),   # a model code stays whole
+                                          ("yalda10", "yalda10"),           # a code: its letters are no product word
+                                          ("ali.note13@gmail.com", "ali.note13@gmail.com")])
+def test_a_product_word_glued_to_its_number_is_split(typed: str, meant: str) -> None:
+    assert VOCABULARY.corrected(typed) == meant

@@ -10,7 +10,7 @@ decides what the conversation does with the answers.
 from __future__ import annotations
 
 import re
-from typing import Optional, Tuple
+from typing import NamedTuple, Optional, Tuple
 
 from bot.text.persian import ZWNJ, normalise, to_ascii_digits
 
@@ -99,10 +99,14 @@ def asks_what_next(text: str) -> bool:
 # "sorry, I meant X", «نه، منظورم X بود» — a correction of something just said.
 _CORRECTION = re.compile(
     r"\b(?:i meant|i mean|meant to say|i said|not that one|wrong one|my mistake|my bad|correction|"
-    r"actually|rather|instead|oops|no wait|sorry no|manzooram|manzuram|eshtebah)\b|"
+    r"actually|rather|instead|oops|no wait|sorry no|manzooram|manzuram|eshtebah|"
+    r"(?:typed|wrote|entered|gave|put|said) (?:it|that|the \w+|my \w+|you the \w+)?\s?wrong(?:ly)?|wrong number|"
+    r"the (?:right|correct) (?:one|number) is|(?:this|that) is the (?:right|correct) (?:one|number))\b|"
     r"^sorry,? (?:the|it'?s|make (?:it|that))\b|\bnot the \w+(?: \w+)?,? (?:the|i)\b|,? not the \w+(?: \w+)?$|"
     + _fa(r"منظورم|منظور من|اشتباه گفتم|اشتباه نوشتم|اشتباه شد|ببخشید اشتباه|نه اون|نه این|اونو نه|اینو نه|"
-          r"غلط نوشتم|منظورم بود|اصلاح میکنم|بجاش|به جاش|به جای")
+          r"غلط نوشتم|منظورم بود|اصلاح میکنم|بجاش|به جاش|به جای|اشتباه زدم|اشتباه وارد کردم|اشتباه دادم|"
+          r"اشتباهی زدم|اشتباهی نوشتم|غلط زدم|غلط وارد کردم|(?:شماره|شمارم|شمارمو|شماره ام) درست(?:م|ش)? (?:اینه|این است|هست|است)|"
+          r"درستش اینه|درستش این است")
 )
 _STARTS_WITH_NO = re.compile(r"^(?:no|nope|nah|na|نه|نخیر)\b[ ,،.]*(?=\S)")
 
@@ -307,6 +311,87 @@ def asks_variant(text: str) -> bool:
     """The message asks for a colour, a size or a storage version ("do you have it in black?",
     «۲۵۶ گیگش رو دارین؟»), which the catalogue does not record."""
     return bool(_VARIANT.search(canonical(text)))
+
+
+class AccessoryRequest(NamedTuple):
+    """An accessory asked for a device: what the customer wants and the device, in their words."""
+
+    accessory: str   # "screen protector", «قاب»
+    device: str      # "iphone 15", «آیفون 15» (canonical text: ASCII digits)
+
+
+# Things made for one device, which customers name beside it without "for": "iphone 15 case",
+# «قاب آیفون ۱۵». Narrower than _ACCESSORY: "sony headphones" are Sony's headphones.
+_ATTACHMENT = re.compile(r"(?:screen protectors?|tempered glass|protectors?|cases?|covers?|chargers?|"
+                         r"charging cables?|cables?|adapters?|straps?|sleeves?|bags?|skins?|stands?|mounts?|"
+                         r"holders?|ghab|sharjer|kabl|glass)$|"
+                         r"(?:" + "|".join(("قاب", "قابش", "کاور", "گلس", "محافظ صفحه", "شارژر", "کابل", "آداپتور",
+                                            "کیف", "پایه", "هولدر", "بند")) + ")$")
+# Words around a device's name that are not part of it.
+_NOT_DEVICE = frozenset("""do does you have sell any a an the my our your his her this that it its is are for with to and
+or please pls plz got there some also still in of on which what whats how much price cost costs need want buy
+looking i im i'm me we guys do u get can could would fit fits works work compatible
+baraye vase vaseye darid darin mikham
+برای واسه واسه‌ی مخصوص مناسب دارید دارین دارن هست هستش میخوام میخواستم می خوام موجود موجوده چنده قیمت
+یه یک چی چه آیا ایا هم رو را من مال گوشیم برام کدوم""".split())
+_FOR_WORDS = frozenset({"for", "with", "fits", "fit", "baraye", "vase", "vaseye", "برای", "واسه", "مخصوص", "مناسب"})
+
+
+def _device_words(words: list) -> str:
+    """The first words that can be a device's name (at most four), up to a word that cannot."""
+    device = []
+    for word in words:
+        if word in _NOT_DEVICE or _ATTACHMENT.fullmatch(word) or _ACCESSORY.fullmatch(word):
+            if device:
+                break
+            continue
+        device.append(word)
+        if len(device) == 4:
+            break
+    return " ".join(device)
+
+
+# "is the galaxy s24 charger included?": a question about what comes with the device.
+_COMES_WITH = re.compile(r"\b(?:included|include|includes|comes? with|in the box)\b|"
+                         + _fa(r"همراهش|همراهشه|همراه گوشی|داخل جعبه|توی جعبه|تو جعبه|داخل کارتن"))
+
+
+def accessory_request(text: str) -> Optional[AccessoryRequest]:
+    """An accessory asked for a device — "a case for my iphone 15", "iphone 15 case",
+    «برای آیفون ۱۵ قاب دارین؟», «قاب آیفون ۱۵» — else None. The device is what the accessory
+    must fit, not the product asked about (the shop may sell the phone and no case for it)."""
+    words = re.sub(r"[^\w\s]", " ", canonical(text)).split()
+    joined = " ".join(words)
+    if _COMES_WITH.search(joined):
+        return None
+    match = _ACCESSORY.search(joined) or re.search(_ATTACHMENT.pattern.replace("$", r"\b"), joined)
+    if not match:
+        return None
+    accessory = match.group(0)
+    before = joined[: match.start()].split()
+    after = joined[match.end():].split()
+    # "a case for my iphone 15" / «قاب برای آیفون ۱۵»: the device after a for-word
+    for index, word in enumerate(after[:3]):
+        if word in _FOR_WORDS:
+            device = _device_words(after[index + 1:])
+            return AccessoryRequest(accessory, device) if device else None
+    # «برای آیفون ۱۵ قاب دارین؟», "for my iphone 15, any cases?": the for-word before the device
+    for index in range(len(before) - 1, -1, -1):
+        if before[index] in _FOR_WORDS:
+            device = _device_words(before[index + 1:])
+            return AccessoryRequest(accessory, device) if device else None
+    if not _ATTACHMENT.fullmatch(accessory.split()[-1]) and not _ATTACHMENT.fullmatch(accessory):
+        return None
+    # "iphone 15 case" (the device right before it) / «قاب آیفون ۱۵» (right after it); not "the
+    # galaxy a55 and a case"
+    is_persian = bool(re.search(f"[{_FA}]", accessory))
+    beside = after if is_persian else list(reversed(before))
+    if not beside or beside[0] in _NOT_DEVICE:
+        return None
+    device = _device_words(beside)
+    if not is_persian:
+        device = " ".join(reversed(device.split()))
+    return AccessoryRequest(accessory, device) if device else None
 
 
 def accessory_for_device(text_before: str) -> bool:
@@ -621,10 +706,19 @@ _TAKE_IT = re.compile(
     r"\b(?:i'?ll take (?:it|this|that|one|them|the)|i will take (?:it|this|that|one|them)|i'?ll (?:buy|get|order) (?:it|this|that|one)|"
     r"i want (?:it|this one|that one)|let me (?:get|buy|order) (?:it|this|that)|(?:buy|order|get) (?:it|this|that) for me|"
     r"sold|add (?:it|this) to (?:my )?cart|i'?m taking it|mikharamesh|bekharamesh|"
+    r"(?:ok(?:ay)?|alright|great|cool|perfect|yes|yeah|yep),? (?:send|ship|book) (?:it|this|one)|"
+    r"(?:send|ship) (?:it|this|one) (?:to me|over|my way)|(?:please )?(?:send|ship) (?:it|this|one) please|"
+    r"book (?:it|this|one) for me|let'?s do (?:it|this)|^(?:ok(?:ay)?,? )?(?:it'?s a |that'?s a )?deal|take my money|i'?ll have (?:it|this|that|one)|"
+    r"go ahead and (?:order|buy|book|send) (?:it|this|that|one)|place the order|"
+    r"befrest(?:in|id)? (?:baram|barame)|sabtesh kon(?:in|id)?|mikhamesh|mikhamash|"
     r"(?:(?:\d|ye|yek|do|se)\s*ta az )?(?:hamino|hamin ro|hamino|hamoono|hamoon ro|hamoon|hamin|ino|in ro|oono) "
     r"(?:mikham|bede|mikharam|sefaresh bede)|(?:\d|ye|yek|do|se)\s*ta azash (?:mikham|bede))\b|"
     + _fa(r"میخرمش|می خرمش|میخرمشون|برش میدارم|برمیدارمش|همینو میخوام|همینو بده|همینو برام بفرست|همینو سفارش بده|"
-          r"سفارشش بده|بخرمش|همونو میخوام|اینو میخوام|اونو میخوام|میگیرمش|می گیرمش|"
+          r"سفارشش بده|بخرمش|همونو میخوام|اینو میخوام|اونو میخوام|میگیرمش|می گیرمش|میخوامش|می خوامش|میخامش|"
+          r"میخوامشون|همینو بدید|همینو بدین|"
+          r"(?:اوکی|اوکیه|باشه|خوبه|عالیه|آره|اره|بله)،? (?:ثبت کنید|ثبتش کنید|ثبتش کن|ثبت کن|بفرستید|بفرستین|بفرست)|"
+          r"بفرستید برام|بفرستین برام|برام بفرستید|برام بفرستین|برام بفرستش|بفرستش برام|ثبتش کنید|ثبتش کنین|"
+          r"سفارشش بدید|سفارشش بدین|معامله قبول|قبوله|بزن بریم|"
           r"(?:[۰-۹\d]|یه|یک|دو|سه)\s*تا (?:از )?(?:همین|همون|این|اون)(?:و|ها|ا)? (?:میخوام|می خوام|بده|میخرم)|"
           r"(?:[۰-۹\d]|یه|یک|دو|سه)\s*تا ازش (?:میخوام|می خوام|بده)")
 )

@@ -31,7 +31,7 @@ from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequ
 from bot.dialogue import cues
 from bot.dialogue.expectations import (
     ANSWERS, CHITCHAT, CLEAR_REQUEST, CLEAR_REQUEST_IN_FREE_TEXT, CLOSING, CONFIRMATION_SLOTS, FALLBACK, HUMAN,
-    PRODUCT_QUESTIONS, QUESTIONS, REQUESTS, SHORT_MESSAGE_WORDS, expectation,
+    PRODUCT_QUESTIONS, QUESTIONS, REQUESTS, SHORT_MESSAGE_WORDS, VERIFICATION_SLOTS, expectation,
 )
 
 ANSWER, INTERRUPT, LEAVE, REPEAT, REDO, START, CLARIFY, HOLD = (
@@ -305,8 +305,12 @@ def _inside_form(message: Message, context: Context) -> Move:
         return Move(LEAVE, ("stop",))   # "no" to "which order?" / "your number?": the customer does not want to go on
     stop_words = intent != "stop" or slot != "otp_code" or words <= 3   # "which code? I'm confused" is not a stop
     if wordy and not clear_switch and ((closing and stop_words) or cues.wants_to_stop(message.text)):
-        if intent == "thank_you" and slot == "otp_code" and short and not cues.says_goodbye(message.text):
-            return Move(INTERRUPT, (intent,))   # politeness while the code is on its way
+        if intent == "thank_you" and slot in VERIFICATION_SLOTS and not cues.says_goodbye(message.text) \
+                and (short if slot == "otp_code" else words <= 3 and not cues.refuses(message.text)
+                     and not cues.wants_to_stop(message.text)):
+            # politeness while the code is on its way, or for being asked the number: "you're welcome",
+            # and the question again
+            return Move(INTERRUPT, (intent,))
         if cues.says_goodbye(message.text):
             return Move(LEAVE, ("goodbye",))
         thanks = intent == "thank_you" or (message.ends_closing and message.requests[-1] == "thank_you") \
@@ -477,6 +481,11 @@ def _outside_form(message: Message, context: Context) -> Move:
         if cues.says_goodbye(message.text):
             return Move(START, ("goodbye",))
         return Move(START, ("thank_you",) if cues.thanks(message.text) and cues.nothing_more(message.text) else ("stop",))
+    if intent in ("ask_price", "ask_product_details", "browse_products") and not products and not orders \
+            and cues.accessory_request(message.text):
+        # «کاور گوشی ردمی نوت ۱۳ هم دارین؟», "how much is a case for the a55?": the accessories that fit
+        # (with their prices), not the device's details nor a product shown before
+        return Move(START, ("browse_products",))
     if cues.asks_variant(message.text) and (products or context.has_product) and not orders \
             and intent in ("browse_products", "ask_product_details", "ask_promotions", "ask_price", "inform", FALLBACK):
         return Move(REDO, ("ask_product_details",))   # "do you have it in black?": its details, and what we know
@@ -527,8 +536,13 @@ def _outside_form(message: Message, context: Context) -> Move:
             and message.confidence < (CLEAR_REQUEST_IN_FREE_TEXT if intent in REQUESTS else CLEAR_FOLLOW_UP):
         # "and the email?" after the contact details, «لوازم خانگی چی؟» after the return policy
         return Move(REDO, (last,))
-    if intent in (FALLBACK, "affirm", "inform") and context.has_product and cues.wants_it(message.text):
-        return Move(REDO, ("place_order",))   # "ok I'll take it" after a price: that product
+    misread = intent in (FALLBACK, "affirm", "inform") or (intent in QUESTIONS | CHITCHAT | REQUESTS) \
+        and (intent in QUESTIONS or message.confidence < CLEAR_REQUEST_IN_FREE_TEXT) \
+        and not cues.sounds_like_question(message.text)
+    if misread and context.has_product and cues.wants_it(message.text):
+        # "ok I'll take it" after a price: that product ("deal", "send it to me": not a question
+        # about promotions or a return)
+        return Move(REDO, ("place_order",))
     if vague and context.has_choices and not products and cues.choice_among(message.text):
         # "the second one", «ارزون‌تره» after a list: that product, for the question asked before
         return Move(REDO, (last if last in PRODUCT_FOLLOW_UPS else "ask_product_details",))

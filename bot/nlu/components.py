@@ -37,7 +37,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.dialogue.cues import accessory_for_device
+from bot.dialogue.cues import accessory_for_device, accessory_request, canonical
 from bot.text.persian import normalise, normalise_with_offsets
 
 GUARD = "\u200b"  # the zero-width space bot.channels.base.guard_customer_text puts before a typed '/'
@@ -268,9 +268,20 @@ class EntityReconciler(_Stateless):
     def _without_devices_of_accessories(entities: List[Dict[Text, Any]], text: str) -> List[Dict[Text, Any]]:
         """"a charger for the Galaxy S24": the S24 is the device the charger is for, not the product
         asked about; its entity goes, and the actions look for chargers (the words left)."""
+        request = accessory_request(text)
+        device_words = set(request.device.split()) if request else set()
+
+        def is_the_device(entity: Dict[Text, Any]) -> bool:
+            start, end = entity[ENTITY_ATTRIBUTE_START], entity[ENTITY_ATTRIBUTE_END]
+            if accessory_for_device(text[:start]):
+                return True
+            # «برای آیفون ۱۵ قاب دارین؟», "iphone 15 case": the device of the accessory asked for
+            # (not "قاب گوشی A55", the case's own name)
+            named = canonical(text[start:end])
+            return bool(device_words & set(named.split())) and request.accessory not in named
+
         return [e for e in entities if e.get(ENTITY_ATTRIBUTE_TYPE) != "product"
-                or e.get(ENTITY_ATTRIBUTE_START) is None
-                or not accessory_for_device(text[: e[ENTITY_ATTRIBUTE_START]])]
+                or e.get(ENTITY_ATTRIBUTE_START) is None or not is_the_device(e)]
 
     @staticmethod
     def _keep_unknown_product(entity: Dict[Text, Any], kept: List[Dict[Text, Any]], text: str) -> bool:

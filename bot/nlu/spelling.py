@@ -11,6 +11,8 @@ of English to correct ordinary words ("sorry" is in none of its examples, and is
 one edit from "worry"). Short words, words in capitals or with digits (codes,
 models), emails and web addresses, and Persian words are left as typed.
 
+A product word glued to its number is split ("flip6", "iphone15").
+
 One kind of typo is also fixed in ordinary words: two neighbouring letters swapped
 ("how mcuh is…", "waht", "delviery"), the commonest slip of fast thumbs. A swap is
 narrow where an edit is not: an unknown word of four letters or more becomes the one
@@ -114,7 +116,19 @@ class Vocabulary:
             better = self.correction(word)
             return better if better is not None else word
 
-        return _LONE_WORD.sub(fix, text)
+        def split(match: "re.Match[str]") -> str:
+            letters, number = match.group(1), match.group(2)
+            if match.group(0).lower() in self.counts:
+                return match.group(0)
+            word = letters if letters.lower() in self.targets else self.correction(letters)
+            return f"{word} {number}" if word and word.lower() in self.targets else match.group(0)
+
+        return _LONE_WORD.sub(fix, _GLUED_NUMBER.sub(split, text))
+
+
+# A product word and its number typed as one ("flip6", "iphone15", "note13"); not a model code
+# whose letters are no word ("s24", "xm5", "k380").
+_GLUED_NUMBER = re.compile(r"(?<![\w@./:\-])([A-Za-z]{3,})(\d{1,4})(?![\w@/:\-]|\.\w)")
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=True)

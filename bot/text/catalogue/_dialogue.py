@@ -282,6 +282,10 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "fa": "متأسفم، «{item}» نداریم. این‌ها را داریم:",
         "en": "Sorry, we don't sell {item}. This is what we have:",
     },
+    "browse_no_accessory_for": {
+        "fa": "متأسفم، {accessory} مناسب {device} نداریم. این‌ها را داریم:",
+        "en": "Sorry, we have no {accessory} for the {device}. This is what we have:",
+    },
     "browse_within": {
         "fa": "{category} تا {amount} ({count}) — برای جزئیات روی هر کدام بزنید:",
         "en": "{category} up to {amount} ({count}) — tap one for details:",
