@@ -18,11 +18,17 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.dialogue.moves import Move
 
-from actions.common import button, intent_label, reply_language, say
+from actions.common import button, intent_label, reply_language, say, text
+
+
+# Said once, not an answer to repeat: "what?" after a tracking answer is not about being verified.
+ACKNOWLEDGEMENTS = ("verified",)
 
 
 def last_answer(tracker: Tracker) -> List[Dict[str, Any]]:
-    """The bot's messages (text, buttons) between the customer's previous message and the latest one."""
+    """The bot's messages (text, buttons) between the customer's previous message and the latest one,
+    without acknowledgements ("You're verified")."""
+    acknowledgements = {text(key, language) for key in ACKNOWLEDGEMENTS for language in ("fa", "en")}
     users_seen = 0
     messages: List[Dict[str, Any]] = []
     for event in reversed(tracker.events):
@@ -33,7 +39,7 @@ def last_answer(tracker: Tracker) -> List[Dict[str, Any]]:
                 break
         elif kind == "bot" and users_seen == 1:
             data = event.get("data") or {}
-            if event.get("text") or data.get("buttons"):
+            if (event.get("text") or data.get("buttons")) and event.get("text") not in acknowledgements:
                 messages.append({"text": event.get("text"), "buttons": data.get("buttons")})
     return messages[::-1]
 

@@ -98,3 +98,15 @@ def slots_of(events: List[Dict[str, Any]]) -> Dict[str, Any]:
 
 def texts(messages: List[Dict[str, Any]]) -> str:
     return "\n".join(m.get("text") or "" for m in messages)
+
+
+def test_what_repeats_the_answer_not_the_verified_acknowledgement() -> None:
+    """"what?" after a tracking answer: the answer again, without "You're verified" before it."""
+    from actions.repair import last_answer
+    from bot.text.catalogue import text
+
+    events = [{"event": "user", "text": "123456"},
+              {"event": "bot", "text": text("verified", "en")},
+              {"event": "bot", "text": "Order 100004 was shipped", "data": {"buttons": [{"title": "t", "payload": "/x"}]}}]
+    assert last_answer(make_tracker(intent="nlu_fallback", text="what?", events=events)) == [
+        {"text": "Order 100004 was shipped", "buttons": [{"title": "t", "payload": "/x"}]}]

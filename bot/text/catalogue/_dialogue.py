@@ -360,11 +360,11 @@ TEXTS: Dict[str, Dict[str, str]] = {
     },
     "product_price": {
         "fa": "قیمت {product}: {price} (موجود)",
-        "en": "{product} costs {price} (in stock).",
+        "en": "The price of the {product}: {price} (in stock).",
     },
     "product_price_out_of_stock": {
         "fa": "قیمت {product}: {price} — متأسفانه فعلاً ناموجود است.",
-        "en": "{product} costs {price} — sorry, it is out of stock at the moment.",
+        "en": "The price of the {product}: {price} — sorry, it is out of stock at the moment.",
     },
     "compare_line": {
         "fa": "• {product}: {price}، {warranty}، {stock}",
