@@ -376,5 +376,10 @@ class ActionReportProblem(Action):
         description = str(tracker.get_slot("problem_description") or latest_text(tracker))
         ticket = get_crm().open_ticket(customer_id, "Product problem", description=description, category="problem",
                                        order_id=order_id, channel=_channel(tracker))
-        say(dispatcher, "problem_ticket", language, reference=ticket.reference)
+        if customer_id:
+            say(dispatcher, "problem_ticket", language, reference=ticket.reference)
+        else:   # nobody to call back: how to follow it up
+            phone = (policy().get("contact") or {}).get("phone", "")
+            say(dispatcher, "problem_ticket_no_contact", language, reference=ticket.reference,
+                phone=digits(str(phone), language))
         return Outcome.completed()

@@ -162,6 +162,10 @@ def test_problem_and_payment_problem_open_tickets(shop) -> None:  # type: ignore
                            make_tracker({"language": "en", "problem_description": "screen arrived cracked"}))
     reference = texts(messages).split("reference ")[1].split(".")[0]
     assert shop.crm.get_ticket(reference).category == "problem"
+    # an unknown customer is told how to follow it up, not promised a call nobody can make
+    assert "call 021-91001234 with this reference" in texts(messages) and "contact you" not in texts(messages)
+    _, messages = run(orders.ActionReportProblem(), make_tracker(verified(problem_description="صفحه خط افتاده")))
+    assert "با شما تماس می‌گیرند" in texts(messages)
     events, messages = run(orders.ActionPaymentProblem(),
                            make_tracker(verified(problem_description="پول کم شد ولی سفارش ثبت نشد")))
     assert slots_of(events) == {"goal_status": "completed"} and "شماره پیگیری" in texts(messages)

@@ -504,6 +504,12 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "fa": "مشکل را ثبت کردم؛ شماره پیگیری: {reference}. همکاران پشتیبانی بررسی می‌کنند و با شما تماس می‌گیرند.",
         "en": "I've logged the problem; reference {reference}. Our support team will look into it and contact you.",
     },
+    "problem_ticket_no_contact": {
+        "fa": "مشکل را ثبت کردم؛ شماره پیگیری: {reference}. همکاران پشتیبانی شماره‌ای از شما ندارند؛ برای پیگیری، "
+              "با همین شماره پیگیری با {phone} تماس بگیرید.",
+        "en": "I've logged the problem; reference {reference}. Our support team has no number of yours: to follow it "
+              "up, call {phone} with this reference.",
+    },
     # ------------------------------------------------------------------ advocacy
     "feedback_thanks": {
         "fa": "ممنون از نظرتان! 🌷 بازخورد شما ثبت شد.",
