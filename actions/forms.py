@@ -153,9 +153,21 @@ class HamsafarFormValidation(FormValidationAction, abc.ABC):
                              tracker: Tracker, domain: Dict[Text, Any]) -> List[Text]:
         if tracker.slots.get("verification_status") in ABORTED:
             return []
+        if self.form_name() == "place_order_form" and self._out_of_stock(tracker.slots.get("product")):
+            return []   # no number asked for what cannot be ordered: the goal action says so
         if tracker.slots.get("customer_id"):
             return [slot for slot in domain_slots if slot not in VERIFICATION_SLOTS]
         return list(domain_slots)
+
+    @staticmethod
+    def _out_of_stock(sku: Any) -> bool:
+        if not sku:
+            return False
+        try:
+            product = get_crm().get_product(str(sku))
+        except CRMError:
+            return False
+        return product is not None and not product.in_stock
 
     def _abort(self, dispatcher: CollectingDispatcher, language: str) -> Dict[str, Any]:
         say(dispatcher, "crm_unavailable", language)
@@ -240,7 +252,8 @@ class HamsafarFormValidation(FormValidationAction, abc.ABC):
     def _order_given_before(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any],
                             customer_id: str, language: str) -> Dict[str, Any]:
         """"pls cancel order 100004" before the customer was verified: now that they are, the order
-        is checked as if given now — a shipped one is not cancellable, so nothing is asked about it."""
+        is checked as if given now — a shipped one is not cancellable, so nothing is asked about it,
+        and someone else's order is not offered for cancelling."""
         order_id = tracker.get_slot("order_id")
         form = (domain.get("forms") or {}).get(self.form_name()) or {}
         if not order_id or "order_id" not in (form.get("required_slots") or []):
@@ -250,7 +263,12 @@ class HamsafarFormValidation(FormValidationAction, abc.ABC):
         except CRMError:
             return {}   # the goal action says the shop's system is down
         if order is None:
-            return {}   # not theirs or none: the goal action says so
+            if self.form_name() not in ("cancel_order_form", "change_order_form"):
+                return {}   # not theirs or none: the goal action says so
+            # nothing to confirm about an order that is not theirs: which order, then (the same answer
+            # for an order that does not exist and for someone else's)
+            say(dispatcher, "order_not_found", language, order_id=digits(str(order_id), language))
+            return {"order_id": None}
         return self._checked_order(order)
 
     @given
@@ -567,7 +585,10 @@ class AskProduct(AskAction):
             for order in crm.list_orders(customer_id, status="delivered", limit=10):
                 skus += [item.sku for item in order.items if item.sku not in skus]
             return crm.get_products(skus[:5])
-        return products_hinted(latest_text(tracker))
+        hinted = products_hinted(latest_text(tracker))
+        shown = [str(sku) for sku in tracker.get_slot("shown_products") or []]
+        among_shown = [p for p in hinted if p.sku in shown]
+        return among_shown if len(among_shown) > 1 else hinted   # "the samsung one": the two just listed
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[EventType]:

@@ -36,7 +36,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import ValidationAction
 
-from bot.dialogue.moves import ANSWER, LEAVE, REDO, START, Move, read_already
+from bot.dialogue.moves import ANSWER, LEAVE, REDO, START, WELCOME_GOODBYE_REPLY, Move, read_already
 from bot.journey import load_journey
 from bot.nlu.language import is_decisive
 
@@ -173,7 +173,7 @@ def goal_events(tracker: Tracker, move: Move, journey: Any, fresh: Dict[str, Any
     new_goal = _goal_of_move(move, journey)
     # stop, thanks, goodbye — and a person taking over: the bot's goal ends there unfinished
     closing = move.kind == LEAVE and not new_goal and set(move.intents) & {"stop", "goodbye", "thank_you",
-                                                                           "request_human"}
+                                                                           WELCOME_GOODBYE_REPLY, "request_human"}
 
     def abandon_suspended() -> None:
         """A goal left suspended by a side question that never resumed is abandoned."""

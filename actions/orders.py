@@ -105,6 +105,10 @@ class ActionPlaceOrder(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[EventType]:
         language = reply_language(tracker)
+        wanted = get_crm().get_product(str(tracker.get_slot("product") or ""))
+        if wanted is not None and not wanted.in_stock:   # "so can I buy it or not?": not now
+            say(dispatcher, "out_of_stock_cannot_order", language, product=product_name(wanted, language))
+            return Outcome.failed()
         customer_id = customer_or_refuse(dispatcher, tracker, language)
         if not customer_id:
             return Outcome.failed()

@@ -165,6 +165,12 @@ def word_in_name(word: str, name: str) -> bool:
 KIND_MODIFIERS = frozenset({"سیم", "بیسیم", "wireless", "bluetooth", "بلوتوثی", "بلوتوث", "cordless"})
 
 
+# Words for any kind of product: "jbl stuff" is everything JBL, "the gaming stuff" the Gaming category.
+ANY_KIND = frozenset({"stuff", "things", "thing", "products", "product", "items", "item", "gear", "goods", "models",
+                      "options", "range", "collection", "chizi", "chiza", "وسایل", "محصولات", "کالا", "کالاها",
+                      "چیزی", "چیزا", "اجناس", "مدل", "مدلا", "مدلهای", "مدل‌های", "جنس"})
+
+
 # Kinds of product written in two letters ("price of the tv?"); other two-letter words name nothing.
 SHORT_KINDS = frozenset({"tv", "pc"})
 
@@ -218,7 +224,7 @@ def products_hinted(message: str, limit: int = 6) -> List[Product]:
     category = category_of_text(message)
     products: List[Product] = []
     words = [w for w in _joined_compounds(crm, words_of(message)[:8]) if (len(w) > 2 or w in SHORT_KINDS)
-             and not w.isdigit() and w != brand and w not in KIND_MODIFIERS][:4]
+             and not w.isdigit() and w != brand and w not in KIND_MODIFIERS and w not in ANY_KIND][:4]
     # the products named by most of the words: "galaxy buds" is the Buds, not every Galaxy
     scores: Dict[str, int] = {}
     found: Dict[str, Product] = {}
@@ -238,7 +244,11 @@ def products_hinted(message: str, limit: int = 6) -> List[Product]:
         named = [found[sku] for sku, score in scores.items() if score == best]
         named = [p for p in named if p.sku in accessories] or named
         if category:   # "gaming consoles": the consoles, not the gaming laptop
-            named = [p for p in named if p.category == category] or named
+            of_category = [p for p in named if p.category == category]
+            if not of_category and len(words) == 1 and category_of_text(words[0]) == category:
+                named = []   # "the gaming stuff": the Gaming category, not the one laptop called "gaming"
+            else:
+                named = of_category or named
         if brand:   # "lenovo laptops", «گوشی شیائومی»: the brand's among them
             named = [p for p in named if brand in name_of(p)] or named
         if 1 <= len(named) <= 6:

@@ -30,7 +30,7 @@ from actions.common import (
 )
 from actions.budget import discussed_products, price_ceiling
 from actions.products import (
-    accessories_of_kind, chosen_product, device_of, find_products, name_of, products_hinted,
+    ANY_KIND, accessories_of_kind, chosen_product, device_of, find_products, name_of, products_hinted,
 )
 
 logger = logging.getLogger(__name__)
@@ -302,7 +302,7 @@ def names_an_unsold_kind(item: str) -> bool:
         return False
     persian = bool(re.search(r"[\u0600-\u06ff]", item))
     head, others = (words[0], words[1:]) if persian else (words[-1], words[:-1])
-    if head in _ANY_KIND or "".join(words) in _catalogue_words():
+    if head in ANY_KIND or "".join(words) in _catalogue_words():
         return False   # "jbl stuff"; «جارو برقی» is the catalogue's «جاروبرقی»
     vocabulary = _catalogue_words()
 
@@ -314,10 +314,6 @@ def names_an_unsold_kind(item: str) -> bool:
     return len(head) >= 3 and not known(head) and all(known(w) for w in others)
 
 
-# Words for any kind of product: "jbl stuff" is everything JBL.
-_ANY_KIND = frozenset({"stuff", "things", "thing", "products", "product", "items", "item", "gear", "goods", "models",
-                       "options", "range", "collection", "chizi", "chiza", "وسایل", "محصولات", "کالا", "کالاها",
-                       "چیزی", "چیزا", "اجناس", "مدل", "مدلا", "مدلهای", "مدل‌های", "جنس"})
 
 
 def _catalogue_words() -> List[str]:
@@ -531,7 +527,9 @@ class ActionBrowseProducts(Action):
             say(dispatcher, "browse_cheapest", language, category=title, product=product_name(first, language),
                 price=toman(first.price, language),
                 stock=text("in_stock" if first.in_stock else "out_of_stock", language), buttons=buttons)
-        elif reference is not None:
+            # "what's the warranty on that one?" next: the one named first
+            return Outcome.completed(SlotSet("shown_products", [p.sku for p in shown]), *talked_about(tracker, first))
+        if reference is not None:
             say(dispatcher, "browse_cheaper_than", language, category=title,
                 product=product_name(reference, language), count=product_count(len(within), language), buttons=buttons)
         else:

@@ -31,12 +31,12 @@ from bot.crm.base import CRMError
 from bot.dialogue import cues
 from bot.dialogue.expectations import CONFIRMATION_SLOTS, VERIFICATION_SLOTS, expectation
 from bot.dialogue.moves import (
-    ANSWER, CLARIFY, INTERRUPT, LEAVE, PRODUCT_FOLLOW_UPS, REDO, START, Context, Message, Move, decide,
+    ANSWER, CLARIFY, INTERRUPT, LEAVE, NOTED_REPLY, PRODUCT_FOLLOW_UPS, REDO, START, Context, Message, Move, decide,
 )
 from bot.journey import Journey
 from bot.nlu.catalogue import sku_brand_code
 
-from actions.common import IN_PROGRESS, get_crm, previous_slot_value, typed_text
+from actions.common import IN_PROGRESS, get_crm, previous_slot_value, recent_slot_values, typed_text
 from actions.products import (
     chosen_product, find_products, name_of, product_of_brand, products_hinted, word_in_name, words_of,
 )
@@ -69,6 +69,9 @@ def read_turn(tracker: Tracker, domain: Dict[str, Any], journey: Journey) -> Tup
     for_a_device = cues.accessory_request(message.text) is not None
     picked = None if message.entities.get("product") or (form and requested not in ("product", "products")) \
         or for_a_device else _chosen_product(tracker, message.text)
+    if not picked and not message.entities.get("product") and not form and cues.means_previous(message.text):
+        recent = recent_slot_values(tracker, "product", limit=2)
+        picked = str(recent[0]) if len(recent) == 2 else None   # «نه همون قبلی رو میخوام»: the one before
     if picked:   # "the apple one", «ایکس باکسه» among the products just shown: as if named
         message = dataclasses.replace(message, entities={**message.entities, "product": [picked]})
         events.append(SlotSet("product", picked))
@@ -82,6 +85,8 @@ def read_turn(tracker: Tracker, domain: Dict[str, Any], journey: Journey) -> Tup
         events.append(SlotSet("product", rebranded))
     points_at = not form and not message.entities.get("product") and cues.is_follow_up(message.text) \
         and bool(products_hinted(message.text))
+    several = not form and not picked and not message.entities.get("product") \
+        and len(_shown_the_words_fit(tracker, message.text)) > 1
     goal = tracker.get_slot("goal") if tracker.get_slot("goal_status") in IN_PROGRESS else None
     context = Context(active_form=form, requested_slot=requested, goal=goal,
                       goal_of_intent={i: g for i in journey.intents if (g := journey.goal_of_intent(i))},
@@ -91,7 +96,7 @@ def read_turn(tracker: Tracker, domain: Dict[str, Any], journey: Journey) -> Tup
                       has_choices=len(tracker.get_slot(SHOWN_SLOT) or []) > 1,
                       has_product=bool(previous_slot_value(tracker, "product") or tracker.get_slot("product")),
                       options=_offered_options(tracker), points_at_products=points_at,
-                      picked_from_shown=bool(picked))
+                      picked_from_shown=bool(picked), names_several_shown=several)
     journey_move, journey_events = answer_to_journey(tracker, message)   # the answer to a proactive message
     events += journey_events
     move = journey_move or decide(message, context)
@@ -110,6 +115,9 @@ def read_turn(tracker: Tracker, domain: Dict[str, Any], journey: Journey) -> Tup
     elif move.kind == INTERRUPT and form:
         events += [SlotSet(slot, previous_slot_value(tracker, slot)) for slot in form_slots(domain, form)
                    if slot in fresh]
+        if move.intents == (NOTED_REPLY,) and "return_reason" in form_slots(domain, form) \
+                and not tracker.get_slot("return_reason"):
+            events.append(SlotSet("return_reason", message.text))   # what is wrong: the reason, not asked again
     if move.kind in (START, REDO, LEAVE, INTERRUPT):
         request = next((i for i in reversed(move.intents) if i in context.goal_of_intent), None)
         if request and request != tracker.get_slot(LAST_REQUEST_SLOT):
@@ -291,6 +299,17 @@ def _the_product_talked_about(tracker: Tracker, message: Message) -> Optional[st
 def previous_request(tracker: Tracker) -> Optional[str]:
     """The request before this message (the `last_request` slot as it stood)."""
     return tracker.get_slot(LAST_REQUEST_SLOT)
+
+
+def _shown_the_words_fit(tracker: Tracker, text: str) -> List[str]:
+    """The products just shown that the words point at ("the samsung one": the A55 and the S24)."""
+    shown = [str(sku) for sku in tracker.get_slot(SHOWN_SLOT) or []]
+    if len(shown) < 2 or cues.word_count(text) > 6:
+        return []
+    try:
+        return [p.sku for p in products_hinted(text, limit=50) if p.sku in shown]
+    except CRMError:
+        return []
 
 
 def _chosen_product(tracker: Tracker, text: str) -> Optional[str]:

@@ -120,6 +120,10 @@ def test_out_of_stock_product_cannot_be_ordered(shop) -> None:  # type: ignore[n
     tracker = make_tracker({"customer_id": "C002", "language": "en", "product": "MOB-XIA-P6"})
     events, messages = run(orders.ActionPlaceOrder(), tracker)
     assert slots_of(events) == {"goal_status": "failed"} and "stock" in texts(messages)
+    # nor asked for before the customer is verified: no number is taken for what cannot be ordered
+    events, messages = run(orders.ActionPlaceOrder(), make_tracker({"language": "en", "product": "MOB-XIA-P6"}))
+    assert slots_of(events) == {"goal_status": "failed"}
+    assert "Poco X6 phone is out of stock" in texts(messages) and "verif" not in texts(messages)
 
 
 def test_discount_code_applies_to_the_pending_order(shop) -> None:  # type: ignore[no-untyped-def]

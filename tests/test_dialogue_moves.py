@@ -625,9 +625,15 @@ def test_a_problem_told_beside_a_return_is_its_reason() -> None:
 
 
 def test_no_thats_all_thanks_is_thanks_and_a_plain_no_thanks_a_stop() -> None:
-    assert decide(message("deny", "نه دیگه همین بود، مرسی"), outside("ask_warranty")).encode() == "start thank_you"
-    assert decide(message("deny", "no that's all, thank you"), outside("ask_price")).encode() == "start thank_you"
+    # thanks with nothing more to ask: "you're welcome" and goodbye, not "anything else?" again
+    assert decide(message("deny", "نه دیگه همین بود، مرسی"), outside("ask_warranty")).encode() \
+        == "start utter_welcome_goodbye"
+    assert decide(message("deny", "no that's all, thank you"), outside("ask_price")).encode() \
+        == "start utter_welcome_goodbye"
     assert decide(message("deny", "no thanks"), outside("ask_price")).encode() == "start stop"
+    assert decide(message("stop", "no that's all"), outside("ask_price")).encode() == "start goodbye"
+    assert decide(message("thank_you", "فعلا همین، مرسی"), in_form("place_order_form", "phone_number", "place_order")) \
+        .encode() == "leave utter_welcome_goodbye"
 
 
 def test_browsing_first_is_a_digression_and_forgetting_the_code_a_switch() -> None:
@@ -793,3 +799,38 @@ def test_an_accessory_for_a_device_is_browsed_not_the_device_or_a_product_shown(
     assert decide(priced, shown).encode() == "start browse_products"
     named = message("ask_price", "how much is the galaxy a55 case?", 0.9, product="ACC-CAS-A55")
     assert decide(named, shown).encode() != "start browse_products"
+
+
+def test_what_is_wrong_said_when_asked_the_number_is_noted_not_a_new_request() -> None:
+    """"the headphones I got last week, they hurt my ears" asked the number for a return: noted (the
+    return's reason), and the number asked again — not a problem ticket instead of the return."""
+    said = message("report_problem", "the headphones I got last week, they hurt my ears", 0.9)
+    for slot, form, goal in (("phone_number", "return_form", "return_item"), ("otp_code", "track_order_form", "track_order")):
+        context = in_form(form, slot, goal)
+        assert decide(said, context).encode() == "interrupt utter_noted_first_verify"
+    leaving = message("report_problem", "forget the return, my phone screen is broken now", 0.9)
+    assert decide(leaving, in_form("return_form", "phone_number", "return_item")).kind == "leave"
+    ordering = in_form("place_order_form", "phone_number", "place_order")
+    assert decide(said, ordering).encode() != "interrupt utter_noted_first_verify"
+
+
+def test_the_words_fitting_several_products_just_shown_ask_which() -> None:
+    listed = Context(goal_of_intent=GOALS, last_request="browse_products", has_choices=True, names_several_shown=True)
+    assert decide(message("inform", "the samsung one", 0.87), listed).encode() == "redo ask_product_details"
+
+
+def test_a_bare_number_after_a_list_picks_it_not_a_rating() -> None:
+    listed = Context(goal_of_intent=GOALS, last_request="browse_products", has_choices=True)
+    assert decide(message("inform", "2", 1.0, rating="2"), listed).encode() == "redo ask_product_details"
+    assert cues.choice_among("۲") == "index:1" and cues.choice_among("2 million") is None
+
+
+@pytest.mark.parametrize("text", ["نه همون قبلی رو میخوام", "no, the previous one", "the one before that"])
+def test_the_previous_one(text: str) -> None:
+    assert cues.means_previous(text)
+
+
+def test_no_i_want_the_previous_one_orders_it() -> None:
+    context = Context(goal_of_intent=GOALS, last_request="ask_price", has_product=True)
+    assert decide(message("deny", "نه همون قبلی رو میخوام", 0.6, product="LAP-DEL-V15"), context).encode() \
+        == "redo place_order"

@@ -48,6 +48,7 @@ _REPEAT_PHRASE = (
     r"(?:i'?m|im|i am) not following(?: you)?|i (?:don'?t|do not) follow(?: you)?|(?:i'?m |im )?not sure what you mean|"
     r"i (?:don'?t|do not|didn'?t|did not) (?:get|understand) what you (?:said|just said|wrote|mean|meant)|"
     r"what do you mean(?: by (?:that|this|it))?|what does (?:that|this|it) (?:even )?mean|"
+    r"what am i (?:agreeing to|saying yes to|confirming)|"
     r"i have no idea what (?:that|this|it) means|what are you (?:talking about|saying)|(?:that )?makes no sense|"
     r"(?:can|could) you (?:please )?explain (?:that|it|this)(?: again| better| more simply)?|"
     r"(?:still )?(?:don'?t|do not) get it|you'?re not making (?:any )?sense|what are you even (?:talking about|saying)|"
@@ -64,7 +65,7 @@ _REPEAT_PHRASE = (
     r"(?:اصلا )?نفهمیدم چی (?:گفتی|گفتین|گفتید|میگی|میگین)|منظورتو نمیفهمم|منظورتونو نمیفهمم|منظورتون رو نمیفهمم|"
     r"متوجه منظورتون نشدم|متوجه منظورت نشدم|چی میگی|چی میگین|چی میگید|(?:واضح|ساده) ?تر (?:بگو|بگید|بگین|توضیح بده|توضیح بدید))"
 )
-_REPEAT_FILLER = r"(?: please| لطفا| lol| haha| to me| at all| اصلا| آخه| واقعا| دیگه)?"
+_REPEAT_FILLER = r"(?: please| لطفا| lol| haha| to me| for me| exactly| at all| اصلا| آخه| واقعا| دیگه)?"
 # one or two such phrases ("chi? nafahmidam", "huh? say that again") and nothing else
 _REPEAT = re.compile(
     r"^(?:(?:sorry|pardon|excuse me|um+|uh+|eh|huh|hmm+|ugh|ok|okay|well|wait|seriously|nope|no|now|ok now|"
@@ -233,6 +234,9 @@ _ORDINALS = (
 )
 
 
+# The whole message a position among up to six products: "2", "#3", "number 2", "no. 2 please", «۲».
+_BARE_NUMBER = re.compile(r"(?:the |number |no\.? ?|#|option |item )?([1-6])(?: please| pls|\.|!)?|"
+                          r"(?:شماره |گزینه )?([1-6])(?: لطفا| رو| را)?")
 _OTHER = re.compile(r"\b(?:the other one|the other|other one)\b|" + _fa(r"اون یکی|آن یکی|اون یکیو|اون یکی رو|یکی دیگه"))
 
 
@@ -247,6 +251,9 @@ def choice_among(text: str) -> Optional[str]:
         return "cheapest"
     if _PRICIER.search(clean):
         return "priciest"
+    number = _BARE_NUMBER.fullmatch(clean)
+    if number:   # "2" after a list of buttons: the second (not a rating of the shop)
+        return f"index:{int(number.group(1) or number.group(2)) - 1}"
     for index, pattern in _ORDINALS:
         if pattern.search(clean):
             return f"index:{index}"
@@ -464,7 +471,9 @@ _REFUSAL = re.compile(r"^(?:actually |oh |hmm |well )?(?:no thanks|no thank you|
 # "no, that's all, thanks", «نه دیگه همین بود، مرسی»: nothing more to ask (a closing, not a declined offer).
 _NOTHING_MORE = re.compile(
     r"\b(?:that'?s (?:it|all)|that was (?:it|all)|nothing else|nothing more|i'?m (?:all )?(?:good|set|done)|"
-    r"no more questions)\b|" + _fa(r"همین بود|همینا بود|همین بود فقط|نه دیگه|سوال دیگه ای ندارم|"
+    r"no more questions|all set|that'?s everything|nothing (?:else )?for now|that'?ll be all)\b|"
+    + _fa(r"فعلا همین|همین فعلا|فعلا همینه|فعلا همینا|همینا فعلا|دیگه هیچی|هیچی دیگه|"
+          r"همین بود|همینا بود|همین بود فقط|نه دیگه|سوال دیگه ای ندارم|"
                                   r"سوال دیگه‌ای ندارم|کار دیگه ای ندارم|کار دیگه‌ای ندارم|چیز دیگه ای نه"))
 
 
@@ -716,12 +725,24 @@ _TAKE_IT = re.compile(
     + _fa(r"میخرمش|می خرمش|میخرمشون|برش میدارم|برمیدارمش|همینو میخوام|همینو بده|همینو برام بفرست|همینو سفارش بده|"
           r"سفارشش بده|بخرمش|همونو میخوام|اینو میخوام|اونو میخوام|میگیرمش|می گیرمش|میخوامش|می خوامش|میخامش|"
           r"میخوامشون|همینو بدید|همینو بدین|"
+          r"(?:همون|همان|اون|همین) [^\s؟?]+ (?:رو|را|و) (?:میخوام|می خوام|میخرم|می خرم|برمیدارم)|"
           r"(?:اوکی|اوکیه|باشه|خوبه|عالیه|آره|اره|بله)،? (?:ثبت کنید|ثبتش کنید|ثبتش کن|ثبت کن|بفرستید|بفرستین|بفرست)|"
           r"بفرستید برام|بفرستین برام|برام بفرستید|برام بفرستین|برام بفرستش|بفرستش برام|ثبتش کنید|ثبتش کنین|"
           r"سفارشش بدید|سفارشش بدین|معامله قبول|قبوله|بزن بریم|"
           r"(?:[۰-۹\d]|یه|یک|دو|سه)\s*تا (?:از )?(?:همین|همون|این|اون)(?:و|ها|ا)? (?:میخوام|می خوام|بده|میخرم)|"
           r"(?:[۰-۹\d]|یه|یک|دو|سه)\s*تا ازش (?:میخوام|می خوام|بده)")
 )
+
+
+# "the previous one", «همون قبلی»: the product talked about before the latest one.
+_PREVIOUS = re.compile(r"\b(?:the previous one|the one before(?: that)?|the earlier one|the last one you (?:showed|mentioned)|"
+                       r"the one you (?:showed|mentioned) (?:first|before)|hamoon ghabli|ghablie?)\b|"
+                       + _fa(r"همون قبلی|همان قبلی|اون قبلی|قبلیه|قبلیو|قبلی رو|قبلیش|قبلی"))
+
+
+def means_previous(text: str) -> bool:
+    """The message points at the product talked about before the latest one ("no, the previous one")."""
+    return bool(_PREVIOUS.search(canonical(text)))
 
 
 def wants_it(text: str) -> bool:
@@ -754,6 +775,18 @@ _NO_CODE = re.compile(
 def code_did_not_arrive(text: str) -> bool:
     """The customer says the one-time code did not arrive (or asks for it again)."""
     return bool(_NO_CODE.search(canonical(text)))
+
+
+# "what code?", «کدوم کد؟ من که کدی ندارم» — asked for the one-time code, the customer does not know which.
+_WHICH_CODE = re.compile(r"\b(?:what|which|wat|wut) code\b|\bi (?:don'?t|do not) have (?:a|any|the) code\b|"
+                         r"\bwhat(?:'s| is) (?:this|that|the) code\b|\bcode for what\b|\bkodoom code\b|"
+                         + _fa(r"کد چی|کدوم کد|کدام کد|کد چیه|این کد چیه|کدی ندارم|کد ندارم|کد برای چی|کد چه"))
+
+
+def asks_which_code(text: str) -> bool:
+    """Asked for the one-time code, the customer asks which code is meant (not a referral or discount
+    code, not a question about the shop)."""
+    return bool(_WHICH_CODE.search(canonical(text)))
 
 
 _QUESTION = re.compile(r"[?؟]|^(?:what|how|when|where|which|who|why|is|are|do|does|can|could|will|would)\b|"

@@ -63,6 +63,12 @@ SOME_REQUEST = 0.4
 # The response that says what the shop does with a customer's number and code (no intent of its own:
 # the spec's intent catalogue is fixed, so a cue in the words starts it, bot.dialogue.cues.asks_about_data_use).
 DATA_USE_REPLY = "utter_data_use"
+# "You're welcome, have a good day": thanks with nothing more to ask.
+WELCOME_GOODBYE_REPLY = "utter_welcome_goodbye"
+# "I see — I'll note that": what is wrong with an order, said when asked for the number that finds it.
+NOTED_REPLY = "utter_noted_first_verify"
+# Goals about one of the customer's orders, whose form starts with the customer's number.
+ORDER_INTENTS = ("track_order", "return_item", "cancel_order", "change_order")
 # A review is opinions in any words: only a near-certain request leaves it ("charges my phone 4
 # times" is a review, not a payment problem).
 FREE_TEXT_THRESHOLDS = {"review_text": 0.97}
@@ -176,6 +182,7 @@ class Context:
     options: Tuple[str, ...] = ()              # the requests a clarification just offered
     points_at_products: bool = False           # the words point at catalogue products without naming one
     picked_from_shown: bool = False            # the product was picked among those just shown ("the second")
+    names_several_shown: bool = False          # the words fit several of those just shown ("the samsung one")
 
 
 # Details asked in price words («… چنده؟», "how much is …") when the NLU leans this much to the price too.
@@ -197,9 +204,12 @@ def decide(message: Message, context: Context) -> Move:
     if cues.asks_about_data_use(message.text) and message.intent not in HUMAN and not message.entities:
         # "why do you need my number?": what the number and the code are for, then the question again
         return Move(INTERRUPT if context.active_form else START, (DATA_USE_REPLY,))
-    if context.active_form:
-        return _inside_form(message, context)
-    return _outside_form(message, context)
+    move = _inside_form(message, context) if context.active_form else _outside_form(message, context)
+    if move.kind in (START, LEAVE) and move.intents in (("stop",), ("thank_you",)) and cues.nothing_more(message.text):
+        # "no that's all", «فعلا همین، مرسی»: a goodbye (with "you're welcome" to thanks), not "OK —
+        # anything else?"
+        return Move(move.kind, (WELCOME_GOODBYE_REPLY,) if cues.thanks(message.text) else ("goodbye",))
+    return move
 
 
 def _inside_form(message: Message, context: Context) -> Move:
@@ -222,6 +232,8 @@ def _inside_form(message: Message, context: Context) -> Move:
 
     if intent in HUMAN and (clear or (short and not expected.free_text)):
         return Move(LEAVE, (intent,))
+    if slot == "otp_code" and cues.asks_which_code(message.text) and not carries_answer:
+        return Move(ANSWER)   # "what code??": the form says which (the one just texted), whatever the NLU read
     if slot == "discount_code" and cues.looks_like_code(message.text) and intent not in CLOSING:
         return Move(ANSWER)   # "NOWRUZ" asked for the code is a code (the NLU may read a sale in it)
     if slot == "discount_code" and wordy and intent == "apply_discount_code" and not message.entities.get("product"):
@@ -306,6 +318,7 @@ def _inside_form(message: Message, context: Context) -> Move:
     stop_words = intent != "stop" or slot != "otp_code" or words <= 3   # "which code? I'm confused" is not a stop
     if wordy and not clear_switch and ((closing and stop_words) or cues.wants_to_stop(message.text)):
         if intent == "thank_you" and slot in VERIFICATION_SLOTS and not cues.says_goodbye(message.text) \
+                and not cues.nothing_more(message.text) \
                 and (short if slot == "otp_code" else words <= 3 and not cues.refuses(message.text)
                      and not cues.wants_to_stop(message.text)):
             # politeness while the code is on its way, or for being asked the number: "you're welcome",
@@ -333,6 +346,13 @@ def _inside_form(message: Message, context: Context) -> Move:
         asked = _several_requests(message)
         if asked and set(asked) != {intent} and all(i in QUESTIONS | CHITCHAT for i in asked):
             return Move(INTERRUPT, asked)
+    order_goals = {context.goal_of_intent.get(i) for i in ORDER_INTENTS} - {None}
+    if slot in VERIFICATION_SLOTS and context.goal in order_goals and intent == "report_problem" \
+            and not carries_answer and not cues.has_digits(message.text) and not closing \
+            and not cues.wants_to_stop(message.text) and not cues.switches_goal(message.text):
+        # "the headphones I got last week, they hurt my ears" when asked the number for a return:
+        # what the return is about (kept as its reason), not another request; the number is asked again
+        return Move(INTERRUPT, (NOTED_REPLY,))
     if wordy and intent not in ANSWERS and intent != FALLBACK and message.confidence >= SOME_REQUEST:
         # "what payment methods do you take?" while asked for a phone number
         if intent in QUESTIONS | CHITCHAT | PRODUCT_QUESTIONS:
@@ -494,6 +514,13 @@ def _outside_form(message: Message, context: Context) -> Move:
         chosen = message.likeliest(frozenset(context.options))[0] if intent not in context.options else intent
         if chosen and message.likeliest(frozenset(context.options))[1] >= 0.05:
             return Move(REDO, (chosen,))
+    misread = intent in (FALLBACK, "affirm", "inform", "deny") or (intent in QUESTIONS | CHITCHAT | REQUESTS) \
+        and (intent in QUESTIONS or message.confidence < CLEAR_REQUEST_IN_FREE_TEXT) \
+        and not cues.sounds_like_question(message.text)
+    if misread and context.has_product and cues.wants_it(message.text):
+        # "ok I'll take it" after a price: that product ("deal", "send it to me": not a question
+        # about promotions or a return)
+        return Move(REDO, ("place_order",))
     if context.has_choices and (not products or context.picked_from_shown) and not orders \
             and cues.asks_which(message.text) \
             and cues.choice_among(message.text) in ("cheapest", "priciest") \
@@ -536,13 +563,9 @@ def _outside_form(message: Message, context: Context) -> Move:
             and message.confidence < (CLEAR_REQUEST_IN_FREE_TEXT if intent in REQUESTS else CLEAR_FOLLOW_UP):
         # "and the email?" after the contact details, «لوازم خانگی چی؟» after the return policy
         return Move(REDO, (last,))
-    misread = intent in (FALLBACK, "affirm", "inform") or (intent in QUESTIONS | CHITCHAT | REQUESTS) \
-        and (intent in QUESTIONS or message.confidence < CLEAR_REQUEST_IN_FREE_TEXT) \
-        and not cues.sounds_like_question(message.text)
-    if misread and context.has_product and cues.wants_it(message.text):
-        # "ok I'll take it" after a price: that product ("deal", "send it to me": not a question
-        # about promotions or a return)
-        return Move(REDO, ("place_order",))
+    if vague and context.names_several_shown and not products and not orders:
+        # "the samsung one" after a list with two Samsungs: which of them (their details once picked)
+        return Move(REDO, (last if last in PRODUCT_FOLLOW_UPS else "ask_product_details",))
     if vague and context.has_choices and not products and cues.choice_among(message.text):
         # "the second one", «ارزون‌تره» after a list: that product, for the question asked before
         return Move(REDO, (last if last in PRODUCT_FOLLOW_UPS else "ask_product_details",))

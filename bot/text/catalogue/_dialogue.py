@@ -383,6 +383,10 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "fa": "سفارش {order_id} ثبت شد: {quantity} × {product}، مبلغ {total}.\nبرای پرداخت: {link}",
         "en": "Order {order_id} is placed: {quantity} × {product}, total {total}.\nPay here: {link}",
     },
+    "out_of_stock_cannot_order": {
+        "fa": "متأسفم، {product} فعلاً ناموجود است و نمی‌شود سفارشش داد.",
+        "en": "Sorry, the {product} is out of stock at the moment, so it can't be ordered now.",
+    },
     "out_of_stock_order": {
         "fa": "متأسفم، این کالا به این تعداد موجود نیست.",
         "en": "Sorry, this product is not in stock in that quantity.",
