@@ -23,13 +23,13 @@ from bot.dialogue import cues
 from bot.nlu.catalogue import sku_brand_code
 from bot.text.persian import normalise, to_persian_digits
 
-from actions.common import get_crm, product_name
+from actions.common import get_crm, policy, product_name
 
 logger = logging.getLogger(__name__)
 
 # Words of a product question that are not part of any product's name.
 NOT_PRODUCT_WORDS = set("""how much what whats price cost costs is the a an of for do you have sell please pls
-any stock still available these days go want need buy order get show tell about one ones that this it its
+any stock still available these days go want need buy order get got show tell about one ones that this it its
 them those these pick take cheaper cheapest pricier more expensive other
 قیمت چند چنده چقدر چقدره هست است رو را میخوام می خوام مشخصات دارید دارین برای این اون یه یک سفارش بدم
 موجود موجوده خرید بخرم میخواستم لازم دارم همون همین اونو اینو میگم منظورم چی""".split())
@@ -206,6 +206,15 @@ def _joined_compounds(crm: CRM, words: List[str]) -> List[str]:
     return joined
 
 
+def _names_the_category(word: str, category: str) -> bool:
+    """The word is the category's own name ("phones" of "Mobile phones", «گوشی»), not a kind within
+    it ("headphones" in Audio)."""
+    entry = (policy().get("categories") or {}).get(category) or {}
+    names = " ".join(str(entry.get(language) or "") for language in ("fa", "en"))
+    name_words = set(normalise(names).lower().replace("\u200c", " ").split())
+    return word in name_words or _singular(word) in {_singular(w) for w in name_words}
+
+
 def products_hinted(message: str, limit: int = 6) -> List[Product]:
     """Products a message points at without naming one ("how much is the samsung?",
     «قیمت لپ تاپ چنده؟», "what TVs do you sell?")."""
@@ -245,8 +254,12 @@ def products_hinted(message: str, limit: int = 6) -> List[Product]:
         named = [p for p in named if p.sku in accessories] or named
         if category:   # "gaming consoles": the consoles, not the gaming laptop
             of_category = [p for p in named if p.category == category]
-            if not of_category and len(words) == 1 and category_of_text(words[0]) == category:
-                named = []   # "the gaming stuff": the Gaming category, not the one laptop called "gaming"
+            kind_word = len(words) == 1 and category_of_text(words[0]) == category and not brand
+            if kind_word and (not of_category or _names_the_category(words[0], category)):
+                # "the gaming stuff": the Gaming category, not the one laptop called "gaming"; "what
+                # phones have you got": every phone, the iPhone too (its name does not say "phone");
+                # "headphones", "console" stay those, not everything audio or gaming
+                named = []
             else:
                 named = of_category or named
         if brand:   # "lenovo laptops", «گوشی شیائومی»: the brand's among them

@@ -374,6 +374,17 @@ def test_the_cheapest_of_a_kind_is_named_with_the_others_by_price(shop) -> None:
     assert slots_of(events)["goal_status"] == "completed"
 
 
+def test_a_kind_is_every_product_of_it_not_only_those_whose_name_says_it(shop) -> None:  # type: ignore[no-untyped-def]
+    """"what phones have you got" lists the iPhone too (its name does not say "phone"); "the gaming
+    stuff" is the Gaming category, not the laptop named "gaming"; "headphones" are not all audio."""
+    from actions.products import products_hinted
+
+    phones = {p.sku for p in products_hinted("what phones have you got", limit=50)}
+    assert "MOB-APL-IP15" in phones and {p.category for p in products_hinted("what phones have you got")} == {"mobile"}
+    assert {p.category for p in products_hinted("show me the gaming stuff")} == {"gaming"}
+    assert {p.sku for p in products_hinted("headphones")} == {"AUD-JBL-T520", "AUD-SNY-XM5"}
+
+
 def test_an_accessory_for_a_device_is_one_that_fits_it(shop) -> None:  # type: ignore[no-untyped-def]
     """The shop's only case is the Galaxy A55's: offered for the A55, not for the iPhone 15 (whose
     name is no product asked about); an accessory the shop does not sell is a plain no."""

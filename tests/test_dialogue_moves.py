@@ -834,3 +834,15 @@ def test_no_i_want_the_previous_one_orders_it() -> None:
     context = Context(goal_of_intent=GOALS, last_request="ask_price", has_product=True)
     assert decide(message("deny", "نه همون قبلی رو میخوام", 0.6, product="LAP-DEL-V15"), context).encode() \
         == "redo place_order"
+
+
+def test_two_order_requests_read_almost_equally_start_the_last() -> None:
+    """"where is order 100199, and if it hasn't shipped yet please cancel it": the clause model is
+    less sure of the tracking clause with some order numbers (0.66), but the whole message reads as
+    both (cancel 0.53, track 0.47): the cancellation, which asks to confirm (the form tells the status)."""
+    text = "I want to know where order 100199 is, and if it hasn't shipped yet please cancel it"
+    msg = Message("nlu_fallback", 0.4, text, requests=("track_order", "cancel_order"), clause_confidences=(0.661, 0.984),
+                  ranking=(("nlu_fallback", 0.4), ("cancel_order", 0.53), ("track_order", 0.47)))
+    assert decide(msg, outside()).encode() == "start cancel_order"
+    unsure = dataclasses.replace(msg, ranking=(("nlu_fallback", 0.4), ("cancel_order", 0.75), ("track_order", 0.25)))
+    assert decide(unsure, outside()).encode() == "start nlu_fallback"
