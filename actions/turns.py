@@ -96,7 +96,8 @@ def read_turn(tracker: Tracker, domain: Dict[str, Any], journey: Journey) -> Tup
                       has_choices=len(tracker.get_slot(SHOWN_SLOT) or []) > 1,
                       has_product=bool(previous_slot_value(tracker, "product") or tracker.get_slot("product")),
                       options=_offered_options(tracker), points_at_products=points_at,
-                      picked_from_shown=bool(picked), names_several_shown=several)
+                      picked_from_shown=bool(picked), names_several_shown=several,
+                      side_questions=max(_times_asked(tracker, form, requested) - 1, 0) if form else 0)
     journey_move, journey_events = answer_to_journey(tracker, message)   # the answer to a proactive message
     events += journey_events
     move = journey_move or decide(message, context)
@@ -299,6 +300,21 @@ def _the_product_talked_about(tracker: Tracker, message: Message) -> Optional[st
 def previous_request(tracker: Tracker) -> Optional[str]:
     """The request before this message (the `last_request` slot as it stood)."""
     return tracker.get_slot(LAST_REQUEST_SLOT)
+
+
+def _times_asked(tracker: Tracker, form: str, slot: Optional[str]) -> int:
+    """How often the form has asked its open question since it started (once, plus once after each
+    side question it came back from)."""
+    asked = 0
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind == "active_loop" and event.get("name") == form:
+            break
+        if kind == "slot" and event.get("name") == slot and event.get("value") is not None:
+            break
+        if kind == "slot" and event.get("name") == "requested_slot" and event.get("value") == slot:
+            asked += 1   # the form (re)asks by setting the slot it asks for
+    return asked
 
 
 def _shown_the_words_fit(tracker: Tracker, text: str) -> List[str]:

@@ -846,3 +846,15 @@ def test_two_order_requests_read_almost_equally_start_the_last() -> None:
     assert decide(msg, outside()).encode() == "start cancel_order"
     unsure = dataclasses.replace(msg, ranking=(("nlu_fallback", 0.4), ("cancel_order", 0.75), ("track_order", 0.25)))
     assert decide(unsure, outside()).encode() == "start nlu_fallback"
+
+
+def test_a_question_form_is_left_when_the_customer_keeps_asking_other_things() -> None:
+    """"which two products?" asked again after a price and a shipping question: the third question
+    leaves it (an order form still resumes)."""
+    asked = message("ask_payment_methods", "can I pay in installments?", 0.95)
+    fresh = dataclasses.replace(in_form("compare_form", "products", "compare_products"), side_questions=0)
+    assert decide(asked, fresh).encode() == "interrupt ask_payment_methods"
+    again = dataclasses.replace(fresh, side_questions=1)
+    assert decide(asked, again).encode() == "leave ask_payment_methods"
+    ordering = dataclasses.replace(in_form("place_order_form", "phone_number", "place_order"), side_questions=2)
+    assert decide(asked, ordering).encode() == "interrupt ask_payment_methods"

@@ -63,6 +63,8 @@ SOME_REQUEST = 0.4
 # The response that says what the shop does with a customer's number and code (no intent of its own:
 # the spec's intent catalogue is fixed, so a cue in the words starts it, bot.dialogue.cues.asks_about_data_use).
 DATA_USE_REPLY = "utter_data_use"
+# Forms that only answer a question (no order, no account): left once the customer asks other things.
+QUESTION_FORMS = frozenset({"compare_form", "product_price_form", "product_details_form"})
 # "You're welcome, have a good day": thanks with nothing more to ask.
 WELCOME_GOODBYE_REPLY = "utter_welcome_goodbye"
 # "I see — I'll note that": what is wrong with an order, said when asked for the number that finds it.
@@ -185,6 +187,7 @@ class Context:
     points_at_products: bool = False           # the words point at catalogue products without naming one
     picked_from_shown: bool = False            # the product was picked among those just shown ("the second")
     names_several_shown: bool = False          # the words fit several of those just shown ("the samsung one")
+    side_questions: int = 0                    # the customer's latest messages in a row that were side questions
 
 
 # Details asked in price words («… چنده؟», "how much is …") when the NLU leans this much to the price too.
@@ -207,6 +210,11 @@ def decide(message: Message, context: Context) -> Move:
         # "why do you need my number?": what the number and the code are for, then the question again
         return Move(INTERRUPT if context.active_form else START, (DATA_USE_REPLY,))
     move = _inside_form(message, context) if context.active_form else _outside_form(message, context)
+    if move.kind == INTERRUPT and context.active_form in QUESTION_FORMS and context.side_questions >= 1 \
+            and not any(i.startswith("utter_") or i in CLOSING | CHITCHAT for i in move.intents):
+        # another question while "which product?" has waited through one already: the customer has
+        # moved on, and the question is not asked again after every answer (an order's still is)
+        return Move(LEAVE, move.intents)
     if move.kind in (START, LEAVE) and move.intents in (("stop",), ("thank_you",)) and cues.nothing_more(message.text):
         # "no that's all", «فعلا همین، مرسی»: a goodbye (with "you're welcome" to thanks), not "OK —
         # anything else?"
