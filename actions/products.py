@@ -85,6 +85,8 @@ def chosen_product(text: str, shown: Sequence[str], current: Optional[str] = Non
     if choice and choice.startswith("index:"):
         index = int(choice.split(":", 1)[1])
         return products[index].sku if index < len(products) else None
+    if choice in ("cheapest", "priciest") and cues.asks_for_cheaper_others(text):
+        return None   # "too expensive, anything cheaper?": a search below the one talked about
     if choice and products:
         pick = min if choice == "cheapest" else max
         return pick(products, key=lambda p: p.price).sku

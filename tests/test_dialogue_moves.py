@@ -858,3 +858,26 @@ def test_a_question_form_is_left_when_the_customer_keeps_asking_other_things() -
     assert decide(asked, again).encode() == "leave ask_payment_methods"
     ordering = dataclasses.replace(in_form("place_order_form", "phone_number", "place_order"), side_questions=2)
     assert decide(asked, ordering).encode() == "interrupt ask_payment_methods"
+
+
+def test_asking_whether_the_shop_has_a_code_gets_the_offers() -> None:
+    assert decide(message("apply_discount_code", "do you have a discount code?", 0.94), outside()).encode() \
+        == "start ask_promotions"
+    assert decide(message("apply_discount_code", "I have a discount code", 0.99), outside()).encode() \
+        == "start apply_discount_code"
+    assert cues.asks_for_a_code("کد تخفیف دارین؟") and not cues.asks_for_a_code("can I use my discount code?")
+    assert cues.asks_to_repeat("i still don't get it")
+
+
+
+@pytest.mark.parametrize("text, others", [("too expensive, anything cheaper?", True), ("any cheaper ones?", True),
+                                          ("ارزون‌تر ندارید؟", True), ("the cheaper one please", False),
+                                          ("کدومش ارزون‌تره؟", False), ("way too expensive for me, thanks anyway", False),
+                                          ("گرونه، مرسی", False)])
+def test_cheaper_others_or_the_cheaper_of_those_shown(text: str, others: bool) -> None:
+    assert cues.asks_for_cheaper_others(text) == others
+
+
+def test_too_expensive_after_a_product_looks_for_cheaper_ones() -> None:
+    context = Context(goal_of_intent=GOALS, last_request="ask_product_details", has_product=True)
+    assert decide(message("give_feedback", "خیلی گرونه، ارزون‌تر ندارید؟", 0.7), context).encode() == "redo browse_products"

@@ -40,7 +40,7 @@ _REPEAT_PHRASE = (
     r"(?:what|wait what|what\?+|huh|pardon|sorry|come again|say (?:that|it) again|say again|wdym|wym|[?؟]+|"
     r"(?:can|could|would) you (?:please )?(?:repeat|say) (?:that|it|this)(?: again| one more time)?|repeat(?: that| it)?(?: please)?|one more time|"
     r"what did you (?:just )?say|i didn'?t (?:get|catch|understand) (?:that|it|you)|what was that|"
-    r"i (?:don'?t|do not) (?:get|understand)(?: (?:it|that|this|you|what you mean|anything))?|"
+    r"i (?:still )?(?:don'?t|do not) (?:get|understand)(?: (?:it|that|this|you|what you mean|anything))?(?: still)?|"
     r"i (?:don'?t|do not) (?:get|understand|know) what you (?:want|mean|need|are asking|'?re asking)(?: from me| me to do)?|"
     r"what do you want (?:from me|me to (?:do|say|type|write))|"
     r"(?:i'?m|im|i am) (?:so |really |a bit |a little |kind of |totally |very )?(?:confused|lost)(?: (?:right )?now| here)?|"
@@ -225,6 +225,21 @@ def new_quantity(text: str) -> Optional[int]:
 
 _CHEAPER = re.compile(r"\b(?:cheaper|cheapest|less expensive|lower price|arzoontar|arzuntar|arzoon tar)\b|"
                       + _fa(r"(?:ارزون|ارزان|کم قیمت|ارزون قیمت) ?تر(?:ین|ه|ی|یه|ینه)?(?:ش|شو|شون|و|رو)?|قیمت کمتر"))
+# "anything cheaper?", "too expensive": other products for less, not the cheaper of those shown.
+_OTHERS_FOR_LESS = re.compile(
+    r"\b(?:anything|something|any|other|others|ones|options|alternatives?|models?) (?:a bit |a little |much )?"
+    r"(?:cheaper|less expensive)\b|\b(?:cheaper|less expensive) (?:ones|options|alternatives?|models?|stuff|things)\b|"
+    + _fa(r"(?:ارزون|ارزان) ?تر(?:ش)? (?:ندارید|ندارین|نداری|دارید|دارین|هم دارید|هم دارین)|چیز (?:ارزون|ارزان) ?تری|"
+          r"(?:ارزون|ارزان) ?تر از (?:این|اون)"))
+
+
+def asks_for_cheaper_others(text: str) -> bool:
+    """"too expensive, anything cheaper?", «ارزون‌تر ندارید؟»: other products for less than the one
+    talked about, not the cheaper of the products just shown ("too expensive, thanks anyway" alone
+    is a closing)."""
+    return bool(_OTHERS_FOR_LESS.search(canonical(text)))
+
+
 _PRICIER = re.compile(r"\b(?:pricier|more expensive|most expensive|priciest|gerountar|gerontar)\b|"
                       + _fa(r"(?:گرون|گران) ?تر(?:ین|ه|ی|یه|ینه)?(?:ش|شو|شون|و|رو)?|قیمت بیشتر"))
 _ORDINALS = (
@@ -738,6 +753,21 @@ _TAKE_IT = re.compile(
 _PREVIOUS = re.compile(r"\b(?:the previous one|the one before(?: that)?|the earlier one|the last one you (?:showed|mentioned)|"
                        r"the one you (?:showed|mentioned) (?:first|before)|hamoon ghabli|ghablie?)\b|"
                        + _fa(r"همون قبلی|همان قبلی|اون قبلی|قبلیه|قبلیو|قبلی رو|قبلیش|قبلی"))
+
+
+# "do you have a discount code?": asks for one the shop offers, not to apply one the customer has.
+_ASKS_FOR_A_CODE = re.compile(
+    r"\b(?:do|d'?you|you guys|do u) (?:you )?(?:guys )?(?:have|got|give|offer) (?:a|any|some) (?:discount |promo |coupon |voucher |off )?"
+    r"(?:codes?|coupons?|vouchers?)\b|\b(?:is there|are there|any) (?:a |any )?(?:discount|promo|coupon) codes?\b(?! (?:box|field))|"
+    r"\bwhere (?:do|can) i (?:get|find) (?:a|the) (?:discount |promo )?code\b|"
+    + _fa(r"کد تخفیف (?:دارید|دارین|داری|هست|ندارید|ندارین|میدید|می دید|میدین)|کد تخفیفی (?:دارید|دارین|هست)|"
+          r"کد تخفیف از کجا|کد تخفیف چطوری بگیرم"))
+
+
+def asks_for_a_code(text: str) -> bool:
+    """The customer asks whether the shop has a discount code ("do you have a discount code?",
+    «کد تخفیف دارید؟»), not to use one they have ("I have a discount code")."""
+    return bool(_ASKS_FOR_A_CODE.search(canonical(text)))
 
 
 def means_previous(text: str) -> bool:

@@ -516,6 +516,12 @@ def _outside_form(message: Message, context: Context) -> Move:
         # «کاور گوشی ردمی نوت ۱۳ هم دارین؟», "how much is a case for the a55?": the accessories that fit
         # (with their prices), not the device's details nor a product shown before
         return Move(START, ("browse_products",))
+    if cues.asks_for_cheaper_others(message.text) and (context.has_product or context.has_choices) and not orders \
+            and intent != "browse_products" and intent not in HUMAN:
+        # «خیلی گرونه، ارزون‌تر ندارید؟» after a product: cheaper ones of its kind (not a rating of the shop)
+        return Move(REDO, ("browse_products",))
+    if intent == "apply_discount_code" and cues.asks_for_a_code(message.text) and not message.entities.get("discount_code"):
+        return Move(START, ("ask_promotions",))   # "do you have a discount code?": the offers and their codes
     if cues.asks_variant(message.text) and (products or context.has_product) and not orders \
             and intent in ("browse_products", "ask_product_details", "ask_promotions", "ask_price", "inform", FALLBACK):
         return Move(REDO, ("ask_product_details",))   # "do you have it in black?": its details, and what we know
