@@ -797,6 +797,9 @@ def test_an_accessory_for_a_device_is_browsed_not_the_device_or_a_product_shown(
     assert decide(asked, shown).encode() == "start browse_products"
     priced = message("ask_price", "how much is a case for the a55?", 0.9)
     assert decide(priced, shown).encode() == "start browse_products"
+    rambling = message("nlu_fallback", "hi, I bought a phone from you last week and I was wondering whether you also "
+                                       "sell cases for it, it's the galaxy a55", 0.4)
+    assert decide(rambling, shown).encode() == "start browse_products"
     named = message("ask_price", "how much is the galaxy a55 case?", 0.9, product="ACC-CAS-A55")
     assert decide(named, shown).encode() != "start browse_products"
 

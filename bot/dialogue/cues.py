@@ -350,7 +350,7 @@ _ATTACHMENT = re.compile(r"(?:screen protectors?|tempered glass|protectors?|case
                          r"(?:" + "|".join(("قاب", "قابش", "کاور", "گلس", "محافظ صفحه", "شارژر", "کابل", "آداپتور",
                                             "کیف", "پایه", "هولدر", "بند")) + ")$")
 # Words around a device's name that are not part of it.
-_NOT_DEVICE = frozenset("""do does you have sell any a an the my our your his her this that it its is are for with to and
+_NOT_DEVICE = frozenset("""do does you have sell any a an the my our your his her this that it its s is are for with to and
 or please pls plz got there some also still in of on which what whats how much price cost costs need want buy
 looking i im i'm me we guys do u get can could would fit fits works work compatible
 baraye vase vaseye darid darin mikham

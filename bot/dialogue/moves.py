@@ -511,7 +511,7 @@ def _outside_form(message: Message, context: Context) -> Move:
         if cues.says_goodbye(message.text):
             return Move(START, ("goodbye",))
         return Move(START, ("thank_you",) if cues.thanks(message.text) and cues.nothing_more(message.text) else ("stop",))
-    if intent in ("ask_price", "ask_product_details", "browse_products") and not products and not orders \
+    if intent in ("ask_price", "ask_product_details", "browse_products", FALLBACK) and not products and not orders \
             and cues.accessory_request(message.text):
         # «کاور گوشی ردمی نوت ۱۳ هم دارین؟», "how much is a case for the a55?": the accessories that fit
         # (with their prices), not the device's details nor a product shown before
