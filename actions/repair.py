@@ -23,25 +23,40 @@ from actions.common import button, intent_label, reply_language, say, text
 
 # Said once, not an answer to repeat: "what?" after a tracking answer is not about being verified.
 ACKNOWLEDGEMENTS = ("verified",)
+# "Sorry, I didn't quite get that": "what?" after it means the answer before it.
+NOT_AN_ANSWER = ("rephrase_with_suggestions", "rephrase")
+LOOK_BACK_TURNS = 5
 
 
 def last_answer(tracker: Tracker) -> List[Dict[str, Any]]:
     """The bot's messages (text, buttons) between the customer's previous message and the latest one,
-    without acknowledgements ("You're verified")."""
+    without acknowledgements ("You're verified"); when those only said it did not understand ("hm?"
+    was not understood, then "sorry, what?"), the answer before them."""
     acknowledgements = {text(key, language) for key in ACKNOWLEDGEMENTS for language in ("fa", "en")}
+    fallbacks = tuple(text(key, language) for key in NOT_AN_ANSWER for language in ("fa", "en"))
     users_seen = 0
     messages: List[Dict[str, Any]] = []
+    latest: List[Dict[str, Any]] = []   # the latest answer, even if only "I didn't get that"
     for event in reversed(tracker.events):
         kind = event.get("event")
         if kind == "user":
             users_seen += 1
+            if users_seen == 1:
+                continue
             if users_seen == 2:
+                latest = messages
+            if any(not str(m.get("text") or "").startswith(fallbacks) for m in messages):
+                return messages[::-1]
+            if users_seen > LOOK_BACK_TURNS:
                 break
-        elif kind == "bot" and users_seen == 1:
+            messages = []   # only "I didn't get that" in this turn: the turn before
+        elif kind == "bot" and users_seen >= 1:
             data = event.get("data") or {}
             if (event.get("text") or data.get("buttons")) and event.get("text") not in acknowledgements:
                 messages.append({"text": event.get("text"), "buttons": data.get("buttons")})
-    return messages[::-1]
+    if users_seen < 2:
+        latest = messages   # the conversation's first answer
+    return latest[::-1]
 
 
 class ActionRepeatLast(Action):

@@ -280,6 +280,8 @@ def category_of_text(message: str) -> Optional[str]:
 
 
 _ASKED_ITEM = (
+    re.compile(r"(?:^|\b(?:first|so|ok|and|then|also),?\s+)(?:what|which) (?:kinds? of |sorts? of |types? of )?(.+?)\s+"
+               r"(?:do|d'?you|you guys|do u)\s+(?:you\s+)?(?:guys\s+)?(?:have|sell|carry|stock|got)\s*[?!.]*$", re.IGNORECASE),
     re.compile(r"^(?:and |ok |okay |so |hmm )?(?:what|how) about (?:a |an |the |some |any )?(.+?)\s*[?!.]*$", re.IGNORECASE),
     re.compile(r"^(?:و |خب |پس )?(.+?)\s+(?:چی|چطور)\s*[؟?!.]*$"),
     re.compile(r"(?:do|d'?you|you guys|do u)\s+(?:you\s+)?(?:guys\s+)?(?:sell|have|carry|stock)\s+(?:any\s+)?(.+?)"

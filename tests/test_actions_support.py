@@ -110,3 +110,26 @@ def test_what_repeats_the_answer_not_the_verified_acknowledgement() -> None:
               {"event": "bot", "text": "Order 100004 was shipped", "data": {"buttons": [{"title": "t", "payload": "/x"}]}}]
     assert last_answer(make_tracker(intent="nlu_fallback", text="what?", events=events)) == [
         {"text": "Order 100004 was shipped", "buttons": [{"title": "t", "payload": "/x"}]}]
+
+
+def test_what_after_i_did_not_understand_repeats_the_answer_before() -> None:
+    """"hm?" was not understood, then "sorry, what?": the price said before, not "I didn't get that" again."""
+    from actions.repair import last_answer
+    from bot.text.catalogue import text
+
+    events = [{"event": "user", "text": "price of the s24"},
+              {"event": "bot", "text": "The price of the S24: 52,500,000 Toman"},
+              {"event": "user", "text": "hm?"},
+              {"event": "bot", "text": text("rephrase_with_suggestions", "en"),
+               "data": {"buttons": [{"title": "Are you a bot?", "payload": "/bot_challenge"}]}}]
+    assert last_answer(make_tracker(intent="nlu_fallback", text="sorry, what?", events=events)) == [
+        {"text": "The price of the S24: 52,500,000 Toman", "buttons": None}]
+
+
+def test_what_after_only_i_did_not_understand_repeats_that() -> None:
+    from actions.repair import last_answer
+    from bot.text.catalogue import text
+
+    events = [{"event": "user", "text": "blorp"}, {"event": "bot", "text": text("rephrase", "en")}]
+    assert last_answer(make_tracker(intent="nlu_fallback", text="what?", events=events)) == [
+        {"text": text("rephrase", "en"), "buttons": None}]

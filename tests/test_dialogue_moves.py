@@ -869,7 +869,8 @@ def test_asking_whether_the_shop_has_a_code_gets_the_offers() -> None:
     assert decide(message("apply_discount_code", "I have a discount code", 0.99), outside()).encode() \
         == "start apply_discount_code"
     assert cues.asks_for_a_code("کد تخفیف دارین؟") and not cues.asks_for_a_code("can I use my discount code?")
-    assert cues.asks_to_repeat("i still don't get it")
+    assert cues.asks_to_repeat("i still don't get it") and cues.asks_to_repeat("hm?") and cues.asks_to_repeat("explain please")
+    assert not cues.asks_to_repeat("hmm") and not cues.asks_to_repeat("explain the return policy")
 
 
 
@@ -884,3 +885,11 @@ def test_cheaper_others_or_the_cheaper_of_those_shown(text: str, others: bool) -
 def test_too_expensive_after_a_product_looks_for_cheaper_ones() -> None:
     context = Context(goal_of_intent=GOALS, last_request="ask_product_details", has_product=True)
     assert decide(message("give_feedback", "خیلی گرونه، ارزون‌تر ندارید؟", 0.7), context).encode() == "redo browse_products"
+
+
+def test_a_question_just_under_the_threshold_leaning_to_one_plain_question_is_answered() -> None:
+    msg = Message("nlu_fallback", 0.4, "روشهای پرداختتون چیه؟",
+                  ranking=(("nlu_fallback", 0.4), ("ask_payment_methods", 0.42), ("payment_problem", 0.37)))
+    assert decide(msg, outside()).encode() == "start ask_payment_methods"
+    unsure = dataclasses.replace(msg, ranking=(("nlu_fallback", 0.4), ("ask_payment_methods", 0.3)))
+    assert decide(unsure, outside()).encode() == "start nlu_fallback"

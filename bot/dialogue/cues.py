@@ -55,7 +55,7 @@ _REPEAT_PHRASE = (
     r"(?:that|this|your) (?:answer |reply )?makes no sense(?: to me)?|wtf|"
     r"what the (?:hell|heck) (?:does (?:that|this) mean|are you (?:talking about|saying))|"
     r"(?:can|could) you (?:please )?(?:say|put|explain) (?:it|that|this) (?:differently|another way|in other words|more simply|simpler)|"
-    r"(?:in )?simpler words|that went over my head|"
+    r"(?:in )?simpler words|that went over my head|h+m+\?+|explain(?: (?:it|that|this))?(?: again| better| more simply)?|"
     r"chi|chi goftin?|chi goftid|chi shod|chi migi|chi migin|motevajeh nashodam|nafahmidam|dobare begoo?|ye bar dige begoo?|"
     r"gij shodam|manzooret chie|manzoretoon chie|"
     r"چی|چی شد|چی گفتی|چی گفتین|چی گفتید|چی گفتی دقیقا|ببخشید چی|ببخشید چی گفتید|"

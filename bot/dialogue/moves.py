@@ -77,6 +77,8 @@ FREE_TEXT_THRESHOLDS = {"review_text": 0.97}
 # A clause of a message is taken as a switch to another request when the clause model is this sure
 # of it, or the whole message's ranking gives its intent at least SEEN_IN_MESSAGE.
 TRUSTED_CLAUSE, SEEN_IN_MESSAGE = 0.75, 0.2
+# A question the NLU did not understand but gave this much to one plain question (and most of all).
+HALF_UNDERSTOOD_QUESTION = 0.4
 # Two requests the whole message reads as this much each: it asks both.
 BOTH_READINGS = 0.4
 # A last clause ends the message with thanks or goodbye when the clause model is this sure.
@@ -612,6 +614,12 @@ def _outside_form(message: Message, context: Context) -> Move:
         return Move(START, ("thank_you",) if "thank_you" in message.requests or intent == "thank_you" else ("stop",))
     if intent == "give_feedback" and cues.acknowledges(message.text):
         return Move(START, ("affirm",))   # "great" after an answer is a nod, not a rating of the shop
+    if intent == FALLBACK and not products and not orders and cues.sounds_like_question(message.text):
+        top = next(((name, p) for name, p in message.ranking if name != FALLBACK), (None, 0.0))
+        if top[0] in QUESTIONS and top[1] >= HALF_UNDERSTOOD_QUESTION:
+            # «روشهای پرداختتون چیه؟» just under the NLU's threshold, leaning most to one plain question:
+            # its answer (a wrong one costs a line; "I didn't get that" costs the customer a retry)
+            return Move(START, (top[0],))
     options = cues.vague_request(message.text)
     if options and not message.entities:
         return Move(CLARIFY, options)   # "order": place, track, change or cancel one?
