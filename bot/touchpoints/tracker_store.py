@@ -31,7 +31,6 @@ endpoints.yml: `tracker_store: {type: bot.touchpoints.tracker_store.StreamingSQL
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from typing import Any, Iterator, List, Optional
 
@@ -89,15 +88,11 @@ class StreamingSQLTrackerStore(SQLTrackerStore):
             order.release_after(tracker.sender_id, key, published)
 
     def _turn_order(self) -> Optional[TurnOrder]:
-        """The workers' shared publish order (`HAMSAFAR_REDIS_URL`) on this event loop; None for one process."""
-        url = settings.redis_url()
-        if not url:
-            return None
-        loop = asyncio.get_running_loop()
-        kept = self.__dict__.get("_hamsafar_turn_order")
-        if kept is None or kept[0] is not loop:
-            kept = self.__dict__["_hamsafar_turn_order"] = (loop, TurnOrder(url))
-        return kept[1]
+        """The workers' shared publish order (`HAMSAFAR_REDIS_URL`); None for one process."""
+        if "_hamsafar_turn_order" not in self.__dict__:
+            url = settings.redis_url()
+            self.__dict__["_hamsafar_turn_order"] = TurnOrder(url) if url else None
+        return self.__dict__["_hamsafar_turn_order"]
 
     def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator[Event]:
         """The events `save` stores: the same ones `stream_events` publishes (its count used up here)."""
