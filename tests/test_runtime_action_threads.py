@@ -104,3 +104,45 @@ def test_a_bug_in_an_action_is_an_apology_in_the_conversation_language_not_silen
             asyncio.run(executor.run(call("action_rejects_the_slot")))
     finally:
         ActionExecutor.run = original  # type: ignore[method-assign]
+
+
+loops_seen: List[Any] = []
+
+
+class NotesItsLoop(Action):
+    def name(self) -> str:
+        return "action_notes_its_loop"
+
+    async def run(self, dispatcher: Any, tracker: Any, domain: Dict[str, Any]) -> List[Dict[str, Any]]:
+        loops_seen.append(asyncio.get_running_loop())
+        return []
+
+
+def test_a_pool_thread_keeps_its_event_loop_from_one_action_to_the_next() -> None:
+    """`asyncio.run` made and closed an event loop for every action (0.12 ms each)."""
+    original = ActionExecutor.run
+    try:
+        action_threads.install(threads=1)
+        executor = ActionExecutor()
+        executor.register_action(NotesItsLoop)
+        for _ in range(3):
+            asyncio.run(executor.run(call("action_notes_its_loop")))
+        assert len(loops_seen) == 3 and loops_seen[0] is loops_seen[1] is loops_seen[2]
+        assert not loops_seen[0].is_running() and not loops_seen[0].is_closed()
+    finally:
+        ActionExecutor.run = original  # type: ignore[method-assign]
+
+
+def test_the_action_server_hands_the_gil_over_often() -> None:
+    """An action's thread waits for the GIL after each query; at CPython's 5 ms switch interval it
+    waited behind the server's loop parsing the next request (probe: 7.8 ms per action, 2.4 of CPU)."""
+    import sys
+
+    original_run, original_interval = ActionExecutor.run, sys.getswitchinterval()
+    try:
+        sys.setswitchinterval(0.005)
+        action_threads.install(threads=1)
+        assert sys.getswitchinterval() == action_threads.SWITCH_INTERVAL_S < 0.001
+    finally:
+        ActionExecutor.run = original_run  # type: ignore[method-assign]
+        sys.setswitchinterval(original_interval)

@@ -161,3 +161,74 @@ def test_an_event_a_worker_published_twice_is_written_once(queue: str) -> None:
     asyncio.run(scenario())
     assert [row["actor"] for row in rows_for(get_engine(), sender)] == ["customer"]
     assert consumer.republished == 2
+
+
+class AckSpy:
+    """Counts the consumer's acknowledgements (aio-pika's `IncomingMessage.ack`) and its batches."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, consumer: Any) -> None:
+        import aio_pika
+
+        self.acks: List[bool] = []   # `multiple` of each acknowledgement sent
+        self.batches = 0
+        ack = aio_pika.IncomingMessage.ack
+
+        async def counted_ack(message: Any, multiple: bool = False) -> None:
+            self.acks.append(multiple)
+            await ack(message, multiple=multiple)
+
+        handle = consumer._handle
+
+        async def counted_handle(batch: List[Any]) -> None:
+            self.batches += bool(batch)
+            await handle(batch)
+
+        monkeypatch.setattr(aio_pika.IncomingMessage, "ack", counted_ack)
+        monkeypatch.setattr(consumer, "_handle", counted_handle)
+
+
+def test_closed_turns_are_acknowledged_with_one_ack_per_batch(queue: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three conversations' turns (12 deliveries): one `multiple` acknowledgement per batch, not one
+    per delivery, and none of them is delivered again to the next consumer."""
+    from bot.touchpoints.consumer import TouchpointConsumer
+
+    senders = [f"rest:acks-{uuid.uuid4().hex[:8]}" for _ in range(3)]
+    events = [event for n, sender in enumerate(senders) for event in turn(sender, f"m{n}", time.time() + n)]
+
+    async def scenario() -> None:
+        await publish(events)
+        consumer = TouchpointConsumer(RABBITMQ_URL, queue)
+        spy = AckSpy(monkeypatch, consumer)
+        await consume_until(consumer, lambda: sum(customer_rows(s) for s in senders) == 3 and not consumer.held)
+        assert consumer.received == len(events)
+        assert spy.acks == [True] * spy.batches and spy.batches < len(events)
+        successor = TouchpointConsumer(RABBITMQ_URL, queue)
+        await consume_until(successor, lambda: False, timeout_s=2)
+        assert successor.received == 0   # every delivery was acknowledged
+
+    asyncio.run(scenario())
+
+
+def test_an_acknowledgement_covering_many_never_covers_a_turn_still_held(queue: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Deliveries: a closed turn, half of an open turn, another closed turn. The first closed turn
+    goes with one `multiple` acknowledgement, the one after the open turn one by one; the open
+    turn's deliveries stay unacknowledged and reach the next consumer again."""
+    from bot.touchpoints.consumer import TouchpointConsumer
+
+    before, open_, after = (f"rest:held-{uuid.uuid4().hex[:8]}" for _ in range(3))
+    now = time.time()
+    open_turn = turn(open_, "m-open", now + 1)
+
+    async def scenario() -> None:
+        await publish(turn(before, "m-before", now) + open_turn[:2] + turn(after, "m-after", now + 2))
+        first = TouchpointConsumer(RABBITMQ_URL, queue)
+        spy = AckSpy(monkeypatch, first)
+        await consume_until(first, lambda: customer_rows(before) == 1 and customer_rows(after) == 1)
+        assert open_ in first.held and True in spy.acks
+        await publish(open_turn[2:])
+        second = TouchpointConsumer(RABBITMQ_URL, queue)
+        await consume_until(second, lambda: customer_rows(open_) == 1 and not second.held)
+        assert second.received == len(open_turn)   # the held half again, and the rest
+
+    asyncio.run(scenario())
+    assert (customer_rows(before), customer_rows(open_), customer_rows(after)) == (1, 1, 1)

@@ -6,7 +6,7 @@ analysts' documented interface (docs/touchpoints.md). Everyone else goes through
 * `queries`   — named reads (a customer's latest stage and language, goal transitions, the
                 conversations the agent console lists, a conversation's state, abandoned goals);
 * `store`     — `insert_rows` / `insert_rows_in`: idempotent writes (a journey's own rows);
-* `recorder`, `broker`, `consumer`, `tracker_store` — how Rasa's events become rows;
+* `recorder`, `broker`, `consumer`, `tracker_store`, `turn_order` — how Rasa's events become rows;
 * `privacy`   — masking and the pseudonymous conversation references rows are stored under;
 * `erasure`   — `hamsafar erase` and its registry of every package's eraser (`ERASERS`).
 
@@ -27,4 +27,5 @@ __all__ = [
     "recorder",
     "store",
     "tracker_store",
+    "turn_order",
 ]

@@ -54,6 +54,10 @@ ACK_TIMEOUT_S = 10.0
 SEEN_MESSAGES = 100_000
 
 
+def _tag(message: Any) -> int:
+    return int(message.delivery_tag)
+
+
 @dataclass
 class Held:
     """Deliveries of one conversation not acknowledged yet, and since when."""
@@ -83,6 +87,7 @@ class TouchpointConsumer:
         self.written = 0    # rows inserted (a redelivered event's rows are skipped, not counted)
         self._engine: Optional[Engine] = None
         self._inbox: "asyncio.Queue[Any]" = asyncio.Queue()
+        self._full = asyncio.Event()   # the inbox holds a whole batch
         self._stop = asyncio.Event()
         self.connection_lost = False
         self._seen: "OrderedDict[str, None]" = OrderedDict()
@@ -136,23 +141,27 @@ class TouchpointConsumer:
 
     # -- the queue side -----------------------------------------------------------------------
     async def _on_message(self, message: Any) -> None:
-        await self._inbox.put(message)
+        self._inbox.put_nowait(message)
+        if self._inbox.qsize() >= self.batch_size:
+            self._full.set()
 
     async def _next_batch(self) -> List[Any]:
-        """Up to `batch_size` deliveries within `flush_interval_s` of the first; empty after a quiet second."""
+        """Up to `batch_size` deliveries within `flush_interval_s` of the first; empty after a quiet second.
+
+        One wait per batch, not one per delivery (`asyncio.wait_for` on every `get` was 9 % of
+        this process's samples at saturation: py-spy)."""
         try:
             batch = [await asyncio.wait_for(self._inbox.get(), 1.0)]
         except asyncio.TimeoutError:
             return []
-        deadline = time.monotonic() + self.flush_interval_s
-        while len(batch) < self.batch_size:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
+        if self._inbox.qsize() < self.batch_size - 1:
+            self._full.clear()
             try:
-                batch.append(await asyncio.wait_for(self._inbox.get(), remaining))
+                await asyncio.wait_for(self._full.wait(), self.flush_interval_s)
             except asyncio.TimeoutError:
-                break
+                pass
+        while len(batch) < self.batch_size and not self._inbox.empty():
+            batch.append(self._inbox.get_nowait())
         return batch
 
     async def _handle(self, batch: List[Any]) -> None:
@@ -194,18 +203,33 @@ class TouchpointConsumer:
                 backoff = min(backoff * 2, 5.0)
 
     async def _acknowledge(self) -> None:
-        """Ack every delivery of a conversation whose turn is closed (its rows are committed)."""
+        """Ack every delivery of a conversation whose turn is closed (its rows are committed).
+
+        One acknowledgement with `multiple` covers every delivery up to the newest one that
+        can go, as long as no turn still held has an older delivery (RabbitMQ's delivery tags
+        grow on the channel, and every older delivery is one of ours: held, or going now); the
+        few newer than a held turn are acknowledged one by one. One at a time, the ~11
+        deliveries of each customer message were 11 frames and 11 awaits in this process."""
         now = time.monotonic()
+        going: List[Any] = []
         for sender in list(self.held):
             state = self.assembler.states.get(sender)
             held = self.held[sender]
             if state is not None and state.turn is not None and now - held.since < self.hold_limit_s:
                 continue
-            for message in held.messages:
-                # an acknowledgement on a connection RabbitMQ dropped may never complete: bounded,
-                # it ends the consumer (the broker gives the unacknowledged deliveries to the next)
-                await asyncio.wait_for(message.ack(), ACK_TIMEOUT_S)
+            going += held.messages
             del self.held[sender]
+        if not going:
+            return
+        oldest_held = min((m.delivery_tag for held in self.held.values() for m in held.messages), default=None)
+        covered = [m for m in going if oldest_held is None or m.delivery_tag < oldest_held]
+        # an acknowledgement on a connection RabbitMQ dropped may never complete: bounded,
+        # it ends the consumer (the broker gives the unacknowledged deliveries to the next)
+        if covered:
+            await asyncio.wait_for(max(covered, key=_tag).ack(multiple=True), ACK_TIMEOUT_S)
+        for message in going:
+            if oldest_held is not None and message.delivery_tag > oldest_held:
+                await asyncio.wait_for(message.ack(), ACK_TIMEOUT_S)
 
     async def run(self) -> None:
         import aio_pika

@@ -21,8 +21,9 @@ The new events are published once the turn is stored, not before it as Rasa's `s
 store failed (the database restarting: the customer gets 503 and sends the message again) was
 otherwise already published, and became a touchpoint of a message the tracker never kept — a
 second row for the one the customer sent again (bench/faults.py: a PostgreSQL stop counted as a
-duplicated touchpoint). A worker killed between the commit and RabbitMQ's confirm (milliseconds)
-would lose the turn's touchpoint; before, one killed between the publish and the commit (the
+duplicated touchpoint). A worker killed between the commit and RabbitMQ's confirm (milliseconds;
+with several workers the reply does not wait for it, the conversation's next publish does:
+`bot.touchpoints.turn_order`) would lose the turn's touchpoint; before, one killed between the publish and the commit (the
 confirm, the count and the save) wrote a touchpoint of a turn that was never stored.
 
 endpoints.yml: `tracker_store: {type: bot.touchpoints.tracker_store.StreamingSQLTrackerStore, url: …}`.
@@ -31,11 +32,14 @@ endpoints.yml: `tracker_store: {type: bot.touchpoints.tracker_store.StreamingSQL
 from __future__ import annotations
 
 import itertools
-from typing import Any, Iterator, List
+from typing import Any, Iterator, List, Optional
 
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import Event
 from rasa.shared.core.trackers import DialogueStateTracker
+
+from bot import settings
+from bot.touchpoints.turn_order import TurnOrder
 
 
 # Attribute set on a tracker by `stream_events`: (events in the tracker, events of it stored).
@@ -71,11 +75,24 @@ class StreamingSQLTrackerStore(SQLTrackerStore):
             await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)
             return
         # RabbitMQ (bot.touchpoints.broker.ConfirmedPikaEventBroker) confirms the turn's events
-        # before the reply goes out (events it could not publish are kept and sent again); only
-        # this turn's: waiting for every publish in flight made each reply wait for the others'.
+        # before the conversation's next turn publishes (events it could not publish are kept and
+        # sent again); only this turn's: waiting for every publish in flight made each reply wait
+        # for the others'. With Redis, the next turn waits for them (turn_order), not the reply.
+        order = self._turn_order()
+        key = await order.take(tracker.sender_id) if order is not None else None
         with collecting() as published:
             await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)
-        await self.event_broker.confirmed(published)
+        if key is None:
+            await self.event_broker.confirmed(published)
+        else:
+            order.release_after(tracker.sender_id, key, published)
+
+    def _turn_order(self) -> Optional[TurnOrder]:
+        """The workers' shared publish order (`HAMSAFAR_REDIS_URL`); None for one process."""
+        if "_hamsafar_turn_order" not in self.__dict__:
+            url = settings.redis_url()
+            self.__dict__["_hamsafar_turn_order"] = TurnOrder(url) if url else None
+        return self.__dict__["_hamsafar_turn_order"]
 
     def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator[Event]:
         """The events `save` stores: the same ones `stream_events` publishes (its count used up here)."""
