@@ -296,17 +296,17 @@ _ASKED_ITEM = (
 def names_an_unsold_kind(item: str) -> bool:
     """"gaming chairs", «صندلی گیمینگ», "samsung fridge": a kind of product the catalogue has no
     word for (the head noun: last in English, first in Persian), named with a word it has — which
-    would otherwise find the gaming laptop or the Samsung phones. A typo of a known word ("gaming
-    chiars"? no: "phnes") is no unknown kind."""
+    would otherwise find the gaming laptop or the Samsung phones. A typo of a known word
+    ("samsung phnes") is no unknown kind."""
     words = [w for w in re.sub(r"[^\w\s]", " ", normalise(item).lower().replace("\u200c", " ")).split()
              if w not in ("a", "an", "the", "some", "any", "یه", "یک", "چند", "تا")]
     if not 2 <= len(words) <= 3 or any(w.isdigit() for w in words):
         return False
     persian = bool(re.search(r"[\u0600-\u06ff]", item))
     head, others = (words[0], words[1:]) if persian else (words[-1], words[:-1])
-    if head in ANY_KIND or "".join(words) in _catalogue_words():
-        return False   # "jbl stuff"; «جارو برقی» is the catalogue's «جاروبرقی»
     vocabulary = _catalogue_words()
+    if head in ANY_KIND or "".join(words) in vocabulary:
+        return False   # "jbl stuff"; «جارو برقی» is the catalogue's «جاروبرقی»
 
     def known(word: str) -> bool:
         return word in vocabulary or (len(word) > 3 and word.rstrip("s") in vocabulary) \
@@ -314,8 +314,6 @@ def names_an_unsold_kind(item: str) -> bool:
             or bool(difflib.get_close_matches(word, vocabulary, n=1, cutoff=0.8))
 
     return len(head) >= 3 and not known(head) and all(known(w) for w in others)
-
-
 
 
 def _catalogue_words() -> List[str]:
