@@ -31,7 +31,8 @@ from bot.crm.base import CRMError
 from bot.dialogue import cues
 from bot.dialogue.expectations import CONFIRMATION_SLOTS, VERIFICATION_SLOTS, expectation
 from bot.dialogue.moves import (
-    ANSWER, CLARIFY, INTERRUPT, LEAVE, NOTED_REPLY, PRODUCT_FOLLOW_UPS, REDO, START, Context, Message, Move, decide,
+    ANSWER, CLARIFY, INTERRUPT, LEAVE, NOTED_REPLY, PRODUCT_FOLLOW_UPS, REDO, START, VAGUE_INTENTS, Context, Message,
+    Move, decide,
 )
 from bot.journey import Journey
 from bot.nlu.catalogue import sku_brand_code
@@ -85,8 +86,9 @@ def read_turn(tracker: Tracker, domain: Dict[str, Any], journey: Journey) -> Tup
         events.append(SlotSet("product", rebranded))
     points_at = not form and not message.entities.get("product") and cues.is_follow_up(message.text) \
         and bool(products_hinted(message.text))
+    # only a vague message can be "the samsung one" (bot.dialogue.moves); no catalogue search for the others
     several = not form and not picked and not message.entities.get("product") \
-        and len(_shown_the_words_fit(tracker, message.text)) > 1
+        and message.intent in VAGUE_INTENTS and len(_shown_the_words_fit(tracker, message.text)) > 1
     goal = tracker.get_slot("goal") if tracker.get_slot("goal_status") in IN_PROGRESS else None
     context = Context(active_form=form, requested_slot=requested, goal=goal,
                       goal_of_intent={i: g for i in journey.intents if (g := journey.goal_of_intent(i))},

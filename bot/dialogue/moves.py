@@ -63,6 +63,8 @@ SOME_REQUEST = 0.4
 # The response that says what the shop does with a customer's number and code (no intent of its own:
 # the spec's intent catalogue is fixed, so a cue in the words starts it, bot.dialogue.cues.asks_about_data_use).
 DATA_USE_REPLY = "utter_data_use"
+# Intents that say little of their own: the words are read against what was just shown or said.
+VAGUE_INTENTS = frozenset({"inform", "deny", FALLBACK})
 # Forms that only answer a question (no order, no account): left once the customer asks other things.
 QUESTION_FORMS = frozenset({"compare_form", "product_price_form", "product_details_form"})
 # "You're welcome, have a good day": thanks with nothing more to ask.
@@ -502,7 +504,7 @@ def _outside_form(message: Message, context: Context) -> Move:
     intent, last = message.intent, context.last_request
     products, orders = message.entities.get("product"), message.entities.get("order_id")
     # "the robot vacuum" is a product named, not "are you a robot?"
-    vague = intent in ("inform", "deny", FALLBACK) or (intent in CHITCHAT and bool(products) and not orders
+    vague = intent in VAGUE_INTENTS or (intent in CHITCHAT and bool(products) and not orders
                                                        and cues.word_count(message.text) <= 4)
     # "and the S24?" may parse as any product question: the earlier question is the one meant
     elliptic = cues.is_follow_up(message.text) or cues.is_correction(message.text)
@@ -532,9 +534,8 @@ def _outside_form(message: Message, context: Context) -> Move:
         chosen = message.likeliest(frozenset(context.options))[0] if intent not in context.options else intent
         if chosen and message.likeliest(frozenset(context.options))[1] >= 0.05:
             return Move(REDO, (chosen,))
-    misread = intent in (FALLBACK, "affirm", "inform", "deny") or (intent in QUESTIONS | CHITCHAT | REQUESTS) \
-        and (intent in QUESTIONS or message.confidence < CLEAR_REQUEST_IN_FREE_TEXT) \
-        and not cues.sounds_like_question(message.text)
+    unsure_other = intent in QUESTIONS or (intent in CHITCHAT | REQUESTS and message.confidence < CLEAR_REQUEST_IN_FREE_TEXT)
+    misread = intent in VAGUE_INTENTS | {"affirm"} or (unsure_other and not cues.sounds_like_question(message.text))
     if misread and context.has_product and cues.wants_it(message.text):
         # "ok I'll take it" after a price: that product ("deal", "send it to me": not a question
         # about promotions or a return)
