@@ -9,6 +9,8 @@ import re
 from pathlib import Path
 from typing import List, Optional, Set
 
+from tests.support.python_source import parse_python
+
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "ARCHITECTURE.md"
 
@@ -44,7 +46,7 @@ def module_file(parts: List[str]) -> Optional[Path]:
 def defined_names(path: Path) -> Set[str]:
     """Top-level names of a module, and `Class.member` for its classes' members."""
     names: Set[str] = set()
-    body = list(ast.parse(path.read_text(encoding="utf-8")).body)
+    body = list(parse_python(path).body)
     for node in body:
         if isinstance(node, (ast.If, ast.Try)):  # `if GraphComponent is not None: class …`
             body += node.body + node.orelse + getattr(node, "finalbody", [])

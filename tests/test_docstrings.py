@@ -10,6 +10,8 @@ import ast
 from pathlib import Path
 from typing import List
 
+from tests.support.python_source import parse_python
+
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGURATION_CLASSES = ("Config", "Meta")
 
@@ -26,7 +28,7 @@ def classes_without_docstring(source: str, name: str) -> List[str]:
             else:
                 visit(child, nested)
 
-    visit(ast.parse(source), False)
+    visit(parse_python(source), False)
     return missing
 
 
@@ -35,7 +37,7 @@ def modules() -> List[Path]:
 
 
 def module_without_docstring(source: str, name: str) -> List[str]:
-    return [] if ast.get_docstring(ast.parse(source)) else [f"{name}: no module docstring"]
+    return [] if ast.get_docstring(parse_python(source)) else [f"{name}: no module docstring"]
 
 
 def test_every_module_has_a_docstring() -> None:

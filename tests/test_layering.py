@@ -18,6 +18,8 @@ from typing import Dict, Iterator, List, Tuple
 
 import pytest
 
+from tests.support.python_source import parse_python
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # Low-level module (path relative to the project) -> the Hamsafar modules it may import (prefixes).
@@ -35,7 +37,7 @@ def module_of(path: Path, root: Path = ROOT) -> str:
 
 def imports(path: Path, root: Path = ROOT) -> Iterator[Tuple[int, str]]:
     """(line, absolute module name) of every import in `path`, relative ones resolved."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+    tree = parse_python(path)
     module = module_of(path, root)
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     for node in ast.walk(tree):
@@ -120,7 +122,7 @@ def touchpoint_table_uses(root: Path = ROOT) -> List[str]:
                     continue
                 if any(name == n or name.startswith(n + ".") for n in TOUCHPOINT_TABLE_NAMES):
                     found.append(f"{relative}:{line} imports {name}")
-            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            for node in ast.walk(parse_python(path)):
                 if isinstance(node, ast.Constant) and isinstance(node.value, str) and TOUCHPOINT_SQL.search(node.value):
                     found.append(f"{relative}:{node.lineno} SQL on touchpoints")
     return found
@@ -166,7 +168,7 @@ def test_every_package_has_a_public_face() -> None:
     problems: List[str] = []
     for init in sorted(list((ROOT / "bot").rglob("__init__.py")) + [ROOT / "actions" / "__init__.py"]):
         package = init.parent
-        tree = ast.parse(init.read_text(encoding="utf-8"))
+        tree = parse_python(init)
         names: List[str] = []
         defined = set()
         for node in tree.body:

@@ -14,6 +14,8 @@ from typing import Dict, Set
 
 import pytest
 
+from tests.support.python_source import parse_python
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -25,7 +27,7 @@ def modules_declaring_models() -> Set[str]:
     """Modules of bot/ with a class whose bases include `Base` (SQLAlchemy declarative), read with ast."""
     found = set()
     for path in (ROOT / "bot").rglob("*.py"):
-        tree = ast.parse(path.read_text(encoding="utf-8"))
+        tree = parse_python(path)
         for node in ast.walk(tree):
             if isinstance(node, ast.ClassDef) and any(
                     (isinstance(b, ast.Name) and b.id == "Base") or (isinstance(b, ast.Attribute) and b.attr == "Base")
@@ -107,7 +109,7 @@ def test_every_command_module_is_registered() -> None:
     registered = {module.__name__ for module in COMMAND_MODULES}
     defining = set()
     for path in (ROOT / "bot").rglob("cli.py"):
-        tree = ast.parse(path.read_text(encoding="utf-8"))
+        tree = parse_python(path)
         if any(isinstance(node, ast.FunctionDef) and node.name == "register" for node in tree.body):
             defining.add(module_name(path))
     assert defining and defining == registered

@@ -13,6 +13,7 @@ import pytest
 
 from bot.text import catalogue
 from bot.text.catalogue import LANGUAGES, TEXTS, MissingText, has, placeholders, text
+from tests.support.python_source import parse_python
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOGUE_DIR = ROOT / "bot" / "text" / "catalogue"
@@ -70,7 +71,7 @@ def is_persian_letter(char: str) -> bool:
 
 def persian_literals(path: Path) -> Iterator[Tuple[int, str]]:
     """(line, literal) of every string literal with Persian letters, docstrings left out."""
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    tree = parse_python(path)
     docstrings: Set[int] = set()
     for node in ast.walk(tree):
         if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.body:
