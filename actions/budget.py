@@ -22,7 +22,8 @@ _CURRENCY = r"(?:\s*(?:toman|tomans|tomen|tmn|تومان|تومن|تومنی))?"
 # A price ceiling: "under 30 million", "below 25m", "up to 20 million toman", "max 15m", "budget is 40 million",
 # «زیر ۳۰ میلیون», «کمتر از ۲۰ میلیون», «تا ۲۵ میلیون», «حداکثر ۱۵ میلیون», «بودجه‌م ۴۰ میلیونه», «۳۰ تومنی».
 _CEILING = re.compile(
-    rf"(?:under|below|less than|cheaper than|up to|upto|max(?:imum)?|at most|no more than|within|budget(?: is| of)?|"
+    rf"(?:under|below|less than|cheaper than|up to|upto|max(?:imum)?|at most|no more than|within|"
+    rf"budget(?:'?s| is| of)?(?: like| about| around| roughly| approx(?:imately)?)?|"
     rf"زیر|کمتر از|ارزون ?تر از|ارزان ?تر از|تا سقف|تا|حداکثر|نهایتا|نهایتاً|بودجه ?(?:ام|م|ی)?(?: حدود| در حد)?)"
     rf"\s*{_NUMBER}{_UNIT}{_CURRENCY}",
     re.IGNORECASE,
@@ -33,6 +34,9 @@ _AMOUNT_HELD = re.compile(rf"{_NUMBER}\s*({_MILLION}){_CURRENCY}\s*(?:دارم|�
 _CEILING_AFTER = re.compile(rf"از\s*{_NUMBER}{_UNIT}{_CURRENCY}\s*(?:ارزون ?تر|ارزان ?تر|کمتر|پایین ?تر)")
 # «یه گوشی ۱۵ میلیونی», "a 20 million phone": the kind of product at that price.
 _PRICED_KIND = re.compile(rf"{_NUMBER}\s*(میلیونی|تومنی)", re.IGNORECASE)
+# "35 million max", "30m tops", «۲۵ میلیون نهایتا»: the ceiling said after the amount.
+_CEILING_WORD_AFTER = re.compile(rf"{_NUMBER}\s*({_MILLION}){_CURRENCY}\s*(?:max(?:imum)?|tops|at most|or less|"
+                                 rf"حداکثر|نهایتا|نهایتاً|سقفش|بیشتر نه)\b", re.IGNORECASE)
 _HAVE_AMOUNT = re.compile(rf"(?:i have|i've got|i got|my budget'?s?)\s*(?:only\s+|just\s+)?{_NUMBER}{_UNIT}", re.IGNORECASE)
 
 
@@ -50,7 +54,7 @@ def _amount(number: str, unit: Optional[str]) -> Optional[int]:
 def price_ceiling(message: str) -> Optional[int]:
     """The most a customer wants to pay, in Toman, if the message says so; else None."""
     clean = normalise(message).replace("\u200c", " ")
-    for pattern in (_CEILING, _CEILING_AFTER, _AMOUNT_HELD, _HAVE_AMOUNT, _PRICED_KIND):
+    for pattern in (_CEILING, _CEILING_AFTER, _CEILING_WORD_AFTER, _AMOUNT_HELD, _HAVE_AMOUNT, _PRICED_KIND):
         match = pattern.search(clean)
         if match:
             return _amount(match.group(1), match.group(2))

@@ -376,6 +376,18 @@ def policy():  # type: ignore[no-untyped-def]
     return load_policy().raw
 
 
+def shop_rules():  # type: ignore[no-untyped-def]
+    """The same file read through bot.crm.policy.ShopPolicy (which cities a method serves, the hours of a day)."""
+    from bot.crm.policy import load_policy
+
+    return load_policy()
+
+
+def without_note(name: str) -> str:
+    """A policy name without its note in brackets: "Hamsafar courier (Tehran only)" → "Hamsafar courier"."""
+    return re.sub(r"\s*\(.*?\)", "", name).strip() or name
+
+
 def policy_text(entry: Any, language: str) -> str:
     """A {fa:…, en:…} entry of shop_policy.yml in `language` (plain strings as they are)."""
     if isinstance(entry, dict):

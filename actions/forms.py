@@ -32,7 +32,8 @@ from bot.text.persian import normalise, to_ascii_digits
 from actions.products import chosen_product, find_products, products_hinted
 from actions.common import (
     RESUMED, button, digits, names_an_order, entity_values, get_crm, get_verifier, goal_message, known_customer, latest_open_order, latest_text,
-    previous_slot_value, product_name, recent_slot_values, reply_language, say, text, toman,
+    number, policy, policy_text, previous_slot_value, product_name, recent_slot_values, reply_language, say, text,
+    toman,
 )
 
 logger = logging.getLogger(__name__)
@@ -231,6 +232,8 @@ class HamsafarFormValidation(FormValidationAction, abc.ABC):
             # words (maybe about the code: «کد ۶ رقمی کجاست؟»), not a code: no attempt used
             if cues.code_did_not_arrive(str(value)):
                 say(dispatcher, "code_not_arrived", language)
+                return {"otp_code": None, "phone_number": None}
+            if cues.says_wrong_number(str(value)):   # «شماره رو اشتباه زدم»: the number again, then a new code
                 return {"otp_code": None, "phone_number": None}
             say(dispatcher, "code_expected", language)
             return {"otp_code": None}
@@ -524,8 +527,34 @@ class AskPhoneNumber(AskAction):
                   domain: Dict[Text, Any]) -> List[EventType]:
         language = reply_language(tracker)
         product = self._ordered_product(tracker, language)
+        programme = self._programme(tracker, language)
+        if programme:   # «اگه معرفی کنم چی گیرم میاد؟», "what are the club levels?": told before any number
+            dispatcher.utter_message(text=programme)
         say(dispatcher, "ask_phone_number_order" if product else self.key, language, product=product)
         return []
+
+    @staticmethod
+    def _programme(tracker: Tracker, language: str) -> str:
+        """How the referral programme or the club works, from shop_policy.yml, the first time a
+        referral code or club points are asked for: what it gives is no secret of the account."""
+        form = (tracker.active_loop or {}).get("name")
+        if form not in ("referral_form", "loyalty_form") or tracker.get_slot("phone_number"):
+            return ""
+        for event in reversed(tracker.events):   # asked once already in this form: not told again
+            if event.get("event") == "active_loop" and event.get("name") == form:
+                break
+            if event.get("event") == "action" and event.get("name") == "action_ask_phone_number":
+                return ""
+        data = policy()
+        if form == "referral_form":
+            reward = policy_text((data.get("referral") or {}).get("reward"), language)
+            return text("referral_programme", language, reward=reward) if reward else ""
+        loyalty = data.get("loyalty") or {}
+        levels = "، ".join if language == "fa" else ", ".join
+        names = levels(f"{policy_text(level.get('title'), language) or level.get('name')} "
+                       f"({number(int(level.get('min_points') or 0), language)})" for level in loyalty.get("levels") or [])
+        about = policy_text(loyalty.get("text"), language)
+        return text("club_programme", language, about=about, levels=names) if about else ""
 
     @staticmethod
     def _ordered_product(tracker: Tracker, language: str) -> str:
@@ -692,12 +721,12 @@ class AskConfirmOrder(AskAction):
         return "action_ask_confirm_order"
 
     def values(self, tracker: Tracker, language: str) -> Dict[str, Any]:
-        from actions.orders import order_quantity
+        from actions.orders import order_quantity, total_with_code
 
         product = get_crm().get_product(str(tracker.get_slot("product") or ""))
         quantity = order_quantity(tracker.get_slot("quantity"))
         name = product_name(product, language) if product else str(tracker.get_slot("product") or "")
-        total = toman(product.price * quantity, language) if product else ""
+        total = total_with_code(tracker, product.price * quantity, language) if product else ""
         return {"product": name, "quantity": digits(quantity, language), "total": total}
 
     def buttons(self, tracker: Tracker, language: str) -> List[Dict[str, str]]:

@@ -20,8 +20,9 @@ from bot.channels.botapi.payments import invoice_json
 from bot.text.formatting import order_status_label
 
 from actions.common import (
-    ABANDONED, Outcome, date, digits, get_crm, get_verifier, goal_message, goal_status, guarded, known_customer,
-    latest_text, policy, policy_text, product_name, reply_language, say, text, toman,
+    ABANDONED, Outcome, date, digits, entity_values, get_crm, get_verifier, goal_message, goal_status, guarded,
+    known_customer,
+    latest_text, policy, policy_text, product_name, reply_language, say, text, toman, without_note,
 )
 from actions.shop import website
 
@@ -61,7 +62,7 @@ def carrier_name(carrier: Optional[str], language: str) -> str:
     for method in (policy().get("shipping") or {}).get("methods") or []:
         if carrier and str(method.get("carrier") or "") == carrier:
             name = policy_text(method.get("name"), language)
-            return re.sub(r"\s*\(.*?\)", "", name).strip() or carrier   # without "(Tehran only)"
+            return without_note(name) or carrier   # without "(Tehran only)"
     return carrier or ""
 
 
@@ -114,25 +115,33 @@ class ActionPlaceOrder(Action):
             return Outcome.failed()
         if tracker.get_slot("confirm_order") is False:
             say(dispatcher, "order_not_placed", language)
-            return goal_status(ABANDONED)
+            return [SlotSet("order_discount_code", None), *goal_status(ABANDONED)]
         crm = get_crm()
         product = crm.get_product(str(tracker.get_slot("product") or ""))
         if product is None:
             say(dispatcher, "product_not_found", language, product=tracker.get_slot("product") or "")
             return Outcome.failed()
         quantity = order_quantity(tracker.get_slot("quantity"))
+        code = str(tracker.get_slot("order_discount_code") or "") or None
         try:
-            order = crm.create_order(customer_id, [CartItem(product.sku, quantity)])
+            try:
+                order = crm.create_order(customer_id, [CartItem(product.sku, quantity)], discount_code=code)
+            except ActionNotAllowed as error:
+                if not code or error.reason not in DISCOUNT_REASONS:
+                    raise
+                # the code no longer holds (used up meanwhile): the order still goes in, and we say why
+                order = crm.create_order(customer_id, [CartItem(product.sku, quantity)])
+                say(dispatcher, "order_placed_without_code", language, code=code)
         except ActionNotAllowed as error:
             explain_not_allowed(dispatcher, error, language, "order")
-            return Outcome.failed()
+            return Outcome.failed(SlotSet("order_discount_code", None))
         say(dispatcher, "order_placed", language, order_id=digits(order.order_id, language),
             product=product_name(product, language), quantity=digits(quantity, language), total=toman(order.total, language),
             link=payment_link(order))
         if channel_of(tracker.sender_id) == "bale":   # Bale can also take a wallet invoice
             dispatcher.utter_message(json_message=invoice_json(order.order_id, order.total,
                                                                product_name(product, language), language))
-        return Outcome.completed(SlotSet("last_order_id", order.order_id))
+        return Outcome.completed(SlotSet("last_order_id", order.order_id), SlotSet("order_discount_code", None))
 
 
 def order_quantity(value: Any) -> int:
@@ -152,6 +161,8 @@ class ActionApplyDiscount(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[EventType]:
         language = reply_language(tracker)
+        if (tracker.active_loop or {}).get("name") == ORDER_FORM:   # "can I use SPRING15 on this?"
+            return _code_for_the_order_being_placed(dispatcher, tracker, language)
         code = str(tracker.get_slot("discount_code") or "").upper()
         crm = get_crm()
         customer_id = known_customer(tracker)
@@ -182,6 +193,39 @@ class ActionApplyDiscount(Action):
             if check.min_total else ""
         say(dispatcher, "discount_valid", language, code=code, extra=extra)
         return Outcome.completed()
+
+
+ORDER_FORM = "place_order_form"
+
+
+def _code_for_the_order_being_placed(dispatcher: CollectingDispatcher, tracker: Tracker,
+                                     language: str) -> List[EventType]:
+    """A discount code given while an order is being placed is for that order: checked against
+    its total now and used when it is placed (not applied to an older unpaid order)."""
+    code = next((str(v).upper() for v in entity_values(tracker, "discount_code")), "")
+    if not code:
+        say(dispatcher, "discount_code_for_this_order", language)
+        return []
+    product = get_crm().get_product(str(tracker.get_slot("product") or ""))
+    if product is None:   # asked before the product: kept, and checked when the order is placed
+        return [SlotSet("order_discount_code", code)]
+    subtotal = product.price * order_quantity(tracker.get_slot("quantity"))
+    check = get_crm().validate_discount_code(code, subtotal)
+    if not check.valid:
+        say(dispatcher, f"discount_{check.reason}", language, min_total=toman(int(check.min_total or 0), language))
+        return [SlotSet("order_discount_code", None)]
+    say(dispatcher, "discount_for_this_order", language, code=code, amount=toman(check.discount_amount, language),
+        total=toman(subtotal - check.discount_amount, language))
+    return [SlotSet("order_discount_code", code)]
+
+
+def total_with_code(tracker: Tracker, subtotal: int, language: str) -> str:
+    """An order's total for its confirmation: less the code given for it, when the code holds."""
+    code = str(tracker.get_slot("order_discount_code") or "")
+    check = get_crm().validate_discount_code(code, subtotal) if code else None
+    if check is None or not check.valid:
+        return toman(subtotal, language)
+    return text("total_with_code", language, total=toman(subtotal - check.discount_amount, language), code=code)
 
 
 class ActionPaymentProblem(Action):

@@ -8,6 +8,7 @@ action_compare_products (catalogue through bot.crm).
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import logging
 import re
@@ -19,14 +20,16 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.crm.base import CRMError, Product
-from bot.dialogue import cues
+from bot.dialogue import cues, mentions
+from bot.text import formatting
+from bot.text.catalogue import has
 from bot.text.persian import normalise
 
 from actions.common import (
     Outcome, button, clause_texts, digits, entity_values, get_crm, guarded, known_customer, last_goal_intent,
     latest_text, policy,
     requested_intents,
-    policy_text, product_name, reply_language, say, text, toman,
+    policy_text, product_name, recent_slot_values, reply_language, say, shop_rules, text, toman, without_note,
 )
 from actions.budget import discussed_products, price_ceiling
 from actions.products import (
@@ -47,6 +50,11 @@ def product_in_question(tracker: Tracker) -> List[str]:
     picked = chosen_product(latest_text(tracker), tracker.get_slot("shown_products") or [], tracker.get_slot("product"))
     if picked:   # "the cheaper one, does it have warranty?"
         return [picked]
+    if cues.choice_among(latest_text(tracker)) == "other":
+        # "the warranty on the other one" after the PS5's price and then the Xbox's: the PS5
+        recent = recent_slot_values(tracker, "product", limit=2)
+        if len(recent) == 2 and recent[1] == tracker.get_slot("product"):
+            return [str(recent[0])]
     current = tracker.get_slot("product")
     return [str(current)] if current and cues.refers_back(latest_text(tracker)) else []
 
@@ -115,6 +123,7 @@ class ActionShopInfo(Action):
                 else last_goal_intent(tracker, ("ask_about_company", "ask_contact_info")) == "ask_contact_info"
         if wants_contact:
             contact = data.get("contact") or {}
+            _say_hours_of_the_day_asked(dispatcher, tracker, language)
             say(dispatcher, "contact_info", language, phone=digits(contact.get("phone", ""), language),
                 email=contact.get("email", ""), address=policy_text(contact.get("address"), language),
                 hours=policy_text(contact.get("hours"), language), website=website())
@@ -122,6 +131,37 @@ class ActionShopInfo(Action):
             say(dispatcher, "about_shop", language, name=shop_name(language),
                 about=policy_text(data.get("about"), language), website=website())
         return Outcome.completed()
+
+
+def _say_hours_of_the_day_asked(dispatcher: CollectingDispatcher, tracker: Tracker, language: str) -> None:
+    """"are you open on Friday?", «امروز تا کی بازین؟»: that day's hours (or closed) before the contact card."""
+    rules = shop_rules()
+    asked = mentions.weekday_named(latest_text(tracker), today=dt.datetime.now(formatting.TEHRAN).date())
+    if asked is None or not rules.has_opening_hours:
+        return
+    weekday, days_from_today = asked
+    day = text(f"date.weekday.{mentions.python_weekday(weekday)}", language)
+    when = text({-1: "when.every", 0: "when.today", 1: "when.tomorrow"}[days_from_today], language, day=day)
+    hours = rules.opening_hours_on(weekday)
+    if hours:
+        say(dispatcher, "hours_on_day", language, when=when, hours=digits(hours, language))
+    else:
+        say(dispatcher, "closed_on_day", language, when=when)
+
+
+def _city_asked(tracker: Tracker, intent: str) -> Optional[str]:
+    """The city a shipping or payment question names (in its own clause of a longer message)."""
+    asked = " ".join(clause_texts(tracker, intent)) or latest_text(tracker)
+    return mentions.city_named(asked, shop_rules().city_names()) or mentions.city_named(
+        latest_text(tracker), shop_rules().city_names())
+
+
+def _city_name(city: str, language: str) -> str:
+    return policy_text(((policy().get("cities") or {}).get(city) or {}), language) or city
+
+
+def _city_names(cities: List[str], language: str) -> str:
+    return (", " if language == "en" else "، ").join(_city_name(c, language) for c in cities)
 
 
 class ActionShowPromotions(Action):
@@ -154,10 +194,21 @@ class ActionShippingInfo(Action):
                   domain: Dict[Text, Any]) -> List[EventType]:
         language = reply_language(tracker)
         shipping = policy().get("shipping") or {}
-        lines = [f"• {policy_text(m.get('name'), language)}: {policy_text(m.get('days'), language)} — "
-                 f"{toman(int(m.get('cost') or 0), language)}" for m in shipping.get("methods") or []]
-        say(dispatcher, "shipping", language, text=policy_text(shipping.get("text"), language),
-            lines="\n".join(lines))
+        city = _city_asked(tracker, "ask_shipping")
+        serving = shop_rules().shipping_methods_in(city)
+        lines = "\n".join(f"• {policy_text(m.get('name'), language)}: {policy_text(m.get('days'), language)} — "
+                          f"{toman(int(m.get('cost') or 0), language)}" for m in serving)
+        if city and lines:   # "how long to Tabriz?": the carriers that go there, and which do not
+            free = text("shipping_free_over", language, amount=toman(int(shipping["free_over"]), language)) \
+                if shipping.get("free_over") else ""
+            elsewhere = "".join(
+                text("shipping_only_elsewhere", language, method=without_note(policy_text(m.get("name"), language)),
+                     cities=_city_names(m.get("only_in") or [], language))
+                for m in shop_rules().shipping_methods_in(None) if m not in serving)
+            say(dispatcher, "shipping_to_city", language, city=_city_name(city, language), lines=lines, free=free,
+                elsewhere=elsewhere)
+        else:
+            say(dispatcher, "shipping", language, text=policy_text(shipping.get("text"), language), lines=lines)
         return Outcome.completed()
 
 
@@ -205,9 +256,7 @@ class ActionPaymentMethods(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[EventType]:
         language = reply_language(tracker)
-        methods = policy().get("payment_methods") or []
-        lines = "\n".join(f"• {policy_text(m.get('name'), language)}" for m in methods)
-        say(dispatcher, "payment_methods", language, lines=lines)
+        _say_payment_ways(dispatcher, tracker, language)
         order = _order_awaiting_payment(tracker)
         if order is not None:   # "yes, pay now" after the payment reminder: that order's link
             from actions.orders import payment_link
@@ -215,6 +264,35 @@ class ActionPaymentMethods(Action):
             say(dispatcher, "pay_this_order", language, order_id=digits(order.order_id, language),
                 total=toman(order.total, language), link=payment_link(order))
         return Outcome.completed()
+
+
+def _say_payment_ways(dispatcher: CollectingDispatcher, tracker: Tracker, language: str) -> None:
+    """The ways to pay, led by the answer to the way or the city asked about: "can I pay with
+    bitcoin?" (no, and the ways there are), «تو شیراز پرداخت در محل دارین؟» (Tehran only, and
+    what Shiraz has), "installments?" (yes)."""
+    rules = shop_rules()
+    asked_text = " ".join(clause_texts(tracker, "ask_payment_methods")) or latest_text(tracker)
+    way, city = mentions.payment_way_named(asked_text), _city_asked(tracker, "ask_payment_methods")
+
+    def lines(methods: List[Dict[str, Any]]) -> str:
+        return "\n".join(f"• {policy_text(m.get('name'), language)}" for m in methods)
+
+    accepted = rules.payment_method(way) if way else None
+    if way and accepted is None and has(f"payment_way.{way}"):
+        say(dispatcher, "payment_way_not_accepted", language, way=text(f"payment_way.{way}", language),
+            lines=lines(rules.payment_methods_in(city)))
+    elif accepted is not None and city and accepted not in rules.payment_methods_in(city):
+        say(dispatcher, "payment_way_not_in_city", language, way=without_note(policy_text(accepted.get("name"), language)),
+            cities=_city_names(accepted.get("only_in") or [], language), city=_city_name(city, language),
+            lines=lines(rules.payment_methods_in(city)))
+    elif accepted is not None:   # "installments?": yes, and the other ways ("what are your payment methods? installments?")
+        say(dispatcher, "payment_way_accepted", language, way=policy_text(accepted.get("name"), language),
+            lines=lines(rules.payment_methods_in(city)))
+    elif city:
+        say(dispatcher, "payment_in_city", language, city=_city_name(city, language),
+            lines=lines(rules.payment_methods_in(city)))
+    else:
+        say(dispatcher, "payment_methods", language, lines=lines(rules.payment_methods_in(None)))
 
 
 def _order_awaiting_payment(tracker: Tracker) -> Optional[Any]:
@@ -396,8 +474,8 @@ class ActionBrowseProducts(Action):
         ceiling = price_ceiling(message)
         shown_before = [str(sku) for sku in tracker.get_slot("shown_products") or []]
         choice = cues.choice_among(message)
-        if ceiling is None and len(shown_before) >= 2 and cues.asks_which(message) and not hints \
-                and choice in ("cheapest", "priciest"):
+        if ceiling is None and len(shown_before) >= 2 and not hints and choice in ("cheapest", "priciest") \
+                and (cues.asks_which(message) or cues.means_one_of_them(message)):   # "ok the cheaper one"
             return self._pick_among_shown(dispatcher, tracker, language, shown_before, choice)
         if ceiling is not None or choice == "cheapest":
             return self._within_budget(dispatcher, tracker, language, category, hints, ceiling)
@@ -593,6 +671,14 @@ class ActionProductDetails(Action):
         return Outcome.completed(*talked_about(tracker, product))
 
 
+def _quantity_asked(tracker: Tracker) -> int:
+    """How many the price question is for ("how much for 3 of them?", «۲ تاش چند میشه؟»); 1 when it names none."""
+    from actions.orders import order_quantity
+
+    values = entity_values(tracker, "quantity")
+    return order_quantity(values[0]) if values else 1
+
+
 class ActionProductPrice(Action):
     """A product's price; several products named in one message ("how much are the ps5 and the
     xbox?"), each one's."""
@@ -614,6 +700,10 @@ class ActionProductPrice(Action):
         for each in products or [product]:
             key = "product_price" if each.in_stock else "product_price_out_of_stock"
             say(dispatcher, key, language, product=product_name(each, language), price=toman(each.price, language))
+        quantity = _quantity_asked(tracker)
+        if not products and quantity > 1:   # "how much for 3 of them?": the total too
+            say(dispatcher, "price_for_quantity", language, quantity=digits(quantity, language),
+                total=toman(product.price * quantity, language))
         if not products and cues.asks_warranty(latest_text(tracker)):   # "price and warranty of the A55?"
             say(dispatcher, "product_warranty", language, product=product_name(product, language),
                 warranty=warranty_of(product, language))

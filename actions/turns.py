@@ -28,7 +28,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 
 from bot.crm.base import CRMError
-from bot.dialogue import cues
+from bot.dialogue import cues, mentions
 from bot.dialogue.expectations import CONFIRMATION_SLOTS, VERIFICATION_SLOTS, expectation
 from bot.dialogue.moves import (
     ANSWER, CLARIFY, INTERRUPT, LEAVE, NOTED_REPLY, PRODUCT_FOLLOW_UPS, REDO, START, VAGUE_INTENTS, Context, Message,
@@ -37,7 +37,7 @@ from bot.dialogue.moves import (
 from bot.journey import Journey
 from bot.nlu.catalogue import sku_brand_code
 
-from actions.common import IN_PROGRESS, get_crm, previous_slot_value, recent_slot_values, typed_text
+from actions.common import IN_PROGRESS, get_crm, previous_slot_value, recent_slot_values, shop_rules, typed_text
 from actions.products import (
     chosen_product, find_products, name_of, product_of_brand, products_hinted, word_in_name, words_of,
 )
@@ -59,10 +59,17 @@ def form_slots(domain: Dict[str, Any], form: Optional[str]) -> List[str]:
     return list(entry.get("required_slots") or [])
 
 
+def _with_places_and_ways(message: Message) -> Message:
+    """The city (from shop_policy.yml's list) and the way to pay a message names, which the
+    dialogue reads ("and to Mashhad?", "what about crypto?"); the NLU has no such entities."""
+    return dataclasses.replace(message, city=mentions.city_named(message.text, shop_rules().city_names()),
+                               payment_way=mentions.payment_way_named(message.text))
+
+
 def read_turn(tracker: Tracker, domain: Dict[str, Any], journey: Journey) -> Tuple[Move, List[EventType]]:
     """The move of the latest message and the slot events that come with it."""
     parse = tracker.latest_message or {}
-    message = Message.from_parse(parse)
+    message = _with_places_and_ways(Message.from_parse(parse))
     form = (tracker.active_loop or {}).get("name")
     requested = tracker.get_slot("requested_slot") if form else None
     events: List[EventType] = []

@@ -27,6 +27,9 @@ from actions.budget import discussed_products, price_ceiling
     ("زیر ۲/۵ میلیون", 2_500_000),
     ("از ۵ میلیون ارزونتر چی دارین", 5_000_000),
     ("هدفون از ۳ میلیون کمتر دارین؟", 3_000_000),
+    ("budget is like 35 million toman max, what would you recommend?", 35_000_000),
+    ("around 35m tops", 35_000_000),
+    ("۲۵ میلیون نهایتا", 25_000_000),
 ])
 def test_a_budget_is_read_in_toman(message: str, toman: int) -> None:
     assert price_ceiling(message) == toman

@@ -893,3 +893,44 @@ def test_a_question_just_under_the_threshold_leaning_to_one_plain_question_is_an
     assert decide(msg, outside()).encode() == "start ask_payment_methods"
     unsure = dataclasses.replace(msg, ranking=(("nlu_fallback", 0.4), ("ask_payment_methods", 0.3)))
     assert decide(unsure, outside()).encode() == "start nlu_fallback"
+
+
+# --------------------------------------------------------------------------- a city or a way to pay named
+
+def placed(msg: Message, city: str | None = None, payment_way: str | None = None) -> Message:
+    return dataclasses.replace(msg, city=city, payment_way=payment_way)
+
+
+@pytest.mark.parametrize("msg, last, expected", [
+    # after the ways to pay, a way or a city alone is the payment question again
+    (placed(message("ask_about_company", "what about crypto?", 0.95), payment_way="crypto"), "ask_payment_methods",
+     "redo ask_payment_methods"),
+    (placed(message("ask_shipping", "and in tehran?", 0.91), city="tehran"), "ask_payment_methods",
+     "redo ask_payment_methods"),
+    (placed(message("ask_about_company", "what about tehran", 0.59), city="tehran"), "ask_payment_methods",
+     "redo ask_payment_methods"),
+    # after shipping, a city alone is the shipping question again
+    (placed(message("out_of_scope", "مشهد چی؟", 0.9), city="mashhad"), "ask_shipping", "redo ask_shipping"),
+    # words of the other question keep the NLU's reading
+    (placed(message("ask_shipping", "and shipping to tehran?", 1.0), city="tehran"), "ask_payment_methods",
+     "start ask_shipping"),
+    # a way the shop does not take, asked anywhere
+    (placed(message("out_of_scope", "با تتر میشه؟", 0.6), payment_way="crypto"), None, "start ask_payment_methods"),
+    (placed(message("ask_about_company", "do you take paypal", 0.5), payment_way="paypal"), "ask_price",
+     "start ask_payment_methods"),
+])
+def test_a_city_or_a_way_to_pay_continues_the_policy_question(msg: Message, last: str | None, expected: str) -> None:
+    assert decide(msg, outside(last)).encode() == expected
+
+
+def test_a_card_or_a_city_in_other_requests_is_not_a_payment_question() -> None:
+    problem = placed(message("payment_problem", "my card was charged twice", 0.97), payment_way="card")
+    assert decide(problem, outside("ask_payment_methods")).encode() == "start payment_problem"
+    order = placed(message("track_order", "where is my order 100188 to shiraz", 0.97, order_id="100188"), city="shiraz")
+    assert decide(order, outside("ask_shipping")).encode() != "redo ask_shipping"
+
+
+def test_shipping_or_paying_words() -> None:
+    assert cues.names_shipping_or_paying("and shipping to tehran?") and cues.names_shipping_or_paying("ارسال به تبریز")
+    assert cues.names_shipping_or_paying("can i pay in cash") and cues.names_shipping_or_paying("قسطی دارین")
+    assert not cues.names_shipping_or_paying("and in tehran?") and not cues.names_shipping_or_paying("مشهد چی؟")

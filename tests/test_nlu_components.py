@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.nlu.entities import RuleEntityExtractor, canonical_value
-from bot.nlu.language import detect_language
+from bot.nlu.language import detect_language, is_decisive
 from bot.text.persian import ZWNJ, normalise
 
 rasa = pytest.importorskip("rasa")
@@ -231,6 +231,14 @@ def test_canonical_values_for_evaluation() -> None:
 )
 def test_language_detector(text: str, language: str) -> None:
     assert detect_language(text) == language
+
+
+@pytest.mark.parametrize("text, decisive", [
+    ("merci", False), ("mamnoon", False), ("kheili mamnoon", False), ("salam", False), ("ok", False),
+    ("merci, mikhastam sefareshamo peygiri konam", True), ("thanks a lot", True), ("ممنون", True),
+])
+def test_a_lone_finglish_courtesy_does_not_settle_the_language(text: str, decisive: bool) -> None:
+    assert is_decisive(text) is decisive
 
 
 def test_language_component_sets_output_key() -> None:

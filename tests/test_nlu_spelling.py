@@ -63,3 +63,11 @@ def test_swaps_stay_narrow(text: str) -> None:
                                           ("ali.note13@gmail.com", "ali.note13@gmail.com")])
 def test_a_product_word_glued_to_its_number_is_split(typed: str, meant: str) -> None:
     assert VOCABULARY.corrected(typed) == meant
+
+
+@pytest.mark.parametrize("typed, meant", [("گلکسیA55 موجوده؟", "گلکسی A55 موجوده؟"), ("قیمت آیفون15 چقدره", "قیمت آیفون 15 چقدره"),
+                                          ("قیمت پلی استیشن5", "قیمت پلی استیشن 5"), ("سفارش100188 کجاست", "سفارش 100188 کجاست"),
+                                          ("A55ام", "A55 ام"),
+                                          ("قیمت آیفون 15", "قیمت آیفون 15")])   # already apart: unchanged
+def test_persian_letters_glued_to_latin_or_digits_are_split(typed: str, meant: str) -> None:
+    assert VOCABULARY.corrected(typed) == meant

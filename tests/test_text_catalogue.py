@@ -24,6 +24,7 @@ PERSIAN_ALLOWED: Dict[str, str] = {
     # what the customer types, matched by the NLU and the dialogue: cue words, synonyms, regexes
     "bot/dialogue/cues.py": "cue lists the dialogue matches in customer messages",
     "bot/dialogue/moves.py": "cue regexes the dialogue moves match in customer messages",
+    "bot/dialogue/mentions.py": "city, weekday and payment words customers type",
     "bot/nlu/catalogue.py": "product kinds and synonyms customers type (NLU)",
     "bot/nlu/entities.py": "number words and entity cues customers type (NLU)",
     "bot/nlu/requests.py": "greetings and connectives the request splitter reads (NLU)",

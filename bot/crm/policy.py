@@ -48,6 +48,36 @@ class ShopPolicy:
         words += [str(w) for w in entry.get("keywords") or []]
         return [w for w in words if w]
 
+    # ------------------------------------------------------------------ where and when
+    def city_names(self) -> Dict[str, List[str]]:
+        """City id → the names customers write for it (its fa and en names and `also`)."""
+        names: Dict[str, List[str]] = {}
+        for city, entry in (self.raw.get("cities") or {}).items():
+            entry = entry or {}
+            names[str(city)] = [str(n) for n in [entry.get("fa"), entry.get("en"), *(entry.get("also") or [])] if n]
+        return names
+
+    def shipping_methods_in(self, city: Optional[str]) -> List[Dict[str, Any]]:
+        """The shipping methods that deliver in `city` (all of them when no city is given);
+        a method with `only_in` serves those cities only (the Tehran courier)."""
+        return [m for m in (self.raw.get("shipping") or {}).get("methods") or [] if _serves(m, city)]
+
+    def payment_methods_in(self, city: Optional[str]) -> List[Dict[str, Any]]:
+        """The payment methods a customer in `city` can use (cash on delivery is Tehran's only)."""
+        return [m for m in self.raw.get("payment_methods") or [] if _serves(m, city)]
+
+    def payment_method(self, method_id: str) -> Optional[Dict[str, Any]]:
+        return next((m for m in self.raw.get("payment_methods") or [] if m.get("id") == method_id), None)
+
+    def opening_hours_on(self, weekday: str) -> Optional[str]:
+        """The shop's hours on `weekday` ("9:00–18:00"); None when it is closed that day."""
+        hours = ((self.raw.get("contact") or {}).get("opening_hours") or {}).get(weekday)
+        return str(hours) if hours else None
+
+    @property
+    def has_opening_hours(self) -> bool:
+        return bool((self.raw.get("contact") or {}).get("opening_hours"))
+
     # ------------------------------------------------------------------ loyalty
     @property
     def toman_per_point(self) -> int:
@@ -92,6 +122,12 @@ class ShopPolicy:
                 description_fa=str(description.get("fa", "")), description_en=str(description.get("en", "")),
             ))
         return codes
+
+
+def _serves(entry: Dict[str, Any], city: Optional[str]) -> bool:
+    """A shipping or payment method is available in `city`: it names no cities, or names this one."""
+    only_in = [str(c) for c in entry.get("only_in") or []]
+    return not only_in or city is None or city in only_in
 
 
 def _opt_int(value: Any) -> Optional[int]:

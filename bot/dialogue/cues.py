@@ -252,7 +252,8 @@ _ORDINALS = (
 # The whole message a position among up to six products: "2", "#3", "number 2", "no. 2 please", «۲».
 _BARE_NUMBER = re.compile(r"(?:the |number |no\.? ?|#|option |item )?([1-6])(?: please| pls|\.|!)?|"
                           r"(?:شماره |گزینه )?([1-6])(?: لطفا| رو| را)?")
-_OTHER = re.compile(r"\b(?:the other one|the other|other one)\b|" + _fa(r"اون یکی|آن یکی|اون یکیو|اون یکی رو|یکی دیگه"))
+_OTHER = re.compile(r"\b(?:the other one|the other|other one)\b|"
+                    + _fa(r"اون یکی|آن یکی|اون یکیو|اون یکی رو|یکی دیگه|اونیکی|اونیکیو|اونیکی رو|اونیکیه|اونیکیش"))
 
 
 def choice_among(text: str) -> Optional[str]:
@@ -424,6 +425,8 @@ def accessory_for_device(text_before: str) -> bool:
 
 
 _GOODBYE = re.compile(r"\b(?:bye|goodbye|good bye|bye bye|see you|see ya|cya|later|take care|khodafez|khodahafez|"
+                      r"gtg|g2g|got ?ta go|got to go|gotta run|(?<!do i )(?:have|need) to (?:go|run)(?: now)?(?=[\s!.,]*$)|"
+                      r"gotta bounce|"
                       r"khodanegahdar|bye|good ?night|have a (?:good|nice) (?:day|one|night|evening)|ttyl|"
                       r"talk (?:to you )?(?:later|soon)|catch you later|shab bekheir|shab bekheyr)\b|"
                       + _fa(r"خداحافظ|خدافظ|خدانگهدار|بای|فعلا خداحافظ|روز خوش|شب خوش|شب بخیر|شبتون بخیر|"
@@ -619,6 +622,7 @@ def has_digits(text: str) -> bool:
 
 
 _ENDS_WITH_GOODBYE = re.compile(r"(?:\b(?:bye|goodbye|bye bye|see you|see ya|cya|take care|khodafez|khodahafez|"
+                                r"gtg|g2g|got ?ta go|got to go|gotta run|(?<!do i )(?:have|need) to go(?: now)?|"
                                 r"good ?night|ttyl|talk (?:to you )?(?:later|soon)|catch you later)"
                                 r"|" + _fa(r"خداحافظ|خدافظ|خدانگهدار|بای|شب بخیر|شبتون بخیر") + r")[\s!.,،؟?]*$")
 
@@ -734,6 +738,9 @@ _TAKE_IT = re.compile(
     r"(?:send|ship) (?:it|this|one) (?:to me|over|my way)|(?:please )?(?:send|ship) (?:it|this|one) please|"
     r"book (?:it|this|one) for me|let'?s do (?:it|this)|^(?:ok(?:ay)?,? )?(?:it'?s a |that'?s a )?deal|take my money|i'?ll have (?:it|this|that|one)|"
     r"go ahead and (?:order|buy|book|send) (?:it|this|that|one)|place the order|"
+    r"(?:gimme|give me) (?:it|this|that|that one|this one|one)(?: then| please| pls| now)?[.! ]*$|"
+    r"(?:i'?ll|ill|i will|let me|lemme) (?:grab|take|get|buy) (?:one|1|it|that|this|that one|this one)|"
+    r"i (?:want|need|wanna get|wanna buy) (?:one|1|that|this)(?: then| please| pls)?$|"
     r"befrest(?:in|id)? (?:baram|barame)|sabtesh kon(?:in|id)?|mikhamesh|mikhamash|"
     r"(?:(?:\d|ye|yek|do|se)\s*ta az )?(?:hamino|hamin ro|hamino|hamoono|hamoon ro|hamoon|hamin|ino|in ro|oono) "
     r"(?:mikham|bede|mikharam|sefaresh bede)|(?:\d|ye|yek|do|se)\s*ta azash (?:mikham|bede))\b|"
@@ -744,6 +751,9 @@ _TAKE_IT = re.compile(
           r"(?:اوکی|اوکیه|باشه|خوبه|عالیه|آره|اره|بله)،? (?:ثبت کنید|ثبتش کنید|ثبتش کن|ثبت کن|بفرستید|بفرستین|بفرست)|"
           r"بفرستید برام|بفرستین برام|برام بفرستید|برام بفرستین|برام بفرستش|بفرستش برام|ثبتش کنید|ثبتش کنین|"
           r"سفارشش بدید|سفارشش بدین|معامله قبول|قبوله|بزن بریم|"
+          r"(?:اوکیه|اوکی|باشه|خوبه|پس)،? (?:بخرم|بخرمش|میخرم|میخرمش)|حله،? (?:بفرست|بفرستش|بفرستید|بفرستین|ثبت کن)|"
+          r"(?:خوبه|اوکی|باشه|پس)?،? ?(?:یکی|یه دونه|یک دونه|یه دونش|[۰-۹\d]\s*تا|دو تا|سه تا|چهار تا|پنج تا) "
+          r"(?:میخوام|می خوام|میخرم|بده|بدید|بدین)$|"
           r"(?:[۰-۹\d]|یه|یک|دو|سه)\s*تا (?:از )?(?:همین|همون|این|اون)(?:و|ها|ا)? (?:میخوام|می خوام|بده|میخرم)|"
           r"(?:[۰-۹\d]|یه|یک|دو|سه)\s*تا ازش (?:میخوام|می خوام|بده)")
 )
@@ -820,6 +830,8 @@ def asks_which_code(text: str) -> bool:
 
 
 _QUESTION = re.compile(r"[?؟]|^(?:what|how|when|where|which|who|why|is|are|do|does|can|could|will|would)\b|"
+                       r"\b(?:what'?s|what is|what are|how much|how long|how many|do you have|does it|is it|can i|"
+                       r"will i)\b|"
                        + _fa(r"چی|چه|چطور|چگونه|کی|کجا|کدام|کدوم|چرا|آیا|ایا|چند|چقدر|میشه|می شه|دارید|دارین"))
 
 
@@ -877,3 +889,47 @@ def score_in(text: str) -> Optional[int]:
     None when it gives none or several numbers."""
     found = _SCORE_IN_TEXT.findall(canonical(text))
     return int(found[0]) if len(found) == 1 and word_count(text) <= 8 else None
+
+
+# Words of shipping or of paying: "and in Tehran?" names neither, "and shipping to Tehran?" does.
+_SHIPPING_OR_PAYING = re.compile(
+    r"\b(?:ship\w*|deliver\w*|send|sent|post|courier|how long|arriv\w*|pay\w*|cash|card|installments?)\b|"
+    + _fa(r"ارسال|بفرستین|میفرستین|می فرستین|پست|پیک|تحویل|میرسه|می رسه|چند روزه|پرداخت|قسط|قسطی|کارت|نقدی"))
+
+
+def names_shipping_or_paying(text: str) -> bool:
+    """The message itself says it is about delivery or payment (not only a city or a day)."""
+    return bool(_SHIPPING_OR_PAYING.search(canonical(text)))
+
+
+# "the cheaper one", «ارزون‌تره رو»: one of the products just shown, picked by price (not "anything cheaper?").
+_ONE_OF_THEM_BY_PRICE = re.compile(
+    r"\b(?:the )?(?:cheaper|cheapest|less expensive|more expensive|pricier|priciest|most expensive) one\b|"
+    + _fa(r"(?:ارزون|ارزان|گرون|گران) ?(?:تره|ترینه|ترین|تر)(?: رو| را|و)?|اون (?:ارزونه|گرونه)(?: رو|و)?"))
+
+
+def means_one_of_them(text: str) -> bool:
+    return bool(_ONE_OF_THEM_BY_PRICE.search(canonical(text))) and not asks_for_cheaper_others(text)
+
+
+# "will I get my money back?", «پولم کی برمیگرده؟»: a question about the refund, not a return request.
+_REFUND_QUESTION = re.compile(
+    r"\b(?:money back|get (?:my )?money|refund(?:ed|s)?|reimburs\w*)\b|"
+    + _fa(r"پولم|پولمو|پول من|وجه|بازگشت پول|پول برمیگرده|پول بر میگرده|برگشت پول"))
+
+
+def asks_about_refund(text: str) -> bool:
+    """A question about getting the money back ("will I get my money back? how long")."""
+    return bool(_REFUND_QUESTION.search(canonical(text))) and sounds_like_question(text)
+
+
+# "sorry, wrong number", «ببخشید شماره رو اشتباه زدم»: the phone number given was not the one meant.
+_WRONG_NUMBER = re.compile(
+    r"\bwrong (?:phone |mobile )?(?:number|no\.?)\b|\b(?:not|isn'?t) my (?:phone |mobile )?number\b|"
+    r"\bmistyped (?:the |my )?(?:phone |mobile )?number\b|"
+    + _fa(r"شماره(?:مو|م| رو| را|و)? (?:اشتباه|غلط) (?:زدم|دادم|نوشتم|وارد کردم)|شماره(?:م)? (?:اشتباهه|اشتباه بود|غلطه|غلط بود)|"
+          r"این شماره من نیست|شمارم اشتباهه"))
+
+
+def says_wrong_number(text: str) -> bool:
+    return bool(_WRONG_NUMBER.search(canonical(text)))

@@ -98,6 +98,11 @@ QUESTION_ABOUT_GOAL = {"return_item": "ask_warranty", "cancel_order": "ask_warra
 # Goals a bare product name or a correction can be redone for ("and the S24?").
 PRODUCT_FOLLOW_UPS = ("ask_price", "ask_product_details", "ask_warranty", "ask_usage_help")
 ORDER_FOLLOW_UPS = ("track_order",)
+# Policy questions a city or a way to pay is the follow-up of ("and to Mashhad?", "what about crypto?");
+# the message's `city` and `payment_way`.
+PLACE_FOLLOW_UPS = ("ask_shipping", "ask_payment_methods")
+# Ways to pay that are no product, order or other request in any message that names them.
+UNUSUAL_PAYMENT_WAYS = frozenset({"crypto", "paypal", "foreign_card"})
 # A problem told next to one of these requests is its reason ("I want to return it, it stopped
 # working"): the request is what the customer asks for, not a ticket about the problem.
 REASON_FOR = {"report_problem": frozenset({"return_item", "cancel_order", "change_order"})}
@@ -134,6 +139,9 @@ class Message:
     requests: Tuple[str, ...] = ()   # intents of the message's clauses, in order (bot/nlu/requests.py)
     clause_confidences: Tuple[float, ...] = ()   # how sure the clause model is of each of them
     ranking: Tuple[Tuple[str, float], ...] = ()   # the NLU's likeliest intents, best first
+    # read from the shop's words, not by the NLU (bot.dialogue.mentions, actions/turns.py)
+    city: Optional[str] = None          # a city of shop_policy.yml's list ("and to Mashhad?")
+    payment_way: Optional[str] = None   # a way to pay ("what about crypto?")
 
     @classmethod
     def from_parse(cls, parse: Mapping[str, Any]) -> "Message":
@@ -246,6 +254,23 @@ def _inside_form(message: Message, context: Context) -> Move:
 
     if intent in HUMAN and (clear or (short and not expected.free_text)):
         return Move(LEAVE, (intent,))
+    if intent == "apply_discount_code" and context.goal and context.goal == context.goal_of_intent.get("place_order") \
+            and message.confidence >= SOME_REQUEST and slot != "discount_code" \
+            and (message.entities.get("discount_code")
+                 or (slot not in DIGIT_SLOTS and not cues.asks_for_a_code(message.text))):
+        # "can I use SPRING15 on this?" while ordering: for this order (noted, then the form goes on)
+        return Move(INTERRUPT, ("apply_discount_code",))
+    if context.goal and context.goal in {context.goal_of_intent.get(i) for i in ("cancel_order", "return_item")} \
+            and cues.asks_about_refund(message.text) and not carries_answer and intent not in HUMAN:
+        # "wait will I get my money back? how long" asked to confirm a cancellation: how refunds work
+        # (the returns policy), then the question again — not a return started instead
+        return Move(INTERRUPT, ("ask_warranty",))
+    if slot == "otp_code" and (cues.code_did_not_arrive(message.text) or cues.says_wrong_number(message.text)
+                               or (cues.looks_like_a_code(message.text) and cues.is_correction(message.text))) \
+            and intent not in HUMAN:
+        # «کد نیومد که», "sorry wrong number", «ببخشید اشتباه زدم، ۴۹۵۱۳۱»: the form's own business (a new
+        # code, the number again, the code) — not a discount code or an order change
+        return Move(ANSWER)
     if slot == "otp_code" and cues.asks_which_code(message.text) and not carries_answer:
         return Move(ANSWER)   # "what code??": the form says which (the one just texted), whatever the NLU read
     if slot == "discount_code" and cues.looks_like_code(message.text) and intent not in CLOSING:
@@ -301,7 +326,8 @@ def _inside_form(message: Message, context: Context) -> Move:
     if intent in CLOSING | {"deny"} and cues.wants_to_stop(message.text) and not carries_answer and not asks_other \
             and not other_clause and slot not in CONFIRMATION_SLOTS:
         # "merci felan na, badan kharid mikonam": not now — whatever the question was
-        return Move(LEAVE, ("goodbye",) if cues.says_goodbye(message.text) else ("stop",))
+        return Move(LEAVE, ("goodbye",) if cues.says_goodbye(message.text)
+                    else ("thank_you",) if intent == "thank_you" and cues.thanks(message.text) else ("stop",))
     if slot in CONFIRMATION_SLOTS and cues.yes_or_no(message.text) is False and cues.wants_to_stop(message.text) \
             and not asks_other:
         return Move(ANSWER)   # "actually no, I'll keep it" to "cancel it?": the no, said as such ("not cancelled")
@@ -310,6 +336,8 @@ def _inside_form(message: Message, context: Context) -> Move:
         return Move(ANSWER)   # "nah I changed my mind, keep it" to "cancel it?": the no ("not cancelled")
     if cues.wants_to_stop(message.text, strong_only=True) and not carries_answer and not asks_other:
         # "you know what, I'll keep it" — but "never mind that, cancel my order" is a new request
+        if intent in QUESTIONS and message.confidence >= CLEAR_REQUEST and cues.sounds_like_question(message.text):
+            return Move(LEAVE, (intent,))   # "actually nvm, what's the warranty on the macbook air": that answer
         return Move(LEAVE, ("goodbye",) if cues.says_goodbye(message.text) else ("stop",))
     if slot not in CONFIRMATION_SLOTS and cues.refuses(message.text) and not carries_answer:
         return Move(LEAVE, ("stop",))   # "no thanks, I'll check the website myself"
@@ -317,8 +345,9 @@ def _inside_form(message: Message, context: Context) -> Move:
             and not cues.sounds_like_question(message.text):
         return Move(ANSWER)   # "deliver it on saturday between 10 and 12" is the change, whatever the NLU says
     clear_switch = bool(switch_clause) or (intent in REQUESTS and not same_goal and clear)
-    if wordy and cues.asks_to_wait(message.text) and not clear_switch:
-        return Move(HOLD)
+    if wordy and cues.asks_to_wait(message.text) and not clear_switch \
+            and not (intent in QUESTIONS and message.confidence >= SOME_REQUEST and cues.sounds_like_question(message.text)):
+        return Move(HOLD)   # "hold on, what's the warranty on it" is a side question, not "wait"
     if slot in CONFIRMATION_SLOTS and not carries_answer and cues.yes_or_no(message.text) is None \
             and (cues.says_goodbye(message.text) or cues.wants_to_stop(message.text)):
         # "hmm I'll think about it, bye" when asked to confirm: nothing is done, and goodbye
@@ -500,6 +529,29 @@ def _corrects_the_form(message: Message, context: Context) -> bool:
                for slot in context.filled if slot != context.requested_slot)
 
 
+def _policy_follow_up(message: Message, context: Context) -> Optional[Move]:
+    """"what about crypto?" after the ways to pay, "and to Mashhad?" after shipping, "do you take
+    bitcoin?" anywhere: the policy question again for that way or city (the words alone read as a
+    question about the shop or a fallback)."""
+    intent, last = message.intent, context.last_request
+    if message.entities.get("product") or message.entities.get("order_id"):
+        return None
+    if intent in PLACE_FOLLOW_UPS:
+        # "and in Tehran?" after cash on delivery in Shiraz reads as shipping: the payment question again
+        if message.city and last in PLACE_FOLLOW_UPS and intent != last and cues.is_follow_up(message.text) \
+                and cues.word_count(message.text) <= 4 and not cues.names_shipping_or_paying(message.text):
+            return Move(REDO, (last,))
+        return None
+    short = cues.is_follow_up(message.text) or cues.word_count(message.text) <= 5
+    sure_other = intent in REQUESTS - QUESTIONS and message.confidence >= CLEAR_REQUEST_IN_FREE_TEXT
+    if (message.payment_way or message.city) and short and last in PLACE_FOLLOW_UPS and not sure_other:
+        return Move(REDO, (last,))
+    if message.payment_way in UNUSUAL_PAYMENT_WAYS and cues.word_count(message.text) <= 8 \
+            and not sure_other and intent != "payment_problem":
+        return Move(START, ("ask_payment_methods",))
+    return None
+
+
 def _outside_form(message: Message, context: Context) -> Move:
     intent, last = message.intent, context.last_request
     products, orders = message.entities.get("product"), message.entities.get("order_id")
@@ -515,6 +567,10 @@ def _outside_form(message: Message, context: Context) -> Move:
         if cues.says_goodbye(message.text):
             return Move(START, ("goodbye",))
         return Move(START, ("thank_you",) if cues.thanks(message.text) and cues.nothing_more(message.text) else ("stop",))
+    if intent in VAGUE_INTENTS | {"affirm"} and cues.thanks(message.text) and not cues.wants_it(message.text) \
+            and not products and not orders and not cues.sounds_like_question(message.text) \
+            and not cues.wants_to_stop(message.text):
+        return Move(START, ("thank_you",))   # "yes that's the one, thanks" after a price: thanks, not a puzzle
     if intent in ("ask_price", "ask_product_details", "browse_products", FALLBACK) and not products and not orders \
             and cues.accessory_request(message.text):
         # «کاور گوشی ردمی نوت ۱۳ هم دارین؟», "how much is a case for the a55?": the accessories that fit
@@ -524,6 +580,9 @@ def _outside_form(message: Message, context: Context) -> Move:
             and intent != "browse_products" and intent not in HUMAN:
         # «خیلی گرونه، ارزون‌تر ندارید؟» after a product: cheaper ones of its kind (not a rating of the shop)
         return Move(REDO, ("browse_products",))
+    policy_follow_up = _policy_follow_up(message, context)
+    if policy_follow_up:
+        return policy_follow_up
     if intent == "apply_discount_code" and cues.asks_for_a_code(message.text) and not message.entities.get("discount_code"):
         return Move(START, ("ask_promotions",))   # "do you have a discount code?": the offers and their codes
     if cues.asks_variant(message.text) and (products or context.has_product) and not orders \
@@ -535,7 +594,8 @@ def _outside_form(message: Message, context: Context) -> Move:
         if chosen and message.likeliest(frozenset(context.options))[1] >= 0.05:
             return Move(REDO, (chosen,))
     unsure_other = intent in QUESTIONS or (intent in CHITCHAT | REQUESTS and message.confidence < CLEAR_REQUEST_IN_FREE_TEXT)
-    misread = intent in VAGUE_INTENTS | {"affirm"} or (unsure_other and not cues.sounds_like_question(message.text))
+    misread = intent in VAGUE_INTENTS | {"affirm"} or (unsure_other and not cues.sounds_like_question(message.text)) \
+        or (intent in CLOSING | HUMAN and message.confidence < CLEAR_REQUEST_IN_FREE_TEXT)   # "gimme that", «یکی میخوام»
     if misread and context.has_product and cues.wants_it(message.text):
         # "ok I'll take it" after a price: that product ("deal", "send it to me": not a question
         # about promotions or a return)

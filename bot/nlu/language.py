@@ -98,11 +98,22 @@ def finglish_scores(text: str) -> Tuple[float, float]:
     return fin, eng
 
 
+# Finglish courtesies bilingual customers drop into an English chat ("merci", "mamnoon", "salam"):
+# alone, they do not switch the conversation to Persian.
+COURTESY_WORDS = frozenset("""
+merc mersi merci mamnoon mamnun mamnoonam mamnunam motshakeram sepas salam salaam slm dorood bedrood
+khodafez khodahafez kheili khili kheyli ziad aziz azizam jan ghorbanet merciii mrc
+""".split())
+
+
 def is_decisive(text: str) -> bool:
     """Whether the message's own words settle its language: Persian script, or Latin words
-    that lean clearly one way ("sorry?" or "ok" alone do not: the conversation's language stays)."""
+    that lean clearly one way ("sorry?", "ok" or a lone "merci" do not: the conversation's language stays)."""
     if has_persian_letters(to_ascii_digits(text or "")):
         return True
+    words = [w.strip("'") for w in _WORD.findall((text or "").lower()) if w.strip("'")]
+    if words and all(word in COURTESY_WORDS for word in words):
+        return False
     fin, eng = finglish_scores(text)
     return abs(fin - eng) >= 1
 

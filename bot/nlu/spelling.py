@@ -11,7 +11,8 @@ of English to correct ordinary words ("sorry" is in none of its examples, and is
 one edit from "worry"). Short words, words in capitals or with digits (codes,
 models), emails and web addresses, and Persian words are left as typed.
 
-A product word glued to its number is split ("flip6", "iphone15").
+A product word glued to its number is split ("flip6", "iphone15"), and so are Persian letters
+glued to Latin letters or digits («گلکسیA55», «آیفون15»).
 
 One kind of typo is also fixed in ordinary words: two neighbouring letters swapped
 ("how mcuh is…", "waht", "delviery"), the commonest slip of fast thumbs. A swap is
@@ -123,8 +124,13 @@ class Vocabulary:
             word = letters if letters.lower() in self.targets else self.correction(letters)
             return f"{word} {number}" if word and word.lower() in self.targets else match.group(0)
 
-        return _LONE_WORD.sub(fix, _GLUED_NUMBER.sub(split, text))
+        return _LONE_WORD.sub(fix, _GLUED_NUMBER.sub(split, _SCRIPT_SEAM.sub(" ", text)))
 
+
+# Persian letters glued to Latin letters or digits: «گلکسیA55», «آیفون15», «پلی استیشن5», «سفارش100188»
+# (the normaliser has made the digits ASCII) — a space between them, so each is read as a word.
+_FA_LETTER = r"\u0621-\u064a\u066e-\u06d3\u06d5\u06fa-\u06ff"
+_SCRIPT_SEAM = re.compile(rf"(?<=[{_FA_LETTER}])(?=[A-Za-z0-9])|(?<=[A-Za-z0-9])(?=[{_FA_LETTER}])")
 
 # A product word and its number typed as one ("flip6", "iphone15", "note13"); not a model code
 # whose letters are no word ("s24", "xm5", "k380").

@@ -157,12 +157,17 @@ class Player:
         once when it can be."""
         status = wanted.get("order")
         if status:
+            # `latest_open` — the order is the customer's newest open one, which the bot offers first
+            # ("Your latest open order is …"): such customers are taken first
             candidates = self._rows(
-                "SELECT c.customer_id, c.phone, o.order_id FROM customers c JOIN orders o "
+                "SELECT c.customer_id, c.phone, o.order_id, NOT EXISTS (SELECT 1 FROM orders newer "
+                "WHERE newer.customer_id = c.customer_id AND newer.status IN ('pending_payment', 'paid', "
+                "'processing', 'shipped') AND (newer.created_at > o.created_at OR (newer.created_at = o.created_at "
+                "AND newer.order_id > o.order_id))) AS latest_open FROM customers c JOIN orders o "
                 "ON o.customer_id = c.customer_id WHERE o.status = :s AND c.phone IS NOT NULL "
                 "ORDER BY c.customer_id, o.created_at DESC", s=status)
         else:
-            candidates = self._rows("SELECT customer_id, phone, NULL AS order_id FROM customers "
+            candidates = self._rows("SELECT customer_id, phone, NULL AS order_id, 1 AS latest_open FROM customers "
                                     "WHERE phone IS NOT NULL ORDER BY customer_id")
         rarest = self._scarcity(status)
         deadline = time.monotonic() + 120
@@ -173,7 +178,7 @@ class Player:
                 if free:
                     # an order still in that status, one not used before when there is one; a
                     # customer other conversations need for a rarer status only when no other is free
-                    row = min(free, key=lambda r: (r["order_id"] in self.used_orders,
+                    row = min(free, key=lambda r: (not r["latest_open"], r["order_id"] in self.used_orders,
                                                    -rarest.get(r["customer_id"], 10 ** 6),
                                                    self.used_customers.get(r["customer_id"], 0)))
                     self.used_customers[row["customer_id"]] = self.used_customers.get(row["customer_id"], 0) + 1
@@ -185,7 +190,7 @@ class Player:
                 if spent:
                     # every such customer has had its three codes this hour: an hour passes for the
                     # least used one (its codes are dropped), as it would between two real visits
-                    row = min(spent, key=lambda r: (r["order_id"] in self.used_orders,
+                    row = min(spent, key=lambda r: (not r["latest_open"], r["order_id"] in self.used_orders,
                                                     self.used_customers.get(r["customer_id"], 0)))
                     with self.db.begin() as conn:
                         conn.execute(sa.text("DELETE FROM otp_codes WHERE phone = :p"),

@@ -241,6 +241,17 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "fa": "📞 تلفن: {phone}\n✉️ ایمیل: {email}\n📍 نشانی: {address}\n🕘 ساعت کاری: {hours}\nوب‌سایت: {website}",
         "en": "📞 Phone: {phone}\n✉️ Email: {email}\n📍 Address: {address}\n🕘 Opening hours: {hours}\nWebsite: {website}",
     },
+    "hours_on_day": {
+        "fa": "{when} ساعت {hours} باز هستیم.",
+        "en": "{when} we're open {hours}.",
+    },
+    "closed_on_day": {
+        "fa": "{when} تعطیل هستیم.",
+        "en": "{when} we're closed.",
+    },
+    "when.every": {"fa": "{day}‌ها", "en": "On {day}s"},
+    "when.today": {"fa": "امروز ({day})", "en": "Today ({day})"},
+    "when.tomorrow": {"fa": "فردا ({day})", "en": "Tomorrow ({day})"},
     "promotions": {
         "fa": "تخفیف‌ها و پیشنهادهای فعلی:\n{lines}",
         "en": "Current offers:\n{lines}",
@@ -253,6 +264,18 @@ TEXTS: Dict[str, Dict[str, str]] = {
     "shipping": {
         "fa": "{text}\n{lines}",
         "en": "{text}\n{lines}",
+    },
+    "shipping_to_city": {
+        "fa": "ارسال به {city}:\n{lines}\n{free}{elsewhere}",
+        "en": "Shipping to {city}:\n{lines}\n{free}{elsewhere}",
+    },
+    "shipping_only_elsewhere": {
+        "fa": "\n{method}: فقط {cities}",
+        "en": "\n{method}: {cities} only",
+    },
+    "shipping_free_over": {
+        "fa": "برای خریدهای بالای {amount} ارسال رایگان است.",
+        "en": "Shipping is free on orders over {amount}.",
     },
     "warranty": {
         "fa": "🛡 گارانتی: {warranty}\n↩️ مرجوعی: {returns}",
@@ -270,6 +293,25 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "fa": "روش‌های پرداخت:\n{lines}",
         "en": "You can pay with:\n{lines}",
     },
+    "payment_in_city": {
+        "fa": "روش‌های پرداخت در {city}:\n{lines}",
+        "en": "In {city} you can pay with:\n{lines}",
+    },
+    "payment_way_accepted": {
+        "fa": "بله: {way}\nهمه روش‌های پرداخت:\n{lines}",
+        "en": "Yes: {way}\nAll the ways you can pay:\n{lines}",
+    },
+    "payment_way_not_in_city": {
+        "fa": "متأسفانه {way} در {city} نداریم (فقط {cities}). روش‌های پرداخت در {city}:\n{lines}",
+        "en": "Sorry, {way} is not available in {city} ({cities} only). In {city} you can pay with:\n{lines}",
+    },
+    "payment_way_not_accepted": {
+        "fa": "متأسفانه پرداخت با {way} نداریم. روش‌های پرداخت:\n{lines}",
+        "en": "Sorry, we don't accept {way}. You can pay with:\n{lines}",
+    },
+    "payment_way.crypto": {"fa": "ارز دیجیتال", "en": "cryptocurrency"},
+    "payment_way.paypal": {"fa": "پی‌پال", "en": "PayPal"},
+    "payment_way.foreign_card": {"fa": "کارت‌های خارجی (ویزا و مسترکارت)", "en": "foreign cards (Visa, Mastercard)"},
     "usage_help": {
         "fa": "راهنمای نصب و استفاده کالاها در {link} است. اگر کالای خاصی مدنظرتان است نامش را بنویسید، یا بگویید «اپراتور» تا همکاران پشتیبانی راهنمایی‌تان کنند.",
         "en": "Setup and user guides are at {link}. Tell me the product's name for its own guide, or type \"agent\" and our support team will help you.",
@@ -358,6 +400,10 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "fa": "{product}\nدسته: {category}\nقیمت: {price}\nموجودی: {stock}\nگارانتی: {warranty}",
         "en": "{product}\nCategory: {category}\nPrice: {price}\nAvailability: {stock}\nWarranty: {warranty}",
     },
+    "price_for_quantity": {
+        "fa": "{quantity} عدد: {total}",
+        "en": "{quantity} of them: {total}",
+    },
     "product_price": {
         "fa": "قیمت {product}: {price} (موجود)",
         "en": "The price of the {product}: {price} (in stock).",
@@ -394,6 +440,30 @@ TEXTS: Dict[str, Dict[str, str]] = {
     "discount_applied": {
         "fa": "کد {code} روی سفارش {order_id} اعمال شد: {amount} تخفیف، مبلغ نهایی {total}.\nبرای پرداخت: {link}",
         "en": "Code {code} is applied to order {order_id}: {amount} off, new total {total}.\nPay here: {link}",
+    },
+    "referral_programme": {
+        "fa": "🎁 معرفی به دوستان: {reward}",
+        "en": "🎁 Refer a friend: {reward}",
+    },
+    "club_programme": {
+        "fa": "⭐ باشگاه مشتریان: {about}\nسطح‌ها (امتیاز لازم): {levels}",
+        "en": "⭐ Customer club: {about}\nLevels (points needed): {levels}",
+    },
+    "discount_for_this_order": {
+        "fa": "کد {code} روی همین سفارش اعمال می‌شود: {amount} تخفیف، مبلغ نهایی {total}.",
+        "en": "Code {code} will be taken off this order: {amount} off, so {total} to pay.",
+    },
+    "discount_code_for_this_order": {
+        "fa": "کد تخفیف را بنویسید تا روی همین سفارش اعمال شود.",
+        "en": "Type the discount code and I'll take it off this order.",
+    },
+    "total_with_code": {
+        "fa": "{total} (با کد {code})",
+        "en": "{total} (with code {code})",
+    },
+    "order_placed_without_code": {
+        "fa": "کد {code} روی این سفارش اعمال نشد؛ سفارش بدون آن ثبت شد.",
+        "en": "Code {code} could not be used on this order, so it is placed without it.",
     },
     "discount_valid": {
         "fa": "کد {code} معتبر است و هنگام پرداخت اعمال می‌شود.{extra}",
