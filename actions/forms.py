@@ -189,6 +189,11 @@ class HamsafarFormValidation(FormValidationAction, abc.ABC):
                         "customer_id": late.customer_id, "verification_status": "verified"}
         if phone is None and names_an_order(tracker):
             return {"phone_number": None}   # «ببخشید شماره سفارشم ۱۰۰۱۴۲ هست»: the order number, corrected
+        if phone is None and cues.code_did_not_arrive(str(value or "")):
+            # «یه بار دیگه بفرست» after "type your number again": a new code to the number given before
+            given = [found for v in reversed(recent_slot_values(tracker, "phone_number", limit=3))
+                     if (found := normalise_phone(str(v)))]
+            phone = given[0] if given else None
         if phone is None and not re.search(r"\d", to_ascii_digits(str(value or ""))):
             # words, not a wrong number ("ugh, I just want to know where my package is"): no "invalid"
             say(dispatcher, "phone_needed", language)
@@ -282,10 +287,12 @@ class HamsafarFormValidation(FormValidationAction, abc.ABC):
             # the digits of a one-time code (or a phone) are not an order number
             return {"order_id": previous_slot_value(tracker, "order_id")}
         order_id = normalise_order_id(str(value or ""))
+        customer_id = tracker.slots.get("customer_id")
+        if order_id is None and customer_id:   # «اون آخری که تحویل گرفتم», "the one I haven't paid for"
+            order_id = self._order_described(str(value or ""), str(customer_id))
         if order_id is None:
             say(dispatcher, "order_id_invalid", language)
             return {"order_id": None}
-        customer_id = tracker.slots.get("customer_id")
         if not customer_id:
             return {"order_id": order_id}   # checked by the goal action once verified
         try:
@@ -297,6 +304,20 @@ class HamsafarFormValidation(FormValidationAction, abc.ABC):
             say(dispatcher, "order_not_found", language, order_id=digits(order_id, language))
             return {"order_id": None}
         return self._checked_order(order)
+
+    @staticmethod
+    def _order_described(text: str, customer_id: str) -> Optional[str]:
+        """The customer's order their words describe (a status, "the last one"), when exactly one
+        fits among their recent orders; None otherwise (the number is asked again)."""
+        status, latest = cues.order_described(text)
+        if status is None and not latest:
+            return None
+        try:
+            recent = get_crm().list_orders(customer_id, limit=5)   # newest first, as listed to them
+        except CRMError:
+            return None
+        fitting = [o for o in recent if status is None or o.status == status]
+        return fitting[0].order_id if fitting and (latest or len(fitting) == 1) else None
 
     # ---------------------------------------------------------------- products
     async def extract_product(self, dispatcher: CollectingDispatcher, tracker: Tracker,

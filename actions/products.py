@@ -82,6 +82,9 @@ def chosen_product(text: str, shown: Sequence[str], current: Optional[str] = Non
         if len(others) == 1:
             return others[0].sku
         choice = "index:1" if current is None else None
+    if choice == "in_stock":   # "which one is in stock?" after comparing: the one that is, if only one is
+        available = [p for p in products if p.in_stock]
+        return available[0].sku if len(available) == 1 else None
     if choice and choice.startswith("index:"):
         index = int(choice.split(":", 1)[1])
         return products[index].sku if index < len(products) else None

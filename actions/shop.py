@@ -29,7 +29,8 @@ from actions.common import (
     Outcome, button, clause_texts, digits, entity_values, get_crm, guarded, known_customer, last_goal_intent,
     latest_text, policy,
     requested_intents,
-    policy_text, product_name, recent_slot_values, reply_language, say, shop_rules, text, toman, without_note,
+    policy_text, previous_slot_value, product_name, recent_slot_values, reply_language, say, shop_rules, text, toman,
+    without_note,
 )
 from actions.budget import discussed_products, price_ceiling
 from actions.products import (
@@ -149,6 +150,15 @@ def _say_hours_of_the_day_asked(dispatcher: CollectingDispatcher, tracker: Track
         say(dispatcher, "closed_on_day", language, when=when)
 
 
+def _product_for_a_total(tracker: Tracker) -> Optional[Product]:
+    """The product talked about, when a shipping question asks what it all comes to («جمعا چقدر میشه؟»)."""
+    sku = tracker.get_slot("product")
+    if not sku or not cues.asks_total(latest_text(tracker)):
+        return None
+    found = find_products(str(sku), limit=1)
+    return found[0] if found else None
+
+
 def _city_asked(tracker: Tracker, intent: str) -> Optional[str]:
     """The city a shipping or payment question names (in its own clause of a longer message)."""
     asked = " ".join(clause_texts(tracker, intent)) or latest_text(tracker)
@@ -196,8 +206,20 @@ class ActionShippingInfo(Action):
         shipping = policy().get("shipping") or {}
         city = _city_asked(tracker, "ask_shipping")
         serving = shop_rules().shipping_methods_in(city)
-        lines = "\n".join(f"• {policy_text(m.get('name'), language)}: {policy_text(m.get('days'), language)} — "
-                          f"{toman(int(m.get('cost') or 0), language)}" for m in serving)
+        product = _product_for_a_total(tracker)
+        free_over = int(shipping.get("free_over") or 0)
+
+        def line(method: Dict[str, Any]) -> str:
+            cost = int(method.get("cost") or 0)
+            if product is not None and free_over and product.price >= free_over:
+                cost = 0
+            head = f"• {policy_text(method.get('name'), language)}: {policy_text(method.get('days'), language)} — " \
+                   f"{toman(cost, language)}"
+            # "with shipping to Isfahan, how much altogether?" after the kettle: each carrier's total
+            return head if product is None else head + text("shipping_total", language,
+                                                             total=toman(product.price + cost, language))
+
+        lines = "\n".join(line(m) for m in serving)
         if city and lines:   # "how long to Tabriz?": the carriers that go there, and which do not
             free = text("shipping_free_over", language, amount=toman(int(shipping["free_over"]), language)) \
                 if shipping.get("free_over") else ""
@@ -232,8 +254,18 @@ class ActionWarrantyPolicy(Action):
                     product=product_name(product, language), price=toman(product.price, language))
             say(dispatcher, "product_warranty", language, product=product_name(product, language),
                 warranty=warranty_of(product, language))
+            days = shop_rules().return_days_for(product.category, product.return_days)
+            say(dispatcher, "product_return_days" if days else "product_not_returnable", language,
+                product=product_name(product, language), days=digits(days, language))
             say(dispatcher, "returns_policy", language, returns=returns)
             return Outcome.completed(*talked_about(tracker, product))
+        compared = _just_compared(tracker)
+        if compared:   # "and the warranty?" after comparing two watches: each one's
+            for each in compared:
+                say(dispatcher, "product_warranty", language, product=product_name(each, language),
+                    warranty=warranty_of(each, language))
+            say(dispatcher, "returns_policy", language, returns=returns)
+            return Outcome.completed()
         say(dispatcher, "warranty", language, warranty=policy_text((data.get("warranty") or {}).get("text"), language),
             returns=returns)
         text_of_message = str((tracker.latest_message or {}).get("text") or "")
@@ -244,6 +276,18 @@ class ActionWarrantyPolicy(Action):
             say(dispatcher, "which_products_warranty", language, buttons=product_buttons(hinted, language))
             return Outcome.completed(SlotSet("shown_products", [p.sku for p in hinted]))
         return Outcome.completed()
+
+
+def _just_compared(tracker: Tracker) -> List[Product]:
+    """The products compared in the answer before, when the message names none and follows it
+    up ("and the warranty?", "which one is in stock?")."""
+    if previous_slot_value(tracker, "last_request") != "compare_products" or entity_values(tracker, "product"):
+        return []
+    message = latest_text(tracker)
+    if not (cues.is_follow_up(message) or cues.means_both(message) or cues.word_count(message) <= 5):
+        return []
+    shown = [str(sku) for sku in tracker.get_slot("shown_products") or []]
+    return [found[0] for sku in shown[:3] if (found := find_products(sku, limit=1))] if 2 <= len(shown) else []
 
 
 class ActionPaymentMethods(Action):
@@ -665,8 +709,14 @@ class ActionProductDetails(Action):
             warranty=warranty_of(product, language, in_a_sentence=False),
             buttons=[button(text("buy_this", language), "place_order", {"product": product.sku})]
             if product.in_stock else None)
-        if cues.asks_variant(latest_text(tracker)):   # colours and versions are not in the catalogue
+        message = latest_text(tracker)
+        if cues.asks_variant(message):   # colours and versions are not in the catalogue
             say(dispatcher, "variants_unknown", language, link=website())
+        elif not product.in_stock and cues.asks_when_back(message):   # «کی موجود میشه؟ خبرم کنید»
+            say(dispatcher, "restock_unknown", language, product=product_name(product, language),
+                link=website())
+        elif cues.asks_about_a_feature(message) and not cues.asks_price(message):   # "does it come with a case?"
+            say(dispatcher, "features_unknown", language, link=website())
         remember_interest(tracker, product)
         return Outcome.completed(*talked_about(tracker, product))
 
@@ -739,5 +789,10 @@ class ActionCompareProducts(Action):
         difference = max(p.price for p in products) - cheapest.price
         say(dispatcher, "compare", language, lines="\n".join(lines), cheapest=product_name(cheapest, language),
             difference=toman(difference, language))
-        return Outcome.completed(SlotSet("shown_products", [p.sku for p in products]))
+        events: List[EventType] = [SlotSet("shown_products", [p.sku for p in products])]
+        if not tracker.active_loop and tracker.get_slot("product") in {p.sku for p in products}:
+            # the message named both; the slot kept the last one, which is no more "it" than the other:
+            # «نه اونیکی» next means the second of the two, "it" asks which
+            events.append(SlotSet("product", None))
+        return Outcome.completed(*events)
 

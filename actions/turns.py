@@ -140,6 +140,11 @@ def read_turn(tracker: Tracker, domain: Dict[str, Any], journey: Journey) -> Tup
                 events.append(SlotSet("rating", str(score)))
         if request == "compare_products" and not message.entities.get("product") and cues.means_both(message.text):
             events += _the_two_talked_about(tracker)
+        elif request == "compare_products" and not message.entities.get("product") \
+                and tracker.get_slot(LAST_REQUEST_SLOT) == "compare_products" \
+                and 2 <= len(tracker.get_slot(SHOWN_SLOT) or []) <= 3:
+            # "which is better for a 10 year old?" right after comparing the PS5 and the Xbox: those two
+            events.append(SlotSet("products", list(tracker.get_slot(SHOWN_SLOT))))
         if request == "compare_products" and move.kind == REDO and message.entities.get("product"):
             events += _corrected_comparison(tracker, message) if previous_request(tracker) == "compare_products" \
                 else _compared_with_the_one_talked_about(tracker, message)

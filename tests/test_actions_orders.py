@@ -427,3 +427,76 @@ def test_a_product_without_warranty_says_so_never_zero_months() -> None:
     assert warranty_of(case, "en") == "no warranty" and warranty_of(case, "fa") == "بدون گارانتی"
     assert warranty_of(case, "en", in_a_sentence=False) == "none"
     assert warranty_of(phone, "en") == "18 months' warranty" and warranty_of(phone, "fa", in_a_sentence=False) == "۱۸ ماه"
+
+
+# --------------------------------------------------------------------------- a code given while ordering
+
+SPRING = [{"entity": "discount_code", "value": "SPRING15"}]
+
+
+def test_a_code_given_while_ordering_is_checked_for_that_order_and_used_when_it_is_placed(shop) -> None:  # type: ignore[no-untyped-def]
+    # C001 has an older order awaiting payment: the code must not go to it
+    older = [o for o in shop.crm.list_orders("C001", status="pending_payment", limit=5)]
+    slots = verified(language="en", product="AUD-SNY-XM5", phone_number="+989121234567")
+    events, messages = run(orders.ActionApplyDiscount(), make_tracker(
+        slots, intent="apply_discount_code", text="can i use SPRING15 on this?", entities=SPRING,
+        active_loop="place_order_form"))
+    assert slots_of(events) == {"order_discount_code": "SPRING15"}   # no goal ended: the order goes on
+    assert "Code SPRING15 will be taken off this order: 3,000,000 Toman off, so 18,500,000 Toman to pay." in texts(messages)
+    assert all(shop.crm.get_order(o.order_id).discount_code != "SPRING15" for o in older)
+    # the confirmation says the total with the code, and the order is placed with it
+    _, asked = run(forms.AskConfirmOrder(), make_tracker({**slots, "order_discount_code": "SPRING15"}))
+    assert "18,500,000 Toman (with code SPRING15)" in texts(asked)
+    events, messages = run(orders.ActionPlaceOrder(), make_tracker({**slots, "order_discount_code": "SPRING15"}))
+    placed = shop.crm.get_order(slots_of(events)["last_order_id"])
+    assert placed.discount_code == "SPRING15" and placed.total == 18_500_000
+    assert slots_of(events)["order_discount_code"] is None
+
+
+def test_a_code_that_does_not_hold_for_the_order_is_said_and_not_kept(shop) -> None:  # type: ignore[no-untyped-def]
+    events, messages = run(orders.ActionApplyDiscount(), make_tracker(
+        verified(language="en", product="ACC-BAS-CB"), intent="apply_discount_code", text="use SPRING15",
+        entities=SPRING, active_loop="place_order_form"))
+    assert slots_of(events) == {"order_discount_code": None} and "2,000,000" in texts(messages)
+    events, messages = run(orders.ActionApplyDiscount(), make_tracker(
+        verified(language="en", product="AUD-SNY-XM5"), intent="apply_discount_code", text="i have a discount code",
+        active_loop="place_order_form"))
+    assert events == [] and "Type the discount code" in texts(messages)
+
+
+def test_an_order_whose_code_stopped_holding_is_placed_without_it(shop) -> None:  # type: ignore[no-untyped-def]
+    events, messages = run(orders.ActionPlaceOrder(), make_tracker(
+        verified(language="en", product="AUD-SNY-XM5", order_discount_code="YALDA1403")))
+    placed = shop.crm.get_order(slots_of(events)["last_order_id"])
+    assert placed.discount_code is None and placed.total == 21_500_000
+    assert "Code YALDA1403 could not be used on this order" in texts(messages)
+
+
+def test_an_order_described_instead_of_numbered(shop) -> None:  # type: ignore[no-untyped-def]
+    def picked(text: str) -> object:
+        tracker = make_tracker(verified(order_id=text, requested_slot="order_id"), intent="inform", text=text,
+                               active_loop="track_order_form", fresh={"order_id": text})
+        events, _ = run(forms.ValidateTrackOrderForm(), tracker)
+        return slots_of(events)["order_id"]
+
+    recent = shop.crm.list_orders("C001", limit=5)
+    delivered = next(o.order_id for o in recent if o.status == "delivered")
+    assert picked("اون آخری که تحویل گرفتم") == delivered
+    assert picked("the latest one") == recent[0].order_id
+    assert picked("the one I haven't paid for") == next(o.order_id for o in recent if o.status == "pending_payment")
+    assert picked("the blue one") is None   # nothing an order is told by: the number is asked again
+
+
+def test_send_it_again_after_the_code_did_not_come_sends_a_new_code_to_the_same_number(shop) -> None:  # type: ignore[no-untyped-def]
+    before = [{"event": "user", "text": C001_PHONE}, {"event": "slot", "name": "phone_number", "value": "+989121234567"},
+              {"event": "user", "text": "کد نیومد که"}, {"event": "slot", "name": "phone_number", "value": None}]
+    tracker = make_tracker({"requested_slot": "phone_number"}, intent="inform", text="یه بار دیگه بفرست",
+                           events=before, fresh={"phone_number": "یه بار دیگه بفرست"}, active_loop="track_order_form")
+    events, _ = run(forms.ValidateTrackOrderForm(), tracker)
+    assert slots_of(events)["phone_number"] == "+989121234567"
+    assert shop.sms.sent and shop.sms.sent[-1][0] == "+989121234567"
+    # with no number given before, the number is asked for
+    tracker = make_tracker({"requested_slot": "phone_number"}, intent="inform", text="resend it",
+                           fresh={"phone_number": "resend it"}, active_loop="track_order_form")
+    events, _ = run(forms.ValidateTrackOrderForm(), tracker)
+    assert slots_of(events)["phone_number"] is None

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from actions import shop as shop_actions
-from tests.test_actions_support import make_tracker, run, slots_of, texts
+from tests.test_actions_support import make_tracker, run, shop, slots_of, texts  # noqa: F401  (fixture)
 
 
 def answer(action, text: str, intent: str, language: str = "en") -> str:  # type: ignore[no-untyped-def]
@@ -62,3 +62,69 @@ def test_a_day_asked_about_comes_before_the_contact_details() -> None:
     assert thursday.startswith("پنجشنبه\u200cها ساعت ۹:۰۰–۱۳:۰۰ باز هستیم.")
     plain = answer(shop_actions.ActionShopInfo(), "what is your phone number", "ask_contact_info")
     assert plain.startswith("📞 Phone:")
+
+
+def test_a_price_for_several_says_the_total(shop) -> None:  # type: ignore[no-untyped-def]
+    events, messages = run(shop_actions.ActionProductPrice(), make_tracker(
+        {"language": "en", "product": "ACC-BAS-CB"}, intent="ask_price", text="how much for 3 of them?", language="en",
+        entities=[{"entity": "quantity", "value": "3"}]))
+    assert "3 of them: 1,170,000 Toman" in texts(messages)
+
+
+def test_the_warranty_right_after_a_comparison_is_each_ones(shop) -> None:  # type: ignore[no-untyped-def]
+    compared = ["WCH-SAM-GW6", "WCH-APL-SE"]
+    events = [{"event": "slot", "name": "last_request", "value": "compare_products"}]
+    _, messages = run(shop_actions.ActionWarrantyPolicy(), make_tracker(
+        {"language": "en", "shown_products": compared, "last_request": "ask_warranty"}, intent="ask_warranty",
+        text="and the warranty?", language="en", events=events))
+    reply = texts(messages)
+    assert "Galaxy Watch 6 smartwatch: 12 months" in reply and "Apple Watch SE smartwatch: 12 months" in reply
+    assert "phones 18 months" not in reply
+
+
+def test_an_out_of_stock_product_asked_when_back_gets_an_honest_answer(shop) -> None:  # type: ignore[no-untyped-def]
+    _, messages = run(shop_actions.ActionProductDetails(), make_tracker(
+        {"language": "fa", "product": "MOB-XIA-P6"}, intent="ask_product_details", text="کی موجود میشه؟ خبرم کنید"))
+    assert "نمی‌دانم گوشی شیائومی پوکو X6 کی دوباره موجود می‌شود" in texts(messages)
+    _, messages = run(shop_actions.ActionProductDetails(), make_tracker(
+        {"language": "en", "product": "GAM-SNY-PS5"}, intent="ask_product_details", language="en",
+        text="does the ps5 come with a controller"))
+    assert "I don't have that detail here" in texts(messages)
+
+
+def test_the_referral_and_club_programmes_are_told_before_the_number_is_asked() -> None:
+    from actions import forms
+
+    _, messages = run(forms.AskPhoneNumber(), make_tracker({"language": "fa"}, intent="ask_referral",
+                                                           text="اگه معرفی کنم چیزی گیرم میاد؟", active_loop="referral_form"))
+    assert "۵۰۰ امتیاز" in texts(messages) and "شماره موبایل" in texts(messages)
+    _, messages = run(forms.AskPhoneNumber(), make_tracker({"language": "en"}, intent="ask_loyalty_points", language="en",
+                                                           text="what are the club levels?", active_loop="loyalty_form"))
+    assert "Bronze (0), Silver (2,000), Gold (10,000), Platinum (30,000)" in texts(messages)
+    asked_before = [{"event": "active_loop", "name": "loyalty_form"}, {"event": "action", "name": "action_ask_phone_number"}]
+    _, messages = run(forms.AskPhoneNumber(), make_tracker({"language": "en"}, intent="inform", language="en",
+                                                           text="hmm", active_loop="loyalty_form", events=asked_before))
+    assert "club" not in texts(messages).lower()
+
+
+def test_a_products_warranty_comes_with_its_own_return_window(shop) -> None:  # type: ignore[no-untyped-def]
+    _, messages = run(shop_actions.ActionWarrantyPolicy(), make_tracker(
+        {"language": "en"}, intent="ask_warranty", text="and for a washing machine?", language="en",
+        entities=[{"entity": "product", "value": "HOM-LG-WM"}]))
+    assert "can be returned within 10 days of delivery" in texts(messages)
+    _, messages = run(shop_actions.ActionWarrantyPolicy(), make_tracker(
+        {"language": "fa"}, intent="ask_warranty", text="گارانتی ایرپاد", entities=[{"entity": "product", "value": "AUD-APL-APP"}]))
+    assert "تا ۷ روز پس از تحویل قابل مرجوع" in texts(messages)
+
+
+def test_shipping_with_a_product_talked_about_and_a_total_asked_adds_them_up(shop) -> None:  # type: ignore[no-untyped-def]
+    reply = texts(run(shop_actions.ActionShippingInfo(), make_tracker(
+        {"language": "fa", "product": "HOM-PAR-KT"}, intent="ask_shipping", text="با ارسال به اصفهان جمعا چقدر میشه؟"))[1])
+    assert reply.startswith("ارسال به اصفهان:") and "پست پیشتاز: ۳ تا ۵ روز کاری — ۸۵٬۰۰۰ تومان (جمعاً ۱٬۷۳۵٬۰۰۰ تومان)" in reply
+    free = texts(run(shop_actions.ActionShippingInfo(), make_tracker(
+        {"language": "en", "product": "HOM-LG-WM"}, intent="ask_shipping", language="en",
+        text="do i get free delivery on it, how much in total?"))[1])
+    assert "Tipax: 2–3 working days — 0 Toman (total 41," in free
+    plain = texts(run(shop_actions.ActionShippingInfo(), make_tracker(
+        {"language": "en", "product": "HOM-LG-WM"}, intent="ask_shipping", language="en", text="how much is shipping"))[1])
+    assert "total" not in plain

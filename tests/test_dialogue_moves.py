@@ -934,3 +934,126 @@ def test_shipping_or_paying_words() -> None:
     assert cues.names_shipping_or_paying("and shipping to tehran?") and cues.names_shipping_or_paying("ارسال به تبریز")
     assert cues.names_shipping_or_paying("can i pay in cash") and cues.names_shipping_or_paying("قسطی دارین")
     assert not cues.names_shipping_or_paying("and in tehran?") and not cues.names_shipping_or_paying("مشهد چی؟")
+
+
+# --------------------------------------------------------------------------- b21/b22: customers' own words
+
+@pytest.mark.parametrize("text", ["gimme that", "ok gimme that", "yeah i want one", "k ill grab one", "اوکیه بخرم",
+                                  "حله بفرست", "خوبه یکی میخوام", "سه تا میخوام", "یه دونه بده"])
+def test_more_ways_of_saying_i_will_take_it(text: str) -> None:
+    assert cues.wants_it(text)
+
+
+@pytest.mark.parametrize("text", ["give me one sec", "یکی میخوام که ارزون باشه", "do i need one?"])
+def test_not_taking_it(text: str) -> None:
+    assert not cues.wants_it(text)
+
+
+def test_take_it_misread_as_stop_or_a_person_orders_the_product_talked_about() -> None:
+    after_price = Context(goal_of_intent=GOALS, last_request="ask_price", has_product=True)
+    assert decide(message("stop", "gimme that", 0.59), after_price).encode() == "redo place_order"
+    assert decide(message("request_human", "خوبه یکی میخوام", 0.68), after_price).encode() == "redo place_order"
+    assert decide(message("request_human", "i want a person", 0.9), after_price).encode() == "start request_human"
+
+
+@pytest.mark.parametrize("text, leaves", [("gtg", True), ("omg my bus is here gtg sorry", True), ("got to go", True),
+                                          ("i have to go now", True), ("i have to go to the store to see it", False),
+                                          ("where do i have to go", False)])
+def test_gotta_go(text: str, leaves: bool) -> None:
+    assert cues.says_goodbye(text) is leaves
+
+
+def test_gtg_at_the_code_question_is_a_goodbye() -> None:
+    context = in_form("place_order_form", "otp_code", "place_order", ("product", "phone_number"))
+    assert decide(message("nlu_fallback", "omg my bus is here gtg sorry", 0.4), context).encode() == "leave goodbye"
+
+
+def test_a_discount_code_while_ordering_is_for_that_order() -> None:
+    confirm = in_form("place_order_form", "confirm_order", "place_order", ("product", "phone_number", "otp_code"))
+    code = message("apply_discount_code", "can i use SPRING15 on this?", 0.9, discount_code="SPRING15")
+    assert decide(code, confirm).encode() == "interrupt apply_discount_code"
+    # at the code question, «کد نیومد» is the one-time code, not a discount code
+    otp = in_form("place_order_form", "otp_code", "place_order", ("product", "phone_number"))
+    assert decide(message("apply_discount_code", "کد نیومد که", 0.9), otp).encode() == "answer"
+
+
+@pytest.mark.parametrize("msg", [
+    Message("change_order", 0.6, "ببخشید اشتباه زدم، 495131", entities={"order_id": ["495131"]}),
+    Message("change_order", 0.7, "ببخشید شماره رو اشتباه زدم"),
+    Message("report_problem", 0.6, "the code didn't come"),
+])
+def test_the_code_question_keeps_corrections_and_wrong_numbers(msg: Message) -> None:
+    assert decide(msg, in_form("referral_form", "otp_code", "refer_friends", ("phone_number",))).encode() == "answer"
+
+
+def test_a_side_question_with_a_small_number_is_not_a_phone_number() -> None:
+    phone = in_form("place_order_form", "phone_number", "place_order", ("product",))
+    assert decide(message("ask_product_details", "wait is it in stock? only 2 left?", 0.87), phone).encode() \
+        == "interrupt ask_product_details"
+    assert decide(message("ask_warranty", "hold on whats the warranty on it", 0.9), phone).encode() \
+        == "interrupt ask_warranty"
+    assert decide(message("nlu_fallback", "hold on a sec", 0.3), phone).encode() == "hold"
+
+
+def test_never_mind_then_a_question_answers_it() -> None:
+    cancel = in_form("cancel_order_form", "phone_number", "cancel_order")
+    msg = message("ask_warranty", "actually nvm, whats the warranty on the macbook air", 0.95, product="LAP-APL-MBA")
+    assert decide(msg, cancel).encode() == "leave ask_warranty"
+
+
+def test_a_refund_question_at_a_cancellation_is_answered_then_asked_again() -> None:
+    confirm = in_form("cancel_order_form", "confirm_cancel", "cancel_order", ("order_id",))
+    assert decide(message("return_item", "wait will i get my money back? how long", 0.97), confirm).encode() \
+        == "interrupt ask_warranty"
+    assert decide(message("affirm", "ok yes cancel", 0.97), confirm).encode() == "answer"
+
+
+def test_thanks_with_later_and_thanks_with_yes() -> None:
+    phone = in_form("place_order_form", "phone_number", "place_order", ("product",))
+    assert decide(message("thank_you", "باشه ممنون، بعدا سفارش میدم", 0.54), phone).encode() == "leave thank_you"
+    after_price = Context(goal_of_intent=GOALS, last_request="ask_price", has_product=True)
+    assert decide(message("nlu_fallback", "yes that's the one, thanks", 0.4), after_price).encode() == "start thank_you"
+
+
+def test_a_feature_in_a_language_is_no_language_switch() -> None:
+    after_price = Context(goal_of_intent=GOALS, last_request="ask_price", has_product=True)
+    feature = Message("switch_language", 0.65, "این کیبورد فارسی هم داره؟",
+                      ranking=(("switch_language", 0.65), ("ask_product_details", 0.35)))
+    assert decide(feature, after_price).encode() == "start ask_product_details"
+    switch = Message("switch_language", 1.0, "فارسی بنویس", ranking=(("switch_language", 1.0),))
+    assert decide(switch, after_price).encode() == "start switch_language"
+
+
+def test_when_is_it_back_is_about_the_product_not_an_order() -> None:
+    after_details = Context(goal_of_intent=GOALS, last_request="ask_product_details", has_product=True)
+    assert decide(message("track_order", "can u let me know when it's back", 0.41), after_details).encode() \
+        == "redo ask_product_details"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("ok the cheaper one", True), ("ارزون‌تره رو میخوام", True), ("the more expensive one", True),
+    ("anything cheaper?", False), ("ارزون‌تر ندارید؟", False),
+])
+def test_one_of_them_by_price(text: str, expected: bool) -> None:
+    assert cues.means_one_of_them(text) is expected
+
+
+def test_cues_of_refunds_wrong_numbers_features_and_restocks() -> None:
+    assert cues.asks_about_refund("wait will i get my money back? how long") and not cues.asks_about_refund("refund it")
+    assert cues.says_wrong_number("sorry wrong number") and cues.says_wrong_number("ببخشید شماره رو اشتباه زدم")
+    assert not cues.says_wrong_number("wrong code")
+    assert cues.asks_about_a_feature("does the ps5 come with a controller") and not cues.asks_about_a_feature("do you have the a55")
+    assert cues.asks_when_back("کی موجود میشه؟ خبرم کنید") and cues.asks_when_back("can u let me know when it's back")
+    assert cues.choice_among("نه اونیکی") == "other"
+    assert cues.sounds_like_question("hold on whats the warranty on it") and not cues.sounds_like_question("hold on")
+
+
+def test_which_one_is_in_stock_picks_by_stock() -> None:
+    assert cues.choice_among("which one is in stock?") == "in_stock" and cues.choice_among("کدومش موجوده؟") == "in_stock"
+    assert cues.choice_among("is it in stock?") is None
+
+
+def test_a_kind_of_product_after_the_return_policy_is_its_warranty() -> None:
+    after = Context(goal_of_intent=GOALS, last_request="ask_warranty")
+    msg = message("browse_products", "and for a washing machine?", 0.77, product="HOM-LG-WM")
+    assert decide(msg, after).encode() == "redo ask_warranty"

@@ -258,8 +258,8 @@ _OTHER = re.compile(r"\b(?:the other one|the other|other one)\b|"
 
 def choice_among(text: str) -> Optional[str]:
     """Which of several products just shown the message picks: `cheapest`, `priciest`,
-    `other` (than the one talked about) or `index:N` (0-based); None if it does not pick
-    by position or price."""
+    `other` (than the one talked about), `in_stock` or `index:N` (0-based); None if it does not
+    pick by position, price or stock."""
     clean = canonical(text)
     if _OTHER.search(clean):
         return "other"
@@ -267,6 +267,8 @@ def choice_among(text: str) -> Optional[str]:
         return "cheapest"
     if _PRICIER.search(clean):
         return "priciest"
+    if _WHICH.search(clean) and _IN_STOCK.search(clean):
+        return "in_stock"   # "which one is in stock?", «کدومش موجوده؟»
     number = _BARE_NUMBER.fullmatch(clean)
     if number:   # "2" after a list of buttons: the second (not a rating of the shop)
         return f"index:{int(number.group(1) or number.group(2)) - 1}"
@@ -276,6 +278,7 @@ def choice_among(text: str) -> Optional[str]:
     return None
 
 
+_IN_STOCK = re.compile(r"\b(?:in stock|available|have it|got it)\b|" + _fa(r"موجوده|موجود هست|موجوده؟|موجود داری|دارین"))
 _WHICH = re.compile(r"\bwhich\b|\bkodoom|\bkodum|" + _fa(r"کدوم(?:ش|شون|یکی|اش|ا)?|کدام(?:ش|یک)?|کدوم یکی|کدوم یک"))
 
 
@@ -806,8 +809,9 @@ def buys_choice(text: str) -> bool:
 _NO_CODE = re.compile(
     r"\b(?:didn'?t|did not|haven'?t|have not|never|no)\b.{0,20}\b(?:get|got|receive|received|come|arrive|arrived|code|sms)\b|"
     r"\bcode (?:didn'?t|did not|hasn'?t|has not|never) (?:come|arrive)|\bno (?:code|sms)\b|\bresend\b|"
-    r"\bwhere(?:'s| is) (?:the|my|that) code\b|"
+    r"\bwhere(?:'s| is) (?:the|my|that) code\b|\bsend (?:it |the code |a code |another code )?again\b|"
     + _fa(r"نیومد|نیامد|نرسید|نیومده|نیامده|نرسیده|دریافت نکردم|نگرفتم|ارسال نشد|دوباره بفرست|دوباره ارسال|"
+          r"(?:یه|یک) بار دیگه بفرست|بازم بفرست|دوباره بفرستید|دوباره بفرستین|"
           r"مجدد بفرست|ارسال مجدد|کدی نیومد|پیامکی نیومد|پیامک نیومد|کد کجاست|کدش کجاست|کد کو|کدش کو|کد[^.؟?]{0,20}کجاست")
 )
 
@@ -933,3 +937,53 @@ _WRONG_NUMBER = re.compile(
 
 def says_wrong_number(text: str) -> bool:
     return bool(_WRONG_NUMBER.search(canonical(text)))
+
+
+# "does it have…", «… هم داره؟»: a question about what a product has or comes with.
+_FEATURE_QUESTION = re.compile(r"\b(?:(?:does|do) (?:it|this|that|they|the|this one|that one)(?: \w+)? (?:have|come with|support)|"
+                               r"has it got|comes? with|supports?)\b|"
+                               + _fa(r"داره|دارد|داشته باشه|پشتیبانی میکنه|پشتیبانی می کنه"))
+
+
+def asks_about_a_feature(text: str) -> bool:
+    return bool(_FEATURE_QUESTION.search(canonical(text)))
+
+
+# "when will it be back?", "let me know when it's back", «کی موجود میشه؟ خبرم کنید»
+_WHEN_BACK = re.compile(r"\b(?:when (?:will|is|does) (?:it|this|that|they)(?: be| come)? back|back in stock|restock\w*|"
+                        r"notify me|let me know when|tell me when|ping me when|in stock again|available again)\b|"
+                        + _fa(r"کی موجود میشه|کی موجود می شه|کی میاد|کی موجود|موجود شد خبر|خبرم کنید|خبرم کن|"
+                              r"اطلاع بدید|اطلاع بدین|موجود شد بگید|موجود شد بگین"))
+
+
+def asks_when_back(text: str) -> bool:
+    return bool(_WHEN_BACK.search(canonical(text)))
+
+
+# An order described instead of numbered: "the one I haven't paid for", «اون آخری که تحویل گرفتم».
+_ORDER_BY_STATUS = (
+    ("pending_payment", re.compile(r"\b(?:unpaid|not paid|haven'?t paid|didn'?t pay|awaiting payment)\b|"
+                                   + _fa(r"پرداخت نشده|پرداخت نکردم|پرداختش نکردم|پول(?:ش)?و? ندادم|در انتظار پرداخت"))),
+    ("delivered", re.compile(r"\b(?:delivered|received|got it|i got|arrived)\b|"
+                             + _fa(r"تحویل گرفتم|تحویل شده|تحویل‌شده|رسیده|بهم رسید|دستم رسید|گرفتمش"))),
+    ("shipped", re.compile(r"\b(?:shipped|on (?:the|its) way|in transit)\b|" + _fa(r"ارسال شده|ارسال‌شده|تو راهه|در راهه"))),
+    ("processing", re.compile(r"\b(?:processing|being prepared)\b|" + _fa(r"در حال آماده|داره آماده میشه"))),
+)
+_LATEST_ORDER = re.compile(r"\b(?:last|latest|newest|most recent|recent)\b|" + _fa(r"آخری|آخرین|جدیدترین|تازه‌ترین|تازه ترین"))
+
+
+def order_described(text: str) -> Tuple[Optional[str], bool]:
+    """(order status named or None, whether the latest is meant) of a message that describes an
+    order instead of giving its number; (None, False) when it does neither."""
+    clean = canonical(text)
+    status = next((name for name, pattern in _ORDER_BY_STATUS if pattern.search(clean)), None)
+    return status, bool(_LATEST_ORDER.search(clean))
+
+
+# "how much altogether with shipping?", «جمعا چقدر میشه؟»: the price and the shipping added up.
+_TOTAL = re.compile(r"\b(?:total|altogether|all together|in all|all in|with shipping|including shipping)\b|"
+                    + _fa(r"جمعا|جمعاً|جمعش|روی هم|رویهم|کلا چقدر|کلش|با هزینه ارسال|با ارسال"))
+
+
+def asks_total(text: str) -> bool:
+    return bool(_TOTAL.search(canonical(text)))

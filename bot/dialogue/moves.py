@@ -214,6 +214,10 @@ def decide(message: Message, context: Context) -> Move:
     if message.intent == "switch_language" and not cues.names_a_language(message.text):
         # "I don't understand what you want from me" is no request for Persian
         message = replace(message, intent=FALLBACK)
+    if message.intent == "switch_language" and cues.asks_about_a_feature(message.text) \
+            and dict(message.ranking).get("ask_product_details", 0.0) >= LEANING:
+        # «این کیبورد فارسی هم داره؟», "does it have persian letters": a product's feature, not the reply language
+        message = replace(message, intent="ask_product_details")
     if cues.asks_to_repeat(message.text) and message.intent not in HUMAN:
         return Move(REPEAT)
     if context.active_form and cues.asks_what_next(message.text) and message.intent not in HUMAN:
@@ -246,9 +250,10 @@ def _inside_form(message: Message, context: Context) -> Move:
     words = cues.word_count(message.text)
     short = words <= SHORT_MESSAGE_WORDS
     carries_answer = bool(expected.entity and message.entities.get(expected.entity))
-    # a phone number, a one-time code or an order number: words without digits are not one; a discount
+    # a phone number, a one-time code or an order number: words without a run of 4+ digits are not one
+    # ("only 2 left?" is words); a discount
     # code is one word, not a sentence without a code in it ("what do you sell anyway?")
-    wordy = (slot in DIGIT_SLOTS and not cues.has_digits(message.text)) \
+    wordy = (slot in DIGIT_SLOTS and not cues.looks_like_a_code(message.text)) \
         or (slot == "discount_code" and not carries_answer and words >= 3 and cues.sounds_like_question(message.text))
     closing = intent in CLOSING or message.ends_closing or cues.says_goodbye(message.text)
 
@@ -265,6 +270,9 @@ def _inside_form(message: Message, context: Context) -> Move:
         # "wait will I get my money back? how long" asked to confirm a cancellation: how refunds work
         # (the returns policy), then the question again — not a return started instead
         return Move(INTERRUPT, ("ask_warranty",))
+    if slot == "phone_number" and cues.code_did_not_arrive(message.text) and not carries_answer \
+            and intent not in HUMAN:
+        return Move(ANSWER)   # «یه بار دیگه بفرست» after "type your number again": the code sent again
     if slot == "otp_code" and (cues.code_did_not_arrive(message.text) or cues.says_wrong_number(message.text)
                                or (cues.looks_like_a_code(message.text) and cues.is_correction(message.text))) \
             and intent not in HUMAN:
@@ -580,6 +588,10 @@ def _outside_form(message: Message, context: Context) -> Move:
             and intent != "browse_products" and intent not in HUMAN:
         # «خیلی گرونه، ارزون‌تر ندارید؟» after a product: cheaper ones of its kind (not a rating of the shop)
         return Move(REDO, ("browse_products",))
+    if cues.asks_when_back(message.text) and (context.has_product or products) and not orders \
+            and intent not in HUMAN and intent != "ask_product_details":
+        # "can u let me know when it's back" after an out-of-stock product: about that product (not tracking)
+        return Move(REDO, ("ask_product_details",))
     policy_follow_up = _policy_follow_up(message, context)
     if policy_follow_up:
         return policy_follow_up
@@ -615,7 +627,9 @@ def _outside_form(message: Message, context: Context) -> Move:
         return Move(REDO, (last,))   # «ایرپاد پرو چطور؟» after a price: "what about it", not "how to use it"
     if products and last in PRODUCT_FOLLOW_UPS and not clear_other_request \
             and (vague or elliptic and (intent in PRODUCT_QUESTIONS or cues.is_correction(message.text)
-                                        or message.confidence < CLEAR_REQUEST)):   # "and the gopro?" half-read
+                                        or message.confidence < CLEAR_REQUEST
+                                        or (last == "ask_warranty" and intent == "browse_products"))):
+        # "and the gopro?" half-read; "and for a washing machine?" after the return policy: its warranty
         return Move(REDO, (last,))
     if orders and not products and last in ORDER_FOLLOW_UPS and (vague or elliptic):
         return Move(REDO, (last,))

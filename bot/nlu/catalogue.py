@@ -59,7 +59,7 @@ EXTRA_ALIASES = {
     "GAM-SNY-DS5": ["dualsense", "دوال سنس", "playstation controller", "ps5 controller", "ps controller",
                     "ps4 controller", "دسته پلی استیشن", "دسته پلی استیشن 5", "دسته ps5", "دسته پلی", "دسته بازی"],
     "GAM-MSF-XSS": ["xbox", "ایکس باکس"],
-    "AUD-APL-APP": ["airpods pro", "airpods", "ایرپاد پرو", "ایرپاد"],
+    "AUD-APL-APP": ["airpods pro", "airpods", "ایرپاد پرو", "ایرپادپرو", "ایرپاد"],
     "MOB-APL-IP15": ["آیفون 15", "ایفون 15", "iphone 15"],
     "LAP-APL-MBA": ["macbook air", "مک بوک ایر", "مکبوک ایر", "macbook"],
     "MOB-SAM-A55": ["a55", "galaxy a55", "گلکسی a55", "سامسونگ a55", "samsung a55"],

@@ -269,6 +269,10 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "fa": "ارسال به {city}:\n{lines}\n{free}{elsewhere}",
         "en": "Shipping to {city}:\n{lines}\n{free}{elsewhere}",
     },
+    "shipping_total": {
+        "fa": " (جمعاً {total})",
+        "en": " (total {total})",
+    },
     "shipping_only_elsewhere": {
         "fa": "\n{method}: فقط {cities}",
         "en": "\n{method}: {cities} only",
@@ -284,6 +288,14 @@ TEXTS: Dict[str, Dict[str, str]] = {
     "product_warranty": {
         "fa": "{product}: {warranty}.",
         "en": "{product}: {warranty}.",
+    },
+    "product_return_days": {
+        "fa": "{product} تا {days} روز پس از تحویل قابل مرجوع کردن است.",
+        "en": "The {product} can be returned within {days} days of delivery.",
+    },
+    "product_not_returnable": {
+        "fa": "{product} قابل مرجوع کردن نیست؛ ایراد فنی آن را گارانتی پوشش می‌دهد.",
+        "en": "The {product} cannot be returned; a fault is covered by its warranty.",
     },
     "returns_policy": {
         "fa": "↩️ مرجوعی: {returns}",
@@ -347,6 +359,14 @@ TEXTS: Dict[str, Dict[str, str]] = {
     "browse_priciest_of_these": {
         "fa": "از این‌ها گران‌ترین {product} است: {price} ({stock}).",
         "en": "Of these, the most expensive is the {product}: {price} ({stock}).",
+    },
+    "features_unknown": {
+        "fa": "این جزئیات فنی را اینجا ندارم؛ در صفحه کالا در سایت ({link}) هست، یا بنویسید «اپراتور» تا همکارانم بررسی کنند.",
+        "en": "I don't have that detail here; the product's page on our website ({link}) has it, or type \"agent\" and our team will check.",
+    },
+    "restock_unknown": {
+        "fa": "نمی‌دانم {product} کی دوباره موجود می‌شود و فعلاً نمی‌توانم موجود شدنش را خبر بدهم؛ صفحه کالا در سایت ({link}) را بعداً ببینید یا بنویسید «اپراتور».",
+        "en": "I don't know when the {product} will be back in stock, and I can't notify you yet; please check its page ({link}) later, or type \"agent\".",
     },
     "variants_unknown": {
         "fa": "رنگ‌ها و نسخه‌های مختلف کالا را اینجا نمی‌بینم؛ در صفحه کالا در سایت ({link}) هست، یا بنویسید «اپراتور» تا همکارانم بررسی کنند.",
