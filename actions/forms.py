@@ -29,7 +29,7 @@ from bot.dialogue import cues
 from bot.text.identifiers import national_phone, normalise_order_id, normalise_phone
 from bot.text.persian import normalise, to_ascii_digits
 
-from actions.products import chosen_product, find_products, products_hinted
+from actions.products import accessory_meant, chosen_product, find_products, products_hinted
 from actions.common import (
     RESUMED, button, digits, names_an_order, entity_values, get_crm, get_verifier, goal_message, known_customer, latest_open_order, latest_text,
     number, policy, policy_text, previous_slot_value, product_name, recent_slot_values, reply_language, say, text,
@@ -349,7 +349,10 @@ class HamsafarFormValidation(FormValidationAction, abc.ABC):
                          domain: Dict[Text, Any]) -> Dict[str, Any]:
         language = reply_language(tracker)
         try:
-            picked = chosen_product(str(value), tracker.get_slot("shown_products") or [])
+            # "the a55 one, how much?" right after the A55's case: the case (the NLU read the phone)
+            meant = accessory_meant(latest_text(tracker), entity_values(tracker, "product"),
+                                    [previous_slot_value(tracker, "product"), *(tracker.get_slot("shown_products") or [])])
+            picked = meant or chosen_product(str(value), tracker.get_slot("shown_products") or [])
             found = find_products(picked or str(value or ""))
         except CRMUnavailable:
             return {"product": None, **self._abort(dispatcher, language)}

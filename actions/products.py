@@ -298,6 +298,27 @@ def fits_device(accessory: Product, message: str) -> bool:
     return True
 
 
+def made_for_named_device(accessory: Product, message: str) -> bool:
+    """An accessory whose name carries the model the message names ("a55" for the Galaxy A55 case)."""
+    message_words = set(re.sub(r"[^\w\s]", " ", normalise(message).lower()).split())
+    return bool({w.lower() for w in _model_words(accessory)} & message_words)
+
+
+def accessory_meant(message: str, named: Sequence[str], recent: Sequence[Optional[str]]) -> Optional[str]:
+    """The accessory just talked about or shown (`recent` SKUs) that is made for the one device
+    the message names, when the words point at something of that device ("the a55 one, how much?"
+    after the Galaxy A55's case, "what about for the a55?" after cases were shown); None otherwise."""
+    if len(named) != 1 or not cues.means_the_one_for(message) or cues.accessory_request(message):
+        return None
+    try:
+        candidates = [p for sku in dict.fromkeys(s for s in recent if s) if (p := get_crm().get_product(str(sku)))]
+    except CRMError:
+        return None
+    fitting = [p.sku for p in candidates if p.category == "accessory" and p.sku != named[0]
+               and made_for_named_device(p, message)]
+    return fitting[0] if len(fitting) == 1 else None
+
+
 def accessories_for(request: cues.AccessoryRequest, message: str) -> List[Product]:
     """The products of the accessory asked for that fit the device it is for ("a case for my
     iphone 15": none, the shop's one case is the Galaxy A55's); none when the shop sells no such

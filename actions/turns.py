@@ -39,7 +39,7 @@ from bot.nlu.catalogue import sku_brand_code
 
 from actions.common import IN_PROGRESS, get_crm, previous_slot_value, recent_slot_values, shop_rules, typed_text
 from actions.products import (
-    chosen_product, find_products, name_of, product_of_brand, products_hinted, word_in_name, words_of,
+    accessory_meant, chosen_product, find_products, name_of, product_of_brand, products_hinted, word_in_name, words_of,
 )
 from actions.proactive import answer_to_journey
 
@@ -87,6 +87,11 @@ def read_turn(tracker: Tracker, domain: Dict[str, Any], journey: Journey) -> Tup
         else _the_product_talked_about(tracker, message)
     if same:   # "the console" right after the PS5's price: that product, the same answer
         message = dataclasses.replace(message, entities={**message.entities, "product": [same]})
+    accessory = None if form else accessory_meant(message.text, message.entities.get("product") or [],
+                                                  [tracker.get_slot("product"), *(tracker.get_slot(SHOWN_SLOT) or [])])
+    if accessory:   # "the a55 one, how much?" right after the Galaxy A55's case: the case, not the phone
+        message = dataclasses.replace(message, entities={**message.entities, "product": [accessory]})
+        events.append(SlotSet("product", accessory))
     rebranded = _product_by_brand_correction(tracker, message, form, requested, domain)
     if rebranded:   # «منظورم سونی بود» while ordering the JBL: as if the Sony had been named
         message = dataclasses.replace(message, entities={**message.entities, "product": [rebranded]})

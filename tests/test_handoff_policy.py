@@ -113,6 +113,12 @@ def test_buying_is_not_frustration_whatever_the_sentiment_score(monkeypatch):
     assert predicted(angry)[0] == "action_request_human"
 
 
+def test_asking_for_the_code_again_is_not_frustration(monkeypatch):
+    scored_upset = {"label": "negative", "score": -0.52, "frustrated": True}
+    assert predicted(tracker(user("یه بار دیگه بفرست", "place_order", scored_upset)))[0] is None
+    assert predicted(tracker(user("the code didn't come", "report_problem", scored_upset)))[0] is None
+
+
 def test_listens_after_the_handoff_action():
     t = tracker(user("کلاهبردارید!!!", "report_problem", {"label": "negative", "score": -0.9, "frustrated": True}),
                 ActionExecuted("action_request_human"))

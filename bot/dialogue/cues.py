@@ -987,3 +987,12 @@ _TOTAL = re.compile(r"\b(?:total|altogether|all together|in all|all in|with ship
 
 def asks_total(text: str) -> bool:
     return bool(_TOTAL.search(canonical(text)))
+
+
+# "the a55 one", "(what about) for the a55", «مال A55», «برای A55»: something of or for a device, not the device.
+_FOR_THE_DEVICE = re.compile(r"\bthe [\w-]+(?: [\w-]+)? one\b|\bfor (?:the|my|a) [\w-]+|^(?:and |what about |ok )*for [\w-]+|"
+                             + _fa(r"مال|برای|واسه|واسه ی|برای ی"))
+
+
+def means_the_one_for(text: str) -> bool:
+    return bool(_FOR_THE_DEVICE.search(canonical(text)))
