@@ -448,6 +448,11 @@ class HamsafarFormValidation(FormValidationAction, abc.ABC):
                       tracker: Tracker) -> Dict[str, Any]:
         """Yes or no to an irreversible action; anything else is asked again."""
         answer = value if isinstance(value, bool) else cues.yes_or_no(str(value))
+        order_id = tracker.get_slot("order_id")
+        if answer is None and order_id and normalise_order_id(str(value or "")) == str(order_id):
+            # "cancel order 100153?" answered with «۱۰۰۱۵۳»: that order is the one — asked again, plainly
+            # (an irreversible step is never taken on a number)
+            return {slot: None}
         if answer is None:
             say(dispatcher, "yes_or_no", reply_language(tracker))
             return {slot: None}

@@ -18,8 +18,9 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.crm.base import CRMError
+from bot.dialogue import cues
 
-from actions.common import LANGUAGES, customer_events, get_crm, known_customer, reply_language, say, text
+from actions.common import LANGUAGES, customer_events, get_crm, known_customer, latest_text, reply_language, say, text
 from actions.profile import saved_language
 
 logger = logging.getLogger(__name__)
@@ -61,6 +62,9 @@ class ActionGreet(Action):
                 customer = get_crm().get_customer(customer_id)
             except CRMError:
                 logger.warning("CRM unavailable: greeting %s without their name", customer_id)
+        if said_before(tracker) and cues.asks_how_i_am(latest_text(tracker)):
+            say(dispatcher, "greet_how_are_you", reply_language(tracker))   # «خوبی؟» after hello: small talk back
+            return []
         if said_before(tracker):
             # "hi, sorry, forgot to say hello" in the middle: a short hello back, and on with it
             showing = bool(tracker.get_slot("shown_products")) and tracker.get_slot("last_request") == "browse_products"

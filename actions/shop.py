@@ -160,10 +160,16 @@ def _product_for_a_total(tracker: Tracker) -> Optional[Product]:
 
 
 def _city_asked(tracker: Tracker, intent: str) -> Optional[str]:
-    """The city a shipping or payment question names (in its own clause of a longer message)."""
+    """The city a shipping or payment question names (in its own clause of a longer message), or
+    the one named in the customer's last few messages when this one follows them up ("and do
+    you have cod there?" after shipping to Isfahan)."""
+    cities = shop_rules().city_names()
     asked = " ".join(clause_texts(tracker, intent)) or latest_text(tracker)
-    return mentions.city_named(asked, shop_rules().city_names()) or mentions.city_named(
-        latest_text(tracker), shop_rules().city_names())
+    found = mentions.city_named(asked, cities) or mentions.city_named(latest_text(tracker), cities)
+    if found or previous_slot_value(tracker, "last_request") not in ("ask_shipping", "ask_payment_methods"):
+        return found
+    earlier = [str(e.get("text") or "") for e in tracker.events if e.get("event") == "user"][-4:-1]
+    return next((city for text_of in reversed(earlier) if (city := mentions.city_named(text_of, cities))), None)
 
 
 def _city_name(city: str, language: str) -> str:
@@ -204,6 +210,8 @@ class ActionShippingInfo(Action):
                   domain: Dict[Text, Any]) -> List[EventType]:
         language = reply_language(tracker)
         shipping = policy().get("shipping") or {}
+        if cues.asks_abroad(latest_text(tracker)):   # «خارج از کشور چی؟ مثلا دبی»
+            say(dispatcher, "shipping_abroad", language)
         city = _city_asked(tracker, "ask_shipping")
         serving = shop_rules().shipping_methods_in(city)
         product = _product_for_a_total(tracker)

@@ -139,8 +139,9 @@ def read_turn(tracker: Tracker, domain: Dict[str, Any], journey: Journey) -> Tup
             events.append(SlotSet(LAST_REQUEST_SLOT, request))
         if request in PRODUCT_INTENTS and not message.entities.get("product") and move.kind != INTERRUPT:
             events += _referenced_product(tracker, message, request, points_at)
-        if request == "give_feedback" and move.kind == REDO and not message.entities.get("rating"):
-            score = cues.score_in(message.text)   # "oops, I meant 5!", «نه ببخشید ۴»
+        if request == "give_feedback" and move.kind in (REDO, START) and not message.entities.get("rating"):
+            # "oops, I meant 5!", «نه ببخشید ۴»; "id give you guys a 2, delivery was super slow"
+            score = cues.score_in(message.text) if move.kind == REDO else cues.score_given(message.text)
             if score is not None:
                 events.append(SlotSet("rating", str(score)))
         if request == "compare_products" and not message.entities.get("product") and cues.means_both(message.text):

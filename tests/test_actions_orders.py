@@ -500,3 +500,15 @@ def test_send_it_again_after_the_code_did_not_come_sends_a_new_code_to_the_same_
                            fresh={"phone_number": "resend it"}, active_loop="track_order_form")
     events, _ = run(forms.ValidateTrackOrderForm(), tracker)
     assert slots_of(events)["phone_number"] is None
+
+
+def test_the_order_number_typed_at_its_cancel_confirmation_asks_again_without_a_complaint(shop) -> None:  # type: ignore[no-untyped-def]
+    def confirmed(text: str) -> tuple:
+        tracker = make_tracker(verified(order_id="100001", requested_slot="confirm_cancel", confirm_cancel=text),
+                               intent="inform", text=text, active_loop="cancel_order_form",
+                               fresh={"confirm_cancel": text})
+        events, messages = run(forms.ValidateCancelOrderForm(), tracker)
+        return slots_of(events)["confirm_cancel"], texts(messages)
+
+    assert confirmed("۱۰۰۰۰۱") == (None, "")   # that order: the question again, nothing cancelled on a number
+    assert confirmed("100002")[1]              # another number is no answer: "yes or no?"

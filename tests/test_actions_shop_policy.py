@@ -128,3 +128,8 @@ def test_shipping_with_a_product_talked_about_and_a_total_asked_adds_them_up(sho
     plain = texts(run(shop_actions.ActionShippingInfo(), make_tracker(
         {"language": "en", "product": "HOM-LG-WM"}, intent="ask_shipping", language="en", text="how much is shipping"))[1])
     assert "total" not in plain
+
+
+def test_shipping_abroad_is_a_plain_no() -> None:
+    reply = answer(shop_actions.ActionShippingInfo(), "خارج از کشور چی؟ مثلا دبی", "ask_shipping", "fa")
+    assert reply.startswith("فعلاً فقط داخل ایران ارسال داریم")

@@ -49,3 +49,15 @@ def test_a_city_and_a_way_to_pay_are_read_from_the_shops_words(shop) -> None:  #
     tracker = make_tracker({"language": "fa", "last_request": "ask_shipping"}, intent="out_of_scope", text="مشهد چی؟")
     move, _ = read_turn(tracker, DOMAIN, load_journey())
     assert move.encode() == "redo ask_shipping"
+
+
+def test_how_are_you_after_a_hello_is_answered_as_small_talk() -> None:
+    from actions.greeting import ActionGreet
+    from tests.test_actions_support import run, texts
+
+    hello = [{"event": "user", "text": "سلام"}, {"event": "bot", "text": "سلام!"}]
+    _, messages = run(ActionGreet(), make_tracker({"language": "fa"}, intent="greet", text="خوبی؟", events=hello))
+    assert texts(messages).startswith("ممنون، خوبم!")
+    _, messages = run(ActionGreet(), make_tracker({"language": "en"}, intent="greet", text="hi again", language="en",
+                                                  events=hello))
+    assert "I'm well" not in texts(messages)

@@ -33,7 +33,7 @@ def test_a_relative_day_needs_today() -> None:
 @pytest.mark.parametrize("text, expected", [
     ("what about crypto?", "crypto"), ("با بیت کوین میشه خرید کرد؟", "crypto"), ("با تتر میشه؟", "crypto"),
     ("can i pay cash on delivery in shiraz?", "cod"), ("card on delivery?", "cod"), ("پرداخت در محل دارین", "cod"),
-    ("can i pay by card", "card"), ("کارت به کارت میشه؟", "card"), ("do you take visa", "foreign_card"),
+    ("can i pay by card", "card"), ("کارت به کارت میشه؟", "card_to_card"), ("do you take visa", "foreign_card"),
     ("credit card ok?", "foreign_card"), ("قسطی دارین", "installments"), ("snapp pay?", "installments"),
     ("paypal?", "paypal"), ("کیف پول", "wallet"), ("how much is the a55", None), ("cardigan", None),
 ])

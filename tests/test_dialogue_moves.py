@@ -1057,3 +1057,31 @@ def test_a_kind_of_product_after_the_return_policy_is_its_warranty() -> None:
     after = Context(goal_of_intent=GOALS, last_request="ask_warranty")
     msg = message("browse_products", "and for a washing machine?", 0.77, product="HOM-LG-WM")
     assert decide(msg, after).encode() == "redo ask_warranty"
+
+
+def test_follow_ups_of_shipping_payment_hours_and_tracking() -> None:
+    after_shipping = outside("ask_shipping")
+    cod = placed(message("ask_shipping", "and do you have cod there", 0.8), payment_way="cod")
+    assert decide(cod, after_shipping).encode() == "start ask_payment_methods"
+    assert decide(message("ask_about_company", "با پیک همسفر میشه؟", 0.6), after_shipping).encode() == "redo ask_shipping"
+    assert decide(message("ask_price", "how much", 0.7), after_shipping).encode() == "redo ask_shipping"
+    assert decide(message("out_of_scope", "فردا بازین؟", 0.6), outside()).encode() == "start ask_contact_info"
+    assert decide(message("ask_shipping", "which courier is it with?", 0.7), outside("track_order")).encode() \
+        == "redo track_order"
+    refund = message("return_item", "پولش کی برمیگرده؟", 0.8)
+    assert decide(refund, outside("return_item")).encode() == "start ask_warranty"
+    assert decide(message("apply_discount_code", "can i get a discount code for my next order?", 0.9),
+                  outside()).encode() == "start ask_promotions"
+
+
+def test_a_score_given_in_a_longer_message() -> None:
+    assert cues.score_given("id give you guys a 2, delivery was super slow") == 2
+    assert cues.score_given("بهتون ۳ میدم") == 3 and cues.score_given("4 out of 5") == 4
+    assert cues.score_given("give me 2 of them") is None
+
+
+def test_a_question_not_understood_right_after_the_offers_is_about_them() -> None:
+    msg = message("nlu_fallback", "is the welcome one only for the first order?", 0.4)
+    assert decide(msg, outside("ask_promotions")).encode() == "redo ask_promotions"
+    assert cues.asks_abroad("خارج از کشور چی؟ مثلا دبی") and cues.asks_abroad("do you ship to dubai")
+    assert not cues.asks_abroad("do you ship to tabriz")

@@ -115,8 +115,13 @@ def test_buying_is_not_frustration_whatever_the_sentiment_score(monkeypatch):
 
 def test_asking_for_the_code_again_is_not_frustration(monkeypatch):
     scored_upset = {"label": "negative", "score": -0.52, "frustrated": True}
-    assert predicted(tracker(user("یه بار دیگه بفرست", "place_order", scored_upset)))[0] is None
-    assert predicted(tracker(user("the code didn't come", "report_problem", scored_upset)))[0] is None
+    asked_code = SlotSet("requested_slot", "otp_code")
+    assert predicted(tracker(asked_code, user("یه بار دیگه بفرست", "place_order", scored_upset)))[0] is None
+    assert predicted(tracker(asked_code, user("the code didn't come", "report_problem", scored_upset)))[0] is None
+    # an order that has not come, said angrily, is frustration
+    angry = {"label": "negative", "score": -0.9, "frustrated": True}
+    assert predicted(tracker(user("سفارشم یه هفته است نرسیده، واقعا افتضاحه!!!", "track_order", angry)))[0] \
+        == "action_request_human"
 
 
 def test_listens_after_the_handoff_action():

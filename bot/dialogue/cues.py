@@ -773,7 +773,9 @@ _ASKS_FOR_A_CODE = re.compile(
     r"\b(?:do|d'?you|you guys|do u) (?:you )?(?:guys )?(?:have|got|give|offer) (?:a|any|some) (?:discount |promo |coupon |voucher |off )?"
     r"(?:codes?|coupons?|vouchers?)\b|\b(?:is there|are there|any) (?:a |any )?(?:discount|promo|coupon) codes?\b(?! (?:box|field))|"
     r"\bwhere (?:do|can) i (?:get|find) (?:a|the) (?:discount |promo )?code\b|"
+    r"\b(?:can|could) i (?:get|have) (?:a|an|any|some) (?:discount |promo )?(?:codes?|coupons?)\b|"
     + _fa(r"کد تخفیف (?:دارید|دارین|داری|هست|ندارید|ندارین|میدید|می دید|میدین)|کد تخفیفی (?:دارید|دارین|هست)|"
+          r"کد تخفیف (?:بهم )?(?:میدین|میدید|بدید|بدین)|"
           r"کد تخفیف از کجا|کد تخفیف چطوری بگیرم"))
 
 
@@ -918,8 +920,10 @@ def means_one_of_them(text: str) -> bool:
 
 # "will I get my money back?", «پولم کی برمیگرده؟»: a question about the refund, not a return request.
 _REFUND_QUESTION = re.compile(
-    r"\b(?:money back|get (?:my )?money|refund(?:ed|s)?|reimburs\w*)\b|"
-    + _fa(r"پولم|پولمو|پول من|وجه|بازگشت پول|پول برمیگرده|پول بر میگرده|برگشت پول"))
+    r"\b(?:money back|get (?:my )?money|refund(?:ed|s)?|reimburs\w*|opened (?:the )?box|open(?:ed)? it|"
+    r"without (?:the )?box|return shipping|who pays)\b|"
+    + _fa(r"پولم|پولمو|پول من|پولش|وجه|بازگشت پول|پول برمیگرده|پول بر میگرده|برگشت پول|بازش کردم|جعبه|کارتن|پلمپ|"
+          r"هزینه ارسال مرجوعی|هزینه مرجوعی|هزینه برگشت"))
 
 
 def asks_about_refund(text: str) -> bool:
@@ -996,3 +1000,56 @@ _FOR_THE_DEVICE = re.compile(r"\bthe [\w-]+(?: [\w-]+)? one\b|\bfor (?:the|my|a)
 
 def means_the_one_for(text: str) -> bool:
     return bool(_FOR_THE_DEVICE.search(canonical(text)))
+
+
+# The shop's carriers named: "the courier", «پیک», "tipax".
+_CARRIER = re.compile(r"\b(?:courier|tipax|chapar|post|postal|express)\b|" + _fa(r"پیک|تیپاکس|چاپار|پست|پیشتاز"))
+
+
+def names_a_carrier(text: str) -> bool:
+    return bool(_CARRIER.search(canonical(text)))
+
+
+# "are you open on friday?", «فردا بازین؟», «جمعه‌ها تعطیلین؟»: whether the shop is open on a day.
+_OPEN_ON_A_DAY = re.compile(
+    r"\b(?:open|close|closed|closing|opening)\b.*\b(?:today|tomorrow|tonight|now|monday|tuesday|wednesday|thursday|"
+    r"friday|saturday|sunday|weekend)s?\b|\b(?:today|tomorrow|monday|tuesday|wednesday|thursday|friday|saturday|"
+    r"sunday)s?\b.*\b(?:open|closed?)\b|"
+    + _fa(r"(?:امروز|فردا|امشب|شنبه|یکشنبه|دوشنبه|سه شنبه|چهارشنبه|پنجشنبه|پنج شنبه|جمعه)(?: ها)? (?:تا کی )?"
+          r"(?:بازین|بازید|باز هستین|باز هستید|بازه|تعطیلین|تعطیلید|تعطیله|باز هست)"))
+
+
+def asks_if_open(text: str) -> bool:
+    return bool(_OPEN_ON_A_DAY.search(canonical(text)))
+
+
+# "i'd give you guys a 2, delivery was slow", "4 out of 5", «بهتون ۳ میدم»: a score given in a longer message.
+_SCORE_GIVEN = re.compile(r"\b(?:give|rate)(?: you| u| ya)?(?: guys| all)?(?: a| an)? (\d{1,2})\b|\b(\d{1,2}) ?(?:out of|/) ?(?:5|10)\b|"
+                          + _fa(r"(?:بهتون |بهت )?(\d{1,2}) (?:میدم|می دم)|نمره(?:م)? (\d{1,2})"))
+
+
+def score_given(text: str) -> Optional[int]:
+    found = _SCORE_GIVEN.search(canonical(text))
+    if not found:
+        return None
+    value = int(next(g for g in found.groups() if g))
+    return value if 0 <= value <= 10 else None
+
+
+# "how are you?", «خوبی؟», «چطوری؟»: small talk after a hello.
+_HOW_ARE_YOU = re.compile(r"\b(?:how are (?:you|u|ya)|how r u|hru|how'?s it going|how are things|khubi|khoobi|chetori)\b|"
+                          + _fa(r"خوبی|خوبین|خوبید|چطوری|چطورین|چطورید|خوب هستین|حالتون خوبه|حالت خوبه"))
+
+
+def asks_how_i_am(text: str) -> bool:
+    return bool(_HOW_ARE_YOU.search(canonical(text)))
+
+
+# "do you ship abroad?", «خارج از کشور چی؟ مثلا دبی»: delivery outside Iran.
+_ABROAD = re.compile(r"\b(?:abroad|overseas|international(?:ly)?|outside (?:of )?iran|other countries|another country|"
+                     r"dubai|uae|turkey|istanbul|germany|canada|europe|usa)\b|"
+                     + _fa(r"خارج از کشور|خارج از ایران|خارج|بین ?المللی|دبی|امارات|ترکیه|استانبول|آلمان|کانادا|اروپا|آمریکا"))
+
+
+def asks_abroad(text: str) -> bool:
+    return bool(_ABROAD.search(canonical(text)))

@@ -51,8 +51,10 @@ _PAYMENT_WORDS: Dict[str, Tuple[str, ...]] = {
     "paypal": ("paypal", "pay pal", "پی پال", "پی‌پال", "پیپال"),
     "foreign_card": ("visa", "mastercard", "master card", "credit card", "international card", "foreign card",
                      "ویزا", "مستر کارت", "مسترکارت", "کارت خارجی", "کارت اعتباری", "ویزا کارت"),
+    "card_to_card": ("card to card", "card-to-card", "bank transfer", "wire transfer", "کارت به کارت", "واریز به حساب",
+                     "شماره کارت بدید", "شماره حساب"),
     "card": ("bank card", "debit card", "shetab", "online payment", "pay online", "online gateway", "card",
-             "کارت بانکی", "کارت به کارت", "شتاب", "درگاه", "پرداخت آنلاین", "آنلاین", "کارت"),
+             "کارت بانکی", "شتاب", "درگاه", "پرداخت آنلاین", "آنلاین", "کارت"),
 }
 
 

@@ -265,7 +265,8 @@ def _inside_form(message: Message, context: Context) -> Move:
                  or (slot not in DIGIT_SLOTS and not cues.asks_for_a_code(message.text))):
         # "can I use SPRING15 on this?" while ordering: for this order (noted, then the form goes on)
         return Move(INTERRUPT, ("apply_discount_code",))
-    if context.goal and context.goal in {context.goal_of_intent.get(i) for i in ("cancel_order", "return_item")} \
+    if context.goal and context.goal in {context.goal_of_intent.get(i) for i in ("cancel_order", "return_item",
+                                                                                 "payment_problem")} \
             and cues.asks_about_refund(message.text) and not carries_answer and intent not in HUMAN:
         # "wait will I get my money back? how long" asked to confirm a cancellation: how refunds work
         # (the returns policy), then the question again — not a return started instead
@@ -539,21 +540,34 @@ def _corrects_the_form(message: Message, context: Context) -> bool:
 
 def _policy_follow_up(message: Message, context: Context) -> Optional[Move]:
     """"what about crypto?" after the ways to pay, "and to Mashhad?" after shipping, "do you take
-    bitcoin?" anywhere: the policy question again for that way or city (the words alone read as a
-    question about the shop or a fallback)."""
+    bitcoin?" or «فردا بازین؟» anywhere: the policy question for that way, city, carrier or day (the
+    words alone read as a question about the shop, another policy question or a fallback)."""
     intent, last = message.intent, context.last_request
-    if message.entities.get("product") or message.entities.get("order_id"):
-        return None
+    if message.entities.get("product") or message.entities.get("order_id") or len(set(message.requests)) > 1:
+        return None   # (several questions in one message are each answered: bot/nlu/requests.py)
+    if intent == "ask_shipping" and message.payment_way:
+        # "and do you have cod there?": a way to pay named is about paying, though "cash on delivery" reads as shipping
+        return Move(REDO if last == "ask_payment_methods" else START, ("ask_payment_methods",))
     if intent in PLACE_FOLLOW_UPS:
         # "and in Tehran?" after cash on delivery in Shiraz reads as shipping: the payment question again
         if message.city and last in PLACE_FOLLOW_UPS and intent != last and cues.is_follow_up(message.text) \
                 and cues.word_count(message.text) <= 4 and not cues.names_shipping_or_paying(message.text):
             return Move(REDO, (last,))
         return None
-    short = cues.is_follow_up(message.text) or cues.word_count(message.text) <= 5
+    short = cues.is_follow_up(message.text) or cues.word_count(message.text) <= 6
     sure_other = intent in REQUESTS - QUESTIONS and message.confidence >= CLEAR_REQUEST_IN_FREE_TEXT
-    if (message.payment_way or message.city) and short and last in PLACE_FOLLOW_UPS and not sure_other:
-        return Move(REDO, (last,))
+    if short and last in PLACE_FOLLOW_UPS and not sure_other:
+        if message.payment_way:   # "what about crypto?" after the ways to pay
+            return Move(REDO if last == "ask_payment_methods" else START, ("ask_payment_methods",))
+        if cues.names_a_carrier(message.text):   # «با پیک همسفر میشه؟» after shipping to Rasht
+            return Move(REDO if last == "ask_shipping" else START, ("ask_shipping",))
+        if message.city:
+            return Move(REDO, (last,))
+    if last == "ask_shipping" and intent in ("ask_price", FALLBACK) and cues.asks_price(message.text) \
+            and cues.word_count(message.text) <= 4 and not context.has_product and not context.has_choices:
+        return Move(REDO, ("ask_shipping",))   # "how much?" after shipping to Kish: the shipping costs
+    if cues.asks_if_open(message.text) and not sure_other and intent not in ("ask_contact_info", "ask_shipping"):
+        return Move(START, ("ask_contact_info",))   # «فردا بازین؟», "open on friday?": that day's hours
     if message.payment_way in UNUSUAL_PAYMENT_WAYS and cues.word_count(message.text) <= 8 \
             and not sure_other and intent != "payment_problem":
         return Move(START, ("ask_payment_methods",))
@@ -592,6 +606,16 @@ def _outside_form(message: Message, context: Context) -> Move:
             and intent not in HUMAN and intent != "ask_product_details":
         # "can u let me know when it's back" after an out-of-stock product: about that product (not tracking)
         return Move(REDO, ("ask_product_details",))
+    if cues.asks_about_refund(message.text) and last in ("return_item", "cancel_order") and not orders \
+            and intent in ("return_item", "cancel_order", "ask_warranty", FALLBACK):
+        # «پولش کی برمیگرده؟» after the return was answered: how refunds work, not the return asked again
+        return Move(START, ("ask_warranty",))
+    if last == "track_order" and cues.names_a_carrier(message.text) and cues.asks_which(message.text) \
+            and not products and intent in ("ask_shipping", "track_order", FALLBACK):
+        return Move(REDO, ("track_order",))   # "which courier is it with?" after tracking: that order's carrier
+    if last == "ask_promotions" and intent in (FALLBACK, "out_of_scope") and cues.sounds_like_question(message.text) \
+            and not products and not orders:
+        return Move(REDO, ("ask_promotions",))   # "is the welcome one only for the first order?": the offers again
     policy_follow_up = _policy_follow_up(message, context)
     if policy_follow_up:
         return policy_follow_up

@@ -109,8 +109,10 @@ def is_frustrated(tracker: DialogueStateTracker) -> bool:
 
     if cues.wants_it(message.text or "") or cues.acknowledges(message.text or ""):
         return False   # "nice, I'll take this one" is a sale, whatever the sentiment model scores
-    if cues.code_did_not_arrive(message.text or ""):
-        return False   # «یه بار دیگه بفرست», "the code didn't come": the bot sends it again, no person needed
+    if tracker.get_slot("requested_slot") in ("phone_number", "otp_code") and cues.code_did_not_arrive(message.text or ""):
+        # «یه بار دیگه بفرست», "the code didn't come" while verifying: the bot sends it again, no person
+        # needed («سفارشم نرسیده!!!» elsewhere is no code)
+        return False
     if cues.says_goodbye(message.text or "") or cues.wants_to_stop(message.text or "", strong_only=True):
         return False   # a goodbye is never frustration (issue 15): the customer is leaving, not asking for help
     sentiment = (message.parse_data or {}).get("sentiment") or {}

@@ -242,6 +242,10 @@ class Player:
         customer = self._pick_customer(conversation.customer) if conversation.customer is not None else None
         started = self._now()
         orders_before = self._orders_of(customer)
+        # tickets already there: `started` has a second of slack, in which the customer's previous
+        # conversation may have opened one
+        tickets_before = {r["reference"] for r in self._rows("SELECT reference FROM tickets WHERE created_at >= :t",
+                                                             t=started)}
         for number, turn in enumerate(conversation.turns, 1):
             text = self._fill(turn.user, customer)
             try:
@@ -257,7 +261,8 @@ class Player:
             failures += [f"turn {number} {text!r}: {problem}" for problem in
                          self._check_turn(turn, reply, buttons, conversation.language, customer)]
         try:
-            failures += self._check_outcome(conversation, conversation_id, customer, started, orders_before)
+            failures += self._check_outcome(conversation, conversation_id, customer, started, orders_before,
+                                            tickets_before)
         finally:
             self._release(customer)
         return Result(conversation, failures, transcript)
@@ -340,7 +345,7 @@ class Player:
             time.sleep(0.2)
 
     def _check_outcome(self, conversation: Conversation, conversation_id: str, customer: Optional[Dict[str, Any]],
-                       started: Any, orders_before: int) -> List[str]:
+                       started: Any, orders_before: int, tickets_before: Set[str]) -> List[str]:
         expected = conversation.outcome
         if not expected:
             return []
@@ -363,7 +368,9 @@ class Player:
             # this conversation's tickets: its customer's, or (not verified) those in its own words
             owner = customer["customer_id"] if customer else None
             said = [self._fill(t.user, customer) for t in conversation.turns]
-            tickets = self._rows("SELECT description, customer_id FROM tickets WHERE created_at >= :t", t=started)
+            tickets = [row for row in self._rows("SELECT reference, description, customer_id FROM tickets "
+                                                 "WHERE created_at >= :t", t=started)
+                       if row["reference"] not in tickets_before]
             mine = [t for t in tickets if (t["customer_id"] == owner if owner else
                                            any(line.strip() and line.strip() in str(t["description"]) for line in said))]
             if "tickets" in expected and len(mine) != int(expected["tickets"]):

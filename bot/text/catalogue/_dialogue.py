@@ -191,6 +191,10 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "fa": "گاهی پیامک چند دقیقه دیرتر می‌رسد. اگر نرسید، شماره موبایلتان را دوباره بنویسید تا کد تازه بفرستیم.",
         "en": "SMS can take a few minutes. If it doesn't arrive, type your mobile number again and I'll send a new code.",
     },
+    "greet_how_are_you": {
+        "fa": "ممنون، خوبم! 🙂 شما چطورید؟ چه کمکی از من برمی‌آید؟",
+        "en": "I'm well, thanks! 🙂 How can I help you?",
+    },
     "greet_again": {
         "fa": "سلام! 🙂 بفرمایید، در خدمتم.",
         "en": "Hi there! 🙂 Go ahead, I'm listening.",
@@ -269,6 +273,10 @@ TEXTS: Dict[str, Dict[str, str]] = {
         "fa": "ارسال به {city}:\n{lines}\n{free}{elsewhere}",
         "en": "Shipping to {city}:\n{lines}\n{free}{elsewhere}",
     },
+    "shipping_abroad": {
+        "fa": "فعلاً فقط داخل ایران ارسال داریم (همه شهرها)؛ به خارج از کشور ارسال نمی‌کنیم.",
+        "en": "We only deliver inside Iran (every city) for now; we don't ship abroad.",
+    },
     "shipping_total": {
         "fa": " (جمعاً {total})",
         "en": " (total {total})",
@@ -323,6 +331,7 @@ TEXTS: Dict[str, Dict[str, str]] = {
     },
     "payment_way.crypto": {"fa": "ارز دیجیتال", "en": "cryptocurrency"},
     "payment_way.paypal": {"fa": "پی‌پال", "en": "PayPal"},
+    "payment_way.card_to_card": {"fa": "کارت به کارت یا واریز به حساب", "en": "card-to-card or bank transfer"},
     "payment_way.foreign_card": {"fa": "کارت‌های خارجی (ویزا و مسترکارت)", "en": "foreign cards (Visa, Mastercard)"},
     "usage_help": {
         "fa": "راهنمای نصب و استفاده کالاها در {link} است. اگر کالای خاصی مدنظرتان است نامش را بنویسید، یا بگویید «اپراتور» تا همکاران پشتیبانی راهنمایی‌تان کنند.",
