@@ -1085,3 +1085,9 @@ def test_a_question_not_understood_right_after_the_offers_is_about_them() -> Non
     assert decide(msg, outside("ask_promotions")).encode() == "redo ask_promotions"
     assert cues.asks_abroad("خارج از کشور چی؟ مثلا دبی") and cues.asks_abroad("do you ship to dubai")
     assert not cues.asks_abroad("do you ship to tabriz")
+
+
+@pytest.mark.parametrize("text, repeats", [("why?", True), ("but why", True), ("چرا نمیشه؟", True), ("چرا؟", True),
+                                           ("why not", False), ("why do you need my number?", False)])
+def test_why_after_an_answer_asks_for_it_again(text: str, repeats: bool) -> None:
+    assert cues.asks_to_repeat(text) is repeats

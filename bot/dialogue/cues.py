@@ -56,6 +56,7 @@ _REPEAT_PHRASE = (
     r"what the (?:hell|heck) (?:does (?:that|this) mean|are you (?:talking about|saying))|"
     r"(?:can|could) you (?:please )?(?:say|put|explain) (?:it|that|this) (?:differently|another way|in other words|more simply|simpler)|"
     r"(?:in )?simpler words|that went over my head|h+m+\?+|explain(?: (?:it|that|this))?(?: again| better| more simply)?|"
+    r"why(?: is that| can'?t i| can'?t you)?|but why|how come|"   # not "why not": a yes to an offer
     r"chi|chi goftin?|chi goftid|chi shod|chi migi|chi migin|motevajeh nashodam|nafahmidam|dobare begoo?|ye bar dige begoo?|"
     r"gij shodam|manzooret chie|manzoretoon chie|"
     r"چی|چی شد|چی گفتی|چی گفتین|چی گفتید|چی گفتی دقیقا|ببخشید چی|ببخشید چی گفتید|"
@@ -63,7 +64,8 @@ _REPEAT_PHRASE = (
     r"یک بار دیگر بگویید|تکرار کن|تکرار کنید|میشه تکرار کنی|میشه تکرار کنید|میشه دوباره بگی|"
     r"میشه دوباره بگید|یعنی چی|منظورت چیه|منظورتون چیه|منظورتون چیست|(?:من )?گیج شدم|سر در نمیارم|نمیفهمم|نمی فهمم|"
     r"(?:اصلا )?نفهمیدم چی (?:گفتی|گفتین|گفتید|میگی|میگین)|منظورتو نمیفهمم|منظورتونو نمیفهمم|منظورتون رو نمیفهمم|"
-    r"متوجه منظورتون نشدم|متوجه منظورت نشدم|چی میگی|چی میگین|چی میگید|(?:واضح|ساده) ?تر (?:بگو|بگید|بگین|توضیح بده|توضیح بدید))"
+    r"متوجه منظورتون نشدم|متوجه منظورت نشدم|چی میگی|چی میگین|چی میگید|(?:واضح|ساده) ?تر (?:بگو|بگید|بگین|توضیح بده|توضیح بدید)|"
+    r"چرا|چرا نمیشه|چرا نمی شه|(?:آخه|اخه) چرا|چرا آخه|چرا اخه)"
 )
 _REPEAT_FILLER = r"(?: please| لطفا| lol| haha| to me| for me| exactly| at all| اصلا| آخه| واقعا| دیگه)?"
 # one or two such phrases ("chi? nafahmidam", "huh? say that again") and nothing else
