@@ -348,6 +348,12 @@ class HamsafarFormValidation(FormValidationAction, abc.ABC):
     def validate_product(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                          domain: Dict[Text, Any]) -> Dict[str, Any]:
         language = reply_language(tracker)
+        in_order = self._products_of_an_order_named(str(value or ""), tracker)
+        if in_order:   # «۱۰۰۱۵۳» asked which product to review: that order's product, or which of them
+            if len(in_order) == 1:
+                return {"product": in_order[0].sku}
+            say(dispatcher, "product_choose", language, buttons=product_buttons(in_order, language))
+            return {"product": None, "shown_products": [p.sku for p in in_order]}
         try:
             # "the a55 one, how much?" right after the A55's case: the case (the NLU read the phone)
             meant = accessory_meant(latest_text(tracker), entity_values(tracker, "product"),
@@ -363,6 +369,19 @@ class HamsafarFormValidation(FormValidationAction, abc.ABC):
             return {"product": None, "shown_products": [p.sku for p in found]}
         say(dispatcher, "product_not_found", language, product=str(value))
         return {"product": None}
+
+    @staticmethod
+    def _products_of_an_order_named(value: str, tracker: Tracker) -> List[Any]:
+        """The products of the verified customer's order, when the answer to "which product?" is
+        that order's number (a review of "the phone I bought" answered with the order)."""
+        order_id, customer_id = normalise_order_id(value), tracker.get_slot("customer_id")
+        if not order_id or not customer_id:
+            return []
+        try:
+            order = get_verifier().order_for_customer(order_id, str(customer_id))
+            return [p for item in (order.items if order else []) if (p := get_crm().get_product(item.sku))]
+        except CRMError:
+            return []
 
     @given
     async def extract_products(self, dispatcher: CollectingDispatcher, tracker: Tracker,

@@ -512,3 +512,17 @@ def test_the_order_number_typed_at_its_cancel_confirmation_asks_again_without_a_
 
     assert confirmed("۱۰۰۰۰۱") == (None, "")   # that order: the question again, nothing cancelled on a number
     assert confirmed("100002")[1]              # another number is no answer: "yes or no?"
+
+
+def test_an_order_number_answering_which_product_to_review_gives_that_orders_products(shop) -> None:  # type: ignore[no-untyped-def]
+    def validated(text: str) -> tuple:
+        tracker = make_tracker(verified(requested_slot="product", product=text), intent="inform", text=text,
+                               active_loop="review_form", fresh={"product": text})
+        events, messages = run(forms.ValidateReviewForm(), tracker)
+        return slots_of(events), texts(messages)
+
+    one = shop.crm.get_order("100007")   # C001's delivered order of the Redmi Buds and the Anker power bank
+    slots, reply = validated("100007")
+    assert slots["product"] is None and slots["shown_products"] == [item.sku for item in one.items]
+    slots, _ = validated("100009")       # C002's order: not C001's products
+    assert "shown_products" not in slots or slots["shown_products"] != [item.sku for item in shop.crm.get_order("100009").items]
