@@ -14,7 +14,7 @@ from typing import Any, Iterable, Optional, Tuple
 from bot.text.persian import normalise
 
 _NUMBER = r"(\d{1,3}(?:,\d{3})+|\d+(?:[./٫]\d+)?)"
-_MILLION = r"(?:million|mil|mln|m|میلیون|میلیونی|میل|ملیون|تومنی)"   # «۳۰ تومنی» is slang for 30 million
+_MILLION = r"(?:million|milion|milyon|melyon|melion|mil|mln|m|میلیون|میلیونی|میل|ملیون|تومنی)"   # «۳۰ تومنی» is slang for 30 million
 _THOUSAND = r"(?:thousand|k|هزار)"
 _UNIT = rf"(?:\s*({_MILLION}|{_THOUSAND}))?"
 _CURRENCY = r"(?:\s*(?:toman|tomans|tomen|tmn|تومان|تومن|تومنی))?"
@@ -24,6 +24,7 @@ _CURRENCY = r"(?:\s*(?:toman|tomans|tomen|tmn|تومان|تومن|تومنی))?"
 _CEILING = re.compile(
     rf"(?:under|below|less than|cheaper than|up to|upto|max(?:imum)?|at most|no more than|within|"
     rf"budget(?:'?s| is| of)?(?: like| about| around| roughly| approx(?:imately)?)?|"
+    rf"zire|zir|kamtar az|ta saghfe|haddaxar|hadaksar|"
     rf"زیر|کمتر از|ارزون ?تر از|ارزان ?تر از|تا سقف|تا|حداکثر|نهایتا|نهایتاً|بودجه ?(?:ام|م|ی)?(?: حدود| در حد)?)"
     rf"\s*{_NUMBER}{_UNIT}{_CURRENCY}",
     re.IGNORECASE,

@@ -29,6 +29,7 @@ from actions.budget import discussed_products, price_ceiling
     ("هدفون از ۳ میلیون کمتر دارین؟", 3_000_000),
     ("budget is like 35 million toman max, what would you recommend?", 35_000_000),
     ("around 35m tops", 35_000_000),
+    ("salam, ye hedfon khoob mikham zire 5 milion", 5_000_000),
     ("۲۵ میلیون نهایتا", 25_000_000),
 ])
 def test_a_budget_is_read_in_toman(message: str, toman: int) -> None:

@@ -80,6 +80,7 @@ def test_validation_errors_write_nothing():
         ({"session_id": SESSION}, None, 400, "invalid_text"),
         ({"session_id": SESSION, "text": 42}, None, 400, "invalid_text"),
         ({"session_id": SESSION, "text": "   \n\t "}, None, 400, "empty_text"),
+        ({"session_id": SESSION, "text": "\u200c\u064b\ufeff"}, None, 400, "empty_text"),   # ZWNJ, a vowel mark, BOM
         ({"session_id": SESSION, "text": "س" * 4001}, None, 413, "text_too_long"),
         ({"session_id": SESSION, "payload": "/affirm"}, None, 400, "unknown_payload"),
         (None, b'{"session_id": "' + SESSION.encode() + b'", "text": "\\ud800"}', 400, "invalid_utf8"),

@@ -1091,3 +1091,8 @@ def test_a_question_not_understood_right_after_the_offers_is_about_them() -> Non
                                            ("why not", False), ("why do you need my number?", False)])
 def test_why_after_an_answer_asks_for_it_again(text: str, repeats: bool) -> None:
     assert cues.asks_to_repeat(text) is repeats
+
+
+def test_whats_the_cheapest_one_after_a_list_picks_among_it() -> None:
+    listed = Context(goal_of_intent=GOALS, last_request="browse_products", has_choices=True)
+    assert decide(message("compare_products", "whats the cheapest one", 0.6), listed).encode() == "redo browse_products"

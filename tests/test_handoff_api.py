@@ -229,6 +229,14 @@ def test_close_needs_disposition(server):
     assert tracker.get_slot("handoff_active") is False
 
 
+def test_a_handoff_id_beyond_any_row_is_not_found(server):
+    alice = login(server, "alice")
+    for too_big in ("9223372036854775808", "99999999999999999999999"):
+        assert alice.get(f"api/handoffs/{too_big}").status_code == 404
+        assert alice.post(f"api/handoffs/{too_big}/claim", json={}).status_code == 404
+    assert alice.get("api/handoffs/987654").status_code == 404   # an ordinary id no handoff has
+
+
 def test_canned_replies_in_both_languages(server):
     canned = login(server, "alice").get("api/canned").json()
     assert canned["canned"]["fa"] and canned["canned"]["en"] and "resolved" in canned["dispositions"]

@@ -117,6 +117,11 @@ def test_tiny_model_parses_persian_end_to_end(agent_loaded_by_rasa: Any) -> None
     assert english["language"] == "en"
     assert english.get("journey_stage") is None
 
+    # invisible characters only (a lone ZWNJ, a vowel mark): nothing to read, a fallback — it crashed
+    # Rasa's FallbackClassifier on a missing intent, and every channel answered 500
+    for blank in ("\u200c", "\u064b\u200b"):
+        assert asyncio.run(agent.parse_message(blank))["intent"]["name"] == "nlu_fallback"
+
 
 def predictions(agent: Any) -> Dict[str, List[Any]]:
     """Every message's parse, and TED's probabilities and choice after it."""

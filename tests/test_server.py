@@ -123,6 +123,7 @@ def test_persian_question_with_arabic_letters_and_digits_is_understood(bot: BotS
         (json.dumps({"sender": "telegram:1", "message": "hi"}).encode(), 400, "invalid_sender"),
         (json.dumps({"sender": "a", "message": "   "}).encode(), 400, "empty_message"),
         (json.dumps({"sender": "a", "message": 7}).encode(), 400, "empty_message"),
+        (json.dumps({"sender": "a", "message": "\u200c\u200d\u200b"}).encode(), 400, "empty_message"),   # invisible only
         (json.dumps({"sender": "a", "message": "x" * 5_000}).encode(), 413, "message_too_long"),   # over 4,000 characters
         # refused by the REST route's body limit before it is read (bot/runtime/request_limits.py)
         (json.dumps({"sender": "a", "message": "x" * 1_000_000}).encode(), 413, "body_too_large"),

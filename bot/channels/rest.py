@@ -44,6 +44,7 @@ from sanic.response import HTTPResponse
 
 from bot import settings
 from bot.channels.addresses import conversation_id
+from bot.text.persian import is_blank
 from bot.channels.base import guard_customer_text, offered_payload, refuse_store_failures, retryable
 
 logger = logging.getLogger(__name__)
@@ -84,7 +85,7 @@ def parse_message_request(body: bytes) -> Tuple[str, str]:
     if not isinstance(sender, str) or not SENDER_PATTERN.match(sender):
         raise InvalidRequest(400, "invalid_sender", "sender must be a string of 1-64 letters, digits, '_', '.' or '-'")
     text = payload.get("message")
-    if not isinstance(text, str) or not text.strip():
+    if not isinstance(text, str) or is_blank(text):   # "\u200c" alone is empty too
         raise InvalidRequest(400, "empty_message", "message must be a non-empty string")
     if any(0xD800 <= ord(c) <= 0xDFFF for c in text):  # an escaped lone surrogate: not writable as UTF-8
         raise InvalidRequest(400, "invalid_utf8", "message contains unpaired surrogates")

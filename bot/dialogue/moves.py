@@ -637,7 +637,8 @@ def _outside_form(message: Message, context: Context) -> Move:
         # about promotions or a return)
         return Move(REDO, ("place_order",))
     if context.has_choices and (not products or context.picked_from_shown) and not orders \
-            and cues.asks_which(message.text) \
+            and (cues.asks_which(message.text)
+                 or (cues.means_one_of_them(message.text) and cues.sounds_like_question(message.text))) \
             and cues.choice_among(message.text) in ("cheapest", "priciest") \
             and intent in ("browse_products", "compare_products", "ask_price", "inform", FALLBACK):
         return Move(REDO, ("browse_products",))   # «کدومش ارزون‌تره؟» after a list: that one of the list

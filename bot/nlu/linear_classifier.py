@@ -234,6 +234,11 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         for message in messages:
             found = self._sentence_blocks(message)
             if not found:
+                # nothing to read (a message of invisible characters only): no intent, so the
+                # FallbackClassifier answers nlu_fallback instead of failing on a missing intent
+                if not message.get(INTENT):
+                    message.set(INTENT, {INTENT_NAME_KEY: None, PREDICTED_CONFIDENCE_KEY: 0.0}, add_to_output=True)
+                    message.set(INTENT_RANKING_KEY, [], add_to_output=True)
                 continue
             counts = self._counts([found], self._model.blocks, self._model.block_sizes)
             own = dict(zip(self._model.intents, self._model.probabilities(counts)[0]))

@@ -13,6 +13,7 @@ text can be moved onto the normalised text.
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import List, Tuple
 
 ZWNJ = "\u200c"
@@ -97,3 +98,11 @@ def to_persian_digits(text: str) -> str:
 def has_persian_letters(text: str) -> bool:
     """True if `text` contains any Arabic-script letter."""
     return bool(_PERSIAN_LETTERS.search(text))
+
+
+def is_blank(text: str) -> bool:
+    """Nothing a person can read: only spaces, invisible format characters (ZWNJ, ZWJ, zero-width
+    space, direction marks, BOM), tatweel or vowel marks. Such a message normalises to nothing, and
+    the NLU has nothing to read (a lone ZWNJ crashed Rasa's fallback classifier)."""
+    return not any(not char.isspace() and char != "\u0640" and unicodedata.category(char) not in ("Cf", "Mn", "Me", "Cc")
+                   for char in normalise(text or ""))

@@ -8,6 +8,8 @@ from typing import Any, Dict
 
 from sanic.request import Request
 
+from bot.text.persian import is_blank
+
 from ._errors import WebInputError
 from ._sessions import SESSION_RE
 
@@ -71,7 +73,7 @@ def parse_message(request: Request) -> Dict[str, Any]:
     if any(0xD800 <= ord(c) <= 0xDFFF for c in text):
         raise WebInputError(400, "invalid_utf8", "text contains unpaired surrogates")
     text = _CONTROL.sub("", text).strip()
-    if not text:
+    if is_blank(text):   # "\u200c" alone is empty too
         raise WebInputError(400, "empty_text", "text is empty")
     if len(text) > MAX_TEXT:
         raise WebInputError(413, "text_too_long", f"text longer than {MAX_TEXT} characters")

@@ -9,11 +9,14 @@ from sanic import Blueprint
 from sanic.request import Request
 
 from . import _admin, _handoffs, _pages, _queue, _sessions
+from ._http import error_reply
 
 if TYPE_CHECKING:
     from ._input import AgentConsoleInput
 
 HANDOFF = "/api/handoffs/<handoff_id:int>"
+# The largest id a database integer column holds: a larger one names no handoff (SQLite raised on it).
+LARGEST_ID = 2 ** 63 - 1
 
 # (path, method, handler); a route is named after its handler (`page` is the one `/` redirects to)
 ROUTES: Tuple[Tuple[str, str, Callable[..., Awaitable[Any]]], ...] = (
@@ -45,6 +48,8 @@ def blueprint(channel: "AgentConsoleInput") -> Blueprint:
 
     def add(handler: Callable[..., Awaitable[Any]], path: str, method: str, *context: Any) -> None:
         async def route(request: Request, **params: Any) -> Any:
+            if not 0 < int(params.get("handoff_id", 1)) <= LARGEST_ID:
+                return error_reply(404, "not_found")
             return await handler(request, *context, **params)
 
         bp.add_route(route, path, methods=[method], name=handler.__name__)
