@@ -67,9 +67,31 @@ def bot(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     # endpoints.yml, but a lock store that raises one deprecation warning of ours while Rasa starts
     endpoints = own_warning.endpoints_with_warning_lock_store(PROJECT_ROOT, folder)
     server = BotServer(database_url, free_port(), free_port(), folder / "bot.log",
-                       extra_env={"HAMSAFAR_ENDPOINTS": str(endpoints)}).start()
+                       extra_env={"HAMSAFAR_ENDPOINTS": str(endpoints),
+                                  "HAMSAFAR_WEB_ALLOWED_ORIGINS": SHOP_PAGE}).start()
     yield server
     server.stop()
+
+
+SHOP_PAGE = "http://shop.example"
+
+
+def test_the_widgets_preflight_from_the_shops_page_is_allowed_and_others_are_not(bot: BotServer) -> None:
+    """A widget on the shop's own domain POSTs JSON with its cookie: the browser asks first (OPTIONS),
+    and Rasa's server answers that itself (sanic_cors), before the channel's routes."""
+    url = f"{bot.base_url}/webhooks/web/messages"
+    asked = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}
+    allowed = httpx.options(url, headers={"Origin": SHOP_PAGE, **asked}, timeout=10)
+    assert allowed.status_code in (200, 204)
+    assert allowed.headers.get("access-control-allow-origin") == SHOP_PAGE
+    assert allowed.headers.get("access-control-allow-credentials") == "true"
+    assert "POST" in allowed.headers.get("access-control-allow-methods", "")
+    other = httpx.options(url, headers={"Origin": "http://evil.example", **asked}, timeout=10)
+    assert "access-control-allow-origin" not in other.headers
+    # the request itself: the channel's own CORS headers, once (a doubled header is refused by browsers)
+    opened = httpx.post(f"{bot.base_url}/webhooks/web/session", json={}, headers={"Origin": SHOP_PAGE}, timeout=30)
+    assert opened.status_code == 200, opened.text
+    assert opened.headers.get_list("access-control-allow-origin") == [SHOP_PAGE]
 
 
 def count_events(database_url: str) -> int:

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import functools
 import sys
-from typing import Any, Dict, Text
+from typing import Any, Dict, List, Optional, Text
 
 
 @functools.lru_cache(maxsize=1)
@@ -119,6 +119,17 @@ def apply() -> None:
     rasa.core.run.configure_app = _with_request_limits(rasa.core.run.configure_app)
 
 
+def cors_arguments(argv: List[str], allowed_origins: Optional[str]) -> List[str]:
+    """`--cors` for the shop's pages allowed to embed the widget (HAMSAFAR_WEB_ALLOWED_ORIGINS).
+
+    Rasa's server answers every browser preflight (OPTIONS) itself, through sanic_cors, before
+    any channel's route; without `--cors` it answers with no Access-Control headers, and a
+    widget on the shop's own domain could never POST its JSON. With the same origins the
+    web channel allows, the preflight says yes to those pages only (credentials included)."""
+    origins = [o.strip().rstrip("/") for o in (allowed_origins or "").split(",") if o.strip()]
+    return ["--cors", *origins] if origins and "--cors" not in argv else []
+
+
 def main() -> None:
     from bot.runtime.quiet_warnings import keep_quiet_after_rasa_configures, quiet_third_party_deprecations
 
@@ -137,6 +148,7 @@ def main() -> None:
         from bot.schema import init_db
 
         init_db()
+        sys.argv += cors_arguments(sys.argv, settings.current().web_allowed_origins)
     from rasa.__main__ import main as rasa_main
 
     rasa_main()

@@ -12,6 +12,7 @@ from typing import Any, Dict, Optional, Set, Tuple
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+from sanic_cors.core import SANIC_CORS_EVALUATED
 
 from rasa.core.channels.channel import InputChannel, UserMessage
 
@@ -172,6 +173,9 @@ class WebInput(InputChannel):
         origin = (request.headers.get("Origin") or "").rstrip("/")
         if not origin or origin not in self.allowed_origins:
             return {}
+        # these headers are the answer: Rasa's server-wide sanic_cors (`--cors`, which answers the
+        # preflight) is told so, or it adds its own and browsers refuse a doubled Allow-Origin
+        setattr(request.ctx, SANIC_CORS_EVALUATED, "1")
         return {"Access-Control-Allow-Origin": origin, "Vary": "Origin",
                 "Access-Control-Allow-Credentials": "true",
                 "Access-Control-Allow-Headers": "Content-Type, Last-Event-ID",
