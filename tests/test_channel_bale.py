@@ -530,6 +530,30 @@ def test_wallet_invoice_for_an_order_checked_before_payment_and_recorded_once(sh
     assert [tuple(r) for r in rows] == [("bale", order.order_id, rial, "IRR", "erased")]
 
 
+def test_a_payment_report_that_does_not_match_its_order_is_kept_but_not_confirmed(shop, fake, monkeypatch):
+    """With the webhook's secret, a successful_payment from a stranger's chat, or for less than the
+    order's total, is no confirmation to send: kept for the staff, not told as "received"."""
+    import sqlalchemy as sa
+
+    from bot.db import get_engine
+
+    order = _order_for_c001()
+    rial = order.total * 10
+    channel = make_channel(fake, invoices=_wallet(monkeypatch))
+    with ServerThread([channel], EchoAgent(_invoice_reply(order))) as server:
+        stranger = _paid(140, order.order_id, rial, "charge-x")
+        stranger["message"]["from"]["id"] = stranger["message"]["chat"]["id"] = 555   # not C001's chat
+        post(server, stranger)
+        post(server, contact_update(141, C001_PHONE, contact_user_id=4242))   # C001 verified on this chat
+        settle(server, channel)
+        post(server, _paid(142, order.order_id, 10, "charge-y"))   # C001's chat, 1 Toman
+        settle(server, channel)
+    assert not [p for p in fake.sent("sendMessage") if "دریافت شد" in p["text"]]
+    with get_engine().connect() as conn:
+        kept = conn.execute(sa.text("SELECT charge_id FROM messenger_payments ORDER BY charge_id")).scalars().all()
+    assert kept == ["charge-x", "charge-y"]
+
+
 def test_wallet_invoices_are_off_unless_the_shop_turns_them_on(shop, fake, monkeypatch):
     from bot.channels.botapi import TELEGRAM
     from bot.channels.botapi import InvoiceSettings

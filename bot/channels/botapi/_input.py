@@ -297,6 +297,17 @@ class BotApiInput(InputChannel):
         if recorded is None:
             return
         order_id, toman = recorded
+        try:
+            matches = await run_identity_check(payments.matches_its_order, conv, message.successful_payment)
+        except Exception:
+            logger.exception("%s: a recorded payment could not be checked against its order", self.platform.title)
+            matches = False
+        if not matches:
+            # kept for the staff (money moved), but not confirmed to this chat: it is not this
+            # customer's order, or not its total — nothing pre-checkout would have let through
+            logger.warning("%s: a payment recorded for order %s does not match the order; not confirmed",
+                           self.platform.title, order_id)
+            return
         shown = order_id if lang == "en" else to_persian_digits(order_id)
         await output.send_text(conv, catalogue_text(
             "botapi.payment_received", lang, order_id=shown, total=format_toman(toman, lang)), proactive=False)

@@ -127,6 +127,21 @@ def check_pre_checkout(conversation_id: str, payload: Optional[str], currency: s
     return customer_for(conversation_id) == str(order.customer_id)
 
 
+def matches_its_order(conversation_id: str, payment: Any) -> bool:
+    """A reported payment is for an order of this conversation's customer, in our currency and for
+    the order's total — what `check_pre_checkout` let through (blocking: a CRM lookup)."""
+    from bot.crm.factory import get_crm
+    from bot.identity.verification import customer_for
+
+    order_id = order_of_payload(getattr(payment, "invoice_payload", None))
+    order = get_crm().get_order(order_id) if order_id else None
+    if order is None or str(getattr(payment, "currency", "")) != CURRENCY:
+        return False
+    if int(getattr(payment, "total_amount", 0) or 0) != int(order.total) * RIAL_PER_TOMAN:
+        return False
+    return customer_for(conversation_id) == str(order.customer_id)
+
+
 def record_payment(channel: str, conversation_id: str, payment: Any) -> Optional[Tuple[str, int]]:
     """Store a `successful_payment` once per charge; (order id, Toman) when new, else None."""
     order_id = order_of_payload(getattr(payment, "invoice_payload", None))
