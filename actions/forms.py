@@ -26,6 +26,7 @@ from rasa_sdk.forms import FormValidationAction
 
 from bot.crm.base import CRMError, CRMUnavailable, Product
 from bot.dialogue import cues
+from bot.text.formatting import format_list
 from bot.text.identifiers import national_phone, normalise_order_id, normalise_phone
 from bot.text.persian import normalise, to_ascii_digits
 
@@ -598,9 +599,9 @@ class AskPhoneNumber(AskAction):
             reward = policy_text((data.get("referral") or {}).get("reward"), language)
             return text("referral_programme", language, reward=reward) if reward else ""
         loyalty = data.get("loyalty") or {}
-        levels = "، ".join if language == "fa" else ", ".join
-        names = levels(f"{policy_text(level.get('title'), language) or level.get('name')} "
-                       f"({number(int(level.get('min_points') or 0), language)})" for level in loyalty.get("levels") or [])
+        names = format_list((f"{policy_text(level.get('title'), language) or level.get('name')} "
+                             f"({number(int(level.get('min_points') or 0), language)})"
+                             for level in loyalty.get("levels") or []), language)
         about = policy_text(loyalty.get("text"), language)
         return text("club_programme", language, about=about, levels=names) if about else ""
 

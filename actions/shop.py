@@ -177,7 +177,7 @@ def _city_name(city: str, language: str) -> str:
 
 
 def _city_names(cities: List[str], language: str) -> str:
-    return (", " if language == "en" else "، ").join(_city_name(c, language) for c in cities)
+    return formatting.format_list((_city_name(c, language) for c in cities), language)
 
 
 class ActionShowPromotions(Action):
@@ -229,8 +229,7 @@ class ActionShippingInfo(Action):
 
         lines = "\n".join(line(m) for m in serving)
         if city and lines:   # "how long to Tabriz?": the carriers that go there, and which do not
-            free = text("shipping_free_over", language, amount=toman(int(shipping["free_over"]), language)) \
-                if shipping.get("free_over") else ""
+            free = text("shipping_free_over", language, amount=toman(free_over, language)) if free_over else ""
             elsewhere = "".join(
                 text("shipping_only_elsewhere", language, method=without_note(policy_text(m.get("name"), language)),
                      cities=_city_names(m.get("only_in") or [], language))

@@ -10,6 +10,7 @@ the whole week's hours or every payment method. These readers take the normalise
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -106,9 +107,13 @@ def payment_way_named(text: str) -> Optional[str]:
 
 def city_named(text: str, cities: Dict[str, Sequence[str]]) -> Optional[str]:
     """The city (an id of `cities`: id → the names customers write) a message names, or None."""
-    patterns: List[Tuple[str, "re.Pattern[str]"]] = [(city, _phrase_pattern(names)) for city, names in cities.items()
-                                                     if names]
-    return _first_match(canonical(text), patterns)
+    return _first_match(canonical(text), _city_patterns(tuple((city, tuple(names)) for city, names in cities.items())))
+
+
+@functools.lru_cache(maxsize=4)
+def _city_patterns(cities: Tuple[Tuple[str, Tuple[str, ...]], ...]) -> List[Tuple[str, "re.Pattern[str]"]]:
+    """The cities' patterns, built once per list of cities (every customer message is read for one)."""
+    return [(city, _phrase_pattern(names)) for city, names in cities if names]
 
 
 def python_weekday(weekday: str) -> int:

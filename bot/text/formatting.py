@@ -10,7 +10,7 @@ statuses) are the text catalogue's (bot.text.catalogue, `_words`); the rules are
 from __future__ import annotations
 
 import datetime as dt
-from typing import Optional, Union
+from typing import Iterable, Optional, Union
 
 import jdatetime
 
@@ -39,6 +39,11 @@ def format_number(value: Number, language: str = "fa") -> str:
     if language == "fa":
         return to_persian_digits(text.replace(",", PERSIAN_THOUSANDS)).replace("-", "\u2212")
     return text
+
+
+def format_list(items: Iterable[str], language: str = "fa") -> str:
+    """Items joined with the language's comma («تهران، کرج» / "Tehran, Karaj")."""
+    return ("، " if language == "fa" else ", ").join(items)
 
 
 def format_toman(amount: Number, language: str = "fa") -> str:
